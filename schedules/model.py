@@ -1,0 +1,328 @@
+"""The timetable's domain model: units, tasks, measures and reminder policy.
+
+Pure pydantic models, validated from ``data/tasks.yaml`` by :mod:`schedules.loader`. Nothing here
+knows about Telegram or SQL. Unit references inside tasks and measures are unit ids; groups (the
+towns of 各镇政府, the member units of the leading group) are units of kind ``group`` whose
+``members`` are expanded by :meth:`Timetable.responsible_units`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+UNIT_ID_PATTERN = r"^[a-z][a-z0-9-]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UnitKind(StrEnum):
+    """What sort of body a unit is."""
+
+    BUREAU = "bureau"
+    CENTRE = "centre"
+    COMPANY = "company"
+    TOWN = "town"
+    GROUP = "group"
+
+
+class Role(StrEnum):
+    """A unit's part in a task or measure; the order is the strength of the duty."""
+
+    LEAD = "lead"
+    JOINT = "joint"
+    COOPERATING = "cooperating"
+
+
+class Unit(_Strict):
+    """A responsible department, town, company, or a group of them."""
+
+    id: Annotated[str, Field(pattern=UNIT_ID_PATTERN, max_length=48)]
+    name: Annotated[str, Field(min_length=1)]
+    name_en: Annotated[str, Field(min_length=1)]
+    aliases: tuple[str, ...] = ()
+    kind: UnitKind
+    members: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _members_only_for_groups(self) -> Unit:
+        if self.kind is UnitKind.GROUP and not self.members:
+            raise ValueError("a unit of kind 'group' needs at least one member")
+        if self.kind is not UnitKind.GROUP and self.members:
+            raise ValueError(f"only a unit of kind 'group' may have members, not '{self.kind}'")
+        return self
+
+    def spellings(self) -> tuple[str, ...]:
+        """The id, the name and every alias: each resolves to this unit."""
+        return (self.id, self.name, *self.aliases)
+
+
+class DeadlineKind(StrEnum):
+    """How a task's completion time recurs."""
+
+    ANNUAL = "annual"  # 每年12月前: before the cutoff day of every year
+    ONCE = "once"  # 2020年12月前: before the cutoff day of one year only
+    STATISTICS = "none-statistics"  # blank: annual, judged on statistics bureau data
+
+
+class MonthDay(_Strict):
+    """A day of the year without the year, e.g. the cutoff 12-01."""
+
+    month: Annotated[int, Field(ge=1, le=12)]
+    day: Annotated[int, Field(ge=1, le=31)]
+
+    @model_validator(mode="after")
+    def _real_day(self) -> MonthDay:
+        try:
+            dt.date(2024, self.month, self.day)  # a leap year admits 02-29
+        except ValueError as exc:
+            raise ValueError(f"{self.month:02d}-{self.day:02d} is not a day of the year") from exc
+        return self
+
+    def in_year(self, year: int) -> dt.date:
+        """This day in ``year`` (29 February falls back to the 28th in common years)."""
+        try:
+            return dt.date(year, self.month, self.day)
+        except ValueError:
+            return dt.date(year, self.month, self.day - 1)
+
+    def __str__(self) -> str:
+        return f"{self.month:02d}-{self.day:02d}"
+
+
+class ReminderPolicy(_Strict):
+    """When reminders go out. Set globally in the YAML and overridden field by field per task.
+
+    ``cutoff`` is the first day that is late: 每年12月前 (before December) is cutoff 12-01, so the
+    work is due by 30 November. Reminders go ``offsets_days`` days before the cutoff at
+    ``hour:minute`` in ``timezone``, moved back to the previous working day when needed.
+    """
+
+    offsets_days: tuple[Annotated[int, Field(ge=1, le=366)], ...] = (30, 14, 7, 3, 1)
+    hour: Annotated[int, Field(ge=0, le=23)] = 9
+    minute: Annotated[int, Field(ge=0, le=59)] = 0
+    timezone: str = "Asia/Shanghai"
+    cutoff: MonthDay = MonthDay(month=12, day=1)
+    overdue: bool = True
+    weekly_digest: bool = True
+    digest_weekday: Annotated[int, Field(ge=0, le=6)] = 0  # Monday
+    digest_days_before: Annotated[int, Field(ge=0, le=366)] = 30
+
+    @field_validator("offsets_days")
+    @classmethod
+    def _distinct_offsets(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("offsets_days lists the same offset twice")
+        return tuple(sorted(value, reverse=True))
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as "
+                             "'Asia/Shanghai')") from exc
+        return value
+
+
+class ReminderOverride(_Strict):
+    """Per-task changes to the global :class:`ReminderPolicy`; unset fields inherit."""
+
+    offsets_days: tuple[Annotated[int, Field(ge=1, le=366)], ...] | None = None
+    hour: Annotated[int, Field(ge=0, le=23)] | None = None
+    minute: Annotated[int, Field(ge=0, le=59)] | None = None
+    timezone: str | None = None
+    cutoff: MonthDay | None = None
+    overdue: bool | None = None
+
+
+class Deadline(_Strict):
+    """A task's completion time as the seed gives it."""
+
+    kind: DeadlineKind
+    year: int | None = None  # only for kind 'once'
+    text: str = ""  # the seed's wording, e.g. 每年12月前; empty for statistics tasks
+
+    @model_validator(mode="after")
+    def _year_only_for_once(self) -> Deadline:
+        if self.kind is DeadlineKind.ONCE and self.year is None:
+            raise ValueError("a deadline of kind 'once' needs a year")
+        if self.kind is not DeadlineKind.ONCE and self.year is not None:
+            raise ValueError(f"a deadline of kind '{self.kind}' takes no year")
+        return self
+
+    def applies_to(self, cycle: int) -> bool:
+        """Whether this deadline falls in the cycle year ``cycle``."""
+        if self.kind is DeadlineKind.ONCE:
+            return self.year == cycle
+        return True
+
+
+class Task(_Strict):
+    """One row of attachment 2 (目标任务时间表)."""
+
+    id: Annotated[int, Field(ge=1)]
+    title: Annotated[str, Field(min_length=1)]
+    items: tuple[str, ...] = Field(min_length=1)
+    lead_units: tuple[str, ...] = ()
+    cooperating_units: tuple[str, ...] = ()
+    joint_units: tuple[str, ...] = ()  # 按职责分工负责: jointly responsible, no lead
+    responsibility_text: str = ""  # the seed's 牵头及配合部门 wording
+    deadline: Deadline
+    remark: str = ""
+    reminders: ReminderOverride | None = None
+
+    @model_validator(mode="after")
+    def _someone_responsible(self) -> Task:
+        if not self.lead_units and not self.joint_units:
+            raise ValueError(f"task {self.id} has no responsible unit "
+                             "(give lead_units or joint_units)")
+        return self
+
+    def role_of(self, unit_id: str) -> Role | None:
+        """The unit's own role as written (groups not expanded)."""
+        for role, units in self.units_by_role():
+            if unit_id in units:
+                return role
+        return None
+
+    def units_by_role(self) -> tuple[tuple[Role, tuple[str, ...]], ...]:
+        """(role, unit ids) from the strongest role to the weakest."""
+        return ((Role.LEAD, self.lead_units), (Role.JOINT, self.joint_units),
+                (Role.COOPERATING, self.cooperating_units))
+
+
+class Measure(_Strict):
+    """A numbered measure of the plan's body (sections 三-十) with its 〔lead; cooperating〕."""
+
+    id: Annotated[str, Field(pattern=r"^\d+(\.\d+)?$")]  # "3.1" = section 三, measure (一)
+    section: Annotated[str, Field(min_length=1)]  # e.g. 三、大力推进产业结构优化升级
+    title: Annotated[str, Field(min_length=1)]
+    lead_units: tuple[str, ...] = ()
+    cooperating_units: tuple[str, ...] = ()
+    joint_units: tuple[str, ...] = ()
+    responsibility_text: str = ""
+
+    @model_validator(mode="after")
+    def _someone_responsible(self) -> Measure:
+        if not self.lead_units and not self.joint_units:
+            raise ValueError(f"measure {self.id} has no responsible unit")
+        return self
+
+
+class PlanInfo(_Strict):
+    """The source document."""
+
+    title: str
+    document_no: str = ""
+    issued: dt.date | None = None
+    city: str = ""
+    goal: str = ""
+
+
+class Assignment(_Strict):
+    """A concrete unit's duty on a task after groups are expanded."""
+
+    unit_id: str
+    role: Role
+    via_group: str | None = None  # the group id it came from, if any
+
+
+class Timetable(_Strict):
+    """The whole validated file: plan, units, tasks, measures and reminder policy."""
+
+    version: Literal[1] = 1
+    plan: PlanInfo
+    reminders: ReminderPolicy = ReminderPolicy()
+    units: tuple[Unit, ...]
+    tasks: tuple[Task, ...]
+    measures: tuple[Measure, ...] = ()
+
+    # -- look-ups ---------------------------------------------------------------------------
+    def unit(self, unit_id: str) -> Unit:
+        """The unit with this id; KeyError if there is none."""
+        for unit in self.units:
+            if unit.id == unit_id:
+                return unit
+        raise KeyError(unit_id)
+
+    def task(self, task_id: int) -> Task:
+        """The task with this id; KeyError if there is none."""
+        for task in self.tasks:
+            if task.id == task_id:
+                return task
+        raise KeyError(task_id)
+
+    def find_unit(self, reference: str) -> Unit | None:
+        """Resolve a unit by id, Chinese name or alias (case- and space-insensitive)."""
+        wanted = _normalise(reference)
+        for unit in self.units:
+            if any(_normalise(s) == wanted for s in unit.spellings()):
+                return unit
+        return None
+
+    def policy_for(self, task: Task) -> ReminderPolicy:
+        """The global reminder policy with the task's overrides applied."""
+        if task.reminders is None:
+            return self.reminders
+        changes = task.reminders.model_dump(exclude_none=True)
+        return self.reminders.model_copy(update=changes)
+
+    def groups_of(self, unit_id: str) -> tuple[Unit, ...]:
+        """The groups this unit is a member of."""
+        return tuple(u for u in self.units if unit_id in u.members)
+
+    # -- duties -----------------------------------------------------------------------------
+    def responsible_units(self, task: Task) -> tuple[Assignment, ...]:
+        """Every concrete unit with a duty on ``task``, groups expanded.
+
+        A unit appears once, with its strongest role: the members of 领导小组 cooperating on a
+        task that one of them leads are therefore "the other member units" (task 23).
+        """
+        seen: dict[str, Assignment] = {}
+        for role, unit_ids in task.units_by_role():
+            for unit_id in unit_ids:
+                unit = self.unit(unit_id)
+                if unit.kind is UnitKind.GROUP:
+                    for member in unit.members:
+                        seen.setdefault(member, Assignment(unit_id=member, role=role,
+                                                           via_group=unit.id))
+                else:
+                    seen.setdefault(unit_id, Assignment(unit_id=unit_id, role=role))
+        return tuple(seen.values())
+
+    def tasks_for_unit(self, unit_id: str) -> tuple[tuple[Task, Assignment], ...]:
+        """The tasks ``unit_id`` has a duty on, with that duty (groups expanded)."""
+        found = []
+        for task in self.tasks:
+            for assignment in self.responsible_units(task):
+                if assignment.unit_id == unit_id:
+                    found.append((task, assignment))
+                    break
+        return tuple(found)
+
+    def measures_for_unit(self, unit_id: str) -> tuple[tuple[Measure, Role], ...]:
+        """The body's measures ``unit_id`` has a duty on, groups expanded."""
+        groups = {g.id for g in self.groups_of(unit_id)}
+        found = []
+        for measure in self.measures:
+            for role, unit_ids in ((Role.LEAD, measure.lead_units),
+                                   (Role.JOINT, measure.joint_units),
+                                   (Role.COOPERATING, measure.cooperating_units)):
+                if unit_id in unit_ids or groups & set(unit_ids):
+                    found.append((measure, role))
+                    break
+        return tuple(found)
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+", "", text).casefold()
