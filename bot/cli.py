@@ -1,0 +1,255 @@
+"""The ``duban`` command line.
+
+    duban check [PATH]                       validate the timetable
+    duban tasks [--unit UNIT] [--json]       list the tasks (of one unit)
+    duban units [--json]                     list the units and groups
+    duban plan --year 2026 [--unit U] [--json]   the reminder calendar (with delivery states)
+    duban run                                start the bot (long polling)
+    duban db upgrade                         create or upgrade the database schema
+    duban invite --unit 生态环境局 [--role contact|leader|admin]   a one-time enrolment link
+    duban remind --dry-run [--at ISO-TIME]   what would be sent at that time, to whom
+    duban demo                               the bot through one December cycle, offline
+
+Help is in Simplified Chinese by default and in English when ``LANG`` starts with ``en``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.i18n import N_, Translator, translator
+from schedules.loader import TimetableError, load_timetable
+from schedules.model import Assignment, Task, Timetable, Unit
+
+Command = Callable[[argparse.Namespace, Translator], int]
+
+
+def cli_translator() -> Translator:
+    """The CLI's language, from ``LANG`` / ``LC_ALL`` / ``LC_MESSAGES`` (Chinese by default)."""
+    for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(variable)
+        if value:
+            return translator(value.split(".")[0])
+    return translator(None)
+
+
+def _default_tasks_path() -> Path:
+    return Path(os.environ.get("DUBAN_TASKS", "data/tasks.yaml"))
+
+
+def _load(path: Path, t: Translator) -> Timetable | None:
+    try:
+        return load_timetable(path)
+    except FileNotFoundError:
+        print(t.gettext("Timetable file not found: {path}. Give the path as an argument or set "
+                        "DUBAN_TASKS.").format(path=path), file=sys.stderr)
+    except TimetableError as exc:
+        print(t.gettext("The timetable has {count} problem(s); nothing was started:").format(
+            count=len(exc.problems)), file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+    return None
+
+
+def _unit_ref(unit: Unit) -> dict[str, str]:
+    return {"id": unit.id, "name": unit.name}
+
+
+def _resolve_unit(timetable: Timetable, reference: str, t: Translator) -> Unit | None:
+    unit = timetable.find_unit(reference)
+    if unit is None:
+        print(t.gettext("Unknown unit {ref!r}. Run 'duban units' to see ids, names and "
+                        "aliases.").format(ref=reference), file=sys.stderr)
+    return unit
+
+
+def task_json(timetable: Timetable, task: Task, duty: Assignment | None = None) -> dict[str, Any]:
+    """One task as the JSON object of ``duban tasks --json``."""
+    deadline: dict[str, Any] = {"kind": task.deadline.kind.value, "text": task.deadline.text}
+    policy = timetable.policy_for(task)
+    if task.deadline.year is not None:
+        deadline["cutoff"] = policy.cutoff.in_year(task.deadline.year).isoformat()
+    elif task.deadline.kind.value == "annual":
+        deadline["cutoff_month_day"] = str(policy.cutoff)
+    data: dict[str, Any] = {
+        "id": task.id,
+        "title": task.title,
+        "items": list(task.items),
+        "lead_units": [_unit_ref(timetable.unit(u)) for u in task.lead_units],
+        "cooperating_units": [_unit_ref(timetable.unit(u)) for u in task.cooperating_units],
+        "joint_units": [_unit_ref(timetable.unit(u)) for u in task.joint_units],
+        "responsibility_text": task.responsibility_text,
+        "deadline": deadline,
+        "remark": task.remark,
+        "expanded_units": [
+            {**_unit_ref(timetable.unit(a.unit_id)), "role": a.role.value,
+             "via_group": a.via_group}
+            for a in timetable.responsible_units(task)
+        ],
+    }
+    if duty is not None:
+        data["role"] = duty.role.value
+        data["via_group"] = duty.via_group
+    return data
+
+
+def cmd_check(args: argparse.Namespace, t: Translator) -> int:
+    """Validate the timetable file."""
+    path = Path(args.path) if args.path else _default_tasks_path()
+    timetable = _load(path, t)
+    if timetable is None:
+        return 1
+    print(t.gettext("{path}: OK: {tasks} tasks, {units} units, {measures} measures.").format(
+        path=path, tasks=len(timetable.tasks), units=len(timetable.units),
+        measures=len(timetable.measures)))
+    return 0
+
+
+def cmd_tasks(args: argparse.Namespace, t: Translator) -> int:
+    """List the tasks, optionally of one unit."""
+    timetable = _load(Path(args.tasks), t)
+    if timetable is None:
+        return 1
+    rows: list[tuple[Task, Assignment | None]]
+    if args.unit:
+        unit = _resolve_unit(timetable, args.unit, t)
+        if unit is None:
+            return 2
+        rows = list(timetable.tasks_for_unit(unit.id))
+    else:
+        rows = [(task, None) for task in timetable.tasks]
+    if args.json:
+        print(json.dumps([task_json(timetable, task, duty) for task, duty in rows],
+                         ensure_ascii=False, indent=2))
+        return 0
+    for task, duty in rows:
+        deadline = task.deadline.text or t.gettext("annual, judged on statistics data")
+        line = f"{task.id:>2}. {task.title}  [{deadline}]"
+        if duty is not None:
+            line += "  " + t.gettext(role_label(duty.role.value))
+        print(line)
+        for item in task.items:
+            print(f"      {item}")
+        print("      " + t.gettext("Responsible: {text}").format(text=task.responsibility_text))
+    return 0
+
+
+ROLE_LABELS = {"lead": N_("lead"), "joint": N_("joint"), "cooperating": N_("cooperating")}
+
+
+def role_label(role: str) -> str:
+    """The English message id of a role's label (translate it with gettext)."""
+    return ROLE_LABELS[role]
+
+
+def cmd_units(args: argparse.Namespace, t: Translator) -> int:
+    """List the units and groups."""
+    timetable = _load(Path(args.tasks), t)
+    if timetable is None:
+        return 1
+    if args.json:
+        print(json.dumps([
+            {"id": u.id, "name": u.name, "name_en": u.name_en, "aliases": list(u.aliases),
+             "kind": u.kind.value, "members": list(u.members),
+             "groups": [g.id for g in timetable.groups_of(u.id)],
+             "tasks": [task.id for task, _ in timetable.tasks_for_unit(u.id)]}
+            for u in timetable.units], ensure_ascii=False, indent=2))
+        return 0
+    for u in timetable.units:
+        name = u.name if t.language != "en" else f"{u.name} ({u.name_en})"
+        extra = ""
+        if u.aliases:
+            extra = "  " + t.gettext("aliases: {aliases}").format(aliases=", ".join(u.aliases))
+        if u.members:
+            extra += "  " + t.gettext("members: {count}").format(count=len(u.members))
+        print(f"{u.id:<28} {name}{extra}")
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace, t: Translator) -> int:
+    """Print the reminder calendar of a cycle year."""
+    from schedules.calendar import WorkingDayCalendar
+    from schedules.planning import plan_reminders
+
+    timetable = _load(Path(args.tasks), t)
+    if timetable is None:
+        return 1
+    unit_id = None
+    if args.unit:
+        unit = _resolve_unit(timetable, args.unit, t)
+        if unit is None:
+            return 2
+        unit_id = unit.id
+    plan = [r for r in plan_reminders(timetable, args.year, WorkingDayCalendar())
+            if unit_id is None or r.unit_id == unit_id]
+    if args.json:
+        print(json.dumps([
+            {"at": r.at.isoformat(), "task_id": r.task_id, "unit_id": r.unit_id,
+             "unit_name": timetable.unit(r.unit_id).name if r.unit_id else None,
+             "kind": r.kind.value, "offset_days": r.offset_days,
+             "role": r.role.value if r.role else None, "cutoff": r.cutoff.isoformat()}
+            for r in plan], ensure_ascii=False, indent=2))
+        return 0
+    if not plan:
+        print(t.gettext("No reminders in {year}.").format(year=args.year))
+    for r in plan:
+        who = timetable.unit(r.unit_id).name if r.unit_id else t.gettext("leadership group")
+        task = t.gettext("task {number}").format(number=r.task_id) if r.task_id else "-"
+        print(f"{r.at:%Y-%m-%d %H:%M %Z}  {r.kind.value:<8} {task:<10} {who}")
+    return 0
+
+
+def build_parser(t: Translator) -> argparse.ArgumentParser:
+    """The argument parser, with help in the CLI's language."""
+    parser = argparse.ArgumentParser(
+        prog="duban",
+        description=t.gettext("duban: follow up the work plan's task timetable on Telegram."))
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def tasks_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--tasks", default=str(_default_tasks_path()),
+                       help=t.gettext("timetable file (default: DUBAN_TASKS or "
+                                      "data/tasks.yaml)"))
+
+    p = commands.add_parser("check", help=t.gettext("validate the timetable file"))
+    p.add_argument("path", nargs="?", help=t.gettext("timetable file (default: data/tasks.yaml)"))
+    p.set_defaults(handler=cmd_check)
+
+    p = commands.add_parser("tasks", help=t.gettext("list the tasks"))
+    tasks_option(p)
+    p.add_argument("--unit", help=t.gettext("only this unit's tasks (id, name or alias)"))
+    p.add_argument("--json", action="store_true", help=t.gettext("print JSON"))
+    p.set_defaults(handler=cmd_tasks)
+
+    p = commands.add_parser("units", help=t.gettext("list the units and groups"))
+    tasks_option(p)
+    p.add_argument("--json", action="store_true", help=t.gettext("print JSON"))
+    p.set_defaults(handler=cmd_units)
+
+    p = commands.add_parser("plan", help=t.gettext("show the reminder calendar of a year"))
+    tasks_option(p)
+    p.add_argument("--year", type=int, required=True, help=t.gettext("cycle year, e.g. 2026"))
+    p.add_argument("--unit", help=t.gettext("only this unit (id, name or alias)"))
+    p.add_argument("--json", action="store_true", help=t.gettext("print JSON"))
+    p.set_defaults(handler=cmd_plan)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``duban`` console script."""
+    t = cli_translator()
+    parser = build_parser(t)
+    args = parser.parse_args(argv)
+    handler: Command = args.handler
+    return handler(args, t)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

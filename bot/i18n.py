@@ -1,0 +1,100 @@
+"""Translations (Babel gettext catalogs) and locale-aware formatting.
+
+Catalogs live in ``bot/locales/<lang>/LC_MESSAGES/messages.po``; message ids are English.
+Simplified Chinese (``zh_Hans``) is the default language; English (``en``) is complete too.
+``scripts/i18n.sh`` runs ``pybabel extract / update / compile``.
+
+Usage::
+
+    t = translator("zh-hans")
+    t.gettext("Report stored.")
+    t.gettext("Task {number}").format(number=7)   # translate first, then format
+    t.date(some_date)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal, format_percent
+from babel.support import NullTranslations, Translations
+
+LOCALES_DIR = Path(__file__).parent / "locales"
+DOMAIN = "messages"
+DEFAULT_LANGUAGE = "zh_Hans"
+LANGUAGES = ("zh_Hans", "en")
+_BABEL_LOCALES = {"zh_Hans": "zh_Hans_CN", "en": "en"}
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark only"
+    """Mark ``message`` for extraction without translating it now."""
+    return message
+
+
+def negotiate(language_code: str | None) -> str:
+    """Map a Telegram ``language_code`` (``zh-hans``, ``en-US``, ...) to a supported language.
+
+    Anything not English falls back to Simplified Chinese, the office's language.
+    """
+    if not language_code:
+        return DEFAULT_LANGUAGE
+    code = language_code.replace("-", "_").lower()
+    if code == "en" or code.startswith("en_"):
+        return "en"
+    return DEFAULT_LANGUAGE
+
+
+@lru_cache(maxsize=None)
+def _catalog(language: str) -> NullTranslations:
+    translations = Translations.load(str(LOCALES_DIR), locales=[language], domain=DOMAIN)
+    return translations
+
+
+@dataclass(frozen=True)
+class Translator:
+    """Gettext plus Babel formatting for one language."""
+
+    language: str
+
+    @property
+    def locale(self) -> Locale:
+        """The Babel locale used for dates and numbers."""
+        return Locale.parse(_BABEL_LOCALES[self.language])
+
+    def gettext(self, message: str) -> str:
+        """Translate ``message``."""
+        return _catalog(self.language).gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        """Translate with a plural form chosen by ``n``."""
+        return _catalog(self.language).ngettext(singular, plural, n)
+
+    def date(self, value: dt.date, fmt: str = "long") -> str:
+        """A date in this language (2026年11月30日 / November 30, 2026)."""
+        return format_date(value, format=fmt, locale=self.locale)
+
+    def datetime(self, value: dt.datetime, fmt: str = "medium") -> str:
+        """An aware datetime in its own time zone, in this language."""
+        if value.tzinfo is None:
+            raise ValueError("refusing to format a naive datetime")
+        return format_datetime(value, format=fmt, tzinfo=value.tzinfo, locale=self.locale)
+
+    def number(self, value: float) -> str:
+        """A number in this language."""
+        return format_decimal(value, locale=self.locale)
+
+    def percent(self, value: int) -> str:
+        """A whole percentage 0-100 as this language writes it."""
+        return format_percent(value / 100, locale=self.locale)
+
+
+def translator(language_code: str | None) -> Translator:
+    """The translator for a Telegram language code or a supported language name."""
+    if language_code in LANGUAGES:
+        return Translator(language_code)
+    return Translator(negotiate(language_code))

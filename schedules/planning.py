@@ -1,0 +1,251 @@
+"""Reminder planning: which reminder goes to whom, and when, in one yearly cycle.
+
+Pure functions of the timetable, a cycle year and a :class:`~schedules.calendar.WorkingDayCalendar`.
+Storage records the :attr:`PlannedReminder.key` of each reminder it has sent, so planning the same
+cycle twice is harmless. Usage::
+
+    reminders = plan_reminders(timetable, current_cycle(timetable, today), WorkingDayCalendar())
+
+Conventions (see ``docs/design.md``): the cutoff is the first late day (每年12月前 = 12-01), the
+work is due the day before (:func:`due_date`), and :func:`days_left` is 0 on that last day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from schedules.calendar import WorkingDayCalendar
+from schedules.model import Assignment, DeadlineKind, ReminderPolicy, Role, Task, Timetable
+
+
+class ReminderKind(StrEnum):
+    """What a planned reminder is for."""
+
+    BEFORE = "before"  # to every responsible unit, some days before the cutoff
+    OVERDUE = "overdue"  # to the lead (or joint) units, on the first working day from the cutoff
+    DIGEST = "digest"  # to the admins: a summary of the whole cycle
+
+
+_KIND_ORDER = {kind: index for index, kind in enumerate(ReminderKind)}
+
+
+@dataclass(frozen=True)
+class PlannedReminder:
+    """One reminder to send at one instant.
+
+    Attributes:
+        task_id: The task, or None for a digest.
+        unit_id: The concrete unit (groups expanded), or None for a digest.
+        cycle: The cycle year.
+        kind: Before, overdue or digest.
+        offset_days: Nominal days before the cutoff (before and digest), 0 for overdue and for
+            the digest after the cutoff. The nominal day, not the day after moving it to a
+            working day: the key must not change when the calendar is corrected.
+        at: When to send, aware, in the policy's time zone.
+        cutoff: The first late day this reminder is about.
+        role: The unit's role on the task, or None for a digest.
+    """
+
+    task_id: int | None
+    unit_id: str | None
+    cycle: int
+    kind: ReminderKind
+    offset_days: int
+    at: dt.datetime
+    cutoff: dt.date
+    role: Role | None
+
+    @property
+    def key(self) -> tuple[int, str, int, str, int]:
+        """Identity for idempotent sending: (task_id or 0, unit_id or "", cycle, kind, offset)."""
+        return (self.task_id or 0, self.unit_id or "", self.cycle, self.kind.value,
+                self.offset_days)
+
+
+def current_cycle(timetable: Timetable, today: dt.date) -> int:
+    """The cycle year that ``today`` belongs to: simply ``today.year``.
+
+    The plan recurs yearly; after the cutoff (1 December) the year's cycle stays current, and
+    overdue, until 31 December. ``timetable`` is taken so that the rule can later depend on the
+    policy (e.g. a cutoff early in the year) without changing callers; today it is unused.
+
+    Args:
+        timetable: The timetable (unused for now).
+        today: Today's date in the policy's time zone (a ``datetime`` is reduced to its date).
+
+    Returns:
+        The cycle year.
+    """
+    return today.year
+
+
+def cycle_cutoff(timetable: Timetable, task: Task, cycle: int) -> dt.date | None:
+    """The task's cutoff in ``cycle``, or None when the task has no deadline in that cycle.
+
+    Statistics tasks (deadline ``none-statistics``, tasks 1-6) have no cutoff: they are judged on
+    the statistics bureau's data and get no reminders. A ``once`` deadline has a cutoff only in
+    its own year.
+
+    Args:
+        timetable: The timetable, for the task's reminder policy (a per-task cutoff wins).
+        task: The task.
+        cycle: The cycle year.
+
+    Returns:
+        The first late day, or None.
+    """
+    if task.deadline.kind is DeadlineKind.STATISTICS or not task.deadline.applies_to(cycle):
+        return None
+    return timetable.policy_for(task).cutoff.in_year(cycle)
+
+
+def due_date(cutoff: dt.date) -> dt.date:
+    """The last day to finish in time: the day before the cutoff (30 November for 12-01)."""
+    return cutoff - dt.timedelta(days=1)
+
+
+def days_left(cutoff: dt.date, today: dt.date) -> int:
+    """Whole days left after today: 0 on the due date, negative = days late.
+
+    Args:
+        cutoff: The first late day.
+        today: Today's date in the policy's time zone.
+
+    Returns:
+        ``(cutoff - today).days - 1``: 1 on 29 November, 0 on 30 November, -1 on 1 December.
+    """
+    return (cutoff - today).days - 1
+
+
+def plan_reminders(
+    timetable: Timetable, cycle: int, calendar: WorkingDayCalendar
+) -> list[PlannedReminder]:
+    """Every reminder of ``cycle``, sorted by (at, task, unit, kind, larger offset first).
+
+    - ``before``: to every concrete responsible unit (groups expanded, cooperating units too), on
+      the cutoff minus each of the policy's offsets, moved back to the previous working day.
+      Two offsets that land on the same day both stay (their keys differ).
+    - ``overdue``: when the policy says so, to each lead unit (the joint units when the task has
+      no lead), on the first working day on or after the cutoff, ``offset_days`` 0.
+    - ``digest``: when the global policy's ``weekly_digest`` is on, for each distinct cutoff of the
+      cycle: on every ``digest_weekday`` in the ``digest_days_before`` days before the cutoff
+      (moved back to a working day, or forward when moving back would leave the window), and one
+      more on the first working day on or after the cutoff (``offset_days`` 0). Digests use the
+      global policy's time and zone.
+
+    Keys are unique. Should two digests of different cutoffs share a key (possible only with
+    per-task cutoffs), the earlier one is kept: a digest summarises the whole cycle anyway.
+
+    Args:
+        timetable: The validated timetable.
+        cycle: The cycle year.
+        calendar: Working days.
+
+    Returns:
+        The planned reminders, sorted.
+    """
+    planned: list[PlannedReminder] = []
+    cutoffs: set[dt.date] = set()
+    for task in timetable.tasks:
+        cutoff = cycle_cutoff(timetable, task, cycle)
+        if cutoff is None:
+            continue
+        cutoffs.add(cutoff)
+        policy = timetable.policy_for(task)
+        assignments = timetable.responsible_units(task)
+        planned.extend(_before_reminders(task, assignments, cycle, cutoff, policy, calendar))
+        if policy.overdue:
+            planned.extend(_overdue_reminders(task, assignments, cycle, cutoff, policy, calendar))
+    if timetable.reminders.weekly_digest:
+        planned.extend(_digests(sorted(cutoffs), cycle, timetable.reminders, calendar))
+    return sorted(_unique(planned), key=_sort_key)
+
+
+def _before_reminders(
+    task: Task,
+    assignments: Iterable[Assignment],
+    cycle: int,
+    cutoff: dt.date,
+    policy: ReminderPolicy,
+    calendar: WorkingDayCalendar,
+) -> list[PlannedReminder]:
+    days: list[tuple[int, dt.date]] = []
+    for offset in policy.offsets_days:
+        day = calendar.previous_working_day(cutoff - dt.timedelta(days=offset))
+        if day < cutoff:  # offsets are >= 1 and we only move back, but never remind too late
+            days.append((offset, day))
+    return [
+        PlannedReminder(task_id=task.id, unit_id=a.unit_id, cycle=cycle, kind=ReminderKind.BEFORE,
+                        offset_days=offset, at=_instant(day, policy), cutoff=cutoff, role=a.role)
+        for a in assignments
+        for offset, day in days
+    ]
+
+
+def _overdue_reminders(
+    task: Task,
+    assignments: Iterable[Assignment],
+    cycle: int,
+    cutoff: dt.date,
+    policy: ReminderPolicy,
+    calendar: WorkingDayCalendar,
+) -> list[PlannedReminder]:
+    assignments = tuple(assignments)
+    leads = [a for a in assignments if a.role is Role.LEAD]
+    chased = leads or [a for a in assignments if a.role is Role.JOINT]
+    at = _instant(calendar.next_working_day(cutoff), policy)
+    return [
+        PlannedReminder(task_id=task.id, unit_id=a.unit_id, cycle=cycle, kind=ReminderKind.OVERDUE,
+                        offset_days=0, at=at, cutoff=cutoff, role=a.role)
+        for a in chased
+    ]
+
+
+def _digests(
+    cutoffs: Iterable[dt.date], cycle: int, policy: ReminderPolicy, calendar: WorkingDayCalendar
+) -> list[PlannedReminder]:
+    digests: list[PlannedReminder] = []
+
+    def add(day: dt.date, offset: int, cutoff: dt.date) -> None:
+        digests.append(PlannedReminder(task_id=None, unit_id=None, cycle=cycle,
+                                       kind=ReminderKind.DIGEST, offset_days=offset,
+                                       at=_instant(day, policy), cutoff=cutoff, role=None))
+
+    for cutoff in cutoffs:
+        window_start = cutoff - dt.timedelta(days=policy.digest_days_before)
+        nominal = window_start
+        while nominal < cutoff:
+            if nominal.weekday() == policy.digest_weekday:
+                day = calendar.previous_working_day(nominal)
+                if day < window_start:
+                    day = calendar.next_working_day(nominal)
+                if day < cutoff:
+                    add(day, (cutoff - nominal).days, cutoff)
+            nominal += dt.timedelta(days=1)
+        add(calendar.next_working_day(cutoff), 0, cutoff)
+    return digests
+
+
+def _instant(day: dt.date, policy: ReminderPolicy) -> dt.datetime:
+    tz = ZoneInfo(policy.timezone)
+    wall = dt.datetime.combine(day, dt.time(policy.hour, policy.minute), tzinfo=tz)
+    # a round trip through UTC turns a wall time skipped by a DST change into a real instant
+    return wall.astimezone(dt.UTC).astimezone(tz)
+
+
+def _unique(planned: Iterable[PlannedReminder]) -> list[PlannedReminder]:
+    kept: dict[tuple[int, str, int, str, int], PlannedReminder] = {}
+    for reminder in planned:
+        other = kept.get(reminder.key)
+        if other is None or reminder.at < other.at:
+            kept[reminder.key] = reminder
+    return list(kept.values())
+
+
+def _sort_key(reminder: PlannedReminder) -> tuple[dt.datetime, int, str, int, int]:
+    return (reminder.at, reminder.task_id or 0, reminder.unit_id or "",
+            _KIND_ORDER[reminder.kind], -reminder.offset_days)

@@ -1,0 +1,134 @@
+"""Status rules: from the latest report of each unit to the state of a task in a cycle.
+
+A task's state in a cycle:
+
+* ``closed``: a once-only deadline of another year (the 2020 tasks in 2026);
+* ``done``: every unit that must deliver (the lead units, or the joint units when there is no
+  lead) reported done (or not applicable);
+* ``blocked``: some responsible unit's latest report is blocked;
+* ``in_progress``: some unit reported, but not everything is done;
+* ``no_reply``: nobody reported yet.
+
+``overdue`` is set when the cutoff has passed and the task is not done. Statistics tasks (1-6)
+have no cutoff: they are judged on statistics bureau data, so they are never overdue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from schedules.model import DeadlineKind, Role, Task, Timetable
+
+
+class ReportLike(Protocol):
+    """What the status rules need of a stored report."""
+
+    status: str
+    progress: int | None
+    reported_at: dt.datetime
+
+
+class TaskPhase(StrEnum):
+    """The state of a whole task in a cycle, as the summary shows it."""
+
+    CLOSED = "closed"
+    DONE = "done"
+    BLOCKED = "blocked"
+    IN_PROGRESS = "in_progress"
+    NO_REPLY = "no_reply"
+
+
+FINISHED = frozenset({"done", "not_applicable"})
+
+
+@dataclass(frozen=True)
+class TaskState:
+    """A task's state in one cycle, computed by :func:`task_state`."""
+
+    task_id: int
+    phase: TaskPhase
+    overdue: bool
+    cutoff: dt.date | None
+    days_left: int | None
+    reported_units: tuple[str, ...] = ()
+    silent_units: tuple[str, ...] = ()
+    blocked_units: tuple[str, ...] = ()
+    deliverers: tuple[str, ...] = field(default=())
+
+    @property
+    def light(self) -> str:
+        """🟢 done, 🟡 in progress, 🔴 blocked or overdue, ⚪ no reply, ⚫ closed."""
+        if self.phase is TaskPhase.CLOSED:
+            return "⚫"
+        if self.phase is TaskPhase.DONE:
+            return "🟢"
+        if self.phase is TaskPhase.BLOCKED or self.overdue:
+            return "🔴"
+        if self.phase is TaskPhase.IN_PROGRESS:
+            return "🟡"
+        return "⚪"
+
+
+def cutoff_in(timetable: Timetable, task: Task, cycle: int) -> dt.date | None:
+    """The task's cutoff (first late day) in ``cycle``, or None if it has none that year."""
+    if task.deadline.kind is DeadlineKind.STATISTICS or not task.deadline.applies_to(cycle):
+        return None
+    return timetable.policy_for(task).cutoff.in_year(cycle)
+
+
+def days_left(cutoff: dt.date, today: dt.date) -> int:
+    """Whole days left to deliver: 0 on the last day before the cutoff, negative when late."""
+    return (cutoff - today).days - 1
+
+
+def is_closed(task: Task, cycle: int) -> bool:
+    """A once-only task whose year is not ``cycle``."""
+    return task.deadline.kind is DeadlineKind.ONCE and task.deadline.year != cycle
+
+
+def deliverers(timetable: Timetable, task: Task) -> tuple[str, ...]:
+    """The concrete units whose "done" makes the task done: leads, or joint units."""
+    assignments = timetable.responsible_units(task)
+    leads = tuple(a.unit_id for a in assignments if a.role is Role.LEAD)
+    if leads:
+        return leads
+    return tuple(a.unit_id for a in assignments if a.role is Role.JOINT)
+
+
+def task_state(timetable: Timetable, task: Task, cycle: int,
+               latest: Mapping[str, ReportLike], today: dt.date) -> TaskState:
+    """The state of ``task`` in ``cycle`` given each unit's latest report.
+
+    Args:
+        timetable: the validated timetable.
+        task: the task.
+        cycle: the cycle year.
+        latest: unit id -> that unit's latest report on this task in this cycle.
+        today: the current day in the plan's time zone.
+
+    Returns:
+        The task's phase, whether it is overdue, its cutoff and days left, and who reported.
+    """
+    cutoff = cutoff_in(timetable, task, cycle)
+    left = days_left(cutoff, today) if cutoff else None
+    must = deliverers(timetable, task)
+    if is_closed(task, cycle):
+        return TaskState(task.id, TaskPhase.CLOSED, False, None, None, deliverers=must)
+    units = [a.unit_id for a in timetable.responsible_units(task)]
+    reported = tuple(u for u in units if u in latest)
+    silent = tuple(u for u in units if u not in latest)
+    blocked = tuple(u for u in reported if latest[u].status == "blocked")
+    if must and all(u in latest and latest[u].status in FINISHED for u in must):
+        phase = TaskPhase.DONE
+    elif blocked:
+        phase = TaskPhase.BLOCKED
+    elif reported:
+        phase = TaskPhase.IN_PROGRESS
+    else:
+        phase = TaskPhase.NO_REPLY
+    overdue = cutoff is not None and today >= cutoff and phase is not TaskPhase.DONE
+    return TaskState(task.id, phase, overdue, cutoff, left, reported, silent, blocked, must)

@@ -1,0 +1,229 @@
+"""Task statuses, reading a free-text progress reply, and the traffic light shown for it.
+
+A department answers a reminder in its own words (``已完成``, ``完成80%``, ``部分完成，部分受阻``,
+``in progress``). :func:`parse_status_text` turns that into a :class:`ParsedStatus`; when the
+text names two different statuses it is ambiguous and the bot should ask which one is meant.
+
+Reading rules, in order (each matched phrase is consumed so later rules do not read it again):
+
+1. Negated completion is not done: 未完成, 没有完成, 尚未完成, 还没完成, not done, not finished,
+   unfinished, incomplete -> in progress; 无法完成, 不能完成, cannot be completed -> blocked.
+2. Completion still to come is not done: 预计11月底完成, 正在抓紧完成, will be done -> in progress.
+3. Partial completion is not done: 部分完成, 基本完成, 初步完成, partly done -> in progress.
+4. Completion with a percentage is progress: 完成80% / 80%已完成 / 80% done -> in progress below
+   100, done at 100 or more.
+5. Denied obstacles are no status: 无困难, 没有阻碍, not blocked, no blockers.
+6. Plain words: 不适用 / 无此项 / 不涉及 / n/a / not applicable; 受阻 / 困难 / 阻碍 / 卡住 / 停滞 /
+   blocked / stuck; 进行中 / 推进中 / 正在 / 实施中 / in progress / ongoing / underway; 已完成 /
+   完成 / 完工 / 办结 / 竣工 / done / completed / complete / finished.
+
+A percentage alone implies done at 100 and in progress below; next to "blocked" it is just the
+progress made, otherwise it is one more candidate (``已完成，进度80%`` is ambiguous).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """A unit's own account of a task."""
+
+    DONE = "done"
+    IN_PROGRESS = "in_progress"
+    BLOCKED = "blocked"
+    NOT_APPLICABLE = "not_applicable"
+
+
+#: Worst first, for sorting summaries: blocked, then no reply (None), in progress, done, n/a.
+WORST_FIRST: tuple[Status | None, ...] = (
+    Status.BLOCKED,
+    None,
+    Status.IN_PROGRESS,
+    Status.DONE,
+    Status.NOT_APPLICABLE,
+)
+
+
+def worst_first(status: Status | None) -> int:
+    """Sort key putting the statuses that need attention first (None = no reply yet)."""
+    return WORST_FIRST.index(status)
+
+
+@dataclass(frozen=True)
+class ParsedStatus:
+    """What a free-text reply says.
+
+    Attributes:
+        status: The one status read, or None (nothing recognised, or ambiguous).
+        candidates: Every status the text names; two or more make it ambiguous.
+        percent: A progress percentage 0-100 if the text gives one.
+        note: The original text, stripped.
+        ambiguous: True when the text names more than one status.
+    """
+
+    status: Status | None
+    candidates: frozenset[Status]
+    percent: int | None
+    note: str
+    ambiguous: bool
+
+
+_DONE_ZH = r"(?:完成|完工|办结|竣工)"
+_DONE_EN = r"(?:done|finished|completed?)"
+_CN_NUMBER = r"[零〇一二两三四五六七八九十百]{1,4}"
+_PERCENT = rf"(?:(\d{{1,3}}(?:\.\d+)?)\s*%|百分之({_CN_NUMBER}))"
+_PERCENT_RE = re.compile(_PERCENT)
+_CLAUSE = r"[^,，.。;；!！?？\n]"  # a character that does not end the clause
+
+# (pattern, status); None = consume the phrase without a status. Order matters: see the module
+# docstring. Group "pct" (when present) decides done vs in progress by the number.
+_RULES: tuple[tuple[re.Pattern[str], Status | None], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), status)
+    for pattern, status in (
+        # 1. negated completion
+        (rf"(?:无法|不能|难以|不可能){_CLAUSE}{{0,4}}?{_DONE_ZH}", Status.BLOCKED),
+        (rf"(?:尚未|还未|还没有|还没|没有|没|未)(?:能)?(?:全部|全面|完全|按期)?{_DONE_ZH}",
+         Status.IN_PROGRESS),
+        (r"(?:尚未|还未|还没有|还没|没有|没|未)(?:开始|启动|开展)", Status.IN_PROGRESS),
+        (rf"\b(?:cannot|can't|can not|unable to)\s+(?:be\s+)?(?:{_DONE_EN}|finish|complete)\b",
+         Status.BLOCKED),
+        (rf"\b(?:not|never|\w+n['’]t)\s+(?:yet\s+|fully\s+|been\s+|quite\s+|entirely\s+)*"
+         rf"{_DONE_EN}\b", Status.IN_PROGRESS),
+        (r"\b(?:unfinished|incomplete|not\s+(?:yet\s+)?started)\b", Status.IN_PROGRESS),
+        # 2. completion still to come
+        (rf"(?:预计|计划|争取|力争|确保|拟|将于|将在|将|有望|正在|抓紧|加快){_CLAUSE}{{0,12}}?"
+         rf"{_DONE_ZH}", Status.IN_PROGRESS),
+        (rf"\b(?:will|shall|should|expected to|expect to|plan to|planned to|going to)\s+"
+         rf"(?:be\s+)?(?:{_DONE_EN}|finish|complete)\b", Status.IN_PROGRESS),
+        # 3. partial completion
+        (rf"(?:部分|大部分|基本|初步){_DONE_ZH}", Status.IN_PROGRESS),
+        (rf"\b(?:partly|partially|mostly|almost|nearly|half)\s+{_DONE_EN}\b",
+         Status.IN_PROGRESS),
+        # 4. completion with a percentage
+        (rf"(?:已经|已)?{_DONE_ZH}(?:了|度|率|进度|比例)?(?:约|近|达到|达|超过|为)?\s*"
+         rf"(?P<pct>{_PERCENT})", None),
+        (rf"(?P<pct>{_PERCENT})\s*(?:已经|已)?{_DONE_ZH}", None),
+        (rf"(?P<pct>{_PERCENT})\s*{_DONE_EN}\b", None),
+        (rf"\b{_DONE_EN}\s*(?P<pct>{_PERCENT})", None),
+        (rf"{_DONE_ZH}(?:情况|时间|时限|期限|节点)", None),
+        # 5. denied obstacles
+        (r"(?:无|没有|没|未遇到|未发现|不存在)(?:任何)?(?:困难|阻碍|障碍)", None),
+        (r"\b(?:not\s+blocked|unblocked|no\s+blockers?)\b", None),
+        # 6. plain words
+        (r"不适用|无此项|不涉及|\bn/a\b|\bnot\s+applicable\b", Status.NOT_APPLICABLE),
+        (r"受阻|困难|阻碍|卡住|停滞|停工|\bblocked\b|\bstuck\b", Status.BLOCKED),
+        (r"进行中|推进中|正在|实施中|开展中|建设中|在建|\bin\s+progress\b|\bongoing\b"
+         r"|\bunder\s?way\b", Status.IN_PROGRESS),
+        (rf"(?:已经|已)?{_DONE_ZH}|\b{_DONE_EN}\b", Status.DONE),
+    )
+)
+
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
+              "七": 7, "八": 8, "九": 9}
+_MASK = "\x00"
+
+
+def parse_status_text(text: str) -> ParsedStatus:
+    """Read a status, the candidates and a percentage from a free-text reply.
+
+    Args:
+        text: What the unit wrote, in Chinese or English.
+
+    Returns:
+        The parse. ``status`` is set only when exactly one status is named; with none,
+        ``candidates`` is empty and ``ambiguous`` False; with several, ``ambiguous`` is True.
+    """
+    note = text.strip()
+    # NFKC folds full-width digits and signs (８０％ -> 80%) so one pattern reads both
+    remaining = unicodedata.normalize("NFKC", note)
+    percent = _first_percent(remaining)
+    candidates: set[Status] = set()
+    for pattern, status in _RULES:
+        for match in pattern.finditer(remaining):
+            found = status
+            if "pct" in pattern.groupindex:
+                value = _percent_value(match.group("pct"))
+                if value is not None:
+                    found = Status.DONE if value >= 100 else Status.IN_PROGRESS
+            if found is not None:
+                candidates.add(found)
+        remaining = pattern.sub(lambda m: _MASK * len(m.group(0)), remaining)
+    if percent is not None:
+        implied = Status.DONE if percent == 100 else Status.IN_PROGRESS
+        # partial progress is what a blocked task has made, not a second status
+        if not (implied is Status.IN_PROGRESS and Status.BLOCKED in candidates):
+            candidates.add(implied)
+    ambiguous = len(candidates) > 1
+    status = next(iter(candidates)) if len(candidates) == 1 else None
+    return ParsedStatus(status=status, candidates=frozenset(candidates), percent=percent,
+                        note=note, ambiguous=ambiguous)
+
+
+def light(status: Status | None, overdue: bool) -> str:
+    """The traffic light for a task's status.
+
+    - 🟢 done (also when late: it is done);
+    - 🟡 in progress;
+    - 🔴 blocked, or anything not done once overdue (in progress or no reply);
+    - ⚪ no reply yet while not overdue, and also not applicable (n/a is never red, whatever the
+      date: there is nothing to chase).
+
+    Args:
+        status: The latest status, or None if the unit has not replied.
+        overdue: Whether the cutoff has passed.
+
+    Returns:
+        One emoji.
+    """
+    if status is Status.DONE:
+        return "🟢"
+    if status is Status.NOT_APPLICABLE:
+        return "⚪"
+    if status is Status.BLOCKED or overdue:
+        return "🔴"
+    if status is Status.IN_PROGRESS:
+        return "🟡"
+    return "⚪"
+
+
+def _first_percent(text: str) -> int | None:
+    for match in _PERCENT_RE.finditer(text):
+        value = _percent_value(match.group(0))
+        if value is not None and value <= 100:
+            return value
+    return None
+
+
+def _percent_value(written: str) -> int | None:
+    """The whole percent (rounded down, so 99.9% is not done) of ``80%`` or ``百分之八十``."""
+    match = _PERCENT_RE.fullmatch(written.strip())
+    if match is None:
+        return None
+    arabic, chinese = match.groups()
+    if arabic is not None:
+        return int(float(arabic))
+    return _chinese_number(chinese)
+
+
+def _chinese_number(written: str) -> int | None:
+    """0-100 written in Chinese numerals (八十, 八十五, 十五, 五, 一百, 百); None otherwise."""
+    if written in ("百", "一百"):
+        return 100
+    if "百" in written:
+        return None
+    if "十" in written:
+        tens, _, ones = written.partition("十")
+        if len(tens) > 1 or len(ones) > 1:
+            return None
+        ten_value = _CN_DIGITS.get(tens, -1) if tens else 1
+        one_value = _CN_DIGITS.get(ones, -1) if ones else 0
+        if ten_value < 1 or one_value < 0:
+            return None
+        return ten_value * 10 + one_value
+    if len(written) == 1:
+        return _CN_DIGITS.get(written)
+    return None

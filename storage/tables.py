@@ -1,0 +1,311 @@
+"""SQLModel table models: who may talk to the bot, what they reported, what the bot will send.
+
+Everything a user did is appended: status reports and evidence are never updated, people are
+deactivated rather than deleted, and every change writes an :class:`AuditEntry`. Vocabularies
+(roles, states, sources) are plain strings in the database, checked by CHECK constraints; the
+``StrEnum`` classes here name them for Python code, and any ``str`` with the same value works.
+
+The schema is created by the Alembic migrations in :mod:`storage.migrations`, never by
+``create_all`` in production; ``tests/storage/test_migrations.py`` checks that both agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, Index, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import DateTime, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "DIGEST_TASK_ID",
+    "DIGEST_UNIT_ID",
+    "REMINDER_KINDS",
+    "REPORT_STATUSES",
+    "AuditEntry",
+    "Evidence",
+    "EvidenceKind",
+    "Invite",
+    "LeadershipChat",
+    "Person",
+    "PersonRole",
+    "Reminder",
+    "ReminderState",
+    "ReportSource",
+    "StatusReport",
+    "UTCDateTime",
+    "Unit",
+    "metadata",
+]
+
+metadata = SQLModel.metadata
+# Named constraints, so that later migrations (batch mode on SQLite) can refer to them. Set before
+# any table is defined: names are given when a constraint joins its table.
+metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# The domain owns these vocabularies (schedules.status.Status, schedules.planning.ReminderKind);
+# storage repeats the values instead of importing them so that it stays usable on its own.
+REPORT_STATUSES: tuple[str, ...] = ("done", "in_progress", "blocked", "not_applicable")
+REMINDER_KINDS: tuple[str, ...] = ("before", "overdue", "digest")
+
+DIGEST_TASK_ID = 0
+"""``Reminder.task_id`` of a digest, which is about no single task."""
+DIGEST_UNIT_ID = ""
+"""``Reminder.unit_id`` of a digest, which is about no single unit."""
+
+
+class PersonRole(StrEnum):
+    """What a person (or an invite) may do."""
+
+    CONTACT = "contact"  # reports for one unit
+    LEADER = "leader"  # reads summaries
+    ADMIN = "admin"  # a leader who also manages people and invites
+
+
+class ReminderState(StrEnum):
+    """Where a planned delivery is: pending -> sending -> sent | failed | skipped."""
+
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a dispatcher; left here only by a crash
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class ReportSource(StrEnum):
+    """How a status report reached the bot."""
+
+    BUTTON = "button"
+    REPLY = "reply"
+    COMMAND = "command"
+    CLI = "cli"
+
+
+class EvidenceKind(StrEnum):
+    """What sort of Telegram file a piece of evidence is."""
+
+    DOCUMENT = "document"
+    PHOTO = "photo"
+
+
+def _one_of(column: str, values: Iterable[str]) -> str:
+    """A CHECK expression that keeps ``column`` inside a vocabulary."""
+    listed = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({listed})"
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """An aware datetime, stored in UTC, read back aware in UTC on every backend.
+
+    PostgreSQL keeps the instant in ``timestamp with time zone``; SQLite keeps text without an
+    offset, so the value is written as naive UTC and given ``UTC`` again on the way out. Naive
+    datetimes are refused: they would be read back as UTC whatever they meant.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None,
+                           dialect: Dialect) -> dt.datetime | None:
+        """Convert to UTC (naive UTC for SQLite); refuse naive datetimes."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: give a time-zone-aware datetime")
+        value = value.astimezone(dt.UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: dt.datetime | None,
+                             dialect: Dialect) -> dt.datetime | None:
+        """Give back an aware datetime in UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Unit(SQLModel, table=True):
+    """A responsible unit, mirrored from the timetable so that rows can refer to it."""
+
+    __tablename__ = "unit"
+
+    id: str = Field(primary_key=True, max_length=48)
+    name: str
+    kind: str
+
+
+class Person(SQLModel, table=True):
+    """Someone who enrolled with an invite: a unit's contact, a leader or an admin."""
+
+    __tablename__ = "person"
+    __table_args__ = (
+        CheckConstraint(_one_of("role", PersonRole), name="ck_person_role"),
+        CheckConstraint("(role = 'contact') = (unit_id IS NOT NULL)",
+                        name="ck_person_unit_for_contacts"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_user_id: int = Field(sa_type=BigInteger, unique=True)
+    display_name: str
+    language: str | None = Field(default=None, max_length=16)
+    role: str = Field(max_length=16)
+    unit_id: str | None = Field(default=None, foreign_key="unit.id", index=True, max_length=48)
+    active: bool = True
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    deactivated_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    deactivation_reason: str | None = Field(default=None, sa_type=Text)
+
+
+class Invite(SQLModel, table=True):
+    """A one-time code for a Telegram deep link (``/start CODE``): enrols a person or binds a chat.
+
+    ``used_in_chat_id`` is set when the invite bound a leadership group chat.
+    """
+
+    __tablename__ = "invite"
+    __table_args__ = (
+        CheckConstraint(_one_of("role", PersonRole), name="ck_invite_role"),
+        CheckConstraint("(role = 'contact') = (unit_id IS NOT NULL)",
+                        name="ck_invite_unit_for_contacts"),
+    )
+
+    code: str = Field(primary_key=True, max_length=64)
+    unit_id: str | None = Field(default=None, foreign_key="unit.id", max_length=48)
+    role: str = Field(max_length=16)
+    created_by: int | None = Field(default=None, sa_type=BigInteger)
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    expires_at: dt.datetime = Field(sa_type=UTCDateTime)
+    used_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    used_by_telegram_id: int | None = Field(default=None, sa_type=BigInteger)
+    used_in_chat_id: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class LeadershipChat(SQLModel, table=True):
+    """A Telegram group where the leadership receives summaries."""
+
+    __tablename__ = "leadership_chat"
+
+    chat_id: int = Field(sa_type=BigInteger, primary_key=True,
+                         sa_column_kwargs={"autoincrement": False})
+    title: str
+    bound_at: dt.datetime = Field(sa_type=UTCDateTime)
+    bound_by: int | None = Field(default=None, sa_type=BigInteger)
+    active: bool = True
+
+
+class StatusReport(SQLModel, table=True):
+    """One status report of a unit on a task for a cycle (year). Never updated."""
+
+    __tablename__ = "status_report"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", REPORT_STATUSES), name="ck_status_report_status"),
+        CheckConstraint("progress IS NULL OR (progress >= 0 AND progress <= 100)",
+                        name="ck_status_report_progress"),
+        CheckConstraint(_one_of("source", ReportSource), name="ck_status_report_source"),
+        Index("ix_status_report_cycle_task_unit", "cycle", "task_id", "unit_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int
+    unit_id: str = Field(foreign_key="unit.id", max_length=48)
+    cycle: int
+    status: str = Field(max_length=16)
+    progress: int | None = None
+    note: str = Field(default="", sa_type=Text)
+    reporter_telegram_id: int | None = Field(default=None, sa_type=BigInteger)
+    reported_at: dt.datetime = Field(sa_type=UTCDateTime)
+    source: str = Field(max_length=16)
+    source_message_id: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class Evidence(SQLModel, table=True):
+    """A Telegram file attached to a status report (kept by Telegram; we keep its ids)."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", EvidenceKind), name="ck_evidence_kind"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="status_report.id", index=True)
+    file_id: str
+    file_unique_id: str
+    kind: str = Field(max_length=16)
+    file_name: str | None = None
+    added_by_telegram_id: int | None = Field(default=None, sa_type=BigInteger)
+    added_at: dt.datetime = Field(sa_type=UTCDateTime)
+
+
+class Reminder(SQLModel, table=True):
+    """One planned delivery of a reminder to one chat; durable, so nothing is sent twice.
+
+    A digest has ``task_id`` :data:`DIGEST_TASK_ID` and ``unit_id`` :data:`DIGEST_UNIT_ID` (which
+    is why ``unit_id`` has no foreign key). ``claimed_at`` is when a dispatcher moved the row to
+    ``sending``.
+    """
+
+    __tablename__ = "reminder"
+    __table_args__ = (
+        UniqueConstraint("task_id", "unit_id", "cycle", "kind", "offset_days", "chat_id",
+                         name="uq_reminder_delivery"),
+        CheckConstraint(_one_of("kind", REMINDER_KINDS), name="ck_reminder_kind"),
+        CheckConstraint(_one_of("state", ReminderState), name="ck_reminder_state"),
+        Index("ix_reminder_state_due_at", "state", "due_at"),
+        Index("ix_reminder_chat_message", "chat_id", "message_id"),
+        Index("ix_reminder_cycle", "cycle"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int
+    unit_id: str = Field(max_length=48)
+    cycle: int
+    kind: str = Field(max_length=16)
+    offset_days: int
+    chat_id: int = Field(sa_type=BigInteger)
+    due_at: dt.datetime = Field(sa_type=UTCDateTime)
+    cutoff: dt.date
+    state: str = Field(default=ReminderState.PENDING.value, max_length=16)
+    reason: str = Field(default="", sa_type=Text)
+    attempts: int = 0
+    message_id: int | None = Field(default=None, sa_type=BigInteger)
+    claimed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    acknowledged_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    acknowledged_by_telegram_id: int | None = Field(default=None, sa_type=BigInteger)
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+
+    @property
+    def is_digest(self) -> bool:
+        """Whether this delivery is a digest rather than a reminder about one task and unit."""
+        return self.kind == "digest"
+
+
+class AuditEntry(SQLModel, table=True):
+    """One change to the database: who, when, what, to what, with details as JSON text."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(sa_type=UTCDateTime, index=True)
+    actor_telegram_id: int | None = Field(default=None, sa_type=BigInteger)
+    action: str = Field(max_length=64, index=True)
+    subject: str
+    details: str = Field(default="{}", sa_type=Text)
+
+    def details_dict(self) -> dict[str, Any]:
+        """The details decoded from JSON."""
+        decoded: dict[str, Any] = json.loads(self.details)
+        return decoded
