@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from schedules.loader import load_timetable
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
@@ -24,7 +25,6 @@ from bot.i18n import LANGUAGES, N_, translator
 from bot.settings import Settings
 from schedules.calendar import WorkingDayCalendar
 from schedules.clock import Clock, SystemClock
-from schedules.loader import load_timetable
 from schedules.model import Timetable
 from storage import Store
 

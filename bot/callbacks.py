@@ -34,11 +34,10 @@ from telegram.helpers import create_deep_linked_url
 
 from bot.app import Services, services_of, set_person_commands
 from bot.i18n import LANGUAGES, N_, Translator, translator
+from bot.messages import BUTTON_LABELS, report_keyboard, send_pages
 from bot.render import (
     STATUS_LABELS,
     deadline_line,
-    page_footer,
-    paginate,
     render_my_tasks,
     render_overdue,
     render_people,
@@ -58,12 +57,6 @@ log = logging.getLogger(__name__)
 
 ROLES = ("contact", "leader", "admin")
 REPORT_STATUSES = ("done", "in_progress", "blocked", "not_applicable")
-BUTTON_LABELS = {
-    "done": N_("✅ done"),
-    "in_progress": N_("⏳ in progress"),
-    "blocked": N_("⛔ blocked"),
-    "not_applicable": N_("➖ not applicable"),
-}
 INVITE_ERRORS = {
     "unknown": N_("This enrolment code is not known. Ask your administrator for a new link."),
     "used": N_("This enrolment code has already been used. Ask your administrator for a new "
@@ -125,13 +118,9 @@ async def refuse_unknown(update: Update, t: Translator) -> None:
 
 async def reply_pages(message: Message, text: str, t: Translator,
                       reply_markup: InlineKeyboardMarkup | None = None) -> None:
-    """Send ``text`` as one or more messages under Telegram's length limit."""
-    pages = paginate(text)
-    for index, page in enumerate(pages):
-        if len(pages) > 1:
-            page = page + "\n\n" + page_footer(t, index, len(pages))
-        markup = reply_markup if index == len(pages) - 1 else None
-        await message.reply_text(page, reply_markup=markup)
+    """Answer ``message`` with ``text``, split into pages under Telegram's length limit."""
+    await send_pages(message.get_bot(), message.chat_id, text, t, reply_markup,
+                     reply_to_message_id=message.message_id)
 
 
 def cycle_of(services: Services) -> int:
@@ -142,19 +131,6 @@ def cycle_of(services: Services) -> int:
 def today_of(services: Services) -> dt.date:
     """Today in the plan's time zone."""
     return services.clock.now().astimezone(services.settings.zone).date()
-
-
-def report_keyboard(t: Translator, task_id: int, reminder_id: int | None = None
-                    ) -> InlineKeyboardMarkup:
-    """The four status buttons (and 收到 under a reminder)."""
-    rows = [[InlineKeyboardButton(t.gettext(BUTTON_LABELS[s]), callback_data=f"r|{task_id}|{s}")
-             for s in ("done", "in_progress")],
-            [InlineKeyboardButton(t.gettext(BUTTON_LABELS[s]), callback_data=f"r|{task_id}|{s}")
-             for s in ("blocked", "not_applicable")]]
-    if reminder_id is not None:
-        rows.append([InlineKeyboardButton(t.gettext("👌 received"),
-                                          callback_data=f"a|{reminder_id}")])
-    return InlineKeyboardMarkup(rows)
 
 
 # -- /start, /help, /lang ------------------------------------------------------------------------

@@ -16,16 +16,19 @@ Help is in Simplified Chinese by default and in English when ``LANG`` starts wit
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.i18n import N_, Translator, translator
 from schedules.loader import TimetableError, load_timetable
+
+from bot.i18n import N_, Translator, translator
+from bot.settings import Settings
+from storage import Store
 from schedules.model import Assignment, Task, Timetable, Unit
 
 Command = Callable[[argparse.Namespace, Translator], int]
@@ -206,6 +209,136 @@ def cmd_plan(args: argparse.Namespace, t: Translator) -> int:
     return 0
 
 
+class RedactToken(logging.Filter):
+    """Replace the bot token in every log record (httpx logs request URLs that contain it)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message without the token."""
+        if self.token:
+            message = record.getMessage()
+            if self.token in message:
+                record.msg = message.replace(self.token, "<token>")
+                record.args = None
+        return True
+
+
+def setup_logging(token: str) -> None:
+    """Log to stderr at INFO, with the token redacted and httpx's per-request lines quiet."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        level=logging.INFO)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactToken(token))
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _settings(t: Translator) -> Settings | None:
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        print(t.gettext("Invalid configuration:"), file=sys.stderr)
+        for error in exc.errors():
+            print(f"  {'.'.join(str(p) for p in error['loc'])}: {error['msg']}", file=sys.stderr)
+        return None
+
+
+def cmd_run(args: argparse.Namespace, t: Translator) -> int:
+    """Start the bot with long polling."""
+    from telegram import Update
+
+    from bot.app import ConfigError, build_application
+
+    settings = _settings(t)
+    if settings is None:
+        return 1
+    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
+    setup_logging(token)
+    try:
+        application = build_application(settings)
+    except ConfigError as exc:
+        print(t.gettext("Cannot start: {error}").format(error=exc), file=sys.stderr)
+        return 1
+    except TimetableError as exc:
+        print(t.gettext("The timetable has {count} problem(s); nothing was started:").format(
+            count=len(exc.problems)), file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    application.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0
+
+
+def _store(t: Translator) -> Store | None:
+    settings = _settings(t)
+    if settings is None:
+        return None
+    url = settings.resolved_database_url
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    return Store(url)
+
+
+def cmd_db(args: argparse.Namespace, t: Translator) -> int:
+    """Create or upgrade the database schema (Alembic)."""
+    store = _store(t)
+    if store is None:
+        return 1
+    try:
+        store.upgrade()
+        print(t.gettext("Database schema is at revision {rev}.").format(
+            rev=store.current_revision()))
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_invite(args: argparse.Namespace, t: Translator) -> int:
+    """Create a one-time enrolment link."""
+    from telegram.helpers import create_deep_linked_url
+
+    settings = _settings(t)
+    timetable = _load(Path(args.tasks), t)
+    if settings is None or timetable is None:
+        return 1
+    unit_id = None
+    if args.role == "contact" or args.unit:
+        if not args.unit:
+            print(t.gettext("A contact belongs to a unit: give --unit."), file=sys.stderr)
+            return 2
+        unit = _resolve_unit(timetable, args.unit, t)
+        if unit is None:
+            return 2
+        if unit.kind.value == "group":
+            print(t.gettext("{name} is a group; invite a contact of one of its member units "
+                            "instead.").format(name=unit.name), file=sys.stderr)
+            return 2
+        unit_id = unit.id
+    username = args.bot_username or os.environ.get("TELEGRAM_BOT_USERNAME")
+    if not username:
+        print(t.gettext("Give --bot-username (or set TELEGRAM_BOT_USERNAME) so the link can be "
+                        "made."), file=sys.stderr)
+        return 2
+    store = _store(t)
+    assert store is not None
+    try:
+        store.upgrade()
+        from schedules.clock import SystemClock
+
+        invite = store.create_invite(unit_id, args.role, None, SystemClock(settings.zone).now(),
+                                     dt.timedelta(days=args.days))
+    finally:
+        store.close()
+    print(create_deep_linked_url(username.lstrip("@"), invite.code))
+    print(t.gettext("valid until {date}").format(
+        date=t.datetime(invite.expires_at.astimezone(settings.zone))))
+    return 0
+
+
 def build_parser(t: Translator) -> argparse.ArgumentParser:
     """The argument parser, with help in the CLI's language."""
     parser = argparse.ArgumentParser(
@@ -239,6 +372,23 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
     p.add_argument("--unit", help=t.gettext("only this unit (id, name or alias)"))
     p.add_argument("--json", action="store_true", help=t.gettext("print JSON"))
     p.set_defaults(handler=cmd_plan)
+
+    p = commands.add_parser("run", help=t.gettext("start the bot (long polling)"))
+    p.set_defaults(handler=cmd_run)
+
+    p = commands.add_parser("db", help=t.gettext("database schema"))
+    p.add_argument("action", choices=["upgrade"], help=t.gettext("create or upgrade the schema"))
+    p.set_defaults(handler=cmd_db)
+
+    p = commands.add_parser("invite", help=t.gettext("make a one-time enrolment link"))
+    tasks_option(p)
+    p.add_argument("--unit", help=t.gettext("the contact's unit (id, name or alias)"))
+    p.add_argument("--role", choices=["contact", "leader", "admin"], default="contact",
+                   help=t.gettext("role of the person (default: contact)"))
+    p.add_argument("--days", type=int, default=7, help=t.gettext("days the link stays valid"))
+    p.add_argument("--bot-username", help=t.gettext("the bot's @username (default: "
+                                                     "TELEGRAM_BOT_USERNAME)"))
+    p.set_defaults(handler=cmd_invite)
     return parser
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from babel import Locale
@@ -31,7 +31,7 @@ LANGUAGES = ("zh_Hans", "en")
 _BABEL_LOCALES = {"zh_Hans": "zh_Hans_CN", "en": "en"}
 
 
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark only"
+def N_(message: str) -> str:
     """Mark ``message`` for extraction without translating it now."""
     return message
 
@@ -49,7 +49,7 @@ def negotiate(language_code: str | None) -> str:
     return DEFAULT_LANGUAGE
 
 
-@lru_cache(maxsize=None)
+@cache
 def _catalog(language: str) -> NullTranslations:
     translations = Translations.load(str(LOCALES_DIR), locales=[language], domain=DOMAIN)
     return translations

@@ -1,6 +1,6 @@
 """Reminder planning: which reminder goes to whom, and when, in one yearly cycle.
 
-Pure functions of the timetable, a cycle year and a :class:`~schedules.calendar.WorkingDayCalendar`.
+Pure functions of the timetable, a cycle year and a working-day calendar.
 Storage records the :attr:`PlannedReminder.key` of each reminder it has sent, so planning the same
 cycle twice is harmless. Usage::
 
@@ -42,9 +42,11 @@ class PlannedReminder:
         unit_id: The concrete unit (groups expanded), or None for a digest.
         cycle: The cycle year.
         kind: Before, overdue or digest.
-        offset_days: Nominal days before the cutoff (before and digest), 0 for overdue and for
-            the digest after the cutoff. The nominal day, not the day after moving it to a
-            working day: the key must not change when the calendar is corrected.
+        offset_days: Days from the nominal day (before moving it to a working day, so that the
+            key does not change when the calendar is corrected) to the cutoff; 0 for overdue.
+            For a digest it counts to the cycle's last cutoff: the same thing when every task
+            shares one cutoff (the after-cutoff digest is then 0), and still a unique key when
+            per-task cutoffs differ (the after-cutoff digest of an earlier cutoff is > 0).
         at: When to send, aware, in the policy's time zone.
         cutoff: The first late day this reminder is about.
         role: The unit's role on the task, or None for a digest.
@@ -137,8 +139,9 @@ def plan_reminders(
       more on the first working day on or after the cutoff (``offset_days`` 0). Digests use the
       global policy's time and zone.
 
-    Keys are unique. Should two digests of different cutoffs share a key (possible only with
-    per-task cutoffs), the earlier one is kept: a digest summarises the whole cycle anyway.
+    Keys are unique. A digest summarises the whole cycle, so when per-task cutoffs make two
+    windows share a nominal day only one digest goes out that day, and a digest's
+    ``offset_days`` counts to the cycle's *last* cutoff (see :class:`PlannedReminder`).
 
     Args:
         timetable: The validated timetable.
@@ -208,12 +211,16 @@ def _overdue_reminders(
 def _digests(
     cutoffs: Iterable[dt.date], cycle: int, policy: ReminderPolicy, calendar: WorkingDayCalendar
 ) -> list[PlannedReminder]:
-    digests: list[PlannedReminder] = []
+    cutoffs = sorted(cutoffs)
+    if not cutoffs:
+        return []
+    reference = cutoffs[-1]
+    # nominal day -> (day sent, cutoff it is about); one digest per nominal day, the earliest
+    chosen: dict[dt.date, tuple[dt.date, dt.date]] = {}
 
-    def add(day: dt.date, offset: int, cutoff: dt.date) -> None:
-        digests.append(PlannedReminder(task_id=None, unit_id=None, cycle=cycle,
-                                       kind=ReminderKind.DIGEST, offset_days=offset,
-                                       at=_instant(day, policy), cutoff=cutoff, role=None))
+    def add(nominal: dt.date, day: dt.date, cutoff: dt.date) -> None:
+        if nominal not in chosen or day < chosen[nominal][0]:
+            chosen[nominal] = (day, cutoff)
 
     for cutoff in cutoffs:
         window_start = cutoff - dt.timedelta(days=policy.digest_days_before)
@@ -224,10 +231,15 @@ def _digests(
                 if day < window_start:
                     day = calendar.next_working_day(nominal)
                 if day < cutoff:
-                    add(day, (cutoff - nominal).days, cutoff)
+                    add(nominal, day, cutoff)
             nominal += dt.timedelta(days=1)
-        add(calendar.next_working_day(cutoff), 0, cutoff)
-    return digests
+        add(cutoff, calendar.next_working_day(cutoff), cutoff)
+    return [
+        PlannedReminder(task_id=None, unit_id=None, cycle=cycle, kind=ReminderKind.DIGEST,
+                        offset_days=(reference - nominal).days, at=_instant(day, policy),
+                        cutoff=cutoff, role=None)
+        for nominal, (day, cutoff) in chosen.items()
+    ]
 
 
 def _instant(day: dt.date, policy: ReminderPolicy) -> dt.datetime:
@@ -238,6 +250,7 @@ def _instant(day: dt.date, policy: ReminderPolicy) -> dt.datetime:
 
 
 def _unique(planned: Iterable[PlannedReminder]) -> list[PlannedReminder]:
+    # keys are unique by construction; this keeps the promise should a future rule break it
     kept: dict[tuple[int, str, int, str, int], PlannedReminder] = {}
     for reminder in planned:
         other = kept.get(reminder.key)

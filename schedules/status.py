@@ -6,16 +6,18 @@ text names two different statuses it is ambiguous and the bot should ask which o
 
 Reading rules, in order (each matched phrase is consumed so later rules do not read it again):
 
-1. Negated completion is not done: 未完成, 没有完成, 尚未完成, 还没完成, not done, not finished,
-   unfinished, incomplete -> in progress; 无法完成, 不能完成, cannot be completed -> blocked.
-2. Completion still to come is not done: 预计11月底完成, 正在抓紧完成, will be done -> in progress.
-3. Partial completion is not done: 部分完成, 基本完成, 初步完成, partly done -> in progress.
-4. Completion with a percentage is progress: 完成80% / 80%已完成 / 80% done -> in progress below
-   100, done at 100 or more.
-5. Denied obstacles are no status: 无困难, 没有阻碍, not blocked, no blockers.
-6. Plain words: 不适用 / 无此项 / 不涉及 / n/a / not applicable; 受阻 / 困难 / 阻碍 / 卡住 / 停滞 /
-   blocked / stuck; 进行中 / 推进中 / 正在 / 实施中 / in progress / ongoing / underway; 已完成 /
-   完成 / 完工 / 办结 / 竣工 / done / completed / complete / finished.
+1. Negated completion is not done: 未完成, 没有完成, 尚未完成, 还没完成, 未开始, not done,
+   not finished, unfinished, incomplete -> in progress; 无法完成, 不能完成, cannot be completed
+   -> blocked.
+2. Partial completion is not done: 部分完成, 基本完成, 初步完成, partly done -> in progress.
+3. Completion with a percentage is progress: 完成80% / 80%已完成 / 80% done -> in progress below
+   100, done at 100 or more. 完成情况 / 完成时间 are nouns, no status.
+4. Completion in the past tense is done: 已完成, 已按计划完成, 已如期办结.
+5. Completion still to come is not done: 预计11月底完成, 正在抓紧完成, will be done -> in progress.
+6. Denied obstacles are no status: 无困难, 没有阻碍, not blocked, no blockers.
+7. Plain words: 不适用 / 无此项 / 不涉及 / n/a / not applicable; 受阻 / 困难 / 阻碍 / 卡住 / 停滞 /
+   blocked / stuck; 进行中 / 推进中 / 正在 / 实施中 / in progress / ongoing / underway; 完成 /
+   完工 / 办结 / 竣工 / done / completed / complete / finished. English is case-insensitive.
 
 A percentage alone implies done at 100 and in progress below; next to "blocked" it is just the
 progress made, otherwise it is one more candidate (``已完成，进度80%`` is ambiguous).
@@ -74,51 +76,55 @@ class ParsedStatus:
 
 _DONE_ZH = r"(?:完成|完工|办结|竣工)"
 _DONE_EN = r"(?:done|finished|completed?)"
+_A = r"(?<![a-z])"  # an English word starts (\b would not: Chinese characters are word characters)
+_Z = r"(?![a-z])"  # an English word ends
 _CN_NUMBER = r"[零〇一二两三四五六七八九十百]{1,4}"
-_PERCENT = rf"(?:(\d{{1,3}}(?:\.\d+)?)\s*%|百分之({_CN_NUMBER}))"
+_PERCENT = rf"(?:(?<![\d.])(\d{{1,3}}(?:\.\d+)?)\s*%|百分之({_CN_NUMBER}))"
 _PERCENT_RE = re.compile(_PERCENT)
 _CLAUSE = r"[^,，.。;；!！?？\n]"  # a character that does not end the clause
 
 # (pattern, status); None = consume the phrase without a status. Order matters: see the module
-# docstring. Group "pct" (when present) decides done vs in progress by the number.
+# docstring. A group "pct" of 100 or more means done; below, the percentage is progress.
 _RULES: tuple[tuple[re.Pattern[str], Status | None], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), status)
     for pattern, status in (
         # 1. negated completion
         (rf"(?:无法|不能|难以|不可能){_CLAUSE}{{0,4}}?{_DONE_ZH}", Status.BLOCKED),
-        (rf"(?:尚未|还未|还没有|还没|没有|没|未)(?:能)?(?:全部|全面|完全|按期)?{_DONE_ZH}",
+        (rf"(?:尚未|还未|还没有|还没|没有|没|未)能?(?:全部|全面|完全|按期|按时|如期)?{_DONE_ZH}",
          Status.IN_PROGRESS),
         (r"(?:尚未|还未|还没有|还没|没有|没|未)(?:开始|启动|开展)", Status.IN_PROGRESS),
-        (rf"\b(?:cannot|can't|can not|unable to)\s+(?:be\s+)?(?:{_DONE_EN}|finish|complete)\b",
-         Status.BLOCKED),
-        (rf"\b(?:not|never|\w+n['’]t)\s+(?:yet\s+|fully\s+|been\s+|quite\s+|entirely\s+)*"
-         rf"{_DONE_EN}\b", Status.IN_PROGRESS),
-        (r"\b(?:unfinished|incomplete|not\s+(?:yet\s+)?started)\b", Status.IN_PROGRESS),
-        # 2. completion still to come
-        (rf"(?:预计|计划|争取|力争|确保|拟|将于|将在|将|有望|正在|抓紧|加快){_CLAUSE}{{0,12}}?"
-         rf"{_DONE_ZH}", Status.IN_PROGRESS),
-        (rf"\b(?:will|shall|should|expected to|expect to|plan to|planned to|going to)\s+"
-         rf"(?:be\s+)?(?:{_DONE_EN}|finish|complete)\b", Status.IN_PROGRESS),
-        # 3. partial completion
+        (rf"{_A}(?:cannot|can['’]t|can not|unable to)\s+(?:be\s+)?(?:{_DONE_EN}|finish|complete)"
+         rf"{_Z}", Status.BLOCKED),
+        (rf"{_A}(?:not|never|[a-z]+n['’]t)\s+(?:yet\s+|fully\s+|been\s+|quite\s+|entirely\s+)*"
+         rf"{_DONE_EN}{_Z}", Status.IN_PROGRESS),
+        (rf"{_A}(?:unfinished|incomplete|not\s+(?:yet\s+)?started){_Z}", Status.IN_PROGRESS),
+        # 2. partial completion
         (rf"(?:部分|大部分|基本|初步){_DONE_ZH}", Status.IN_PROGRESS),
-        (rf"\b(?:partly|partially|mostly|almost|nearly|half)\s+{_DONE_EN}\b",
+        (rf"{_A}(?:partly|partially|mostly|almost|nearly|half)\s+{_DONE_EN}{_Z}",
          Status.IN_PROGRESS),
-        # 4. completion with a percentage
+        # 3. completion with a percentage, and completion as a noun
         (rf"(?:已经|已)?{_DONE_ZH}(?:了|度|率|进度|比例)?(?:约|近|达到|达|超过|为)?\s*"
          rf"(?P<pct>{_PERCENT})", None),
         (rf"(?P<pct>{_PERCENT})\s*(?:已经|已)?{_DONE_ZH}", None),
-        (rf"(?P<pct>{_PERCENT})\s*{_DONE_EN}\b", None),
-        (rf"\b{_DONE_EN}\s*(?P<pct>{_PERCENT})", None),
+        (rf"(?P<pct>{_PERCENT})\s*{_DONE_EN}{_Z}", None),
+        (rf"{_A}{_DONE_EN}\s*(?P<pct>{_PERCENT})", None),
         (rf"{_DONE_ZH}(?:情况|时间|时限|期限|节点)", None),
-        # 5. denied obstacles
+        # 4. completion in the past tense wins over a plan that mentions it
+        (rf"(?:已经|已)(?:全部|全面)?(?:按|如)?(?:计划|期|时|要求)?{_DONE_ZH}", Status.DONE),
+        # 5. completion still to come
+        (rf"(?:预计|计划|争取|力争|确保|拟|将于|将在|有望|正在|抓紧|加快){_CLAUSE}{{0,12}}?"
+         rf"{_DONE_ZH}", Status.IN_PROGRESS),
+        (rf"{_A}(?:will|shall|should|expected to|expect to|plan to|planned to|going to)\s+"
+         rf"(?:be\s+)?(?:{_DONE_EN}|finish|complete){_Z}", Status.IN_PROGRESS),
+        # 6. denied obstacles
         (r"(?:无|没有|没|未遇到|未发现|不存在)(?:任何)?(?:困难|阻碍|障碍)", None),
-        (r"\b(?:not\s+blocked|unblocked|no\s+blockers?)\b", None),
-        # 6. plain words
-        (r"不适用|无此项|不涉及|\bn/a\b|\bnot\s+applicable\b", Status.NOT_APPLICABLE),
-        (r"受阻|困难|阻碍|卡住|停滞|停工|\bblocked\b|\bstuck\b", Status.BLOCKED),
-        (r"进行中|推进中|正在|实施中|开展中|建设中|在建|\bin\s+progress\b|\bongoing\b"
-         r"|\bunder\s?way\b", Status.IN_PROGRESS),
-        (rf"(?:已经|已)?{_DONE_ZH}|\b{_DONE_EN}\b", Status.DONE),
+        (rf"{_A}(?:not\s+blocked|unblocked|no\s+blockers?){_Z}", None),
+        # 7. plain words
+        (rf"不适用|无此项|不涉及|{_A}n/a{_Z}|{_A}not\s+applicable{_Z}", Status.NOT_APPLICABLE),
+        (rf"受阻|困难|阻碍|卡住|停滞|停工|{_A}(?:blocked|stuck){_Z}", Status.BLOCKED),
+        (rf"进行中|推进中|正在|实施中|开展中|建设中|在建"
+         rf"|{_A}(?:in\s+progress|ongoing|under\s?way){_Z}", Status.IN_PROGRESS),
+        (rf"{_DONE_ZH}|{_A}{_DONE_EN}{_Z}", Status.DONE),
     )
 )
 
@@ -147,8 +153,8 @@ def parse_status_text(text: str) -> ParsedStatus:
             found = status
             if "pct" in pattern.groupindex:
                 value = _percent_value(match.group("pct"))
-                if value is not None:
-                    found = Status.DONE if value >= 100 else Status.IN_PROGRESS
+                # below 100 the percentage itself speaks (see below), so 受阻，完成60% is blocked
+                found = Status.DONE if value is not None and value >= 100 else None
             if found is not None:
                 candidates.add(found)
         remaining = pattern.sub(lambda m: _MASK * len(m.group(0)), remaining)

@@ -288,6 +288,12 @@ class Reminder(SQLModel, table=True):
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
 
     @property
+    def key(self) -> tuple[int, str, int, str, int, int]:
+        """What makes the delivery unique: (task, unit, cycle, kind, offset_days, chat)."""
+        return (self.task_id, self.unit_id, self.cycle, self.kind, self.offset_days,
+                self.chat_id)
+
+    @property
     def is_digest(self) -> bool:
         """Whether this delivery is a digest rather than a reminder about one task and unit."""
         return self.kind == "digest"

@@ -1,0 +1,884 @@
+"""The only door to duban's database: :class:`Store`.
+
+Use::
+
+    store = Store("sqlite:///var/duban.sqlite3")  # or "postgresql+psycopg://user@host/db"
+    store.upgrade()  # Alembic "upgrade head"
+    person = store.enrol_with_invite(code, telegram_user_id, "Wang Fang", "zh_Hans", clock.now())
+    store.close()
+
+Every method is synchronous and opens one short session (one transaction), so the bot calls it
+through ``asyncio.to_thread``. Every change also writes an :class:`~storage.tables.AuditEntry` in
+the same transaction. Datetimes must be time-zone aware (``ValueError`` otherwise) and come back
+aware in UTC: convert them to the user's zone for display. Rows come back detached but loaded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import secrets
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, event, func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import aliased
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session, col, create_engine, select
+
+from storage.tables import (
+    DIGEST_TASK_ID,
+    DIGEST_UNIT_ID,
+    REMINDER_KINDS,
+    REPORT_STATUSES,
+    AuditEntry,
+    Evidence,
+    EvidenceKind,
+    Invite,
+    LeadershipChat,
+    Person,
+    PersonRole,
+    Reminder,
+    ReminderState,
+    ReportSource,
+    StatusReport,
+    Unit,
+)
+
+__all__ = [
+    "INVITE_CODE_PATTERN",
+    "MIGRATIONS_DIR",
+    "InviteError",
+    "InviteErrorReason",
+    "ReminderSpec",
+    "Store",
+    "alembic_config",
+    "head_revision",
+]
+
+MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
+
+INVITE_CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""What an invite code looks like: it must fit a Telegram deep link's ``/start`` payload."""
+
+InviteErrorReason = Literal["unknown", "used", "expired", "wrong_kind"]
+
+_INVITE_MESSAGES: dict[str, str] = {
+    "unknown": "This invite code is not known.",
+    "used": "This invite has already been used.",
+    "expired": "This invite has expired.",
+    "wrong_kind": "This invite cannot be used here: a group chat needs a leader invite.",
+}
+
+_UNFINISHED = (ReminderState.PENDING.value, ReminderState.SENDING.value)
+_REMINDER_KEY = ("task_id", "unit_id", "cycle", "kind", "offset_days", "chat_id")
+_INSERT_BATCH = 500  # rows per INSERT; keeps far below both backends' bound-parameter limits
+
+
+class InviteError(Exception):
+    """An invite could not be used; ``reason`` says why, the message says it in English.
+
+    Attributes:
+        reason: one of ``"unknown"``, ``"used"``, ``"expired"``, ``"wrong_kind"``.
+    """
+
+    def __init__(self, reason: InviteErrorReason) -> None:
+        super().__init__(_INVITE_MESSAGES[reason])
+        self.reason: InviteErrorReason = reason
+
+
+@dataclass(frozen=True)
+class ReminderSpec:
+    """One delivery the planner wants: a reminder (or digest) to one chat.
+
+    The bot builds these from ``schedules.planning.PlannedReminder`` and the recipients: a digest
+    has ``task_id`` :data:`~storage.tables.DIGEST_TASK_ID` (0) and ``unit_id``
+    :data:`~storage.tables.DIGEST_UNIT_ID` (``""``).
+
+    Raises:
+        ValueError: unknown kind, naive ``due_at``, negative offset, or a digest that names a task
+            or unit (or a reminder that does not).
+    """
+
+    task_id: int
+    unit_id: str
+    cycle: int
+    kind: str
+    offset_days: int
+    chat_id: int
+    due_at: dt.datetime
+    cutoff: dt.date
+
+    def __post_init__(self) -> None:
+        if self.kind not in REMINDER_KINDS:
+            raise ValueError(f"unknown reminder kind {self.kind!r} (one of {REMINDER_KINDS})")
+        _require_aware(self.due_at, "due_at")
+        if self.offset_days < 0:
+            raise ValueError(f"offset_days must not be negative, not {self.offset_days}")
+        is_digest = self.kind == "digest"
+        names_nothing = self.task_id == DIGEST_TASK_ID and self.unit_id == DIGEST_UNIT_ID
+        if is_digest != names_nothing:
+            raise ValueError("a digest has task_id 0 and unit_id '', and only a digest does")
+
+    @property
+    def key(self) -> tuple[int, str, int, str, int, int]:
+        """What makes the delivery unique: (task, unit, cycle, kind, offset_days, chat)."""
+        return (self.task_id, self.unit_id, self.cycle, self.kind, self.offset_days,
+                self.chat_id)
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic configuration for this package's migrations, with no ``alembic.ini``.
+
+    Args:
+        url: the database, for Alembic commands run without a connection (e.g. offline SQL);
+            :meth:`Store.upgrade` passes its own connection instead.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration's revision id."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migrations in {MIGRATIONS_DIR}")
+    return head
+
+
+class Store:
+    """duban's database: people, invites, leadership chats, reports, reminders and the audit log.
+
+    One engine per store; each method is one short transaction. Safe to call from several
+    threads at once.
+
+    Args:
+        url: a SQLAlchemy URL: ``sqlite:///var/duban.sqlite3`` (the parent folder is created),
+            ``sqlite://`` (in memory, one shared connection) or
+            ``postgresql+psycopg://postgres@127.0.0.1:5432/duban``.
+        echo: log every SQL statement.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.engine: Engine = _create_engine(url, echo=echo)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def upgrade(self, revision: str = "head") -> None:
+        """Bring the schema up to ``revision`` with Alembic (``upgrade head`` by default)."""
+        config = alembic_config()
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+
+    def current_revision(self) -> str | None:
+        """The schema's Alembic revision, or None for a database never upgraded."""
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def close(self) -> None:
+        """Close every pooled connection. The store can still be used (it reconnects)."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    # -- units -----------------------------------------------------------------------------
+    def sync_units(self, units: Iterable[tuple[str, str, str]],
+                   now: dt.datetime | None = None) -> int:
+        """Insert the timetable's units that are new and update the name and kind of the others.
+
+        Units are never deleted: reports and people refer to them.
+
+        Args:
+            units: (id, name, kind) triples, e.g. from ``timetable.units``.
+            now: when, for the audit log; defaults to the wall clock.
+
+        Returns:
+            How many units were added or changed.
+        """
+        now = _now_or_wall_clock(now)
+        wanted = {unit_id: (name, kind) for unit_id, name, kind in units}
+        added: list[str] = []
+        changed: list[str] = []
+        with self._session() as session, session.begin():
+            existing = {u.id: u for u in session.exec(select(Unit))}
+            for unit_id, (name, kind) in wanted.items():
+                unit = existing.get(unit_id)
+                if unit is None:
+                    session.add(Unit(id=unit_id, name=name, kind=kind))
+                    added.append(unit_id)
+                elif (unit.name, unit.kind) != (name, kind):
+                    unit.name, unit.kind = name, kind
+                    changed.append(unit_id)
+            if added or changed:
+                _audit(session, now, "units.synced", "units", added=added, changed=changed)
+        return len(added) + len(changed)
+
+    def get_unit(self, unit_id: str) -> Unit | None:
+        """The unit with this id, if it was synced."""
+        with self._session() as session:
+            return session.get(Unit, unit_id)
+
+    # -- people ----------------------------------------------------------------------------
+    def get_person(self, telegram_user_id: int) -> Person | None:
+        """The person with this Telegram user id, active or not."""
+        with self._session() as session:
+            return _person(session, telegram_user_id)
+
+    def add_person(self, telegram_user_id: int, display_name: str, role: str,
+                   unit_id: str | None, language: str | None, now: dt.datetime,
+                   actor: int | None = None) -> Person:
+        """Enrol a person, or re-enrol (reactivate, change role and unit) one already known.
+
+        Args:
+            telegram_user_id: their Telegram user id.
+            display_name: the name to show.
+            role: ``contact`` (needs ``unit_id``), ``leader`` or ``admin`` (no unit).
+            unit_id: a synced unit's id for a contact, None otherwise.
+            language: a locale such as ``zh_Hans``; None keeps a re-enrolled person's choice.
+            now: when.
+            actor: who did it (Telegram user id), None for the CLI.
+
+        Raises:
+            ValueError: unknown role or unit, a contact without a unit or another role with one,
+                naive ``now``.
+        """
+        _require_aware(now, "now")
+        _check_role(role, unit_id)
+        with self._session() as session, session.begin():
+            return _enrol(session, telegram_user_id, display_name, role, unit_id, language, now,
+                          actor=actor, invite_code=None)
+
+    def set_language(self, telegram_user_id: int, language: str, now: dt.datetime) -> bool:
+        """Remember a person's language; False if there is no such person."""
+        _require_aware(now, "now")
+        with self._session() as session, session.begin():
+            person = _person(session, telegram_user_id)
+            if person is None:
+                return False
+            if person.language != language:
+                _audit(session, now, "person.language", f"person:{telegram_user_id}",
+                       actor=telegram_user_id, old=person.language, new=language)
+                person.language = language
+            return True
+
+    def deactivate_person(self, telegram_user_id: int, reason: str, now: dt.datetime,
+                          actor: int | None = None) -> bool:
+        """Deactivate a person (kept, with the reason); False if unknown or already inactive."""
+        _require_aware(now, "now")
+        with self._session() as session, session.begin():
+            person = _person(session, telegram_user_id)
+            if person is None or not person.active:
+                return False
+            person.active = False
+            person.deactivated_at = now
+            person.deactivation_reason = reason
+            _audit(session, now, "person.deactivated", f"person:{telegram_user_id}",
+                   actor=actor, reason=reason)
+            return True
+
+    def list_people(self, unit_id: str | None = None, role: str | None = None,
+                    active_only: bool = True) -> list[Person]:
+        """People, optionally of one unit and/or one role, in enrolment order."""
+        statement = select(Person)
+        if unit_id is not None:
+            statement = statement.where(Person.unit_id == unit_id)
+        if role is not None:
+            statement = statement.where(Person.role == role)
+        if active_only:
+            statement = statement.where(col(Person.active).is_(True))
+        with self._session() as session:
+            return list(session.exec(statement.order_by(col(Person.id))))
+
+    def contacts_for_unit(self, unit_id: str) -> list[Person]:
+        """The unit's active contacts."""
+        return self.list_people(unit_id=unit_id, role=PersonRole.CONTACT)
+
+    def leaders(self) -> list[Person]:
+        """Active leaders and admins (admins are leaders too)."""
+        statement = (select(Person)
+                     .where(col(Person.role).in_([PersonRole.LEADER, PersonRole.ADMIN]),
+                            col(Person.active).is_(True))
+                     .order_by(col(Person.id)))
+        with self._session() as session:
+            return list(session.exec(statement))
+
+    def admins(self) -> list[Person]:
+        """Active admins."""
+        return self.list_people(role=PersonRole.ADMIN)
+
+    # -- invites and leadership chats ------------------------------------------------------
+    def create_invite(self, unit_id: str | None, role: str, created_by: int | None,
+                      now: dt.datetime, ttl: dt.timedelta = dt.timedelta(days=7)) -> Invite:
+        """Create a one-time invite; its ``code`` goes into ``t.me/<bot>?start=<code>``.
+
+        Args:
+            unit_id: the unit for a ``contact`` invite, None for ``leader``/``admin``.
+            role: ``contact``, ``leader`` (also binds a group chat) or ``admin``.
+            created_by: the admin's Telegram user id, None for the CLI.
+            now: when.
+            ttl: how long it stays usable.
+
+        Raises:
+            ValueError: bad role/unit combination, unknown unit, ``ttl`` not positive.
+        """
+        _require_aware(now, "now")
+        _check_role(role, unit_id)
+        if ttl <= dt.timedelta(0):
+            raise ValueError(f"ttl must be positive, not {ttl}")
+        invite = Invite(code=secrets.token_urlsafe(18), unit_id=unit_id, role=role,
+                        created_by=created_by, created_at=now, expires_at=now + ttl)
+        with self._session() as session, session.begin():
+            _require_unit(session, unit_id)
+            session.add(invite)
+            _audit(session, now, "invite.created", f"invite:{invite.code}", actor=created_by,
+                   role=role, unit_id=unit_id, expires_at=invite.expires_at)
+        return invite
+
+    def enrol_with_invite(self, code: str, telegram_user_id: int, display_name: str,
+                          language: str | None, now: dt.datetime) -> Person:
+        """Use an invite to enrol (or re-enrol) the Telegram user, both in one transaction.
+
+        Raises:
+            InviteError: ``unknown``, ``used`` or ``expired``; nothing is changed.
+        """
+        _require_aware(now, "now")
+        with self._session() as session, session.begin():
+            invite = _use_invite(session, code, now, telegram_user_id, chat_id=None,
+                                 roles=None)
+            return _enrol(session, telegram_user_id, display_name, invite.role, invite.unit_id,
+                          language, now, actor=telegram_user_id, invite_code=code)
+
+    def bind_chat_with_invite(self, code: str, chat_id: int, title: str, by_telegram_id: int,
+                              now: dt.datetime) -> LeadershipChat:
+        """Use a ``leader`` invite to make a group chat a leadership chat (again).
+
+        Raises:
+            InviteError: ``unknown``, ``used``, ``expired``, or ``wrong_kind`` for an invite
+                whose role is not ``leader``; nothing is changed.
+        """
+        _require_aware(now, "now")
+        with self._session() as session, session.begin():
+            _use_invite(session, code, now, by_telegram_id, chat_id=chat_id,
+                        roles={PersonRole.LEADER.value})
+            chat = session.get(LeadershipChat, chat_id)
+            if chat is None:
+                chat = LeadershipChat(chat_id=chat_id, title=title, bound_at=now,
+                                      bound_by=by_telegram_id)
+                session.add(chat)
+            else:
+                chat.title, chat.bound_at, chat.bound_by = title, now, by_telegram_id
+                chat.active = True
+            _audit(session, now, "chat.bound", f"chat:{chat_id}", actor=by_telegram_id,
+                   title=title, invite=code)
+            return chat
+
+    def leadership_chats(self) -> list[LeadershipChat]:
+        """The active leadership chats, oldest binding first."""
+        statement = (select(LeadershipChat).where(col(LeadershipChat.active).is_(True))
+                     .order_by(col(LeadershipChat.bound_at), col(LeadershipChat.chat_id)))
+        with self._session() as session:
+            return list(session.exec(statement))
+
+    def unbind_chat(self, chat_id: int, now: dt.datetime, actor: int | None = None) -> bool:
+        """Stop sending to a leadership chat (e.g. the bot was removed); False if not bound."""
+        _require_aware(now, "now")
+        with self._session() as session, session.begin():
+            chat = session.get(LeadershipChat, chat_id)
+            if chat is None or not chat.active:
+                return False
+            chat.active = False
+            _audit(session, now, "chat.unbound", f"chat:{chat_id}", actor=actor)
+            return True
+
+    def migrate_chat(self, old_chat_id: int, new_chat_id: int, now: dt.datetime) -> bool:
+        """Follow a group that Telegram turned into a supergroup (``migrate_to_chat_id``).
+
+        Moves the leadership chat and its unfinished deliveries to the new id; a delivery the
+        new id already has is skipped instead. False if ``old_chat_id`` is not a bound chat.
+        """
+        _require_aware(now, "now")
+        with self._session() as session, session.begin():
+            old = session.get(LeadershipChat, old_chat_id)
+            if old is None:
+                return False
+            new = session.get(LeadershipChat, new_chat_id)
+            if new is None:
+                session.add(LeadershipChat(chat_id=new_chat_id, title=old.title,
+                                           bound_at=old.bound_at, bound_by=old.bound_by,
+                                           active=old.active))
+            old.active = False
+            taken = {r.key for r in session.exec(
+                select(Reminder).where(Reminder.chat_id == new_chat_id))}
+            moved = skipped = 0
+            for reminder in session.exec(select(Reminder).where(
+                    Reminder.chat_id == old_chat_id, col(Reminder.state).in_(_UNFINISHED))):
+                if reminder.key[:-1] + (new_chat_id,) in taken:
+                    reminder.state = ReminderState.SKIPPED
+                    reminder.reason = f"chat migrated to {new_chat_id}"
+                    skipped += 1
+                else:
+                    reminder.chat_id = new_chat_id
+                    moved += 1
+            _audit(session, now, "chat.migrated", f"chat:{old_chat_id}", new_chat_id=new_chat_id,
+                   moved=moved, skipped=skipped)
+            return True
+
+    # -- reports and evidence --------------------------------------------------------------
+    def add_report(self, task_id: int, unit_id: str, cycle: int, status: str,
+                   progress: int | None, note: str, reporter_telegram_id: int | None,
+                   now: dt.datetime, source: str,
+                   source_message_id: int | None = None) -> StatusReport:
+        """Append a status report (reports are never changed: a new one supersedes).
+
+        Args:
+            task_id: the timetable task.
+            unit_id: the reporting unit (synced).
+            cycle: the year the report is for.
+            status: ``done``, ``in_progress``, ``blocked`` or ``not_applicable``.
+            progress: percent done, 0-100, or None.
+            note: free text ("" for none).
+            reporter_telegram_id: who reported; None for the CLI.
+            now: when.
+            source: ``button``, ``reply``, ``command`` or ``cli``.
+            source_message_id: the Telegram message it came from.
+
+        Raises:
+            ValueError: unknown status, source or unit, progress out of range, naive ``now``;
+                nothing is stored.
+        """
+        _require_aware(now, "now")
+        if status not in REPORT_STATUSES:
+            raise ValueError(f"unknown status {status!r} (one of {REPORT_STATUSES})")
+        if progress is not None and (isinstance(progress, bool) or not 0 <= progress <= 100):
+            raise ValueError(f"progress must be 0-100 or None, not {progress!r}")
+        _check_vocabulary("source", source, ReportSource)
+        report = StatusReport(task_id=task_id, unit_id=unit_id, cycle=cycle, status=status,
+                              progress=progress, note=note,
+                              reporter_telegram_id=reporter_telegram_id, reported_at=now,
+                              source=source, source_message_id=source_message_id)
+        with self._session() as session, session.begin():
+            _require_unit(session, unit_id)
+            session.add(report)
+            session.flush()
+            _audit(session, now, "report.added", f"report:{report.id}",
+                   actor=reporter_telegram_id, task_id=task_id, unit_id=unit_id, cycle=cycle,
+                   status=status, progress=progress, source=source)
+        return report
+
+    def add_evidence(self, report_id: int, file_id: str, file_unique_id: str, kind: str,
+                     file_name: str | None, added_by: int | None,
+                     now: dt.datetime) -> Evidence:
+        """Attach a Telegram file (``document`` or ``photo``) to a report.
+
+        Raises:
+            ValueError: unknown kind or report, naive ``now``.
+        """
+        _require_aware(now, "now")
+        _check_vocabulary("kind", kind, EvidenceKind)
+        evidence = Evidence(report_id=report_id, file_id=file_id, file_unique_id=file_unique_id,
+                            kind=kind, file_name=file_name, added_by_telegram_id=added_by,
+                            added_at=now)
+        with self._session() as session, session.begin():
+            if session.get(StatusReport, report_id) is None:
+                raise ValueError(f"no report {report_id}")
+            session.add(evidence)
+            session.flush()
+            _audit(session, now, "evidence.added", f"evidence:{evidence.id}", actor=added_by,
+                   report_id=report_id, kind=kind, file_unique_id=file_unique_id)
+        return evidence
+
+    def latest_reports(self, cycle: int, task_id: int | None = None,
+                       unit_id: str | None = None) -> dict[tuple[int, str], StatusReport]:
+        """The newest report per (task, unit) of a cycle, in one query.
+
+        Newest is the latest ``reported_at``, then the highest id.
+
+        Returns:
+            ``{(task_id, unit_id): report}``, only for pairs that reported.
+        """
+        rank = func.row_number().over(
+            partition_by=(col(StatusReport.task_id), col(StatusReport.unit_id)),
+            order_by=(col(StatusReport.reported_at).desc(), col(StatusReport.id).desc()),
+        ).label("rank")
+        ranked = select(StatusReport, rank).where(StatusReport.cycle == cycle)
+        if task_id is not None:
+            ranked = ranked.where(StatusReport.task_id == task_id)
+        if unit_id is not None:
+            ranked = ranked.where(StatusReport.unit_id == unit_id)
+        subquery = ranked.subquery()
+        newest = aliased(StatusReport, subquery)
+        statement = select(newest).where(subquery.c.rank == 1)
+        with self._session() as session:
+            return {(r.task_id, r.unit_id): r for r in session.exec(statement)}
+
+    def report_history(self, task_id: int, unit_id: str, cycle: int) -> list[StatusReport]:
+        """Every report of a unit on a task for a cycle, oldest first."""
+        statement = (select(StatusReport)
+                     .where(StatusReport.task_id == task_id, StatusReport.unit_id == unit_id,
+                            StatusReport.cycle == cycle)
+                     .order_by(col(StatusReport.reported_at), col(StatusReport.id)))
+        with self._session() as session:
+            return list(session.exec(statement))
+
+    def evidence_for(self, report_id: int) -> list[Evidence]:
+        """The files attached to a report, in the order they came."""
+        statement = (select(Evidence).where(Evidence.report_id == report_id)
+                     .order_by(col(Evidence.id)))
+        with self._session() as session:
+            return list(session.exec(statement))
+
+    # -- reminders -------------------------------------------------------------------------
+    def plan_deliveries(self, rows: Iterable[ReminderSpec],
+                        now: dt.datetime | None = None) -> int:
+        """Record planned deliveries; idempotent, so it can run at every start and every day.
+
+        A delivery already recorded (same task, unit, cycle, kind, offset and chat) is not added
+        again; if it is still pending and its ``due_at`` or ``cutoff`` changed (the timetable was
+        edited), it is moved. Deliveries no longer planned are left alone: the dispatcher skips
+        them (``mark_skipped``) when it finds they no longer apply.
+
+        Args:
+            rows: the wanted deliveries (duplicates count once, the last wins).
+            now: the ``created_at`` of new rows; defaults to the wall clock.
+
+        Returns:
+            How many deliveries were new.
+        """
+        now = _now_or_wall_clock(now)
+        wanted = {spec.key: spec for spec in rows}
+        if not wanted:
+            return 0
+        cycles = sorted({spec.cycle for spec in wanted.values()})
+        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        added = 0
+        moved: list[int] = []
+        with self._session() as session, session.begin():
+            known = {r.key: r for r in session.exec(
+                select(Reminder).where(col(Reminder.cycle).in_(cycles)))}
+            new = [_reminder_values(spec, now) for key, spec in wanted.items()
+                   if key not in known]
+            for batch in _batches(new, _INSERT_BATCH):
+                statement = (insert(Reminder).values(list(batch))
+                             .on_conflict_do_nothing(index_elements=list(_REMINDER_KEY))
+                             .returning(col(Reminder.id)))
+                added += len(session.exec(statement).all())
+            for key, spec in wanted.items():
+                row = known.get(key)
+                if (row is None or row.state != ReminderState.PENDING
+                        or (row.due_at, row.cutoff) == (spec.due_at, spec.cutoff)):
+                    continue
+                result = session.exec(
+                    update(Reminder)
+                    .where(col(Reminder.id) == row.id, col(Reminder.state) == ReminderState.PENDING)
+                    .values(due_at=spec.due_at, cutoff=spec.cutoff)
+                    .execution_options(synchronize_session=False))
+                if result.rowcount == 1 and row.id is not None:
+                    moved.append(row.id)
+            if added or moved:
+                _audit(session, now, "reminders.planned", "reminders", cycles=cycles, added=added,
+                       moved=moved)
+        return added
+
+    def due_deliveries(self, now: dt.datetime,
+                       not_before: dt.datetime | None = None) -> list[Reminder]:
+        """Pending deliveries due by ``now`` (and not before ``not_before``), oldest first.
+
+        Args:
+            now: the present.
+            not_before: leave out deliveries due before this (e.g. long missed while down);
+                the dispatcher decides what to do with those (``mark_skipped``).
+        """
+        _require_aware(now, "now")
+        statement = select(Reminder).where(Reminder.state == ReminderState.PENDING,
+                                           col(Reminder.due_at) <= now)
+        if not_before is not None:
+            _require_aware(not_before, "not_before")
+            statement = statement.where(col(Reminder.due_at) >= not_before)
+        with self._session() as session:
+            return list(session.exec(statement.order_by(col(Reminder.due_at),
+                                                        col(Reminder.id))))
+
+    def claim(self, reminder_id: int, now: dt.datetime) -> bool:
+        """Take a pending delivery for sending (pending -> sending).
+
+        Safe against racing dispatchers: exactly one caller gets True; send only then.
+        """
+        return self._transition(reminder_id, now, "reminder.claimed",
+                                {ReminderState.PENDING}, state=ReminderState.SENDING,
+                                claimed_at=now)
+
+    def mark_sent(self, reminder_id: int, message_id: int | None, now: dt.datetime) -> bool:
+        """Record a delivery as sent (from sending or pending); False if it was not unfinished.
+
+        Args:
+            reminder_id: the delivery.
+            message_id: the Telegram message id, so that replies can be matched to it.
+            now: when.
+        """
+        return self._transition(reminder_id, now, "reminder.sent", _UNFINISHED,
+                                state=ReminderState.SENT, message_id=message_id, sent_at=now,
+                                reason="")
+
+    def mark_failed(self, reminder_id: int, reason: str, now: dt.datetime) -> bool:
+        """Give up on a delivery (e.g. the user blocked the bot); counts an attempt."""
+        return self._transition(reminder_id, now, "reminder.failed", _UNFINISHED,
+                                state=ReminderState.FAILED, reason=reason,
+                                attempts=col(Reminder.attempts) + 1, details={"reason": reason})
+
+    def mark_skipped(self, reminder_id: int, reason: str, now: dt.datetime) -> bool:
+        """Decide not to send a delivery (e.g. the unit already reported done, or too late)."""
+        return self._transition(reminder_id, now, "reminder.skipped", _UNFINISHED,
+                                state=ReminderState.SKIPPED, reason=reason,
+                                details={"reason": reason})
+
+    def release(self, reminder_id: int, reason: str, now: dt.datetime) -> bool:
+        """Put a claimed delivery back to pending (a transient error); counts an attempt."""
+        return self._transition(reminder_id, now, "reminder.released",
+                                {ReminderState.SENDING}, state=ReminderState.PENDING,
+                                reason=reason, claimed_at=None,
+                                attempts=col(Reminder.attempts) + 1, details={"reason": reason})
+
+    def acknowledge(self, reminder_id: int, telegram_user_id: int, now: dt.datetime) -> bool:
+        """Record that a recipient acknowledged a sent reminder; False if not sent or already."""
+        _require_aware(now, "now")
+        with self._session() as session, session.begin():
+            result = session.exec(
+                update(Reminder)
+                .where(col(Reminder.id) == reminder_id, col(Reminder.state) == ReminderState.SENT,
+                       col(Reminder.acknowledged_at).is_(None))
+                .values(acknowledged_at=now, acknowledged_by_telegram_id=telegram_user_id)
+                .execution_options(synchronize_session=False))
+            if result.rowcount != 1:
+                return False
+            _audit(session, now, "reminder.acknowledged", f"reminder:{reminder_id}",
+                   actor=telegram_user_id)
+            return True
+
+    def stale_sending(self, older_than: dt.datetime) -> list[Reminder]:
+        """Deliveries claimed before ``older_than`` and never finished (a crash while sending).
+
+        Whether they reached Telegram is unknown: ``release`` them to send again (risking a
+        duplicate) or ``mark_failed``/``mark_skipped`` them.
+        """
+        _require_aware(older_than, "older_than")
+        statement = (select(Reminder)
+                     .where(Reminder.state == ReminderState.SENDING,
+                            col(Reminder.claimed_at) < older_than)
+                     .order_by(col(Reminder.claimed_at), col(Reminder.id)))
+        with self._session() as session:
+            return list(session.exec(statement))
+
+    def get_reminder(self, reminder_id: int) -> Reminder | None:
+        """The delivery with this id."""
+        with self._session() as session:
+            return session.get(Reminder, reminder_id)
+
+    def reminders_for_cycle(self, cycle: int) -> list[Reminder]:
+        """Every delivery of a cycle, in due order."""
+        statement = (select(Reminder).where(Reminder.cycle == cycle)
+                     .order_by(col(Reminder.due_at), col(Reminder.id)))
+        with self._session() as session:
+            return list(session.exec(statement))
+
+    def find_reminder_by_message(self, chat_id: int, message_id: int) -> Reminder | None:
+        """The delivery that became this Telegram message (to understand a reply to it)."""
+        statement = (select(Reminder)
+                     .where(Reminder.chat_id == chat_id, Reminder.message_id == message_id)
+                     .order_by(col(Reminder.id).desc()))
+        with self._session() as session:
+            return session.exec(statement).first()
+
+    def _transition(self, reminder_id: int, now: dt.datetime, action: str,
+                    from_states: Iterable[str], *, details: dict[str, Any] | None = None,
+                    **values: Any) -> bool:
+        """Change a delivery only if it is in one of ``from_states``; True if this call did."""
+        _require_aware(now, "now")
+        with self._session() as session, session.begin():
+            result = session.exec(
+                update(Reminder)
+                .where(col(Reminder.id) == reminder_id,
+                       col(Reminder.state).in_([str(s) for s in from_states]))
+                .values(**values)
+                .execution_options(synchronize_session=False))
+            if result.rowcount != 1:
+                return False
+            _audit(session, now, action, f"reminder:{reminder_id}", **(details or {}))
+            return True
+
+    # -- audit -----------------------------------------------------------------------------
+    def audit_log(self, limit: int = 100, action: str | None = None) -> list[AuditEntry]:
+        """The newest audit entries first, optionally of one action (e.g. ``report.added``)."""
+        statement = select(AuditEntry)
+        if action is not None:
+            statement = statement.where(AuditEntry.action == action)
+        statement = statement.order_by(col(AuditEntry.id).desc()).limit(limit)
+        with self._session() as session:
+            return list(session.exec(statement))
+
+
+# -- helpers -------------------------------------------------------------------------------
+def _create_engine(url: str, *, echo: bool) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, echo=echo, pool_pre_ping=True)
+    database = parsed.database or ""
+    in_memory = database in ("", ":memory:") or parsed.query.get("mode") == "memory"
+    kwargs: dict[str, Any] = {
+        # The bot calls the store from worker threads (asyncio.to_thread).
+        "connect_args": {"check_same_thread": False, "timeout": 15},
+    }
+    if in_memory:
+        # One shared connection: otherwise every pooled connection is a new, empty database.
+        kwargs["poolclass"] = StaticPool
+    elif not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, echo=echo, **kwargs)
+    event.listen(engine, "connect", partial(_prepare_sqlite, wal=not in_memory))
+    return engine
+
+
+def _prepare_sqlite(dbapi_connection: Any, connection_record: Any, *, wal: bool) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if wal:  # readers do not block the writer, nor the writer the readers
+            cursor.execute("PRAGMA journal_mode=WAL")
+    finally:
+        cursor.close()
+
+
+def _require_aware(value: dt.datetime, name: str) -> dt.datetime:
+    if not isinstance(value, dt.datetime):
+        raise ValueError(f"{name} must be a datetime, not {value!r}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} is naive ({value!r}): give a time-zone-aware datetime")
+    return value
+
+
+def _now_or_wall_clock(now: dt.datetime | None) -> dt.datetime:
+    if now is None:
+        return dt.datetime.now(dt.UTC)
+    return _require_aware(now, "now")
+
+
+def _check_vocabulary(name: str, value: str, allowed: Iterable[str]) -> None:
+    values = [str(v) for v in allowed]
+    if value not in values:
+        raise ValueError(f"unknown {name} {value!r} (one of {', '.join(values)})")
+
+
+def _check_role(role: str, unit_id: str | None) -> None:
+    _check_vocabulary("role", role, PersonRole)
+    if role == PersonRole.CONTACT and unit_id is None:
+        raise ValueError("a contact needs a unit")
+    if role != PersonRole.CONTACT and unit_id is not None:
+        raise ValueError(f"a {role} belongs to no unit (got unit {unit_id!r})")
+
+
+def _require_unit(session: Session, unit_id: str | None) -> None:
+    if unit_id is not None and session.get(Unit, unit_id) is None:
+        raise ValueError(f"unknown unit {unit_id!r} (sync the timetable's units first)")
+
+
+def _person(session: Session, telegram_user_id: int) -> Person | None:
+    statement = select(Person).where(Person.telegram_user_id == telegram_user_id)
+    return session.exec(statement).first()
+
+
+def _enrol(session: Session, telegram_user_id: int, display_name: str, role: str,
+           unit_id: str | None, language: str | None, now: dt.datetime, *, actor: int | None,
+           invite_code: str | None) -> Person:
+    _require_unit(session, unit_id)
+    person = _person(session, telegram_user_id)
+    subject = f"person:{telegram_user_id}"
+    if person is None:
+        person = Person(telegram_user_id=telegram_user_id, display_name=display_name,
+                        language=language, role=role, unit_id=unit_id, active=True,
+                        created_at=now)
+        session.add(person)
+        _audit(session, now, "person.enrolled", subject, actor=actor, role=role,
+               unit_id=unit_id, invite=invite_code)
+    else:
+        _audit(session, now, "person.reenrolled", subject, actor=actor, invite=invite_code,
+               old_role=person.role, old_unit_id=person.unit_id, was_active=person.active,
+               role=role, unit_id=unit_id)
+        person.display_name, person.role, person.unit_id = display_name, role, unit_id
+        if language is not None:
+            person.language = language
+        person.active = True
+        person.deactivated_at = None
+        person.deactivation_reason = None
+    session.flush()
+    return person
+
+
+def _use_invite(session: Session, code: str, now: dt.datetime, telegram_user_id: int, *,
+                chat_id: int | None, roles: set[str] | None) -> Invite:
+    """Mark an invite used, or raise InviteError; two racing users cannot both use it."""
+    invite = session.get(Invite, code) if INVITE_CODE_PATTERN.fullmatch(code) else None
+    if invite is None:
+        raise InviteError("unknown")
+    if invite.used_at is not None:
+        raise InviteError("used")
+    if invite.expires_at <= now:
+        raise InviteError("expired")
+    if roles is not None and invite.role not in roles:
+        raise InviteError("wrong_kind")
+    result = session.exec(
+        update(Invite)
+        .where(col(Invite.code) == code, col(Invite.used_at).is_(None))
+        .values(used_at=now, used_by_telegram_id=telegram_user_id, used_in_chat_id=chat_id)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        raise InviteError("used")
+    session.refresh(invite)
+    _audit(session, now, "invite.used", f"invite:{code}", actor=telegram_user_id,
+           chat_id=chat_id)
+    return invite
+
+
+def _reminder_values(spec: ReminderSpec, now: dt.datetime) -> dict[str, Any]:
+    return {"task_id": spec.task_id, "unit_id": spec.unit_id, "cycle": spec.cycle,
+            "kind": spec.kind, "offset_days": spec.offset_days, "chat_id": spec.chat_id,
+            "due_at": spec.due_at, "cutoff": spec.cutoff, "state": ReminderState.PENDING.value,
+            "reason": "", "attempts": 0, "created_at": now}
+
+
+def _audit(session: Session, now: dt.datetime, action: str, subject: str, *,
+           actor: int | None = None, **details: Any) -> None:
+    session.add(AuditEntry(at=now, actor_telegram_id=actor, action=action, subject=subject,
+                           details=json.dumps(details, ensure_ascii=False, sort_keys=True,
+                                              default=_json_default)))
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
