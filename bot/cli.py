@@ -141,6 +141,12 @@ def cmd_tasks(args: argparse.Namespace, t: Translator) -> int:
         for item in task.items:
             print(f"      {item}")
         print("      " + t.gettext("Responsible: {text}").format(text=task.responsibility_text))
+    if args.unit:
+        measures = timetable.measures_for_unit(unit.id)
+        print()
+        print(t.gettext("Measures of the plan's body ({count}):").format(count=len(measures)))
+        for measure, role in measures:
+            print(f"  {measure.id:<5} {measure.title}  {t.gettext(role_label(role.value))}")
     return 0
 
 
@@ -162,7 +168,8 @@ def cmd_units(args: argparse.Namespace, t: Translator) -> int:
             {"id": u.id, "name": u.name, "name_en": u.name_en, "aliases": list(u.aliases),
              "kind": u.kind.value, "members": list(u.members),
              "groups": [g.id for g in timetable.groups_of(u.id)],
-             "tasks": [task.id for task, _ in timetable.tasks_for_unit(u.id)]}
+             "tasks": [task.id for task, _ in timetable.tasks_for_unit(u.id)],
+             "measures": [m.id for m, _ in timetable.measures_for_unit(u.id)]}
             for u in timetable.units], ensure_ascii=False, indent=2))
         return 0
     for u in timetable.units:

@@ -24,6 +24,7 @@ The file is read in three passes, and the problems of all three are reported tog
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Iterable, Sequence
@@ -92,8 +93,8 @@ def load_timetable(path: str | Path) -> Timetable:
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise TimetableError([Problem(source, None, "", f"cannot read the file: {reason}")]) from exc
+        problem = Problem(source, None, "", f"cannot read the file: {exc.strerror or exc}")
+        raise TimetableError([problem]) from exc
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -120,10 +121,10 @@ def parse_timetable(text: str, source: str) -> Timetable:
     problems = list(document.problems)
     data = document.data
     if not isinstance(data, dict):
-        found = "nothing" if data is None else f"a {_yaml_type_name(data)}"
+        found = "the file is empty" if data is None else f"found a {_yaml_type_name(data)}"
         problems.append(Problem(source, document.line_of(()), "",
-                                f"the file must be a mapping with the keys {_TOP_LEVEL_KEYS}; "
-                                f"found {found}"))
+                                f"{found}; a timetable is a mapping with the keys "
+                                f"{_TOP_LEVEL_KEYS}"))
         raise TimetableError(_in_file_order(problems))
 
     timetable: Timetable | None = None
@@ -187,18 +188,19 @@ def _read_yaml(text: str, source: str) -> _Document:
         loader = _Loader(text)
     except yaml.reader.ReaderError as exc:
         raise TimetableError([_reader_problem(exc, text, source)]) from exc
+    document = _Document(data=None)
     try:
         node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        if node is not None:
+            # index first: constructing flattens merge keys ('<<') into the nodes in place
+            _index_nodes(node, (), document, source, active=set())
+            document.data = loader.construct_document(node)
     except yaml.reader.ReaderError as exc:
         raise TimetableError([_reader_problem(exc, text, source)]) from exc
     except yaml.MarkedYAMLError as exc:
         raise TimetableError([_syntax_problem(exc, text, source)]) from exc
     finally:
         loader.dispose()
-    document = _Document(data)
-    if node is not None:
-        _index_nodes(node, (), document, source, active=set())
     return document
 
 
@@ -332,8 +334,8 @@ def _describe_error(error: ErrorDetails, path: FieldPath) -> str:
 
 
 def _extra_hint(kind: str, name: str | int, value: object) -> str:
-    if name == "hour" and isinstance(value, int) and not isinstance(value, bool) and value > 59:
-        return " (YAML reads 9:00 as a number of minutes: write hour: 9 and minute: 0)"
+    if name == "hour" and _looks_like_clock_time(value):
+        return " (write the time as two fields: hour: 9 and minute: 0)"
     if name in ("timezone",) and kind == "value_error" and isinstance(value, str):
         from zoneinfo import available_timezones
 
@@ -341,6 +343,14 @@ def _extra_hint(kind: str, name: str | int, value: object) -> str:
         if close:
             return f"; did you mean '{close[0]}'?"
     return ""
+
+
+def _looks_like_clock_time(value: object) -> bool:
+    """Whether ``value`` is what YAML 1.1 makes of a time such as 9:00 or 09:00."""
+    if isinstance(value, str):
+        return re.fullmatch(r"\d{1,2}:\d{2}", value) is not None
+    # 9:00 is read as a base-60 number: 540
+    return isinstance(value, int) and not isinstance(value, bool) and value > 59
 
 
 def _pattern_message(pattern: object, value: object, path: FieldPath) -> str:
@@ -356,7 +366,7 @@ def _unknown_field(path: FieldPath) -> str:
     name = str(path[-1]) if path else ""
     model = _model_at(path[:-1])
     allowed = list(model.model_fields) if model is not None else []
-    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.75)
     if close:
         return f"unknown field '{name}' (did you mean '{close[0]}'?)"
     if allowed:

@@ -275,7 +275,8 @@ class Timetable(_Strict):
         if task.reminders is None:
             return self.reminders
         changes = task.reminders.model_dump(exclude_none=True)
-        return self.reminders.model_copy(update=changes)
+        # validated, not model_copy(update=...): that would leave a cutoff override a plain dict
+        return ReminderPolicy.model_validate({**self.reminders.model_dump(), **changes})
 
     def groups_of(self, unit_id: str) -> tuple[Unit, ...]:
         """The groups this unit is a member of."""

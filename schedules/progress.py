@@ -22,6 +22,8 @@ from enum import StrEnum
 from typing import Protocol
 
 from schedules.model import DeadlineKind, Role, Task, Timetable
+from schedules.planning import cycle_cutoff, days_left
+from schedules.status import Status, light
 
 
 class ReportLike(Protocol):
@@ -42,7 +44,9 @@ class TaskPhase(StrEnum):
     NO_REPLY = "no_reply"
 
 
-FINISHED = frozenset({"done", "not_applicable"})
+FINISHED = frozenset({Status.DONE.value, Status.NOT_APPLICABLE.value})
+_PHASE_STATUS = {TaskPhase.DONE: Status.DONE, TaskPhase.BLOCKED: Status.BLOCKED,
+                 TaskPhase.IN_PROGRESS: Status.IN_PROGRESS}
 
 
 @dataclass(frozen=True)
@@ -64,25 +68,7 @@ class TaskState:
         """🟢 done, 🟡 in progress, 🔴 blocked or overdue, ⚪ no reply, ⚫ closed."""
         if self.phase is TaskPhase.CLOSED:
             return "⚫"
-        if self.phase is TaskPhase.DONE:
-            return "🟢"
-        if self.phase is TaskPhase.BLOCKED or self.overdue:
-            return "🔴"
-        if self.phase is TaskPhase.IN_PROGRESS:
-            return "🟡"
-        return "⚪"
-
-
-def cutoff_in(timetable: Timetable, task: Task, cycle: int) -> dt.date | None:
-    """The task's cutoff (first late day) in ``cycle``, or None if it has none that year."""
-    if task.deadline.kind is DeadlineKind.STATISTICS or not task.deadline.applies_to(cycle):
-        return None
-    return timetable.policy_for(task).cutoff.in_year(cycle)
-
-
-def days_left(cutoff: dt.date, today: dt.date) -> int:
-    """Whole days left to deliver: 0 on the last day before the cutoff, negative when late."""
-    return (cutoff - today).days - 1
+        return light(_PHASE_STATUS.get(self.phase), self.overdue)
 
 
 def is_closed(task: Task, cycle: int) -> bool:
@@ -113,7 +99,7 @@ def task_state(timetable: Timetable, task: Task, cycle: int,
     Returns:
         The task's phase, whether it is overdue, its cutoff and days left, and who reported.
     """
-    cutoff = cutoff_in(timetable, task, cycle)
+    cutoff = cycle_cutoff(timetable, task, cycle)
     left = days_left(cutoff, today) if cutoff else None
     must = deliverers(timetable, task)
     if is_closed(task, cycle):

@@ -99,7 +99,7 @@ _RULES: tuple[tuple[re.Pattern[str], Status | None], ...] = tuple(
          rf"{_DONE_EN}{_Z}", Status.IN_PROGRESS),
         (rf"{_A}(?:unfinished|incomplete|not\s+(?:yet\s+)?started){_Z}", Status.IN_PROGRESS),
         # 2. partial completion
-        (rf"(?:部分|大部分|基本|初步){_DONE_ZH}", Status.IN_PROGRESS),
+        (rf"(?:部分|大部分|基本|初步)(?:已经|已)?{_DONE_ZH}", Status.IN_PROGRESS),
         (rf"{_A}(?:partly|partially|mostly|almost|nearly|half)\s+{_DONE_EN}{_Z}",
          Status.IN_PROGRESS),
         # 3. completion with a percentage, and completion as a noun

@@ -122,7 +122,7 @@ class ReminderSpec:
     def __post_init__(self) -> None:
         if self.kind not in REMINDER_KINDS:
             raise ValueError(f"unknown reminder kind {self.kind!r} (one of {REMINDER_KINDS})")
-        _require_aware(self.due_at, "due_at")
+        _utc(self.due_at, "due_at")
         if self.offset_days < 0:
             raise ValueError(f"offset_days must not be negative, not {self.offset_days}")
         is_digest = self.kind == "digest"
@@ -263,7 +263,7 @@ class Store:
             ValueError: unknown role or unit, a contact without a unit or another role with one,
                 naive ``now``.
         """
-        _require_aware(now, "now")
+        now = _utc(now, "now")
         _check_role(role, unit_id)
         with self._session() as session, session.begin():
             return _enrol(session, telegram_user_id, display_name, role, unit_id, language, now,
@@ -271,7 +271,7 @@ class Store:
 
     def set_language(self, telegram_user_id: int, language: str, now: dt.datetime) -> bool:
         """Remember a person's language; False if there is no such person."""
-        _require_aware(now, "now")
+        now = _utc(now, "now")
         with self._session() as session, session.begin():
             person = _person(session, telegram_user_id)
             if person is None:
@@ -285,7 +285,7 @@ class Store:
     def deactivate_person(self, telegram_user_id: int, reason: str, now: dt.datetime,
                           actor: int | None = None) -> bool:
         """Deactivate a person (kept, with the reason); False if unknown or already inactive."""
-        _require_aware(now, "now")
+        now = _utc(now, "now")
         with self._session() as session, session.begin():
             person = _person(session, telegram_user_id)
             if person is None or not person.active:
@@ -342,7 +342,7 @@ class Store:
         Raises:
             ValueError: bad role/unit combination, unknown unit, ``ttl`` not positive.
         """
-        _require_aware(now, "now")
+        now = _utc(now, "now")
         _check_role(role, unit_id)
         if ttl <= dt.timedelta(0):
             raise ValueError(f"ttl must be positive, not {ttl}")
@@ -362,7 +362,7 @@ class Store:
         Raises:
             InviteError: ``unknown``, ``used`` or ``expired``; nothing is changed.
         """
-        _require_aware(now, "now")
+        now = _utc(now, "now")
         with self._session() as session, session.begin():
             invite = _use_invite(session, code, now, telegram_user_id, chat_id=None,
                                  roles=None)
@@ -377,7 +377,7 @@ class Store:
             InviteError: ``unknown``, ``used``, ``expired``, or ``wrong_kind`` for an invite
                 whose role is not ``leader``; nothing is changed.
         """
-        _require_aware(now, "now")
+        now = _utc(now, "now")
         with self._session() as session, session.begin():
             _use_invite(session, code, now, by_telegram_id, chat_id=chat_id,
                         roles={PersonRole.LEADER.value})
@@ -402,7 +402,7 @@ class Store:
 
     def unbind_chat(self, chat_id: int, now: dt.datetime, actor: int | None = None) -> bool:
         """Stop sending to a leadership chat (e.g. the bot was removed); False if not bound."""
-        _require_aware(now, "now")
+        now = _utc(now, "now")
         with self._session() as session, session.begin():
             chat = session.get(LeadershipChat, chat_id)
             if chat is None or not chat.active:
@@ -417,7 +417,7 @@ class Store:
         Moves the leadership chat and its unfinished deliveries to the new id; a delivery the
         new id already has is skipped instead. False if ``old_chat_id`` is not a bound chat.
         """
-        _require_aware(now, "now")
+        now = _utc(now, "now")
         with self._session() as session, session.begin():
             old = session.get(LeadershipChat, old_chat_id)
             if old is None:
@@ -433,7 +433,7 @@ class Store:
             moved = skipped = 0
             for reminder in session.exec(select(Reminder).where(
                     Reminder.chat_id == old_chat_id, col(Reminder.state).in_(_UNFINISHED))):
-                if reminder.key[:-1] + (new_chat_id,) in taken:
+                if (*reminder.key[:-1], new_chat_id) in taken:
                     reminder.state = ReminderState.SKIPPED
                     reminder.reason = f"chat migrated to {new_chat_id}"
                     skipped += 1
@@ -467,7 +467,7 @@ class Store:
             ValueError: unknown status, source or unit, progress out of range, naive ``now``;
                 nothing is stored.
         """
-        _require_aware(now, "now")
+        now = _utc(now, "now")
         if status not in REPORT_STATUSES:
             raise ValueError(f"unknown status {status!r} (one of {REPORT_STATUSES})")
         if progress is not None and (isinstance(progress, bool) or not 0 <= progress <= 100):
@@ -494,7 +494,7 @@ class Store:
         Raises:
             ValueError: unknown kind or report, naive ``now``.
         """
-        _require_aware(now, "now")
+        now = _utc(now, "now")
         _check_vocabulary("kind", kind, EvidenceKind)
         evidence = Evidence(report_id=report_id, file_id=file_id, file_unique_id=file_unique_id,
                             kind=kind, file_name=file_name, added_by_telegram_id=added_by,
@@ -590,7 +590,8 @@ class Store:
                     continue
                 result = session.exec(
                     update(Reminder)
-                    .where(col(Reminder.id) == row.id, col(Reminder.state) == ReminderState.PENDING)
+                    .where(col(Reminder.id) == row.id,
+                           col(Reminder.state) == ReminderState.PENDING)
                     .values(due_at=spec.due_at, cutoff=spec.cutoff)
                     .execution_options(synchronize_session=False))
                 if result.rowcount == 1 and row.id is not None:
@@ -609,11 +610,11 @@ class Store:
             not_before: leave out deliveries due before this (e.g. long missed while down);
                 the dispatcher decides what to do with those (``mark_skipped``).
         """
-        _require_aware(now, "now")
+        now = _utc(now, "now")
         statement = select(Reminder).where(Reminder.state == ReminderState.PENDING,
                                            col(Reminder.due_at) <= now)
         if not_before is not None:
-            _require_aware(not_before, "not_before")
+            not_before = _utc(not_before, "not_before")
             statement = statement.where(col(Reminder.due_at) >= not_before)
         with self._session() as session:
             return list(session.exec(statement.order_by(col(Reminder.due_at),
@@ -638,7 +639,7 @@ class Store:
         """
         return self._transition(reminder_id, now, "reminder.sent", _UNFINISHED,
                                 state=ReminderState.SENT, message_id=message_id, sent_at=now,
-                                reason="")
+                                reason="", details={"message_id": message_id})
 
     def mark_failed(self, reminder_id: int, reason: str, now: dt.datetime) -> bool:
         """Give up on a delivery (e.g. the user blocked the bot); counts an attempt."""
@@ -661,7 +662,7 @@ class Store:
 
     def acknowledge(self, reminder_id: int, telegram_user_id: int, now: dt.datetime) -> bool:
         """Record that a recipient acknowledged a sent reminder; False if not sent or already."""
-        _require_aware(now, "now")
+        now = _utc(now, "now")
         with self._session() as session, session.begin():
             result = session.exec(
                 update(Reminder)
@@ -681,7 +682,7 @@ class Store:
         Whether they reached Telegram is unknown: ``release`` them to send again (risking a
         duplicate) or ``mark_failed``/``mark_skipped`` them.
         """
-        _require_aware(older_than, "older_than")
+        older_than = _utc(older_than, "older_than")
         statement = (select(Reminder)
                      .where(Reminder.state == ReminderState.SENDING,
                             col(Reminder.claimed_at) < older_than)
@@ -713,7 +714,7 @@ class Store:
                     from_states: Iterable[str], *, details: dict[str, Any] | None = None,
                     **values: Any) -> bool:
         """Change a delivery only if it is in one of ``from_states``; True if this call did."""
-        _require_aware(now, "now")
+        now = _utc(now, "now")
         with self._session() as session, session.begin():
             result = session.exec(
                 update(Reminder)
@@ -768,18 +769,19 @@ def _prepare_sqlite(dbapi_connection: Any, connection_record: Any, *, wal: bool)
         cursor.close()
 
 
-def _require_aware(value: dt.datetime, name: str) -> dt.datetime:
+def _utc(value: dt.datetime, name: str) -> dt.datetime:
+    """``value`` in UTC, so that rows built here equal rows read back; refuse naive ones."""
     if not isinstance(value, dt.datetime):
         raise ValueError(f"{name} must be a datetime, not {value!r}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} is naive ({value!r}): give a time-zone-aware datetime")
-    return value
+    return value.astimezone(dt.UTC)
 
 
 def _now_or_wall_clock(now: dt.datetime | None) -> dt.datetime:
     if now is None:
         return dt.datetime.now(dt.UTC)
-    return _require_aware(now, "now")
+    return _utc(now, "now")
 
 
 def _check_vocabulary(name: str, value: str, allowed: Iterable[str]) -> None:

@@ -1,4 +1,4 @@
-"""Alembic migrations of duban's database; run them with ``Store.upgrade()`` (``duban db upgrade``).
+"""Alembic migrations of duban's database; ``Store.upgrade()`` (``duban db upgrade``) runs them.
 
 New revisions: write them by hand in ``versions/`` (``NNNN_what.py``), constraint names explicit
 (see the naming convention in :mod:`storage.tables`), and use ``op.batch_alter_table`` so that

@@ -1,4 +1,4 @@
-"""The working-day calendar: weekends, holidays, 调休, corrections and the Monday-Friday fallback."""
+"""The working-day calendar: weekends, holidays, 调休, corrections, the Monday-Friday fallback."""
 
 from __future__ import annotations
 

@@ -1,0 +1,120 @@
+"""Throw-away databases for tests: a temp-file SQLite and a fresh PostgreSQL database.
+
+The fixtures here are imported by ``tests/storage/conftest.py`` (and can be by any other
+``conftest.py``): ``store`` is a migrated :class:`storage.Store` on each backend in turn.
+
+PostgreSQL comes from ``DUBAN_TEST_PG_URL`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``): a database with a unique name is
+created there for each test and dropped afterwards. A server that cannot be reached fails the
+test, unless ``DUBAN_SKIP_PG=1`` is set (then the PostgreSQL tests are skipped).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
+
+from storage import Store
+
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+BACKENDS = ("sqlite", pytest.param("postgres", marks=pytest.mark.postgres))
+"""Parameters for a backend-parametrised fixture; the PostgreSQL one is marked ``postgres``."""
+
+
+def pg_base_url() -> URL:
+    """The PostgreSQL server (and maintenance database) the tests create databases on."""
+    return make_url(os.environ.get("DUBAN_TEST_PG_URL", DEFAULT_PG_URL))
+
+
+def sqlite_url(folder: Path) -> str:
+    """A URL for a new SQLite file in ``folder``."""
+    return f"sqlite:///{folder / 'duban.sqlite3'}"
+
+
+def require_postgres() -> None:
+    """Fail (or skip with ``DUBAN_SKIP_PG=1``) unless the PostgreSQL server answers."""
+    engine = create_engine(pg_base_url(), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        message = (f"PostgreSQL at {pg_base_url().render_as_string(hide_password=True)} "
+                   f"cannot be reached ({exc.orig}); start it, set DUBAN_TEST_PG_URL, or set "
+                   "DUBAN_SKIP_PG=1 to skip the PostgreSQL tests")
+        if os.environ.get("DUBAN_SKIP_PG") == "1":
+            pytest.skip(message)
+        pytest.fail(message, pytrace=False)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """Create an empty PostgreSQL database with a unique name; drop it on the way out."""
+    require_postgres()
+    base = pg_base_url()
+    name = f"duban_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield base.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@contextmanager
+def database_url(backend: str, folder: Path) -> Iterator[str]:
+    """An empty database on ``backend`` ("sqlite" or "postgres"), gone afterwards."""
+    if backend == "sqlite":
+        yield sqlite_url(folder)
+    elif backend == "postgres":
+        with postgres_database() as url:
+            yield url
+    else:
+        raise ValueError(f"unknown backend {backend!r}")
+
+
+@contextmanager
+def migrated_store(url: str) -> Iterator[Store]:
+    """A :class:`Store` on ``url`` upgraded to the newest migration, closed afterwards."""
+    store = Store(url)
+    try:
+        store.upgrade()
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database backend under test: "sqlite" or "postgres"."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database on the backend under test."""
+    with database_url(backend, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """A migrated :class:`Store` on the backend under test."""
+    with migrated_store(db_url) as migrated:
+        yield migrated

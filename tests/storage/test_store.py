@@ -1,0 +1,619 @@
+"""Store behaviour on SQLite and PostgreSQL: people, invites, reports, reminders, time, audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import event
+
+from storage import (
+    INVITE_CODE_PATTERN,
+    InviteError,
+    Person,
+    ReminderSpec,
+    Store,
+)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+NOW = dt.datetime(2025, 11, 3, 9, 30, 15, 123456, tzinfo=SHANGHAI)
+CUTOFF = dt.date(2025, 12, 1)
+UNITS = [("fgw", "市发展改革委", "bureau"), ("jxj", "市经信局", "bureau"),
+         ("zjz", "周家镇", "town")]
+
+
+@pytest.fixture
+def units(store: Store) -> Store:
+    """The store with three units synced."""
+    store.sync_units(UNITS, NOW)
+    return store
+
+
+def _contact(store: Store, telegram_user_id: int, unit_id: str = "fgw") -> Person:
+    return store.add_person(telegram_user_id, f"user {telegram_user_id}", "contact", unit_id,
+                            "zh_Hans", NOW)
+
+
+def _spec(task_id: int = 1, unit_id: str = "fgw", *, cycle: int = 2025, kind: str = "before",
+          offset_days: int = 30, chat_id: int = 1001,
+          due_at: dt.datetime = NOW) -> ReminderSpec:
+    return ReminderSpec(task_id=task_id, unit_id=unit_id, cycle=cycle, kind=kind,
+                        offset_days=offset_days, chat_id=chat_id, due_at=due_at, cutoff=CUTOFF)
+
+
+def _actions(store: Store) -> list[str]:
+    return [entry.action for entry in reversed(store.audit_log(limit=1000))]
+
+
+@pytest.fixture
+def statements(store: Store) -> Iterator[list[str]]:
+    """Every SQL statement the store sends from now on."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(store.engine, "before_cursor_execute", record)
+
+
+# -- units --------------------------------------------------------------------------------------
+def test_sync_units_adds_and_renames_but_never_deletes(store: Store) -> None:
+    assert store.sync_units(UNITS, NOW) == 3
+    assert store.sync_units(UNITS, NOW) == 0
+    assert store.sync_units([("fgw", "发改委", "bureau")], NOW) == 1
+    renamed = store.get_unit("fgw")
+    assert renamed is not None and renamed.name == "发改委"
+    assert store.get_unit("jxj") is not None
+    assert store.get_unit("nope") is None
+    assert _actions(store) == ["units.synced", "units.synced"]
+    assert store.audit_log(limit=1)[0].details_dict() == {"added": [], "changed": ["fgw"]}
+
+
+# -- invites and enrolment ----------------------------------------------------------------------
+def test_enrol_with_invite_adds_a_contact_and_uses_the_invite(units: Store) -> None:
+    invite = units.create_invite("fgw", "contact", created_by=None, now=NOW)
+    assert INVITE_CODE_PATTERN.fullmatch(invite.code)
+    assert invite.expires_at == NOW + dt.timedelta(days=7)
+
+    person = units.enrol_with_invite(invite.code, 555, "王芳", "zh_Hans", NOW)
+
+    assert (person.telegram_user_id, person.role, person.unit_id) == (555, "contact", "fgw")
+    assert person.active and person.id is not None and person.language == "zh_Hans"
+    assert units.get_person(555) == person
+    assert [p.telegram_user_id for p in units.contacts_for_unit("fgw")] == [555]
+    assert _actions(units)[-3:] == ["invite.created", "invite.used", "person.enrolled"]
+
+
+def test_invite_cannot_be_used_twice(units: Store) -> None:
+    invite = units.create_invite("fgw", "contact", created_by=1, now=NOW)
+    units.enrol_with_invite(invite.code, 555, "王芳", None, NOW)
+    audit_before = len(units.audit_log(limit=1000))
+
+    with pytest.raises(InviteError) as caught:
+        units.enrol_with_invite(invite.code, 666, "李强", None, NOW)
+
+    assert caught.value.reason == "used"
+    assert str(caught.value) == "This invite has already been used."
+    assert units.get_person(666) is None
+    assert len(units.audit_log(limit=1000)) == audit_before
+
+
+def test_expired_invite_is_refused_and_stays_unused(units: Store) -> None:
+    invite = units.create_invite(None, "leader", created_by=None, now=NOW,
+                                 ttl=dt.timedelta(hours=1))
+    with pytest.raises(InviteError) as caught:
+        units.enrol_with_invite(invite.code, 555, "王芳", None, NOW + dt.timedelta(hours=1))
+    assert caught.value.reason == "expired"
+    assert "expired" in str(caught.value)
+    assert units.get_person(555) is None
+    # One second earlier it still works: the refusal changed nothing.
+    person = units.enrol_with_invite(invite.code, 555, "王芳", None,
+                                     NOW + dt.timedelta(minutes=59))
+    assert person.role == "leader" and person.unit_id is None
+
+
+@pytest.mark.parametrize("code", ["doesNotExist123", "", "bad code!", "x" * 65, "../../etc"])
+def test_unknown_invite_is_refused(units: Store, code: str) -> None:
+    with pytest.raises(InviteError) as caught:
+        units.enrol_with_invite(code, 555, "王芳", None, NOW)
+    assert caught.value.reason == "unknown"
+    assert units.get_person(555) is None
+
+
+@pytest.mark.parametrize(("role", "unit_id"), [("contact", "fgw"), ("admin", None)])
+def test_only_a_leader_invite_binds_a_chat(units: Store, role: str, unit_id: str | None) -> None:
+    invite = units.create_invite(unit_id, role, created_by=None, now=NOW)
+    with pytest.raises(InviteError) as caught:
+        units.bind_chat_with_invite(invite.code, -100123, "领导群", 555, NOW)
+    assert caught.value.reason == "wrong_kind"
+    assert units.leadership_chats() == []
+    # The invite is still good for what it is meant for.
+    assert units.enrol_with_invite(invite.code, 555, "王芳", None, NOW).role == role
+
+
+def test_bind_unbind_and_rebind_a_leadership_chat(units: Store) -> None:
+    first = units.create_invite(None, "leader", created_by=None, now=NOW)
+    chat = units.bind_chat_with_invite(first.code, -100123, "领导群", 777, NOW)
+    assert (chat.chat_id, chat.title, chat.bound_by, chat.active) == (-100123, "领导群", 777, True)
+    assert [c.chat_id for c in units.leadership_chats()] == [-100123]
+    with pytest.raises(InviteError, match="already been used"):
+        units.bind_chat_with_invite(first.code, -100999, "另一个群", 777, NOW)
+
+    assert units.unbind_chat(-100123, NOW, actor=777)
+    assert not units.unbind_chat(-100123, NOW)
+    assert units.leadership_chats() == []
+
+    second = units.create_invite(None, "leader", created_by=None, now=NOW)
+    later = NOW + dt.timedelta(days=1)
+    rebound = units.bind_chat_with_invite(second.code, -100123, "新名字", 888, later)
+    assert (rebound.title, rebound.bound_by, rebound.bound_at) == ("新名字", 888, later)
+    assert [c.title for c in units.leadership_chats()] == ["新名字"]
+    assert _actions(units).count("chat.bound") == 2
+
+
+def test_create_invite_checks_role_unit_and_ttl(units: Store) -> None:
+    with pytest.raises(ValueError, match="needs a unit"):
+        units.create_invite(None, "contact", None, NOW)
+    with pytest.raises(ValueError, match="belongs to no unit"):
+        units.create_invite("fgw", "leader", None, NOW)
+    with pytest.raises(ValueError, match="unknown role"):
+        units.create_invite(None, "boss", None, NOW)
+    with pytest.raises(ValueError, match="unknown unit"):
+        units.create_invite("nope", "contact", None, NOW)
+    with pytest.raises(ValueError, match="ttl"):
+        units.create_invite(None, "leader", None, NOW, ttl=dt.timedelta(0))
+    assert "invite.created" not in _actions(units)
+
+
+# -- people -------------------------------------------------------------------------------------
+def test_reenrolment_reactivates_and_changes_role(units: Store) -> None:
+    first = _contact(units, 555)
+    assert units.deactivate_person(555, "left the bureau", NOW, actor=1)
+    invite = units.create_invite(None, "leader", created_by=1, now=NOW)
+
+    again = units.enrol_with_invite(invite.code, 555, "王芳 (new)", None, NOW)
+
+    assert again.id == first.id
+    assert (again.role, again.unit_id, again.active) == ("leader", None, True)
+    assert again.deactivated_at is None and again.deactivation_reason is None
+    assert again.language == "zh_Hans"  # None keeps the earlier choice
+    assert again.display_name == "王芳 (new)"
+    assert units.contacts_for_unit("fgw") == []
+    assert [p.telegram_user_id for p in units.leaders()] == [555]
+    details = units.audit_log(limit=1, action="person.reenrolled")[0].details_dict()
+    assert details["old_role"] == "contact" and details["was_active"] is False
+
+
+def test_deactivate_person(units: Store) -> None:
+    _contact(units, 555)
+    assert units.deactivate_person(555, "blocked the bot", NOW)
+    assert not units.deactivate_person(555, "again", NOW)
+    assert not units.deactivate_person(999, "unknown", NOW)
+    person = units.get_person(555)
+    assert person is not None and not person.active
+    assert person.deactivation_reason == "blocked the bot" and person.deactivated_at == NOW
+    assert units.list_people() == []
+    assert [p.telegram_user_id for p in units.list_people(active_only=False)] == [555]
+    assert _actions(units).count("person.deactivated") == 1
+
+
+def test_contacts_for_unit_are_the_active_contacts_of_that_unit(units: Store) -> None:
+    _contact(units, 1, "fgw")
+    _contact(units, 2, "fgw")
+    _contact(units, 3, "jxj")
+    units.add_person(4, "leader", "leader", None, None, NOW)
+    units.deactivate_person(2, "gone", NOW)
+    assert [p.telegram_user_id for p in units.contacts_for_unit("fgw")] == [1]
+    assert [p.telegram_user_id for p in units.contacts_for_unit("jxj")] == [3]
+    assert units.contacts_for_unit("zjz") == []
+
+
+def test_leaders_include_admins_and_admins_do_not_include_leaders(units: Store) -> None:
+    units.add_person(1, "leader", "leader", None, None, NOW)
+    units.add_person(2, "admin", "admin", None, None, NOW, actor=2)
+    units.add_person(3, "old leader", "leader", None, None, NOW)
+    _contact(units, 4)
+    units.deactivate_person(3, "retired", NOW)
+    assert [p.telegram_user_id for p in units.leaders()] == [1, 2]
+    assert [p.telegram_user_id for p in units.admins()] == [2]
+    assert [p.telegram_user_id for p in units.list_people(role="contact")] == [4]
+
+
+def test_set_language(units: Store) -> None:
+    _contact(units, 555)
+    assert units.set_language(555, "en", NOW)
+    assert not units.set_language(999, "en", NOW)
+    person = units.get_person(555)
+    assert person is not None and person.language == "en"
+    assert units.audit_log(limit=1)[0].details_dict() == {"old": "zh_Hans", "new": "en"}
+
+
+def test_add_person_checks_role_and_unit(units: Store) -> None:
+    with pytest.raises(ValueError, match="needs a unit"):
+        units.add_person(1, "x", "contact", None, None, NOW)
+    with pytest.raises(ValueError, match="belongs to no unit"):
+        units.add_person(1, "x", "admin", "fgw", None, NOW)
+    with pytest.raises(ValueError, match="unknown unit"):
+        units.add_person(1, "x", "contact", "nope", None, NOW)
+    assert units.get_person(1) is None
+
+
+# -- reports and evidence -----------------------------------------------------------------------
+def test_reports_are_appended_and_latest_picks_the_newest(units: Store) -> None:
+    hour = dt.timedelta(hours=1)
+    add = units.add_report
+    add(1, "fgw", 2024, "done", 100, "last year", 5, NOW - dt.timedelta(days=365), "cli")
+    add(1, "fgw", 2025, "in_progress", 20, "", 5, NOW, "button")
+    add(1, "fgw", 2025, "in_progress", 60, "more", 5, NOW + 2 * hour, "reply", 42)
+    add(1, "fgw", 2025, "blocked", None, "stuck", 5, NOW + hour, "command")  # reported earlier
+    add(1, "jxj", 2025, "done", 100, "", 6, NOW, "button")
+    add(2, "fgw", 2025, "not_applicable", None, "", 5, NOW, "button")
+    add(2, "fgw", 2025, "done", 100, "", 5, NOW, "button")  # same instant: the later row wins
+
+    latest = units.latest_reports(2025)
+
+    assert {key: (r.status, r.progress) for key, r in latest.items()} == {
+        (1, "fgw"): ("in_progress", 60),
+        (1, "jxj"): ("done", 100),
+        (2, "fgw"): ("done", 100),
+    }
+    assert latest[(1, "fgw")].source_message_id == 42
+    assert {k: r.status for k, r in units.latest_reports(2024).items()} == {(1, "fgw"): "done"}
+    assert units.latest_reports(2023) == {}
+    assert set(units.latest_reports(2025, task_id=1)) == {(1, "fgw"), (1, "jxj")}
+    assert set(units.latest_reports(2025, unit_id="fgw")) == {(1, "fgw"), (2, "fgw")}
+    assert set(units.latest_reports(2025, task_id=2, unit_id="jxj")) == set()
+
+    history = units.report_history(1, "fgw", 2025)
+    assert [(r.status, r.progress) for r in history] == [
+        ("in_progress", 20), ("blocked", None), ("in_progress", 60)]
+    assert [r.note for r in history] == ["", "stuck", "more"]
+    assert _actions(units).count("report.added") == 7
+
+
+def test_latest_reports_is_one_query(units: Store, statements: list[str]) -> None:
+    for task_id in range(1, 6):
+        for unit_id, _, _ in UNITS:
+            units.add_report(task_id, unit_id, 2025, "in_progress", 10, "", 5, NOW, "button")
+            units.add_report(task_id, unit_id, 2025, "done", 100, "", 5, NOW, "button")
+    statements.clear()
+    latest = units.latest_reports(2025)
+    assert len(latest) == 15 and {r.status for r in latest.values()} == {"done"}
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+
+
+@pytest.mark.parametrize(("status", "progress", "source", "unit_id", "message"), [
+    ("finished", 100, "button", "fgw", "unknown status"),
+    ("done", 101, "button", "fgw", "progress"),
+    ("done", -1, "button", "fgw", "progress"),
+    ("done", True, "button", "fgw", "progress"),
+    ("done", 100, "email", "fgw", "unknown source"),
+    ("done", 100, "button", "nope", "unknown unit"),
+])
+def test_invalid_report_is_rejected_and_nothing_stored(
+        units: Store, status: str, progress: int, source: str, unit_id: str,
+        message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        units.add_report(1, unit_id, 2025, status, progress, "", 5, NOW, source)
+    assert units.latest_reports(2025) == {}
+    assert "report.added" not in _actions(units)
+
+
+def test_evidence_is_attached_to_a_report(units: Store) -> None:
+    report = units.add_report(1, "fgw", 2025, "done", 100, "", 5, NOW, "button")
+    assert report.id is not None
+    photo = units.add_evidence(report.id, "AgAD-file", "uniq-1", "photo", None, 5, NOW)
+    document = units.add_evidence(report.id, "BQAD-file", "uniq-2", "document", "总结.pdf", 5,
+                                  NOW)
+    assert [(e.id, e.kind, e.file_name) for e in units.evidence_for(report.id)] == [
+        (photo.id, "photo", None), (document.id, "document", "总结.pdf")]
+    assert units.evidence_for(report.id + 1) == []
+    with pytest.raises(ValueError, match="unknown kind"):
+        units.add_evidence(report.id, "f", "u", "video", None, 5, NOW)
+    with pytest.raises(ValueError, match="no report"):
+        units.add_evidence(report.id + 1, "f", "u", "photo", None, 5, NOW)
+    assert _actions(units).count("evidence.added") == 2
+
+
+# -- planned deliveries -------------------------------------------------------------------------
+def test_plan_deliveries_is_idempotent(store: Store) -> None:
+    specs = [_spec(offset_days=offset, due_at=NOW + dt.timedelta(days=30 - offset))
+             for offset in (30, 14, 7)]
+    specs.append(_spec(0, "", kind="digest", offset_days=28, chat_id=-100123))
+    specs.append(_spec(1, "fgw", kind="overdue", offset_days=0))
+
+    assert store.plan_deliveries(specs, NOW) == 5
+    assert store.plan_deliveries(specs, NOW) == 0
+    assert store.plan_deliveries(specs + specs, NOW) == 0
+    assert store.plan_deliveries([], NOW) == 0
+    assert store.plan_deliveries([_spec(chat_id=2002)], NOW) == 1  # another recipient
+
+    rows = store.reminders_for_cycle(2025)
+    assert len(rows) == 6 and {r.state for r in rows} == {"pending"}
+    digest = next(r for r in rows if r.is_digest)
+    assert (digest.task_id, digest.unit_id, digest.chat_id) == (0, "", -100123)
+    assert store.reminders_for_cycle(2024) == []
+    assert _actions(store) == ["reminders.planned", "reminders.planned"]
+
+
+def test_plan_deliveries_in_batches(store: Store) -> None:
+    specs = [_spec(task_id, unit_id, chat_id=chat_id)
+             for task_id in range(1, 41) for unit_id in ("fgw", "jxj", "zjz")
+             for chat_id in (1, 2, 3, 4, 5)]
+    assert store.plan_deliveries(specs, NOW) == 600
+    assert store.plan_deliveries(specs, NOW) == 0
+
+
+def test_plan_deliveries_moves_a_pending_delivery(store: Store) -> None:
+    store.plan_deliveries([_spec(due_at=NOW)], NOW)
+    moved = NOW + dt.timedelta(days=2)
+
+    assert store.plan_deliveries([_spec(due_at=moved)], NOW) == 0
+
+    [row] = store.reminders_for_cycle(2025)
+    assert row.due_at == moved and row.state == "pending"
+    assert store.audit_log(limit=1)[0].details_dict()["moved"] == [row.id]
+    assert store.due_deliveries(NOW + dt.timedelta(days=1)) == []
+
+
+def test_plan_deliveries_does_not_move_a_sent_delivery(store: Store) -> None:
+    store.plan_deliveries([_spec(due_at=NOW)], NOW)
+    [row] = store.reminders_for_cycle(2025)
+    assert row.id is not None
+    assert store.claim(row.id, NOW) and store.mark_sent(row.id, 77, NOW)
+    audit_before = len(store.audit_log(limit=1000))
+
+    assert store.plan_deliveries([_spec(due_at=NOW + dt.timedelta(days=2))], NOW) == 0
+
+    [after] = store.reminders_for_cycle(2025)
+    assert after.due_at == NOW and after.state == "sent"
+    assert len(store.audit_log(limit=1000)) == audit_before
+
+
+def test_reminder_spec_is_checked() -> None:
+    with pytest.raises(ValueError, match="kind"):
+        _spec(kind="later")
+    with pytest.raises(ValueError, match="naive"):
+        _spec(due_at=NOW.replace(tzinfo=None))
+    with pytest.raises(ValueError, match="digest"):
+        _spec(1, "fgw", kind="digest")
+    with pytest.raises(ValueError, match="digest"):
+        _spec(0, "", kind="before")
+    with pytest.raises(ValueError, match="negative"):
+        _spec(offset_days=-1)
+
+
+def test_due_deliveries_by_time(store: Store) -> None:
+    day = dt.timedelta(days=1)
+    store.plan_deliveries([_spec(offset_days=30, due_at=NOW + 2 * day),
+                           _spec(offset_days=14, due_at=NOW),
+                           _spec(offset_days=7, due_at=NOW - 10 * day),
+                           _spec(offset_days=3, due_at=NOW, chat_id=2002)], NOW)
+
+    assert store.due_deliveries(NOW - 11 * day) == []
+    due = store.due_deliveries(NOW)
+    assert [(r.offset_days, r.chat_id) for r in due] == [(7, 1001), (14, 1001), (3, 2002)]
+    assert [r.offset_days for r in store.due_deliveries(NOW, not_before=NOW - day)] == [14, 3]
+    assert len(store.due_deliveries(NOW + 2 * day)) == 4
+
+    first = due[0].id
+    assert first is not None and store.claim(first, NOW)
+    assert [r.offset_days for r in store.due_deliveries(NOW)] == [14, 3]
+
+
+def test_claim_race_has_one_winner(store: Store) -> None:
+    store.plan_deliveries([_spec()], NOW)
+    [row] = store.due_deliveries(NOW)
+    assert row.id is not None
+    assert store.claim(row.id, NOW) is True
+    assert store.claim(row.id, NOW) is False
+    assert store.claim(row.id + 1000, NOW) is False
+    assert _actions(store).count("reminder.claimed") == 1
+
+
+def test_racing_dispatcher_threads_claim_each_delivery_once(store: Store) -> None:
+    store.plan_deliveries([_spec(task_id) for task_id in range(1, 21)], NOW)
+    ids = [r.id for r in store.due_deliveries(NOW) if r.id is not None]
+    barrier = threading.Barrier(4)
+
+    def dispatcher() -> list[int]:
+        barrier.wait()
+        return [reminder_id for reminder_id in ids if store.claim(reminder_id, NOW)]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        won = [pool.submit(dispatcher) for _ in range(4)]
+    claimed = [reminder_id for future in won for reminder_id in future.result()]
+    assert sorted(claimed) == sorted(ids)
+
+
+def test_mark_sent_failed_and_skipped(store: Store) -> None:
+    store.plan_deliveries([_spec(offset_days=o) for o in (30, 14, 7, 3)], NOW)
+    sent, failed, skipped, unclaimed = (r.id for r in store.due_deliveries(NOW))
+    assert sent and failed and skipped and unclaimed
+    later = NOW + dt.timedelta(minutes=1)
+
+    assert store.claim(sent, NOW) and store.mark_sent(sent, 9001, later)
+    assert not store.mark_sent(sent, 9002, later)
+    assert store.claim(failed, NOW) and store.mark_failed(failed, "Forbidden: bot was blocked",
+                                                           later)
+    assert not store.mark_failed(failed, "again", later)
+    assert store.mark_skipped(skipped, "unit reported done", later)
+    assert store.mark_sent(unclaimed, None, later)  # from pending, without a claim
+
+    rows = {r.id: r for r in store.reminders_for_cycle(2025)}
+    assert (rows[sent].state, rows[sent].message_id, rows[sent].sent_at) == ("sent", 9001, later)
+    assert rows[sent].claimed_at == NOW
+    assert (rows[failed].state, rows[failed].attempts) == ("failed", 1)
+    assert rows[failed].reason == "Forbidden: bot was blocked"
+    assert (rows[skipped].state, rows[skipped].reason) == ("skipped", "unit reported done")
+    assert not store.claim(skipped, later)
+    assert store.due_deliveries(later) == []
+    assert _actions(store)[-6:] == ["reminder.claimed", "reminder.sent", "reminder.claimed",
+                                    "reminder.failed", "reminder.skipped", "reminder.sent"]
+
+
+def test_release_and_stale_sending(store: Store) -> None:
+    store.plan_deliveries([_spec(offset_days=30), _spec(offset_days=14)], NOW)
+    old, fresh = (r.id for r in store.due_deliveries(NOW))
+    assert old and fresh
+    store.claim(old, NOW)
+    store.claim(fresh, NOW + dt.timedelta(minutes=10))
+
+    stale = store.stale_sending(older_than=NOW + dt.timedelta(minutes=5))
+    assert [r.id for r in stale] == [old]
+    assert store.release(old, "crashed while sending", NOW + dt.timedelta(minutes=6))
+    assert not store.release(old, "not sending any more", NOW)
+
+    again = store.get_reminder(old)
+    assert again is not None
+    assert (again.state, again.attempts, again.claimed_at) == ("pending", 1, None)
+    assert [r.id for r in store.due_deliveries(NOW)] == [old]
+    assert store.get_reminder(10_000) is None
+
+
+def test_acknowledge_a_sent_reminder(store: Store) -> None:
+    store.plan_deliveries([_spec(offset_days=30), _spec(offset_days=14)], NOW)
+    sent, pending = (r.id for r in store.due_deliveries(NOW))
+    assert sent and pending
+    store.mark_sent(sent, 9001, NOW)
+    later = NOW + dt.timedelta(hours=3)
+
+    assert not store.acknowledge(pending, 555, later)
+    assert store.acknowledge(sent, 555, later)
+    assert not store.acknowledge(sent, 666, later)
+
+    row = store.get_reminder(sent)
+    assert row is not None
+    assert (row.acknowledged_at, row.acknowledged_by_telegram_id) == (later, 555)
+    entry = store.audit_log(limit=1)[0]
+    assert (entry.action, entry.actor_telegram_id) == ("reminder.acknowledged", 555)
+
+
+def test_find_reminder_by_message(store: Store) -> None:
+    store.plan_deliveries([_spec(7, "jxj", chat_id=1001), _spec(8, "jxj", chat_id=2002)], NOW)
+    first, second = (r.id for r in store.due_deliveries(NOW))
+    assert first and second
+    store.mark_sent(first, 500, NOW)
+    store.mark_sent(second, 500, NOW)  # message ids are only unique within a chat
+
+    found = store.find_reminder_by_message(2002, 500)
+    assert found is not None and (found.id, found.task_id) == (second, 8)
+    assert store.find_reminder_by_message(1001, 501) is None
+    assert store.find_reminder_by_message(3003, 500) is None
+
+
+def test_migrate_chat_moves_the_chat_and_its_deliveries(units: Store) -> None:
+    invite = units.create_invite(None, "leader", created_by=None, now=NOW)
+    units.bind_chat_with_invite(invite.code, -123, "领导群", 777, NOW)
+    units.plan_deliveries([_spec(0, "", kind="digest", offset_days=28, chat_id=-123),
+                           _spec(0, "", kind="digest", offset_days=21, chat_id=-123),
+                           _spec(0, "", kind="digest", offset_days=21, chat_id=-100123)], NOW)
+
+    assert units.migrate_chat(-123, -100123, NOW)
+    assert not units.migrate_chat(-5, -6, NOW)
+
+    assert [(c.chat_id, c.title) for c in units.leadership_chats()] == [(-100123, "领导群")]
+    rows = {(r.offset_days, r.chat_id): r.state for r in units.reminders_for_cycle(2025)}
+    assert rows == {(28, -100123): "pending", (21, -123): "skipped", (21, -100123): "pending"}
+
+
+# -- time ---------------------------------------------------------------------------------------
+def test_aware_datetimes_round_trip(units: Store) -> None:
+    _contact(units, 555)
+    report = units.add_report(1, "fgw", 2025, "done", 100, "", 555, NOW, "button")
+    units.plan_deliveries([_spec(due_at=NOW)], NOW)
+
+    person = units.get_person(555)
+    [stored_report] = units.report_history(1, "fgw", 2025)
+    [reminder] = units.reminders_for_cycle(2025)
+    for value in (person and person.created_at, report.reported_at, stored_report.reported_at,
+                  reminder.due_at, reminder.created_at, units.audit_log(limit=1)[0].at):
+        assert value is not None and value.tzinfo is not None
+        assert value == NOW  # the same instant, to the microsecond
+        assert value.utcoffset() == dt.timedelta(0)
+    assert reminder.cutoff == CUTOFF
+    assert reminder.due_at.astimezone(SHANGHAI).hour == 9
+
+
+def test_naive_datetimes_are_rejected(units: Store) -> None:
+    naive = NOW.replace(tzinfo=None)
+    with pytest.raises(ValueError, match="naive"):
+        units.add_report(1, "fgw", 2025, "done", 100, "", 5, naive, "button")
+    with pytest.raises(ValueError, match="naive"):
+        units.add_person(555, "x", "leader", None, None, naive)
+    with pytest.raises(ValueError, match="naive"):
+        units.due_deliveries(naive)
+    with pytest.raises(ValueError, match="naive"):
+        units.create_invite(None, "leader", None, naive)
+    with pytest.raises(ValueError, match="naive"):
+        units.plan_deliveries([_spec()], naive)
+    assert units.latest_reports(2025) == {} and units.get_person(555) is None
+    assert _actions(units) == ["units.synced"]
+
+
+# -- audit and threads --------------------------------------------------------------------------
+def test_every_change_is_audited(units: Store) -> None:
+    invite = units.create_invite("fgw", "contact", created_by=9, now=NOW)
+    units.enrol_with_invite(invite.code, 555, "王芳", "zh_Hans", NOW)
+    units.set_language(555, "en", NOW)
+    report = units.add_report(1, "fgw", 2025, "done", 100, "", 555, NOW, "button")
+    assert report.id is not None
+    units.add_evidence(report.id, "f", "u", "photo", None, 555, NOW)
+    units.plan_deliveries([_spec()], NOW)
+    [reminder] = units.due_deliveries(NOW)
+    assert reminder.id is not None
+    units.claim(reminder.id, NOW)
+    units.mark_sent(reminder.id, 1, NOW)
+    units.acknowledge(reminder.id, 555, NOW)
+    units.deactivate_person(555, "left", NOW, actor=9)
+
+    assert _actions(units) == [
+        "units.synced", "invite.created", "invite.used", "person.enrolled", "person.language",
+        "report.added", "evidence.added", "reminders.planned", "reminder.claimed",
+        "reminder.sent", "reminder.acknowledged", "person.deactivated"]
+    entries = units.audit_log(limit=1000)
+    assert [e.id for e in entries] == sorted((e.id for e in entries), reverse=True)
+    assert units.audit_log(limit=2)[1].action == "reminder.acknowledged"
+    enrolled = units.audit_log(action="person.enrolled")[0]
+    assert (enrolled.subject, enrolled.actor_telegram_id) == ("person:555", 555)
+    assert enrolled.details_dict() == {"invite": invite.code, "role": "contact", "unit_id": "fgw"}
+    assert units.audit_log(action="report.added")[0].subject == f"report:{report.id}"
+
+
+def test_store_is_usable_from_worker_threads(units: Store) -> None:
+    def report(task_id: int) -> int:
+        created = units.add_report(task_id, "fgw", 2025, "in_progress", task_id, "", 5, NOW,
+                                   "button")
+        assert created.id is not None
+        return created.id
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = list(pool.map(report, range(1, 41)))
+    assert len(set(ids)) == 40
+    assert len(units.latest_reports(2025)) == 40
+
+
+def test_in_memory_sqlite_is_shared_between_threads() -> None:
+    with Store("sqlite://") as store:
+        store.upgrade()
+        store.sync_units(UNITS, NOW)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            found = pool.submit(store.get_unit, "fgw").result()
+        assert found is not None and found.name == "市发展改革委"
+
+
+def test_file_sqlite_uses_wal_foreign_keys_and_creates_its_folder(tmp_path: Path) -> None:
+    with Store(f"sqlite:///{tmp_path / 'var' / 'duban.sqlite3'}") as store:
+        store.upgrade()
+        with store.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    assert (tmp_path / "var" / "duban.sqlite3").exists()
