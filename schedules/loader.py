@@ -36,7 +36,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from schedules.model import UNIT_ID_PATTERN, Timetable, UnitKind, _normalise
+from schedules.model import UNIT_ID_PATTERN, Timetable, UnitKind, normalise_name
 
 FieldPath = tuple[str | int, ...]
 """Where a value sits in the document, e.g. ``("tasks", 3, "lead_units", 0)``."""
@@ -500,7 +500,7 @@ class _CrossChecks:
         """Each spelling, compared as :meth:`Timetable.find_unit` compares, names one unit."""
         first: dict[str, _Spelling] = {}
         for spelling in spellings:
-            key = _normalise(spelling.text)
+            key = normalise_name(spelling.text)
             earlier = first.get(key)
             if earlier is None:
                 first[key] = spelling
@@ -564,9 +564,9 @@ class _CrossChecks:
                     listed_in[reference] = role
 
     def _unknown_unit(self, reference: str) -> str:
-        owner = self.owner_of_spelling.get(_normalise(reference))
+        owner = self.owner_of_spelling.get(normalise_name(reference))
         if owner is not None:
-            if _normalise(reference) == _normalise(owner):
+            if normalise_name(reference) == normalise_name(owner):
                 return f"unit ids are written in lower case: write '{owner}'"
             return f"write the id '{owner}' instead of its name '{reference}'"
         close = difflib.get_close_matches(reference, sorted(self.unit_ids), n=1, cutoff=0.6)

@@ -264,9 +264,9 @@ class Timetable(_Strict):
 
     def find_unit(self, reference: str) -> Unit | None:
         """Resolve a unit by id, Chinese name or alias (case- and space-insensitive)."""
-        wanted = _normalise(reference)
+        wanted = normalise_name(reference)
         for unit in self.units:
-            if any(_normalise(s) == wanted for s in unit.spellings()):
+            if any(normalise_name(s) == wanted for s in unit.spellings()):
                 return unit
         return None
 
@@ -325,5 +325,5 @@ class Timetable(_Strict):
         return tuple(found)
 
 
-def _normalise(text: str) -> str:
+def normalise_name(text: str) -> str:
     return re.sub(r"\s+", "", text).casefold()

@@ -15,5 +15,6 @@ if [ "${1:-}" != "compile" ]; then
       pybabel init -i "$locales/messages.pot" -d "$locales" -l "$lang"
     fi
   done
+  python scripts/fill_en.py bot/locales/en/LC_MESSAGES/messages.po
 fi
 pybabel compile --statistics -d "$locales"

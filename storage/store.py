@@ -653,9 +653,9 @@ class Store:
                                 state=ReminderState.SKIPPED, reason=reason,
                                 details={"reason": reason})
 
-    def release(self, reminder_id: int, reason: str, now: dt.datetime) -> bool:
+    def retry_later(self, reminder_id: int, reason: str, now: dt.datetime) -> bool:
         """Put a claimed delivery back to pending (a transient error); counts an attempt."""
-        return self._transition(reminder_id, now, "reminder.released",
+        return self._transition(reminder_id, now, "reminder.retried",
                                 {ReminderState.SENDING}, state=ReminderState.PENDING,
                                 reason=reason, claimed_at=None,
                                 attempts=col(Reminder.attempts) + 1, details={"reason": reason})
@@ -679,7 +679,7 @@ class Store:
     def stale_sending(self, older_than: dt.datetime) -> list[Reminder]:
         """Deliveries claimed before ``older_than`` and never finished (a crash while sending).
 
-        Whether they reached Telegram is unknown: ``release`` them to send again (risking a
+        Whether they reached Telegram is unknown: ``retry_later`` them to send again (risking a
         duplicate) or ``mark_failed``/``mark_skipped`` them.
         """
         older_than = _utc(older_than, "older_than")

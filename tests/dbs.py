@@ -46,15 +46,17 @@ def require_postgres() -> None:
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+        return
     except OperationalError as exc:
-        message = (f"PostgreSQL at {pg_base_url().render_as_string(hide_password=True)} "
-                   f"cannot be reached ({exc.orig}); start it, set DUBAN_TEST_PG_URL, or set "
-                   "DUBAN_SKIP_PG=1 to skip the PostgreSQL tests")
-        if os.environ.get("DUBAN_SKIP_PG") == "1":
-            pytest.skip(message)
-        pytest.fail(message, pytrace=False)
+        problem = str(exc.orig).strip()
     finally:
         engine.dispose()
+    message = (f"PostgreSQL at {pg_base_url().render_as_string(hide_password=True)} cannot be "
+               f"reached ({problem}); start it, set DUBAN_TEST_PG_URL, or set DUBAN_SKIP_PG=1 "
+               "to skip the PostgreSQL tests")
+    if os.environ.get("DUBAN_SKIP_PG") == "1":
+        pytest.skip(message)
+    pytest.fail(message, pytrace=False)
 
 
 @contextmanager

@@ -362,9 +362,7 @@ def _parse_start_tag(source: str, index: int) -> tuple[str, dict[str, str], int]
 def _open_tag_checks(source: str, index: int, name: str, attrs: dict[str, str]) -> None:
     offset = _byte_offset(source, index)
     if name == "span" and attrs.get("class") != "tg-spoiler":
-        raise EntityParseError(
-            f'Tag "span" must have class "tg-spoiler" at byte offset {offset}'
-        )
+        raise EntityParseError(f'Tag "span" must have class "tg-spoiler" at byte offset {offset}')
     if name == "tg-emoji" and not attrs.get("emoji-id"):
         raise EntityParseError(
             f'Tag "tg-emoji" must have attribute "emoji-id" at byte offset {offset}'
@@ -640,7 +638,7 @@ class _Checker:
                 raise ApiError.bad_request(f"can't parse {name} JSON object")
             raise ApiError.bad_request(f'parameter "{name}" must be of type {kind}')
         raise ApiError.bad_request(
-            f"can't parse {_words(owner)}: Field \"{name}\" must be of type {kind}"
+            f'can\'t parse {_words(owner)}: Field "{name}" must be of type {kind}'
         )
 
     def _pick_type(
@@ -653,7 +651,7 @@ class _Checker:
             required = [f.name for f in self.spec.types[candidate].fields if f.required]
             if all(not _is_missing(value.get(r)) for r in required):
                 return candidate
-        where = f"can't parse {_words(owner)}: field \"{name}\"" if owner else f"can't parse {name}"
+        where = f'can\'t parse {_words(owner)}: field "{name}"' if owner else f"can't parse {name}"
         raise ApiError.bad_request(f"{where} JSON object: expected {_type_label(candidates)}")
 
     def _object(self, value: dict[str, Any], type_name: str) -> dict[str, Any]:
@@ -688,7 +686,7 @@ class _Checker:
         tag = value.get(tag_field)
         if tag is None:
             raise ApiError.bad_request(
-                f'can\'t parse {_words(abstract.name)}: Can\'t find field "{tag_field}"'
+                f"can't parse {_words(abstract.name)}: Can't find field \"{tag_field}\""
             )
         if tag not in tags:
             raise ApiError.bad_request(
@@ -744,8 +742,7 @@ def _inline_button_rule(type_spec: TypeSpec, value: dict[str, Any]) -> None:
     actions = [f.name for f in type_spec.fields if f.name not in passive and f.name in value]
     if not actions:
         raise ApiError.bad_request(
-            "can't parse inline keyboard button: Text buttons are unallowed in the inline "
-            "keyboard"
+            "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
         )
     if "callback_data" in value:
         size = len(str(value["callback_data"]).encode("utf-8"))
