@@ -141,7 +141,7 @@ def decide(rows: Sequence[Any], now: dt.datetime,
 
 
 # -- planning into the database ----------------------------------------------------------------
-async def sync_plan(services: Services, cycle: int) -> int:
+async def sync_plan(services: Services, cycle: int, now: dt.datetime) -> int:
     """Write the cycle's delivery rows (idempotent); returns how many were new."""
     plan = plan_reminders(services.timetable, cycle, services.calendar)
     people = await services.db(services.store.list_people)
@@ -153,7 +153,7 @@ async def sync_plan(services: Services, cycle: int) -> int:
     if not chats:
         chats = [p.telegram_user_id for p in people if p.role in ("leader", "admin")]
     specs = delivery_specs(plan, contacts, chats)
-    return await services.db(services.store.plan_deliveries, specs)
+    return await services.db(services.store.plan_deliveries, specs, now)
 
 
 def request_replan(application: Application) -> None:
@@ -280,7 +280,7 @@ async def dispatch_due(application: Application, now: dt.datetime | None = None
                 minutes=10)):
             await services.db(services.store.retry_later, stale.id,
                               "interrupted while sending", now)
-        await sync_plan(services, now.astimezone(services.settings.zone).year)
+        await sync_plan(services, now.astimezone(services.settings.zone).year, now)
         application.bot_data["replanned_at"] = now
     due = await services.db(services.store.due_deliveries, now)
     if not due:
