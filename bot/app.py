@@ -106,7 +106,8 @@ async def _post_init(application: Application) -> None:
     services: Services = application.bot_data["services"]
     await services.db(services.store.upgrade)
     await services.db(services.store.sync_units,
-                      [(u.id, u.name, u.kind.value) for u in services.timetable.units])
+                      [(u.id, u.name, u.kind.value) for u in services.timetable.units],
+                      services.clock.now())
     # Default menu for everyone, one per language: Chinese is the default (no language code).
     for language in LANGUAGES:
         code = None if language == "zh_Hans" else language

@@ -16,6 +16,7 @@ Help is in Simplified Chinese by default and in English when ``LANG`` starts wit
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import os
@@ -24,12 +25,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from schedules.loader import TimetableError, load_timetable
-
 from bot.i18n import N_, Translator, translator
 from bot.settings import Settings
-from storage import Store
+from schedules.loader import TimetableError, load_timetable
 from schedules.model import Assignment, Task, Timetable, Unit
+from storage import Store
 
 Command = Callable[[argparse.Namespace, Translator], int]
 
@@ -346,6 +346,57 @@ def cmd_invite(args: argparse.Namespace, t: Translator) -> int:
     return 0
 
 
+def _parse_at(value: str, zone: dt.tzinfo) -> dt.datetime:
+    at = dt.datetime.fromisoformat(value)
+    return at if at.tzinfo else at.replace(tzinfo=zone)
+
+
+def cmd_remind(args: argparse.Namespace, t: Translator) -> int:
+    """Show what would be sent at a time, to whom (``--dry-run``; nothing is written)."""
+    import asyncio
+
+    from bot.app import Services
+    from bot.reminders import DryRow, dry_run
+    from schedules.clock import FrozenClock, SystemClock
+
+    settings = _settings(t)
+    timetable = _load(Path(args.tasks), t)
+    if settings is None or timetable is None:
+        return 1
+    if not args.dry_run:
+        print(t.gettext("Only --dry-run is supported here: the running bot sends reminders "
+                        "itself."), file=sys.stderr)
+        return 2
+    try:
+        at = _parse_at(args.at, settings.zone) if args.at else SystemClock(settings.zone).now()
+    except ValueError:
+        print(t.gettext("--at takes an ISO time such as 2026-11-16T09:00 (got {value!r}).")
+              .format(value=args.at), file=sys.stderr)
+        return 2
+    store = _store(t)
+    assert store is not None
+    try:
+        store.upgrade()
+        services = Services(settings=settings, timetable=timetable, store=store,
+                            clock=FrozenClock(at))
+        decisions = asyncio.run(dry_run(services, at))
+    finally:
+        store.close()
+    if not decisions:
+        print(t.gettext("Nothing is due at {at}.").format(at=at.isoformat()))
+    for decision in decisions:
+        row: DryRow = decision.row
+        who = (timetable.unit(row.unit_id).name if row.unit_id else
+               t.gettext("leadership group"))
+        chat = str(row.chat_id) if row.chat_id else "-"
+        task = t.gettext("task {number}").format(number=row.task_id) if row.task_id else "-"
+        verdict = t.gettext("send") if decision.send else t.gettext("skip: {reason}").format(
+            reason=decision.reason)
+        print(f"{row.due_at.astimezone(settings.zone):%Y-%m-%d %H:%M}  {row.kind:<8} {task:<10} "
+              f"{who}  chat {chat}  {verdict}")
+    return 0
+
+
 def build_parser(t: Translator) -> argparse.ArgumentParser:
     """The argument parser, with help in the CLI's language."""
     parser = argparse.ArgumentParser(
@@ -396,6 +447,13 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
     p.add_argument("--bot-username", help=t.gettext("the bot's @username (default: "
                                                      "TELEGRAM_BOT_USERNAME)"))
     p.set_defaults(handler=cmd_invite)
+
+    p = commands.add_parser("remind", help=t.gettext("show what would be sent at a time"))
+    tasks_option(p)
+    p.add_argument("--dry-run", action="store_true",
+                   help=t.gettext("only show, send nothing (required)"))
+    p.add_argument("--at", help=t.gettext("ISO time, e.g. 2026-11-16T09:00 (default: now)"))
+    p.set_defaults(handler=cmd_remind)
     return parser
 
 

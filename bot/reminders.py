@@ -104,14 +104,17 @@ def delivery_specs(plan: Iterable[PlannedReminder], contacts: dict[str, list[int
     return specs
 
 
-def decide(rows: Sequence[Any], now: dt.datetime,
-           finished: set[tuple[int, str, int]]) -> list[Decision]:
+def decide(rows: Sequence[Any], now: dt.datetime, finished: set[tuple[int, str, int]],
+           planned: set[tuple[int, str, int, str, int]] | None = None,
+           inactive: set[int] | frozenset[int] = frozenset()) -> list[Decision]:
     """Decide for each due row whether to send it (pure; the rules of catch-up).
 
     Args:
         rows: due rows, any order.
         now: the current instant.
         finished: (task, unit, cycle) whose unit reported done or not applicable.
+        planned: the keys (:func:`plan_key`) the current timetable still plans; None: all.
+        inactive: chats of people who are no longer enrolled.
     """
     decisions: list[Decision] = []
     newest: dict[tuple[int, str, int, int], Any] = {}
@@ -123,6 +126,10 @@ def decide(rows: Sequence[Any], now: dt.datetime,
     for row in sorted(rows, key=lambda r: (r.due_at, r.id)):
         if row.chat_id == NO_CONTACT_CHAT:
             decisions.append(Decision(row, False, "no enrolled contact"))
+        elif planned is not None and plan_key(row) not in planned:
+            decisions.append(Decision(row, False, "no longer in the timetable"))
+        elif row.chat_id in inactive:
+            decisions.append(Decision(row, False, "recipient no longer enrolled"))
         elif row.kind != ReminderKind.DIGEST.value and (
                 row.task_id, row.unit_id, row.cycle) in finished:
             decisions.append(Decision(row, False, "unit reported done"))
@@ -141,8 +148,8 @@ def decide(rows: Sequence[Any], now: dt.datetime,
 
 
 # -- planning into the database ----------------------------------------------------------------
-async def sync_plan(services: Services, cycle: int, now: dt.datetime) -> int:
-    """Write the cycle's delivery rows (idempotent); returns how many were new."""
+async def current_specs(services: Services, cycle: int) -> list[ReminderSpec]:
+    """The delivery rows the cycle's plan asks for, given who is enrolled now."""
     plan = plan_reminders(services.timetable, cycle, services.calendar)
     people = await services.db(services.store.list_people)
     contacts: dict[str, list[int]] = defaultdict(list)
@@ -152,7 +159,17 @@ async def sync_plan(services: Services, cycle: int, now: dt.datetime) -> int:
     chats = [c.chat_id for c in await services.db(services.store.leadership_chats)]
     if not chats:
         chats = [p.telegram_user_id for p in people if p.role in ("leader", "admin")]
-    specs = delivery_specs(plan, contacts, chats)
+    return delivery_specs(plan, contacts, chats)
+
+
+def plan_key(row: Any) -> tuple[int, str, int, str, int]:
+    """The part of a delivery's key that the timetable decides (``PlannedReminder.key``)."""
+    return (row.task_id, row.unit_id, row.cycle, row.kind, row.offset_days)
+
+
+async def sync_plan(services: Services, cycle: int, now: dt.datetime) -> int:
+    """Write the cycle's delivery rows (idempotent); returns how many were new."""
+    specs = await current_specs(services, cycle)
     return await services.db(services.store.plan_deliveries, specs, now)
 
 
@@ -249,6 +266,44 @@ async def _send_one(application: Application, services: Services, row: Any,
     report.sent.append(row.id)
 
 
+@dataclass(frozen=True)
+class DryRow:
+    """A delivery as :func:`dry_run` sees it: planned, and its stored state if any."""
+
+    id: int
+    task_id: int
+    unit_id: str
+    cycle: int
+    kind: str
+    offset_days: int
+    chat_id: int
+    due_at: dt.datetime
+    cutoff: dt.date
+    state: str
+    attempts: int = 0
+
+
+async def dry_run(services: Services, at: dt.datetime) -> list[Decision]:
+    """What a dispatch run at ``at`` would do, without writing or sending anything."""
+    cycle = at.astimezone(services.settings.zone).year
+    stored = {(r.task_id, r.unit_id, r.cycle, r.kind, r.offset_days, r.chat_id): r
+              for r in await services.db(services.store.reminders_for_cycle, cycle)}
+    rows: list[DryRow] = []
+    for spec in await current_specs(services, cycle):
+        row = stored.get(spec.key)
+        state = row.state if row is not None else "unplanned"
+        if spec.due_at <= at and state in ("pending", "unplanned"):
+            rows.append(DryRow(row.id if row is not None else 0, spec.task_id, spec.unit_id,
+                               spec.cycle, spec.kind, spec.offset_days, spec.chat_id,
+                               spec.due_at, spec.cutoff, state))
+    latest = await services.db(services.store.latest_reports, cycle)
+    finished = {(task, unit, cycle) for (task, unit), r in latest.items()
+                if r.status in FINISHED}
+    everyone = await services.db(services.store.list_people, None, None, False)
+    inactive = {p.telegram_user_id for p in everyone if not p.active}
+    return decide(rows, at, finished, None, inactive)
+
+
 async def tell_admins(application: Application, services: Services,
                       text_for: Any) -> None:
     """Send a notice to every admin (DUBAN_ADMINS and enrolled admins) in their language."""
@@ -290,8 +345,12 @@ async def dispatch_due(application: Application, now: dt.datetime | None = None
         latest = await services.db(services.store.latest_reports, cycle)
         finished |= {(task, unit, cycle) for (task, unit), r in latest.items()
                      if r.status in FINISHED}
+    planned = {r.key for cycle in {row.cycle for row in due}
+               for r in plan_reminders(services.timetable, cycle, services.calendar)}
+    everyone = await services.db(services.store.list_people, None, None, False)
+    inactive = {p.telegram_user_id for p in everyone if not p.active}
     by_chat: dict[int, list[Any]] = defaultdict(list)
-    for decision in decide(due, now, finished):
+    for decision in decide(due, now, finished, planned, inactive):
         row = decision.row
         if decision.send:
             by_chat[row.chat_id].append(row)
