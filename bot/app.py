@@ -118,9 +118,10 @@ async def _post_init(application: Application) -> None:
     for person in people:
         await set_person_commands(application, person.telegram_user_id, person.role,
                                   translator(person.language).language)
-    from bot.reminders import schedule_dispatch
+    if application.bot_data.get("auto_dispatch", True):
+        from bot.reminders import schedule_dispatch
 
-    schedule_dispatch(application)
+        schedule_dispatch(application)
 
 
 async def _post_shutdown(application: Application) -> None:
@@ -132,7 +133,7 @@ def build_application(settings: Settings, *, timetable: Timetable | None = None,
                       store: Store | None = None, clock: Clock | None = None,
                       request: BaseRequest | None = None,
                       get_updates_request: BaseRequest | None = None,
-                      rate_limit: bool = True) -> Application:
+                      rate_limit: bool = True, auto_dispatch: bool = True) -> Application:
     """Build the bot from its settings.
 
     Args:
@@ -143,6 +144,7 @@ def build_application(settings: Settings, *, timetable: Timetable | None = None,
         request: an injected ``BaseRequest`` for narrow tests.
         get_updates_request: an injected ``BaseRequest`` for getUpdates.
         rate_limit: use PTB's AIORateLimiter (Telegram's flood limits, 429 retries).
+        auto_dispatch: schedule the reminder dispatch job (tests drive it by hand).
 
     Raises:
         ConfigError: the token is missing.
@@ -181,6 +183,7 @@ def build_application(settings: Settings, *, timetable: Timetable | None = None,
         builder = builder.get_updates_request(get_updates_request)
     application = builder.build()
     application.bot_data["services"] = services
+    application.bot_data["auto_dispatch"] = auto_dispatch
 
     from bot.callbacks import register_handlers
 

@@ -151,7 +151,7 @@ def capabilities(t: Translator, role: str | None) -> str:
                   t.gettext("/people [unit] — who is enrolled"),
                   t.gettext("/revoke <telegram id> — remove a person")]
     lines.append(t.gettext("/lang — change the language"))
-    return "\n".join(lines)
+    return "\n".join(escape(line) for line in lines)
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -447,9 +447,9 @@ async def report_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return
     services = services_of(context)
     t = translator(caller.language)
-    usage = t.gettext("Usage: /report <task number> <status> [note], e.g. /report 7 进行中 60% "
-                      "已完成选址. Statuses: 已完成 / 进行中 / 受阻 / 不适用 (done / in progress / "
-                      "blocked / n/a).")
+    usage = escape(t.gettext(
+        "Usage: /report <task number> <status> [note], e.g. /report 7 进行中 60% 已完成选址. "
+        "Statuses: 已完成 / 进行中 / 受阻 / 不适用 (done / in progress / blocked / n/a)."))
     if not context.args or not context.args[0].isdigit() or len(context.args) < 2:
         await message.reply_text(usage)
         return
@@ -494,9 +494,9 @@ async def text_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     elif awaiting:
         task_id = awaiting["task"]
     if task_id is None or caller.unit_id is None:
-        await message.reply_text(t.gettext(
+        await message.reply_text(escape(t.gettext(
             "To report, reply to a reminder, press the buttons under /mytasks, or use "
-            "/report <task> <status> [note]."))
+            "/report <task> <status> [note].")))
         return
     task, error = unit_task(services, caller, task_id)
     if task is None:
@@ -645,7 +645,7 @@ async def task_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     services = services_of(context)
     if not context.args or not context.args[0].isdigit():
-        await message.reply_text(t.gettext("Usage: /task <number>, e.g. /task 7."))
+        await message.reply_text(escape(t.gettext("Usage: /task <number>, e.g. /task 7.")))
         return
     try:
         task = services.timetable.task(int(context.args[0]))
@@ -726,10 +726,10 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if role == "contact":
         unit = services.timetable.find_unit(reference) if reference else None
         if unit is None or unit.kind.value == "group":
-            await message.reply_text(t.gettext(
+            await message.reply_text(escape(t.gettext(
                 "Usage: /invite <unit> [contact|leader|admin], e.g. /invite 生态环境局. The unit "
                 "{ref!r} is unknown or a group; a contact belongs to one unit.").format(
-                ref=escape(reference)))
+                ref=reference)))
             return
         unit_id = unit.id
     created = await services.db(services.store.create_invite, unit_id, role,
@@ -777,8 +777,8 @@ async def revoke(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
     t = translator(caller.language)
     if not context.args or not context.args[0].lstrip("-").isdigit():
-        await message.reply_text(t.gettext(
-            "Usage: /revoke <telegram id>; /people shows the ids."))
+        await message.reply_text(escape(t.gettext(
+            "Usage: /revoke <telegram id>; /people shows the ids.")))
         return
     target = int(context.args[0])
     done = await services.db(services.store.deactivate_person, target, "revoked by admin",

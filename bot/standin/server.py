@@ -63,7 +63,6 @@ JSONDict = dict[str, Any]
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # Telegram's limit for files sent by bots
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # getFile refuses bigger files
-_SEND_METHODS = frozenset({"sendMessage", "sendDocument", "sendPhoto"})
 _CHAT_ACTIONS = frozenset(
     {
         "typing",
@@ -113,6 +112,9 @@ _BAD_GATEWAY_PAGE = (
 @dataclass(frozen=True)
 class RateLimits:
     """Telegram's documented sending limits, enforced when ``enforce_limits=True``.
+
+    Only messages the bot sends (``sendMessage``, ``sendDocument``, ``sendPhoto``) count;
+    edits, answers and chat actions do not.
 
     Attributes:
         overall_per_second: Sends per second across all chats.
@@ -274,7 +276,6 @@ class _StoredMessage:
     from_bot: bool
     parse_mode: str | None = None
     source_text: str | None = None  # text or caption as the bot sent it (raw HTML...)
-    reply_markup: JSONDict | None = None  # any markup sent, including reply keyboards
 
 
 @dataclass
@@ -1088,7 +1089,7 @@ class BotApiStandIn:
                     with value.file as handle:
                         content = handle.read()
                     files[key] = UploadedFile(
-                        field=key,
+                        part=key,
                         filename=value.filename,
                         content_type=value.content_type,
                         content=content,
@@ -1276,7 +1277,8 @@ class BotApiStandIn:
         self._set_inline_markup(stored, markup)
         stored.data["edit_date"] = int(self._wall_clock())
         labels = _button_labels(markup)
-        self._record(chat, bot.first_name, True, "markup", "", stored.data["message_id"], labels)
+        text = str(stored.data.get("text") or stored.data.get("caption") or "")
+        self._record(chat, bot.first_name, True, "markup", text, stored.data["message_id"], labels)
         return copy.deepcopy(stored.data)
 
     async def _delete_message(self, bot: _BotState, call: ValidatedCall) -> bool:
@@ -1405,10 +1407,10 @@ class BotApiStandIn:
                 if chat.user is None and chat.username and chat.username.lower() == wanted:
                     return chat
             raise ApiError.bad_request("chat not found")
-        chat = self._chats.get(chat_id)
-        if chat is None:
+        known = self._chats.get(chat_id)
+        if known is None:
             raise ApiError.bad_request("chat not found")
-        return chat
+        return known
 
     def _target_chat(self, chat_id: int | str) -> _Chat:
         """Resolve a chat the bot writes to; refuse users who blocked or never started it."""
@@ -1469,7 +1471,6 @@ class BotApiStandIn:
             stored.data["reply_markup"] = markup
         else:
             stored.data.pop("reply_markup", None)
-        stored.reply_markup = markup
 
     def _reply_target(
         self, bot: _BotState, chat: _Chat, parameters: JSONDict | None

@@ -135,13 +135,13 @@ class UploadedFile:
     """A file part of a multipart request.
 
     Attributes:
-        field: Name of the multipart part.
+        part: Name of the multipart part.
         filename: File name the client sent (``None`` if it sent none).
         content_type: The part's content type.
         content: The file's bytes.
     """
 
-    field: str
+    part: str
     filename: str | None
     content_type: str
     content: bytes = field(repr=False)

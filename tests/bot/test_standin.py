@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from telegram import Bot as PtbBot
 from telegram import (
     BotCommand,
     BotCommandScopeAllGroupChats,
@@ -32,7 +33,6 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram import Bot as PtbBot
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -63,15 +63,17 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
-def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Refuse any connection that does not go to loopback."""
+def no_internet(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """Refuse (with OSError, so callers clean up) and report connections off loopback."""
+    attempts: list[Any] = []
     real_connect = socket.socket.connect
     real_connect_ex = socket.socket.connect_ex
 
     def check(address: Any) -> None:
         host = address[0] if isinstance(address, tuple) else address
         if host not in ("127.0.0.1", "::1", "localhost"):
-            raise AssertionError(f"test tried to reach {address!r}")
+            attempts.append(address)
+            raise ConnectionRefusedError(f"tests must not reach {address!r}")
 
     def connect(self: socket.socket, address: Any) -> None:
         check(address)
@@ -83,6 +85,16 @@ def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    yield attempts
+    assert attempts == [], f"test tried to reach {attempts}"
+
+
+def test_no_internet_guard_refuses_other_hosts(no_internet: list[Any]) -> None:
+    with socket.socket() as sock, pytest.raises(ConnectionRefusedError):
+        sock.connect(("192.0.2.1", 443))
+
+    assert no_internet == [("192.0.2.1", 443)]
+    no_internet.clear()
 
 
 @pytest.fixture
@@ -131,7 +143,9 @@ def tiny_png(width: int = 3, height: int = 2) -> bytes:
     """A valid PNG of the given size."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
@@ -209,9 +223,7 @@ async def test_message_to_unknown_chat_is_bad_request(bot: PtbBot) -> None:
         await bot.send_message(424242, "hello")
 
 
-async def test_reply_parameters_point_at_a_stored_message(
-    api: BotApiStandIn, bot: PtbBot
-) -> None:
+async def test_reply_parameters_point_at_a_stored_message(api: BotApiStandIn, bot: PtbBot) -> None:
     asked = api.send_text(ALICE, "进度如何？")
 
     answer = await bot.send_message(ALICE, "80%", reply_to_message_id=asked["message_id"])
@@ -306,7 +318,7 @@ async def test_missing_required_parameters(api: BotApiStandIn, bot: PtbBot) -> N
     assert body["description"] == 'Bad Request: parameter "callback_query_id" is required'
 
     with pytest.raises(BadRequest, match=ci("message text is empty")):
-        await bot.do_api_request("send_message", api_kwargs={"chat_id": ALICE})
+        await bot._post("sendMessage", {"chat_id": ALICE})
 
 
 async def test_wrong_scalar_types_are_rejected(api: BotApiStandIn) -> None:
@@ -402,16 +414,12 @@ async def test_callback_data_longer_than_64_bytes_is_rejected(bot: PtbBot) -> No
 
 async def test_inline_keyboard_is_validated_field_by_field(bot: PtbBot) -> None:
     without_text = {"inline_keyboard": [[{"callback_data": "a"}]]}
-    with pytest.raises(BadRequest, match='Can\'t find field "text"'):
-        await bot.send_message(
-            ALICE, "x", api_kwargs={"reply_markup": json.dumps(without_text)}
-        )
+    with pytest.raises(BadRequest, match=ci('can\'t find field "text"')):
+        await bot.send_message(ALICE, "x", api_kwargs={"reply_markup": json.dumps(without_text)})
 
     without_action = {"inline_keyboard": [[{"text": "a"}]]}
     with pytest.raises(BadRequest, match=ci("Text buttons are unallowed")):
-        await bot.send_message(
-            ALICE, "x", api_kwargs={"reply_markup": json.dumps(without_action)}
-        )
+        await bot.send_message(ALICE, "x", api_kwargs={"reply_markup": json.dumps(without_action)})
 
     not_rows = {"inline_keyboard": [{"text": "a", "callback_data": "a"}]}
     with pytest.raises(BadRequest, match=ci("must be of type Array")):
@@ -457,7 +465,9 @@ async def test_edits_follow_telegram_rules(api: BotApiStandIn, bot: PtbBot) -> N
     with pytest.raises(BadRequest, match=ci("message to edit not found")):
         await bot.edit_message_text("x", ALICE, 999)
 
-    edited = await bot.edit_message_text("<b>已完成</b>", ALICE, sent.message_id, parse_mode="HTML")
+    edited = await bot.edit_message_text(
+        "<b>已完成</b>", ALICE, sent.message_id, parse_mode="HTML"
+    )
 
     assert isinstance(edited, type(sent))
     assert edited.text == "已完成"
@@ -541,7 +551,9 @@ async def _start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert update.effective_user is not None and update.effective_message is not None
     name = html.escape(update.effective_user.first_name)
     await update.effective_message.reply_text(
-        f"你好，<b>{name}</b>！", parse_mode=ParseMode.HTML, reply_markup=keyboard(("完成", "done"))
+        f"你好，<b>{name}</b>！",
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboard(("完成", "done")),
     )
 
 
@@ -588,7 +600,7 @@ async def test_application_answers_a_command_and_a_button(
     reply = await api.wait_for_bot_message(ALICE, after=command["message_id"])
 
     assert reply["text"] == "你好，张三！"
-    assert reply["reply_to_message"]["message_id"] == command["message_id"]
+    assert "reply_to_message" not in reply  # PTB 22 quotes only outside private chats
     api.press_button(ALICE, reply["message_id"], "done")
     await api.wait_for(lambda: not api.unanswered_callbacks() and api.calls("editMessageText"))
     edited = api.get_message(ALICE, reply["message_id"])
@@ -605,12 +617,22 @@ async def test_application_answers_a_command_and_a_button(
     assert "[张三] 督办: 你好，张三！\n    [完成]" in api.render_transcript()
 
 
+async def test_chat_action_and_delete(api: BotApiStandIn, bot: PtbBot) -> None:
+    sent = await bot.send_message(ALICE, "临时")
+
+    assert await bot.send_chat_action(ALICE, "typing")
+    with pytest.raises(BadRequest, match=ci("wrong parameter action")):
+        await bot.send_chat_action(ALICE, "dancing")
+    assert await bot.delete_message(ALICE, sent.message_id)
+    assert api.bot_messages(ALICE) == []
+    with pytest.raises(BadRequest, match=ci("message to delete not found")):
+        await bot.delete_message(ALICE, sent.message_id)
+
+
 # --- commands, menu, chats -----------------------------------------------------------------
 
 
-async def test_commands_are_stored_per_scope_and_language(
-    api: BotApiStandIn, bot: PtbBot
-) -> None:
+async def test_commands_are_stored_per_scope_and_language(api: BotApiStandIn, bot: PtbBot) -> None:
     everyone = [BotCommand("start", "开始"), BotCommand("status", "查看进度")]
     group_en = [BotCommand("status", "Progress")]
 
@@ -681,7 +703,9 @@ async def test_user_uploads_reach_the_bot(api: BotApiStandIn, bot: PtbBot) -> No
     document_message, photo_message = (u.message for u in updates)
     assert document_message is not None and document_message.document is not None
     assert document_message.caption == "本周"
-    downloaded = await (await bot.get_file(document_message.document.file_id)).download_as_bytearray()
+    downloaded = await (
+        await bot.get_file(document_message.document.file_id)
+    ).download_as_bytearray()
     assert bytes(downloaded) == b"PK\x03\x04 fake workbook"
     assert photo_message is not None
     assert (photo_message.photo[-1].width, photo_message.photo[-1].height) == (4, 3)
