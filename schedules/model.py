@@ -243,8 +243,8 @@ class Timetable(_Strict):
     version: Literal[1] = 1
     plan: PlanInfo
     reminders: ReminderPolicy = ReminderPolicy()
-    units: tuple[Unit, ...]
-    tasks: tuple[Task, ...]
+    units: tuple[Unit, ...] = Field(min_length=1)
+    tasks: tuple[Task, ...] = Field(min_length=1)
     measures: tuple[Measure, ...] = ()
 
     # -- look-ups ---------------------------------------------------------------------------
