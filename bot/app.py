@@ -12,9 +12,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
-from schedules.loader import load_timetable
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
@@ -25,11 +24,13 @@ from bot.i18n import LANGUAGES, N_, translator
 from bot.settings import Settings
 from schedules.calendar import WorkingDayCalendar
 from schedules.clock import Clock, SystemClock
+from schedules.loader import load_timetable
 from schedules.model import Timetable
 from storage import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class ConfigError(Exception):
@@ -46,7 +47,7 @@ class Services:
     clock: Clock
     calendar: WorkingDayCalendar = field(default_factory=WorkingDayCalendar)
 
-    async def db(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def db(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run one short storage call in a worker thread so the event loop never blocks."""
         return await asyncio.to_thread(function, *args, **kwargs)
 
@@ -176,7 +177,7 @@ def build_application(settings: Settings, *, timetable: Timetable | None = None,
         .post_shutdown(_post_shutdown)
     )
     if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
     if request is not None:
         builder = builder.request(request)
     if get_updates_request is not None:

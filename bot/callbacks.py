@@ -11,6 +11,7 @@ Callback data (at most 64 bytes, fields joined by ``|``):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import secrets
@@ -139,7 +140,8 @@ def capabilities(t: Translator, role: str | None) -> str:
     lines = []
     if role == "contact":
         lines += [t.gettext("/mytasks — your unit's tasks, cutoffs and status"),
-                  t.gettext("/report <task> <status> [note] — e.g. /report 7 进行中 60% 已完成选址"),
+                  t.gettext("/report <task> <status> [note] — e.g. /report 7 进行中 60% "
+                            "已完成选址"),
                   t.gettext("Or press the buttons under a reminder, or reply to it in words.")]
     if role in ("leader", "admin"):
         lines += [t.gettext("/summary [year] — status of every task"),
@@ -245,8 +247,8 @@ async def _set_language(update: Update, context: ContextTypes.DEFAULT_TYPE, call
                         choice: str) -> None:
     services = services_of(context)
     language = choice if choice in LANGUAGES else translator(choice).language
-    if caller.role is not None and await services.db(services.store.get_person,
-                                                     caller.telegram_user_id):
+    person = await services.db(services.store.get_person, caller.telegram_user_id)
+    if caller.role is not None and person is not None:
         await services.db(services.store.set_language, caller.telegram_user_id, language,
                           services.clock.now())
         await set_person_commands(context.application, caller.telegram_user_id,
@@ -329,15 +331,16 @@ async def open_task(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert query is not None and query.data is not None
     await query.answer()
     caller = await _contact(update, context)
-    if caller is None or query.message is None:
+    message = query.message if isinstance(query.message, Message) else None
+    if caller is None or message is None:
         return
     services = services_of(context)
     t = translator(caller.language)
     task, error = unit_task(services, caller, int(query.data.split("|")[1]))
     if task is None:
-        await query.message.reply_text(t.gettext(error).format(number=query.data.split("|")[1]))
+        await message.reply_text(t.gettext(error).format(number=query.data.split("|")[1]))
         return
-    await query.message.reply_text(await task_card(services, t, task, caller.unit_id or ""),
+    await message.reply_text(await task_card(services, t, task, caller.unit_id or ""),
                                    reply_markup=report_keyboard(t, task.id))
 
 
@@ -380,19 +383,20 @@ async def report_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     assert query is not None and query.data is not None
     await query.answer()
     caller = await _contact(update, context)
-    if caller is None or query.message is None:
+    message = query.message if isinstance(query.message, Message) else None
+    if caller is None or message is None:
         return
     services = services_of(context)
     t = translator(caller.language)
     _, task_text, status = query.data.split("|")
     task, error = unit_task(services, caller, int(task_text))
     if task is None or status not in REPORT_STATUSES:
-        await query.message.reply_text(t.gettext(error or N_("Unknown status.")).format(
+        await message.reply_text(t.gettext(error or N_("Unknown status.")).format(
             number=task_text))
         return
     ack = await store_report(update, context, caller, task, status, None, "", "button",
-                             query.message.message_id)
-    sent = await query.message.reply_text(ack + "\n" + t.gettext(
+                             message.message_id)
+    sent = await message.reply_text(ack + "\n" + t.gettext(
         "Reply to this message with a note, a percentage or a file if you like."))
     context.user_data["awaiting_note"] = {  # type: ignore[index]
         "task": task.id, "status": status, "message_id": sent.message_id}
@@ -405,23 +409,24 @@ async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     assert query is not None and query.data is not None
     await query.answer()
     caller = await _contact(update, context)
-    if caller is None or query.message is None:
+    message = query.message if isinstance(query.message, Message) else None
+    if caller is None or message is None:
         return
     services = services_of(context)
     t = translator(caller.language)
     _, token, status = query.data.split("|")
     pending = context.user_data.get("pending_text", {}).pop(token, None)  # type: ignore[union-attr]
     if pending is None or status not in REPORT_STATUSES:
-        await query.message.reply_text(t.gettext(
+        await message.reply_text(t.gettext(
             "This question has expired; please send your report again."))
         return
     task, error = unit_task(services, caller, pending["task"])
     if task is None:
-        await query.message.reply_text(t.gettext(error).format(number=pending["task"]))
+        await message.reply_text(t.gettext(error).format(number=pending["task"]))
         return
     ack = await store_report(update, context, caller, task, status, pending["percent"],
                              pending["note"], "reply", pending["message_id"])
-    await query.message.reply_text(ack)
+    await message.reply_text(ack)
 
 
 async def acknowledge_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -593,6 +598,7 @@ async def evidence(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             "will be kept with that report.").format(number=task.id),
             reply_markup=report_keyboard(t, task.id))
         return
+    assert report.id is not None
     await services.db(services.store.add_evidence, report.id, file_id, unique, kind, name,
                       caller.telegram_user_id, services.clock.now())
     await message.reply_text(t.gettext(
@@ -600,7 +606,7 @@ async def evidence(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         name=escape(name or kind), number=task.id, report=report_line(t, report)))
 
 
-# -- leadership ------------------------------------------------------------------------------------
+# -- leadership -------------------------------------------------------------------------------
 async def _leader(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Translator | None:
     """The caller's translator if they may read summaries; otherwise answer and None."""
     services = services_of(context)
@@ -815,12 +821,10 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
             log.warning("could not tell admin %s about an error", admin_id)
     if isinstance(update, Update) and update.effective_message is not None:
         t = translator(update.effective_user.language_code if update.effective_user else None)
-        try:
+        with contextlib.suppress(TelegramError):
             await update.effective_message.reply_text(t.gettext(
                 "Something went wrong; nothing you sent was lost. The administrators have been "
                 "told."))
-        except TelegramError:
-            pass
 
 
 def register_handlers(application: Application) -> None:

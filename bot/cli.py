@@ -121,6 +121,7 @@ def cmd_tasks(args: argparse.Namespace, t: Translator) -> int:
     if timetable is None:
         return 1
     rows: list[tuple[Task, Assignment | None]]
+    unit: Unit | None = None
     if args.unit:
         unit = _resolve_unit(timetable, args.unit, t)
         if unit is None:
@@ -141,7 +142,7 @@ def cmd_tasks(args: argparse.Namespace, t: Translator) -> int:
         for item in task.items:
             print(f"      {item}")
         print("      " + t.gettext("Responsible: {text}").format(text=task.responsibility_text))
-    if args.unit:
+    if unit is not None:
         measures = timetable.measures_for_unit(unit.id)
         print()
         print(t.gettext("Measures of the plan's body ({count}):").format(count=len(measures)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
+from typing import Protocol
 
 from bot.i18n import N_, Translator
 from schedules.model import Role, Task, Timetable, Unit
@@ -225,18 +226,27 @@ def unit_names(t: Translator, timetable: Timetable, unit_ids: Iterable[str]) -> 
     return ", ".join(unit_name(t, timetable.unit(u)) for u in unit_ids)
 
 
-def render_people(t: Translator, timetable: Timetable, people: Sequence[object]) -> str:
-    """The enrolled people, grouped by role and unit, for admins."""
+class PersonLike(Protocol):
+    """What the people list shows of an enrolled person."""
+
+    telegram_user_id: int
+    display_name: str
+    role: str
+    unit_id: str | None
+    active: bool
+
+
+def render_people(t: Translator, timetable: Timetable, people: Sequence[PersonLike]) -> str:
+    """The enrolled people with role and unit, for admins."""
     if not people:
         return t.gettext("Nobody is enrolled yet. Use /invite to create an enrolment link.")
     lines = ["<b>" + t.gettext("Enrolled people") + "</b>"]
     for person in people:
-        unit_id = getattr(person, "unit_id", None)
-        unit = unit_name(t, timetable.unit(unit_id)) if unit_id else "—"
-        state = "" if getattr(person, "active", True) else " " + t.gettext("(inactive)")
-        lines.append(f"{escape(str(getattr(person, 'display_name', '')))} "
-                     f"<code>{getattr(person, 'telegram_user_id', '')}</code> · "
-                     f"{t.gettext(ROLE_NAMES[getattr(person, 'role', 'contact')])} · {unit}{state}")
+        unit = unit_name(t, timetable.unit(person.unit_id)) if person.unit_id else "—"
+        state = "" if person.active else " " + t.gettext("(inactive)")
+        role = t.gettext(ROLE_NAMES[person.role])
+        lines.append(f"{escape(person.display_name)} <code>{person.telegram_user_id}</code> · "
+                     f"{role} · {unit}{state}")
     return "\n".join(lines)
 
 

@@ -157,7 +157,8 @@ async def test_evidence_file_in_reply_is_kept(harness: Harness) -> None:
     sent = harness.api.send_document(ECOLOGY, "核查报告.pdf", b"%PDF-1.4 test",
                                      reply_to_message_id=pressed[0]["message_id"])
     await harness.pump()
-    replies = [m for m in harness.api.bot_messages(ECOLOGY) if m["message_id"] > sent["message_id"]]
+    replies = [m for m in harness.api.bot_messages(ECOLOGY)
+               if m["message_id"] > sent["message_id"]]
     assert "核查报告.pdf" in replies[0]["text"]
     newest = harness.store.latest_reports(2026, 16)[(16, "ecology-environment")]
     assert newest.id != report.id
