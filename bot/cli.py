@@ -184,8 +184,48 @@ def cmd_units(args: argparse.Namespace, t: Translator) -> int:
     return 0
 
 
+def _stored_deliveries(t: Translator, year: int) -> dict[tuple[Any, ...], list[Any]] | None:
+    """The database's delivery rows of ``year`` by plan key, or None when there is no database."""
+    settings = _settings(t)
+    if settings is None:
+        return None
+    url = settings.resolved_database_url
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+        return None
+    store = Store(url)
+    try:
+        if store.current_revision() is None:
+            return None
+        rows = store.reminders_for_cycle(year)
+    except Exception as exc:  # an unreachable server must not hide the plan itself
+        print(t.gettext("Delivery states unavailable: {error}").format(error=exc),
+              file=sys.stderr)
+        return None
+    finally:
+        store.close()
+    found: dict[tuple[Any, ...], list[Any]] = {}
+    for row in rows:
+        found.setdefault((row.task_id, row.unit_id, row.cycle, row.kind, row.offset_days),
+                         []).append(row)
+    return found
+
+
+def _state_text(t: Translator, rows: list[Any] | None) -> str:
+    if rows is None:
+        return t.gettext("not planned yet")
+    parts = []
+    for row in rows:
+        state = t.gettext(DELIVERY_STATES.get(row.state, row.state))
+        parts.append(f"{state} ({row.reason})" if row.reason and row.state != "sent" else state)
+    return "; ".join(parts)
+
+
+DELIVERY_STATES = {"pending": N_("pending"), "sending": N_("sending"), "sent": N_("sent"),
+                   "failed": N_("failed"), "skipped": N_("skipped")}
+
+
 def cmd_plan(args: argparse.Namespace, t: Translator) -> int:
-    """Print the reminder calendar of a cycle year."""
+    """Print the reminder calendar of a cycle year with each delivery's state."""
     from schedules.calendar import WorkingDayCalendar
     from schedules.planning import plan_reminders
 
@@ -200,12 +240,18 @@ def cmd_plan(args: argparse.Namespace, t: Translator) -> int:
         unit_id = unit.id
     plan = [r for r in plan_reminders(timetable, args.year, WorkingDayCalendar())
             if unit_id is None or r.unit_id == unit_id]
+    stored = _stored_deliveries(t, args.year) or {}
     if args.json:
         print(json.dumps([
             {"at": r.at.isoformat(), "task_id": r.task_id, "unit_id": r.unit_id,
              "unit_name": timetable.unit(r.unit_id).name if r.unit_id else None,
              "kind": r.kind.value, "offset_days": r.offset_days,
-             "role": r.role.value if r.role else None, "cutoff": r.cutoff.isoformat()}
+             "role": r.role.value if r.role else None, "cutoff": r.cutoff.isoformat(),
+             "deliveries": [
+                 {"chat_id": d.chat_id, "state": d.state, "reason": d.reason,
+                  "message_id": d.message_id,
+                  "sent_at": d.sent_at.isoformat() if d.sent_at else None}
+                 for d in stored.get(r.key, [])]}
             for r in plan], ensure_ascii=False, indent=2))
         return 0
     if not plan:
@@ -213,7 +259,8 @@ def cmd_plan(args: argparse.Namespace, t: Translator) -> int:
     for r in plan:
         who = timetable.unit(r.unit_id).name if r.unit_id else t.gettext("leadership group")
         task = t.gettext("task {number}").format(number=r.task_id) if r.task_id else "-"
-        print(f"{r.at:%Y-%m-%d %H:%M %Z}  {r.kind.value:<8} {task:<10} {who}")
+        print(f"{r.at:%Y-%m-%d %H:%M %Z}  {r.kind.value:<8} {task:<10} {who}  "
+              f"[{_state_text(t, stored.get(r.key))}]")
     return 0
 
 
@@ -337,8 +384,9 @@ def cmd_invite(args: argparse.Namespace, t: Translator) -> int:
         store.upgrade()
         from schedules.clock import SystemClock
 
-        invite = store.create_invite(unit_id, args.role, None, SystemClock(settings.zone).now(),
-                                     dt.timedelta(days=args.days))
+        now = SystemClock(settings.zone).now()
+        store.sync_units([(u.id, u.name, u.kind.value) for u in timetable.units], now)
+        invite = store.create_invite(unit_id, args.role, None, now, dt.timedelta(days=args.days))
     finally:
         store.close()
     print(create_deep_linked_url(username.lstrip("@"), invite.code))

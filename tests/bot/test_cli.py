@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -127,3 +128,89 @@ def test_help_is_chinese_by_default_and_english_with_lang_en(
     assert "validate the timetable file" in english
     assert "validate the timetable file" not in chinese
     assert "校验" in chinese
+
+
+@pytest.fixture
+def sqlite_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A data directory for the default SQLite database, and no .env to pick up."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "var"))
+    return tmp_path / "var" / "duban.sqlite3"
+
+
+def test_db_upgrade_creates_the_sqlite_file(sqlite_env: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "db", "upgrade")
+    assert code == 0 and sqlite_env.exists()
+    assert "0001" in out
+    code, out, _ = run(capsys, "db", "upgrade")  # idempotent
+    assert code == 0
+
+
+def test_invite_prints_a_deep_link_stored_as_an_invitation(
+        sqlite_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from storage import Store
+
+    code, out, _ = run(capsys, "invite", "--tasks", TASKS, "--unit", "水利电业公司",
+                       "--bot-username", "@duban_bot")
+    assert code == 0
+    link = out.splitlines()[0]
+    assert link.startswith("https://t.me/duban_bot?start=")
+    store = Store(f"sqlite:///{sqlite_env}")
+    try:
+        person = store.enrol_with_invite(link.split("start=")[1], 42, "x", "zh_Hans",
+                                         dt.datetime.now().astimezone())
+    finally:
+        store.close()
+    assert person.unit_id == "water-power"
+
+
+def test_invite_refuses_a_group_and_a_missing_username(
+        sqlite_env: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("TELEGRAM_BOT_USERNAME", raising=False)
+    code, _, err = run(capsys, "invite", "--tasks", TASKS, "--unit", "各镇政府",
+                       "--bot-username", "x")
+    assert code == 2 and "各镇政府" in err
+    code, _, err = run(capsys, "invite", "--tasks", TASKS, "--unit", "生态环境局")
+    assert code == 2 and "--bot-username" in err
+
+
+def test_plan_shows_delivery_states_from_the_database(
+        sqlite_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from storage import ReminderSpec, Store
+
+    code, out, _ = run(capsys, "plan", "--tasks", TASKS, "--year", "2026", "--unit", "林业局")
+    assert code == 0 and "[" in out  # no database yet: "not planned yet"
+    no_db = out
+    store = Store(f"sqlite:///{sqlite_env}")
+    try:
+        store.upgrade()
+        store.sync_units([("forestry", "林业局", "bureau")])
+        at = dt.datetime(2026, 10, 30, 9, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+        store.plan_deliveries([ReminderSpec(8, "forestry", 2026, "before", 30, 0, at,
+                                            dt.date(2026, 12, 1))], at)
+        row = store.reminders_for_cycle(2026)[0]
+        store.mark_skipped(row.id, "no enrolled contact", at)
+    finally:
+        store.close()
+    code, out, _ = run(capsys, "plan", "--tasks", TASKS, "--year", "2026", "--unit", "林业局",
+                       "--json")
+    entry = next(r for r in json.loads(out) if r["task_id"] == 8 and r["offset_days"] == 30)
+    assert entry["deliveries"] == [{"chat_id": 0, "state": "skipped",
+                                    "reason": "no enrolled contact", "message_id": None,
+                                    "sent_at": None}]
+    code, out, _ = run(capsys, "plan", "--tasks", TASKS, "--year", "2026", "--unit", "林业局")
+    assert out != no_db and "no enrolled contact" in out
+
+
+def test_remind_dry_run_sends_nothing(sqlite_env: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "remind", "--tasks", TASKS, "--dry-run", "--at",
+                       "2026-11-17T09:00")
+    assert code == 0
+    lines = [line for line in out.splitlines() if line.startswith("2026-11-17 09:00")]
+    assert lines and all("no enrolled contact" in line for line in lines)
+    code, _, err = run(capsys, "remind", "--tasks", TASKS, "--dry-run", "--at", "tomorrow")
+    assert code == 2 and "tomorrow" in err
