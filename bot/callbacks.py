@@ -36,6 +36,7 @@ from telegram.helpers import create_deep_linked_url
 from bot.app import Services, services_of, set_person_commands
 from bot.i18n import LANGUAGES, N_, Translator, translator
 from bot.messages import BUTTON_LABELS, report_keyboard, send_pages
+from bot.reminders import request_replan
 from bot.render import (
     STATUS_LABELS,
     deadline_line,
@@ -189,6 +190,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await message.reply_text(t.gettext(INVITE_ERRORS[exc.reason]))
             return
         t = translator(person.language)
+        request_replan(context.application)
         await set_person_commands(context.application, user.id, person.role, t.language)
         if person.unit_id:
             unit = services.timetable.unit(person.unit_id)
@@ -790,10 +792,22 @@ async def revoke(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     done = await services.db(services.store.deactivate_person, target, "revoked by admin",
                              services.clock.now(), caller.telegram_user_id)
     if done:
+        request_replan(context.application)
         await message.reply_text(t.gettext(
             "Person {id} is no longer enrolled; their reports are kept.").format(id=target))
     else:
         await message.reply_text(t.gettext("No active person has the id {id}.").format(id=target))
+
+
+async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A bound group became a supergroup: follow it to its new chat id."""
+    message = update.effective_message
+    if message is None or message.migrate_to_chat_id is None:
+        return
+    services = services_of(context)
+    if await services.db(services.store.migrate_chat, message.chat_id,
+                         message.migrate_to_chat_id, services.clock.now()):
+        log.info("leadership chat %s moved to %s", message.chat_id, message.migrate_to_chat_id)
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -847,6 +861,7 @@ def register_handlers(application: Application) -> None:
     application.add_handler(MessageHandler(
         private & (filters.Document.ALL | filters.PHOTO), evidence))
     application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, text_reply))
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, chat_migrated))
     # 4. Unknown commands last.
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
     application.add_error_handler(error_handler)

@@ -244,3 +244,17 @@ async def test_plain_text_without_context_explains_how_to_report(harness: Harnes
     reply = await harness.say(ECOLOGY, "你好")
     assert "/report" in reply[0]["text"]
     assert harness.store.latest_reports(2026) == {}
+
+
+async def test_bound_group_that_becomes_a_supergroup_is_followed(harness: Harness) -> None:
+    from telegram import Update
+
+    group = -4001
+    harness.api.add_group(group, "降碳领导小组", supergroup=False)
+    await harness.enrol(LEADER, None, "leader", chat_id=group)
+    update = Update.de_json({"update_id": 10**6, "message": {
+        "message_id": 10**5, "date": 1795000000, "chat": {"id": group, "type": "group",
+                                                        "title": "降碳领导小组"},
+        "migrate_to_chat_id": -1004001}}, harness.app.bot)
+    await harness.app.process_update(update)
+    assert [c.chat_id for c in harness.store.leadership_chats()] == [-1004001]

@@ -1,0 +1,254 @@
+"""What the benchmarks share: the figure table, timers, throw-away databases and the fixture.
+
+Not a benchmark itself. The benchmarks are run from the repository root as modules, e.g.
+``python -m bench.bench_domain``; see ``bench/README.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import platform
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import make_url
+
+from schedules.model import Timetable, UnitKind
+from storage import REPORT_STATUSES, AuditEntry, StatusReport, Store
+
+T = TypeVar("T")
+
+ROOT = Path(__file__).resolve().parents[1]
+TASKS_PATH = ROOT / "data" / "tasks.yaml"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+"""Where the PostgreSQL benchmark databases are created (``DUBAN_BENCH_PG_URL`` overrides)."""
+BACKENDS = ("sqlite", "postgres")
+
+
+# -- the table ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure, with its target if it has one.
+
+    Attributes:
+        name: What was measured, e.g. ``load_timetable (median)``.
+        value: The value as printed, with its unit.
+        target: The target as printed (``< 200 ms``), or ``—`` when there is none.
+        ok: Whether the target was met; None for a figure without a target.
+    """
+
+    name: str
+    value: str
+    target: str = "—"
+    ok: bool | None = None
+
+
+def figure(name: str, value: float, unit: str, *, below: float | None = None,
+           at_most: float | None = None, digits: int = 1) -> Figure:
+    """A figure whose target, if any, is an upper bound (``below``: strict, ``at_most``: not)."""
+    shown = f"{value:,.{digits}f} {unit}".strip()
+    if below is not None:
+        return Figure(name, shown, f"< {below:g} {unit}".strip(), value < below)
+    if at_most is not None:
+        return Figure(name, shown, f"<= {at_most:g} {unit}".strip(), value <= at_most)
+    return Figure(name, shown)
+
+
+def info(name: str, value: object) -> Figure:
+    """A figure without a target (a count, a size, the setting of a run)."""
+    return Figure(name, str(value))
+
+
+def print_table(title: str, figures: Sequence[Figure]) -> int:
+    """Print ``figures`` as a Markdown table under ``title``; return how many targets missed."""
+    rows = [("figure", "value", "target", "ok?")]
+    for f in figures:
+        verdict = "—" if f.ok is None else ("ok" if f.ok else "MISSED")
+        rows.append((f.name, f.value, f.target, verdict))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    print(f"\n## {title}\n")
+    for index, row in enumerate(rows):
+        print("| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) + " |")
+        if index == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    missed = sum(1 for f in figures if f.ok is False)
+    checked = sum(1 for f in figures if f.ok is not None)
+    print(f"\n{checked - missed}/{checked} targets met" + (f", {missed} MISSED" if missed else ""))
+    return missed
+
+
+def print_environment() -> None:
+    """One line naming the machine and the interpreter, for the record."""
+    print(f"# {platform.node()} · {os.cpu_count()} cpus · Python {platform.python_version()} · "
+          f"{sys.platform} · {dt.datetime.now(SHANGHAI):%Y-%m-%d %H:%M %Z}")
+
+
+# -- measuring ---------------------------------------------------------------------------------
+def timed(function: Callable[[], T], times: int) -> tuple[list[float], T]:
+    """Call ``function`` ``times`` (>= 1) times: the seconds each call took, the last result."""
+    seconds: list[float] = []
+    while True:
+        start = time.perf_counter()
+        result = function()
+        seconds.append(time.perf_counter() - start)
+        if len(seconds) >= times:
+            return seconds, result
+
+
+def median_ms(seconds: Sequence[float]) -> float:
+    """The median of ``seconds``, in milliseconds."""
+    return statistics.median(seconds) * 1000
+
+
+def percentile(values: Sequence[float], percent: float) -> float:
+    """The nearest-rank percentile (p50 of 50 values is the 25th smallest, p95 the 48th)."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(percent / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def peak_allocated(function: Callable[[], T]) -> tuple[T, int]:
+    """Run ``function`` once under tracemalloc; its result and the peak bytes it allocated."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        result = function()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, peak
+
+
+def mib(size: int) -> float:
+    """Bytes in MiB."""
+    return size / (1024 * 1024)
+
+
+def max_rss_mib() -> float:
+    """The process's peak resident set so far (``getrusage`` ``ru_maxrss``, KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# -- throw-away databases ----------------------------------------------------------------------
+def pg_base_url() -> str:
+    """The PostgreSQL server and maintenance database the benchmark databases are made on."""
+    return os.environ.get("DUBAN_BENCH_PG_URL", DEFAULT_PG_URL)
+
+
+@contextmanager
+def bench_database(backend: str) -> Iterator[str]:
+    """An empty database on ``backend``: a temporary SQLite file, or ``duban_bench_<pid>``.
+
+    The database is removed on the way out, whatever happened.
+    """
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="duban_bench_") as folder:
+            yield f"sqlite:///{folder}/duban.sqlite3"
+        return
+    if backend != "postgres":
+        raise ValueError(f"unknown backend {backend!r} (one of {', '.join(BACKENDS)})")
+    base = make_url(pg_base_url())
+    name = f"duban_bench_{os.getpid()}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield base.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@contextmanager
+def migrated_store(backend: str) -> Iterator[Store]:
+    """A :class:`Store` on a fresh database of ``backend``, upgraded to the newest schema."""
+    with bench_database(backend) as url:
+        store = Store(url)
+        try:
+            store.upgrade()
+            yield store
+        finally:
+            store.close()
+
+
+# -- the fixture -------------------------------------------------------------------------------
+def concrete_units(timetable: Timetable) -> list[str]:
+    """The ids of the units that report (a group such as 各镇政府 is not a unit of its own)."""
+    return [u.id for u in timetable.units if u.kind is not UnitKind.GROUP]
+
+
+def sync_units(store: Store, timetable: Timetable, now: dt.datetime) -> None:
+    """Mirror the timetable's units into the store, as the bot does on start."""
+    store.sync_units([(u.id, u.name, u.kind.value) for u in timetable.units], now)
+
+
+def load_reports(store: Store, timetable: Timetable, cycles: Sequence[int], per_pair: int, *,
+                 statuses: Sequence[str] = REPORT_STATUSES, seed: int = 2026) -> int:
+    """Bulk-load status reports (and their audit entries) for every task x unit x cycle.
+
+    Setup only: a Core ``INSERT`` of many rows at once, not :meth:`Store.add_report`. Each pair
+    reports ``per_pair`` times, about fortnightly from early January, so that the reports of a
+    cycle all lie before mid-November of that year. Statuses are drawn from ``statuses``.
+
+    Returns:
+        How many reports were inserted.
+    """
+    rng = random.Random(seed)
+    units = concrete_units(timetable)
+    tasks = [task.id for task in timetable.tasks]
+    reports: list[dict[str, Any]] = []
+    audits: list[dict[str, Any]] = []
+    for cycle in cycles:
+        start = dt.datetime(cycle, 1, 5, 9, 0, tzinfo=SHANGHAI)
+        for task_id in tasks:
+            for unit_id in units:
+                for index in range(per_pair):
+                    at = start + dt.timedelta(days=14 * index, minutes=rng.randrange(0, 600))
+                    status = rng.choice(statuses)
+                    progress = rng.randrange(5, 100, 5) if status == "in_progress" else None
+                    reports.append({
+                        "task_id": task_id, "unit_id": unit_id, "cycle": cycle,
+                        "status": status, "progress": progress,
+                        "note": "" if index % 3 else "按计划推进，已完成阶段性工作",
+                        "reporter_telegram_id": 100_000 + rng.randrange(300),
+                        "reported_at": at, "source": "button", "source_message_id": None,
+                    })
+                    audits.append({"at": at, "actor_telegram_id": None, "action": "report.added",
+                                   "subject": "report", "details": "{}"})
+    with store.engine.begin() as connection:
+        for table, rows in ((StatusReport, reports), (AuditEntry, audits)):
+            for first in range(0, len(rows), 5000):
+                connection.execute(insert(table), rows[first:first + 5000])
+        if connection.dialect.name == "postgresql":
+            # A database that grew over five years has planner statistics (autovacuum's
+            # ANALYZE); a bulk load that just happened would not have them yet.
+            connection.execute(text("ANALYZE"))
+    return len(reports)
+
+
+def contacts_by_unit(timetable: Timetable, count: int, first_id: int) -> dict[str, list[int]]:
+    """``count`` contacts (Telegram ids from ``first_id``) dealt round-robin over the units."""
+    units = concrete_units(timetable)
+    contacts: dict[str, list[int]] = {unit: [] for unit in units}
+    for index in range(count):
+        contacts[units[index % len(units)]].append(first_id + index)
+    return contacts

@@ -1,0 +1,504 @@
+"""``duban demo``: see duban work in a minute, with no token and no network.
+
+    duban demo [--lang zh|en] [--year 2026] [--database-url URL] [--tasks PATH]
+
+Starts the local Bot API stand-in (:mod:`bot.standin`) on 127.0.0.1, builds the real application
+against it (:func:`bot.app.build_application`: real handlers, real storage, real HTTP stack) with
+a virtual clock, and plays a small cast through one December cycle: the admin enrols everyone
+with deep links, the leader binds the leadership group chat, then every day at 09:00 from 25
+October to 8 December the reminder dispatcher runs while the contacts react (or do not). The
+chat transcript is printed as it happens, one line per message, then the final summary.
+
+:class:`ScriptedChat` is the driver of simulated people; it is general enough for tests: each
+move injects what a person does into the stand-in, fetches the resulting updates with a real
+``getUpdates`` call and hands each to ``application.process_update``, so the bot has finished
+answering when the move returns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import html
+import os
+import re
+import sys
+import tempfile
+import time
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from telegram.ext import Application
+from telegram.request import HTTPXRequest
+
+from bot.app import Services, build_application
+from bot.i18n import Translator, translator
+from bot.reminders import dispatch_due
+from bot.render import render_summary
+from bot.settings import Settings
+from bot.standin import BotApiStandIn, TranscriptEvent
+from schedules.clock import FrozenClock
+from schedules.loader import load_timetable
+from schedules.model import Timetable
+from storage import Store
+
+JSONDict = dict[str, Any]
+
+TOKEN = "000000:DEMO"  # accepted only by the stand-in
+BOT_USERNAME = "duban_demo_bot"
+BOT_NAME = "duban"
+ZONE = ZoneInfo("Asia/Shanghai")
+LANGUAGE_CHOICES = {"zh": "zh_Hans", "en": "en"}
+CLIENT_LANGUAGE = {"zh_Hans": "zh-hans", "en": "en"}
+
+# The cast: Telegram user ids, and the leadership group chat.
+ADMIN = 1001
+LEADER = 1002
+ECOLOGY = 2001  # contact of 生态环境局: 进行中 on the first reminder, later 已完成 in words
+AGRICULTURE = 2002  # contact of 农业农村局: 收到, then 已完成
+FORESTRY = 2003  # contact of 林业局: stays silent, gets the overdue notice
+TOWN = 2004  # contact of 岑城镇: blocks the bot midway
+GROUP = -1001000000001
+CONTACT_UNITS = {ECOLOGY: "生态环境局", AGRICULTURE: "农业农村局", FORESTRY: "林业局",
+                 TOWN: "岑城镇"}
+NAMES = {
+    "zh_Hans": {ADMIN: "周主任", LEADER: "Leader Li", ECOLOGY: "王芳", AGRICULTURE: "张伟",
+                FORESTRY: "刘洋", TOWN: "陈静", GROUP: "降碳领导小组"},
+    "en": {ADMIN: "Director Zhou", LEADER: "Leader Li", ECOLOGY: "Wang Fang",
+           AGRICULTURE: "Zhang Wei", FORESTRY: "Liu Yang", TOWN: "Chen Jing",
+           GROUP: "Carbon Reduction Leading Group"},
+}
+ECOLOGY_DONE_TEXT = {"zh_Hans": "已完成，报告已报送", "en": "done, the report has been filed"}
+
+# Transcript layout: time, who → whom, then the text cut to fit.
+NAME_WIDTH = 12
+TEXT_WIDTH = 72
+_TAG = re.compile(r"<[^>]+>")
+
+
+class ScriptError(RuntimeError):
+    """The bot did not answer a scripted move the way the script needs to go on."""
+
+
+def button_data(message: JSONDict) -> list[str]:
+    """Every ``callback_data`` under a message (as the stand-in stores it)."""
+    markup = message.get("reply_markup") or {}
+    return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row
+            if "callback_data" in b]
+
+
+class ScriptedChat:
+    """Simulated people talking to a running application through the Bot API stand-in.
+
+    The application must be initialised (and its ``post_init`` run) but not polling: every move
+    pumps the updates itself. Moves return the bot's new messages in the chat concerned.
+
+    Args:
+        app: the initialised application, built against ``api``.
+        api: the running stand-in, with the bot and the people registered.
+        admin_id: who makes the invitations in :meth:`enrol`.
+    """
+
+    def __init__(self, app: Application, api: BotApiStandIn, admin_id: int) -> None:
+        self.app = app
+        self.api = api
+        self.admin_id = admin_id
+        self.offset = 0
+
+    async def pump(self) -> None:
+        """Fetch pending updates over HTTP and process each one to the end."""
+        while True:
+            updates = await self.app.bot.get_updates(offset=self.offset, timeout=0)
+            if not updates:
+                return
+            for update in updates:
+                self.offset = update.update_id + 1
+                await self.app.process_update(update)
+
+    def bot_messages_after(self, chat_id: int, after: int) -> list[JSONDict]:
+        """The bot's messages in a chat with an id above ``after``."""
+        return [m for m in self.api.bot_messages(chat_id) if m["message_id"] > after]
+
+    def last_message_id(self, chat_id: int) -> int:
+        """The id of the latest message in a chat, from anyone (0 when empty)."""
+        return max((m["message_id"] for m in self.api.messages(chat_id)), default=0)
+
+    async def command(self, user_id: int, command: str, args: str = "",
+                      chat_id: int | None = None) -> list[JSONDict]:
+        """The user sends ``/command args`` (in their private chat unless ``chat_id``)."""
+        sent = self.api.send_command(user_id, command, args, chat_id=chat_id)
+        await self.pump()
+        return self.bot_messages_after(chat_id or user_id, sent["message_id"])
+
+    async def say(self, user_id: int, text: str, reply_to: int | None = None,
+                  chat_id: int | None = None) -> list[JSONDict]:
+        """The user writes ``text``, optionally replying to a message."""
+        sent = self.api.send_text(user_id, text, chat_id, reply_to_message_id=reply_to)
+        await self.pump()
+        return self.bot_messages_after(chat_id or user_id, sent["message_id"])
+
+    async def press(self, user_id: int, message_id: int, data: str,
+                    chat_id: int | None = None) -> list[JSONDict]:
+        """The user presses the button with callback data ``data`` under a bot message."""
+        chat = chat_id or user_id
+        before = self.last_message_id(chat)
+        self.api.press_button(user_id, message_id, data, chat_id=chat_id)
+        await self.pump()
+        return self.bot_messages_after(chat, before)
+
+    async def enrol(self, user_id: int, unit: str | None, role: str = "contact",
+                    chat_id: int | None = None) -> list[JSONDict]:
+        """The admin asks for an invitation; the person opens its deep link.
+
+        With ``chat_id`` of a group and ``role="leader"`` this binds the group as the
+        leadership chat.
+
+        Raises:
+            ScriptError: the admin's reply carries no enrolment link.
+        """
+        reply = await self.command(self.admin_id, "invite", f"{unit} {role}" if unit else role)
+        match = re.search(r"start=([A-Za-z0-9_-]+)", reply[-1]["text"] if reply else "")
+        if match is None:
+            raise ScriptError(f"no enrolment link in the admin's reply: {reply!r}")
+        return await self.command(user_id, "start", match.group(1), chat_id=chat_id)
+
+    def block(self, user_id: int) -> None:
+        """The user blocks the bot: from now on sends to them answer 403."""
+        self.api.block_bot(user_id)
+
+
+# -- the transcript, for a terminal ------------------------------------------------------------
+def plain_text(text: str) -> str:
+    """Telegram HTML as terminal text: tags dropped, entities decoded."""
+    return html.unescape(_TAG.sub("", text))
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal (wide CJK characters count two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` columns (with an ellipsis), or padded to them."""
+    if display_width(text) <= width:
+        return text + " " * (width - display_width(text))
+    kept, used = [], 0
+    for char in text:
+        used += display_width(char)
+        if used > width - 1:
+            break
+        kept.append(char)
+    return "".join(kept) + "…" + " " * (width - 1 - display_width("".join(kept)))
+
+
+_MARKERS = {"button": "▶ ", "answer": "💬 ", "edit": "✎ ", "markup": "⌨ ", "delete": "🗑 ",
+            "document": "📄 ", "photo": "🖼 "}
+
+
+def transcript_line(event: TranscriptEvent, at: dt.datetime, group_ids: set[int]) -> str:
+    """One event as ``MM-DD HH:MM  who → whom  first lines [buttons]``."""
+    if event.from_bot:
+        who, whom = BOT_NAME, event.chat_title
+    elif event.chat_id in group_ids:
+        who, whom = event.sender, event.chat_title
+    else:
+        who, whom = event.sender, BOT_NAME
+    lines = [" ".join(line.split()) for line in plain_text(event.text).splitlines()]
+    text = " · ".join(line for line in lines[:2] if line)
+    body = _MARKERS.get(event.kind, "") + text
+    buttons = " ".join(f"[{label}]" for row in event.buttons for label in row)
+    body = fit(body, TEXT_WIDTH if buttons else TEXT_WIDTH + 40).rstrip()
+    return (f"{at:%m-%d %H:%M}  {fit(who, NAME_WIDTH)} → {fit(whom, NAME_WIDTH)}  {body}"
+            + (f"  {buttons}" if buttons else ""))
+
+
+# -- the scripted December cycle -----------------------------------------------------------------
+def shipped_tasks_path() -> Path:
+    """The project's timetable, ``data/tasks.yaml`` beside the ``bot`` package."""
+    return Path(__file__).resolve().parents[1] / "data" / "tasks.yaml"
+
+
+def days(start: dt.date, end: dt.date) -> Iterator[dt.date]:
+    """Every day from ``start`` to ``end`` inclusive."""
+    day = start
+    while day <= end:
+        yield day
+        day += dt.timedelta(days=1)
+
+
+@dataclass
+class Contact:
+    """What a scripted contact has seen so far."""
+
+    user_id: int
+    seen: int = 0  # last message id of the chat already looked at
+    rounds: int = 0  # days on which reminders arrived
+    blocked: bool = False
+
+
+class DemoCycle:
+    """One run of the demo: the world, the script, and the printer."""
+
+    def __init__(self, out: TextIO, t: Translator, year: int, app: Application,
+                 api: BotApiStandIn, clock: FrozenClock) -> None:
+        self.out = out
+        self.t = t
+        self.year = year
+        self.app = app
+        self.api = api
+        self.clock = clock
+        self.chat = ScriptedChat(app, api, ADMIN)
+        self.names = NAMES[t.language]
+        self.contacts = {user_id: Contact(user_id) for user_id in CONTACT_UNITS}
+        self.printed = 0
+
+    # printing
+    def flush(self) -> None:
+        """Print the transcript events that happened since the last flush, at the clock's time."""
+        events = self.api.transcript
+        for event in events[self.printed:]:
+            print(transcript_line(event, self.clock.now(), {GROUP}), file=self.out)
+        self.printed = len(events)
+        self.out.flush()
+
+    def narrate(self, text: str) -> None:
+        """A line about something that is not a message (e.g. blocking the bot)."""
+        self.flush()
+        print(f"{self.clock.now():%m-%d %H:%M}  {text}", file=self.out)
+
+    def at(self, day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+        """Set the virtual clock to ``day`` at ``hour:minute`` in Shanghai."""
+        self.flush()
+        now = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=ZONE)
+        self.clock.set(now)
+        return now
+
+    # the script
+    async def enrol_everyone(self) -> None:
+        """The admin enrols themself, the leader, the group chat and the four contacts."""
+        await self.chat.command(ADMIN, "start")
+        await self.chat.enrol(ADMIN, None, "admin")
+        await self.chat.enrol(LEADER, None, "leader")
+        await self.chat.enrol(LEADER, None, "leader", chat_id=GROUP)
+        for user_id, unit in CONTACT_UNITS.items():
+            await self.chat.enrol(user_id, unit)
+            self.contacts[user_id].seen = self.chat.last_message_id(user_id)
+
+    def new_reminders(self, contact: Contact) -> list[JSONDict]:
+        """The reminders that reached a contact since they last looked."""
+        fresh = self.chat.bot_messages_after(contact.user_id, contact.seen)
+        contact.seen = self.chat.last_message_id(contact.user_id)
+        return [m for m in fresh if any(d.startswith("a|") for d in button_data(m))]
+
+    async def react(self, day: dt.date) -> None:
+        """What the contacts do at 10:00 with the reminders they got at 09:00."""
+        self.at(day, 10)
+        for contact in self.contacts.values():
+            if contact.blocked:
+                continue
+            reminders = self.new_reminders(contact)
+            if reminders:
+                contact.rounds += 1
+            await self.react_one(contact, reminders)
+
+    async def react_one(self, contact: Contact, reminders: list[JSONDict]) -> None:
+        """One contact's part of the script."""
+        user = contact.user_id
+        if user == ECOLOGY and reminders and contact.rounds == 1:
+            first = reminders[0]
+            await self.chat.press(user, first["message_id"], _status_button(first, "in_progress"))
+        elif user == ECOLOGY and reminders and contact.rounds == 3:
+            task = _task_of(self.first_reminder_task(ECOLOGY))
+            target = next((m for m in reminders if _task_of(m) == task), reminders[0])
+            await self.chat.say(user, ECOLOGY_DONE_TEXT[self.t.language],
+                                reply_to=target["message_id"])
+        elif user == AGRICULTURE and reminders and contact.rounds == 1:
+            first = reminders[0]
+            ack = next(d for d in button_data(first) if d.startswith("a|"))
+            await self.chat.press(user, first["message_id"], ack)
+        elif user == AGRICULTURE and reminders and contact.rounds == 2:
+            task = _task_of(self.first_reminder_task(AGRICULTURE))
+            target = next((m for m in reminders if _task_of(m) == task), reminders[0])
+            await self.chat.press(user, target["message_id"], _status_button(target, "done"))
+        elif user == TOWN and contact.rounds == 2 and not reminders:
+            # Midway: the day after their second round of reminders, they block the bot.
+            self.chat.block(user)
+            contact.blocked = True
+            self.narrate("⛔ " + self.t.gettext("{name} blocks the bot.").format(
+                name=self.names[user]))
+
+    def first_reminder_task(self, user_id: int) -> JSONDict:
+        """The first reminder a contact ever received."""
+        return next(m for m in self.api.bot_messages(user_id)
+                    if any(d.startswith("a|") for d in button_data(m)))
+
+    async def walk(self) -> None:
+        """Every day at 09:00 the dispatcher runs; at 10:00 the contacts react."""
+        for day in days(dt.date(self.year, 10, 25), dt.date(self.year, 12, 8)):
+            now = self.at(day, 9)
+            await dispatch_due(self.app, now)
+            await self.react(day)
+
+    async def leadership_asks(self) -> None:
+        """At the end the leader asks the group chat for /summary and /overdue."""
+        self.at(dt.date(self.year, 12, 8), 10, 30)
+        await self.chat.command(LEADER, "summary", chat_id=GROUP)
+        await self.chat.command(LEADER, "overdue", chat_id=GROUP)
+        self.flush()
+
+    async def final_summary(self) -> str:
+        """The summary the leadership gets, rendered in the demo's language, as plain text."""
+        services: Services = self.app.bot_data["services"]
+        latest = await services.db(services.store.latest_reports, self.year)
+        today = self.clock.now().date()
+        return plain_text(render_summary(self.t, services.timetable, self.year, latest, today))
+
+    def handler_errors(self) -> list[str]:
+        """Error notices the bot sent the admin (a handler failed)."""
+        return [m["text"] for m in self.api.bot_messages(ADMIN)
+                if m.get("text", "").startswith("⚠️ duban:")]
+
+
+def _status_button(message: JSONDict, status: str) -> str:
+    data = next((d for d in button_data(message) if d.startswith("r|") and d.endswith(
+        "|" + status)), None)
+    if data is None:
+        raise ScriptError(f"no {status} button under message {message['message_id']}")
+    return data
+
+
+def _task_of(message: JSONDict) -> int | None:
+    """The task a reminder is about (from its report buttons)."""
+    for data in button_data(message):
+        if data.startswith("r|"):
+            return int(data.split("|")[1])
+    return None
+
+
+async def run_demo(out: TextIO, *, language: str = "zh_Hans", database_url: str | None = None,
+                   year: int = 2026, timetable: Timetable | None = None) -> int:
+    """Play the scripted December cycle and print its transcript and the final summary.
+
+    Args:
+        out: where to print.
+        language: the demo's language (``zh_Hans`` or ``en``): its headings and the language
+            of the scripted people's Telegram clients (the leader's is always English).
+        database_url: SQLAlchemy URL of an empty database (default: a temporary SQLite file).
+        year: the cycle year walked through.
+        timetable: the timetable (default: the shipped ``data/tasks.yaml``).
+
+    Returns:
+        0, or 1 when the bot reported a handler error or the script could not go on.
+    """
+    t = translator(language)
+    timetable = timetable or load_timetable(shipped_tasks_path())
+    started = time.perf_counter()
+    start = dt.datetime(year, 10, 25, 9, tzinfo=ZONE)
+    clock = FrozenClock(start)
+    with tempfile.TemporaryDirectory(prefix="duban-demo-") as folder:
+        store = Store(database_url or f"sqlite:///{Path(folder) / 'duban-demo.sqlite3'}")
+        try:
+            async with BotApiStandIn(wall_clock=lambda: clock.now().timestamp()) as api:
+                result = await _play(out, t, year, timetable, store, clock, api)
+        except ScriptError as exc:
+            print(t.gettext("The demo stopped: {problem}").format(problem=exc), file=sys.stderr)
+            return 1
+        finally:
+            store.close()
+    print("", file=out)
+    print("== " + t.gettext("Final summary") + " ==", file=out)
+    print(result.summary, file=out)
+    print("", file=out)
+    print(t.gettext("{count} messages in {seconds} s of real time; everything went through the "
+                    "local stand-in on 127.0.0.1.").format(
+        count=result.messages, seconds=f"{time.perf_counter() - started:.1f}"), file=out)
+    if result.errors:
+        for error in result.errors:
+            print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What :func:`_play` leaves for the end of the output."""
+
+    summary: str
+    messages: int
+    errors: list[str]
+
+
+async def _play(out: TextIO, t: Translator, year: int, timetable: Timetable, store: Store,
+                clock: FrozenClock, api: BotApiStandIn) -> DemoResult:
+    api.add_bot(TOKEN, BOT_USERNAME, first_name=BOT_NAME)
+    names = NAMES[t.language]
+    for user_id in (ADMIN, LEADER, *CONTACT_UNITS):
+        client = "en" if user_id == LEADER else CLIENT_LANGUAGE[t.language]
+        api.add_user(user_id, names[user_id], client)
+    api.add_group(GROUP, names[GROUP])
+    settings = Settings(telegram_bot_token=TOKEN, telegram_api_base_url=api.base_url,
+                        telegram_file_base_url=api.base_file_url, database_url=store.url,
+                        admins=(ADMIN,), tz="Asia/Shanghai", invite_ttl_days=7,
+                        dispatch_interval_seconds=3600)
+    # trust_env=False: no proxy from the environment between us and 127.0.0.1. No rate limiter:
+    # weeks pass in seconds here, and the stand-in does not enforce Telegram's limits.
+    app = build_application(settings, timetable=timetable, store=store, clock=clock,
+                            request=_local_request(), get_updates_request=_local_request(),
+                            rate_limit=False, auto_dispatch=False)
+    app.bot_data["per_chat_interval"] = 0.0
+    await app.initialize()
+    try:
+        assert app.post_init is not None
+        await app.post_init(app)
+        cycle = DemoCycle(out, t, year, app, api, clock)
+        print(t.gettext("duban demo: the {year} cycle from {start} to {end} on a virtual clock, "
+                        "with the real bot against a local Bot API stand-in (no token, no "
+                        "network).").format(year=year, start=t.date(clock.now().date()),
+                                            end=t.date(dt.date(year, 12, 8))), file=out)
+        print("", file=out)
+        print("== " + t.gettext("Transcript") + " ==", file=out)
+        await cycle.enrol_everyone()
+        await cycle.walk()
+        await cycle.leadership_asks()
+        summary = await cycle.final_summary()
+        messages = sum(1 for e in api.transcript if e.from_bot and e.kind == "message")
+        return DemoResult(summary, messages, cycle.handler_errors())
+    finally:
+        await app.shutdown()
+
+
+def _local_request() -> HTTPXRequest:
+    return HTTPXRequest(connection_pool_size=8, httpx_kwargs={"trust_env": False})
+
+
+# -- the command line ----------------------------------------------------------------------------
+def add_demo_parser(commands: argparse._SubParsersAction, t: Translator) -> None:
+    """Add ``duban demo`` to the CLI's sub-commands."""
+    p = commands.add_parser("demo", help=t.gettext(
+        "play the bot through one December cycle offline and print the chats"))
+    p.add_argument("--lang", choices=sorted(LANGUAGE_CHOICES), help=t.gettext(
+        "language of the demo: zh or en (default: the command line's language)"))
+    p.add_argument("--database-url", help=t.gettext(
+        "SQLAlchemy URL of an empty database (default: a temporary SQLite file)"))
+    p.add_argument("--year", type=int, default=2026, help=t.gettext(
+        "cycle year, e.g. 2026"))
+    p.add_argument("--tasks", default=os.environ.get("DUBAN_TASKS") or str(shipped_tasks_path()),
+                   help=t.gettext("timetable file (default: DUBAN_TASKS or data/tasks.yaml)"))
+    p.set_defaults(handler=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace, t: Translator) -> int:
+    """Run the demo and print it to standard output."""
+    from bot.cli import _load  # bot.cli imports this module
+
+    timetable = _load(Path(args.tasks), t)
+    if timetable is None:
+        return 1
+    language = LANGUAGE_CHOICES[args.lang] if args.lang else t.language
+    return asyncio.run(run_demo(sys.stdout, language=language, database_url=args.database_url,
+                                year=args.year, timetable=timetable))
