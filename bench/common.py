@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import multiprocessing
 import os
 import platform
 import random
@@ -18,6 +19,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
+from schedules.loader import load_timetable
 from schedules.model import Timetable, UnitKind
 from storage import REPORT_STATUSES, AuditEntry, StatusReport, Store
 
@@ -252,3 +255,26 @@ def contacts_by_unit(timetable: Timetable, count: int, first_id: int) -> dict[st
     for index in range(count):
         contacts[units[index % len(units)]].append(first_id + index)
     return contacts
+
+
+def load_fixture_elsewhere(url: str, cycles: Sequence[int], per_pair: int,
+                           statuses: Sequence[str] = REPORT_STATUSES) -> int:
+    """:func:`load_reports` (after syncing the units) in a separate, spawned process.
+
+    For the benchmarks that measure their own process's memory: the fixture's rows never pass
+    through it. Returns how many reports were inserted.
+    """
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(_load_fixture, url, tuple(cycles), per_pair, tuple(statuses)).result()
+
+
+def _load_fixture(url: str, cycles: tuple[int, ...], per_pair: int,
+                  statuses: tuple[str, ...]) -> int:
+    timetable = load_timetable(TASKS_PATH)
+    store = Store(url)
+    try:
+        sync_units(store, timetable, dt.datetime(cycles[0], 1, 1, tzinfo=SHANGHAI))
+        return load_reports(store, timetable, cycles, per_pair, statuses=statuses)
+    finally:
+        store.close()

@@ -58,6 +58,8 @@ from storage import InviteError
 log = logging.getLogger(__name__)
 
 ROLES = ("contact", "leader", "admin")
+# A message that is not a reply counts as the note of a button report only this soon after it.
+NOTE_WINDOW = dt.timedelta(minutes=15)
 REPORT_STATUSES = ("done", "in_progress", "blocked", "not_applicable")
 INVITE_ERRORS = {
     "unknown": N_("This enrolment code is not known. Ask your administrator for a new link."),
@@ -401,7 +403,8 @@ async def report_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     sent = await message.reply_text(ack + "\n" + t.gettext(
         "Reply to this message with a note, a percentage or a file if you like."))
     context.user_data["awaiting_note"] = {  # type: ignore[index]
-        "task": task.id, "status": status, "message_id": sent.message_id}
+        "task": task.id, "status": status, "message_id": sent.message_id,
+        "until": services.clock.now() + NOTE_WINDOW}
     await _attach_pending_evidence(update, context, caller)
 
 
@@ -474,6 +477,18 @@ async def report_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     await message.reply_text(ack)
 
 
+def awaiting_note(user_data: dict[str, Any], now: dt.datetime,
+                  replied: Message | None) -> dict[str, Any] | None:
+    """The button report waiting for a note: any message within the window, later only replies
+    to its acknowledgement."""
+    awaiting: dict[str, Any] | None = user_data.get("awaiting_note")
+    if awaiting is None or awaiting["until"] >= now:
+        return awaiting
+    if replied is not None and replied.message_id == awaiting["message_id"]:
+        return awaiting
+    return None
+
+
 async def text_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A free-text message: a note after a button, or a report replying to a reminder."""
     services = services_of(context)
@@ -488,7 +503,7 @@ async def text_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await refuse_unknown(update, t)
         return
     user_data: dict[str, Any] = context.user_data  # type: ignore[assignment]
-    awaiting = user_data.get("awaiting_note")
+    awaiting = awaiting_note(user_data, services.clock.now(), message.reply_to_message)
     replied = message.reply_to_message
     task_id: int | None = None
     if replied is not None:
@@ -569,8 +584,9 @@ async def evidence(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                                      message.reply_to_message.message_id)
         if reminder is not None and reminder.task_id:
             task_id = reminder.task_id
-    if task_id is None and user_data.get("awaiting_note"):
-        task_id = user_data["awaiting_note"]["task"]
+    awaiting = awaiting_note(user_data, services.clock.now(), message.reply_to_message)
+    if task_id is None and awaiting:
+        task_id = awaiting["task"]
     if task_id is None:
         await message.reply_text(t.gettext(
             "Send files as a reply to a reminder or to my acknowledgement of your report, so I "

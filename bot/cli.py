@@ -503,6 +503,10 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
                    help=t.gettext("only show, send nothing (required)"))
     p.add_argument("--at", help=t.gettext("ISO time, e.g. 2026-11-16T09:00 (default: now)"))
     p.set_defaults(handler=cmd_remind)
+
+    from bot.demo import add_demo_parser  # here, not at the top: it loads the whole bot
+
+    add_demo_parser(commands, t)
     return parser
 
 

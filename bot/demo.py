@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from pydantic import SecretStr
+from sqlalchemy.engine import make_url
 from telegram.ext import Application
 from telegram.request import HTTPXRequest
 
@@ -71,12 +73,12 @@ NAMES = {
                 FORESTRY: "刘洋", TOWN: "陈静", GROUP: "降碳领导小组"},
     "en": {ADMIN: "Director Zhou", LEADER: "Leader Li", ECOLOGY: "Wang Fang",
            AGRICULTURE: "Zhang Wei", FORESTRY: "Liu Yang", TOWN: "Chen Jing",
-           GROUP: "Carbon Reduction Leading Group"},
+           GROUP: "Leading Group"},
 }
 ECOLOGY_DONE_TEXT = {"zh_Hans": "已完成，报告已报送", "en": "done, the report has been filed"}
 
 # Transcript layout: time, who → whom, then the text cut to fit.
-NAME_WIDTH = 12
+NAME_WIDTH = 14
 TEXT_WIDTH = 72
 _TAG = re.compile(r"<[^>]+>")
 
@@ -208,7 +210,8 @@ def transcript_line(event: TranscriptEvent, at: dt.datetime, group_ids: set[int]
         who, whom = event.sender, event.chat_title
     else:
         who, whom = event.sender, BOT_NAME
-    lines = [" ".join(line.split()) for line in plain_text(event.text).splitlines()]
+    # The stand-in records text as the recipient sees it: entities parsed, no HTML left.
+    lines = [" ".join(line.split()) for line in event.text.splitlines()]
     text = " · ".join(line for line in lines[:2] if line)
     body = _MARKERS.get(event.kind, "") + text
     buttons = " ".join(f"[{label}]" for row in event.buttons for label in row)
@@ -223,7 +226,7 @@ def shipped_tasks_path() -> Path:
     return Path(__file__).resolve().parents[1] / "data" / "tasks.yaml"
 
 
-def days(start: dt.date, end: dt.date) -> Iterator[dt.date]:
+def each_day(start: dt.date, end: dt.date) -> Iterator[dt.date]:
     """Every day from ``start`` to ``end`` inclusive."""
     day = start
     while day <= end:
@@ -313,7 +316,7 @@ class DemoCycle:
             first = reminders[0]
             await self.chat.press(user, first["message_id"], _status_button(first, "in_progress"))
         elif user == ECOLOGY and reminders and contact.rounds == 3:
-            task = _task_of(self.first_reminder_task(ECOLOGY))
+            task = _task_of(self.first_reminder(ECOLOGY))
             target = next((m for m in reminders if _task_of(m) == task), reminders[0])
             await self.chat.say(user, ECOLOGY_DONE_TEXT[self.t.language],
                                 reply_to=target["message_id"])
@@ -322,7 +325,7 @@ class DemoCycle:
             ack = next(d for d in button_data(first) if d.startswith("a|"))
             await self.chat.press(user, first["message_id"], ack)
         elif user == AGRICULTURE and reminders and contact.rounds == 2:
-            task = _task_of(self.first_reminder_task(AGRICULTURE))
+            task = _task_of(self.first_reminder(AGRICULTURE))
             target = next((m for m in reminders if _task_of(m) == task), reminders[0])
             await self.chat.press(user, target["message_id"], _status_button(target, "done"))
         elif user == TOWN and contact.rounds == 2 and not reminders:
@@ -332,14 +335,16 @@ class DemoCycle:
             self.narrate("⛔ " + self.t.gettext("{name} blocks the bot.").format(
                 name=self.names[user]))
 
-    def first_reminder_task(self, user_id: int) -> JSONDict:
+    def first_reminder(self, user_id: int) -> JSONDict:
         """The first reminder a contact ever received."""
-        return next(m for m in self.api.bot_messages(user_id)
-                    if any(d.startswith("a|") for d in button_data(m)))
+        for message in self.api.bot_messages(user_id):
+            if any(d.startswith("a|") for d in button_data(message)):
+                return message
+        raise ScriptError(f"user {user_id} has had no reminder yet")
 
     async def walk(self) -> None:
         """Every day at 09:00 the dispatcher runs; at 10:00 the contacts react."""
-        for day in days(dt.date(self.year, 10, 25), dt.date(self.year, 12, 8)):
+        for day in each_day(dt.date(self.year, 10, 25), dt.date(self.year, 12, 8)):
             now = self.at(day, 9)
             await dispatch_due(self.app, now)
             await self.react(day)
@@ -380,6 +385,15 @@ def _task_of(message: JSONDict) -> int | None:
     return None
 
 
+@dataclass(frozen=True)
+class DemoResult:
+    """What :func:`_play` leaves for the end of the output."""
+
+    summary: str
+    messages: int
+    errors: list[str]
+
+
 async def run_demo(out: TextIO, *, language: str = "zh_Hans", database_url: str | None = None,
                    year: int = 2026, timetable: Timetable | None = None) -> int:
     """Play the scripted December cycle and print its transcript and the final summary.
@@ -393,7 +407,8 @@ async def run_demo(out: TextIO, *, language: str = "zh_Hans", database_url: str 
         timetable: the timetable (default: the shipped ``data/tasks.yaml``).
 
     Returns:
-        0, or 1 when the bot reported a handler error or the script could not go on.
+        0; 1 when the bot reported a handler error or the script could not go on; 2 when the
+        database is not empty.
     """
     t = translator(language)
     timetable = timetable or load_timetable(shipped_tasks_path())
@@ -403,6 +418,14 @@ async def run_demo(out: TextIO, *, language: str = "zh_Hans", database_url: str 
     with tempfile.TemporaryDirectory(prefix="duban-demo-") as folder:
         store = Store(database_url or f"sqlite:///{Path(folder) / 'duban-demo.sqlite3'}")
         try:
+            # Never mix the scripted people into a real deployment's data.
+            await asyncio.to_thread(store.upgrade)
+            if await asyncio.to_thread(store.list_people, None, None, False):
+                print(t.gettext("The database {url} is not empty; the demo needs an empty one "
+                                "(without --database-url it makes a temporary SQLite file).")
+                      .format(url=make_url(store.url).render_as_string(hide_password=True)),
+                      file=sys.stderr)
+                return 2
             async with BotApiStandIn(wall_clock=lambda: clock.now().timestamp()) as api:
                 result = await _play(out, t, year, timetable, store, clock, api)
         except ScriptError as exc:
@@ -424,15 +447,6 @@ async def run_demo(out: TextIO, *, language: str = "zh_Hans", database_url: str 
     return 0
 
 
-@dataclass(frozen=True)
-class DemoResult:
-    """What :func:`_play` leaves for the end of the output."""
-
-    summary: str
-    messages: int
-    errors: list[str]
-
-
 async def _play(out: TextIO, t: Translator, year: int, timetable: Timetable, store: Store,
                 clock: FrozenClock, api: BotApiStandIn) -> DemoResult:
     api.add_bot(TOKEN, BOT_USERNAME, first_name=BOT_NAME)
@@ -441,7 +455,7 @@ async def _play(out: TextIO, t: Translator, year: int, timetable: Timetable, sto
         client = "en" if user_id == LEADER else CLIENT_LANGUAGE[t.language]
         api.add_user(user_id, names[user_id], client)
     api.add_group(GROUP, names[GROUP])
-    settings = Settings(telegram_bot_token=TOKEN, telegram_api_base_url=api.base_url,
+    settings = Settings(telegram_bot_token=SecretStr(TOKEN), telegram_api_base_url=api.base_url,
                         telegram_file_base_url=api.base_file_url, database_url=store.url,
                         admins=(ADMIN,), tz="Asia/Shanghai", invite_ttl_days=7,
                         dispatch_interval_seconds=3600)
@@ -450,7 +464,9 @@ async def _play(out: TextIO, t: Translator, year: int, timetable: Timetable, sto
     app = build_application(settings, timetable=timetable, store=store, clock=clock,
                             request=_local_request(), get_updates_request=_local_request(),
                             rate_limit=False, auto_dispatch=False)
+    # Virtual time: no real-time spacing of the dispatcher's sends.
     app.bot_data["per_chat_interval"] = 0.0
+    app.bot_data["max_send_rate"] = 0.0
     await app.initialize()
     try:
         assert app.post_init is not None

@@ -4,12 +4,24 @@ The plan (``schedules.planning``) says *when* each unit is reminded; :func:`deli
 it into one durable row per recipient chat (unique key: task, unit, cycle, kind, offset, chat).
 A unit with no enrolled contact gets a row for chat 0, which is never sent but reported to the
 admins, so nobody is skipped silently. :func:`dispatch_due` runs every minute from PTB's
-JobQueue (APScheduler): it claims each due row, sends it, and marks it sent with its message id.
+JobQueue (APScheduler): it re-plans when the recipients or the timetable changed, decides what to
+do with each due row (:func:`decide`, pure), claims each row it sends, and marks it sent with its
+Telegram message id.
 
-Catch-up after downtime: of several missed ``before`` reminders for the same task and chat only
-the latest is sent, and only while the cutoff has not passed; overdue notices and digests older
-than :data:`STALE_AFTER` are dropped with a log line. A row left ``sending`` by a crash is sent
-again (at-least-once in that narrow window, see docs/reminders.md).
+Catch-up after downtime: of several missed reminders of the same kind for the same task and chat
+only the newest is sent (one digest per chat), a ``before`` reminder only while the cutoff has not
+passed, overdue notices and digests only within :data:`STALE_AFTER`; the others are marked
+skipped with their reason and logged. A row planned long after its time (its recipient enrolled
+later, or the timetable gained a reminder) is skipped the same way, never sent late.
+
+Limits: sends go through PTB's ``AIORateLimiter`` (overall and per-group limits, 429 retries);
+the dispatcher also spaces its own sends :data:`SEND_RATE` per second overall (the limiter's
+leaky bucket would let a fan-out start with a burst of 30) and ``per_chat_interval`` seconds
+apart within one chat. A 403 deactivates the person (or unbinds the group) and tells the admins;
+network errors and 5xx put the row back to pending with an exponential back-off; other errors
+fail the row and tell the admins. A row left ``sending`` by a crash is sent again after
+:data:`STALE_SENDING` (at-least-once in that narrow window: Telegram cannot be asked whether the
+message went out).
 """
 
 from __future__ import annotations
@@ -18,7 +30,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any, Protocol
@@ -28,8 +40,17 @@ from telegram.ext import Application, ContextTypes
 
 from bot.app import Services
 from bot.i18n import Translator, translator
-from bot.messages import report_keyboard, send_pages
-from bot.render import deadline_line, render_overdue, render_summary, report_line, role_label
+from bot.messages import report_keyboard
+from bot.render import (
+    deadline_line,
+    page_footer,
+    paginate,
+    render_overdue,
+    render_summary,
+    report_line,
+    role_label,
+    unit_name,
+)
 from schedules.planning import PlannedReminder, ReminderKind, plan_reminders
 from schedules.progress import FINISHED, task_state
 from storage import ReminderSpec
@@ -39,8 +60,33 @@ log = logging.getLogger(__name__)
 JOB_NAME = "dispatch-reminders"
 NO_CONTACT_CHAT = 0
 STALE_AFTER = dt.timedelta(days=3)
+"""Overdue notices and digests missed by more than this are dropped, not sent late."""
+PLANNED_LATE_AFTER = dt.timedelta(hours=2)
+"""A row created this long after its due time was never missed: it is skipped, not sent."""
+STALE_SENDING = dt.timedelta(minutes=10)
+"""A row ``sending`` for this long was interrupted by a crash: it goes back to pending."""
 MAX_ATTEMPTS = 5
+RETRY_BACKOFF = dt.timedelta(minutes=1)
+"""Wait after the first transient failure; doubled after each further one."""
 REPLAN_EVERY = dt.timedelta(hours=1)
+SEND_RATE = 25.0
+"""The dispatcher's own sends per second, below Telegram's ~30 to leave room for replies."""
+
+# Why a due row is not sent (``Decision.reason``; stored as the row's ``reason``).
+DROPPED = "no longer in the timetable"
+NOT_ENROLLED = "recipient no longer enrolled"
+NOT_RECIPIENT = "no longer a recipient"
+CONTACT_SINCE = "a contact has enrolled since"
+REPORTED_DONE = "unit reported done"
+PLANNED_LATE = "planned after its time"
+CUTOFF_PASSED = "missed: the cutoff has passed"
+STALE = "stale: missed while the bot was down"
+SUPERSEDED = "superseded by a later reminder"
+NO_CONTACT = "no enrolled contact"
+NO_LEADERSHIP = "no leadership chat or leader"
+BACKING_OFF = "waiting to retry"
+
+DeliveryKey = tuple[int, str, int, str, int, int]
 
 
 class DeliveryRow(Protocol):
@@ -56,15 +102,17 @@ class DeliveryRow(Protocol):
     due_at: dt.datetime
     cutoff: dt.date
     attempts: int
+    created_at: dt.datetime | None
 
 
 @dataclass(frozen=True)
 class Decision:
-    """What to do with one due row: send it, or skip it and why."""
+    """What to do with one due row: send it, skip it (and why), or leave it for a later run."""
 
     row: Any
     send: bool
     reason: str = ""
+    wait: bool = False
 
 
 @dataclass
@@ -75,10 +123,15 @@ class DispatchReport:
     skipped: list[tuple[int, str]] = field(default_factory=list)
     failed: list[tuple[int, str]] = field(default_factory=list)
     retried: list[int] = field(default_factory=list)
+    waiting: list[int] = field(default_factory=list)
     units_without_contact: set[tuple[int, str]] = field(default_factory=set)
+    digest_without_leadership: bool = False
+    deactivated: list[int] = field(default_factory=list)
+    unbound: list[int] = field(default_factory=list)
 
 
-def delivery_specs(plan: Iterable[PlannedReminder], contacts: dict[str, list[int]],
+# -- pure rules ------------------------------------------------------------------------------
+def delivery_specs(plan: Iterable[PlannedReminder], contacts: Mapping[str, Sequence[int]],
                    leadership: Sequence[int]) -> list[ReminderSpec]:
     """One row per recipient chat for each planned reminder.
 
@@ -88,15 +141,15 @@ def delivery_specs(plan: Iterable[PlannedReminder], contacts: dict[str, list[int
         leadership: chat ids that receive digests (bound group chats, or leaders' own chats).
 
     Returns:
-        The rows to plan; a unit without contacts gets one row for chat 0.
+        The rows to plan; a reminder nobody can receive gets one row for chat 0.
     """
     specs: list[ReminderSpec] = []
     for r in plan:
         if r.kind is ReminderKind.DIGEST:
             chats: Sequence[int] = leadership or (NO_CONTACT_CHAT,)
         else:
-            chats = contacts.get(r.unit_id or "", []) or (NO_CONTACT_CHAT,)
-        for chat in chats:
+            chats = contacts.get(r.unit_id or "", ()) or (NO_CONTACT_CHAT,)
+        for chat in dict.fromkeys(chats):  # once per chat, in order
             specs.append(ReminderSpec(task_id=r.task_id or 0, unit_id=r.unit_id or "",
                                       cycle=r.cycle, kind=r.kind.value,
                                       offset_days=r.offset_days, chat_id=chat, due_at=r.at,
@@ -104,67 +157,122 @@ def delivery_specs(plan: Iterable[PlannedReminder], contacts: dict[str, list[int
     return specs
 
 
-def decide(rows: Sequence[Any], now: dt.datetime, finished: set[tuple[int, str, int]],
-           planned: set[tuple[int, str, int, str, int]] | None = None,
-           inactive: set[int] | frozenset[int] = frozenset()) -> list[Decision]:
-    """Decide for each due row whether to send it (pure; the rules of catch-up).
-
-    Args:
-        rows: due rows, any order.
-        now: the current instant.
-        finished: (task, unit, cycle) whose unit reported done or not applicable.
-        planned: the keys (:func:`plan_key`) the current timetable still plans; None: all.
-        inactive: chats of people who are no longer enrolled.
-    """
-    decisions: list[Decision] = []
-    newest: dict[tuple[int, str, int, int], Any] = {}
-    for row in rows:
-        if row.kind == ReminderKind.BEFORE.value:
-            key = (row.task_id, row.unit_id, row.cycle, row.chat_id)
-            if key not in newest or row.due_at > newest[key].due_at:
-                newest[key] = row
-    for row in sorted(rows, key=lambda r: (r.due_at, r.id)):
-        if row.chat_id == NO_CONTACT_CHAT:
-            decisions.append(Decision(row, False, "no enrolled contact"))
-        elif planned is not None and plan_key(row) not in planned:
-            decisions.append(Decision(row, False, "no longer in the timetable"))
-        elif row.chat_id in inactive:
-            decisions.append(Decision(row, False, "recipient no longer enrolled"))
-        elif row.kind != ReminderKind.DIGEST.value and (
-                row.task_id, row.unit_id, row.cycle) in finished:
-            decisions.append(Decision(row, False, "unit reported done"))
-        elif row.kind == ReminderKind.BEFORE.value:
-            if now.date() >= row.cutoff:
-                decisions.append(Decision(row, False, "missed: the cutoff has passed"))
-            elif newest[(row.task_id, row.unit_id, row.cycle, row.chat_id)] is not row:
-                decisions.append(Decision(row, False, "superseded by a later reminder"))
-            else:
-                decisions.append(Decision(row, True))
-        elif now - row.due_at > STALE_AFTER:
-            decisions.append(Decision(row, False, "stale: missed while the bot was down"))
-        else:
-            decisions.append(Decision(row, True))
-    return decisions
-
-
-# -- planning into the database ----------------------------------------------------------------
-async def current_specs(services: Services, cycle: int) -> list[ReminderSpec]:
-    """The delivery rows the cycle's plan asks for, given who is enrolled now."""
-    plan = plan_reminders(services.timetable, cycle, services.calendar)
-    people = await services.db(services.store.list_people)
-    contacts: dict[str, list[int]] = defaultdict(list)
-    for person in people:
-        if person.role == "contact" and person.unit_id:
-            contacts[person.unit_id].append(person.telegram_user_id)
-    chats = [c.chat_id for c in await services.db(services.store.leadership_chats)]
-    if not chats:
-        chats = [p.telegram_user_id for p in people if p.role in ("leader", "admin")]
-    return delivery_specs(plan, contacts, chats)
-
-
 def plan_key(row: Any) -> tuple[int, str, int, str, int]:
     """The part of a delivery's key that the timetable decides (``PlannedReminder.key``)."""
     return (row.task_id, row.unit_id, row.cycle, row.kind, row.offset_days)
+
+
+def delivery_key(row: Any) -> DeliveryKey:
+    """A delivery's whole key: the plan's part and the chat (``ReminderSpec.key``)."""
+    return (*plan_key(row), row.chat_id)
+
+
+def _catch_up_group(row: Any) -> tuple[object, ...]:
+    """Rows of one group stand for each other: only the newest due one is sent."""
+    if row.kind == ReminderKind.DIGEST.value:
+        return (row.kind, row.cycle, row.chat_id)
+    return (row.kind, row.task_id, row.unit_id, row.cycle, row.chat_id)
+
+
+def decide(rows: Sequence[Any], now: dt.datetime, finished: Collection[tuple[int, str, int]],
+           wanted: Collection[DeliveryKey] | None = None,
+           inactive: Collection[int] = frozenset(),
+           retry_at: Mapping[int, dt.datetime] | None = None) -> list[Decision]:
+    """Decide for each due row whether to send it (pure; the rules of catch-up).
+
+    A row is skipped when its reminder left the timetable, its recipient is no longer enrolled
+    or no longer a recipient (a contact enrolled for a unit that had none), its unit reported
+    done or not applicable, it was planned long after its time, a ``before`` reminder's cutoff
+    has passed, or an overdue notice or digest is older than :data:`STALE_AFTER`. Of the rest
+    only the newest of each group is sent (one per task, unit, kind and chat; one digest per
+    chat); when that one is chat 0 it is skipped and reported instead, and when it is backing
+    off after a transient error it waits.
+
+    Args:
+        rows: due rows, any order.
+        now: the current instant, in the plan's time zone (its date is "today").
+        finished: (task, unit, cycle) whose unit reported done or not applicable.
+        wanted: the delivery keys (:func:`delivery_key`) the timetable and the enrolled people
+            ask for now; None: all.
+        inactive: chats of people who are no longer enrolled.
+        retry_at: row id -> the earliest time to retry it after a transient error.
+
+    Returns:
+        One decision per row, in due order.
+    """
+    planned = None if wanted is None else {key[:5] for key in wanted}
+    retry_at = retry_at or {}
+    verdicts: dict[int, Decision] = {}
+    candidates: dict[tuple[object, ...], list[Any]] = defaultdict(list)
+    for row in rows:
+        reason = ""
+        created = getattr(row, "created_at", None)
+        if planned is not None and plan_key(row) not in planned:
+            reason = DROPPED
+        elif row.chat_id in inactive:
+            reason = NOT_ENROLLED
+        elif row.kind != ReminderKind.DIGEST.value and (
+                row.task_id, row.unit_id, row.cycle) in finished:
+            reason = REPORTED_DONE
+        elif wanted is not None and delivery_key(row) not in wanted:
+            reason = CONTACT_SINCE if row.chat_id == NO_CONTACT_CHAT else NOT_RECIPIENT
+        elif created is not None and created - row.due_at > PLANNED_LATE_AFTER:
+            reason = PLANNED_LATE
+        elif row.kind == ReminderKind.BEFORE.value and now.date() >= row.cutoff:
+            reason = CUTOFF_PASSED
+        elif row.kind != ReminderKind.BEFORE.value and now - row.due_at > STALE_AFTER:
+            reason = STALE
+        if reason:
+            verdicts[id(row)] = Decision(row, False, reason)
+        else:
+            candidates[_catch_up_group(row)].append(row)
+    for group in candidates.values():
+        # the newest; of two due at the same time, the one closer to the cutoff
+        newest = max(group, key=lambda r: (r.due_at, -r.offset_days, r.id))
+        for row in group:
+            if row is not newest:
+                verdicts[id(row)] = Decision(row, False, SUPERSEDED)
+            elif row.chat_id == NO_CONTACT_CHAT:
+                verdicts[id(row)] = Decision(
+                    row, False, NO_LEADERSHIP if row.kind == ReminderKind.DIGEST.value
+                    else NO_CONTACT)
+            elif row.id in retry_at and retry_at[row.id] > now:
+                verdicts[id(row)] = Decision(row, False, BACKING_OFF, wait=True)
+            else:
+                verdicts[id(row)] = Decision(row, True)
+    return [verdicts[id(row)] for row in sorted(rows, key=lambda r: (r.due_at, r.id))]
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """How long to wait before the next try after ``attempts`` failed ones (1, 2, 4... min)."""
+    return RETRY_BACKOFF * 2 ** max(attempts - 1, 0)
+
+
+# -- planning into the database ----------------------------------------------------------------
+def recipients(people: Iterable[Any], leadership_chats: Sequence[int]
+               ) -> tuple[dict[str, list[int]], list[int]]:
+    """Who receives what: unit id -> its active contacts, and the digest chats.
+
+    Digests go to the bound leadership chats, or, when none is bound, to every active leader
+    and enrolled admin in their own chat.
+    """
+    active = [p for p in people if p.active]
+    contacts: dict[str, list[int]] = defaultdict(list)
+    for person in active:
+        if person.role == "contact" and person.unit_id:
+            contacts[person.unit_id].append(person.telegram_user_id)
+    leadership = list(leadership_chats) or [p.telegram_user_id for p in active
+                                            if p.role in ("leader", "admin")]
+    return dict(contacts), leadership
+
+
+async def current_specs(services: Services, cycle: int) -> list[ReminderSpec]:
+    """The delivery rows the cycle's plan asks for, given who is enrolled now."""
+    people = await services.db(services.store.list_people, None, None, False)
+    chats = [c.chat_id for c in await services.db(services.store.leadership_chats)]
+    contacts, leadership = recipients(people, chats)
+    return delivery_specs(plan_reminders(services.timetable, cycle, services.calendar),
+                          contacts, leadership)
 
 
 async def sync_plan(services: Services, cycle: int, now: dt.datetime) -> int:
@@ -195,8 +303,7 @@ def render_reminder(services: Services, t: Translator, row: Any, latest: Any,
     lines = [f"<b>{head}</b>", f"<b>{task.id}. {escape(task.title)}</b>"]
     if duty is not None:
         lines.append(t.gettext("Your unit ({unit}) is {role}.").format(
-            unit=escape(unit.name_en if t.language == "en" else unit.name),
-            role=role_label(t, duty.role)))
+            unit=unit_name(t, unit), role=role_label(t, duty.role)))
     lines += [f"• {escape(item)}" for item in task.items]
     lines.append(deadline_line(t, state, task))
     lines.append(t.gettext("Latest report: {report}").format(report=report_line(t, latest)))
@@ -212,58 +319,307 @@ def render_digest(services: Services, t: Translator, cycle: int, latest: Any,
 
 
 # -- sending ---------------------------------------------------------------------------------
-async def _send_one(application: Application, services: Services, row: Any,
-                    report: DispatchReport, now: dt.datetime) -> None:
-    store = services.store
+class Pacer:
+    """Spaces sends at least ``1 / rate`` seconds apart, across all the tasks that share it."""
+
+    def __init__(self, rate: float) -> None:
+        self._gap = 1.0 / rate if rate > 0 else 0.0
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        """Wait for this caller's slot (slots are handed out in call order)."""
+        if not self._gap:
+            return
+        now = asyncio.get_running_loop().time()
+        slot = max(now, self._next)
+        self._next = slot + self._gap
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+@dataclass
+class _Run:
+    """What one dispatch run shares between its concurrent senders."""
+
+    application: Application
+    services: Services
+    now: dt.datetime
+    report: DispatchReport
+    languages: dict[int, str | None]
+    pacer: Pacer
+    interval: float
+    retry_at: dict[int, dt.datetime]
+    failures: list[tuple[Any, str]] = field(default_factory=list)
+    chats_written: set[int] = field(default_factory=set)
+
+    @property
+    def today(self) -> dt.date:
+        return self.now.date()
+
+
+async def _send_text(run: _Run, chat_id: int, text: str, t: Translator,
+                     reply_markup: Any = None) -> int:
+    """Send ``text`` in pages, paced; the last page's message id (it carries the keyboard)."""
+    pages = paginate(text)
+    message_id = 0
+    for index, page in enumerate(pages):
+        if index:
+            await asyncio.sleep(run.interval)
+        if len(pages) > 1:
+            page = page + "\n\n" + page_footer(t, index, len(pages))
+        await run.pacer.wait()
+        message = await run.application.bot.send_message(
+            chat_id, page, reply_markup=reply_markup if index == len(pages) - 1 else None)
+        run.chats_written.add(chat_id)
+        message_id = message.message_id
+    return message_id
+
+
+async def _send_one(run: _Run, row: Any) -> bool:
+    """Claim, render, send and record one row; False if its chat can no longer be written to."""
+    services, store, now, report = run.services, run.services.store, run.now, run.report
     if not await services.db(store.claim, row.id, now):
-        return
-    person = await services.db(store.get_person, row.chat_id)
-    t = translator(person.language if person else None)
-    today = now.astimezone(services.settings.zone).date()
+        return True  # another run took it
+    t = translator(run.languages.get(row.chat_id))
     try:
         if row.kind == ReminderKind.DIGEST.value:
-            latest = await services.db(store.latest_reports, row.cycle)
-            message_id = await send_pages(
-                application.bot, row.chat_id, render_digest(services, t, row.cycle, latest,
-                                                            today), t)
+            cycle_reports = await services.db(store.latest_reports, row.cycle)
+            text = render_digest(services, t, row.cycle, cycle_reports, run.today)
+            message_id = await _send_text(run, row.chat_id, text, t)
         else:
-            latest = await services.db(store.latest_reports, row.cycle, row.task_id, row.unit_id)
-            text = render_reminder(services, t, row, latest.get((row.task_id, row.unit_id)),
-                                   today)
-            message = await application.bot.send_message(
-                row.chat_id, text, reply_markup=report_keyboard(t, row.task_id, row.id))
-            message_id = message.message_id
+            reports = await services.db(store.latest_reports, row.cycle, row.task_id,
+                                        row.unit_id)
+            latest = reports.get((row.task_id, row.unit_id))
+            if latest is not None and latest.status in FINISHED:  # reported during this run
+                await services.db(store.mark_skipped, row.id, REPORTED_DONE, now)
+                report.skipped.append((row.id, REPORTED_DONE))
+                return True
+            text = render_reminder(services, t, row, latest, run.today)
+            message_id = await _send_text(run, row.chat_id, text, t,
+                                          report_keyboard(t, row.task_id, row.id))
     except Forbidden as exc:
-        await services.db(store.mark_failed, row.id, f"forbidden: {exc.message}", now)
-        report.failed.append((row.id, exc.message))
-        if person is not None:
-            await services.db(store.deactivate_person, row.chat_id,
-                              f"bot blocked or never started: {exc.message}", now)
-            request_replan(application)
-            await tell_admins(application, services, lambda a: a.gettext(
-                "{name} ({id}) has blocked the bot or never started it; they are marked "
-                "inactive. Reminders for {unit} need another contact.").format(
-                name=escape(person.display_name), id=person.telegram_user_id,
-                unit=escape(person.unit_id or "-")))
-        return
+        await _forbidden(run, row, exc)
+        return False
+    except BadRequest as exc:  # a NetworkError subclass, but retrying cannot help
+        await _fail(run, row, f"bad request: {exc.message}")
+        return True
     except (RetryAfter, NetworkError) as exc:
-        if isinstance(exc, BadRequest):
-            await services.db(store.mark_failed, row.id, f"bad request: {exc.message}", now)
-            report.failed.append((row.id, exc.message))
-            return
-        if row.attempts + 1 >= MAX_ATTEMPTS:
-            await services.db(store.mark_failed, row.id, f"gave up: {exc}", now)
-            report.failed.append((row.id, str(exc)))
-            return
+        attempts = row.attempts + 1
+        if attempts >= MAX_ATTEMPTS:
+            await _fail(run, row, f"gave up after {attempts} attempts: {exc}")
+            return True
         await services.db(store.retry_later, row.id, f"{type(exc).__name__}: {exc}", now)
+        delay = retry_delay(attempts)
+        if isinstance(exc, RetryAfter):  # AIORateLimiter already waited and retried
+            # ``exc.retry_after`` warns until PTB_TIMEDELTA is set; the value is this one
+            delay = max(delay, exc._retry_after)
+        run.retry_at[row.id] = now + delay
         report.retried.append(row.id)
-        return
+        log.warning("reminder %s to chat %s: %s; retrying after %s", row.id, row.chat_id, exc,
+                    delay)
+        return True
     except TelegramError as exc:
-        await services.db(store.mark_failed, row.id, f"{type(exc).__name__}: {exc}", now)
-        report.failed.append((row.id, str(exc)))
-        return
+        await _fail(run, row, f"{type(exc).__name__}: {exc}")
+        return True
+    except Exception as exc:  # a bug must not leave the row "sending" nor stop the run
+        log.exception("reminder %s could not be sent", row.id)
+        await _fail(run, row, f"internal error: {type(exc).__name__}: {exc}")
+        return True
     await services.db(store.mark_sent, row.id, message_id, now)
+    run.retry_at.pop(row.id, None)
     report.sent.append(row.id)
+    return True
+
+
+async def _fail(run: _Run, row: Any, reason: str) -> None:
+    await run.services.db(run.services.store.mark_failed, row.id, reason, run.now)
+    run.retry_at.pop(row.id, None)
+    run.report.failed.append((row.id, reason))
+    run.failures.append((row, reason))
+    log.warning("reminder %s to chat %s failed: %s", row.id, row.chat_id, reason)
+
+
+async def _forbidden(run: _Run, row: Any, exc: Forbidden) -> None:
+    """The recipient blocked the bot (or the bot left the group): stop writing there."""
+    services, store, now = run.services, run.services.store, run.now
+    reason = f"forbidden: {exc.message}"
+    await services.db(store.mark_failed, row.id, reason, now)
+    run.report.failed.append((row.id, reason))
+    log.warning("reminder %s: chat %s refuses the bot: %s", row.id, row.chat_id, exc.message)
+    if row.chat_id in run.languages:
+        if await services.db(store.deactivate_person, row.chat_id,
+                             f"bot blocked or never started: {exc.message}", now):
+            run.report.deactivated.append(row.chat_id)
+    elif await services.db(store.unbind_chat, row.chat_id, now):
+        run.report.unbound.append(row.chat_id)
+    else:
+        run.failures.append((row, reason))
+    request_replan(run.application)
+
+
+async def tell_admins(application: Application, services: Services,
+                      text_for: Callable[[Translator], str], pacer: Pacer | None = None,
+                      pause_before: Collection[int] = (), interval: float = 0.0) -> None:
+    """Send a notice to every admin (DUBAN_ADMINS and enrolled admins) in their language.
+
+    Args:
+        application: the bot.
+        services: the services.
+        text_for: the notice in a given language.
+        pacer: the run's overall pacing, if any.
+        pause_before: chats just written to: wait ``interval`` first (per-chat limit).
+        interval: seconds between two messages to one chat.
+    """
+    people = await services.db(services.store.list_people, None, "admin")
+    targets = {p.telegram_user_id: p.language for p in people}
+    for admin_id in services.settings.admins:
+        targets.setdefault(admin_id, None)
+    for chat_id, language in targets.items():
+        t = translator(language)
+        try:
+            for index, page in enumerate(pages := paginate(text_for(t))):
+                if index or chat_id in pause_before:
+                    await asyncio.sleep(interval)
+                if len(pages) > 1:
+                    page = page + "\n\n" + page_footer(t, index, len(pages))
+                if pacer is not None:
+                    await pacer.wait()
+                await application.bot.send_message(chat_id, page)
+        except TelegramError as exc:
+            log.warning("could not notify admin %s: %s", chat_id, exc)
+
+
+def admin_notice(services: Services, t: Translator, report: DispatchReport,
+                 people: Mapping[int, Any], failures: Sequence[tuple[Any, str]]) -> str:
+    """What the admins must hear about one run: blocked people, unreachable units and chats."""
+    timetable = services.timetable
+    parts: list[str] = []
+    for chat_id in report.deactivated:
+        person = people.get(chat_id)
+        unit = (unit_name(t, timetable.unit(person.unit_id))
+                if person is not None and person.unit_id else "-")
+        name = escape(person.display_name) if person is not None else str(chat_id)
+        parts.append(t.gettext(
+            "{name} ({id}) has blocked the bot or never started it; they are marked "
+            "inactive. Reminders for {unit} need another contact.").format(
+            name=name, id=chat_id, unit=unit))
+    for chat_id in report.unbound:
+        parts.append(t.gettext(
+            "The bot can no longer write to the leadership chat {chat}; it is unbound. Bind "
+            "the group again with a leader invitation.").format(chat=chat_id))
+    if report.units_without_contact:
+        by_unit: dict[str, list[int]] = defaultdict(list)
+        for task_id, unit_id in sorted(report.units_without_contact):
+            by_unit[unit_id].append(task_id)
+        lines = [escape(t.gettext("These units have no enrolled contact, so their reminders "
+                                  "were not sent. Enrol someone with /invite <unit>:"))]
+        for unit_id, tasks in by_unit.items():
+            lines.append(t.gettext("• {unit}: tasks {tasks}").format(
+                unit=unit_name(t, timetable.unit(unit_id)),
+                tasks=", ".join(str(n) for n in tasks)))
+        parts.append("\n".join(lines))
+    if report.digest_without_leadership:
+        parts.append(t.gettext(
+            "The leadership digest was not sent: no leadership chat is bound and no leader is "
+            "enrolled. Open a leader invitation in the group, or enrol a leader."))
+    if failures:
+        lines = [t.gettext("These reminders could not be delivered:")]
+        for row, reason in failures:
+            what = (t.gettext("leadership group") if row.kind == ReminderKind.DIGEST.value
+                    else t.gettext("task {number}").format(number=row.task_id))
+            lines.append(f"• {what} → {row.chat_id}: {escape(reason)}")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+async def dispatch_due(application: Application, now: dt.datetime | None = None
+                       ) -> DispatchReport:
+    """Re-plan if needed, then send every due reminder exactly once.
+
+    Sends to different chats run concurrently, spaced ``max_send_rate`` per second overall
+    (PTB's AIORateLimiter also keeps the overall and group limits and retries a 429); sends to
+    one chat go one after another, ``per_chat_interval`` seconds apart, to keep within
+    Telegram's one message per second per chat. Both come from ``application.bot_data``.
+    """
+    services: Services = application.bot_data["services"]
+    store = services.store
+    now = (now or services.clock.now()).astimezone(services.settings.zone)
+    report = DispatchReport()
+    for stale in await services.db(store.stale_sending, now - STALE_SENDING):
+        log.warning("reminder %s was interrupted while sending; it will be sent again", stale.id)
+        await services.db(store.retry_later, stale.id or 0, "interrupted while sending", now)
+    everyone = await services.db(store.list_people, None, None, False)
+    bound = [c.chat_id for c in await services.db(store.leadership_chats)]
+    contacts, leadership = recipients(everyone, bound)
+
+    def specs_for(cycle: int) -> list[ReminderSpec]:
+        return delivery_specs(plan_reminders(services.timetable, cycle, services.calendar),
+                              contacts, leadership)
+
+    cycle = now.year
+    specs = {cycle: specs_for(cycle)}
+    fingerprint = frozenset((s.key, s.due_at, s.cutoff) for s in specs[cycle])
+    last = application.bot_data.get("replanned_at")
+    if (last is None or now - last >= REPLAN_EVERY or now < last
+            or application.bot_data.get("planned") != fingerprint):
+        added = await services.db(store.plan_deliveries, specs[cycle], now)
+        application.bot_data["replanned_at"] = now
+        application.bot_data["planned"] = fingerprint
+        if added:
+            log.info("planned %s new deliveries for %s", added, cycle)
+    due = await services.db(store.due_deliveries, now)
+    if not due:
+        return report
+    finished: set[tuple[int, str, int]] = set()
+    for row_cycle in {row.cycle for row in due}:
+        if row_cycle not in specs:
+            specs[row_cycle] = specs_for(row_cycle)
+        latest = await services.db(store.latest_reports, row_cycle)
+        finished |= {(task, unit, row_cycle) for (task, unit), r in latest.items()
+                     if r.status in FINISHED}
+    wanted = {s.key for cycle_specs in specs.values() for s in cycle_specs}
+    inactive = {p.telegram_user_id for p in everyone if not p.active}
+    retry_at: dict[int, dt.datetime] = application.bot_data.setdefault("retry_at", {})
+    by_chat: dict[int, list[Any]] = defaultdict(list)
+    for decision in decide(due, now, finished, wanted, inactive, retry_at):
+        row = decision.row
+        if decision.send:
+            by_chat[row.chat_id].append(row)
+        elif decision.wait:
+            report.waiting.append(row.id)
+        else:
+            await services.db(store.mark_skipped, row.id, decision.reason, now)
+            report.skipped.append((row.id, decision.reason))
+            retry_at.pop(row.id, None)
+            if decision.reason == NO_CONTACT:
+                report.units_without_contact.add((row.task_id, row.unit_id))
+            elif decision.reason == NO_LEADERSHIP:
+                report.digest_without_leadership = True
+            log.info("reminder %s (%s, task %s, %s, chat %s) skipped: %s", row.id, row.kind,
+                     row.task_id, row.unit_id or "-", row.chat_id, decision.reason)
+    run = _Run(application, services, now, report,
+               {p.telegram_user_id: p.language for p in everyone},
+               Pacer(application.bot_data.get("max_send_rate", SEND_RATE)),
+               application.bot_data.get("per_chat_interval", 1.0), retry_at)
+
+    async def drain(rows: list[Any]) -> None:
+        for index, row in enumerate(rows):
+            if index:
+                await asyncio.sleep(run.interval)
+            if not await _send_one(run, row):
+                for rest in rows[index + 1:]:  # the chat refuses the bot: the rest cannot go
+                    await services.db(store.mark_skipped, rest.id, NOT_ENROLLED, now)
+                    report.skipped.append((rest.id, NOT_ENROLLED))
+                return
+
+    await asyncio.gather(*(drain(rows) for rows in by_chat.values()))
+    people = {p.telegram_user_id: p for p in everyone}
+    if (report.deactivated or report.unbound or report.units_without_contact
+            or report.digest_without_leadership or run.failures):
+        await tell_admins(application, services,
+                          lambda t: admin_notice(services, t, report, people, run.failures),
+                          run.pacer, run.chats_written, run.interval)
+    return report
 
 
 @dataclass(frozen=True)
@@ -281,117 +637,33 @@ class DryRow:
     cutoff: dt.date
     state: str
     attempts: int = 0
+    created_at: dt.datetime | None = None
 
 
 async def dry_run(services: Services, at: dt.datetime) -> list[Decision]:
     """What a dispatch run at ``at`` would do, without writing or sending anything."""
-    cycle = at.astimezone(services.settings.zone).year
-    stored = {(r.task_id, r.unit_id, r.cycle, r.kind, r.offset_days, r.chat_id): r
-              for r in await services.db(services.store.reminders_for_cycle, cycle)}
+    at = at.astimezone(services.settings.zone)
+    cycle = at.year
+    stored = {r.key: r for r in await services.db(services.store.reminders_for_cycle, cycle)}
+    specs = await current_specs(services, cycle)
     rows: list[DryRow] = []
-    for spec in await current_specs(services, cycle):
+    for spec in specs:
         row = stored.get(spec.key)
         state = row.state if row is not None else "unplanned"
-        if spec.due_at <= at and state in ("pending", "unplanned"):
-            rows.append(DryRow(row.id if row is not None else 0, spec.task_id, spec.unit_id,
-                               spec.cycle, spec.kind, spec.offset_days, spec.chat_id,
-                               spec.due_at, spec.cutoff, state))
+        if spec.due_at > at or state not in ("pending", "unplanned"):
+            continue
+        if row is None:  # the run would plan it now
+            rows.append(DryRow(0, *spec.key[:6], spec.due_at, spec.cutoff, state,
+                               created_at=at))
+        else:
+            rows.append(DryRow(row.id or 0, *spec.key[:6], spec.due_at, spec.cutoff, state,
+                               row.attempts, row.created_at))
     latest = await services.db(services.store.latest_reports, cycle)
     finished = {(task, unit, cycle) for (task, unit), r in latest.items()
                 if r.status in FINISHED}
     everyone = await services.db(services.store.list_people, None, None, False)
     inactive = {p.telegram_user_id for p in everyone if not p.active}
-    return decide(rows, at, finished, None, inactive)
-
-
-async def tell_admins(application: Application, services: Services,
-                      text_for: Any) -> None:
-    """Send a notice to every admin (DUBAN_ADMINS and enrolled admins) in their language."""
-    people = await services.db(services.store.list_people, None, "admin")
-    targets = {p.telegram_user_id: p.language for p in people}
-    for admin_id in services.settings.admins:
-        targets.setdefault(admin_id, None)
-    for chat_id, language in targets.items():
-        try:
-            await application.bot.send_message(chat_id, text_for(translator(language)))
-        except TelegramError as exc:
-            log.warning("could not notify admin %s: %s", chat_id, exc)
-
-
-async def dispatch_due(application: Application, now: dt.datetime | None = None
-                       ) -> DispatchReport:
-    """Plan if needed, then send every due reminder exactly once.
-
-    Sends to different chats run concurrently (PTB's AIORateLimiter keeps the overall and group
-    limits); sends to one chat go one after another, ``per_chat_interval`` seconds apart, to keep
-    within Telegram's one message per second per chat.
-    """
-    services: Services = application.bot_data["services"]
-    now = now or services.clock.now()
-    report = DispatchReport()
-    last = application.bot_data.get("replanned_at")
-    if last is None or now - last >= REPLAN_EVERY or now < last:
-        for stale in await services.db(services.store.stale_sending, now - dt.timedelta(
-                minutes=10)):
-            await services.db(services.store.retry_later, stale.id,
-                              "interrupted while sending", now)
-        await sync_plan(services, now.astimezone(services.settings.zone).year, now)
-        application.bot_data["replanned_at"] = now
-    due = await services.db(services.store.due_deliveries, now)
-    if not due:
-        return report
-    finished: set[tuple[int, str, int]] = set()
-    for cycle in {row.cycle for row in due}:
-        latest = await services.db(services.store.latest_reports, cycle)
-        finished |= {(task, unit, cycle) for (task, unit), r in latest.items()
-                     if r.status in FINISHED}
-    planned = {r.key for cycle in {row.cycle for row in due}
-               for r in plan_reminders(services.timetable, cycle, services.calendar)}
-    everyone = await services.db(services.store.list_people, None, None, False)
-    inactive = {p.telegram_user_id for p in everyone if not p.active}
-    by_chat: dict[int, list[Any]] = defaultdict(list)
-    for decision in decide(due, now, finished, planned, inactive):
-        row = decision.row
-        if decision.send:
-            by_chat[row.chat_id].append(row)
-            continue
-        await services.db(services.store.mark_skipped, row.id, decision.reason, now)
-        report.skipped.append((row.id, decision.reason))
-        if decision.reason == "no enrolled contact" and row.unit_id:
-            report.units_without_contact.add((row.task_id, row.unit_id))
-        else:
-            log.info("reminder %s skipped: %s", row.id, decision.reason)
-    interval = application.bot_data.get("per_chat_interval", 1.0)
-
-    async def drain(rows: list[Any]) -> None:
-        for index, row in enumerate(rows):
-            if index:
-                await asyncio.sleep(interval)
-            await _send_one(application, services, row, report, now)
-
-    await asyncio.gather(*(drain(rows) for rows in by_chat.values()))
-    if report.units_without_contact:
-        await _report_missing_contacts(application, services, report.units_without_contact)
-    return report
-
-
-async def _report_missing_contacts(application: Application, services: Services,
-                                   missing: set[tuple[int, str]]) -> None:
-    by_unit: dict[str, list[int]] = defaultdict(list)
-    for task_id, unit_id in sorted(missing):
-        by_unit[unit_id].append(task_id)
-
-    def text(t: Translator) -> str:
-        lines = [t.gettext("These units have no enrolled contact, so their reminders were not "
-                           "sent. Enrol someone with /invite <unit>:")]
-        for unit_id, tasks in by_unit.items():
-            unit = services.timetable.unit(unit_id)
-            name = unit.name_en if t.language == "en" else unit.name
-            lines.append(t.gettext("• {unit}: tasks {tasks}").format(
-                unit=escape(name), tasks=", ".join(str(n) for n in tasks)))
-        return "\n".join(lines)
-
-    await tell_admins(application, services, text)
+    return decide(rows, at, finished, {s.key for s in specs}, inactive)
 
 
 async def dispatch_job(context: ContextTypes.DEFAULT_TYPE) -> None:

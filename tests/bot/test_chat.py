@@ -258,3 +258,18 @@ async def test_bound_group_that_becomes_a_supergroup_is_followed(harness: Harnes
         "migrate_to_chat_id": -1004001}}, harness.app.bot)
     await harness.app.process_update(update)
     assert [c.chat_id for c in harness.store.leadership_chats()] == [-1004001]
+
+
+async def test_a_late_unrelated_message_is_not_taken_as_a_note(harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    listing = await harness.command(ECOLOGY, "mytasks")
+    card = await harness.press(ECOLOGY, listing[-1]["message_id"], "t|15")
+    ack = await harness.press(ECOLOGY, card[0]["message_id"], "r|15|in_progress")
+    harness.clock.advance(dt.timedelta(hours=2))
+    reply = await harness.say(ECOLOGY, "明天开会")
+    assert "/report" in reply[0]["text"]
+    assert len(harness.store.report_history(15, "ecology-environment", 2026)) == 1
+    # A reply to the acknowledgement still counts, however late.
+    await harness.say(ECOLOGY, "资料已上传 80%", reply_to=ack[0]["message_id"])
+    history = harness.store.report_history(15, "ecology-environment", 2026)
+    assert [r.progress for r in history] == [None, 80]
