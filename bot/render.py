@@ -78,6 +78,8 @@ def deadline_line(t: Translator, state: TaskState, task: Task) -> str:
     if state.cutoff is None or state.days_left is None:
         return t.gettext("annual, judged on statistics bureau data")
     due = t.date(state.cutoff - dt.timedelta(days=1))
+    if state.phase is TaskPhase.DONE:
+        return t.gettext("due {date}").format(date=due)
     if state.days_left >= 0:
         return t.ngettext("due {date}, {n} day left", "due {date}, {n} days left",
                           state.days_left).format(date=due, n=state.days_left)
