@@ -1,0 +1,1 @@
+"""Benchmarks: speed and memory figures with their targets; see bench/README.md."""

@@ -4,16 +4,21 @@ The duban Application (real python-telegram-bot HTTP stack, real ``AIORateLimite
 the local Bot API stand-in (``bot.standin``) on 127.0.0.1, in this one process, as in
 ``tests/bot/conftest.py``: a simulated person's update is fetched with ``getUpdates`` and handed
 to ``process_update``. The database holds the storage benchmark's fixture (88,400 reports over
-five cycles) so that ``/summary`` reads a full cycle. Run from the repository root::
+five cycles, loaded by a separate process so that it does not count in this one's memory; all
+``in_progress`` or ``blocked``, so that no reminder is skipped as done) and ``/summary`` reads a
+full cycle. The clock is frozen at 2026-11-26 10:00 Asia/Shanghai. Run from the repository
+root::
 
     python -m bench.bench_bot                     # 50 requests of each, 300 reminders
     python -m bench.bench_bot --quick             # 20 requests, 100 reminders
     python -m bench.bench_bot --backend postgres  # the same on PostgreSQL (default: SQLite)
 
 Fan-out: ``dispatch_due`` at one instant with exactly one due reminder for each of N contacts'
-private chats, ``per_chat_interval`` 0. It runs twice: once with the stand-in only recording
-(the app's own pacing), once with the stand-in enforcing Telegram's limits (30 sends in any
-second, answering 429 beyond, which ``AIORateLimiter`` retries).
+private chats (the other due rows are marked skipped first), ``per_chat_interval`` 0, the
+dispatcher's own pacing left at its default. It runs twice: once with the stand-in only
+recording (the app's own pacing, as the stand-in's clock sees each send), once with the stand-in
+enforcing Telegram's limits (30 sends in any second, answering 429 beyond, which
+``AIORateLimiter`` retries). Then a few dispatch runs with nothing due (the every-minute case).
 
 Prints a table (figure | value | target | ok?); a missed target prints MISSED and the exit
 status is 0 all the same.
@@ -24,8 +29,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 
 from pydantic import SecretStr
@@ -43,6 +51,7 @@ from bench.common import (
     info,
     load_fixture_elsewhere,
     max_rss_mib,
+    median_ms,
     migrated_store,
     percentile,
     print_environment,
@@ -71,16 +80,58 @@ FANOUT_AT = (dt.datetime(2026, 11, 17, 9, 0, tzinfo=SHANGHAI),
              dt.datetime(2026, 11, 24, 9, 0, tzinfo=SHANGHAI))
 WARM_UP = 3
 MAX_RATE = 30  # Telegram: about 30 messages per second to different chats
+IDLE_RUNS = 5
+
+
+class LoopLag:
+    """The longest event-loop stall: the worst lateness of a 1 ms ticker.
+
+    It is how long an incoming update or a timer could have waited: a callback that blocks, a
+    garbage collection, or worker threads holding the GIL while the loop wants it.
+    """
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(0.001)
+            self.worst = max(self.worst, loop.time() - before - 0.001)
+
+    async def __aenter__(self) -> LoopLag:
+        self._task = asyncio.create_task(self._tick())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+
+
+class LogTally(logging.Handler):
+    """Counts the warnings and errors logged during the run instead of printing them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Count the record by logger, level and the start of its message."""
+        message = record.getMessage().split("\n", 1)[0]
+        self.seen[f"{record.levelname} {record.name}: {message[:90]}"] += 1
 
 
 @dataclass
 class Bot:
-    """The running application, its stand-in, store and clock."""
+    """The running application, its stand-in and store."""
 
     app: Application
     api: BotApiStandIn
     store: Store
-    clock: FrozenClock
     offset: int = 0
 
     async def round_trip(self, user_id: int, command: str) -> float:
@@ -107,14 +158,13 @@ async def start_bot(api: BotApiStandIn, store: Store, timetable: Timetable) -> B
     settings = Settings(telegram_bot_token=SecretStr(TOKEN), telegram_api_base_url=api.base_url,
                         telegram_file_base_url=api.base_file_url, database_url=store.url,
                         admins=(ADMIN,), dispatch_interval_seconds=3600)
-    clock = FrozenClock(NOW)
-    app = build_application(settings, timetable=timetable, store=store, clock=clock,
-                            auto_dispatch=False)
+    app = build_application(settings, timetable=timetable, store=store,
+                            clock=FrozenClock(NOW), auto_dispatch=False)
     app.bot_data["per_chat_interval"] = 0.0
     await app.initialize()
     assert app.post_init is not None
     await app.post_init(app)
-    return Bot(app, api, store, clock)
+    return Bot(app, api, store)
 
 
 async def latency(bot: Bot, requests: int) -> list[Figure]:
@@ -123,12 +173,14 @@ async def latency(bot: Bot, requests: int) -> list[Figure]:
     for user_id, command in ((LEADER, "summary"), (CONTACT, "mytasks")):
         for _ in range(WARM_UP):
             await bot.round_trip(user_id, command)
-        seconds = [await bot.round_trip(user_id, command) for _ in range(requests)]
+        async with LoopLag() as lag:
+            seconds = [await bot.round_trip(user_id, command) for _ in range(requests)]
         figures += [
             figure(f"/{command} round trip p50 ({requests} requests)",
                    percentile(seconds, 50) * 1000, "ms"),
             figure(f"/{command} round trip p95", percentile(seconds, 95) * 1000, "ms"),
             figure(f"/{command} round trip max", max(seconds) * 1000, "ms"),
+            figure(f"/{command}: longest event-loop stall", lag.worst * 1000, "ms"),
         ]
     return figures
 
@@ -175,13 +227,14 @@ async def fan_out(bot: Bot, at: dt.datetime, chats: Sequence[int], enforce: bool
     sends_before = len(bot.api.send_times())
     calls_before = len(bot.api.calls("sendMessage"))
     start = time.perf_counter()
-    report = await dispatch_due(bot.app, at)
+    async with LoopLag() as lag:
+        report = await dispatch_due(bot.app, at)
     total = time.perf_counter() - start
     times = bot.api.send_times()[sends_before:]
     calls = bot.api.calls("sendMessage")[calls_before:]
     too_many = sum(1 for call in calls if call.status == 429)
     window = (times[-1] - times[0]) if len(times) > 1 else 0.0
-    max_rate = _max_rate(times)
+    max_rate = _max_rate(sorted(times))
     # When the stand-in enforces the limit, sends beyond it are refused, not recorded: the
     # figure then says nothing about the app's pacing, and the 429 count does.
     pacing = (info(f"{label}: max sends in any 1 s", f"{max_rate} msgs/s") if enforce else
@@ -193,9 +246,28 @@ async def fan_out(bot: Bot, at: dt.datetime, chats: Sequence[int], enforce: bool
         figure(f"{label}: dispatch_due total", total, "s", digits=2),
         figure(f"{label}: first to last send", window, "s", digits=2),
         pacing,
-        figure(f"{label}: mean send rate", (len(times) - 1) / window if window else 0.0,
-               "msgs/s"),
+        figure(f"{label}: throughput (sent / total)", len(times) / total, "msgs/s"),
         info(f"{label}: 429 answers from the stand-in", too_many),
+        figure(f"{label}: longest event-loop stall", lag.worst * 1000, "ms"),
+    ]
+
+
+async def idle_dispatch(bot: Bot, after: dt.datetime) -> list[Figure]:
+    """The run every minute when nothing is due, and the hourly one that re-plans too."""
+    seconds: list[float] = []
+    async with LoopLag() as lag:
+        for minute in range(1, IDLE_RUNS + 1):
+            start = time.perf_counter()
+            await dispatch_due(bot.app, after + dt.timedelta(minutes=minute))
+            seconds.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        await dispatch_due(bot.app, after + dt.timedelta(hours=2))
+        hourly = time.perf_counter() - start
+    return [
+        figure(f"dispatch_due, nothing due (every minute), median of {IDLE_RUNS}",
+               median_ms(seconds), "ms"),
+        figure("dispatch_due, nothing due, re-planning (hourly)", hourly * 1000, "ms"),
+        figure("idle dispatch runs: longest event-loop stall", lag.worst * 1000, "ms"),
     ]
 
 
@@ -238,6 +310,7 @@ async def run(backend: str, quick: bool) -> list[Figure]:
                                          f"fan-out of {fanout}, stand-in recording")
                 figures += await fan_out(bot, FANOUT_AT[1], chats, True,
                                          f"fan-out of {fanout}, stand-in enforcing limits")
+                figures += await idle_dispatch(bot, FANOUT_AT[1])
                 figures.append(figure("max RSS at the end", max_rss_mib(), "MiB"))
             finally:
                 await bot.app.shutdown()
@@ -253,7 +326,13 @@ def main() -> None:
                         help="20 requests of each and 100 reminders instead of 50 and 300")
     options = parser.parse_args()
     print_environment()
-    print_table(f"bench_bot — {options.backend}", asyncio.run(run(options.backend, options.quick)))
+    tally = LogTally()
+    logging.basicConfig(handlers=[tally], level=logging.WARNING, force=True)
+    figures = asyncio.run(run(options.backend, options.quick))
+    figures.append(info("warnings and errors logged", sum(tally.seen.values())))
+    print_table(f"bench_bot — {options.backend}", figures)
+    for line, count in tally.seen.most_common():
+        print(f"  {count:4} x {line}")
 
 
 if __name__ == "__main__":
