@@ -15,22 +15,33 @@ skipped with their reason and logged. A row planned long after its time (its rec
 later, or the timetable gained a reminder) is skipped the same way, never sent late.
 
 Limits: sends go through PTB's ``AIORateLimiter`` (overall and per-group limits, 429 retries);
-the dispatcher also spaces its own sends :data:`SEND_RATE` per second overall (the limiter's
-leaky bucket would let a fan-out start with a burst of 30) and ``per_chat_interval`` seconds
-apart within one chat. A 403 deactivates the person (or unbinds the group) and tells the admins;
-network errors and 5xx put the row back to pending with an exponential back-off; other errors
-fail the row and tell the admins. A row left ``sending`` by a crash is sent again after
-:data:`STALE_SENDING` (at-least-once in that narrow window: Telegram cannot be asked whether the
-message went out).
+the dispatcher also keeps its own sends to :data:`MAX_SEND_RATE` in any second as Telegram
+sees them (:class:`SendWindow`: the limiter's leaky bucket lets a fan-out start with a burst of
+30 on top of its 30 a second, and requests delayed on the way arrive bunched) and
+``per_chat_interval`` seconds apart within one chat. A 403 deactivates the person (or unbinds
+the group) and tells the admins; network errors and 5xx put the row back to pending with an
+exponential back-off; other errors fail the row and tell the admins. A row left ``sending`` by
+a crash is sent again after :data:`STALE_SENDING` (at-least-once in that narrow window: Telegram
+cannot be asked whether the message went out). The rules, in a table: docs/reminders.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import heapq
+import itertools
 import logging
-from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections import defaultdict, deque
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Collection,
+    Iterable,
+    Mapping,
+    Sequence,
+)
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any, Protocol
@@ -69,8 +80,8 @@ MAX_ATTEMPTS = 5
 RETRY_BACKOFF = dt.timedelta(minutes=1)
 """Wait after the first transient failure; doubled after each further one."""
 REPLAN_EVERY = dt.timedelta(hours=1)
-SEND_RATE = 25.0
-"""The dispatcher's own sends per second, below Telegram's ~30 to leave room for replies."""
+MAX_SEND_RATE = 25
+"""The dispatcher's sends in any second, below Telegram's ~30 to leave room for replies."""
 
 # Why a due row is not sent (``Decision.reason``; stored as the row's ``reason``).
 DROPPED = "no longer in the timetable"
@@ -206,7 +217,7 @@ def decide(rows: Sequence[Any], now: dt.datetime, finished: Collection[tuple[int
     candidates: dict[tuple[object, ...], list[Any]] = defaultdict(list)
     for row in rows:
         reason = ""
-        created = getattr(row, "created_at", None)
+        created = row.created_at
         if planned is not None and plan_key(row) not in planned:
             reason = DROPPED
         elif row.chat_id in inactive:
@@ -319,22 +330,66 @@ def render_digest(services: Services, t: Translator, cycle: int, latest: Any,
 
 
 # -- sending ---------------------------------------------------------------------------------
-class Pacer:
-    """Spaces sends at least ``1 / rate`` seconds apart, across all the tasks that share it."""
+class SendWindow:
+    """At most ``limit`` sends in flight or finished within the last ``period`` seconds.
 
-    def __init__(self, rate: float) -> None:
-        self._gap = 1.0 / rate if rate > 0 else 0.0
-        self._next = 0.0
+    A send counts from its start until ``period`` seconds after it *finished*, so that however
+    the requests are delayed on their way (a busy event loop, a slow connection), Telegram
+    never sees more than ``limit`` of them in any ``period``. Waiters with a higher
+    ``priority`` go first (the dispatcher gives chats with more messages still to send a higher
+    one, so that their one-a-second chain does not wait behind everybody's first message);
+    equal priorities go in arrival order.
+    """
 
-    async def wait(self) -> None:
-        """Wait for this caller's slot (slots are handed out in call order)."""
-        if not self._gap:
+    def __init__(self, limit: int, period: float = 1.0) -> None:
+        self._limit = limit
+        self._period = period
+        self._finished: deque[float] = deque()
+        self._in_flight = 0
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+
+    @asynccontextmanager
+    async def slot(self, priority: int = 0) -> AsyncIterator[None]:
+        """Hold a place in the window for the duration of one send."""
+        if self._limit <= 0:
+            yield
             return
-        now = asyncio.get_running_loop().time()
-        slot = max(now, self._next)
-        self._next = slot + self._gap
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        admitted = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (-priority, next(self._arrivals), admitted))
+        self._admit()
+        try:
+            await admitted
+        except asyncio.CancelledError:
+            if admitted.done() and not admitted.cancelled():  # admitted, then cancelled
+                self._release()
+            raise
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        self._in_flight -= 1
+        self._finished.append(asyncio.get_running_loop().time())
+        self._admit()
+
+    def _admit(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        now = loop.time()
+        while self._finished and now - self._finished[0] >= self._period:
+            self._finished.popleft()
+        while self._waiting and self._in_flight + len(self._finished) < self._limit:
+            _, _, admitted = heapq.heappop(self._waiting)
+            if not admitted.done():  # else its task was cancelled while waiting
+                self._in_flight += 1
+                admitted.set_result(None)
+        if self._waiting and self._finished:  # (if all are in flight, a release admits)
+            self._timer = loop.call_at(self._finished[0] + self._period, self._admit)
 
 
 @dataclass
@@ -346,7 +401,7 @@ class _Run:
     now: dt.datetime
     report: DispatchReport
     languages: dict[int, str | None]
-    pacer: Pacer
+    window: SendWindow
     interval: float
     retry_at: dict[int, dt.datetime]
     failures: list[tuple[Any, str]] = field(default_factory=list)
@@ -358,7 +413,7 @@ class _Run:
 
 
 async def _send_text(run: _Run, chat_id: int, text: str, t: Translator,
-                     reply_markup: Any = None) -> int:
+                     reply_markup: Any = None, priority: int = 0) -> int:
     """Send ``text`` in pages, paced; the last page's message id (it carries the keyboard)."""
     pages = paginate(text)
     message_id = 0
@@ -367,16 +422,19 @@ async def _send_text(run: _Run, chat_id: int, text: str, t: Translator,
             await asyncio.sleep(run.interval)
         if len(pages) > 1:
             page = page + "\n\n" + page_footer(t, index, len(pages))
-        await run.pacer.wait()
-        message = await run.application.bot.send_message(
-            chat_id, page, reply_markup=reply_markup if index == len(pages) - 1 else None)
+        async with run.window.slot(priority + len(pages) - index - 1):
+            message = await run.application.bot.send_message(
+                chat_id, page, reply_markup=reply_markup if index == len(pages) - 1 else None)
         run.chats_written.add(chat_id)
         message_id = message.message_id
     return message_id
 
 
-async def _send_one(run: _Run, row: Any) -> bool:
-    """Claim, render, send and record one row; False if its chat can no longer be written to."""
+async def _send_one(run: _Run, row: Any, priority: int = 0) -> bool:
+    """Claim, render, send and record one row; False if its chat can no longer be written to.
+
+    ``priority``: how many more messages its chat is waiting for (see :class:`SendWindow`).
+    """
     services, store, now, report = run.services, run.services.store, run.now, run.report
     if not await services.db(store.claim, row.id, now):
         return True  # another run took it
@@ -385,7 +443,7 @@ async def _send_one(run: _Run, row: Any) -> bool:
         if row.kind == ReminderKind.DIGEST.value:
             cycle_reports = await services.db(store.latest_reports, row.cycle)
             text = render_digest(services, t, row.cycle, cycle_reports, run.today)
-            message_id = await _send_text(run, row.chat_id, text, t)
+            message_id = await _send_text(run, row.chat_id, text, t, priority=priority)
         else:
             reports = await services.db(store.latest_reports, row.cycle, row.task_id,
                                         row.unit_id)
@@ -396,7 +454,7 @@ async def _send_one(run: _Run, row: Any) -> bool:
                 return True
             text = render_reminder(services, t, row, latest, run.today)
             message_id = await _send_text(run, row.chat_id, text, t,
-                                          report_keyboard(t, row.task_id, row.id))
+                                          report_keyboard(t, row.task_id, row.id), priority)
     except Forbidden as exc:
         await _forbidden(run, row, exc)
         return False
@@ -458,7 +516,7 @@ async def _forbidden(run: _Run, row: Any, exc: Forbidden) -> None:
 
 
 async def tell_admins(application: Application, services: Services,
-                      text_for: Callable[[Translator], str], pacer: Pacer | None = None,
+                      text_for: Callable[[Translator], str], window: SendWindow | None = None,
                       pause_before: Collection[int] = (), interval: float = 0.0) -> None:
     """Send a notice to every admin (DUBAN_ADMINS and enrolled admins) in their language.
 
@@ -466,7 +524,7 @@ async def tell_admins(application: Application, services: Services,
         application: the bot.
         services: the services.
         text_for: the notice in a given language.
-        pacer: the run's overall pacing, if any.
+        window: the run's overall limit, if any.
         pause_before: chats just written to: wait ``interval`` first (per-chat limit).
         interval: seconds between two messages to one chat.
     """
@@ -482,9 +540,8 @@ async def tell_admins(application: Application, services: Services,
                     await asyncio.sleep(interval)
                 if len(pages) > 1:
                     page = page + "\n\n" + page_footer(t, index, len(pages))
-                if pacer is not None:
-                    await pacer.wait()
-                await application.bot.send_message(chat_id, page)
+                async with window.slot() if window is not None else nullcontext():
+                    await application.bot.send_message(chat_id, page)
         except TelegramError as exc:
             log.warning("could not notify admin %s: %s", chat_id, exc)
 
@@ -536,10 +593,12 @@ async def dispatch_due(application: Application, now: dt.datetime | None = None
                        ) -> DispatchReport:
     """Re-plan if needed, then send every due reminder exactly once.
 
-    Sends to different chats run concurrently, spaced ``max_send_rate`` per second overall
-    (PTB's AIORateLimiter also keeps the overall and group limits and retries a 429); sends to
-    one chat go one after another, ``per_chat_interval`` seconds apart, to keep within
-    Telegram's one message per second per chat. Both come from ``application.bot_data``.
+    Sends to different chats run concurrently, at most ``max_send_rate`` in any second
+    (:class:`SendWindow`; PTB's AIORateLimiter also keeps the overall and group limits and
+    retries a 429); sends to one chat go one after another, ``per_chat_interval`` seconds apart
+    (from the end of one to the start of the next), to keep within Telegram's one message per
+    second per chat. Both come from ``application.bot_data`` (0: no spacing, e.g. on a virtual
+    clock).
     """
     services: Services = application.bot_data["services"]
     store = services.store
@@ -599,14 +658,14 @@ async def dispatch_due(application: Application, now: dt.datetime | None = None
                      row.task_id, row.unit_id or "-", row.chat_id, decision.reason)
     run = _Run(application, services, now, report,
                {p.telegram_user_id: p.language for p in everyone},
-               Pacer(application.bot_data.get("max_send_rate", SEND_RATE)),
+               SendWindow(int(application.bot_data.get("max_send_rate", MAX_SEND_RATE))),
                application.bot_data.get("per_chat_interval", 1.0), retry_at)
 
     async def drain(rows: list[Any]) -> None:
         for index, row in enumerate(rows):
             if index:
                 await asyncio.sleep(run.interval)
-            if not await _send_one(run, row):
+            if not await _send_one(run, row, len(rows) - index - 1):
                 for rest in rows[index + 1:]:  # the chat refuses the bot: the rest cannot go
                     await services.db(store.mark_skipped, rest.id, NOT_ENROLLED, now)
                     report.skipped.append((rest.id, NOT_ENROLLED))
@@ -618,7 +677,7 @@ async def dispatch_due(application: Application, now: dt.datetime | None = None
             or report.digest_without_leadership or run.failures):
         await tell_admins(application, services,
                           lambda t: admin_notice(services, t, report, people, run.failures),
-                          run.pacer, run.chats_written, run.interval)
+                          run.window, run.chats_written, run.interval)
     return report
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import itertools
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
 
@@ -29,7 +28,7 @@ from bot.reminders import (
     STALE,
     SUPERSEDED,
     Decision,
-    Pacer,
+    SendWindow,
     decide,
     delivery_key,
     delivery_specs,
@@ -242,18 +241,57 @@ def test_retry_delays_double() -> None:
         dt.timedelta(minutes=m) for m in (1, 2, 4, 8)]
 
 
-async def test_pacer_spaces_sends_without_a_burst() -> None:
-    pacer = Pacer(50.0)
+async def test_send_window_counts_a_send_until_a_period_after_it_finished() -> None:
+    window = SendWindow(3, period=0.2)
     loop = asyncio.get_running_loop()
-    times: list[float] = []
+    starts: list[float] = []
+
+    async def send(duration: float) -> None:
+        async with window.slot():
+            starts.append(loop.time())
+            await asyncio.sleep(duration)
+
+    began = loop.time()
+    await asyncio.gather(send(0.3), *(send(0.0) for _ in range(6)))
+    # Never more than 3 started within 0.2 s, and the slow send held its place while in flight.
+    assert all(b - a >= 0.2 - 1e-3 for a, b in zip(starts, starts[3:], strict=False))
+    assert starts[3] - began >= 0.2 - 1e-3
+    assert len(starts) == 7
+    unlimited = SendWindow(0)
+    async with unlimited.slot():
+        pass
+
+
+async def test_send_window_lets_the_longest_queue_go_first() -> None:
+    window = SendWindow(1, period=0.05)
+    order: list[str] = []
+
+    async def send(name: str, priority: int) -> None:
+        async with window.slot(priority):
+            order.append(name)
+
+    async with window.slot():  # hold the window while the others queue up
+        tasks = [asyncio.create_task(send(name, priority))
+                 for name, priority in (("a", 0), ("b", 0), ("c", 11), ("d", 3))]
+        await asyncio.sleep(0)
+    await asyncio.gather(*tasks)
+    assert order == ["c", "d", "a", "b"]
+
+
+async def test_a_waiter_cancelled_in_the_window_gives_its_place_back() -> None:
+    window = SendWindow(1, period=0.01)
 
     async def send() -> None:
-        await pacer.wait()
-        times.append(loop.time())
+        async with window.slot():
+            pass
 
-    await asyncio.gather(*(send() for _ in range(6)))
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert min(gaps) >= 0.019  # 1/50 s, less the clock's resolution
+    async with window.slot():
+        waiting = asyncio.create_task(send())
+        await asyncio.sleep(0)
+        waiting.cancel()
+    async with asyncio.timeout(1):  # the cancelled waiter does not hold the only place
+        async with window.slot():
+            pass
 
 
 # -- the job -------------------------------------------------------------------------------
