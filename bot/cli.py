@@ -216,7 +216,8 @@ def _state_text(t: Translator, rows: list[Any] | None) -> str:
     parts = []
     for row in rows:
         state = t.gettext(DELIVERY_STATES.get(row.state, row.state))
-        parts.append(f"{state} ({row.reason})" if row.reason and row.state != "sent" else state)
+        reason = t.gettext(row.reason) if row.reason else ""
+        parts.append(f"{state} ({reason})" if reason and row.state != "sent" else state)
     return "; ".join(parts)
 
 
@@ -440,7 +441,7 @@ def cmd_remind(args: argparse.Namespace, t: Translator) -> int:
         chat = str(row.chat_id) if row.chat_id else "-"
         task = t.gettext("task {number}").format(number=row.task_id) if row.task_id else "-"
         verdict = t.gettext("send") if decision.send else t.gettext("skip: {reason}").format(
-            reason=decision.reason)
+            reason=t.gettext(decision.reason))
         print(f"{row.due_at.astimezone(settings.zone):%Y-%m-%d %H:%M}  {row.kind:<8} {task:<10} "
               f"{who}  chat {chat}  {verdict}")
     return 0

@@ -50,7 +50,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application, ContextTypes
 
 from bot.app import Services
-from bot.i18n import Translator, translator
+from bot.i18n import N_, Translator, translator
 from bot.messages import report_keyboard
 from bot.render import (
     deadline_line,
@@ -84,18 +84,18 @@ MAX_SEND_RATE = 25
 """The dispatcher's sends in any second, below Telegram's ~30 to leave room for replies."""
 
 # Why a due row is not sent (``Decision.reason``; stored as the row's ``reason``).
-DROPPED = "no longer in the timetable"
-NOT_ENROLLED = "recipient no longer enrolled"
-NOT_RECIPIENT = "no longer a recipient"
-CONTACT_SINCE = "a contact has enrolled since"
-REPORTED_DONE = "unit reported done"
-PLANNED_LATE = "planned after its time"
-CUTOFF_PASSED = "missed: the cutoff has passed"
-STALE = "stale: missed while the bot was down"
-SUPERSEDED = "superseded by a later reminder"
-NO_CONTACT = "no enrolled contact"
-NO_LEADERSHIP = "no leadership chat or leader"
-BACKING_OFF = "waiting to retry"
+DROPPED = N_("no longer in the timetable")
+NOT_ENROLLED = N_("recipient no longer enrolled")
+NOT_RECIPIENT = N_("no longer a recipient")
+CONTACT_SINCE = N_("a contact has enrolled since")
+REPORTED_DONE = N_("unit reported done")
+PLANNED_LATE = N_("planned after its time")
+CUTOFF_PASSED = N_("missed: the cutoff has passed")
+STALE = N_("stale: missed while the bot was down")
+SUPERSEDED = N_("superseded by a later reminder")
+NO_CONTACT = N_("no enrolled contact")
+NO_LEADERSHIP = N_("no leadership chat or leader")
+BACKING_OFF = N_("waiting to retry")
 
 DeliveryKey = tuple[int, str, int, str, int, int]
 

@@ -202,7 +202,7 @@ def test_plan_shows_delivery_states_from_the_database(
                                     "reason": "no enrolled contact", "message_id": None,
                                     "sent_at": None}]
     code, out, _ = run(capsys, "plan", "--tasks", TASKS, "--year", "2026", "--unit", "林业局")
-    assert out != no_db and "no enrolled contact" in out
+    assert out != no_db and "已跳过（无已登记的联络员）" in out.replace(" (", "（").replace(")", "）")
 
 
 def test_remind_dry_run_sends_nothing(sqlite_env: Path,
@@ -211,6 +211,6 @@ def test_remind_dry_run_sends_nothing(sqlite_env: Path,
                        "2026-11-17T09:00")
     assert code == 0
     lines = [line for line in out.splitlines() if line.startswith("2026-11-17 09:00")]
-    assert lines and all("no enrolled contact" in line for line in lines)
+    assert lines and all("无已登记的联络员" in line for line in lines)
     code, _, err = run(capsys, "remind", "--tasks", TASKS, "--dry-run", "--at", "tomorrow")
     assert code == 2 and "tomorrow" in err
