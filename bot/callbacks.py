@@ -329,20 +329,40 @@ async def my_tasks(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         "Press a task number to report on it."), t, markup)
 
 
-async def open_task(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Show one task to a contact with the report buttons."""
+@dataclass(frozen=True)
+class ContactPress:
+    """A contact's button press, answered, with what the handler needs."""
+
+    caller: Caller
+    message: Message
+    fields: list[str]  # the callback data's fields after its prefix
+    services: Services
+    t: Translator
+
+
+async def contact_press(update: Update, context: ContextTypes.DEFAULT_TYPE
+                        ) -> ContactPress | None:
+    """Answer the callback query, then check that a contact pressed it on an accessible message."""
     query = update.callback_query
     assert query is not None and query.data is not None
     await query.answer()
     caller = await _contact(update, context)
     message = query.message if isinstance(query.message, Message) else None
     if caller is None or message is None:
+        return None
+    return ContactPress(caller, message, query.data.split("|")[1:], services_of(context),
+                        translator(caller.language))
+
+
+async def open_task(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show one task to a contact with the report buttons."""
+    press = await contact_press(update, context)
+    if press is None:
         return
-    services = services_of(context)
-    t = translator(caller.language)
-    task, error = unit_task(services, caller, int(query.data.split("|")[1]))
+    caller, message, services, t = press.caller, press.message, press.services, press.t
+    task, error = unit_task(services, caller, int(press.fields[0]))
     if task is None:
-        await message.reply_text(t.gettext(error).format(number=query.data.split("|")[1]))
+        await message.reply_text(t.gettext(error).format(number=press.fields[0]))
         return
     await message.reply_text(await task_card(services, t, task, caller.unit_id or ""),
                                    reply_markup=report_keyboard(t, task.id))
@@ -383,16 +403,11 @@ async def store_report(update: Update, context: ContextTypes.DEFAULT_TYPE, calle
 
 async def report_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Store the status chosen with a button under a task or reminder."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    await query.answer()
-    caller = await _contact(update, context)
-    message = query.message if isinstance(query.message, Message) else None
-    if caller is None or message is None:
+    press = await contact_press(update, context)
+    if press is None:
         return
-    services = services_of(context)
-    t = translator(caller.language)
-    _, task_text, status = query.data.split("|")
+    caller, message, services, t = press.caller, press.message, press.services, press.t
+    task_text, status = press.fields
     task, error = unit_task(services, caller, int(task_text))
     if task is None or status not in REPORT_STATUSES:
         await message.reply_text(t.gettext(error or N_("Unknown status.")).format(
@@ -410,16 +425,11 @@ async def report_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Store an ambiguous free-text report once the contact has chosen its status."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    await query.answer()
-    caller = await _contact(update, context)
-    message = query.message if isinstance(query.message, Message) else None
-    if caller is None or message is None:
+    press = await contact_press(update, context)
+    if press is None:
         return
-    services = services_of(context)
-    t = translator(caller.language)
-    _, token, status = query.data.split("|")
+    caller, message, services, t = press.caller, press.message, press.services, press.t
+    token, status = press.fields
     pending = context.user_data.get("pending_text", {}).pop(token, None)  # type: ignore[union-attr]
     if pending is None or status not in REPORT_STATUSES:
         await message.reply_text(t.gettext(

@@ -273,3 +273,19 @@ async def test_a_late_unrelated_message_is_not_taken_as_a_note(harness: Harness)
     await harness.say(ECOLOGY, "资料已上传 80%", reply_to=ack[0]["message_id"])
     history = harness.store.report_history(15, "ecology-environment", 2026)
     assert [r.progress for r in history] == [None, 80]
+
+
+async def test_a_summary_longer_than_telegram_allows_is_split(harness: Harness) -> None:
+    services = harness.app.bot_data["services"]
+    base = services.timetable
+    template = base.task(15)
+    many = tuple(template.model_copy(update={"id": n, "title": f"{template.title}（第{n}批）" * 3})
+                 for n in range(1, 121))
+    services.timetable = base.model_copy(update={"tasks": many})
+    await harness.enrol(LEADER, None, "leader")
+    pages = await harness.command(LEADER, "summary")
+    assert len(pages) >= 3
+    assert all(len(p["text"]) <= 4096 for p in pages)
+    text = "\n".join(p["text"] for p in pages)
+    assert all(f" {n}. " in text for n in range(1, 121))  # nothing lost between pages
+    assert pages[-1]["text"].endswith(f"Page {len(pages)}/{len(pages)}")
