@@ -477,14 +477,44 @@ async def report_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if task is None:
         await message.reply_text(t.gettext(error).format(number=context.args[0]))
         return
-    parsed = parse_status_text(" ".join(context.args[1:]))
-    if parsed.status is None:
+    status, percent, note = command_report(context.args[1:])
+    if status is None:
         await message.reply_text(t.gettext("I could not tell the status from {text!r}.").format(
             text=escape(" ".join(context.args[1:]))) + "\n" + usage)
         return
-    ack = await store_report(update, context, caller, task, parsed.status.value, parsed.percent,
-                             parsed.note, "command", message.message_id)
+    ack = await store_report(update, context, caller, task, status.value, percent, note,
+                             "command", message.message_id)
     await message.reply_text(ack)
+
+
+# The status words /report takes as its first word (its usage text lists them).
+COMMAND_STATUS_WORDS = {
+    "已完成": Status.DONE, "完成": Status.DONE, "done": Status.DONE,
+    "进行中": Status.IN_PROGRESS, "推进中": Status.IN_PROGRESS,
+    "in_progress": Status.IN_PROGRESS, "ongoing": Status.IN_PROGRESS,
+    "受阻": Status.BLOCKED, "困难": Status.BLOCKED, "blocked": Status.BLOCKED,
+    "不适用": Status.NOT_APPLICABLE, "n/a": Status.NOT_APPLICABLE, "na": Status.NOT_APPLICABLE,
+}
+
+
+def command_report(words: list[str]) -> tuple[Status | None, int | None, str]:
+    """Status, percentage and note of ``/report <task> <status> [percent] [note]``.
+
+    When the first word is a status word it is the status ("进行中 60% 已完成核查" is in progress,
+    60%, note "已完成核查"); otherwise the whole text is read, must name one status clearly, and
+    is kept as the note.
+    """
+    status = COMMAND_STATUS_WORDS.get(words[0].casefold())
+    if status is not None:
+        rest = words[1:]
+        percent = parse_status_text(rest[0]).percent if rest else None
+        if percent is not None and rest[0].rstrip("%％") != rest[0]:
+            rest = rest[1:]
+        else:
+            percent = None
+        return status, percent, " ".join(rest)
+    whole = parse_status_text(" ".join(words))
+    return (None if whole.ambiguous else whole.status), whole.percent, whole.note
 
 
 def awaiting_note(user_data: dict[str, Any], now: dt.datetime,

@@ -151,7 +151,8 @@ def render_unit(t: Translator, timetable: Timetable, unit: Unit, cycle: int, lat
         state = task_state(timetable, task, cycle, _unit_latest(latest, task.id), today)
         lines.append(f"{state.light} {task.id}. {escape(task.title)} "
                      f"({role_label(t, assignment.role)}) — {deadline_line(t, state, task)}")
-        lines.append("    " + report_line(t, latest.get((task.id, unit.id))))
+        if state.phase is not TaskPhase.CLOSED:
+            lines.append("    " + report_line(t, latest.get((task.id, unit.id))))
     if not duties:
         lines.append(t.gettext("This unit has no task in the timetable."))
     return "\n".join(lines)

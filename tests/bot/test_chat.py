@@ -289,3 +289,16 @@ async def test_a_summary_longer_than_telegram_allows_is_split(harness: Harness) 
     text = "\n".join(p["text"] for p in pages)
     assert all(f" {n}. " in text for n in range(1, 121))  # nothing lost between pages
     assert pages[-1]["text"].endswith(f"Page {len(pages)}/{len(pages)}")
+
+
+async def test_report_command_splits_status_percent_and_note(harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.command(ECOLOGY, "report", "15 进行中 60% 已完成核查")
+    stored = harness.store.latest_reports(2026, 15)[(15, "ecology-environment")]
+    assert (stored.status, stored.progress, stored.note) == ("in_progress", 60, "已完成核查")
+    await harness.command(ECOLOGY, "report", "16 我们已经完成了")
+    stored = harness.store.latest_reports(2026, 16)[(16, "ecology-environment")]
+    assert (stored.status, stored.note) == ("done", "我们已经完成了")
+    unclear = await harness.command(ECOLOGY, "report", "19 部分完成，部分受阻")
+    assert "/report" in unclear[0]["text"]
+    assert harness.store.latest_reports(2026, 19) == {}
