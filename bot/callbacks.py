@@ -451,11 +451,15 @@ async def acknowledge_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
     services = services_of(context)
     caller = await caller_of(update, services)
     t = translator(caller.language if caller else None)
-    if caller is None or caller.role is None:
+    reminder_id = int(query.data.split("|")[1])
+    reminder = await services.db(services.store.get_reminder, reminder_id)
+    # Only the reminder's own recipient acknowledges it, in the chat it was sent to.
+    if (caller is None or caller.role is None or reminder is None or query.message is None
+            or reminder.chat_id != query.message.chat.id):
         await query.answer()
         return
-    await services.db(services.store.acknowledge, int(query.data.split("|")[1]),
-                      caller.telegram_user_id, services.clock.now())
+    await services.db(services.store.acknowledge, reminder_id, caller.telegram_user_id,
+                      services.clock.now())
     await query.answer(t.gettext("Thank you, noted as received."))
 
 
