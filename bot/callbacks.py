@@ -112,6 +112,19 @@ async def in_leadership_chat(update: Update, services: Services) -> bool:
     return any(c.chat_id == chat.id for c in chats)
 
 
+async def known_caller(update: Update, context: ContextTypes.DEFAULT_TYPE
+                       ) -> tuple[Caller, Translator] | None:
+    """The enrolled caller and their translator; an unknown person gets the polite refusal."""
+    caller = await caller_of(update, services_of(context))
+    if caller is None:
+        return None
+    t = translator(caller.language)
+    if caller.role is None:
+        await refuse_unknown(update, t)
+        return None
+    return caller, t
+
+
 async def refuse_unknown(update: Update, t: Translator) -> None:
     """The one polite sentence an unknown person gets."""
     if update.effective_message is not None:
@@ -229,14 +242,10 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 async def lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Offer the languages (or set one given as argument)."""
-    services = services_of(context)
-    caller = await caller_of(update, services)
-    if caller is None or update.effective_message is None:
+    known = await known_caller(update, context)
+    if known is None or update.effective_message is None:
         return
-    t = translator(caller.language)
-    if caller.role is None:
-        await refuse_unknown(update, t)
-        return
+    caller, t = known
     if context.args:
         await _set_language(update, context, caller, context.args[0])
         return
@@ -277,14 +286,10 @@ async def language_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 # -- department contacts -------------------------------------------------------------------------
 async def _contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Caller | None:
     """The caller if they are an enrolled contact with a unit; otherwise answer and None."""
-    services = services_of(context)
-    caller = await caller_of(update, services)
-    if caller is None:
+    known = await known_caller(update, context)
+    if known is None:
         return None
-    t = translator(caller.language)
-    if caller.role is None:
-        await refuse_unknown(update, t)
-        return None
+    caller, t = known
     if caller.unit_id is None:
         if update.effective_message is not None:
             await update.effective_message.reply_text(t.gettext(
@@ -539,13 +544,10 @@ async def text_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     message = update.effective_message
     if message is None or message.text is None:
         return
-    caller = await caller_of(update, services)
-    if caller is None:
+    known = await known_caller(update, context)
+    if known is None:
         return
-    t = translator(caller.language)
-    if caller.role is None:
-        await refuse_unknown(update, t)
-        return
+    caller, t = known
     user_data: dict[str, Any] = context.user_data  # type: ignore[assignment]
     awaiting = awaiting_note(user_data, services.clock.now(), message.reply_to_message)
     replied = message.reply_to_message
@@ -763,16 +765,14 @@ async def overdue(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 # -- admins -------------------------------------------------------------------------------------
 async def _admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Caller | None:
-    services = services_of(context)
-    caller = await caller_of(update, services)
-    if caller is None:
+    """The caller if they are an admin; otherwise answer and None."""
+    known = await known_caller(update, context)
+    if known is None:
         return None
-    t = translator(caller.language)
+    caller, t = known
     if caller.role == "admin":
         return caller
-    if caller.role is None:
-        await refuse_unknown(update, t)
-    elif update.effective_message is not None:
+    if update.effective_message is not None:
         await update.effective_message.reply_text(t.gettext("This command is for admins."))
     return None
 
@@ -872,14 +872,10 @@ async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Any other command."""
-    services = services_of(context)
-    caller = await caller_of(update, services)
-    if caller is None or update.effective_message is None:
+    known = await known_caller(update, context)
+    if known is None or update.effective_message is None:
         return
-    t = translator(caller.language)
-    if caller.role is None:
-        await refuse_unknown(update, t)
-        return
+    _, t = known
     await update.effective_message.reply_text(t.gettext("Unknown command. /help lists yours."))
 
 

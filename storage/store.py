@@ -737,6 +737,16 @@ class Store:
         with self._session() as session:
             return list(session.exec(statement))
 
+    def reports_for_cycle(self, cycle: int) -> list[StatusReport]:
+        """Every report of a cycle, every task and unit, oldest first, in one query.
+
+        Oldest is the earliest ``reported_at``, then the lowest id (the order they were added).
+        """
+        statement = (select(StatusReport).where(StatusReport.cycle == cycle)
+                     .order_by(col(StatusReport.reported_at), col(StatusReport.id)))
+        with self._session() as session:
+            return list(session.exec(statement))
+
 
 # -- helpers -------------------------------------------------------------------------------
 def _create_engine(url: str, *, echo: bool) -> Engine:

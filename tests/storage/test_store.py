@@ -618,3 +618,26 @@ def test_file_sqlite_uses_wal_foreign_keys_and_creates_its_folder(tmp_path: Path
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     assert (tmp_path / "var" / "duban.sqlite3").exists()
+
+
+# -- all reports of a cycle ---------------------------------------------------------------------
+def test_reports_for_cycle_is_every_report_of_the_cycle_oldest_first_in_one_query(
+        units: Store, statements: list[str]) -> None:
+    hour = dt.timedelta(hours=1)
+    add = units.add_report
+    add(1, "fgw", 2024, "done", 100, "last year", 5, NOW - dt.timedelta(days=365), "cli")
+    late = add(2, "jxj", 2025, "done", 100, "late", 6, NOW + 2 * hour, "button")
+    first = add(1, "fgw", 2025, "in_progress", 20, "", 5, NOW, "button")
+    same_instant = add(1, "zjz", 2025, "blocked", None, "stuck", 7, NOW, "reply")  # id breaks tie
+    middle = add(1, "fgw", 2025, "in_progress", 60, "more", 5, NOW + hour, "command")
+
+    statements.clear()
+    reports = units.reports_for_cycle(2025)
+
+    assert [r.id for r in reports] == [first.id, same_instant.id, middle.id, late.id]
+    assert [(r.task_id, r.unit_id, r.note) for r in reports] == [
+        (1, "fgw", ""), (1, "zjz", "stuck"), (1, "fgw", "more"), (2, "jxj", "late")]
+    assert all(r.reported_at.tzinfo is not None for r in reports)
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+    assert [r.note for r in units.reports_for_cycle(2024)] == ["last year"]
+    assert units.reports_for_cycle(2023) == []
