@@ -71,7 +71,8 @@ CONTACT_COMMANDS = (("mytasks", N_("my unit's tasks and status")),
 LEADER_COMMANDS = (("summary", N_("status summary of the cycle")),
                    ("task", N_("one task: /task <number>")),
                    ("unit", N_("one unit: /unit <name>")),
-                   ("overdue", N_("who is late or silent")))
+                   ("overdue", N_("who is late or silent")),
+                   ("export", N_("the status as an Excel workbook")))
 ADMIN_COMMANDS = (("invite", N_("enrolment link: /invite <unit> [role]")),
                   ("people", N_("enrolled people")),
                   ("revoke", N_("remove a person: /revoke <telegram id>")))

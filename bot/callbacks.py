@@ -11,6 +11,7 @@ Callback data (at most 64 bytes, fields joined by ``|``):
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import logging
@@ -34,6 +35,7 @@ from telegram.ext import (
 from telegram.helpers import create_deep_linked_url
 
 from bot.app import Services, services_of, set_person_commands
+from bot.export import build_workbook, export_filename
 from bot.i18n import LANGUAGES, N_, Translator, translator
 from bot.messages import BUTTON_LABELS, report_keyboard, send_pages
 from bot.reminders import request_replan
@@ -163,7 +165,8 @@ def capabilities(t: Translator, role: str | None) -> str:
         lines += [t.gettext("/summary [year] — status of every task"),
                   t.gettext("/task <number> — one task, unit by unit"),
                   t.gettext("/unit <name> — one unit's tasks"),
-                  t.gettext("/overdue — who is late or silent")]
+                  t.gettext("/overdue — who is late or silent"),
+                  t.gettext("/export [year] — the status as an Excel workbook")]
     if role == "admin":
         lines += [t.gettext("/invite <unit> [contact|leader|admin] — an enrolment link"),
                   t.gettext("/people [unit] — who is enrolled"),
@@ -750,6 +753,29 @@ async def unit_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
                                            today_of(services)), t)
 
 
+async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/export [year]: the cycle's status as an Excel workbook."""
+    t = await _leader(update, context)
+    message = update.effective_message
+    if t is None or message is None:
+        return
+    services = services_of(context)
+    cycle = cycle_of(services)
+    if context.args:
+        if not context.args[0].isdigit() or not 2019 <= int(context.args[0]) <= 2100:
+            await message.reply_text(t.gettext("Usage: /export [year], e.g. /export 2026."))
+            return
+        cycle = int(context.args[0])
+    latest = await services.db(services.store.latest_reports, cycle)
+    history = await services.db(services.store.reports_for_cycle, cycle)
+    today = today_of(services)
+    content = await asyncio.to_thread(build_workbook, t, services.timetable, cycle, latest,
+                                      history, today)
+    await message.reply_document(content, filename=export_filename(cycle, today),
+                                 caption=t.gettext("Status of cycle {year}, as of {date}.").format(
+                                     year=cycle, date=t.date(today)))
+
+
 async def overdue(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/overdue: who missed the cutoff and who is silent as it approaches."""
     t = await _leader(update, context)
@@ -903,8 +929,8 @@ def register_handlers(application: Application) -> None:
     for name, callback in (("start", start), ("help", help_command), ("lang", lang),
                            ("mytasks", my_tasks), ("report", report_command),
                            ("summary", summary), ("task", task_command), ("unit", unit_command),
-                           ("overdue", overdue), ("invite", invite), ("people", people),
-                           ("revoke", revoke)):
+                           ("overdue", overdue), ("export", export), ("invite", invite),
+                           ("people", people), ("revoke", revoke)):
         application.add_handler(CommandHandler(name, callback))
     # 2. Buttons, by the prefix of their callback data.
     application.add_handler(CallbackQueryHandler(report_button, pattern=r"^r\|"))

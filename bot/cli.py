@@ -447,6 +447,31 @@ def cmd_remind(args: argparse.Namespace, t: Translator) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace, t: Translator) -> int:
+    """Write the cycle's status as an Excel workbook."""
+    from bot.export import build_workbook, export_filename
+    from schedules.clock import SystemClock
+
+    settings = _settings(t)
+    timetable = _load(Path(args.tasks), t)
+    if settings is None or timetable is None:
+        return 1
+    store = _store(t)
+    assert store is not None
+    try:
+        store.upgrade()
+        latest = store.latest_reports(args.year)
+        history = store.reports_for_cycle(args.year)
+    finally:
+        store.close()
+    today = SystemClock(settings.zone).now().date()
+    target = Path(args.output or export_filename(args.year, today))
+    target.write_bytes(build_workbook(t, timetable, args.year, latest, history, today))
+    print(t.gettext("Wrote {path}: {count} reports of cycle {year}.").format(
+        path=target, count=len(history), year=args.year))
+    return 0
+
+
 def build_parser(t: Translator) -> argparse.ArgumentParser:
     """The argument parser, with help in the CLI's language."""
     parser = argparse.ArgumentParser(
@@ -504,6 +529,13 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
                    help=t.gettext("only show, send nothing (required)"))
     p.add_argument("--at", help=t.gettext("ISO time, e.g. 2026-11-16T09:00 (default: now)"))
     p.set_defaults(handler=cmd_remind)
+
+    p = commands.add_parser("export", help=t.gettext("write the status as an Excel workbook"))
+    tasks_option(p)
+    p.add_argument("--year", type=int, required=True, help=t.gettext("cycle year, e.g. 2026"))
+    p.add_argument("-o", "--output", help=t.gettext("file to write (default: "
+                                                    "duban-<year>-<date>.xlsx)"))
+    p.set_defaults(handler=cmd_export)
 
     from bot.demo import add_demo_parser  # here, not at the top: it loads the whole bot
 

@@ -12,6 +12,7 @@ from tests.bot.conftest import (
     ECOLOGY,
     LEADER,
     REFORM,
+    ROOT,
     STRANGER,
     Harness,
     button_data,
@@ -302,3 +303,38 @@ async def test_report_command_splits_status_percent_and_note(harness: Harness) -
     unclear = await harness.command(ECOLOGY, "report", "19 部分完成，部分受阻")
     assert "/report" in unclear[0]["text"]
     assert harness.store.latest_reports(2026, 19) == {}
+
+
+async def test_leader_exports_the_cycle_as_a_workbook(harness: Harness) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.enrol(LEADER, None, "leader")
+    await harness.command(ECOLOGY, "report", "15 进行中 60% 核查中")
+    sent = await harness.command(LEADER, "export")
+    document = sent[0]["document"]
+    assert document["file_name"].startswith("duban-2026-") and "2026" in sent[0]["caption"]
+    workbook = load_workbook(io.BytesIO(harness.api.file(document["file_id"]).content))
+    assert workbook.sheetnames == ["Summary", "Detail", "History"]  # the leader reads English
+    notes = [row for row in workbook["History"].iter_rows(values_only=True) if "核查中" in row]
+    assert len(notes) == 1
+    refused = await harness.command(ECOLOGY, "export")
+    assert "/mytasks" in refused[0]["text"]
+
+
+def test_cli_export_writes_a_workbook(tmp_path, monkeypatch, capsys) -> None:
+    from openpyxl import load_workbook
+
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    target = tmp_path / "out.xlsx"
+    assert main(["export", "--tasks", str(ROOT / "data" / "tasks.yaml"), "--year", "2026",
+                 "-o", str(target)]) == 0
+    assert "out.xlsx" in capsys.readouterr().out
+    assert load_workbook(target).sheetnames == ["汇总", "明细", "报送记录"]
