@@ -34,6 +34,9 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 
+DB_CONCURRENCY = 2
+
+
 class ConfigError(Exception):
     """The bot cannot start with these settings; the message says how to fix them."""
 
@@ -48,9 +51,19 @@ class Services:
     clock: Clock
     calendar: WorkingDayCalendar = field(default_factory=WorkingDayCalendar)
 
+    _db_slots: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
+
     async def db(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run one short storage call in a worker thread so the event loop never blocks."""
-        return await asyncio.to_thread(function, *args, **kwargs)
+        """Run one short storage call in a worker thread so the event loop never blocks.
+
+        At most :data:`DB_CONCURRENCY` calls run at once: a reminder fan-out would otherwise
+        start a thread per chat, and their fight for the GIL stalled the event loop for ~0.3 s
+        (docs/benchmarks.md).
+        """
+        if self._db_slots is None:
+            self._db_slots = asyncio.Semaphore(DB_CONCURRENCY)
+        async with self._db_slots:
+            return await asyncio.to_thread(function, *args, **kwargs)
 
     def is_env_admin(self, telegram_user_id: int) -> bool:
         """Whether ``DUBAN_ADMINS`` names this Telegram user."""
