@@ -674,37 +674,53 @@ async def evidence(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 # -- leadership -------------------------------------------------------------------------------
-async def _leader(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Translator | None:
-    """The caller's translator if they may read summaries; otherwise answer and None."""
+@dataclass(frozen=True)
+class LeaderAsk:
+    """A question from someone allowed to read summaries, with what the handler needs."""
+
+    t: Translator
+    message: Message
+    services: Services
+
+
+async def _leader(update: Update, context: ContextTypes.DEFAULT_TYPE) -> LeaderAsk | None:
+    """The ask if the caller may read summaries (a leader, an admin, or in the bound leadership
+    chat); otherwise answer and None."""
     services = services_of(context)
     caller = await caller_of(update, services)
-    if caller is None:
+    message = update.effective_message
+    if caller is None or message is None:
         return None
     t = translator(caller.language)
     if caller.is_leader or await in_leadership_chat(update, services):
-        return t
+        return LeaderAsk(t, message, services)
     if caller.role is None:
         await refuse_unknown(update, t)
-    elif update.effective_message is not None:
-        await update.effective_message.reply_text(t.gettext(
+    else:
+        await message.reply_text(t.gettext(
             "Summaries are for the leadership group; /mytasks shows your unit's tasks."))
+    return None
+
+
+def cycle_argument(args: list[str] | None, services: Services) -> int | None:
+    """The cycle year given as first argument, the current one without argument, None if bad."""
+    if not args:
+        return cycle_of(services)
+    if args[0].isdigit() and 2019 <= int(args[0]) <= 2100:
+        return int(args[0])
     return None
 
 
 async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/summary [year]: counts and one line per task with its light."""
-    t = await _leader(update, context)
-    message = update.effective_message
-    if t is None or message is None:
+    ask = await _leader(update, context)
+    if ask is None:
         return
-    services = services_of(context)
-    cycle = cycle_of(services)
-    if context.args:
-        if not context.args[0].isdigit() or not 2019 <= int(context.args[0]) <= 2100:
-            await message.reply_text(t.gettext(
-                "Usage: /summary [year], e.g. /summary 2026."))
-            return
-        cycle = int(context.args[0])
+    t, message, services = ask.t, ask.message, ask.services
+    cycle = cycle_argument(context.args, services)
+    if cycle is None:
+        await message.reply_text(t.gettext("Usage: /summary [year], e.g. /summary 2026."))
+        return
     latest = await services.db(services.store.latest_reports, cycle)
     await reply_pages(message, render_summary(t, services.timetable, cycle, latest,
                                               today_of(services)), t)
@@ -712,11 +728,10 @@ async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def task_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/task N: every responsible unit with its latest report."""
-    t = await _leader(update, context)
-    message = update.effective_message
-    if t is None or message is None:
+    ask = await _leader(update, context)
+    if ask is None:
         return
-    services = services_of(context)
+    t, message, services = ask.t, ask.message, ask.services
     if not context.args or not context.args[0].isdigit():
         await message.reply_text(escape(t.gettext("Usage: /task <number>, e.g. /task 7.")))
         return
@@ -735,11 +750,10 @@ async def task_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 async def unit_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/unit <id, name or alias>: that unit's tasks and reports."""
-    t = await _leader(update, context)
-    message = update.effective_message
-    if t is None or message is None:
+    ask = await _leader(update, context)
+    if ask is None:
         return
-    services = services_of(context)
+    t, message, services = ask.t, ask.message, ask.services
     reference = " ".join(context.args or [])
     unit = services.timetable.find_unit(reference) if reference else None
     if unit is None:
@@ -755,17 +769,14 @@ async def unit_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/export [year]: the cycle's status as an Excel workbook."""
-    t = await _leader(update, context)
-    message = update.effective_message
-    if t is None or message is None:
+    ask = await _leader(update, context)
+    if ask is None:
         return
-    services = services_of(context)
-    cycle = cycle_of(services)
-    if context.args:
-        if not context.args[0].isdigit() or not 2019 <= int(context.args[0]) <= 2100:
-            await message.reply_text(t.gettext("Usage: /export [year], e.g. /export 2026."))
-            return
-        cycle = int(context.args[0])
+    t, message, services = ask.t, ask.message, ask.services
+    cycle = cycle_argument(context.args, services)
+    if cycle is None:
+        await message.reply_text(t.gettext("Usage: /export [year], e.g. /export 2026."))
+        return
     latest = await services.db(services.store.latest_reports, cycle)
     history = await services.db(services.store.reports_for_cycle, cycle)
     today = today_of(services)
@@ -778,11 +789,10 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def overdue(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/overdue: who missed the cutoff and who is silent as it approaches."""
-    t = await _leader(update, context)
-    message = update.effective_message
-    if t is None or message is None:
+    ask = await _leader(update, context)
+    if ask is None:
         return
-    services = services_of(context)
+    t, message, services = ask.t, ask.message, ask.services
     cycle = cycle_of(services)
     latest = await services.db(services.store.latest_reports, cycle)
     await reply_pages(message, render_overdue(t, services.timetable, cycle, latest,

@@ -338,3 +338,14 @@ def test_cli_export_writes_a_workbook(tmp_path, monkeypatch, capsys) -> None:
                  "-o", str(target)]) == 0
     assert "out.xlsx" in capsys.readouterr().out
     assert load_workbook(target).sheetnames == ["汇总", "明细", "报送记录"]
+
+
+async def test_summary_of_another_year_and_a_bad_year(harness: Harness) -> None:
+    await harness.enrol(LEADER, None, "leader")
+    pages = await harness.command(LEADER, "summary", "2020")
+    text = "\n".join(p["text"] for p in pages)
+    assert "Summary of cycle 2020" in text
+    line12 = next(line for line in text.split("\n") if " 12." in line)
+    assert not line12.startswith("⚫")  # the once-only task is open in its own year
+    bad = await harness.command(LEADER, "summary", "twenty")
+    assert "Usage: /summary" in bad[0]["text"]
