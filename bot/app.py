@@ -88,7 +88,8 @@ LEADER_COMMANDS = (("summary", N_("status summary of the cycle")),
                    ("export", N_("the status as an Excel workbook")))
 ADMIN_COMMANDS = (("invite", N_("enrolment link: /invite <unit> [role]")),
                   ("people", N_("enrolled people")),
-                  ("revoke", N_("remove a person: /revoke <telegram id>")))
+                  ("revoke", N_("remove a person: /revoke <telegram id>")),
+                  ("reload", N_("read the timetable file again")))
 
 
 def commands_for_role(role: str | None) -> tuple[tuple[str, str], ...]:

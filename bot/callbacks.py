@@ -19,6 +19,7 @@ import secrets
 import traceback
 from dataclasses import dataclass
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -52,6 +53,7 @@ from bot.render import (
     role_label,
     status_label,
 )
+from schedules.loader import TimetableError, load_timetable
 from schedules.model import Task
 from schedules.progress import is_closed, task_state
 from schedules.status import Status, parse_status_text
@@ -170,7 +172,8 @@ def capabilities(t: Translator, role: str | None) -> str:
     if role == "admin":
         lines += [t.gettext("/invite <unit> [contact|leader|admin] — an enrolment link"),
                   t.gettext("/people [unit] — who is enrolled"),
-                  t.gettext("/revoke <telegram id> — remove a person")]
+                  t.gettext("/revoke <telegram id> — remove a person"),
+                  t.gettext("/reload — read the timetable file again")]
     lines.append(t.gettext("/lang — change the language"))
     return "\n".join(escape(line) for line in lines)
 
@@ -906,6 +909,33 @@ async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         log.info("leadership chat %s moved to %s", message.chat_id, message.migrate_to_chat_id)
 
 
+async def reload_timetable(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/reload: read the timetable file again; a bad file changes nothing."""
+    caller = await _admin(update, context)
+    message = update.effective_message
+    if caller is None or message is None:
+        return
+    services = services_of(context)
+    t = translator(caller.language)
+    path = Path(services.settings.tasks_path)
+    try:
+        timetable = await asyncio.to_thread(load_timetable, path)
+    except (OSError, TimetableError) as exc:
+        problems = exc.problems if isinstance(exc, TimetableError) else [exc]
+        await reply_pages(message, escape(t.gettext(
+            "The timetable {path} was not reloaded; the bot keeps the one it had. Problems:")
+            .format(path=path) + "\n" + "\n".join(str(p) for p in problems)), t)
+        return
+    await services.db(services.store.sync_units,
+                      [(u.id, u.name, u.kind.value) for u in timetable.units],
+                      services.clock.now())
+    services.timetable = timetable
+    request_replan(context.application)
+    await message.reply_text(t.gettext(
+        "Timetable reloaded: {tasks} tasks, {units} units. Reminders are re-planned at the next "
+        "run.").format(tasks=len(timetable.tasks), units=len(timetable.units)))
+
+
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Any other command."""
     known = await known_caller(update, context)
@@ -940,7 +970,8 @@ def register_handlers(application: Application) -> None:
                            ("mytasks", my_tasks), ("report", report_command),
                            ("summary", summary), ("task", task_command), ("unit", unit_command),
                            ("overdue", overdue), ("export", export), ("invite", invite),
-                           ("people", people), ("revoke", revoke)):
+                           ("people", people), ("revoke", revoke),
+                           ("reload", reload_timetable)):
         application.add_handler(CommandHandler(name, callback))
     # 2. Buttons, by the prefix of their callback data.
     application.add_handler(CallbackQueryHandler(report_button, pattern=r"^r\|"))

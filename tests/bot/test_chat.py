@@ -349,3 +349,25 @@ async def test_summary_of_another_year_and_a_bad_year(harness: Harness) -> None:
     assert not line12.startswith("⚫")  # the once-only task is open in its own year
     bad = await harness.command(LEADER, "summary", "twenty")
     assert "Usage: /summary" in bad[0]["text"]
+
+
+async def test_admin_reloads_the_timetable_and_a_bad_file_changes_nothing(
+        harness: Harness, tmp_path) -> None:
+    services = harness.app.bot_data["services"]
+    source = (ROOT / "data" / "tasks.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "tasks.yaml"
+    services.settings = services.settings.model_copy(update={"tasks_path": path})
+    await harness.enrol(LEADER, None, "leader")
+    path.write_text(source.replace("title: 发展低碳农业", "title: 发展低碳农业（修订）"),
+                    encoding="utf-8")
+    done = await harness.command(ADMIN, "reload")
+    assert "26" in done[0]["text"]
+    task = await harness.command(LEADER, "task", "7")
+    assert "发展低碳农业（修订）" in task[0]["text"]
+    path.write_text(source.replace("lead_units: [forestry]", "lead_units: [forestri]", 1),
+                    encoding="utf-8")
+    refused = await harness.command(ADMIN, "reload")
+    assert "forestri" in refused[0]["text"] and "tasks.yaml:" in refused[0]["text"]
+    assert services.timetable.task(7).title == "发展低碳农业（修订）"  # the good one stays
+    not_admin = await harness.command(LEADER, "reload")
+    assert "admin" in not_admin[0]["text"].lower()
