@@ -41,7 +41,6 @@ from bot.i18n import LANGUAGES, N_, Translator, translator
 from bot.messages import BUTTON_LABELS, report_keyboard, send_pages
 from bot.reminders import request_replan
 from bot.render import (
-    STATUS_LABELS,
     deadline_line,
     render_my_tasks,
     render_overdue,
@@ -51,7 +50,6 @@ from bot.render import (
     render_unit,
     report_line,
     role_label,
-    status_label,
 )
 from schedules.loader import TimetableError, load_timetable
 from schedules.model import Task
@@ -990,4 +988,4 @@ def register_handlers(application: Application) -> None:
     application.add_error_handler(error_handler)
 
 
-__all__ = ["STATUS_LABELS", "register_handlers", "status_label"]
+__all__ = ["register_handlers"]

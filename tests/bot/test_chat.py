@@ -371,3 +371,19 @@ async def test_admin_reloads_the_timetable_and_a_bad_file_changes_nothing(
     assert services.timetable.task(7).title == "发展低碳农业（修订）"  # the good one stays
     not_admin = await harness.command(LEADER, "reload")
     assert "admin" in not_admin[0]["text"].lower()
+
+
+async def test_a_failing_handler_is_logged_and_the_admins_are_told(
+        harness: Harness, monkeypatch, caplog) -> None:
+    await harness.enrol(LEADER, None, "leader")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database is on fire")
+
+    monkeypatch.setattr(harness.store, "latest_reports", broken)
+    before = len(harness.api.bot_messages(ADMIN))
+    reply = await harness.command(LEADER, "summary")
+    assert "nothing you sent was lost" in reply[0]["text"]
+    told = harness.api.bot_messages(ADMIN)[before:]
+    assert any("database is on fire" in m["text"] for m in told)
+    assert any("handler failed" in r.getMessage() for r in caplog.records)
