@@ -924,6 +924,15 @@ async def reload_timetable(update: Update, context: ContextTypes.DEFAULT_TYPE) -
             "The timetable {path} was not reloaded; the bot keeps the one it had. Problems:")
             .format(path=path) + "\n" + "\n".join(str(p) for p in problems)), t)
         return
+    known = {u.id for u in timetable.units}
+    people = await services.db(services.store.list_people)
+    orphans = sorted({p.unit_id for p in people if p.unit_id and p.unit_id not in known})
+    if orphans:
+        await message.reply_text(escape(t.gettext(
+            "The timetable {path} was not reloaded: it drops units that still have enrolled "
+            "contacts ({units}). Keep those units, or /revoke their contacts first.").format(
+            path=path, units=", ".join(orphans))))
+        return
     await services.db(services.store.sync_units,
                       [(u.id, u.name, u.kind.value) for u in timetable.units],
                       services.clock.now())

@@ -245,7 +245,8 @@ def render_people(t: Translator, timetable: Timetable, people: Sequence[PersonLi
         return t.gettext("Nobody is enrolled yet. Use /invite to create an enrolment link.")
     lines = ["<b>" + t.gettext("Enrolled people") + "</b>"]
     for person in people:
-        unit = unit_name(t, timetable.unit(person.unit_id)) if person.unit_id else "—"
+        found = timetable.find_unit(person.unit_id) if person.unit_id else None
+        unit = unit_name(t, found) if found else escape(person.unit_id or "—")
         state = "" if person.active else " " + t.gettext("(inactive)")
         role = t.gettext(ROLE_NAMES[person.role])
         lines.append(f"{escape(person.display_name)} <code>{person.telegram_user_id}</code> · "

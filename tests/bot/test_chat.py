@@ -387,3 +387,30 @@ async def test_a_failing_handler_is_logged_and_the_admins_are_told(
     told = harness.api.bot_messages(ADMIN)[before:]
     assert any("database is on fire" in m["text"] for m in told)
     assert any("handler failed" in r.getMessage() for r in caplog.records)
+
+
+async def test_reload_refuses_to_drop_a_unit_that_has_contacts(harness: Harness,
+                                                                tmp_path) -> None:
+    import yaml
+
+    services = harness.app.bot_data["services"]
+    data = yaml.safe_load((ROOT / "data" / "tasks.yaml").read_text(encoding="utf-8"))
+    data["units"] = [u for u in data["units"] if u["id"] != "investment-promotion"]
+    for group in data["units"]:
+        group["members"] = [m for m in group.get("members", []) if m != "investment-promotion"]
+    for section in ("tasks", "measures"):
+        for item in data[section]:
+            for field in ("lead_units", "cooperating_units", "joint_units"):
+                item[field] = [u for u in item.get(field, []) if u != "investment-promotion"]
+    path = tmp_path / "tasks.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    services.settings = services.settings.model_copy(update={"tasks_path": path})
+    await harness.enrol(REFORM, "投促局")
+    refused = await harness.command(ADMIN, "reload")
+    assert "investment-promotion" in refused[0]["text"]
+    assert services.timetable.find_unit("investment-promotion") is not None
+    await harness.command(ADMIN, "revoke", str(REFORM))
+    done = await harness.command(ADMIN, "reload")
+    assert services.timetable.find_unit("investment-promotion") is None, done[0]["text"]
+    people = await harness.command(ADMIN, "people")
+    assert "investment-promotion" in people[0]["text"]  # the revoked contact's old unit, by its id
