@@ -98,7 +98,12 @@ async def caller_of(update: Update, services: Services) -> Caller | None:
     if person is not None and person.active:
         language = person.language or translator(user.language_code).language
         role = "admin" if services.is_env_admin(user.id) else person.role
-        return Caller(user.id, role, person.unit_id, language, person.display_name)
+        unit_id = person.unit_id
+        if unit_id is not None and services.timetable.find_unit(unit_id) is None:
+            log.warning("person %s belongs to unit %r, which the timetable no longer has",
+                        user.id, unit_id)
+            unit_id = None
+        return Caller(user.id, role, unit_id, language, person.display_name)
     language = translator(user.language_code).language
     if services.is_env_admin(user.id):
         return Caller(user.id, "admin", None, language, user.full_name)

@@ -25,6 +25,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.i18n import N_, Translator, translator
 from bot.settings import Settings
 from schedules.loader import TimetableError, load_timetable
@@ -314,8 +316,19 @@ def cmd_run(args: argparse.Namespace, t: Translator) -> int:
         return 1
     token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
     setup_logging(token)
+    store = _store(t)
+    assert store is not None
     try:
-        application = build_application(settings)
+        store.upgrade()
+    except SQLAlchemyError as exc:
+        store.close()
+        print(t.gettext("Cannot open the database {url}: {error}. Check DATABASE_URL (and that "
+                        "the server is running).").format(url=_safe_url(store.url),
+                                                          error=exc.__class__.__name__),
+              file=sys.stderr)
+        return 1
+    try:
+        application = build_application(settings, store=store)
     except ConfigError as exc:
         print(t.gettext("Cannot start: {error}").format(error=exc), file=sys.stderr)
         return 1
@@ -327,6 +340,13 @@ def cmd_run(args: argparse.Namespace, t: Translator) -> int:
         return 1
     application.run_polling(allowed_updates=Update.ALL_TYPES)
     return 0
+
+
+def _safe_url(url: str) -> str:
+    """A database URL with its password masked, for messages."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _store(t: Translator) -> Store | None:

@@ -63,3 +63,16 @@ async def test_duban_run_polls_the_configured_api_and_answers(tmp_path: Path) ->
         assert TOKEN not in log
         assert TOKEN.split(":")[1] not in log
         assert (tmp_path / "var" / "duban.sqlite3").exists()
+
+
+def test_run_with_an_unreachable_database_says_so_without_the_password(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("DUBAN_TASKS", str(ROOT / "data" / "tasks.yaml"))
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://duban:s3cret@127.0.0.1:1/duban")
+    assert main(["run"]) == 1
+    err = capsys.readouterr().err
+    assert "DATABASE_URL" in err and "127.0.0.1:1" in err
+    assert "s3cret" not in err
