@@ -137,7 +137,8 @@ async def refuse_unknown(update: Update, t: Translator) -> None:
     if update.effective_message is not None:
         await update.effective_message.reply_text(t.gettext(
             "Sorry, this bot serves the enrolled departments of the work plan only; ask your "
-            "administrator for an enrolment link."))
+            "administrator for an enrolment link (your Telegram id is {id}).").format(
+            id=update.effective_user.id if update.effective_user else "?")))
 
 
 async def reply_pages(message: Message, text: str, t: Translator,
