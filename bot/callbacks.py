@@ -138,7 +138,7 @@ async def refuse_unknown(update: Update, t: Translator) -> None:
         await update.effective_message.reply_text(t.gettext(
             "Sorry, this bot serves the enrolled departments of the work plan only; ask your "
             "administrator for an enrolment link (your Telegram id is {id}).").format(
-            id=update.effective_user.id if update.effective_user else "?")))
+            id=update.effective_user.id if update.effective_user else "?"))
 
 
 async def reply_pages(message: Message, text: str, t: Translator,
