@@ -24,6 +24,7 @@ async def test_unknown_person_gets_one_polite_sentence(harness: Harness) -> None
         replies = await harness.command(STRANGER, command)
         assert len(replies) == 1
         assert "管理员" in replies[0]["text"]  # ask your administrator
+        assert str(STRANGER) in replies[0]["text"]  # the id an admin needs
     replies = await harness.say(STRANGER, "已完成")
     assert len(replies) == 1
 
