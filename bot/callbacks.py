@@ -962,7 +962,11 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
     """Log the error first, then tell the admins in one short message."""
     log.error("handler failed", exc_info=context.error)
     services = services_of(context)
-    summary_text = "".join(traceback.format_exception_only(context.error)).strip()[-500:]
+    summary_text = "".join(traceback.format_exception_only(context.error)).strip()
+    token = services.settings.telegram_bot_token
+    if token is not None and token.get_secret_value():
+        summary_text = summary_text.replace(token.get_secret_value(), "<token>")
+    summary_text = summary_text[-500:]
     for admin_id in services.settings.admins:
         try:
             await context.bot.send_message(admin_id, "⚠️ duban: " + escape(summary_text))

@@ -14,6 +14,7 @@ from tests.bot.conftest import (
     REFORM,
     ROOT,
     STRANGER,
+    TOKEN,
     Harness,
     button_data,
 )
@@ -379,7 +380,7 @@ async def test_a_failing_handler_is_logged_and_the_admins_are_told(
     await harness.enrol(LEADER, None, "leader")
 
     def broken(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("database is on fire")
+        raise RuntimeError(f"database is on fire at {TOKEN}")
 
     monkeypatch.setattr(harness.store, "latest_reports", broken)
     before = len(harness.api.bot_messages(ADMIN))
@@ -387,6 +388,7 @@ async def test_a_failing_handler_is_logged_and_the_admins_are_told(
     assert "nothing you sent was lost" in reply[0]["text"]
     told = harness.api.bot_messages(ADMIN)[before:]
     assert any("database is on fire" in m["text"] for m in told)
+    assert not any(TOKEN in m["text"] for m in told)  # never the secret, even in an error
     assert any("handler failed" in r.getMessage() for r in caplog.records)
 
 
