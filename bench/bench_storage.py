@@ -7,8 +7,8 @@ as many audit entries), bulk-loaded with a Core INSERT; everything timed goes th
     python -m bench.bench_storage --backend both      # SQLite file and PostgreSQL (default)
     python -m bench.bench_storage --backend sqlite --quick
 
-PostgreSQL is the server at 127.0.0.1:5432 as user ``postgres`` (``DUBAN_BENCH_PG_URL``
-overrides); the benchmark creates ``duban_bench_<pid>`` and drops it afterwards. SQLite is a
+PostgreSQL is the server at 127.0.0.1:5432 as user ``postgres`` (``DUBAN_TEST_PG_URL``
+overrides); the benchmark creates a fresh database and drops it afterwards. SQLite is a
 file in a temporary folder, in WAL mode like the bot's.
 
 Prints one table per backend (figure | value | target | ok?); a missed target prints MISSED

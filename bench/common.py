@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, text
 
 from schedules.loader import load_timetable
 from schedules.model import Timetable, UnitKind
@@ -38,8 +37,6 @@ T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 TASKS_PATH = ROOT / "data" / "tasks.yaml"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-"""Where the PostgreSQL benchmark databases are created (``DUBAN_BENCH_PG_URL`` overrides)."""
 BACKENDS = ("sqlite", "postgres")
 
 
@@ -148,37 +145,20 @@ def max_rss_mib() -> float:
 
 
 # -- throw-away databases ----------------------------------------------------------------------
-def pg_base_url() -> str:
-    """The PostgreSQL server and maintenance database the benchmark databases are made on."""
-    return os.environ.get("DUBAN_BENCH_PG_URL", DEFAULT_PG_URL)
-
-
 @contextmanager
 def bench_database(backend: str) -> Iterator[str]:
-    """An empty database on ``backend``: a temporary SQLite file, or ``duban_bench_<pid>``.
+    """An empty database on ``backend``, removed on the way out whatever happened.
 
-    The database is removed on the way out, whatever happened.
+    The same mechanism as the test-suite's (``tests.dbs.database_url``): a temporary SQLite file,
+    or a fresh PostgreSQL database on ``DUBAN_TEST_PG_URL`` (default 127.0.0.1:5432 as postgres).
     """
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="duban_bench_") as folder:
-            yield f"sqlite:///{folder}/duban.sqlite3"
-        return
-    if backend != "postgres":
+    from tests.dbs import database_url  # dev-only helper; the benchmarks run from the repo root
+
+    if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r} (one of {', '.join(BACKENDS)})")
-    base = make_url(pg_base_url())
-    name = f"duban_bench_{os.getpid()}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield base.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with tempfile.TemporaryDirectory(prefix="duban_bench_") as folder, \
+            database_url(backend, Path(folder)) as url:
+        yield url
 
 
 @contextmanager
