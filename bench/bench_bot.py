@@ -1,7 +1,7 @@
 """The real bot end to end: command latency, reminder fan-out pacing, memory after start.
 
 The duban Application (real python-telegram-bot HTTP stack, real ``AIORateLimiter``) talks to
-the local Bot API stand-in (``bot.standin``) on 127.0.0.1, in this one process, as in
+the local Bot API stand-in (``bot_api_standin``) on 127.0.0.1, in this one process, as in
 ``tests/bot/conftest.py``: a simulated person's update is fetched with ``getUpdates`` and handed
 to ``process_update``. The database holds the storage benchmark's fixture (88,400 reports over
 five cycles, loaded by a separate process so that it does not count in this one's memory; all
@@ -60,7 +60,7 @@ from bench.common import (
 from bot.app import build_application
 from bot.reminders import dispatch_due
 from bot.settings import Settings
-from bot.standin import BotApiStandIn
+from bot_api_standin import BotApiStandIn
 from schedules.clock import FrozenClock
 from schedules.loader import load_timetable
 from schedules.model import Timetable

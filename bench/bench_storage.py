@@ -44,8 +44,8 @@ from bench.common import (
     sync_units,
     timed,
 )
-from bot.reminders import delivery_specs
 from schedules.calendar import WorkingDayCalendar
+from schedules.delivery import delivery_specs
 from schedules.loader import load_timetable
 from schedules.planning import plan_reminders
 from storage import REPORT_STATUSES, Reminder, ReminderSpec, Store

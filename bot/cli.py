@@ -27,9 +27,16 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.configuration import (
+    default_tasks_path,
+    open_store,
+    print_timetable_problems,
+    read_settings,
+    read_timetable,
+    shipped_tasks_path,
+)
 from bot.i18n import N_, Translator, translator
-from bot.settings import Settings
-from schedules.loader import TimetableError, load_timetable
+from schedules.loader import TimetableError
 from schedules.model import Assignment, Task, Timetable, Unit
 from storage import Store
 
@@ -43,24 +50,6 @@ def cli_translator() -> Translator:
         if value:
             return translator(value.split(".")[0])
     return translator(None)
-
-
-def _default_tasks_path() -> Path:
-    return Path(os.environ.get("DUBAN_TASKS", "data/tasks.yaml"))
-
-
-def _load(path: Path, t: Translator) -> Timetable | None:
-    try:
-        return load_timetable(path)
-    except FileNotFoundError:
-        print(t.gettext("Timetable file not found: {path}. Give the path as an argument or set "
-                        "DUBAN_TASKS.").format(path=path), file=sys.stderr)
-    except TimetableError as exc:
-        print(t.gettext("The timetable has {count} problem(s); nothing was started:").format(
-            count=len(exc.problems)), file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-    return None
 
 
 def _unit_ref(unit: Unit) -> dict[str, str]:
@@ -107,8 +96,8 @@ def task_json(timetable: Timetable, task: Task, duty: Assignment | None = None) 
 
 def cmd_check(args: argparse.Namespace, t: Translator) -> int:
     """Validate the timetable file."""
-    path = Path(args.path) if args.path else _default_tasks_path()
-    timetable = _load(path, t)
+    path = Path(args.path) if args.path else default_tasks_path()
+    timetable = read_timetable(path, t)
     if timetable is None:
         return 1
     print(t.gettext("{path}: OK: {tasks} tasks, {units} units, {measures} measures.").format(
@@ -119,7 +108,7 @@ def cmd_check(args: argparse.Namespace, t: Translator) -> int:
 
 def cmd_tasks(args: argparse.Namespace, t: Translator) -> int:
     """List the tasks, optionally of one unit."""
-    timetable = _load(Path(args.tasks), t)
+    timetable = read_timetable(Path(args.tasks), t)
     if timetable is None:
         return 1
     rows: list[tuple[Task, Assignment | None]]
@@ -163,7 +152,7 @@ def role_label(role: str) -> str:
 
 def cmd_units(args: argparse.Namespace, t: Translator) -> int:
     """List the units and groups."""
-    timetable = _load(Path(args.tasks), t)
+    timetable = read_timetable(Path(args.tasks), t)
     if timetable is None:
         return 1
     if args.json:
@@ -188,7 +177,7 @@ def cmd_units(args: argparse.Namespace, t: Translator) -> int:
 
 def _stored_deliveries(t: Translator, year: int) -> dict[tuple[Any, ...], list[Any]] | None:
     """The database's delivery rows of ``year`` by plan key, or None when there is no database."""
-    settings = _settings(t)
+    settings = read_settings(t)
     if settings is None:
         return None
     url = settings.resolved_database_url
@@ -232,7 +221,7 @@ def cmd_plan(args: argparse.Namespace, t: Translator) -> int:
     from schedules.calendar import WorkingDayCalendar
     from schedules.planning import plan_reminders
 
-    timetable = _load(Path(args.tasks), t)
+    timetable = read_timetable(Path(args.tasks), t)
     if timetable is None:
         return 1
     unit_id = None
@@ -293,31 +282,18 @@ def setup_logging(token: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def _settings(t: Translator) -> Settings | None:
-    from pydantic import ValidationError
-
-    try:
-        return Settings()
-    except ValidationError as exc:
-        print(t.gettext("Invalid configuration:"), file=sys.stderr)
-        for error in exc.errors():
-            print(f"  {'.'.join(str(p) for p in error['loc'])}: {error['msg']}", file=sys.stderr)
-        return None
-
-
 def cmd_run(args: argparse.Namespace, t: Translator) -> int:
     """Start the bot with long polling."""
     from telegram import Update
 
     from bot.app import ConfigError, build_application
 
-    settings = _settings(t)
+    settings = read_settings(t)
     if settings is None:
         return 1
     token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
     setup_logging(token)
-    store = _store(t)
-    assert store is not None
+    store = open_store(settings)
     try:
         store.upgrade()
     except SQLAlchemyError as exc:
@@ -333,10 +309,7 @@ def cmd_run(args: argparse.Namespace, t: Translator) -> int:
         print(t.gettext("Cannot start: {error}").format(error=exc), file=sys.stderr)
         return 1
     except TimetableError as exc:
-        print(t.gettext("The timetable has {count} problem(s); nothing was started:").format(
-            count=len(exc.problems)), file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        print_timetable_problems(exc, t)
         return 1
     application.run_polling(allowed_updates=Update.ALL_TYPES)
     return 0
@@ -349,21 +322,12 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _store(t: Translator) -> Store | None:
-    settings = _settings(t)
-    if settings is None:
-        return None
-    url = settings.resolved_database_url
-    if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    return Store(url)
-
-
 def cmd_db(args: argparse.Namespace, t: Translator) -> int:
     """Create or upgrade the database schema (Alembic)."""
-    store = _store(t)
-    if store is None:
+    settings = read_settings(t)
+    if settings is None:
         return 1
+    store = open_store(settings)
     try:
         store.upgrade()
         print(t.gettext("Database schema is at revision {rev}.").format(
@@ -377,8 +341,8 @@ def cmd_invite(args: argparse.Namespace, t: Translator) -> int:
     """Create a one-time enrolment link."""
     from telegram.helpers import create_deep_linked_url
 
-    settings = _settings(t)
-    timetable = _load(Path(args.tasks), t)
+    settings = read_settings(t)
+    timetable = read_timetable(Path(args.tasks), t)
     if settings is None or timetable is None:
         return 1
     unit_id = None
@@ -399,8 +363,7 @@ def cmd_invite(args: argparse.Namespace, t: Translator) -> int:
         print(t.gettext("Give --bot-username (or set TELEGRAM_BOT_USERNAME) so the link can be "
                         "made."), file=sys.stderr)
         return 2
-    store = _store(t)
-    assert store is not None
+    store = open_store(settings)
     try:
         store.upgrade()
         from schedules.clock import SystemClock
@@ -425,12 +388,12 @@ def cmd_remind(args: argparse.Namespace, t: Translator) -> int:
     """Show what would be sent at a time, to whom (``--dry-run``; nothing is written)."""
     import asyncio
 
-    from bot.app import Services
     from bot.reminders import DryRow, dry_run
+    from bot.services import Services
     from schedules.clock import FrozenClock, SystemClock
 
-    settings = _settings(t)
-    timetable = _load(Path(args.tasks), t)
+    settings = read_settings(t)
+    timetable = read_timetable(Path(args.tasks), t)
     if settings is None or timetable is None:
         return 1
     if not args.dry_run:
@@ -443,8 +406,7 @@ def cmd_remind(args: argparse.Namespace, t: Translator) -> int:
         print(t.gettext("--at takes an ISO time such as 2026-11-16T09:00 (got {value!r}).")
               .format(value=args.at), file=sys.stderr)
         return 2
-    store = _store(t)
-    assert store is not None
+    store = open_store(settings)
     try:
         store.upgrade()
         services = Services(settings=settings, timetable=timetable, store=store,
@@ -472,12 +434,11 @@ def cmd_export(args: argparse.Namespace, t: Translator) -> int:
     from bot.export import build_workbook, export_filename
     from schedules.clock import SystemClock
 
-    settings = _settings(t)
-    timetable = _load(Path(args.tasks), t)
+    settings = read_settings(t)
+    timetable = read_timetable(Path(args.tasks), t)
     if settings is None or timetable is None:
         return 1
-    store = _store(t)
-    assert store is not None
+    store = open_store(settings)
     try:
         store.upgrade()
         latest = store.latest_reports(args.year)
@@ -500,7 +461,7 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def tasks_option(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--tasks", default=str(_default_tasks_path()),
+        p.add_argument("--tasks", default=str(default_tasks_path()),
                        help=t.gettext("timetable file (default: DUBAN_TASKS or "
                                       "data/tasks.yaml)"))
 
@@ -557,10 +518,35 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
                                                     "duban-<year>-<date>.xlsx)"))
     p.set_defaults(handler=cmd_export)
 
-    from bot.demo import add_demo_parser  # here, not at the top: it loads the whole bot
-
-    add_demo_parser(commands, t)
+    p = commands.add_parser("demo", help=t.gettext(
+        "play the bot through one December cycle offline and print the chats"))
+    p.add_argument("--lang", choices=sorted(DEMO_LANGUAGES), help=t.gettext(
+        "language of the demo: zh or en (default: the command line's language)"))
+    p.add_argument("--database-url", help=t.gettext(
+        "SQLAlchemy URL of an empty database (default: a temporary SQLite file)"))
+    p.add_argument("--year", type=int, default=2026, help=t.gettext(
+        "cycle year, e.g. 2026"))
+    p.add_argument("--tasks", default=os.environ.get("DUBAN_TASKS") or str(shipped_tasks_path()),
+                   help=t.gettext("timetable file (default: DUBAN_TASKS or data/tasks.yaml)"))
+    p.set_defaults(handler=cmd_demo)
     return parser
+
+
+DEMO_LANGUAGES = {"zh": "zh_Hans", "en": "en"}
+
+
+def cmd_demo(args: argparse.Namespace, t: Translator) -> int:
+    """Play the bot through one December cycle offline and print it to standard output."""
+    import asyncio
+
+    from bot.demo import run_demo  # here, not at the top: it loads the whole bot
+
+    timetable = read_timetable(Path(args.tasks), t)
+    if timetable is None:
+        return 1
+    language = DEMO_LANGUAGES[args.lang] if args.lang else t.language
+    return asyncio.run(run_demo(sys.stdout, language=language, database_url=args.database_url,
+                                year=args.year, timetable=timetable))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,12 +2,13 @@
 
     duban demo [--lang zh|en] [--year 2026] [--database-url URL] [--tasks PATH]
 
-Starts the local Bot API stand-in (:mod:`bot.standin`) on 127.0.0.1, builds the real application
-against it (:func:`bot.app.build_application`: real handlers, real storage, real HTTP stack) with
-a virtual clock, and plays a small cast through one December cycle: the admin enrols everyone
-with deep links, the leader binds the leadership group chat, then every day at 09:00 from 25
-October to 8 December the reminder dispatcher runs while the contacts react (or do not). The
-chat transcript is printed as it happens, one line per message, then the final summary.
+Starts the local Bot API stand-in (:mod:`bot_api_standin`) on 127.0.0.1, builds the real
+application against it (:func:`bot.app.build_application`: real handlers, real storage, real
+HTTP stack) with a virtual clock, and plays a small cast through one December cycle: the admin
+enrols everyone with deep links, the leader binds the leadership group chat, then every day at
+09:00 from 25 October to 8 December the reminder dispatcher runs while the contacts react (or
+do not). The chat transcript is printed as it happens, one line per message, then the final
+summary.
 
 :class:`ScriptedChat` is the driver of simulated people; it is general enough for tests: each
 move injects what a person does into the stand-in, fetches the resulting updates with a real
@@ -17,11 +18,9 @@ answering when the move returns.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import html
-import os
 import re
 import sys
 import tempfile
@@ -38,12 +37,14 @@ from sqlalchemy.engine import make_url
 from telegram.ext import Application
 from telegram.request import HTTPXRequest
 
-from bot.app import Services, build_application
+from bot.app import build_application
+from bot.configuration import shipped_tasks_path
 from bot.i18n import Translator, translator
 from bot.reminders import dispatch_due
 from bot.render import render_summary
+from bot.services import Services
 from bot.settings import Settings
-from bot.standin import BotApiStandIn, TranscriptEvent
+from bot_api_standin import BotApiStandIn, TranscriptEvent
 from schedules.clock import FrozenClock
 from schedules.loader import load_timetable
 from schedules.model import Timetable
@@ -55,7 +56,6 @@ TOKEN = "000000:DEMO"  # accepted only by the stand-in
 BOT_USERNAME = "duban_demo_bot"
 BOT_NAME = "duban"
 ZONE = ZoneInfo("Asia/Shanghai")
-LANGUAGE_CHOICES = {"zh": "zh_Hans", "en": "en"}
 CLIENT_LANGUAGE = {"zh_Hans": "zh-hans", "en": "en"}
 
 # The cast: Telegram user ids, and the leadership group chat.
@@ -221,11 +221,6 @@ def transcript_line(event: TranscriptEvent, at: dt.datetime, group_ids: set[int]
 
 
 # -- the scripted December cycle -----------------------------------------------------------------
-def shipped_tasks_path() -> Path:
-    """The project's timetable, ``data/tasks.yaml`` beside the ``bot`` package."""
-    return Path(__file__).resolve().parents[1] / "data" / "tasks.yaml"
-
-
 def each_day(start: dt.date, end: dt.date) -> Iterator[dt.date]:
     """Every day from ``start`` to ``end`` inclusive."""
     day = start
@@ -490,31 +485,3 @@ async def _play(out: TextIO, t: Translator, year: int, timetable: Timetable, sto
 
 def _local_request() -> HTTPXRequest:
     return HTTPXRequest(connection_pool_size=8, httpx_kwargs={"trust_env": False})
-
-
-# -- the command line ----------------------------------------------------------------------------
-def add_demo_parser(commands: argparse._SubParsersAction, t: Translator) -> None:
-    """Add ``duban demo`` to the CLI's sub-commands."""
-    p = commands.add_parser("demo", help=t.gettext(
-        "play the bot through one December cycle offline and print the chats"))
-    p.add_argument("--lang", choices=sorted(LANGUAGE_CHOICES), help=t.gettext(
-        "language of the demo: zh or en (default: the command line's language)"))
-    p.add_argument("--database-url", help=t.gettext(
-        "SQLAlchemy URL of an empty database (default: a temporary SQLite file)"))
-    p.add_argument("--year", type=int, default=2026, help=t.gettext(
-        "cycle year, e.g. 2026"))
-    p.add_argument("--tasks", default=os.environ.get("DUBAN_TASKS") or str(shipped_tasks_path()),
-                   help=t.gettext("timetable file (default: DUBAN_TASKS or data/tasks.yaml)"))
-    p.set_defaults(handler=cmd_demo)
-
-
-def cmd_demo(args: argparse.Namespace, t: Translator) -> int:
-    """Run the demo and print it to standard output."""
-    from bot.cli import _load  # bot.cli imports this module
-
-    timetable = _load(Path(args.tasks), t)
-    if timetable is None:
-        return 1
-    language = LANGUAGE_CHOICES[args.lang] if args.lang else t.language
-    return asyncio.run(run_demo(sys.stdout, language=language, database_url=args.database_url,
-                                year=args.year, timetable=timetable))

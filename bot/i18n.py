@@ -24,16 +24,15 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal, format_percent
 from babel.support import NullTranslations, Translations
 
+from schedules.text import N_
+
 LOCALES_DIR = Path(__file__).parent / "locales"
 DOMAIN = "messages"
 DEFAULT_LANGUAGE = "zh_Hans"
 LANGUAGES = ("zh_Hans", "en")
 _BABEL_LOCALES = {"zh_Hans": "zh_Hans_CN", "en": "en"}
 
-
-def N_(message: str) -> str:
-    """Mark ``message`` for extraction without translating it now."""
-    return message
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "N_", "Translator", "negotiate", "translator"]
 
 
 def negotiate(language_code: str | None) -> str:

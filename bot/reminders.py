@@ -37,20 +37,18 @@ from collections.abc import (
     AsyncIterator,
     Callable,
     Collection,
-    Iterable,
     Mapping,
     Sequence,
 )
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any, Protocol
+from typing import Any
 
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes
 
-from bot.app import Services
-from bot.i18n import N_, Translator, translator
+from bot.i18n import Translator, translator
 from bot.messages import report_keyboard
 from bot.render import (
     deadline_line,
@@ -62,68 +60,31 @@ from bot.render import (
     role_label,
     unit_name,
 )
-from schedules.planning import PlannedReminder, ReminderKind, plan_reminders
+from bot.services import Services, request_replan
+from schedules.delivery import (
+    NO_CONTACT,
+    NO_LEADERSHIP,
+    NOT_ENROLLED,
+    REPORTED_DONE,
+    Decision,
+    ReminderSpec,
+    decide,
+    delivery_specs,
+    recipients,
+    retry_delay,
+)
+from schedules.planning import ReminderKind, plan_reminders
 from schedules.progress import FINISHED, task_state
-from storage import ReminderSpec
 
 log = logging.getLogger(__name__)
 
 JOB_NAME = "dispatch-reminders"
-NO_CONTACT_CHAT = 0
-STALE_AFTER = dt.timedelta(days=3)
-"""Overdue notices and digests missed by more than this are dropped, not sent late."""
-PLANNED_LATE_AFTER = dt.timedelta(hours=2)
-"""A row created this long after its due time was never missed: it is skipped, not sent."""
 STALE_SENDING = dt.timedelta(minutes=10)
 """A row ``sending`` for this long was interrupted by a crash: it goes back to pending."""
 MAX_ATTEMPTS = 5
-RETRY_BACKOFF = dt.timedelta(minutes=1)
-"""Wait after the first transient failure; doubled after each further one."""
 REPLAN_EVERY = dt.timedelta(hours=1)
 MAX_SEND_RATE = 25
 """The dispatcher's sends in any second, below Telegram's ~30 to leave room for replies."""
-
-# Why a due row is not sent (``Decision.reason``; stored as the row's ``reason``).
-DROPPED = N_("no longer in the timetable")
-NOT_ENROLLED = N_("recipient no longer enrolled")
-NOT_RECIPIENT = N_("no longer a recipient")
-CONTACT_SINCE = N_("a contact has enrolled since")
-REPORTED_DONE = N_("unit reported done")
-PLANNED_LATE = N_("planned after its time")
-CUTOFF_PASSED = N_("missed: the cutoff has passed")
-STALE = N_("stale: missed while the bot was down")
-SUPERSEDED = N_("superseded by a later reminder")
-NO_CONTACT = N_("no enrolled contact")
-NO_LEADERSHIP = N_("no leadership chat or leader")
-BACKING_OFF = N_("waiting to retry")
-
-DeliveryKey = tuple[int, str, int, str, int, int]
-
-
-class DeliveryRow(Protocol):
-    """What the dispatcher needs of a stored reminder row."""
-
-    id: int
-    task_id: int
-    unit_id: str
-    cycle: int
-    kind: str
-    offset_days: int
-    chat_id: int
-    due_at: dt.datetime
-    cutoff: dt.date
-    attempts: int
-    created_at: dt.datetime | None
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What to do with one due row: send it, skip it (and why), or leave it for a later run."""
-
-    row: Any
-    send: bool
-    reason: str = ""
-    wait: bool = False
 
 
 @dataclass
@@ -141,142 +102,7 @@ class DispatchReport:
     unbound: list[int] = field(default_factory=list)
 
 
-# -- pure rules ------------------------------------------------------------------------------
-def delivery_specs(plan: Iterable[PlannedReminder], contacts: Mapping[str, Sequence[int]],
-                   leadership: Sequence[int]) -> list[ReminderSpec]:
-    """One row per recipient chat for each planned reminder.
-
-    Args:
-        plan: the cycle's planned reminders.
-        contacts: unit id -> Telegram ids of its active contacts.
-        leadership: chat ids that receive digests (bound group chats, or leaders' own chats).
-
-    Returns:
-        The rows to plan; a reminder nobody can receive gets one row for chat 0.
-    """
-    specs: list[ReminderSpec] = []
-    for r in plan:
-        if r.kind is ReminderKind.DIGEST:
-            chats: Sequence[int] = leadership or (NO_CONTACT_CHAT,)
-        else:
-            chats = contacts.get(r.unit_id or "", ()) or (NO_CONTACT_CHAT,)
-        for chat in dict.fromkeys(chats):  # once per chat, in order
-            specs.append(ReminderSpec(task_id=r.task_id or 0, unit_id=r.unit_id or "",
-                                      cycle=r.cycle, kind=r.kind.value,
-                                      offset_days=r.offset_days, chat_id=chat, due_at=r.at,
-                                      cutoff=r.cutoff))
-    return specs
-
-
-def plan_key(row: Any) -> tuple[int, str, int, str, int]:
-    """The part of a delivery's key that the timetable decides (``PlannedReminder.key``)."""
-    return (row.task_id, row.unit_id, row.cycle, row.kind, row.offset_days)
-
-
-def delivery_key(row: Any) -> DeliveryKey:
-    """A delivery's whole key: the plan's part and the chat (``ReminderSpec.key``)."""
-    return (*plan_key(row), row.chat_id)
-
-
-def _catch_up_group(row: Any) -> tuple[object, ...]:
-    """Rows of one group stand for each other: only the newest due one is sent."""
-    if row.kind == ReminderKind.DIGEST.value:
-        return (row.kind, row.cycle, row.chat_id)
-    return (row.kind, row.task_id, row.unit_id, row.cycle, row.chat_id)
-
-
-def decide(rows: Sequence[Any], now: dt.datetime, finished: Collection[tuple[int, str, int]],
-           wanted: Collection[DeliveryKey] | None = None,
-           inactive: Collection[int] = frozenset(),
-           retry_at: Mapping[int, dt.datetime] | None = None) -> list[Decision]:
-    """Decide for each due row whether to send it (pure; the rules of catch-up).
-
-    A row is skipped when its reminder left the timetable, its recipient is no longer enrolled
-    or no longer a recipient (a contact enrolled for a unit that had none), its unit reported
-    done or not applicable, it was planned long after its time, a ``before`` reminder's cutoff
-    has passed, or an overdue notice or digest is older than :data:`STALE_AFTER`. Of the rest
-    only the newest of each group is sent (one per task, unit, kind and chat; one digest per
-    chat); when that one is chat 0 it is skipped and reported instead, and when it is backing
-    off after a transient error it waits.
-
-    Args:
-        rows: due rows, any order.
-        now: the current instant, in the plan's time zone (its date is "today").
-        finished: (task, unit, cycle) whose unit reported done or not applicable.
-        wanted: the delivery keys (:func:`delivery_key`) the timetable and the enrolled people
-            ask for now; None: all.
-        inactive: chats of people who are no longer enrolled.
-        retry_at: row id -> the earliest time to retry it after a transient error.
-
-    Returns:
-        One decision per row, in due order.
-    """
-    planned = None if wanted is None else {key[:5] for key in wanted}
-    retry_at = retry_at or {}
-    verdicts: dict[int, Decision] = {}
-    candidates: dict[tuple[object, ...], list[Any]] = defaultdict(list)
-    for row in rows:
-        reason = ""
-        created = row.created_at
-        if planned is not None and plan_key(row) not in planned:
-            reason = DROPPED
-        elif row.chat_id in inactive:
-            reason = NOT_ENROLLED
-        elif row.kind != ReminderKind.DIGEST.value and (
-                row.task_id, row.unit_id, row.cycle) in finished:
-            reason = REPORTED_DONE
-        elif wanted is not None and delivery_key(row) not in wanted:
-            reason = CONTACT_SINCE if row.chat_id == NO_CONTACT_CHAT else NOT_RECIPIENT
-        elif created is not None and created - row.due_at > PLANNED_LATE_AFTER:
-            reason = PLANNED_LATE
-        elif row.kind == ReminderKind.BEFORE.value and now.date() >= row.cutoff:
-            reason = CUTOFF_PASSED
-        elif row.kind != ReminderKind.BEFORE.value and now - row.due_at > STALE_AFTER:
-            reason = STALE
-        if reason:
-            verdicts[id(row)] = Decision(row, False, reason)
-        else:
-            candidates[_catch_up_group(row)].append(row)
-    for group in candidates.values():
-        # the newest; of two due at the same time, the one closer to the cutoff
-        newest = max(group, key=lambda r: (r.due_at, -r.offset_days, r.id))
-        for row in group:
-            if row is not newest:
-                verdicts[id(row)] = Decision(row, False, SUPERSEDED)
-            elif row.chat_id == NO_CONTACT_CHAT:
-                verdicts[id(row)] = Decision(
-                    row, False, NO_LEADERSHIP if row.kind == ReminderKind.DIGEST.value
-                    else NO_CONTACT)
-            elif row.id in retry_at and retry_at[row.id] > now:
-                verdicts[id(row)] = Decision(row, False, BACKING_OFF, wait=True)
-            else:
-                verdicts[id(row)] = Decision(row, True)
-    return [verdicts[id(row)] for row in sorted(rows, key=lambda r: (r.due_at, r.id))]
-
-
-def retry_delay(attempts: int) -> dt.timedelta:
-    """How long to wait before the next try after ``attempts`` failed ones (1, 2, 4... min)."""
-    return RETRY_BACKOFF * 2 ** max(attempts - 1, 0)
-
-
 # -- planning into the database ----------------------------------------------------------------
-def recipients(people: Iterable[Any], leadership_chats: Sequence[int]
-               ) -> tuple[dict[str, list[int]], list[int]]:
-    """Who receives what: unit id -> its active contacts, and the digest chats.
-
-    Digests go to the bound leadership chats, or, when none is bound, to every active leader
-    and enrolled admin in their own chat.
-    """
-    active = [p for p in people if p.active]
-    contacts: dict[str, list[int]] = defaultdict(list)
-    for person in active:
-        if person.role == "contact" and person.unit_id:
-            contacts[person.unit_id].append(person.telegram_user_id)
-    leadership = list(leadership_chats) or [p.telegram_user_id for p in active
-                                            if p.role in ("leader", "admin")]
-    return dict(contacts), leadership
-
-
 async def current_specs(services: Services, cycle: int) -> list[ReminderSpec]:
     """The delivery rows the cycle's plan asks for, given who is enrolled now."""
     people = await services.db(services.store.list_people, None, None, False)
@@ -290,11 +116,6 @@ async def sync_plan(services: Services, cycle: int, now: dt.datetime) -> int:
     """Write the cycle's delivery rows (idempotent); returns how many were new."""
     specs = await current_specs(services, cycle)
     return await services.db(services.store.plan_deliveries, specs, now)
-
-
-def request_replan(application: Application) -> None:
-    """Make the next dispatch run re-plan (after an enrolment, a revocation, ...)."""
-    application.bot_data["replanned_at"] = None
 
 
 # -- rendering -------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Write ``bot/standin/api_subset.json``: the part of the Bot API spec the stand-in serves.
+"""Write ``bot_api_standin/api_subset.json``: the part of the Bot API spec the stand-in serves.
 
 The full machine-readable spec (``api.json``, keys ``methods`` and ``types``) lives outside the
 product, so this script copies the methods the stand-in implements and every type their
@@ -24,9 +24,9 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SPEC = REPO_ROOT.parent / "shared" / "telegram-bot-api" / "api.json"
-DEFAULT_OUT = REPO_ROOT / "bot" / "standin" / "api_subset.json"
+DEFAULT_OUT = REPO_ROOT / "bot_api_standin" / "api_subset.json"
 
-# Keep in step with the handlers in bot/standin/server.py.
+# Keep in step with the handlers in bot_api_standin/server.py.
 SUPPORTED_METHODS: tuple[str, ...] = (
     "answerCallbackQuery",
     "close",

@@ -20,7 +20,6 @@ import json
 import re
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -36,10 +35,8 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, col, create_engine, select
 
+from schedules.delivery import ReminderSpec
 from storage.tables import (
-    DIGEST_TASK_ID,
-    DIGEST_UNIT_ID,
-    REMINDER_KINDS,
     REPORT_STATUSES,
     AuditEntry,
     Evidence,
@@ -95,46 +92,6 @@ class InviteError(Exception):
     def __init__(self, reason: InviteErrorReason) -> None:
         super().__init__(_INVITE_MESSAGES[reason])
         self.reason: InviteErrorReason = reason
-
-
-@dataclass(frozen=True)
-class ReminderSpec:
-    """One delivery the planner wants: a reminder (or digest) to one chat.
-
-    The bot builds these from ``schedules.planning.PlannedReminder`` and the recipients: a digest
-    has ``task_id`` :data:`~storage.tables.DIGEST_TASK_ID` (0) and ``unit_id``
-    :data:`~storage.tables.DIGEST_UNIT_ID` (``""``).
-
-    Raises:
-        ValueError: unknown kind, naive ``due_at``, negative offset, or a digest that names a task
-            or unit (or a reminder that does not).
-    """
-
-    task_id: int
-    unit_id: str
-    cycle: int
-    kind: str
-    offset_days: int
-    chat_id: int
-    due_at: dt.datetime
-    cutoff: dt.date
-
-    def __post_init__(self) -> None:
-        if self.kind not in REMINDER_KINDS:
-            raise ValueError(f"unknown reminder kind {self.kind!r} (one of {REMINDER_KINDS})")
-        _utc(self.due_at, "due_at")
-        if self.offset_days < 0:
-            raise ValueError(f"offset_days must not be negative, not {self.offset_days}")
-        is_digest = self.kind == "digest"
-        names_nothing = self.task_id == DIGEST_TASK_ID and self.unit_id == DIGEST_UNIT_ID
-        if is_digest != names_nothing:
-            raise ValueError("a digest has task_id 0 and unit_id '', and only a digest does")
-
-    @property
-    def key(self) -> tuple[int, str, int, str, int, int]:
-        """What makes the delivery unique: (task, unit, cycle, kind, offset_days, chat)."""
-        return (self.task_id, self.unit_id, self.cycle, self.kind, self.offset_days,
-                self.chat_id)
 
 
 def alembic_config(url: str | None = None) -> Config:

@@ -22,6 +22,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from schedules.delivery import DIGEST_TASK_ID, DIGEST_UNIT_ID
+
 __all__ = [
     "DIGEST_TASK_ID",
     "DIGEST_UNIT_ID",
@@ -58,10 +60,6 @@ metadata.naming_convention = {
 REPORT_STATUSES: tuple[str, ...] = ("done", "in_progress", "blocked", "not_applicable")
 REMINDER_KINDS: tuple[str, ...] = ("before", "overdue", "digest")
 
-DIGEST_TASK_ID = 0
-"""``Reminder.task_id`` of a digest, which is about no single task."""
-DIGEST_UNIT_ID = ""
-"""``Reminder.unit_id`` of a digest, which is about no single unit."""
 
 
 class PersonRole(StrEnum):

@@ -1,8 +1,21 @@
-"""Suite-wide guards: no test may reach Telegram (or anything else) on the internet."""
+"""Suite-wide fixtures: the shipped timetable, and the guard that no test reaches Telegram."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+from schedules.loader import load_timetable
+from schedules.model import Timetable
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def timetable() -> Timetable:
+    """The shipped timetable, ``data/tasks.yaml``."""
+    return load_timetable(ROOT / "data" / "tasks.yaml")
 
 
 @pytest.fixture(autouse=True)

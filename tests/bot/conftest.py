@@ -17,9 +17,8 @@ from telegram.ext import Application
 from bot.app import build_application
 from bot.demo import ScriptedChat, button_data
 from bot.settings import Settings
-from bot.standin import BotApiStandIn
+from bot_api_standin import BotApiStandIn
 from schedules.clock import FrozenClock
-from schedules.loader import load_timetable
 from schedules.model import Timetable
 from storage import Store
 from tests.dbs import backend, db_url, store
@@ -46,12 +45,6 @@ class Harness(ScriptedChat):
         super().__init__(app, api, ADMIN)
         self.store = store
         self.clock = clock
-
-
-@pytest.fixture(scope="session")
-def timetable() -> Timetable:
-    """The shipped timetable."""
-    return load_timetable(ROOT / "data" / "tasks.yaml")
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import io
 import socket
@@ -13,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from bot.cli import main
 from bot.demo import (
-    add_demo_parser,
     display_width,
     fit,
     plain_text,
@@ -22,7 +21,7 @@ from bot.demo import (
     transcript_line,
 )
 from bot.i18n import translator
-from bot.standin import TranscriptEvent
+from bot_api_standin import TranscriptEvent
 from storage import Store
 
 LOCAL_HOSTS = ("127.0.0.1", "::1", "localhost")
@@ -137,26 +136,8 @@ async def test_demo_in_english(offline: list[Any]) -> None:
     assert "已完成 2" not in summary
 
 
-def test_the_demo_command_runs_offline(capsys: pytest.CaptureFixture[str],
-                                       offline: list[Any]) -> None:
-    t = translator("en")
-    parser = argparse.ArgumentParser(prog="duban")
-    add_demo_parser(parser.add_subparsers(dest="command"), t)
-    args = parser.parse_args(["demo", "--lang", "en", "--year", "2026"])
-    assert args.handler(args, t) == 0
-    out = capsys.readouterr().out
-    assert "⏰ Reminder: task 8" in out and "🟢 7. " in out
-
-
 def test_duban_demo_through_the_cli(capsys: pytest.CaptureFixture[str],
                                     offline: list[Any]) -> None:
-    from bot.cli import build_parser, main
-
-    try:
-        build_parser(translator("en")).parse_args(["demo"])
-    except SystemExit:
-        pytest.skip("duban demo is not wired into bot.cli yet")
-    capsys.readouterr()
     assert main(["demo", "--lang", "en"]) == 0
     out = capsys.readouterr().out
     assert "⏰ Reminder: task 8" in out and "🔴 8. " in out
@@ -164,11 +145,7 @@ def test_duban_demo_through_the_cli(capsys: pytest.CaptureFixture[str],
 
 def test_the_demo_command_reports_a_missing_timetable(capsys: pytest.CaptureFixture[str],
                                                       tmp_path: Path) -> None:
-    t = translator("en")
-    parser = argparse.ArgumentParser(prog="duban")
-    add_demo_parser(parser.add_subparsers(dest="command"), t)
-    args = parser.parse_args(["demo", "--tasks", str(tmp_path / "nope.yaml")])
-    assert args.handler(args, t) == 1
+    assert main(["demo", "--tasks", str(tmp_path / "nope.yaml")]) == 1
     assert "nope.yaml" in capsys.readouterr().err
 
 

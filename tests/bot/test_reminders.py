@@ -21,21 +21,19 @@ import pytest
 from telegram.ext import Application
 
 from bot.app import build_application
-from bot.reminders import (
+from bot.reminders import MAX_ATTEMPTS, DispatchReport, dispatch_due
+from bot_api_standin import BotApiStandIn
+from schedules.calendar import WorkingDayCalendar
+from schedules.clock import FrozenClock
+from schedules.delivery import (
     CUTOFF_PASSED,
     DROPPED,
-    MAX_ATTEMPTS,
     NOT_ENROLLED,
     PLANNED_LATE,
     REPORTED_DONE,
     STALE,
     SUPERSEDED,
-    DispatchReport,
-    dispatch_due,
 )
-from bot.standin import BotApiStandIn
-from schedules.calendar import WorkingDayCalendar
-from schedules.clock import FrozenClock
 from schedules.model import ReminderOverride, Timetable
 from schedules.planning import PlannedReminder, ReminderKind, plan_reminders
 from storage import Store

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.standin import BotApiStandIn
+from bot_api_standin import BotApiStandIn
 from tests.bot.conftest import ROOT, STRANGER, TOKEN
 
 

@@ -52,8 +52,8 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.standin import BotApiStandIn, RateLimits, parse_html, validate_call
-from bot.standin.spec import ApiError
+from bot_api_standin import BotApiStandIn, RateLimits, parse_html, validate_call
+from bot_api_standin.spec import ApiError
 
 TOKEN = "123456:TEST-standin-token"
 BOT_USERNAME = "duban_test_bot"
@@ -818,7 +818,7 @@ def test_packaged_subset_is_up_to_date(generator: Any) -> None:
     if not generator.DEFAULT_SPEC.exists():
         pytest.skip(f"full spec not available at {generator.DEFAULT_SPEC}")
     full = json.loads(generator.DEFAULT_SPEC.read_text(encoding="utf-8"))
-    packaged = (REPO_ROOT / "bot" / "standin" / "api_subset.json").read_text(encoding="utf-8")
+    packaged = (REPO_ROOT / "bot_api_standin" / "api_subset.json").read_text(encoding="utf-8")
 
     assert generator.render(generator.build_subset(full)) == packaged
 

@@ -1,7 +1,7 @@
 """A local stand-in for the Telegram Bot API server (tests and ``duban demo``).
 
-See :mod:`bot.standin.server` for usage; :mod:`bot.standin.spec` validates calls against the
-packaged spec subset (``api_subset.json``, made by ``scripts/make_api_subset.py``).
+See :mod:`bot_api_standin.server` for usage; :mod:`bot_api_standin.spec` validates calls
+against the packaged spec subset (``api_subset.json``, made by ``scripts/make_api_subset.py``).
 """
 
 from .server import ApiCall, BotApiStandIn, RateLimits, StoredFile, TranscriptEvent
