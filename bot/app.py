@@ -13,14 +13,13 @@ import gc
 import logging
 from pathlib import Path
 
-from telegram import BotCommandScopeDefault
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+from telegram.ext import Application, ApplicationBuilder, Defaults
 from telegram.request import BaseRequest
 
 from bot.handlers import register_handlers
-from bot.i18n import LANGUAGES, translator
-from bot.menus import bot_commands, set_person_commands
+from bot.menus import set_default_menus, set_person_commands
+from bot.pacing import ChatPacer, PerChatUpdates
 from bot.reminders import schedule_dispatch
 from bot.services import ConfigError, Services
 from bot.settings import Settings
@@ -39,16 +38,14 @@ async def _post_init(application: Application) -> None:
     await services.db(services.store.sync_units,
                       [(u.id, u.name, u.kind.value) for u in services.timetable.units],
                       services.clock.now())
-    # Default menu for everyone, one per language: Chinese is the default (no language code).
-    for language in LANGUAGES:
-        code = None if language == "zh_Hans" else language
-        await application.bot.set_my_commands(bot_commands(None, language),
-                                              scope=BotCommandScopeDefault(),
-                                              language_code=code)
-    people = await services.db(services.store.list_people)
-    for person in people:
-        await set_person_commands(application, person.telegram_user_id, person.role,
-                                  translator(person.language).language)
+    # Menus are set when a person's role changes (bot.menus); at start only the default and
+    # group menus, and those of the admins named in DUBAN_ADMINS, who may never have enrolled.
+    await set_default_menus(application)
+    for admin_id in services.settings.admins:
+        person = await services.db(services.store.get_person, admin_id)
+        units = await services.db(services.store.units_of, admin_id) if person else []
+        language = services.translator(person.language if person else None).language
+        await set_person_commands(application, admin_id, "admin", language, bool(units))
     # Everything loaded so far lives as long as the bot: keep it out of the collector's full
     # passes, which otherwise cost ~60 ms per request at p95 (docs/benchmarks.md).
     gc.freeze()
@@ -75,7 +72,7 @@ def build_application(settings: Settings, *, timetable: Timetable | None = None,
         clock: the clock (default: the system clock in ``settings.tz``).
         request: an injected ``BaseRequest`` for narrow tests.
         get_updates_request: an injected ``BaseRequest`` for getUpdates.
-        rate_limit: use PTB's AIORateLimiter (Telegram's flood limits, 429 retries).
+        rate_limit: keep Telegram's flood limits per chat (:class:`bot.pacing.ChatPacer`).
         auto_dispatch: schedule the reminder dispatch job (tests drive it by hand).
 
     Raises:
@@ -103,12 +100,13 @@ def build_application(settings: Settings, *, timetable: Timetable | None = None,
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.resolved_file_base_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.zone,
-                           disable_notification=False))
+                           disable_notification=False, allow_sending_without_reply=True))
+        .concurrent_updates(PerChatUpdates())
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
     if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+        builder = builder.rate_limiter(ChatPacer())  # type: ignore[arg-type]
     if request is not None:
         builder = builder.request(request)
     if get_updates_request is not None:

@@ -40,6 +40,7 @@ from telegram.request import HTTPXRequest
 from bot.app import build_application
 from bot.configuration import shipped_tasks_path
 from bot.i18n import Translator, translator
+from bot.messages import STATUS_CODES
 from bot.reminders import dispatch_due
 from bot.render import render_summary
 from bot.services import Services
@@ -153,12 +154,9 @@ class ScriptedChat:
         await self.pump()
         return self.bot_messages_after(chat, before)
 
-    async def enrol(self, user_id: int, unit: str | None, role: str = "contact",
-                    chat_id: int | None = None) -> list[JSONDict]:
-        """The admin asks for an invitation; the person opens its deep link.
-
-        With ``chat_id`` of a group and ``role="leader"`` this binds the group as the
-        leadership chat.
+    async def enrol(self, user_id: int, unit: str | None, role: str = "contact"
+                    ) -> list[JSONDict]:
+        """The admin asks for an invitation; the person opens its deep link privately.
 
         Raises:
             ScriptError: the admin's reply carries no enrolment link.
@@ -167,7 +165,11 @@ class ScriptedChat:
         match = re.search(r"start=([A-Za-z0-9_-]+)", reply[-1]["text"] if reply else "")
         if match is None:
             raise ScriptError(f"no enrolment link in the admin's reply: {reply!r}")
-        return await self.command(user_id, "start", match.group(1), chat_id=chat_id)
+        return await self.command(user_id, "start", match.group(1))
+
+    async def bind(self, user_id: int, chat_id: int) -> list[JSONDict]:
+        """An enrolled leader sends /bind in a group: it becomes a leadership group."""
+        return await self.command(user_id, "bind", chat_id=chat_id)
 
     def block(self, user_id: int) -> None:
         """The user blocks the bot: from now on sends to them answer 403."""
@@ -282,7 +284,7 @@ class DemoCycle:
         await self.chat.command(ADMIN, "start")
         await self.chat.enrol(ADMIN, None, "admin")
         await self.chat.enrol(LEADER, None, "leader")
-        await self.chat.enrol(LEADER, None, "leader", chat_id=GROUP)
+        await self.chat.bind(LEADER, GROUP)
         for user_id, unit in CONTACT_UNITS.items():
             await self.chat.enrol(user_id, unit)
             self.contacts[user_id].seen = self.chat.last_message_id(user_id)
@@ -365,8 +367,10 @@ class DemoCycle:
 
 
 def _status_button(message: JSONDict, status: str) -> str:
-    data = next((d for d in button_data(message) if d.startswith("r|") and d.endswith(
-        "|" + status)), None)
+    code = STATUS_CODES[status]
+    data = next((d for d in button_data(message)
+                 if (d.startswith("r|") and d.split("|")[2] == code)
+                 or (d.startswith("c|") and d.split("|")[2:] == ["s", code])), None)
     if data is None:
         raise ScriptError(f"no {status} button under message {message['message_id']}")
     return data

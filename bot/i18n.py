@@ -15,9 +15,10 @@ Usage::
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
@@ -31,8 +32,11 @@ DOMAIN = "messages"
 DEFAULT_LANGUAGE = "zh_Hans"
 LANGUAGES = ("zh_Hans", "en")
 _BABEL_LOCALES = {"zh_Hans": "zh_Hans_CN", "en": "en"}
+OFFICE_ZONE = ZoneInfo("Asia/Shanghai")
+"""The default office time zone (``DUBAN_TZ``); every instant shown is converted to it."""
 
-__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "N_", "Translator", "negotiate", "translator"]
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "N_", "OFFICE_ZONE", "Translator", "negotiate",
+           "translator"]
 
 
 def negotiate(language_code: str | None) -> str:
@@ -56,9 +60,17 @@ def _catalog(language: str) -> NullTranslations:
 
 @dataclass(frozen=True)
 class Translator:
-    """Gettext plus Babel formatting for one language."""
+    """Gettext plus Babel formatting for one language, showing instants in the office's zone.
+
+    Attributes:
+        language: ``zh_Hans`` or ``en``.
+        zone: the office's time zone (``DUBAN_TZ``): :meth:`day` and :meth:`moment` convert
+            every instant to it, so a report at 07:30 on 1 December in Shanghai shows as
+            1 December whatever zone it was stored in.
+    """
 
     language: str
+    zone: dt.tzinfo = field(default=OFFICE_ZONE)
 
     @property
     def locale(self) -> Locale:
@@ -77,6 +89,24 @@ class Translator:
         """A date in this language (2026年11月30日 / November 30, 2026)."""
         return format_date(value, format=fmt, locale=self.locale)
 
+    def day(self, value: dt.date | dt.datetime, fmt: str = "long") -> str:
+        """The office-zone date of an instant (or a calendar date as it is), in this language.
+
+        Raises:
+            ValueError: a naive datetime.
+        """
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is None:
+                raise ValueError("refusing to format a naive datetime")
+            value = value.astimezone(self.zone).date()
+        return format_date(value, format=fmt, locale=self.locale)
+
+    def moment(self, value: dt.datetime, fmt: str = "medium") -> str:
+        """An instant as the office's wall-clock date and time, in this language."""
+        if value.tzinfo is None:
+            raise ValueError("refusing to format a naive datetime")
+        return self.datetime(value.astimezone(self.zone), fmt)
+
     def datetime(self, value: dt.datetime, fmt: str = "medium") -> str:
         """An aware datetime in its own time zone, in this language."""
         if value.tzinfo is None:
@@ -92,8 +122,13 @@ class Translator:
         return format_percent(value / 100, locale=self.locale)
 
 
-def translator(language_code: str | None) -> Translator:
-    """The translator for a Telegram language code or a supported language name."""
-    if language_code in LANGUAGES:
-        return Translator(language_code)
-    return Translator(negotiate(language_code))
+def translator(language_code: str | None, zone: dt.tzinfo | None = None) -> Translator:
+    """The translator for a Telegram language code or a supported language name.
+
+    Args:
+        language_code: ``zh-hans``, ``en-US``, ``zh_Hans``, ``en``... (None: Chinese).
+        zone: the office's time zone (default Asia/Shanghai).
+    """
+    language = language_code if language_code in LANGUAGES else negotiate(language_code)
+    assert language is not None
+    return Translator(language, zone or OFFICE_ZONE)

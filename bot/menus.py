@@ -10,51 +10,90 @@ from __future__ import annotations
 
 import logging
 
-from telegram import BotCommand, BotCommandScopeChat
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+)
 from telegram.error import TelegramError
 from telegram.ext import Application
 
-from bot.i18n import N_, translator
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, translator
 
 log = logging.getLogger(__name__)
 
 COMMON_COMMANDS = (("start", N_("start or enrol")), ("help", N_("what I can do")),
                    ("lang", N_("language / 语言")))
-CONTACT_COMMANDS = (("mytasks", N_("my unit's tasks and status")),
+CONTACT_COMMANDS = (("mytasks", N_("my units' tasks and status")),
                     ("report", N_("report: /report <task> <status> [note]")))
 LEADER_COMMANDS = (("summary", N_("status summary of the cycle")),
                    ("task", N_("one task: /task <number>")),
                    ("unit", N_("one unit: /unit <name>")),
                    ("overdue", N_("who is late or silent")),
-                   ("export", N_("the status as an Excel workbook")))
+                   ("export", N_("the status as an Excel workbook")),
+                   ("digest", N_("digests in this chat: /digest on|off")))
 ADMIN_COMMANDS = (("invite", N_("enrolment link: /invite <unit> [role]")),
-                  ("people", N_("enrolled people")),
-                  ("revoke", N_("remove a person: /revoke <telegram id>")),
+                  ("people", N_("enrolled people and bound groups")),
+                  ("revoke", N_("remove a person: /revoke <telegram id> [unit]")),
+                  ("unbind", N_("unbind a group: /unbind <chat id>")),
                   ("reload", N_("read the timetable file again")))
+GROUP_COMMANDS = (("summary", N_("status summary of the cycle")),
+                  ("task", N_("one task: /task <number>")),
+                  ("unit", N_("one unit: /unit <name>")),
+                  ("overdue", N_("who is late or silent")),
+                  ("bind", N_("make this group a leadership group (leaders)")),
+                  ("lang", N_("language of this group's digests")))
 
 
-def commands_for_role(role: str | None) -> tuple[tuple[str, str], ...]:
-    """The (command, description id) pairs a role sees."""
-    if role == "contact":
-        return CONTACT_COMMANDS + COMMON_COMMANDS
-    if role == "leader":
-        return LEADER_COMMANDS + COMMON_COMMANDS
+def commands_for_role(role: str | None, serves_units: bool = False
+                      ) -> tuple[tuple[str, str], ...]:
+    """The (command, description id) pairs a person sees.
+
+    Args:
+        role: ``contact``, ``leader``, ``admin``, or None for someone not enrolled.
+        serves_units: whether the person is a contact of at least one unit (a leader may be).
+    """
+    commands: tuple[tuple[str, str], ...] = ()
+    if serves_units:
+        commands += CONTACT_COMMANDS
+    if role in ("leader", "admin"):
+        commands += LEADER_COMMANDS
     if role == "admin":
-        return LEADER_COMMANDS + ADMIN_COMMANDS + COMMON_COMMANDS
-    return COMMON_COMMANDS
+        commands += ADMIN_COMMANDS
+    return commands + COMMON_COMMANDS
 
 
-def bot_commands(role: str | None, language: str) -> list[BotCommand]:
-    """The translated menu of a role."""
+def bot_commands(commands: tuple[tuple[str, str], ...], language: str) -> list[BotCommand]:
+    """A menu translated."""
     t = translator(language)
-    return [BotCommand(name, t.gettext(text)) for name, text in commands_for_role(role)]
+    return [BotCommand(name, t.gettext(text)) for name, text in commands]
 
 
-async def set_person_commands(application: Application, chat_id: int, role: str,
-                              language: str) -> None:
-    """Give one person's private chat the menu of their role, in their language."""
+async def set_default_menus(application: Application) -> None:
+    """The menus of everyone not enrolled, and of group chats, once per language."""
+    for language in LANGUAGES:
+        code = None if language == DEFAULT_LANGUAGE else language
+        await application.bot.set_my_commands(bot_commands(COMMON_COMMANDS, language),
+                                              scope=BotCommandScopeDefault(), language_code=code)
+        await application.bot.set_my_commands(bot_commands(GROUP_COMMANDS, language),
+                                              scope=BotCommandScopeAllGroupChats(),
+                                              language_code=code)
+
+
+async def set_person_commands(application: Application, chat_id: int, role: str | None,
+                              language: str, serves_units: bool = False) -> None:
+    """Give one person's private chat the menu of their role, in their language.
+
+    Called whenever a person's role, units or language change; a person who is no longer
+    enrolled (``role`` None) gets the default menu back.
+    """
+    scope = BotCommandScopeChat(chat_id)
     try:
-        await application.bot.set_my_commands(bot_commands(role, language),
-                                               scope=BotCommandScopeChat(chat_id))
+        if role is None:
+            await application.bot.delete_my_commands(scope=scope)
+        else:
+            await application.bot.set_my_commands(
+                bot_commands(commands_for_role(role, serves_units), language), scope=scope)
     except TelegramError as exc:
         log.warning("could not set the command menu of chat %s: %s", chat_id, exc)

@@ -1,11 +1,22 @@
-"""Outgoing message helpers shared by handlers and the reminder dispatcher."""
+"""Outgoing messages shared by handlers and the reminder dispatcher: keyboards and paged sends.
+
+A reply that cannot be delivered for a reason that is not the bot's fault (the person blocked
+the bot, Telegram is busy or unreachable) is handled here, where it happens: logged as one
+warning and given up, never passed to the error handler, which would page the admins and tell
+the person that something failed after their report was already stored.
+"""
 
 from __future__ import annotations
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+import logging
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
 from bot.i18n import N_, Translator
 from bot.render import page_footer, paginate
+
+log = logging.getLogger(__name__)
 
 BUTTON_LABELS = {
     "done": N_("✅ done"),
@@ -13,15 +24,22 @@ BUTTON_LABELS = {
     "blocked": N_("⛔ blocked"),
     "not_applicable": N_("➖ not applicable"),
 }
+STATUS_CODES = {"done": "d", "in_progress": "p", "blocked": "b", "not_applicable": "n"}
+"""One letter per status in callback data (Telegram allows 64 bytes)."""
+CODE_STATUSES = {code: status for status, code in STATUS_CODES.items()}
 
 
-def report_keyboard(t: Translator, task_id: int, reminder_id: int | None = None
-                    ) -> InlineKeyboardMarkup:
-    """The four status buttons (and 收到 under a reminder)."""
-    rows = [[InlineKeyboardButton(t.gettext(BUTTON_LABELS[s]), callback_data=f"r|{task_id}|{s}")
-             for s in ("done", "in_progress")],
-            [InlineKeyboardButton(t.gettext(BUTTON_LABELS[s]), callback_data=f"r|{task_id}|{s}")
-             for s in ("blocked", "not_applicable")]]
+def report_data(task_id: int, status: str, cycle: int, unit_id: str) -> str:
+    """Callback data of a status button: ``r|<task>|<status code>|<cycle>|<unit>``."""
+    return f"r|{task_id}|{STATUS_CODES[status]}|{cycle}|{unit_id}"
+
+
+def report_keyboard(t: Translator, task_id: int, cycle: int, unit_id: str,
+                    reminder_id: int | None = None) -> InlineKeyboardMarkup:
+    """The four status buttons for one task, unit and cycle (and 收到 under a reminder)."""
+    rows = [[InlineKeyboardButton(t.gettext(BUTTON_LABELS[s]),
+                                  callback_data=report_data(task_id, s, cycle, unit_id))
+             for s in pair] for pair in (("done", "in_progress"), ("blocked", "not_applicable"))]
     if reminder_id is not None:
         rows.append([InlineKeyboardButton(t.gettext("👌 received"),
                                           callback_data=f"a|{reminder_id}")])
@@ -33,7 +51,8 @@ async def send_pages(bot: Bot, chat_id: int, text: str, t: Translator,
                      reply_to_message_id: int | None = None) -> int:
     """Send ``text`` as one or more messages under Telegram's limit; the last message's id.
 
-    The keyboard goes under the last page; each page of several says "Page i/n".
+    The keyboard goes under the last page; each page of several says "Page i/n". Telegram's
+    errors are raised (the dispatcher handles them per delivery).
     """
     pages = paginate(text)
     message_id = 0
@@ -46,3 +65,25 @@ async def send_pages(bot: Bot, chat_id: int, text: str, t: Translator,
             reply_to_message_id=reply_to_message_id if index == 0 else None)
         message_id = sent.message_id
     return message_id
+
+
+async def reply(message: Message, text: str, t: Translator,
+                reply_markup: InlineKeyboardMarkup | None = None) -> int | None:
+    """Answer ``message`` in its chat, paged; None when Telegram would not take it.
+
+    A person who blocked the bot, a chat Telegram keeps busy (429 after the pacer's retries) or
+    a network failure is logged and given up: what the person sent is already handled. A
+    ``BadRequest`` is the bot's own fault (bad HTML, too long) and is raised.
+    """
+    try:
+        return await send_pages(message.get_bot(), message.chat_id, text, t, reply_markup,
+                                reply_to_message_id=message.message_id)
+    except BadRequest:
+        raise
+    except Forbidden as exc:
+        log.info("chat %s does not take messages from the bot: %s", message.chat_id, exc)
+    except RetryAfter as exc:
+        log.warning("chat %s is rate limited; a reply was dropped: %s", message.chat_id, exc)
+    except NetworkError as exc:
+        log.warning("a reply to chat %s was not delivered: %s", message.chat_id, exc)
+    return None

@@ -48,8 +48,9 @@ from typing import Any
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes
 
-from bot.i18n import Translator, translator
+from bot.i18n import Translator
 from bot.messages import report_keyboard
+from bot.pacing import BULK
 from bot.render import (
     deadline_line,
     page_footer,
@@ -106,8 +107,10 @@ class DispatchReport:
 async def current_specs(services: Services, cycle: int) -> list[ReminderSpec]:
     """The delivery rows the cycle's plan asks for, given who is enrolled now."""
     people = await services.db(services.store.list_people, None, None, False)
+    memberships = [(m.telegram_user_id, m.unit_id)
+                   for m in await services.db(services.store.memberships)]
     chats = [c.chat_id for c in await services.db(services.store.leadership_chats)]
-    contacts, leadership = recipients(people, chats)
+    contacts, leadership = recipients(people, memberships, chats)
     return delivery_specs(plan_reminders(services.timetable, cycle, services.calendar),
                           contacts, leadership)
 
@@ -243,9 +246,12 @@ async def _send_text(run: _Run, chat_id: int, text: str, t: Translator,
             await asyncio.sleep(run.interval)
         if len(pages) > 1:
             page = page + "\n\n" + page_footer(t, index, len(pages))
+        bulk: dict[str, Any] = {"rate_limit_args": BULK} if run.application.bot.rate_limiter \
+            else {}
         async with run.window.slot(priority + len(pages) - index - 1):
             message = await run.application.bot.send_message(
-                chat_id, page, reply_markup=reply_markup if index == len(pages) - 1 else None)
+                chat_id, page, reply_markup=reply_markup if index == len(pages) - 1 else None,
+                **bulk)
         run.chats_written.add(chat_id)
         message_id = message.message_id
     return message_id
@@ -259,7 +265,7 @@ async def _send_one(run: _Run, row: Any, priority: int = 0) -> bool:
     services, store, now, report = run.services, run.services.store, run.now, run.report
     if not await services.db(store.claim, row.id, now):
         return True  # another run took it
-    t = translator(run.languages.get(row.chat_id))
+    t = services.translator(run.languages.get(row.chat_id))
     try:
         if row.kind == ReminderKind.DIGEST.value:
             cycle_reports = await services.db(store.latest_reports, row.cycle)
@@ -274,8 +280,8 @@ async def _send_one(run: _Run, row: Any, priority: int = 0) -> bool:
                 report.skipped.append((row.id, REPORTED_DONE))
                 return True
             text = render_reminder(services, t, row, latest, run.today)
-            message_id = await _send_text(run, row.chat_id, text, t,
-                                          report_keyboard(t, row.task_id, row.id), priority)
+            keyboard = report_keyboard(t, row.task_id, row.cycle, row.unit_id, row.id)
+            message_id = await _send_text(run, row.chat_id, text, t, keyboard, priority)
     except Forbidden as exc:
         await _forbidden(run, row, exc)
         return False
@@ -354,7 +360,7 @@ async def tell_admins(application: Application, services: Services,
     for admin_id in services.settings.admins:
         targets.setdefault(admin_id, None)
     for chat_id, language in targets.items():
-        t = translator(language)
+        t = services.translator(language)
         try:
             for index, page in enumerate(pages := paginate(text_for(t))):
                 if index or chat_id in pause_before:
@@ -368,14 +374,18 @@ async def tell_admins(application: Application, services: Services,
 
 
 def admin_notice(services: Services, t: Translator, report: DispatchReport,
-                 people: Mapping[int, Any], failures: Sequence[tuple[Any, str]]) -> str:
-    """What the admins must hear about one run: blocked people, unreachable units and chats."""
+                 people: Mapping[int, Any], failures: Sequence[tuple[Any, str]],
+                 served: Mapping[int, Sequence[str]] | None = None) -> str:
+    """What the admins must hear about one run: blocked people, unreachable units and chats.
+
+    ``served``: Telegram user id -> the units they served when the run began.
+    """
     timetable = services.timetable
     parts: list[str] = []
     for chat_id in report.deactivated:
         person = people.get(chat_id)
-        unit = (unit_name(t, timetable.unit(person.unit_id))
-                if person is not None and person.unit_id else "-")
+        units = [u for u in (served or {}).get(chat_id, ()) if timetable.find_unit(u)]
+        unit = ", ".join(unit_name(t, timetable.unit(u)) for u in units) or "-"
         name = escape(person.display_name) if person is not None else str(chat_id)
         parts.append(t.gettext(
             "{name} ({id}) has blocked the bot or never started it; they are marked "
@@ -383,8 +393,8 @@ def admin_notice(services: Services, t: Translator, report: DispatchReport,
             name=name, id=chat_id, unit=unit))
     for chat_id in report.unbound:
         parts.append(t.gettext(
-            "The bot can no longer write to the leadership chat {chat}; it is unbound. Bind "
-            "the group again with a leader invitation.").format(chat=chat_id))
+            "The bot can no longer write to the leadership chat {chat}; it is unbound. A "
+            "leader can /bind the group again.").format(chat=chat_id))
     if report.units_without_contact:
         by_unit: dict[str, list[int]] = defaultdict(list)
         for task_id, unit_id in sorted(report.units_without_contact):
@@ -399,7 +409,7 @@ def admin_notice(services: Services, t: Translator, report: DispatchReport,
     if report.digest_without_leadership:
         parts.append(t.gettext(
             "The leadership digest was not sent: no leadership chat is bound and no leader is "
-            "enrolled. Open a leader invitation in the group, or enrol a leader."))
+            "enrolled. A leader can /bind the group, or enrol a leader."))
     if failures:
         lines = [t.gettext("These reminders could not be delivered:")]
         for row, reason in failures:
@@ -429,8 +439,12 @@ async def dispatch_due(application: Application, now: dt.datetime | None = None
         log.warning("reminder %s was interrupted while sending; it will be sent again", stale.id)
         await services.db(store.retry_later, stale.id or 0, "interrupted while sending", now)
     everyone = await services.db(store.list_people, None, None, False)
+    memberships = [(m.telegram_user_id, m.unit_id) for m in await services.db(store.memberships)]
+    served: dict[int, list[str]] = defaultdict(list)
+    for telegram_user_id, unit_id in memberships:
+        served[telegram_user_id].append(unit_id)
     bound = [c.chat_id for c in await services.db(store.leadership_chats)]
-    contacts, leadership = recipients(everyone, bound)
+    contacts, leadership = recipients(everyone, memberships, bound)
 
     def specs_for(cycle: int) -> list[ReminderSpec]:
         return delivery_specs(plan_reminders(services.timetable, cycle, services.calendar),
@@ -477,8 +491,9 @@ async def dispatch_due(application: Application, now: dt.datetime | None = None
                 report.digest_without_leadership = True
             log.info("reminder %s (%s, task %s, %s, chat %s) skipped: %s", row.id, row.kind,
                      row.task_id, row.unit_id or "-", row.chat_id, decision.reason)
-    run = _Run(application, services, now, report,
-               {p.telegram_user_id: p.language for p in everyone},
+    languages: dict[int, str | None] = {p.telegram_user_id: p.language for p in everyone}
+    languages |= {c.chat_id: c.language for c in await services.db(store.leadership_chats)}
+    run = _Run(application, services, now, report, languages,
                SendWindow(int(application.bot_data.get("max_send_rate", MAX_SEND_RATE))),
                application.bot_data.get("per_chat_interval", 1.0), retry_at)
 
@@ -497,7 +512,8 @@ async def dispatch_due(application: Application, now: dt.datetime | None = None
     if (report.deactivated or report.unbound or report.units_without_contact
             or report.digest_without_leadership or run.failures):
         await tell_admins(application, services,
-                          lambda t: admin_notice(services, t, report, people, run.failures),
+                          lambda t: admin_notice(services, t, report, people, run.failures,
+                                                 served),
                           run.window, run.chats_written, run.interval)
     return report
 

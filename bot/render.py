@@ -8,16 +8,23 @@ bot's default parse mode is HTML.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from html import escape
+from html import escape, unescape
 from typing import Protocol
 
 from bot.i18n import N_, Translator
 from schedules.model import Role, Task, Timetable, Unit
 from schedules.progress import ReportLike, TaskPhase, TaskState, task_state
 
-# Telegram's limit is 4,096 characters after entity parsing; keep a margin for the page footer.
-MESSAGE_LIMIT = 3800
+MESSAGE_LIMIT = 4000
+"""Visible characters per page (UTF-16 code units, as Telegram counts): Telegram's limit is
+4,096 after entity parsing; the rest is room for the page footer."""
+NOTE_PREVIEW = 200
+"""Characters of a note shown in acknowledgements and lists; the full note is in /task and the
+export."""
+ECHO_PREVIEW = 40
+"""Characters of a user's argument repeated in an error message."""
 
 STATUS_LABELS = {
     "done": N_("done"),
@@ -57,18 +64,46 @@ def role_label(t: Translator, role: Role) -> str:
     return t.gettext(ROLE_LABELS[role])
 
 
-def report_line(t: Translator, report: ReportLike | None) -> str:
-    """One report as "🟡 in progress 60% · note (date)", or "no report yet"."""
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with "…", *before* it is escaped for HTML."""
+    text = " ".join(text.split()) if len(text) > limit else text
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def report_line(t: Translator, report: ReportLike | None, note_limit: int | None = NOTE_PREVIEW,
+                note: ReportLike | None = None) -> str:
+    """One report as "🟡 in progress 60% · note (date)", or "no report yet".
+
+    Args:
+        t: the reader's translator (dates in the office's time zone).
+        report: the unit's latest report, or None.
+        note_limit: show at most this many characters of the note ("…" after), None: all.
+        note: the unit's latest report *with a note*, when newer reports have none: its note
+            is shown with its own date.
+    """
     if report is None:
         return "⚪ " + t.gettext("no report yet")
     parts = [STATUS_ICONS[report.status], status_label(t, report.status)]
     if report.progress is not None:
         parts.append(t.percent(report.progress))
     text = " ".join(parts)
-    note = getattr(report, "note", "") or ""
-    if note:
-        text += " · " + escape(note)
-    return text + " (" + t.date(report.reported_at.date(), "short") + ")"
+    own_note = _note_of(report)
+    if own_note:
+        text += " · " + escape(_clip(own_note, note_limit))
+    text += " (" + t.day(report.reported_at, "short") + ")"
+    if not own_note and note is not None and _note_of(note):
+        text += "\n    " + t.gettext("last note ({date}): {note}").format(
+            date=t.day(note.reported_at, "short"), note=escape(_clip(_note_of(note), note_limit)))
+    return text
+
+
+def _note_of(report: ReportLike) -> str:
+    note: str = getattr(report, "note", "") or ""
+    return note
+
+
+def _clip(text: str, limit: int | None) -> str:
+    return text if limit is None else shorten(text, limit)
 
 
 def deadline_line(t: Translator, state: TaskState, task: Task) -> str:
@@ -123,8 +158,12 @@ def render_summary(t: Translator, timetable: Timetable, cycle: int, latest: Late
 
 
 def render_task(t: Translator, timetable: Timetable, task: Task, cycle: int, latest: Latest,
-                today: dt.date) -> str:
-    """One task for the leadership: items, deadline, and every unit with its latest report."""
+                today: dt.date, notes: Latest | None = None) -> str:
+    """One task for the leadership: items, deadline, and every unit with its latest report.
+
+    Notes are shown whole; a unit whose latest report has no note shows its latest note (with
+    that note's date) from ``notes``.
+    """
     state = task_state(timetable, task, cycle, _unit_latest(latest, task.id), today)
     lines = [f"{state.light} <b>{task.id}. {escape(task.title)}</b>",
              deadline_line(t, state, task)]
@@ -136,7 +175,7 @@ def render_task(t: Translator, timetable: Timetable, task: Task, cycle: int, lat
         unit = timetable.unit(assignment.unit_id)
         report = latest.get((task.id, unit.id))
         lines.append(f"{unit_name(t, unit)} ({role_label(t, assignment.role)}): "
-                     + report_line(t, report))
+                     + report_line(t, report, None, (notes or {}).get((task.id, unit.id))))
     return "\n".join(lines)
 
 
@@ -193,30 +232,74 @@ def render_overdue(t: Translator, timetable: Timetable, cycle: int, latest: Late
     return "\n".join(lines)
 
 
-def paginate(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Split ``text`` at line breaks into pages no longer than ``limit`` characters.
+_TOKEN = re.compile(r"<[^>]*>|&(?:#[0-9]+|#x[0-9a-fA-F]+|[a-zA-Z]+);|.", re.DOTALL)
+_TAG_NAME = re.compile(r"</?\s*([a-zA-Z-]+)")
 
-    A single line longer than the limit is cut at the limit, never at an HTML tag: callers only
-    put tags inside short lines.
+
+def _visible(token: str) -> int:
+    """UTF-16 code units a token shows once Telegram has parsed the HTML."""
+    if token.startswith("<") and len(token) > 1:
+        return 0
+    shown = unescape(token) if token.startswith("&") else token
+    return len(shown.encode("utf-16-le")) // 2
+
+
+def paginate(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Split Telegram HTML into pages of at most ``limit`` visible characters.
+
+    Pages break at line ends where possible; a line longer than a page is cut between whole
+    characters, never inside an entity (``&amp;``) or a tag, and tags open at a cut are closed
+    at the end of the page and opened again at the start of the next, so every page parses on
+    its own. Lengths are counted as Telegram counts them (visible UTF-16 code units after
+    parsing), not in escaped characters.
+
+    Returns:
+        At least one page (``[""]`` for empty text).
     """
     pages: list[str] = []
-    current: list[str] = []
+    page: list[str] = []  # tokens of the page being built
     size = 0
-    for line in text.split("\n"):
-        while len(line) > limit:
-            head, line = line[:limit], line[limit:]
-            if current:
-                pages.append("\n".join(current))
-                current, size = [], 0
-            pages.append(head)
-        if size + len(line) + 1 > limit and current:
-            pages.append("\n".join(current))
-            current, size = [], 0
-        current.append(line)
-        size += len(line) + 1
-    if current:
-        pages.append("\n".join(current))
-    return pages or [""]
+    opened: list[str] = []  # open tags (their opening text), outermost first
+    line_end: tuple[int, int, list[str]] | None = None  # last "\n" in page: index, size, tags
+
+    def close(tags: list[str]) -> str:
+        return "".join(f"</{_TAG_NAME.match(tag).group(1)}>"  # type: ignore[union-attr]
+                       for tag in reversed(tags))
+
+    def flush(cut: int, tags: list[str]) -> None:
+        nonlocal page, size, line_end
+        head, rest = page[:cut], page[cut:]
+        while head and head[-1] == "\n":
+            head = head[:-1]
+        while rest and rest[0] == "\n":
+            rest = rest[1:]
+        if any(_visible(tok) for tok in head):
+            pages.append("".join(head) + close(tags))
+        page = list(tags) + rest
+        size = sum(_visible(tok) for tok in rest)
+        line_end = None
+
+    for token in _TOKEN.findall(text):
+        width = _visible(token)
+        if size + width > limit and size:
+            if line_end is not None:
+                flush(line_end[0], line_end[2])
+            if size + width > limit and size:  # still too long: cut this line here
+                flush(len(page), opened)
+        if token == "\n" and not size and pages:
+            continue  # a page never starts with an empty line
+        page.append(token)
+        size += width
+        if token == "\n":
+            line_end = (len(page), size, list(opened))
+        elif token.startswith("</"):
+            if opened:
+                opened.pop()
+        elif token.startswith("<") and len(token) > 1 and not token.endswith("/>"):
+            opened.append(token)
+    if page or not pages:
+        pages.append("".join(page))
+    return pages
 
 
 def page_footer(t: Translator, index: int, total: int) -> str:
@@ -235,22 +318,53 @@ class PersonLike(Protocol):
     telegram_user_id: int
     display_name: str
     role: str
-    unit_id: str | None
     active: bool
 
 
-def render_people(t: Translator, timetable: Timetable, people: Sequence[PersonLike]) -> str:
-    """The enrolled people with role and unit, for admins."""
+class ChatLike(Protocol):
+    """What the people list shows of a bound leadership group."""
+
+    chat_id: int
+    title: str
+    bound_by: int | None
+    bound_at: dt.datetime
+
+
+def render_people(t: Translator, timetable: Timetable, people: Sequence[PersonLike],
+                  units: Mapping[int, Sequence[str]] | None = None,
+                  chats: Sequence[ChatLike] = (), names: Mapping[int, str] | None = None) -> str:
+    """The enrolled people with role and units, then the bound groups and who bound them.
+
+    Args:
+        t: the reader's translator.
+        timetable: for unit names.
+        people: the people to list.
+        units: Telegram user id -> the unit ids they serve (active memberships).
+        chats: the bound leadership groups.
+        names: Telegram user id -> display name, for who bound each group.
+    """
+    units = units or {}
+    names = names or {}
+    lines: list[str] = []
     if not people:
-        return t.gettext("Nobody is enrolled yet. Use /invite to create an enrolment link.")
-    lines = ["<b>" + t.gettext("Enrolled people") + "</b>"]
+        lines.append(t.gettext("Nobody is enrolled yet. Use /invite to create an enrolment "
+                               "link."))
+    else:
+        lines.append("<b>" + t.gettext("Enrolled people") + "</b>")
     for person in people:
-        found = timetable.find_unit(person.unit_id) if person.unit_id else None
-        unit = unit_name(t, found) if found else escape(person.unit_id or "—")
+        served = [timetable.find_unit(u) for u in units.get(person.telegram_user_id, ())]
+        unit_text = ", ".join(unit_name(t, u) for u in served if u is not None) or "—"
         state = "" if person.active else " " + t.gettext("(inactive)")
         role = t.gettext(ROLE_NAMES[person.role])
         lines.append(f"{escape(person.display_name)} <code>{person.telegram_user_id}</code> · "
-                     f"{role} · {unit}{state}")
+                     f"{role} · {unit_text}{state}")
+    if chats:
+        lines += ["", "<b>" + t.gettext("Leadership groups") + "</b>"]
+        for chat in chats:
+            who = names.get(chat.bound_by or 0, str(chat.bound_by or "—"))
+            lines.append(t.gettext("{title} <code>{id}</code> · bound by {who} on {date}").format(
+                title=escape(chat.title or "—"), id=chat.chat_id, who=escape(who),
+                date=t.day(chat.bound_at)))
     return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ from typing import ParamSpec, TypeVar
 
 from telegram.ext import Application, ContextTypes
 
+from bot.i18n import Translator, translator
 from bot.settings import Settings
 from schedules.calendar import WorkingDayCalendar
 from schedules.clock import Clock
@@ -67,6 +68,10 @@ class Services:
     def today(self) -> dt.date:
         """Today in the office's time zone."""
         return self.now().date()
+
+    def translator(self, language: str | None) -> Translator:
+        """The translator of a language that shows instants in the office's time zone."""
+        return translator(language, self.settings.zone)
 
     def cycle(self) -> int:
         """The current cycle year (``schedules.planning.current_cycle``: the office's year)."""

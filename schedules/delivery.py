@@ -235,20 +235,29 @@ def retry_delay(attempts: int) -> dt.timedelta:
     return RETRY_BACKOFF * 2 ** max(attempts - 1, 0)
 
 
-def recipients(people: Iterable[Any], leadership_chats: Sequence[int]
-               ) -> tuple[dict[str, list[int]], list[int]]:
-    """Who receives what: unit id -> its active contacts, and the digest chats.
+def recipients(people: Iterable[Any], memberships: Iterable[tuple[int, str]],
+               leadership_chats: Sequence[int]) -> tuple[dict[str, list[int]], list[int]]:
+    """Who receives what: unit id -> the people serving it, and the digest chats.
 
-    Digests go to the bound leadership chats, or, when none is bound, to every active leader
-    and enrolled admin in their own chat.
+    Args:
+        people: everyone enrolled (``telegram_user_id``, ``role``, ``active``, ``digests``).
+        memberships: (Telegram user id, unit id) of every active membership; a person may serve
+            several units.
+        leadership_chats: the bound leadership group chats.
+
+    Returns:
+        The contacts of each unit (active people only, in membership order), and the chats that
+        get the leadership digests: every bound group and every leader or admin who asked for
+        them privately (``digests``); when that is nobody, every active leader and admin, so
+        that a digest is never lost silently.
     """
-    active = [p for p in people if p.active]
+    active = {p.telegram_user_id: p for p in people if p.active}
     contacts: dict[str, list[int]] = defaultdict(list)
-    for person in active:
-        if person.role == "contact" and person.unit_id:
-            contacts[person.unit_id].append(person.telegram_user_id)
-    leadership = list(leadership_chats) or [p.telegram_user_id for p in active
-                                            if p.role in ("leader", "admin")]
-    return dict(contacts), leadership
-
-
+    for telegram_user_id, unit_id in memberships:
+        if telegram_user_id in active and telegram_user_id not in contacts[unit_id]:
+            contacts[unit_id].append(telegram_user_id)
+    leaders = [p for p in active.values() if p.role in ("leader", "admin")]
+    leadership = list(leadership_chats) + [p.telegram_user_id for p in leaders if p.digests]
+    if not leadership:
+        leadership = [p.telegram_user_id for p in leaders]
+    return dict(contacts), list(dict.fromkeys(leadership))

@@ -59,8 +59,8 @@ class Unit(_Strict):
         return self
 
     def spellings(self) -> tuple[str, ...]:
-        """The id, the name and every alias: each resolves to this unit."""
-        return (self.id, self.name, *self.aliases)
+        """The id, the Chinese and English names and every alias: each resolves to this unit."""
+        return (self.id, self.name, self.name_en, *self.aliases)
 
 
 class DeadlineKind(StrEnum):

@@ -76,6 +76,29 @@ def is_closed(task: Task, cycle: int) -> bool:
     return task.deadline.kind is DeadlineKind.ONCE and task.deadline.year != cycle
 
 
+def cycle_is_open(timetable: Timetable, task: Task, cycle: int, latest_status: str | None,
+                  reminded: bool) -> bool:
+    """Whether the bot is still following a unit on ``task`` in ``cycle``.
+
+    It is when the task had a cutoff that cycle and the unit's latest report then is neither
+    done nor not applicable; a unit that never reported counts only if it was reminded (a cycle
+    from before the bot was deployed is not open). A ``/report`` without a year asks which year
+    is meant while the previous cycle is open (docs/chat.md).
+
+    Args:
+        timetable: the timetable.
+        task: the task.
+        cycle: the cycle year.
+        latest_status: the unit's latest status on the task in that cycle, or None.
+        reminded: whether a reminder or overdue notice about it reached the unit that cycle.
+    """
+    if cycle_cutoff(timetable, task, cycle) is None:
+        return False
+    if latest_status is None:
+        return reminded
+    return latest_status not in FINISHED
+
+
 def deliverers(timetable: Timetable, task: Task) -> tuple[str, ...]:
     """The concrete units whose "done" makes the task done: leads, or joint units."""
     assignments = timetable.responsible_units(task)

@@ -79,7 +79,7 @@ _DONE_EN = r"(?:done|finished|completed?)"
 _A = r"(?<![a-z])"  # an English word starts (\b would not: Chinese characters are word characters)
 _Z = r"(?![a-z])"  # an English word ends
 _CN_NUMBER = r"[零〇一二两三四五六七八九十百]{1,4}"
-_PERCENT = rf"(?:(?<![\d.])(\d{{1,3}}(?:\.\d+)?)\s*%|百分之({_CN_NUMBER}))"
+_PERCENT = rf"(?:(?<![\d.\-−])(\d{{1,3}}(?:\.\d+)?)\s*%|百分之({_CN_NUMBER}))"
 _PERCENT_RE = re.compile(_PERCENT)
 _CLAUSE = r"[^,，.。;；!！?？\n]"  # a character that does not end the clause
 
@@ -167,6 +167,28 @@ def parse_status_text(text: str) -> ParsedStatus:
     status = next(iter(candidates)) if len(candidates) == 1 else None
     return ParsedStatus(status=status, candidates=frozenset(candidates), percent=percent,
                         note=note, ambiguous=ambiguous)
+
+
+# Courtesy words that carry no report: after a button they must not become its note.
+_SMALL_TALK = frozenset({
+    "谢谢", "谢谢你", "谢谢您", "谢了", "多谢", "感谢", "非常感谢", "辛苦了", "辛苦",
+    "好的", "好", "好滴", "好嘞", "行", "可以", "收到", "收到了", "已收到", "知道了",
+    "明白", "明白了", "嗯", "嗯嗯", "哦", "噢", "ok", "okay", "okk", "k", "thanks",
+    "thank you", "thankyou", "thx", "ty", "noted", "got it", "great", "fine", "sure", "yes",
+    "yep", "cheers",
+})
+
+
+def is_small_talk(text: str) -> bool:
+    """Whether a message is only courtesy (谢谢, 好的, 👍, "thanks") or has no words at all.
+
+    Emoji, punctuation, white space and invisible characters (zero-width space) are ignored;
+    what remains must be empty or one of the courtesy phrases, in any case.
+    """
+    kept = "".join(ch if unicodedata.category(ch)[0] in "LN" else " "
+                   for ch in unicodedata.normalize("NFKC", text))
+    core = " ".join(kept.split()).casefold()
+    return core == "" or core in _SMALL_TALK
 
 
 def light(status: Status | None, overdue: bool) -> str:

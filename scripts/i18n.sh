@@ -10,7 +10,7 @@ if [ "${1:-}" != "compile" ]; then
     --project duban --copyright-holder "duban authors" -o "$locales/messages.pot" .
   for lang in zh_Hans en; do
     if [ -f "$locales/$lang/LC_MESSAGES/messages.po" ]; then
-      pybabel update --no-fuzzy-matching -i "$locales/messages.pot" -d "$locales" -l "$lang"
+      pybabel update --no-fuzzy-matching --ignore-obsolete -i "$locales/messages.pot" -d "$locales" -l "$lang"
     else
       pybabel init -i "$locales/messages.pot" -d "$locales" -l "$lang"
     fi

@@ -20,6 +20,7 @@ import json
 import re
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -43,6 +44,7 @@ from storage.tables import (
     EvidenceKind,
     Invite,
     LeadershipChat,
+    Membership,
     Person,
     PersonRole,
     Reminder,
@@ -55,6 +57,7 @@ from storage.tables import (
 __all__ = [
     "INVITE_CODE_PATTERN",
     "MIGRATIONS_DIR",
+    "Enrolment",
     "InviteError",
     "InviteErrorReason",
     "ReminderSpec",
@@ -92,6 +95,16 @@ class InviteError(Exception):
     def __init__(self, reason: InviteErrorReason) -> None:
         super().__init__(_INVITE_MESSAGES[reason])
         self.reason: InviteErrorReason = reason
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """What an invite did: the person now, the invite's role and unit, and all their units."""
+
+    person: Person
+    role: str
+    unit_id: str | None
+    units: tuple[str, ...]
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -196,7 +209,7 @@ class Store:
         with self._session() as session:
             return session.get(Unit, unit_id)
 
-    # -- people ----------------------------------------------------------------------------
+    # -- people and their units ------------------------------------------------------------
     def get_person(self, telegram_user_id: int) -> Person | None:
         """The person with this Telegram user id, active or not."""
         with self._session() as session:
@@ -205,7 +218,7 @@ class Store:
     def add_person(self, telegram_user_id: int, display_name: str, role: str,
                    unit_id: str | None, language: str | None, now: dt.datetime,
                    actor: int | None = None) -> Person:
-        """Enrol a person, or re-enrol (reactivate, change role and unit) one already known.
+        """Enrol a person, or re-enrol one already known (see :meth:`enrol_with_invite`).
 
         Args:
             telegram_user_id: their Telegram user id.
@@ -239,27 +252,99 @@ class Store:
                 person.language = language
             return True
 
-    def deactivate_person(self, telegram_user_id: int, reason: str, now: dt.datetime,
-                          actor: int | None = None) -> bool:
-        """Deactivate a person (kept, with the reason); False if unknown or already inactive."""
+    def set_digests(self, telegram_user_id: int, wanted: bool, now: dt.datetime) -> bool:
+        """Remember whether a person wants the leadership digests privately; False if unknown."""
         now = _utc(now, "now")
         with self._session() as session, session.begin():
             person = _person(session, telegram_user_id)
-            if person is None or not person.active:
+            if person is None:
                 return False
-            person.active = False
-            person.deactivated_at = now
-            person.deactivation_reason = reason
-            _audit(session, now, "person.deactivated", f"person:{telegram_user_id}",
-                   actor=actor, reason=reason)
+            if person.digests != wanted:
+                _audit(session, now, "person.digests", f"person:{telegram_user_id}",
+                       actor=telegram_user_id, wanted=wanted)
+                person.digests = wanted
             return True
+
+    def deactivate_person(self, telegram_user_id: int, reason: str, now: dt.datetime,
+                          actor: int | None = None) -> bool:
+        """Deactivate a person and end their memberships (kept, with the reason).
+
+        Returns:
+            False if the person is unknown or already inactive.
+        """
+        now = _utc(now, "now")
+        with self._session() as session, session.begin():
+            return _deactivate(session, telegram_user_id, reason, now, actor)
+
+    def revoke_person(self, telegram_user_id: int, reason: str, now: dt.datetime,
+                      actor: int | None = None) -> list[LeadershipChat] | None:
+        """An admin removes a person: deactivate them and unbind the groups they bound.
+
+        Returns:
+            The leadership chats unbound (possibly none), or None if there was no active person
+            with this id (nothing changed).
+        """
+        now = _utc(now, "now")
+        with self._session() as session, session.begin():
+            if not _deactivate(session, telegram_user_id, reason, now, actor):
+                return None
+            chats = list(session.exec(select(LeadershipChat).where(
+                LeadershipChat.bound_by == telegram_user_id,
+                col(LeadershipChat.active).is_(True))))
+            for chat in chats:
+                chat.active = False
+                _audit(session, now, "chat.unbound", f"chat:{chat.chat_id}", actor=actor,
+                       reason=f"bound by person {telegram_user_id}, who was revoked")
+            return chats
+
+    def end_membership(self, telegram_user_id: int, unit_id: str, reason: str,
+                       now: dt.datetime, actor: int | None = None) -> bool:
+        """End a person's service for one unit; False if they had no active membership there.
+
+        The person stays enrolled (with their other units, or none).
+        """
+        now = _utc(now, "now")
+        with self._session() as session, session.begin():
+            membership = session.exec(select(Membership).where(
+                Membership.telegram_user_id == telegram_user_id, Membership.unit_id == unit_id,
+                col(Membership.active).is_(True))).first()
+            if membership is None:
+                return False
+            membership.active = False
+            membership.ended_at, membership.ended_reason = now, reason
+            _audit(session, now, "membership.ended", f"person:{telegram_user_id}", actor=actor,
+                   unit_id=unit_id, reason=reason)
+            return True
+
+    def units_of(self, telegram_user_id: int) -> list[str]:
+        """The unit ids an active person serves now, in the order they joined them."""
+        statement = (select(Membership.unit_id)
+                     .join(Person, col(Person.telegram_user_id) == Membership.telegram_user_id)
+                     .where(Membership.telegram_user_id == telegram_user_id,
+                            col(Membership.active).is_(True), col(Person.active).is_(True))
+                     .order_by(col(Membership.id)))
+        with self._session() as session:
+            return list(session.exec(statement))
+
+    def memberships(self, active_only: bool = True) -> list[Membership]:
+        """Every membership (of active people only, and only active ones, by default)."""
+        statement = select(Membership)
+        if active_only:
+            statement = (statement
+                         .join(Person, col(Person.telegram_user_id) == Membership.telegram_user_id)
+                         .where(col(Membership.active).is_(True), col(Person.active).is_(True)))
+        with self._session() as session:
+            return list(session.exec(statement.order_by(col(Membership.id))))
 
     def list_people(self, unit_id: str | None = None, role: str | None = None,
                     active_only: bool = True) -> list[Person]:
-        """People, optionally of one unit and/or one role, in enrolment order."""
+        """People, optionally serving one unit and/or of one role, in enrolment order."""
         statement = select(Person)
         if unit_id is not None:
-            statement = statement.where(Person.unit_id == unit_id)
+            serving = select(Membership.telegram_user_id).where(Membership.unit_id == unit_id)
+            if active_only:
+                serving = serving.where(col(Membership.active).is_(True))
+            statement = statement.where(col(Person.telegram_user_id).in_(serving))
         if role is not None:
             statement = statement.where(Person.role == role)
         if active_only:
@@ -268,8 +353,8 @@ class Store:
             return list(session.exec(statement.order_by(col(Person.id))))
 
     def contacts_for_unit(self, unit_id: str) -> list[Person]:
-        """The unit's active contacts."""
-        return self.list_people(unit_id=unit_id, role=PersonRole.CONTACT)
+        """The active people serving a unit (contacts, and leaders who serve one too)."""
+        return self.list_people(unit_id=unit_id)
 
     def leaders(self) -> list[Person]:
         """Active leaders and admins (admins are leaders too)."""
@@ -291,7 +376,7 @@ class Store:
 
         Args:
             unit_id: the unit for a ``contact`` invite, None for ``leader``/``admin``.
-            role: ``contact``, ``leader`` (also binds a group chat) or ``admin``.
+            role: ``contact``, ``leader`` or ``admin``.
             created_by: the admin's Telegram user id, None for the CLI.
             now: when.
             ttl: how long it stays usable.
@@ -313,8 +398,12 @@ class Store:
         return invite
 
     def enrol_with_invite(self, code: str, telegram_user_id: int, display_name: str,
-                          language: str | None, now: dt.datetime) -> Person:
+                          language: str | None, now: dt.datetime) -> Enrolment:
         """Use an invite to enrol (or re-enrol) the Telegram user, both in one transaction.
+
+        A contact invite adds its unit to the person's units (a clerk may serve two bureaus);
+        a leader or admin invite raises the person's role (never lowers it). A person who was
+        deactivated starts afresh with the invite's role and unit.
 
         Raises:
             InviteError: ``unknown``, ``used`` or ``expired``; nothing is changed.
@@ -323,21 +412,22 @@ class Store:
         with self._session() as session, session.begin():
             invite = _use_invite(session, code, now, telegram_user_id, chat_id=None,
                                  roles=None)
-            return _enrol(session, telegram_user_id, display_name, invite.role, invite.unit_id,
-                          language, now, actor=telegram_user_id, invite_code=code)
+            person = _enrol(session, telegram_user_id, display_name, invite.role,
+                            invite.unit_id, language, now, actor=telegram_user_id,
+                            invite_code=code)
+            units = list(session.exec(
+                select(Membership.unit_id)
+                .where(Membership.telegram_user_id == telegram_user_id,
+                       col(Membership.active).is_(True))
+                .order_by(col(Membership.id))))
+            return Enrolment(person=person, role=invite.role, unit_id=invite.unit_id,
+                             units=tuple(units))
 
-    def bind_chat_with_invite(self, code: str, chat_id: int, title: str, by_telegram_id: int,
-                              now: dt.datetime) -> LeadershipChat:
-        """Use a ``leader`` invite to make a group chat a leadership chat (again).
-
-        Raises:
-            InviteError: ``unknown``, ``used``, ``expired``, or ``wrong_kind`` for an invite
-                whose role is not ``leader``; nothing is changed.
-        """
+    def bind_chat(self, chat_id: int, title: str, by_telegram_id: int,
+                  now: dt.datetime) -> LeadershipChat:
+        """Make a group chat a leadership chat (again); the bot checks that a leader asked."""
         now = _utc(now, "now")
         with self._session() as session, session.begin():
-            _use_invite(session, code, now, by_telegram_id, chat_id=chat_id,
-                        roles={PersonRole.LEADER.value})
             chat = session.get(LeadershipChat, chat_id)
             if chat is None:
                 chat = LeadershipChat(chat_id=chat_id, title=title, bound_at=now,
@@ -347,15 +437,36 @@ class Store:
                 chat.title, chat.bound_at, chat.bound_by = title, now, by_telegram_id
                 chat.active = True
             _audit(session, now, "chat.bound", f"chat:{chat_id}", actor=by_telegram_id,
-                   title=title, invite=code)
+                   title=title)
             return chat
 
-    def leadership_chats(self) -> list[LeadershipChat]:
-        """The active leadership chats, oldest binding first."""
-        statement = (select(LeadershipChat).where(col(LeadershipChat.active).is_(True))
-                     .order_by(col(LeadershipChat.bound_at), col(LeadershipChat.chat_id)))
+    def leadership_chats(self, active_only: bool = True) -> list[LeadershipChat]:
+        """The leadership chats (active ones by default), oldest binding first."""
+        statement = select(LeadershipChat)
+        if active_only:
+            statement = statement.where(col(LeadershipChat.active).is_(True))
+        statement = statement.order_by(col(LeadershipChat.bound_at), col(LeadershipChat.chat_id))
         with self._session() as session:
             return list(session.exec(statement))
+
+    def get_chat(self, chat_id: int) -> LeadershipChat | None:
+        """The leadership chat with this id, bound or not."""
+        with self._session() as session:
+            return session.get(LeadershipChat, chat_id)
+
+    def set_chat_language(self, chat_id: int, language: str, now: dt.datetime,
+                          actor: int | None = None) -> bool:
+        """Set a leadership chat's language for digests; False if it is not a bound chat."""
+        now = _utc(now, "now")
+        with self._session() as session, session.begin():
+            chat = session.get(LeadershipChat, chat_id)
+            if chat is None or not chat.active:
+                return False
+            if chat.language != language:
+                _audit(session, now, "chat.language", f"chat:{chat_id}", actor=actor,
+                       old=chat.language, new=language)
+                chat.language = language
+            return True
 
     def unbind_chat(self, chat_id: int, now: dt.datetime, actor: int | None = None) -> bool:
         """Stop sending to a leadership chat (e.g. the bot was removed); False if not bound."""
@@ -383,7 +494,7 @@ class Store:
             if new is None:
                 session.add(LeadershipChat(chat_id=new_chat_id, title=old.title,
                                            bound_at=old.bound_at, bound_by=old.bound_by,
-                                           active=old.active))
+                                           active=old.active, language=old.language))
             old.active = False
             taken = {r.key for r in session.exec(
                 select(Reminder).where(Reminder.chat_id == new_chat_id))}
@@ -424,24 +535,55 @@ class Store:
             ValueError: unknown status, source or unit, progress out of range, naive ``now``;
                 nothing is stored.
         """
+        report, _ = self.add_report_once(task_id, unit_id, cycle, status, progress, note,
+                                         reporter_telegram_id, now, source, source_message_id)
+        return report
+
+    def add_report_once(self, task_id: int, unit_id: str, cycle: int, status: str,
+                        progress: int | None, note: str, reporter_telegram_id: int | None,
+                        now: dt.datetime, source: str, source_message_id: int | None = None,
+                        repeat_window: dt.timedelta | None = None) -> tuple[StatusReport, bool]:
+        """Append a report unless it only repeats the same person's report of a moment ago.
+
+        A double press is one report: when ``repeat_window`` is given and the unit's newest
+        report on the task in the cycle came from the same reporter less than that long ago
+        with the same status, and the new one adds no note and no other percentage, nothing is
+        stored. Arguments and errors as :meth:`add_report`.
+
+        Returns:
+            ``(report, True)`` for a new report, ``(the earlier report, False)`` for a repeat.
+        """
         now = _utc(now, "now")
         if status not in REPORT_STATUSES:
             raise ValueError(f"unknown status {status!r} (one of {REPORT_STATUSES})")
         if progress is not None and (isinstance(progress, bool) or not 0 <= progress <= 100):
             raise ValueError(f"progress must be 0-100 or None, not {progress!r}")
         _check_vocabulary("source", source, ReportSource)
-        report = StatusReport(task_id=task_id, unit_id=unit_id, cycle=cycle, status=status,
-                              progress=progress, note=note,
-                              reporter_telegram_id=reporter_telegram_id, reported_at=now,
-                              source=source, source_message_id=source_message_id)
         with self._session() as session, session.begin():
             _require_unit(session, unit_id)
+            if repeat_window is not None:
+                newest = session.exec(
+                    select(StatusReport)
+                    .where(StatusReport.task_id == task_id, StatusReport.unit_id == unit_id,
+                           StatusReport.cycle == cycle)
+                    .order_by(col(StatusReport.reported_at).desc(),
+                              col(StatusReport.id).desc())
+                    .limit(1)).first()
+                if (newest is not None and newest.reporter_telegram_id == reporter_telegram_id
+                        and newest.status == status and not note
+                        and progress in (None, newest.progress)
+                        and now - newest.reported_at < repeat_window):
+                    return newest, False
+            report = StatusReport(task_id=task_id, unit_id=unit_id, cycle=cycle, status=status,
+                                  progress=progress, note=note,
+                                  reporter_telegram_id=reporter_telegram_id, reported_at=now,
+                                  source=source, source_message_id=source_message_id)
             session.add(report)
             session.flush()
             _audit(session, now, "report.added", f"report:{report.id}",
                    actor=reporter_telegram_id, task_id=task_id, unit_id=unit_id, cycle=cycle,
                    status=status, progress=progress, source=source)
-        return report
+        return report, True
 
     def add_evidence(self, report_id: int, file_id: str, file_unique_id: str, kind: str,
                      file_name: str | None, added_by: int | None,
@@ -474,11 +616,25 @@ class Store:
         Returns:
             ``{(task_id, unit_id): report}``, only for pairs that reported.
         """
+        return self._newest_reports(cycle, task_id, unit_id, with_note=False)
+
+    def latest_notes(self, cycle: int, task_id: int | None = None,
+                     unit_id: str | None = None) -> dict[tuple[int, str], StatusReport]:
+        """The newest report *with a note* per (task, unit) of a cycle, in one query.
+
+        A later report without a note does not hide the last thing the unit wrote.
+        """
+        return self._newest_reports(cycle, task_id, unit_id, with_note=True)
+
+    def _newest_reports(self, cycle: int, task_id: int | None, unit_id: str | None, *,
+                        with_note: bool) -> dict[tuple[int, str], StatusReport]:
         rank = func.row_number().over(
             partition_by=(col(StatusReport.task_id), col(StatusReport.unit_id)),
             order_by=(col(StatusReport.reported_at).desc(), col(StatusReport.id).desc()),
         ).label("rank")
         ranked = select(StatusReport, rank).where(StatusReport.cycle == cycle)
+        if with_note:
+            ranked = ranked.where(StatusReport.note != "")
         if task_id is not None:
             ranked = ranked.where(StatusReport.task_id == task_id)
         if unit_id is not None:
@@ -659,13 +815,26 @@ class Store:
         with self._session() as session:
             return list(session.exec(statement))
 
-    def find_reminder_by_message(self, chat_id: int, message_id: int) -> Reminder | None:
-        """The delivery that became this Telegram message (to understand a reply to it)."""
+    def was_reminded(self, task_id: int, unit_id: str, cycle: int) -> bool:
+        """Whether any reminder or overdue notice about a task reached the unit in a cycle."""
+        statement = (select(Reminder.id)
+                     .where(Reminder.task_id == task_id, Reminder.unit_id == unit_id,
+                            Reminder.cycle == cycle, Reminder.state == ReminderState.SENT)
+                     .limit(1))
+        with self._session() as session:
+            return session.exec(statement).first() is not None
+
+    def reminders_by_message(self, chat_id: int, message_id: int) -> list[Reminder]:
+        """The deliveries that became this Telegram message (to understand a reply to it).
+
+        One message may carry several deliveries (a person's reminders of one day), in id
+        order; none for a message that is not a reminder.
+        """
         statement = (select(Reminder)
                      .where(Reminder.chat_id == chat_id, Reminder.message_id == message_id)
-                     .order_by(col(Reminder.id).desc()))
+                     .order_by(col(Reminder.id)))
         with self._session() as session:
-            return session.exec(statement).first()
+            return list(session.exec(statement))
 
     def _transition(self, reminder_id: int, now: dt.datetime, action: str,
                     from_states: Iterable[str], *, details: dict[str, Any] | None = None,
@@ -775,31 +944,71 @@ def _person(session: Session, telegram_user_id: int) -> Person | None:
     return session.exec(statement).first()
 
 
+_RANK = {PersonRole.CONTACT.value: 0, PersonRole.LEADER.value: 1, PersonRole.ADMIN.value: 2}
+
+
 def _enrol(session: Session, telegram_user_id: int, display_name: str, role: str,
            unit_id: str | None, language: str | None, now: dt.datetime, *, actor: int | None,
            invite_code: str | None) -> Person:
+    """Enrol or re-enrol: an active person keeps their units and their higher role."""
     _require_unit(session, unit_id)
     person = _person(session, telegram_user_id)
     subject = f"person:{telegram_user_id}"
     if person is None:
         person = Person(telegram_user_id=telegram_user_id, display_name=display_name,
-                        language=language, role=role, unit_id=unit_id, active=True,
-                        created_at=now)
+                        language=language, role=role, active=True, created_at=now)
         session.add(person)
         _audit(session, now, "person.enrolled", subject, actor=actor, role=role,
                unit_id=unit_id, invite=invite_code)
     else:
+        new_role = role
+        if person.active and _RANK[person.role] > _RANK[role]:
+            new_role = person.role
         _audit(session, now, "person.reenrolled", subject, actor=actor, invite=invite_code,
-               old_role=person.role, old_unit_id=person.unit_id, was_active=person.active,
-               role=role, unit_id=unit_id)
-        person.display_name, person.role, person.unit_id = display_name, role, unit_id
+               old_role=person.role, was_active=person.active, role=new_role, unit_id=unit_id)
+        person.display_name, person.role = display_name, new_role
         if language is not None:
             person.language = language
         person.active = True
         person.deactivated_at = None
         person.deactivation_reason = None
     session.flush()
+    if unit_id is not None:
+        _join(session, telegram_user_id, unit_id, now, actor)
     return person
+
+
+def _join(session: Session, telegram_user_id: int, unit_id: str, now: dt.datetime,
+          actor: int | None) -> None:
+    membership = session.exec(select(Membership).where(
+        Membership.telegram_user_id == telegram_user_id,
+        Membership.unit_id == unit_id)).first()
+    if membership is None:
+        session.add(Membership(telegram_user_id=telegram_user_id, unit_id=unit_id, active=True,
+                               created_at=now))
+    elif membership.active:
+        return
+    else:
+        membership.active, membership.ended_at, membership.ended_reason = True, None, None
+    _audit(session, now, "membership.started", f"person:{telegram_user_id}", actor=actor,
+           unit_id=unit_id)
+
+
+def _deactivate(session: Session, telegram_user_id: int, reason: str, now: dt.datetime,
+                actor: int | None) -> bool:
+    person = _person(session, telegram_user_id)
+    if person is None or not person.active:
+        return False
+    person.active = False
+    person.deactivated_at = now
+    person.deactivation_reason = reason
+    for membership in session.exec(select(Membership).where(
+            Membership.telegram_user_id == telegram_user_id,
+            col(Membership.active).is_(True))):
+        membership.active, membership.ended_at, membership.ended_reason = False, now, reason
+    _audit(session, now, "person.deactivated", f"person:{telegram_user_id}", actor=actor,
+           reason=reason)
+    return True
 
 
 def _use_invite(session: Session, code: str, now: dt.datetime, telegram_user_id: int, *,

@@ -34,6 +34,7 @@ __all__ = [
     "EvidenceKind",
     "Invite",
     "LeadershipChat",
+    "Membership",
     "Person",
     "PersonRole",
     "Reminder",
@@ -65,7 +66,7 @@ REMINDER_KINDS: tuple[str, ...] = ("before", "overdue", "digest")
 class PersonRole(StrEnum):
     """What a person (or an invite) may do."""
 
-    CONTACT = "contact"  # reports for one unit
+    CONTACT = "contact"  # reports for the units of their memberships
     LEADER = "leader"  # reads summaries
     ADMIN = "admin"  # a leader who also manages people and invites
 
@@ -146,13 +147,16 @@ class Unit(SQLModel, table=True):
 
 
 class Person(SQLModel, table=True):
-    """Someone who enrolled with an invite: a unit's contact, a leader or an admin."""
+    """Someone who enrolled with an invite: a contact, a leader or an admin.
+
+    A contact reports for the units of their active :class:`Membership` rows (a clerk may serve
+    two bureaus); a leader or admin may hold memberships too. ``digests`` is a leader's wish to
+    get the leadership digests in their private chat as well as in the bound groups.
+    """
 
     __tablename__ = "person"
     __table_args__ = (
         CheckConstraint(_one_of("role", PersonRole), name="ck_person_role"),
-        CheckConstraint("(role = 'contact') = (unit_id IS NOT NULL)",
-                        name="ck_person_unit_for_contacts"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -160,11 +164,31 @@ class Person(SQLModel, table=True):
     display_name: str
     language: str | None = Field(default=None, max_length=16)
     role: str = Field(max_length=16)
-    unit_id: str | None = Field(default=None, foreign_key="unit.id", index=True, max_length=48)
     active: bool = True
+    digests: bool = False
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
     deactivated_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     deactivation_reason: str | None = Field(default=None, sa_type=Text)
+
+
+class Membership(SQLModel, table=True):
+    """A person serving a unit as its contact; ended, never deleted.
+
+    One row per (person, unit): re-enrolling for a unit reactivates its row.
+    """
+
+    __tablename__ = "membership"
+    __table_args__ = (
+        UniqueConstraint("telegram_user_id", "unit_id", name="uq_membership_person_unit"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_user_id: int = Field(sa_type=BigInteger, foreign_key="person.telegram_user_id")
+    unit_id: str = Field(foreign_key="unit.id", index=True, max_length=48)
+    active: bool = True
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    ended_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_reason: str | None = Field(default=None, sa_type=Text)
 
 
 class Invite(SQLModel, table=True):
@@ -192,7 +216,11 @@ class Invite(SQLModel, table=True):
 
 
 class LeadershipChat(SQLModel, table=True):
-    """A Telegram group where the leadership receives summaries."""
+    """A Telegram group where the leadership receives digests and may ask for summaries.
+
+    Bound by an enrolled, active leader acting in the group (``bound_by``); ``language`` is the
+    group's language for digests (None: the default, Simplified Chinese).
+    """
 
     __tablename__ = "leadership_chat"
 
@@ -202,6 +230,7 @@ class LeadershipChat(SQLModel, table=True):
     bound_at: dt.datetime = Field(sa_type=UTCDateTime)
     bound_by: int | None = Field(default=None, sa_type=BigInteger)
     active: bool = True
+    language: str | None = Field(default=None, max_length=16)
 
 
 class StatusReport(SQLModel, table=True):

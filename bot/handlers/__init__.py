@@ -1,9 +1,10 @@
 """Every handler of the bot, one module per role, registered in one place and in order.
 
-* :mod:`bot.handlers.common`: who is calling, /start (enrolment), /help, /lang, errors;
+* :mod:`bot.handlers.common`: who is calling, /start (enrolment), /bind, /help, /lang, what is
+  not read (edits, forwards, unknown commands), errors;
 * :mod:`bot.handlers.contact`: /mytasks, /report, status buttons, replies in words, evidence;
-* :mod:`bot.handlers.leader`: /summary, /task, /unit, /overdue, /export;
-* :mod:`bot.handlers.admin`: /invite, /people, /revoke, /reload.
+* :mod:`bot.handlers.leader`: /summary, /task, /unit, /overdue, /export, /digest;
+* :mod:`bot.handlers.admin`: /invite, /people, /revoke, /unbind, /reload.
 """
 
 from __future__ import annotations
@@ -18,35 +19,48 @@ from telegram.ext import (
 
 from bot.handlers import admin, common, contact, leader
 
+COMMANDS = (
+    ("start", common.start), ("bind", common.bind), ("help", common.help_command),
+    ("lang", common.lang),
+    ("mytasks", contact.my_tasks), ("report", contact.report_command),
+    ("summary", leader.summary), ("task", leader.task_command), ("unit", leader.unit_command),
+    ("overdue", leader.overdue), ("export", leader.export), ("digest", leader.digest),
+    ("invite", admin.invite), ("people", admin.people), ("revoke", admin.revoke),
+    ("unbind", admin.unbind), ("reload", admin.reload_timetable),
+)
+
 
 def register_handlers(application: Application) -> None:
-    """All handlers, in order: commands, then buttons, then free text and files, then errors."""
-    # 1. Commands first so that "/report ..." is never read as free text.
-    for name, callback in (("start", common.start), ("help", common.help_command),
-                           ("lang", common.lang),
-                           ("mytasks", contact.my_tasks), ("report", contact.report_command),
-                           ("summary", leader.summary), ("task", leader.task_command),
-                           ("unit", leader.unit_command), ("overdue", leader.overdue),
-                           ("export", leader.export),
-                           ("invite", admin.invite), ("people", admin.people),
-                           ("revoke", admin.revoke), ("reload", admin.reload_timetable)):
+    """All handlers, in order; the first that matches an update handles it."""
+    # 1. An edited message is never a report nor a command: caught before anything else.
+    application.add_handler(MessageHandler(filters.UpdateType.EDITED, common.edited_message))
+    # 2. Neither is a forwarded message (it may be someone else's words).
+    application.add_handler(MessageHandler(filters.FORWARDED, common.forwarded))
+    # 3. Commands, so that "/report ..." is never read as free text. PTB already ignores a
+    #    command addressed to another bot (/summary@PollBot).
+    for name, callback in COMMANDS:
         application.add_handler(CommandHandler(name, callback))
-    # 2. Buttons, by the prefix of their callback data.
+    # 4. Buttons, by the prefix of their callback data; anything else has expired.
     application.add_handler(CallbackQueryHandler(contact.report_button, pattern=r"^r\|"))
-    application.add_handler(CallbackQueryHandler(contact.confirm_button, pattern=r"^c\|"))
+    application.add_handler(CallbackQueryHandler(contact.answer_question, pattern=r"^c\|"))
     application.add_handler(CallbackQueryHandler(contact.acknowledge_button, pattern=r"^a\|"))
     application.add_handler(CallbackQueryHandler(contact.open_task, pattern=r"^t\|"))
     application.add_handler(CallbackQueryHandler(common.language_button, pattern=r"^l\|"))
-    # 3. Files and free text in private chats.
+    application.add_handler(CallbackQueryHandler(common.expired_button))
+    # 5. Files, media the bot does not keep, and free text, in private chats.
     private = filters.ChatType.PRIVATE
     application.add_handler(MessageHandler(
         private & (filters.Document.ALL | filters.PHOTO), contact.evidence))
+    application.add_handler(MessageHandler(
+        private & (filters.VOICE | filters.VIDEO | filters.VIDEO_NOTE | filters.AUDIO
+                   | filters.Sticker.ALL | filters.ANIMATION | filters.LOCATION
+                   | filters.CONTACT), contact.unsupported_media))
     application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND,
                                            contact.text_reply))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, common.chat_migrated))
-    # 4. Unknown commands last.
+    # 6. Unknown commands last (answered in private chats only).
     application.add_handler(MessageHandler(filters.COMMAND, common.unknown_command))
     application.add_error_handler(common.error_handler)
 
 
-__all__ = ["register_handlers"]
+__all__ = ["COMMANDS", "register_handlers"]

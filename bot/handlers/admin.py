@@ -1,7 +1,9 @@
-"""Admins: /invite, /people, /revoke, /reload.
+"""Admins: /invite, /people, /revoke, /unbind, /reload — in a private chat only.
 
-An admin enrols people with one-time deep links, lists and removes them, and reloads the
-timetable file (a bad file changes nothing).
+An admin enrols people with one-time deep links (sent only in a private chat: a link posted in
+a group is a link anyone there can use), lists people and the bound leadership groups, removes a
+person or one of a person's units, unbinds a group, and reloads the timetable file (a bad file
+changes nothing).
 """
 
 from __future__ import annotations
@@ -20,30 +22,40 @@ from bot.handlers.common import (
     ROLE_TITLES,
     ROLES,
     Caller,
+    echo,
+    in_group,
     known_caller,
-    reply_pages,
 )
-from bot.i18n import translator
-from bot.render import (
-    render_people,
-)
+from bot.menus import set_person_commands
+from bot.messages import reply
+from bot.render import render_people
 from bot.services import Services, request_replan, services_of
+from schedules.commands import parse_number
 from schedules.loader import TimetableError, load_timetable
 
 log = logging.getLogger(__name__)
 
+TELEGRAM_ID_MAX = 2**53
+"""Telegram user and chat ids fit in 52 bits (Bot API: "at most 52 significant bits")."""
+
 
 async def admin_caller(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Caller | None:
-    """The caller if they are an admin; otherwise answer and None."""
-    known = await known_caller(update, context)
-    if known is None:
+    """The caller if they are an admin in a private chat; otherwise answer and None."""
+    caller = await known_caller(update, context)
+    message = update.effective_message
+    if caller is None or message is None:
         return None
-    caller, t = known
-    if caller.role == "admin":
-        return caller
-    if update.effective_message is not None:
-        await update.effective_message.reply_text(t.gettext("This command is for admins."))
-    return None
+    t = caller.t
+    if not caller.is_admin:
+        if not in_group(update):
+            await reply(message, t.gettext("This command is for admins."), t)
+        return None
+    if in_group(update):
+        await reply(message, t.gettext(
+            "Admin commands work only in a private chat with me: enrolment links and people's "
+            "ids are not for a group."), t)
+        return None
+    return caller
 
 
 async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -53,79 +65,157 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if caller is None or message is None:
         return
     services = services_of(context)
-    t = translator(caller.language)
+    t = caller.t
     args = list(context.args or [])
     role = "contact"
-    if args and args[-1] in ROLES:
-        role = args.pop()
+    if args and args[-1].casefold() in ROLES:
+        role = args.pop().casefold()
     reference = " ".join(args)
     unit_id = None
     if role == "contact":
         unit = services.timetable.find_unit(reference) if reference else None
         if unit is None or unit.kind.value == "group":
-            await message.reply_text(escape(t.gettext(
-                "Usage: /invite <unit> [contact|leader|admin], e.g. /invite 生态环境局. The unit "
-                "{ref!r} is unknown or a group; a contact belongs to one unit.").format(
-                ref=reference)))
+            await reply(message, escape(t.gettext(
+                "Usage: /invite <unit> [contact|leader|admin], e.g. /invite "
+                "ecology-environment or /invite leader.")) + "\n" + t.gettext(
+                "{ref} is not a unit: give a department or town (not a group) by its id, name "
+                "or alias; /people shows who is enrolled.").format(
+                ref="“" + echo(reference) + "”"), t)
             return
         unit_id = unit.id
+    elif args:
+        await reply(message, escape(t.gettext(
+            "A leader or admin belongs to no unit: send /invite leader or /invite admin.")), t)
+        return
     created = await services.db(services.store.create_invite, unit_id, role,
-                                caller.telegram_user_id, services.clock.now(),
-                                invite_ttl(services))
+                                caller.telegram_user_id, services.now(), invite_ttl(services))
     link = create_deep_linked_url(context.bot.username, created.code)
-    await message.reply_text(t.gettext(
-        "One-time enrolment link ({role}), valid until {date}:\n{link}\nA leader invitation "
-        "opened in a group chat binds that chat to the leadership group.").format(
-        role=t.gettext(ROLE_TITLES[role]), date=t.datetime(created.expires_at.astimezone(
-            services.settings.zone)), link=escape(link)))
+    await reply(message, t.gettext(
+        "One-time enrolment link ({role}), valid until {date}:\n{link}\nSend it to the person "
+        "privately; whoever opens it first is enrolled.").format(
+        role=t.gettext(ROLE_TITLES[role]), date=t.moment(created.expires_at),
+        link=escape(link)), t)
 
 
 def invite_ttl(services: Services) -> dt.timedelta:
-    """How long an invitation stays valid."""
+    """How long an invitation stays valid (``DUBAN_INVITE_TTL_DAYS``)."""
     return dt.timedelta(days=services.settings.invite_ttl_days)
 
 
 async def people(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/people [unit]: the enrolled people."""
+    """/people [unit]: the enrolled people with their units, and the bound groups."""
     caller = await admin_caller(update, context)
     message = update.effective_message
     if caller is None or message is None:
         return
     services = services_of(context)
-    t = translator(caller.language)
+    t = caller.t
     unit_id = None
     if context.args:
-        unit = services.timetable.find_unit(" ".join(context.args))
+        reference = " ".join(context.args)
+        unit = services.timetable.find_unit(reference)
         if unit is None:
-            await message.reply_text(t.gettext("Unknown unit {ref!r}.").format(
-                ref=escape(" ".join(context.args))))
+            await reply(message, t.gettext("Unknown unit {ref}.").format(
+                ref="“" + echo(reference) + "”"), t)
             return
         unit_id = unit.id
     found = await services.db(services.store.list_people, unit_id, None, False)
-    await reply_pages(message, render_people(t, services.timetable, found), t)
+    memberships = await services.db(services.store.memberships)
+    units: dict[int, list[str]] = {}
+    for membership in memberships:
+        units.setdefault(membership.telegram_user_id, []).append(membership.unit_id)
+    chats = await services.db(services.store.leadership_chats) if unit_id is None else []
+    everyone = await services.db(services.store.list_people, None, None, False)
+    names = {p.telegram_user_id: p.display_name for p in everyone}
+    await reply(message, render_people(t, services.timetable, found, units, chats, names), t)
 
 
 async def revoke(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/revoke <telegram id>: deactivate a person (their reports stay)."""
+    """/revoke <telegram id> [unit]: remove a person (reports stay), or one unit of theirs."""
     caller = await admin_caller(update, context)
     message = update.effective_message
     if caller is None or message is None:
         return
     services = services_of(context)
-    t = translator(caller.language)
-    if not context.args or not context.args[0].lstrip("-").isdigit():
-        await message.reply_text(escape(t.gettext(
-            "Usage: /revoke <telegram id>; /people shows the ids.")))
+    t = caller.t
+    args = list(context.args or [])
+    target = parse_number(args[0], 1, TELEGRAM_ID_MAX) if args else None
+    if target is None:
+        await reply(message, escape(t.gettext(
+            "Usage: /revoke <telegram id> [unit]; /people shows the ids.")), t)
         return
-    target = int(context.args[0])
-    done = await services.db(services.store.deactivate_person, target, "revoked by admin",
-                             services.clock.now(), caller.telegram_user_id)
-    if done:
+    now = services.now()
+    if len(args) > 1:
+        unit = services.timetable.find_unit(" ".join(args[1:]))
+        if unit is None:
+            await reply(message, t.gettext("Unknown unit {ref}.").format(
+                ref="“" + echo(" ".join(args[1:])) + "”"), t)
+            return
+        if not await services.db(services.store.end_membership, target, unit.id,
+                                 "revoked by admin", now, caller.telegram_user_id):
+            await reply(message, t.gettext("{id} is not a contact of {unit}.").format(
+                id=target, unit=escape(unit.name)), t)
+            return
         request_replan(context.application)
-        await message.reply_text(t.gettext(
-            "Person {id} is no longer enrolled; their reports are kept.").format(id=target))
-    else:
-        await message.reply_text(t.gettext("No active person has the id {id}.").format(id=target))
+        await _refresh_menu(context, services, target)
+        await reply(message, t.gettext("{id} no longer serves {unit}; their reports are kept.")
+                    .format(id=target, unit=escape(unit.name)), t)
+        return
+    unbound = await services.db(services.store.revoke_person, target, "revoked by admin", now,
+                                caller.telegram_user_id)
+    if unbound is None:
+        await reply(message, t.gettext("No active person has the id {id}.").format(id=target), t)
+        return
+    request_replan(context.application)
+    await set_person_commands(context.application, target, None, t.language)
+    text = t.gettext("Person {id} is no longer enrolled; their reports are kept.").format(
+        id=target)
+    if unbound:
+        text += "\n" + t.gettext(
+            "The groups they had bound are unbound too: {groups}. A leader can /bind them "
+            "again.").format(groups=", ".join(escape(c.title or str(c.chat_id))
+                                              for c in unbound))
+    await reply(message, text, t)
+
+
+async def _refresh_menu(context: ContextTypes.DEFAULT_TYPE, services: Services,
+                        telegram_user_id: int) -> None:
+    """Set a person's menu again after their role or units changed."""
+    person = await services.db(services.store.get_person, telegram_user_id)
+    if person is None or not person.active:
+        return
+    units = await services.db(services.store.units_of, telegram_user_id)
+    language = services.translator(person.language).language
+    await set_person_commands(context.application, telegram_user_id, person.role, language,
+                              bool(units))
+
+
+async def unbind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/unbind <chat id>: a group is no longer a leadership group."""
+    caller = await admin_caller(update, context)
+    message = update.effective_message
+    if caller is None or message is None:
+        return
+    services = services_of(context)
+    t = caller.t
+    args = list(context.args or [])
+    chat_id = None
+    if len(args) == 1 and args[0].startswith("-"):
+        number = parse_number(args[0][1:], 1, TELEGRAM_ID_MAX * 1000)
+        chat_id = -number if number is not None else None
+    if chat_id is None:
+        await reply(message, escape(t.gettext(
+            "Usage: /unbind <chat id>, e.g. /unbind -1001234567890; /people lists the bound "
+            "groups.")), t)
+        return
+    if not await services.db(services.store.unbind_chat, chat_id, services.now(),
+                             caller.telegram_user_id):
+        await reply(message, t.gettext("No bound group has the id {id}.").format(id=chat_id), t)
+        return
+    request_replan(context.application)
+    await reply(message, t.gettext(
+        "Group {id} is no longer a leadership group; it gets no more digests.").format(
+        id=chat_id), t)
 
 
 async def reload_timetable(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -135,30 +225,29 @@ async def reload_timetable(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if caller is None or message is None:
         return
     services = services_of(context)
-    t = translator(caller.language)
+    t = caller.t
     path = Path(services.settings.tasks_path)
     try:
         timetable = await asyncio.to_thread(load_timetable, path)
     except (OSError, TimetableError) as exc:
         problems = exc.problems if isinstance(exc, TimetableError) else [exc]
-        await reply_pages(message, escape(t.gettext(
+        await reply(message, escape(t.gettext(
             "The timetable {path} was not reloaded; the bot keeps the one it had. Problems:")
             .format(path=path) + "\n" + "\n".join(str(p) for p in problems)), t)
         return
     known = {u.id for u in timetable.units}
-    people = await services.db(services.store.list_people)
-    orphans = sorted({p.unit_id for p in people if p.unit_id and p.unit_id not in known})
+    memberships = await services.db(services.store.memberships)
+    orphans = sorted({m.unit_id for m in memberships if m.unit_id not in known})
     if orphans:
-        await message.reply_text(escape(t.gettext(
+        await reply(message, escape(t.gettext(
             "The timetable {path} was not reloaded: it drops units that still have enrolled "
             "contacts ({units}). Keep those units, or /revoke their contacts first.").format(
-            path=path, units=", ".join(orphans))))
+            path=path, units=", ".join(orphans))), t)
         return
     await services.db(services.store.sync_units,
-                      [(u.id, u.name, u.kind.value) for u in timetable.units],
-                      services.clock.now())
+                      [(u.id, u.name, u.kind.value) for u in timetable.units], services.now())
     services.timetable = timetable
     request_replan(context.application)
-    await message.reply_text(t.gettext(
+    await reply(message, t.gettext(
         "Timetable reloaded: {tasks} tasks, {units} units. Reminders are re-planned at the next "
-        "run.").format(tasks=len(timetable.tasks), units=len(timetable.units)))
+        "run.").format(tasks=len(timetable.tasks), units=len(timetable.units)), t)

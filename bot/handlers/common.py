@@ -1,60 +1,85 @@
-"""Handlers everyone meets: who is calling, role checks, /start, /help, /lang, errors.
+"""Handlers everyone meets: who is calling, role checks, /start, /bind, /help, /lang, errors.
 
-A conversation starts here: a stranger gets one polite sentence (with their Telegram id, which
-an admin needs), a deep link ``/start <code>`` enrols a person or binds the leadership group's
-chat, and ``/help`` lists what the caller's role can do. The error handler logs first, then tells
-the admins.
+A conversation starts here: a stranger gets one polite sentence in a private chat (with their
+Telegram id, which an admin needs) and nothing at all in a group; a deep link ``/start <code>``
+enrols a person, in a private chat only; an enrolled leader binds a group with ``/bind``; and
+``/help`` lists what the caller can do and the rules of the chat (docs/chat.md). Edited and
+forwarded messages are never read as commands or reports. The error handler logs first, tells
+the person the truth, and pages the admins at most once an hour per kind of error.
 """
 
 from __future__ import annotations
 
-import contextlib
+import datetime as dt
 import logging
 import traceback
 from dataclasses import dataclass
 from html import escape
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    Update,
+)
 from telegram.constants import ChatType
-from telegram.error import TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import ContextTypes
 
-from bot.i18n import LANGUAGES, N_, Translator, translator
+from bot.i18n import LANGUAGES, N_, Translator
 from bot.menus import set_person_commands
-from bot.messages import send_pages
+from bot.messages import reply
+from bot.render import ECHO_PREVIEW, shorten
 from bot.services import Services, request_replan, services_of
 from storage import InviteError
 
 log = logging.getLogger(__name__)
 
-
 ROLES = ("contact", "leader", "admin")
-
-
+ROLE_TITLES = {"contact": N_("a contact"), "leader": N_("a leader"), "admin": N_("an admin")}
 INVITE_ERRORS = {
     "unknown": N_("This enrolment code is not known. Ask your administrator for a new link."),
     "used": N_("This enrolment code has already been used. Ask your administrator for a new "
                "link."),
     "expired": N_("This enrolment code has expired. Ask your administrator for a new link."),
-    "wrong_kind": N_("This code cannot be used here: a group chat can only be bound with a "
-                     "leader invitation."),
 }
+ADMIN_PAGE_EVERY = dt.timedelta(hours=1)
+"""The admins hear of one kind of error at most this often."""
 
 
+# -- who is calling -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Caller:
-    """Who sent an update, as far as duban knows them."""
+    """Who sent an update, as far as duban knows them.
+
+    Attributes:
+        telegram_user_id: their Telegram user id.
+        role: ``contact``, ``leader``, ``admin`` (also everyone in ``DUBAN_ADMINS``), or None
+            for someone not enrolled.
+        units: the units they serve as a contact (a clerk may serve two), timetable order.
+        language: their language.
+        display_name: their name.
+        t: their translator (dates in the office's time zone).
+    """
 
     telegram_user_id: int
-    role: str | None  # None: unknown person
-    unit_id: str | None
+    role: str | None
+    units: tuple[str, ...]
     language: str
     display_name: str
+    t: Translator
 
     @property
     def is_leader(self) -> bool:
         """Leaders and admins may read summaries."""
         return self.role in ("leader", "admin")
+
+    @property
+    def is_admin(self) -> bool:
+        """Admins manage people and the timetable."""
+        return self.role == "admin"
 
 
 async def caller_of(update: Update, services: Services) -> Caller | None:
@@ -64,18 +89,25 @@ async def caller_of(update: Update, services: Services) -> Caller | None:
         return None
     person = await services.db(services.store.get_person, user.id)
     if person is not None and person.active:
-        language = person.language or translator(user.language_code).language
+        language = person.language or services.translator(user.language_code).language
         role = "admin" if services.is_env_admin(user.id) else person.role
-        unit_id = person.unit_id
-        if unit_id is not None and services.timetable.find_unit(unit_id) is None:
-            log.warning("person %s belongs to unit %r, which the timetable no longer has",
-                        user.id, unit_id)
-            unit_id = None
-        return Caller(user.id, role, unit_id, language, person.display_name)
-    language = translator(user.language_code).language
-    if services.is_env_admin(user.id):
-        return Caller(user.id, "admin", None, language, user.full_name)
-    return Caller(user.id, None, None, language, user.full_name)
+        served = await services.db(services.store.units_of, user.id)
+        known = {u.id for u in services.timetable.units}
+        units = tuple(u for u in served if u in known)
+        if len(units) < len(served):
+            log.warning("person %s serves units the timetable no longer has: %s", user.id,
+                        sorted(set(served) - known))
+        return Caller(user.id, role, units, language, person.display_name,
+                      services.translator(language))
+    t = services.translator(user.language_code)
+    stranger_role = "admin" if services.is_env_admin(user.id) else None
+    return Caller(user.id, stranger_role, (), t.language, user.full_name, t)
+
+
+def in_group(update: Update) -> bool:
+    """Whether the update comes from a group (or supergroup, or channel) rather than privately."""
+    chat = update.effective_chat
+    return chat is not None and chat.type != ChatType.PRIVATE
 
 
 async def in_leadership_chat(update: Update, services: Services) -> bool:
@@ -83,171 +115,294 @@ async def in_leadership_chat(update: Update, services: Services) -> bool:
     chat = update.effective_chat
     if chat is None or chat.type == ChatType.PRIVATE:
         return False
-    chats = await services.db(services.store.leadership_chats)
-    return any(c.chat_id == chat.id for c in chats)
+    bound = await services.db(services.store.get_chat, chat.id)
+    return bound is not None and bound.active
 
 
-async def known_caller(update: Update, context: ContextTypes.DEFAULT_TYPE
-                       ) -> tuple[Caller, Translator] | None:
-    """The enrolled caller and their translator; an unknown person gets the polite refusal."""
+async def known_caller(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Caller | None:
+    """The enrolled caller; a stranger gets the polite refusal privately and silence in groups."""
     caller = await caller_of(update, services_of(context))
     if caller is None:
         return None
-    t = translator(caller.language)
     if caller.role is None:
-        await refuse_unknown(update, t)
+        await refuse_unknown(update, caller.t)
         return None
-    return caller, t
+    return caller
 
 
 async def refuse_unknown(update: Update, t: Translator) -> None:
-    """The one polite sentence an unknown person gets."""
-    if update.effective_message is not None:
-        await update.effective_message.reply_text(t.gettext(
-            "Sorry, this bot serves the enrolled departments of the work plan only; ask your "
-            "administrator for an enrolment link (your Telegram id is {id}).").format(
-            id=update.effective_user.id if update.effective_user else "?"))
+    """The one polite sentence a stranger gets, in a private chat only (never their id in a
+    group)."""
+    message = update.effective_message
+    if message is None or in_group(update):
+        return
+    await reply(message, t.gettext(
+        "Sorry, this bot serves the enrolled departments of the work plan only; ask your "
+        "administrator for an enrolment link (your Telegram id is {id}).").format(
+        id=update.effective_user.id if update.effective_user else "?"), t)
 
 
-async def reply_pages(message: Message, text: str, t: Translator,
-                      reply_markup: InlineKeyboardMarkup | None = None) -> None:
-    """Answer ``message`` with ``text``, split into pages under Telegram's length limit."""
-    await send_pages(message.get_bot(), message.chat_id, text, t, reply_markup,
-                     reply_to_message_id=message.message_id)
+def echo(text: str) -> str:
+    """A user's argument repeated in an answer: shortened, then escaped."""
+    return escape(shorten(text, ECHO_PREVIEW))
 
 
-def capabilities(t: Translator, role: str | None) -> str:
-    """What a role can do, as a short help text."""
+async def answer_query(query: CallbackQuery, text: str | None = None) -> None:
+    """Answer a button press; a press answered too late is not an error.
+
+    Telegram accepts an answer only for a short while ("query is too old"); the answer only
+    stops the spinner, so whatever the press did stands and is confirmed by a message.
+    """
+    try:
+        await query.answer(text)
+    except BadRequest as exc:
+        log.info("a button press could not be answered: %s", exc.message)
+    except NetworkError as exc:
+        log.warning("a button press could not be answered: %s", exc)
+
+
+async def expired_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any button whose data no handler understands: a quiet "this button has expired"."""
+    query = update.callback_query
+    if query is None:
+        return
+    caller = await caller_of(update, services_of(context))
+    t = caller.t if caller is not None else services_of(context).translator(None)
+    await answer_query(query, t.gettext("This button has expired."))
+
+
+# -- what everyone can do -------------------------------------------------------------------------
+def capabilities(t: Translator, caller: Caller) -> str:
+    """What the caller can do, and the rules of the chat, as a short help text."""
     lines = []
-    if role == "contact":
-        lines += [t.gettext("/mytasks — your unit's tasks, cutoffs and status"),
-                  t.gettext("/report <task> <status> [note] — e.g. /report 7 进行中 60% "
-                            "已完成选址"),
+    if caller.units:
+        lines += [t.gettext("/mytasks — your units' tasks, cutoffs and status"),
+                  t.gettext("/report <task> [year] <status> [percent] [note] — e.g. "
+                            "/report 7 ongoing 60%"),
                   t.gettext("Or press the buttons under a reminder, or reply to it in words.")]
-    if role in ("leader", "admin"):
+    if caller.is_leader:
         lines += [t.gettext("/summary [year] — status of every task"),
                   t.gettext("/task <number> — one task, unit by unit"),
                   t.gettext("/unit <name> — one unit's tasks"),
                   t.gettext("/overdue — who is late or silent"),
-                  t.gettext("/export [year] — the status as an Excel workbook")]
-    if role == "admin":
+                  t.gettext("/export [year] — the status as an Excel workbook"),
+                  t.gettext("/digest on|off — the leadership digests in this private chat too"),
+                  t.gettext("/bind — in a group: make it a leadership group")]
+    if caller.is_admin:
         lines += [t.gettext("/invite <unit> [contact|leader|admin] — an enrolment link"),
-                  t.gettext("/people [unit] — who is enrolled"),
-                  t.gettext("/revoke <telegram id> — remove a person"),
+                  t.gettext("/people [unit] — who is enrolled, and the bound groups"),
+                  t.gettext("/revoke <telegram id> [unit] — remove a person, or one unit"),
+                  t.gettext("/unbind <chat id> — stop a group being a leadership group"),
                   t.gettext("/reload — read the timetable file again")]
     lines.append(t.gettext("/lang — change the language"))
-    return "\n".join(escape(line) for line in lines)
+    rules = [t.gettext("Edited messages are not recorded: send a new report instead."),
+             t.gettext("Forwarded messages are never read as reports or commands.")]
+    if caller.units:
+        rules += [t.gettext("A reply to a reminder counts for that reminder's year."),
+                  t.gettext("Pressing the same status twice within a minute counts once; "
+                            "thanks and emoji are never kept as a note.")]
+    return "\n".join(escape(line) for line in lines) + "\n\n" + "\n".join(
+        "• " + escape(rule) for rule in rules)
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Enrol with a deep-link code, bind a leadership chat, or greet a known person."""
+    """Enrol with a deep-link code (private chats only), or greet a known person."""
     services = services_of(context)
     message = update.effective_message
     user = update.effective_user
-    chat = update.effective_chat
-    if message is None or user is None or chat is None:
+    if message is None or user is None:
         return
-    now = services.clock.now()
     caller = await caller_of(update, services)
     assert caller is not None
-    t = translator(caller.language)
-    if context.args:
-        code = context.args[0]
-        if chat.type != ChatType.PRIVATE:
-            try:
-                await services.db(services.store.bind_chat_with_invite, code, chat.id,
-                                  chat.title or "", user.id, now)
-            except InviteError as exc:
-                await message.reply_text(t.gettext(INVITE_ERRORS[exc.reason]))
-                return
-            await message.reply_text(t.gettext(
-                "This chat is now bound as the leadership group's chat: digests and summaries "
-                "can be sent here. Try /summary."))
+    t = caller.t
+    if in_group(update):
+        if caller.role is None:
             return
-        try:
-            person = await services.db(services.store.enrol_with_invite, code, user.id,
-                                       user.full_name, translator(user.language_code).language,
-                                       now)
-        except InviteError as exc:
-            await message.reply_text(t.gettext(INVITE_ERRORS[exc.reason]))
+        await reply(message, t.gettext(
+            "Enrolment links work only in a private chat with me. To make this group a "
+            "leadership group, an enrolled leader sends /bind here."), t)
+        return
+    if not context.args:
+        if caller.role is None:
+            await refuse_unknown(update, t)
             return
-        t = translator(person.language)
-        request_replan(context.application)
-        await set_person_commands(context.application, user.id, person.role, t.language)
-        if person.unit_id:
-            unit = services.timetable.unit(person.unit_id)
-            who = t.gettext("Welcome, {name}: you are enrolled as a contact of {unit}.").format(
-                name=escape(person.display_name),
-                unit=escape(unit.name_en if t.language == "en" else unit.name))
-        else:
-            who = t.gettext("Welcome, {name}: you are enrolled as {role}.").format(
-                name=escape(person.display_name), role=t.gettext(ROLE_TITLES[person.role]))
-        await message.reply_text(who + "\n\n" + capabilities(t, person.role))
+        await reply(message, t.gettext("Hello, {name}.").format(
+            name=escape(caller.display_name)) + "\n\n" + capabilities(t, caller), t)
         return
-    if caller.role is None:
-        await refuse_unknown(update, t)
+    try:
+        enrolment = await services.db(services.store.enrol_with_invite, context.args[0],
+                                      user.id, user.full_name,
+                                      services.translator(user.language_code).language,
+                                      services.now())
+    except InviteError as exc:
+        await reply(message, t.gettext(INVITE_ERRORS[exc.reason]), t)
         return
-    await message.reply_text(t.gettext("Hello, {name}.").format(name=escape(caller.display_name))
-                             + "\n\n" + capabilities(t, caller.role))
+    request_replan(context.application)
+    caller = await caller_of(update, services)
+    assert caller is not None and caller.role is not None
+    t = caller.t
+    await set_person_commands(context.application, user.id, caller.role, t.language,
+                              bool(caller.units))
+    person = enrolment.person
+    if enrolment.unit_id:
+        unit = services.timetable.unit(enrolment.unit_id)
+        who = t.gettext("Welcome, {name}: you are enrolled as a contact of {unit}.").format(
+            name=escape(person.display_name),
+            unit=escape(unit.name_en if t.language == "en" else unit.name))
+        others = [services.timetable.unit(u) for u in caller.units if u != unit.id]
+        if others:
+            who += "\n" + t.gettext("You also serve: {units}.").format(units=", ".join(
+                escape(u.name_en if t.language == "en" else u.name) for u in others))
+    else:
+        who = t.gettext("Welcome, {name}: you are enrolled as {role}.").format(
+            name=escape(person.display_name), role=t.gettext(ROLE_TITLES[caller.role]))
+    await reply(message, who + "\n\n" + capabilities(t, caller), t)
 
 
-ROLE_TITLES = {"contact": N_("a contact"), "leader": N_("a leader"), "admin": N_("an admin")}
+async def bind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/bind in a group: an enrolled, active leader makes it a leadership group."""
+    services = services_of(context)
+    message = update.effective_message
+    chat = update.effective_chat
+    caller = await caller_of(update, services)
+    if message is None or chat is None or caller is None or caller.role is None:
+        return
+    t = caller.t
+    if not in_group(update):
+        await reply(message, t.gettext(
+            "Send /bind in the group you want to make a leadership group."), t)
+        return
+    if not caller.is_leader:
+        await reply(message, t.gettext("Only an enrolled leader can bind a group."), t)
+        return
+    await services.db(services.store.bind_chat, chat.id, chat.title or "",
+                      caller.telegram_user_id, services.now())
+    request_replan(context.application)
+    await reply(message, t.gettext(
+        "This chat is now a leadership group: the leadership digests come here, and leaders "
+        "can ask /summary here. An admin can /unbind it."), t)
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """List what the caller can do."""
-    services = services_of(context)
-    caller = await caller_of(update, services)
+    """List what the caller can do (silence for strangers in groups)."""
+    caller = await known_caller(update, context)
     if caller is None or update.effective_message is None:
         return
-    t = translator(caller.language)
-    if caller.role is None and not await in_leadership_chat(update, services):
-        await refuse_unknown(update, t)
-        return
-    await update.effective_message.reply_text(capabilities(t, caller.role or "leader"))
+    await reply(update.effective_message, capabilities(caller.t, caller), caller.t)
 
 
 async def lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Offer the languages (or set one given as argument)."""
-    known = await known_caller(update, context)
-    if known is None or update.effective_message is None:
+    """Offer the languages (or set one given as argument); in a bound group, the group's."""
+    caller = await known_caller(update, context)
+    message = update.effective_message
+    if caller is None or message is None:
         return
-    caller, t = known
+    t = caller.t
+    if in_group(update) and not (caller.is_leader
+                                 and await in_leadership_chat(update, services_of(context))):
+        await reply(message, t.gettext(
+            "In a group, a leader sets the language of a bound leadership group's digests."), t)
+        return
     if context.args:
         await set_language(update, context, caller, context.args[0])
         return
     keyboard = InlineKeyboardMarkup([[
         InlineKeyboardButton("简体中文", callback_data="l|zh_Hans"),
         InlineKeyboardButton("English", callback_data="l|en")]])
-    await update.effective_message.reply_text(t.gettext("Choose your language:"),
-                                              reply_markup=keyboard)
+    await reply(message, t.gettext("Choose your language:"), t, keyboard)
 
 
 async def set_language(update: Update, context: ContextTypes.DEFAULT_TYPE, caller: Caller,
-                        choice: str) -> None:
+                       choice: str) -> None:
+    """Set the person's language, or a bound group's (its digests' language)."""
     services = services_of(context)
-    language = choice if choice in LANGUAGES else translator(choice).language
-    person = await services.db(services.store.get_person, caller.telegram_user_id)
-    if caller.role is not None and person is not None:
-        await services.db(services.store.set_language, caller.telegram_user_id, language,
-                          services.clock.now())
-        await set_person_commands(context.application, caller.telegram_user_id,
-                                  caller.role, language)
-    t = translator(language)
+    language = choice if choice in LANGUAGES else services.translator(choice).language
+    chat = update.effective_chat
+    t = services.translator(language)
+    if chat is not None and in_group(update):
+        await services.db(services.store.set_chat_language, chat.id, language, services.now(),
+                          caller.telegram_user_id)
+        text = t.gettext("Language of this group's digests: English.")
+    else:
+        if await services.db(services.store.set_language, caller.telegram_user_id, language,
+                             services.now()):
+            await set_person_commands(context.application, caller.telegram_user_id,
+                                      caller.role, language, bool(caller.units))
+        text = t.gettext("Language set: English.")
     if update.effective_message is not None:
-        await update.effective_message.reply_text(t.gettext("Language set: English."))
+        await reply(update.effective_message, text, t)
 
 
 async def language_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Set the language from the /lang buttons."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    await query.answer()
-    services = services_of(context)
-    caller = await caller_of(update, services)
-    if caller is None or caller.role is None:
+    caller = await caller_of(update, services_of(context))
+    choice = query.data.split("|", 1)[1]
+    if caller is None or caller.role is None or choice not in LANGUAGES:
+        await answer_query(query, caller.t.gettext("This button has expired.")
+                           if caller is not None else None)
         return
-    await set_language(update, context, caller, query.data.split("|", 1)[1])
+    await answer_query(query)
+    if in_group(update) and not (caller.is_leader
+                                 and await in_leadership_chat(update, services_of(context))):
+        return
+    await set_language(update, context, caller, choice)
+
+
+# -- what is not read -------------------------------------------------------------------------
+EDIT_NOTICE_KEY = "edit_notice_day"
+
+
+async def edited_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An edited message: never a report nor a command; the person is told once a day."""
+    services = services_of(context)
+    message = update.edited_message
+    if message is None or in_group(update) or context.user_data is None:
+        return
+    caller = await known_caller(update, context)
+    if caller is None:
+        return
+    today = services.today().isoformat()
+    if context.user_data.get(EDIT_NOTICE_KEY) == today:
+        return
+    context.user_data[EDIT_NOTICE_KEY] = today
+    t = caller.t
+    await reply(message, t.gettext(
+        "Edits are not recorded: what you sent first stands. To correct a report, send a new "
+        "one (e.g. /report 15 ongoing 60%); the newest report counts."), t)
+
+
+async def forwarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A forwarded message: never read as a report or a command; said once, privately."""
+    message = update.effective_message
+    if message is None or in_group(update):
+        return
+    caller = await known_caller(update, context)
+    if caller is None:
+        return
+    await reply(message, caller.t.gettext(
+        "Forwarded messages are not read as reports or commands: they may be someone else's. "
+        "Send your report yourself, or send a file as a reply to my message."), caller.t)
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any other command: answered in private chats only (groups have other bots)."""
+    message = update.effective_message
+    if message is None or in_group(update) or _addressed_elsewhere(message, context):
+        return
+    caller = await known_caller(update, context)
+    if caller is None:
+        return
+    await reply(message, caller.t.gettext("Unknown command. /help lists yours."), caller.t)
+
+
+def _addressed_elsewhere(message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Whether a command names another bot (``/poll@PollBot``)."""
+    for entity, text in message.parse_entities([MessageEntity.BOT_COMMAND]).items():
+        if entity.offset == 0 and "@" in text:
+            return text.split("@", 1)[1].casefold() != (context.bot.username or "").casefold()
+    return False
 
 
 async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -257,36 +412,44 @@ async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         return
     services = services_of(context)
     if await services.db(services.store.migrate_chat, message.chat_id,
-                         message.migrate_to_chat_id, services.clock.now()):
+                         message.migrate_to_chat_id, services.now()):
         log.info("leadership chat %s moved to %s", message.chat_id, message.migrate_to_chat_id)
 
 
-async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Any other command."""
-    known = await known_caller(update, context)
-    if known is None or update.effective_message is None:
-        return
-    _, t = known
-    await update.effective_message.reply_text(t.gettext("Unknown command. /help lists yours."))
+# -- errors -------------------------------------------------------------------------------------
+def error_kind(error: BaseException | None) -> str:
+    """What makes two errors "the same kind": the exception type and where it was raised."""
+    if error is None:
+        return "unknown"
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+    return f"{type(error).__name__}@{where}"
 
 
 async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the error first, then tell the admins in one short message."""
+    """Log the error, tell the person the truth, page the admins once an hour per kind."""
     log.error("handler failed", exc_info=context.error)
     services = services_of(context)
-    summary_text = "".join(traceback.format_exception_only(context.error)).strip()
-    token = services.settings.telegram_bot_token
-    if token is not None and token.get_secret_value():
-        summary_text = summary_text.replace(token.get_secret_value(), "<token>")
-    summary_text = summary_text[-500:]
-    for admin_id in services.settings.admins:
-        try:
-            await context.bot.send_message(admin_id, "⚠️ duban: " + escape(summary_text))
-        except TelegramError:
-            log.warning("could not tell admin %s about an error", admin_id)
-    if isinstance(update, Update) and update.effective_message is not None:
-        t = translator(update.effective_user.language_code if update.effective_user else None)
-        with contextlib.suppress(TelegramError):
-            await update.effective_message.reply_text(t.gettext(
-                "Something went wrong; nothing you sent was lost. The administrators have been "
-                "told."))
+    now = services.now()
+    kind = error_kind(context.error)
+    paged: dict[str, dt.datetime] = context.bot_data.setdefault("errors_paged", {})
+    if kind not in paged or now - paged[kind] >= ADMIN_PAGE_EVERY:
+        paged[kind] = now
+        summary_text = "".join(traceback.format_exception_only(context.error)).strip()
+        token = services.settings.telegram_bot_token
+        if token is not None and token.get_secret_value():
+            summary_text = summary_text.replace(token.get_secret_value(), "<token>")
+        for admin_id in services.settings.admins:
+            try:
+                await context.bot.send_message(admin_id, "⚠️ duban: " + escape(
+                    summary_text[-500:]))
+            except TelegramError:
+                log.warning("could not tell admin %s about an error", admin_id)
+    if isinstance(update, Update) and update.effective_message is not None \
+            and not in_group(update):
+        caller = await caller_of(update, services)
+        t = caller.t if caller is not None else services.translator(None)
+        await reply(update.effective_message, t.gettext(
+            "Sorry, something went wrong and I cannot tell whether your last message was "
+            "recorded. /mytasks shows what is stored; send it again if it is missing. The "
+            "administrators have been told."), t)

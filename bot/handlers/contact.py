@@ -2,18 +2,26 @@
 
 Read top to bottom as a contact's conversation goes: the contact opens their tasks (or a
 reminder), presses a status or writes one, may add a note or a file, and gets an acknowledgement
-that repeats what was stored. Every report is committed before it is acknowledged.
+that repeats what was stored. Every report is committed before it is acknowledged, and a report
+that was stored is never said to have failed.
+
+What a report is about: the task, the unit (a clerk may serve two) and the cycle (year). A reply
+or a button under a reminder belongs to that reminder's task, unit and cycle. When something is
+missing, the bot asks with buttons, one question at a time (which task, which unit, which year,
+which status) and stores nothing until the answers are in: see :class:`Draft` and
+docs/chat.md.
 
 Callback data (at most 64 bytes, fields joined by ``|``):
 
-* ``t|<task>``           open one task with its report buttons
-* ``r|<task>|<status>``  report a status on a task
-* ``c|<token>|<status>`` confirm the status of an ambiguous free-text report
-* ``a|<reminder id>``    acknowledge a reminder (收到)
+* ``t|<task>|<unit>``                        open one task with its report buttons
+* ``r|<task>|<status code>|<cycle>|<unit>``  report a status (codes in ``bot.messages``)
+* ``c|<token>|<field>|<value>``              answer a question about a draft report
+* ``a|<reminder id>``                        acknowledge a reminder (收到)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import secrets
@@ -26,88 +34,372 @@ from telegram.ext import ContextTypes
 
 from bot.handlers.common import (
     Caller,
+    answer_query,
     caller_of,
+    echo,
+    in_group,
     known_caller,
-    reply_pages,
 )
-from bot.i18n import N_, Translator, translator
-from bot.messages import BUTTON_LABELS, report_keyboard
+from bot.i18n import N_, Translator
+from bot.messages import BUTTON_LABELS, CODE_STATUSES, STATUS_CODES, reply, report_keyboard
 from bot.render import (
     deadline_line,
-    render_my_tasks,
+    render_unit,
     report_line,
     role_label,
+    unit_name,
 )
 from bot.services import Services, services_of
-from schedules.model import Task
-from schedules.progress import is_closed, task_state
-from schedules.status import Status, parse_status_text
+from schedules.commands import (
+    FIRST_CYCLE,
+    LAST_CYCLE,
+    ReportError,
+    ReportProblem,
+    parse_number,
+    parse_report_args,
+)
+from schedules.progress import cycle_is_open, is_closed, task_state
+from schedules.status import Status, is_small_talk, parse_status_text
 
 log = logging.getLogger(__name__)
 
-
-# A message that is not a reply counts as the note of a button report only this soon after it.
 NOTE_WINDOW = dt.timedelta(minutes=15)
-
-
+"""A message that is not a reply counts as the note of a button report only this soon after."""
+REPEAT_WINDOW = dt.timedelta(minutes=1)
+"""The same status from the same person within this long is one report (a double press)."""
 REPORT_STATUSES = ("done", "in_progress", "blocked", "not_applicable")
+DRAFTS_KEPT = 20
+"""Open questions remembered per person; older ones expire."""
 
 
 async def contact_caller(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Caller | None:
-    """The caller if they are an enrolled contact with a unit; otherwise answer and None."""
-    known = await known_caller(update, context)
-    if known is None:
+    """The caller if they serve at least one unit; otherwise answer (privately) and None."""
+    caller = await known_caller(update, context)
+    if caller is None:
         return None
-    caller, t = known
-    if caller.unit_id is None:
-        if update.effective_message is not None:
-            await update.effective_message.reply_text(t.gettext(
-                "Only department contacts report on tasks; you are enrolled without a unit."))
+    if not caller.units:
+        if update.effective_message is not None and not in_group(update):
+            await reply(update.effective_message, caller.t.gettext(
+                "Only department contacts report on tasks; you are enrolled without a unit."),
+                caller.t)
         return None
     return caller
 
 
-def unit_task(services: Services, caller: Caller, task_id: int) -> tuple[Task | None, str]:
-    """The task if the caller's unit has a duty on it this cycle, or an error message id."""
+def duty_units(services: Services, caller: Caller, task_id: int) -> list[str]:
+    """The caller's units that have a duty on the task (timetable order)."""
+    task = services.timetable.task(task_id)
+    responsible = {a.unit_id for a in services.timetable.responsible_units(task)}
+    return [u for u in caller.units if u in responsible]
+
+
+def task_problem(services: Services, caller: Caller, task_id: int, unit_id: str | None,
+                 cycle: int) -> str:
+    """Why the caller cannot report on this task (for this unit and cycle), or "" if they can.
+
+    Returns a message id; format it with ``number``.
+    """
     try:
         task = services.timetable.task(task_id)
     except KeyError:
-        return None, N_("There is no task {number}. /mytasks lists your unit's tasks.")
-    assert caller.unit_id is not None
-    if not any(tk.id == task_id for tk, _ in services.timetable.tasks_for_unit(caller.unit_id)):
-        return None, N_("Task {number} is not one of your unit's tasks; you can report only for "
-                        "your own unit. /mytasks lists them.")
-    if is_closed(task, services.cycle()):
-        return None, N_("Task {number} had a once-only deadline and is closed.")
-    return task, ""
+        return N_("There is no task {number}. /mytasks lists your units' tasks.")
+    units = duty_units(services, caller, task_id)
+    if not units or (unit_id is not None and unit_id not in units):
+        return N_("Task {number} is not one of your units' tasks; you can report only for "
+                  "your own units. /mytasks lists them.")
+    if is_closed(task, cycle):
+        return N_("Task {number} had a once-only deadline and is closed.")
+    return ""
 
 
+# -- /mytasks and one task's card --------------------------------------------------------------
 async def my_tasks(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """List the contact's unit's tasks with role, cutoff, days left and status."""
+    """List each of the contact's units' tasks with role, cutoff, days left and status."""
     caller = await contact_caller(update, context)
-    if caller is None or update.effective_message is None:
+    message = update.effective_message
+    if caller is None or message is None:
         return
     services = services_of(context)
-    t = translator(caller.language)
+    t = caller.t
     cycle = services.cycle()
-    assert caller.unit_id is not None
-    latest = await services.db(services.store.latest_reports, cycle, None, caller.unit_id)
-    unit = services.timetable.unit(caller.unit_id)
-    text = render_my_tasks(t, services.timetable, unit, cycle, latest, services.today())
-    open_tasks = [task.id for task, _ in services.timetable.tasks_for_unit(unit.id)
-                  if not is_closed(task, cycle)]
-    rows = [[InlineKeyboardButton(str(n), callback_data=f"t|{n}") for n in open_tasks[i:i + 6]]
-            for i in range(0, len(open_tasks), 6)]
-    markup = InlineKeyboardMarkup(rows) if rows else None
-    await reply_pages(update.effective_message, text + "\n\n" + t.gettext(
-        "Press a task number to report on it."), t, markup)
+    parts: list[str] = []
+    rows: list[list[InlineKeyboardButton]] = []
+    for unit_id in caller.units:
+        unit = services.timetable.unit(unit_id)
+        latest = await services.db(services.store.latest_reports, cycle, None, unit_id)
+        parts.append(render_unit(t, services.timetable, unit, cycle, latest, services.today()))
+        open_tasks = [task.id for task, _ in services.timetable.tasks_for_unit(unit_id)
+                      if not is_closed(task, cycle)]
+        label = (unit_name(t, unit) + " · ") if len(caller.units) > 1 else ""
+        buttons = [InlineKeyboardButton(label + str(n), callback_data=f"t|{n}|{unit_id}")
+                   for n in open_tasks]
+        width = 3 if label else 6
+        rows += [buttons[i:i + width] for i in range(0, len(buttons), width)]
+    text = "\n\n".join(parts) + "\n\n" + t.gettext("Press a task number to report on it.")
+    await reply(message, text, t, InlineKeyboardMarkup(rows) if rows else None)
 
 
+async def open_task(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show one task to a contact with the report buttons (``t|<task>|<unit>``)."""
+    press = await contact_press(update, context)
+    if press is None:
+        return
+    caller, message, services, t = press.caller, press.message, press.services, press.t
+    task_id = parse_number(press.fields[0], 1, 10**6) if press.fields else None
+    unit_id = press.fields[1] if len(press.fields) > 1 else ""
+    cycle = services.cycle()
+    if task_id is None or unit_id not in caller.units:
+        await answer_query(press.query, t.gettext("This button has expired."))
+        return
+    await answer_query(press.query)
+    problem = task_problem(services, caller, task_id, unit_id, cycle)
+    if problem:
+        await reply(message, t.gettext(problem).format(number=task_id), t)
+        return
+    await reply(message, await task_card(services, t, task_id, unit_id, cycle), t,
+                report_keyboard(t, task_id, cycle, unit_id))
+
+
+async def task_card(services: Services, t: Translator, task_id: int, unit_id: str,
+                    cycle: int) -> str:
+    """One task for a contact: items, their unit's role, cutoff and latest report."""
+    timetable = services.timetable
+    task = timetable.task(task_id)
+    latest = await services.db(services.store.latest_reports, cycle, task_id, unit_id)
+    notes = await services.db(services.store.latest_notes, cycle, task_id, unit_id)
+    duty = next(a for tk, a in timetable.tasks_for_unit(unit_id) if tk.id == task_id)
+    state = task_state(timetable, task, cycle, {u: r for (_, u), r in latest.items()},
+                       services.today())
+    lines = [f"<b>{task.id}. {escape(task.title)}</b>",
+             t.gettext("{unit} is {role} ({year}).").format(
+                 unit=unit_name(t, timetable.unit(unit_id)), role=role_label(t, duty.role),
+                 year=cycle),
+             deadline_line(t, state, task)]
+    lines += [f"• {escape(item)}" for item in task.items]
+    lines.append(t.gettext("Latest report: {report}").format(report=report_line(
+        t, latest.get((task_id, unit_id)), note=notes.get((task_id, unit_id)))))
+    return "\n".join(lines)
+
+
+# -- a draft report and its questions -------------------------------------------------------
+@dataclass(frozen=True)
+class Draft:
+    """A report being put together: what is known so far, and where it came from.
+
+    ``task_id``, ``unit_id``, ``cycle`` or ``status`` is None while the bot still has to ask.
+    ``tasks`` are the candidates when a message named several (a day's reminder).
+    """
+
+    task_id: int | None
+    unit_id: str | None
+    cycle: int | None
+    status: str | None
+    percent: int | None
+    note: str
+    source: str
+    message_id: int | None
+    tasks: tuple[tuple[int, str, int], ...] = ()  # (task, unit, cycle) to choose from
+    statuses: tuple[str, ...] = REPORT_STATUSES  # the statuses to offer
+    cycle_given: bool = False
+
+
+def remember(context: ContextTypes.DEFAULT_TYPE, draft: Draft) -> str:
+    """Keep a draft in the person's data under a new token; the oldest drafts expire."""
+    drafts: dict[str, Draft] = context.user_data.setdefault("drafts", {})  # type: ignore[union-attr]
+    while len(drafts) >= DRAFTS_KEPT:
+        drafts.pop(next(iter(drafts)))
+    token = secrets.token_urlsafe(6)
+    drafts[token] = draft
+    return token
+
+
+async def settle(update: Update, context: ContextTypes.DEFAULT_TYPE, caller: Caller,
+                 message: Message, draft: Draft) -> None:
+    """Ask the next missing thing about a draft, or store it when nothing is missing."""
+    services = services_of(context)
+    t = caller.t
+    draft = await _fill_in(services, caller, draft)
+    question = _question(services, caller, draft)
+    if question is not None:
+        text, field, choices = question
+        token = remember(context, draft)
+        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(
+            label, callback_data=f"c|{token}|{field}|{value}")] for value, label in choices])
+        await reply(message, text + "\n" + t.gettext("Nothing is stored until you choose."),
+                    t, keyboard)
+        return
+    await store_report(update, context, caller, message, draft)
+
+
+async def _fill_in(services: Services, caller: Caller, draft: Draft) -> Draft:
+    """Decide what needs no question: the only task, the only unit, the only open year."""
+    if draft.task_id is None and len(draft.tasks) == 1:
+        only_task, only_unit, only_cycle = draft.tasks[0]
+        draft = dataclasses.replace(draft, task_id=only_task, unit_id=only_unit,
+                                    cycle=only_cycle, cycle_given=True, tasks=())
+    task_id = draft.task_id
+    if task_id is None:
+        return draft
+    if draft.unit_id is None:
+        units = duty_units(services, caller, task_id)
+        if len(units) == 1:
+            draft = dataclasses.replace(draft, unit_id=units[0])
+    if draft.unit_id is not None and draft.cycle is None:
+        current = services.cycle()
+        previous = current - 1
+        latest = await services.db(services.store.latest_reports, previous, task_id,
+                                   draft.unit_id)
+        before = latest.get((task_id, draft.unit_id))
+        reminded = before is None and await services.db(
+            services.store.was_reminded, task_id, draft.unit_id, previous)
+        task = services.timetable.task(task_id)
+        still_open = (previous >= FIRST_CYCLE and cycle_is_open(
+            services.timetable, task, previous, before.status if before else None, reminded))
+        if not still_open:
+            draft = dataclasses.replace(draft, cycle=current)
+    return draft
+
+
+Question = tuple[str, str, list[tuple[str, str]]]
+
+
+def _question(services: Services, caller: Caller, draft: Draft) -> Question | None:
+    """The next question about a draft: (text, field, [(value, label)]), or None."""
+    timetable, t = services.timetable, caller.t
+    if draft.task_id is None:
+        return (t.gettext("Which task is this about?"), "t",
+                [(f"{task_id}.{unit_id}.{cycle}", f"{task_id}. " + _title(services, task_id))
+                 for task_id, unit_id, cycle in draft.tasks])
+    if draft.unit_id is None:
+        units = [timetable.unit(u) for u in duty_units(services, caller, draft.task_id)]
+        return (t.gettext("Task {number} is a task of several of your units. For which unit?")
+                .format(number=draft.task_id), "u",
+                [(u.id, u.name_en if t.language == "en" else u.name) for u in units])
+    if draft.cycle is None:
+        current = services.cycle()
+        return (t.gettext("Your unit has not finished task {number} for {previous}. Which "
+                          "year is this report for?").format(number=draft.task_id,
+                                                             previous=current - 1), "y",
+                [(str(current - 1), str(current - 1)), (str(current), str(current))])
+    if draft.status is None:
+        return (t.gettext("Which status do you mean for task {number}?").format(
+            number=draft.task_id), "s",
+            [(STATUS_CODES[s], t.gettext(BUTTON_LABELS[s])) for s in draft.statuses])
+    return None
+
+
+def _title(services: Services, task_id: int) -> str:
+    title = services.timetable.task(task_id).title
+    return title if len(title) <= 24 else title[:23] + "…"
+
+
+async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """One answer to a draft's question (``c|<token>|<field>|<value>``)."""
+    press = await contact_press(update, context)
+    if press is None:
+        return
+    caller, t = press.caller, press.t
+    drafts: dict[str, Draft] = context.user_data.get("drafts", {})  # type: ignore[union-attr]
+    if len(press.fields) != 3 or press.fields[0] not in drafts:
+        await answer_query(press.query, t.gettext(
+            "This question has expired; please send your report again."))
+        return
+    token, field, value = press.fields
+    draft = drafts[token]
+    answered = _answer(draft, field, value, caller)
+    if answered is None:
+        await answer_query(press.query, t.gettext("This button has expired."))
+        return
+    drafts.pop(token)
+    await answer_query(press.query)
+    await settle(update, context, caller, press.message, answered)
+
+
+def _answer(draft: Draft, field: str, value: str, caller: Caller) -> Draft | None:
+    """The draft with one question answered, or None if the answer does not fit."""
+    if field == "t":
+        parts = value.split(".")
+        chosen = next((c for c in draft.tasks if ".".join(map(str, c)) == value), None)
+        if len(parts) != 3 or chosen is None:
+            return None
+        return dataclasses.replace(draft, task_id=chosen[0], unit_id=chosen[1],
+                                   cycle=chosen[2], cycle_given=True, tasks=())
+    if field == "u" and value in caller.units and draft.unit_id is None:
+        return dataclasses.replace(draft, unit_id=value)
+    if field == "y" and draft.cycle is None:
+        cycle = parse_number(value, FIRST_CYCLE, LAST_CYCLE)
+        return None if cycle is None else dataclasses.replace(draft, cycle=cycle)
+    if field == "s" and value in CODE_STATUSES and draft.status is None:
+        return dataclasses.replace(draft, status=CODE_STATUSES[value])
+    return None
+
+
+# -- storing ------------------------------------------------------------------------------
+async def store_report(update: Update, context: ContextTypes.DEFAULT_TYPE, caller: Caller,
+                       message: Message, draft: Draft) -> None:
+    """Commit a complete draft, then acknowledge it, repeating what was stored."""
+    services = services_of(context)
+    t = caller.t
+    assert draft.task_id is not None and draft.unit_id is not None
+    assert draft.cycle is not None and draft.status is not None
+    problem = task_problem(services, caller, draft.task_id, draft.unit_id, draft.cycle)
+    if problem:
+        await reply(message, t.gettext(problem).format(number=draft.task_id), t)
+        return
+    report, new = await services.db(
+        services.store.add_report_once, draft.task_id, draft.unit_id, draft.cycle,
+        draft.status, draft.percent, draft.note, caller.telegram_user_id, services.now(),
+        draft.source, draft.message_id, REPEAT_WINDOW if draft.source == "button" else None)
+    user_data: dict[str, Any] = context.user_data  # type: ignore[assignment]
+    user_data["last_report"] = {"task": draft.task_id, "unit": draft.unit_id,
+                                "cycle": draft.cycle, "report_id": report.id}
+    unit = services.timetable.unit(draft.unit_id)
+    head = t.gettext("Stored for task {number}, {unit} ({cycle}): {report}") if new else \
+        t.gettext("Already stored for task {number}, {unit} ({cycle}): {report}")
+    text = head.format(number=draft.task_id, unit=unit_name(t, unit), cycle=report.cycle,
+                       report=report_line(t, report))
+    if draft.source == "button":
+        text += "\n" + t.gettext("Reply to this message with a note, a percentage or a file if "
+                                 "you like.")
+    sent = await reply(message, text, t)
+    if draft.source == "button":
+        user_data["awaiting_note"] = {
+            "task": draft.task_id, "unit": draft.unit_id, "cycle": draft.cycle,
+            "status": report.status, "progress": report.progress, "message_id": sent,
+            "until": services.now() + NOTE_WINDOW}
+    await attach_pending_evidence(context, caller, message)
+
+
+async def attach_pending_evidence(context: ContextTypes.DEFAULT_TYPE, caller: Caller,
+                                  message: Message) -> None:
+    """A file sent before its report existed is kept with that report now."""
+    user_data: dict[str, Any] = context.user_data  # type: ignore[assignment]
+    pending = user_data.get("pending_evidence")
+    last = user_data.get("last_report")
+    if not pending or not last or (pending["task"], pending["unit"], pending["cycle"]) != (
+            last["task"], last["unit"], last["cycle"]):
+        return
+    user_data.pop("pending_evidence")
+    services = services_of(context)
+    await services.db(services.store.add_evidence, last["report_id"], pending["file_id"],
+                      pending["file_unique_id"], pending["kind"], pending["file_name"],
+                      caller.telegram_user_id, services.now())
+    t = caller.t
+    await reply(message, t.gettext("The file {name} is kept as evidence of this report.").format(
+        name=echo(pending["file_name"] or pending["kind"])), t)
+
+
+# -- buttons ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ContactPress:
-    """A contact's button press, answered, with what the handler needs."""
+    """A contact's button press on a message the bot can see, with what the handler needs.
+
+    The query is *not* answered yet: the handler answers it (``answer_query``), with "this
+    button has expired" when its data do not fit.
+    """
 
     caller: Caller
+    query: Any
     message: Message
     fields: list[str]  # the callback data's fields after its prefix
     services: Services
@@ -116,272 +408,168 @@ class ContactPress:
 
 async def contact_press(update: Update, context: ContextTypes.DEFAULT_TYPE
                         ) -> ContactPress | None:
-    """Answer the callback query, then check that a contact pressed it on an accessible message."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    await query.answer()
-    caller = await contact_caller(update, context)
-    message = query.message if isinstance(query.message, Message) else None
-    if caller is None or message is None:
-        return None
-    return ContactPress(caller, message, query.data.split("|")[1:], services_of(context),
-                        translator(caller.language))
-
-
-async def open_task(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Show one task to a contact with the report buttons."""
-    press = await contact_press(update, context)
-    if press is None:
-        return
-    caller, message, services, t = press.caller, press.message, press.services, press.t
-    task, error = unit_task(services, caller, int(press.fields[0]))
-    if task is None:
-        await message.reply_text(t.gettext(error).format(number=press.fields[0]))
-        return
-    await message.reply_text(await task_card(services, t, task, caller.unit_id or ""),
-                                   reply_markup=report_keyboard(t, task.id))
-
-
-async def task_card(services: Services, t: Translator, task: Task, unit_id: str) -> str:
-    """One task for a contact: items, their role, cutoff and their unit's latest report."""
-    cycle = services.cycle()
-    latest = await services.db(services.store.latest_reports, cycle, task.id, unit_id)
-    duty = next(a for tk, a in services.timetable.tasks_for_unit(unit_id) if tk.id == task.id)
-    state = task_state(services.timetable, task, cycle,
-                       {u: r for (_, u), r in latest.items()}, services.today())
-    lines = [f"<b>{task.id}. {escape(task.title)}</b>",
-             t.gettext("Your role: {role}").format(role=role_label(t, duty.role)),
-             deadline_line(t, state, task)]
-    lines += [f"• {escape(item)}" for item in task.items]
-    lines.append(t.gettext("Latest report: {report}").format(
-        report=report_line(t, latest.get((task.id, unit_id)))))
-    return "\n".join(lines)
-
-
-async def store_report(update: Update, context: ContextTypes.DEFAULT_TYPE, caller: Caller,
-                       task: Task, status: str, progress: int | None, note: str,
-                       source: str, source_message_id: int | None) -> str:
-    """Commit a report, then return the acknowledgement repeating what was stored."""
-    services = services_of(context)
-    assert caller.unit_id is not None
-    report = await services.db(
-        services.store.add_report, task.id, caller.unit_id, services.cycle(), status,
-        progress, note, caller.telegram_user_id, services.clock.now(), source,
-        source_message_id)
-    context.user_data["last_report"] = {"task": task.id, "report_id": report.id,  # type: ignore[index]
-                                        "status": status}
-    t = translator(caller.language)
-    return t.gettext("Stored for task {number} ({cycle}): {report}").format(
-        number=task.id, cycle=report.cycle, report=report_line(t, report))
-
-
-async def report_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Store the status chosen with a button under a task or reminder."""
-    press = await contact_press(update, context)
-    if press is None:
-        return
-    caller, message, services, t = press.caller, press.message, press.services, press.t
-    task_text, status = press.fields
-    task, error = unit_task(services, caller, int(task_text))
-    if task is None or status not in REPORT_STATUSES:
-        await message.reply_text(t.gettext(error or N_("Unknown status.")).format(
-            number=task_text))
-        return
-    ack = await store_report(update, context, caller, task, status, None, "", "button",
-                             message.message_id)
-    sent = await message.reply_text(ack + "\n" + t.gettext(
-        "Reply to this message with a note, a percentage or a file if you like."))
-    context.user_data["awaiting_note"] = {  # type: ignore[index]
-        "task": task.id, "status": status, "message_id": sent.message_id,
-        "until": services.clock.now() + NOTE_WINDOW}
-    await attach_pending_evidence(update, context, caller)
-
-
-async def attach_pending_evidence(update: Update, context: ContextTypes.DEFAULT_TYPE,
-                                   caller: Caller) -> None:
-    user_data: dict[str, Any] = context.user_data  # type: ignore[assignment]
-    pending = user_data.pop("pending_evidence", None)
-    last = user_data.get("last_report")
-    if not pending or not last or last["task"] != pending["task"]:
-        return
-    services = services_of(context)
-    await services.db(services.store.add_evidence, last["report_id"], pending["file_id"],
-                      pending["file_unique_id"], pending["kind"], pending["file_name"],
-                      caller.telegram_user_id, services.clock.now())
-    if update.effective_message is not None:
-        t = translator(caller.language)
-        await update.effective_message.reply_text(t.gettext(
-            "The file {name} is kept as evidence of this report.").format(
-            name=escape(pending["file_name"] or pending["kind"])))
-
-
-async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Store an ambiguous free-text report once the contact has chosen its status."""
-    press = await contact_press(update, context)
-    if press is None:
-        return
-    caller, message, services, t = press.caller, press.message, press.services, press.t
-    token, status = press.fields
-    pending = context.user_data.get("pending_text", {}).pop(token, None)  # type: ignore[union-attr]
-    if pending is None or status not in REPORT_STATUSES:
-        await message.reply_text(t.gettext(
-            "This question has expired; please send your report again."))
-        return
-    task, error = unit_task(services, caller, pending["task"])
-    if task is None:
-        await message.reply_text(t.gettext(error).format(number=pending["task"]))
-        return
-    ack = await store_report(update, context, caller, task, status, pending["percent"],
-                             pending["note"], "reply", pending["message_id"])
-    await message.reply_text(ack)
-
-
-async def acknowledge_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Record that a contact has seen a reminder (收到)."""
+    """Check the role first, then hand over the press; anyone else's press is just answered."""
     query = update.callback_query
     assert query is not None and query.data is not None
     services = services_of(context)
     caller = await caller_of(update, services)
-    t = translator(caller.language if caller else None)
-    reminder_id = int(query.data.split("|")[1])
-    reminder = await services.db(services.store.get_reminder, reminder_id)
-    # Only the reminder's own recipient acknowledges it, in the chat it was sent to.
-    if (caller is None or caller.role is None or reminder is None or query.message is None
-            or reminder.chat_id != query.message.chat.id):
-        await query.answer()
+    message = query.message if isinstance(query.message, Message) else None
+    if caller is None or not caller.units or message is None or in_group(update):
+        text = caller.t.gettext("This button is not for you.") if caller else None
+        await answer_query(query, text)
+        return None
+    return ContactPress(caller, query, message, query.data.split("|")[1:], services, caller.t)
+
+
+async def report_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Store the status chosen with a button (``r|<task>|<code>|<cycle>|<unit>``)."""
+    press = await contact_press(update, context)
+    if press is None:
+        return
+    fields, t = press.fields, press.t
+    task_id = parse_number(fields[0], 1, 10**6) if len(fields) == 4 else None
+    cycle = parse_number(fields[2], FIRST_CYCLE, LAST_CYCLE) if task_id else None
+    status = CODE_STATUSES.get(fields[1]) if cycle else None
+    if task_id is None or cycle is None or status is None or fields[3] not in press.caller.units:
+        await answer_query(press.query, t.gettext("This button has expired."))
+        return
+    await answer_query(press.query)
+    await settle(update, context, press.caller, press.message, Draft(
+        task_id, fields[3], cycle, status, None, "", "button", press.message.message_id,
+        cycle_given=True))
+
+
+async def acknowledge_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Record that a contact has seen a reminder (收到): only its recipient, in its chat."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    services = services_of(context)
+    caller = await caller_of(update, services)
+    t = caller.t if caller is not None else services.translator(None)
+    fields = query.data.split("|")
+    reminder_id = parse_number(fields[1], 1, 2**62) if len(fields) == 2 else None
+    reminder = (await services.db(services.store.get_reminder, reminder_id)
+                if reminder_id is not None else None)
+    if (caller is None or caller.role is None or reminder is None or reminder_id is None
+            or query.message is None or reminder.chat_id != query.message.chat.id):
+        await answer_query(query, t.gettext("This button has expired."))
         return
     await services.db(services.store.acknowledge, reminder_id, caller.telegram_user_id,
-                      services.clock.now())
-    await query.answer(t.gettext("Thank you, noted as received."))
+                      services.now())
+    await answer_query(query, t.gettext("Thank you, noted as received."))
+
+
+# -- /report --------------------------------------------------------------------------------
+REPORT_USAGE = N_("Usage: /report <task number> [year] <status> [percent] [note], e.g. "
+                  "/report 7 ongoing 60%, or /report 15 2026 done report sent. "
+                  "Statuses: done / ongoing / blocked / n/a (or 已完成 / 进行中 / 受阻 / "
+                  "不适用); the percentage is a whole number 0-100.")
+REPORT_PROBLEMS = {
+    ReportProblem.UNKNOWN_TASK: N_("There is no task {word}; tasks are numbered 1 to {last}."),
+    ReportProblem.BAD_YEAR: N_("{word} is not a year of this plan (2019 to 2100)."),
+    ReportProblem.BAD_PERCENT: N_("{word} is not a percentage: give a whole number from 0 to "
+                                  "100, e.g. 60%."),
+    ReportProblem.NO_STATUS: N_("I could not tell one status from {word}."),
+}
 
 
 async def report_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/report <task> <status> [note]: store a report from one line."""
+    """/report <task> [year] <status> [percent] [note]: a report in one line."""
     caller = await contact_caller(update, context)
     message = update.effective_message
     if caller is None or message is None:
         return
     services = services_of(context)
-    t = translator(caller.language)
-    usage = escape(t.gettext(
-        "Usage: /report <task number> <status> [note], e.g. /report 7 进行中 60% 已完成选址. "
-        "Statuses: 已完成 / 进行中 / 受阻 / 不适用 (done / in progress / blocked / n/a)."))
-    if not context.args or not context.args[0].isdigit() or len(context.args) < 2:
-        await message.reply_text(usage)
+    t = caller.t
+    usage = escape(t.gettext(REPORT_USAGE))
+    parsed = parse_report_args(list(context.args or []), len(services.timetable.tasks))
+    if isinstance(parsed, ReportError):
+        text = usage
+        if parsed.problem in REPORT_PROBLEMS:
+            text = t.gettext(REPORT_PROBLEMS[parsed.problem]).format(
+                word=echo(parsed.word), last=len(services.timetable.tasks)) + "\n" + usage
+        await reply(message, text, t)
         return
-    task, error = unit_task(services, caller, int(context.args[0]))
-    if task is None:
-        await message.reply_text(t.gettext(error).format(number=context.args[0]))
+    problem = task_problem(services, caller, parsed.task_id, None,
+                           parsed.cycle or services.cycle())
+    if problem:
+        await reply(message, t.gettext(problem).format(number=parsed.task_id), t)
         return
-    status, percent, note = command_report(context.args[1:])
-    if status is None:
-        await message.reply_text(t.gettext("I could not tell the status from {text!r}.").format(
-            text=escape(" ".join(context.args[1:]))) + "\n" + usage)
-        return
-    ack = await store_report(update, context, caller, task, status.value, percent, note,
-                             "command", message.message_id)
-    await message.reply_text(ack)
+    await settle(update, context, caller, message, Draft(
+        parsed.task_id, None, parsed.cycle, parsed.status.value, parsed.percent, parsed.note,
+        "command", message.message_id, cycle_given=parsed.cycle is not None))
 
 
-# The status words /report takes as its first word (its usage text lists them).
-COMMAND_STATUS_WORDS = {
-    "已完成": Status.DONE, "完成": Status.DONE, "done": Status.DONE,
-    "进行中": Status.IN_PROGRESS, "推进中": Status.IN_PROGRESS,
-    "in_progress": Status.IN_PROGRESS, "ongoing": Status.IN_PROGRESS,
-    "受阻": Status.BLOCKED, "困难": Status.BLOCKED, "blocked": Status.BLOCKED,
-    "不适用": Status.NOT_APPLICABLE, "n/a": Status.NOT_APPLICABLE, "na": Status.NOT_APPLICABLE,
-}
-
-
-def command_report(words: list[str]) -> tuple[Status | None, int | None, str]:
-    """Status, percentage and note of ``/report <task> <status> [percent] [note]``.
-
-    When the first word is a status word it is the status ("进行中 60% 已完成核查" is in progress,
-    60%, note "已完成核查"); otherwise the whole text is read, must name one status clearly, and
-    is kept as the note.
-    """
-    status = COMMAND_STATUS_WORDS.get(words[0].casefold())
-    if status is not None:
-        rest = words[1:]
-        percent = parse_status_text(rest[0]).percent if rest else None
-        if percent is not None and rest[0].rstrip("%％") != rest[0]:
-            rest = rest[1:]
-        else:
-            percent = None
-        return status, percent, " ".join(rest)
-    whole = parse_status_text(" ".join(words))
-    return (None if whole.ambiguous else whole.status), whole.percent, whole.note
-
-
+# -- replies in words, and files ---------------------------------------------------------------
 def awaiting_note(user_data: dict[str, Any], now: dt.datetime,
                   replied: Message | None) -> dict[str, Any] | None:
     """The button report waiting for a note: any message within the window, later only replies
     to its acknowledgement."""
     awaiting: dict[str, Any] | None = user_data.get("awaiting_note")
-    if awaiting is None or awaiting["until"] >= now:
-        return awaiting
-    if replied is not None and replied.message_id == awaiting["message_id"]:
-        return awaiting
-    return None
+    if awaiting is None:
+        return None
+    if replied is not None:
+        return awaiting if replied.message_id == awaiting["message_id"] else None
+    return awaiting if awaiting["until"] >= now else None
+
+
+async def targets_of(services: Services, caller: Caller, message: Message
+                     ) -> tuple[tuple[int, str, int], ...]:
+    """The (task, unit, cycle) a reply is about: those of the reminder it answers."""
+    replied = message.reply_to_message
+    if replied is None:
+        return ()
+    rows = await services.db(services.store.reminders_by_message, message.chat_id,
+                             replied.message_id)
+    found = [(r.task_id, r.unit_id, r.cycle) for r in rows
+             if r.task_id and r.unit_id in caller.units]
+    return tuple(dict.fromkeys(found))
 
 
 async def text_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A free-text message: a note after a button, or a report replying to a reminder."""
+    """A message in words: a note after a button, or a report replying to a reminder."""
     services = services_of(context)
     message = update.effective_message
     if message is None or message.text is None:
         return
-    known = await known_caller(update, context)
-    if known is None:
+    caller = await known_caller(update, context)
+    if caller is None:
         return
-    caller, t = known
+    t = caller.t
+    if is_small_talk(message.text):
+        return  # thanks, 好的, 👍: nothing to store, nothing to answer
     user_data: dict[str, Any] = context.user_data  # type: ignore[assignment]
-    awaiting = awaiting_note(user_data, services.clock.now(), message.reply_to_message)
-    replied = message.reply_to_message
-    task_id: int | None = None
-    if replied is not None:
-        reminder = await services.db(services.store.find_reminder_by_message, message.chat_id,
-                                     replied.message_id)
-        if reminder is not None and reminder.task_id:
-            task_id = reminder.task_id
-        elif awaiting and awaiting["message_id"] == replied.message_id:
-            task_id = awaiting["task"]
-    elif awaiting:
-        task_id = awaiting["task"]
-    if task_id is None or caller.unit_id is None:
-        await message.reply_text(escape(t.gettext(
+    targets = await targets_of(services, caller, message)
+    awaiting = None if targets else awaiting_note(user_data, services.now(),
+                                                  message.reply_to_message)
+    if not targets and awaiting is None:
+        await reply(message, escape(t.gettext(
             "To report, reply to a reminder, press the buttons under /mytasks, or use "
-            "/report <task> <status> [note].")))
-        return
-    task, error = unit_task(services, caller, task_id)
-    if task is None:
-        await message.reply_text(t.gettext(error).format(number=task_id))
+            "/report <task> <status> [note].")), t)
         return
     parsed = parse_status_text(message.text)
-    if awaiting and awaiting["task"] == task_id and not parsed.ambiguous:
-        # A note after a button: keep the chosen status unless the words say another clearly.
+    if awaiting is not None:
+        # A note after a button keeps the button's status and percentage unless the words
+        # clearly say others.
         user_data.pop("awaiting_note", None)
-        status = parsed.status.value if parsed.status else awaiting["status"]
-        ack = await store_report(update, context, caller, task, status, parsed.percent,
-                                 parsed.note, "reply", message.message_id)
-        await message.reply_text(ack)
+        status = parsed.status.value if parsed.status and not parsed.ambiguous else None
+        draft = Draft(awaiting["task"], awaiting["unit"], awaiting["cycle"],
+                      status or (None if parsed.ambiguous else awaiting["status"]),
+                      parsed.percent if parsed.percent is not None else awaiting["progress"],
+                      parsed.note, "reply", message.message_id, cycle_given=True,
+                      statuses=_offered(parsed.candidates))
+        await settle(update, context, caller, message, draft)
         return
-    if parsed.status is not None and not parsed.ambiguous:
-        ack = await store_report(update, context, caller, task, parsed.status.value,
-                                 parsed.percent, parsed.note, "reply", message.message_id)
-        await message.reply_text(ack)
-        return
-    token = secrets.token_urlsafe(6)
-    user_data.setdefault("pending_text", {})[token] = {
-        "task": task.id, "note": parsed.note, "percent": parsed.percent,
-        "message_id": message.message_id}
-    choices = [s.value for s in Status] if not parsed.candidates else [
-        s.value for s in Status if s in parsed.candidates]
-    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(
-        t.gettext(BUTTON_LABELS[s]), callback_data=f"c|{token}|{s}")] for s in choices])
-    await message.reply_text(t.gettext(
-        "Which status do you mean for task {number}? Nothing is stored until you choose.").format(
-        number=task.id), reply_markup=keyboard)
+    status = parsed.status.value if parsed.status is not None and not parsed.ambiguous else None
+    await settle(update, context, caller, message, Draft(
+        None, None, None, status, parsed.percent, parsed.note, "reply", message.message_id,
+        tasks=targets, statuses=_offered(parsed.candidates)))
+
+
+def _offered(candidates: frozenset[Status]) -> tuple[str, ...]:
+    """The statuses to offer: the ones the words named, or all."""
+    named = tuple(s for s in REPORT_STATUSES if Status(s) in candidates)
+    return named if len(named) > 1 else REPORT_STATUSES
 
 
 async def evidence(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -391,25 +579,22 @@ async def evidence(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if caller is None or message is None:
         return
     services = services_of(context)
-    t = translator(caller.language)
+    t = caller.t
     user_data: dict[str, Any] = context.user_data  # type: ignore[assignment]
-    task_id: int | None = None
-    if message.reply_to_message is not None:
-        reminder = await services.db(services.store.find_reminder_by_message, message.chat_id,
-                                     message.reply_to_message.message_id)
-        if reminder is not None and reminder.task_id:
-            task_id = reminder.task_id
-    awaiting = awaiting_note(user_data, services.clock.now(), message.reply_to_message)
-    if task_id is None and awaiting:
-        task_id = awaiting["task"]
-    if task_id is None:
-        await message.reply_text(t.gettext(
-            "Send files as a reply to a reminder or to my acknowledgement of your report, so I "
-            "know which task they belong to."))
+    targets = await targets_of(services, caller, message)
+    awaiting = awaiting_note(user_data, services.now(), message.reply_to_message)
+    if len(targets) == 1:
+        task_id, unit_id, cycle = targets[0]
+    elif not targets and awaiting is not None:
+        task_id, unit_id, cycle = awaiting["task"], awaiting["unit"], awaiting["cycle"]
+    else:
+        await reply(message, t.gettext(
+            "Send files as a reply to a reminder about one task, or to my acknowledgement of "
+            "your report, so I know which task they belong to."), t)
         return
-    task, error = unit_task(services, caller, task_id)
-    if task is None:
-        await message.reply_text(t.gettext(error).format(number=task_id))
+    problem = task_problem(services, caller, task_id, unit_id, cycle)
+    if problem:
+        await reply(message, t.gettext(problem).format(number=task_id), t)
         return
     if message.document is not None:
         file_id, unique, kind = (message.document.file_id, message.document.file_unique_id,
@@ -418,22 +603,34 @@ async def evidence(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     else:
         photo = message.photo[-1]
         file_id, unique, kind, name = photo.file_id, photo.file_unique_id, "photo", ""
-    assert caller.unit_id is not None
-    latest = await services.db(services.store.latest_reports, services.cycle(), task.id,
-                               caller.unit_id)
-    report = latest.get((task.id, caller.unit_id))
+    latest = await services.db(services.store.latest_reports, cycle, task_id, unit_id)
+    report = latest.get((task_id, unit_id))
     if report is None:
-        user_data["pending_evidence"] = {"task": task.id, "file_id": file_id,
-                                         "file_unique_id": unique, "kind": kind,
-                                         "file_name": name}
-        await message.reply_text(t.gettext(
+        user_data["pending_evidence"] = {"task": task_id, "unit": unit_id, "cycle": cycle,
+                                         "file_id": file_id, "file_unique_id": unique,
+                                         "kind": kind, "file_name": name}
+        await reply(message, t.gettext(
             "Your unit has not reported on task {number} yet: choose its status and the file "
-            "will be kept with that report.").format(number=task.id),
-            reply_markup=report_keyboard(t, task.id))
+            "will be kept with that report.").format(number=task_id), t,
+            report_keyboard(t, task_id, cycle, unit_id))
         return
     assert report.id is not None
     await services.db(services.store.add_evidence, report.id, file_id, unique, kind, name,
-                      caller.telegram_user_id, services.clock.now())
-    await message.reply_text(t.gettext(
+                      caller.telegram_user_id, services.now())
+    await reply(message, t.gettext(
         "The file {name} is kept as evidence of your report on task {number}: {report}").format(
-        name=escape(name or kind), number=task.id, report=report_line(t, report)))
+        name=echo(name or kind), number=task_id, report=report_line(t, report)), t)
+
+
+async def unsupported_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Voice, video, stickers and the like: say what the bot keeps."""
+    message = update.effective_message
+    if message is None or in_group(update):
+        return
+    caller = await known_caller(update, context)
+    if caller is None:
+        return
+    await reply(message, caller.t.gettext(
+        "I keep documents and photos as evidence, and text as reports; voice messages, videos, "
+        "stickers and the like are not kept. Please write your report, or send the file as a "
+        "document."), caller.t)

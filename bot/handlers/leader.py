@@ -1,7 +1,9 @@
-"""The leadership group: /summary, /task, /unit, /overdue, /export.
+"""The leadership group: /summary, /task, /unit, /overdue, /export, /digest.
 
-Leaders and admins may ask in their private chat; anyone in a bound leadership group chat may
-ask there. Each handler parses its argument, reads the latest reports and sends rendered pages.
+Leaders and admins ask in their private chat, or in a bound leadership group; in a group that is
+not bound, and for anyone else, nothing is shown (strangers get no answer in a group at all).
+Each handler parses its argument with one strict rule for numbers, reads the latest reports and
+sends rendered pages.
 """
 
 from __future__ import annotations
@@ -9,26 +11,29 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from html import escape
 
 from telegram import Message, Update
 from telegram.ext import ContextTypes
 
 from bot.export import build_workbook, export_filename
 from bot.handlers.common import (
+    Caller,
     caller_of,
+    echo,
+    in_group,
     in_leadership_chat,
     refuse_unknown,
-    reply_pages,
 )
-from bot.i18n import Translator, translator
+from bot.i18n import Translator
+from bot.messages import reply
 from bot.render import (
     render_overdue,
     render_summary,
     render_task,
     render_unit,
 )
-from bot.services import Services, services_of
+from bot.services import Services, request_replan, services_of
+from schedules.commands import FIRST_CYCLE, LAST_CYCLE, parse_number
 
 log = logging.getLogger(__name__)
 
@@ -37,37 +42,41 @@ log = logging.getLogger(__name__)
 class LeaderAsk:
     """A question from someone allowed to read summaries, with what the handler needs."""
 
+    caller: Caller
     t: Translator
     message: Message
     services: Services
 
 
 async def leader_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> LeaderAsk | None:
-    """The ask if the caller may read summaries (a leader, an admin, or in the bound leadership
-    chat); otherwise answer and None."""
+    """The ask if a leader or admin asks privately or in a bound leadership group; otherwise
+    answer (never a stranger in a group) and None."""
     services = services_of(context)
     caller = await caller_of(update, services)
     message = update.effective_message
     if caller is None or message is None:
         return None
-    t = translator(caller.language)
-    if caller.is_leader or await in_leadership_chat(update, services):
-        return LeaderAsk(t, message, services)
+    t = caller.t
     if caller.role is None:
         await refuse_unknown(update, t)
-    else:
-        await message.reply_text(t.gettext(
-            "Summaries are for the leadership group; /mytasks shows your unit's tasks."))
-    return None
+        return None
+    if not caller.is_leader:
+        await reply(message, t.gettext(
+            "Summaries are for the leadership group; /mytasks shows your units' tasks."), t)
+        return None
+    if in_group(update) and not await in_leadership_chat(update, services):
+        await reply(message, t.gettext(
+            "This group is not a leadership group: ask me in a private chat, or send /bind "
+            "here to make it one."), t)
+        return None
+    return LeaderAsk(caller, t, message, services)
 
 
 def cycle_argument(args: list[str] | None, services: Services) -> int | None:
     """The cycle year given as first argument, the current one without argument, None if bad."""
     if not args:
         return services.cycle()
-    if args[0].isdigit() and 2019 <= int(args[0]) <= 2100:
-        return int(args[0])
-    return None
+    return parse_number(args[0], FIRST_CYCLE, LAST_CYCLE) if len(args) == 1 else None
 
 
 async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -78,33 +87,36 @@ async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     t, message, services = ask.t, ask.message, ask.services
     cycle = cycle_argument(context.args, services)
     if cycle is None:
-        await message.reply_text(t.gettext("Usage: /summary [year], e.g. /summary 2026."))
+        await reply(message, t.gettext("Usage: /summary [year], e.g. /summary 2026."), t)
         return
     latest = await services.db(services.store.latest_reports, cycle)
-    await reply_pages(message, render_summary(t, services.timetable, cycle, latest,
-                                              services.today()), t)
+    await reply(message, render_summary(t, services.timetable, cycle, latest,
+                                        services.today()), t)
 
 
 async def task_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/task N: every responsible unit with its latest report."""
+    """/task N: every responsible unit with its latest report and latest note."""
     ask = await leader_ask(update, context)
     if ask is None:
         return
     t, message, services = ask.t, ask.message, ask.services
-    if not context.args or not context.args[0].isdigit():
-        await message.reply_text(escape(t.gettext("Usage: /task <number>, e.g. /task 7.")))
+    last = len(services.timetable.tasks)
+    args = context.args or []
+    number = parse_number(args[0], 1, 10**6) if len(args) == 1 else None
+    if number is None:
+        await reply(message, t.gettext("Usage: /task &lt;number&gt;, e.g. /task 7; tasks are "
+                                       "numbered 1 to {last}.").format(last=last), t)
         return
-    try:
-        task = services.timetable.task(int(context.args[0]))
-    except KeyError:
-        await message.reply_text(t.gettext("There is no task {number}; tasks are numbered 1 to "
-                                           "{last}.").format(number=context.args[0],
-                                                             last=len(services.timetable.tasks)))
+    if number > last:
+        await reply(message, t.gettext("There is no task {number}; tasks are numbered 1 to "
+                                       "{last}.").format(number=number, last=last), t)
         return
+    task = services.timetable.task(number)
     cycle = services.cycle()
     latest = await services.db(services.store.latest_reports, cycle, task.id)
-    await reply_pages(message, render_task(t, services.timetable, task, cycle, latest,
-                                           services.today()), t)
+    notes = await services.db(services.store.latest_notes, cycle, task.id)
+    await reply(message, render_task(t, services.timetable, task, cycle, latest,
+                                     services.today(), notes), t)
 
 
 async def unit_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -116,14 +128,15 @@ async def unit_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     reference = " ".join(context.args or [])
     unit = services.timetable.find_unit(reference) if reference else None
     if unit is None:
-        await message.reply_text(t.gettext(
-            "Unknown unit {ref!r}. Give an id, a name or an alias, e.g. /unit 生态环境局.").format(
-            ref=escape(reference)))
+        await reply(message, t.gettext(
+            "Unknown unit {ref}. Give an id, a name or an alias, e.g. /unit "
+            "ecology-environment.").format(
+            ref="“" + echo(reference) + "”"), t)
         return
     cycle = services.cycle()
     latest = await services.db(services.store.latest_reports, cycle, None, unit.id)
-    await reply_pages(message, render_unit(t, services.timetable, unit, cycle, latest,
-                                           services.today()), t)
+    await reply(message, render_unit(t, services.timetable, unit, cycle, latest,
+                                     services.today()), t)
 
 
 async def overdue(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -134,8 +147,8 @@ async def overdue(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     t, message, services = ask.t, ask.message, ask.services
     cycle = services.cycle()
     latest = await services.db(services.store.latest_reports, cycle)
-    await reply_pages(message, render_overdue(t, services.timetable, cycle, latest,
-                                              services.today()), t)
+    await reply(message, render_overdue(t, services.timetable, cycle, latest,
+                                        services.today()), t)
 
 
 async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -146,7 +159,7 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     t, message, services = ask.t, ask.message, ask.services
     cycle = cycle_argument(context.args, services)
     if cycle is None:
-        await message.reply_text(t.gettext("Usage: /export [year], e.g. /export 2026."))
+        await reply(message, t.gettext("Usage: /export [year], e.g. /export 2026."), t)
         return
     latest = await services.db(services.store.latest_reports, cycle)
     history = await services.db(services.store.reports_for_cycle, cycle)
@@ -156,3 +169,27 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await message.reply_document(content, filename=export_filename(cycle, today),
                                  caption=t.gettext("Status of cycle {year}, as of {date}.").format(
                                      year=cycle, date=t.date(today)))
+
+
+async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/digest on|off: a leader's wish to get the leadership digests privately too."""
+    ask = await leader_ask(update, context)
+    if ask is None:
+        return
+    t, message, services = ask.t, ask.message, ask.services
+    choice = (context.args or [""])[0].casefold()
+    if in_group(update) or len(context.args or []) != 1 or choice not in ("on", "off"):
+        await reply(message, t.gettext(
+            "Usage, in a private chat: /digest on (the leadership digests come to you here too) "
+            "or /digest off."), t)
+        return
+    wanted = choice == "on"
+    if not await services.db(services.store.set_digests, ask.caller.telegram_user_id, wanted,
+                             services.now()):
+        await reply(message, t.gettext("Only enrolled leaders can ask for digests; you are an "
+                                       "admin by configuration only."), t)
+        return
+    request_replan(context.application)
+    await reply(message, t.gettext("Digests will come to you here too.") if wanted else
+                t.gettext("Digests will no longer come here (the bound groups still get "
+                          "them)."), t)

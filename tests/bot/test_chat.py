@@ -33,8 +33,7 @@ async def test_unknown_person_gets_one_polite_sentence(harness: Harness) -> None
 async def test_enrol_by_deep_link_and_see_own_tasks(harness: Harness) -> None:
     replies = await harness.enrol(ECOLOGY, "生态环境局")
     assert "生态环境局" in replies[0]["text"] and "/mytasks" in replies[0]["text"]
-    person = harness.store.get_person(ECOLOGY)
-    assert person is not None and person.unit_id == "ecology-environment"
+    assert harness.store.units_of(ECOLOGY) == ["ecology-environment"]
     # Their private menu is the contact's, in Chinese.
     commands = harness.api.commands_for({"type": "chat", "chat_id": ECOLOGY}, "")
     assert {c["command"] for c in commands} >= {"mytasks", "report"}
@@ -57,10 +56,10 @@ async def test_used_invitation_is_refused(harness: Harness) -> None:
 async def test_report_by_button_then_note(harness: Harness) -> None:
     await harness.enrol(ECOLOGY, "生态环境局")
     listing = await harness.command(ECOLOGY, "mytasks")
-    assert "t|15" in button_data(listing[-1])
-    card = await harness.press(ECOLOGY, listing[-1]["message_id"], "t|15")
-    assert "r|15|in_progress" in button_data(card[0])
-    ack = await harness.press(ECOLOGY, card[0]["message_id"], "r|15|in_progress")
+    assert "t|15|ecology-environment" in button_data(listing[-1])
+    card = await harness.press(ECOLOGY, listing[-1]["message_id"], "t|15|ecology-environment")
+    assert "r|15|p|2026|ecology-environment" in button_data(card[0])
+    ack = await harness.press(ECOLOGY, card[0]["message_id"], "r|15|p|2026|ecology-environment")
     assert "进行中" in ack[0]["text"]
     latest = harness.store.latest_reports(2026, 15, "ecology-environment")
     assert latest[(15, "ecology-environment")].status == "in_progress"
@@ -80,7 +79,7 @@ async def test_report_by_command_and_refusal_for_another_unit(harness: Harness) 
     assert stored[(18, "development-reform")].status == "done"
     # Task 8 is the forestry bureau's alone: not theirs.
     refused = await harness.command(REFORM, "report", "8 done")
-    assert "own unit" in refused[0]["text"]
+    assert "own units" in refused[0]["text"]
     assert harness.store.latest_reports(2026, 8) == {}
     bad = await harness.command(REFORM, "report", "18")
     assert "Usage" in bad[0]["text"]
@@ -99,7 +98,7 @@ async def test_ambiguous_reply_to_a_reminder_is_confirmed_with_buttons(harness: 
     assert harness.store.latest_reports(2026, task) == {}  # nothing stored yet
     choices = button_data(question[0])
     assert len(choices) == 2
-    blocked = next(c for c in choices if c.endswith("|blocked"))
+    blocked = next(c for c in choices if c.endswith("|s|b"))
     ack = await harness.press(ECOLOGY, question[0]["message_id"], blocked)
     assert "受阻" in ack[0]["text"]
     assert harness.store.latest_reports(2026, task)[(task, "ecology-environment")].status == \
@@ -154,9 +153,11 @@ async def test_evidence_file_in_reply_is_kept(harness: Harness) -> None:
     # A file replying to the acknowledgement of a /report is not tied to a reminder: the
     # contact is told how to attach it.
     await harness.pump()
+    harness.clock.advance(dt.timedelta(minutes=5))  # not a repeat of the /report
     card = await harness.command(ECOLOGY, "mytasks")
-    opened = await harness.press(ECOLOGY, card[-1]["message_id"], "t|16")
-    pressed = await harness.press(ECOLOGY, opened[0]["message_id"], "r|16|in_progress")
+    opened = await harness.press(ECOLOGY, card[-1]["message_id"], "t|16|ecology-environment")
+    pressed = await harness.press(ECOLOGY, opened[0]["message_id"],
+                                  "r|16|p|2026|ecology-environment")
     sent = harness.api.send_document(ECOLOGY, "核查报告.pdf", b"%PDF-1.4 test",
                                      reply_to_message_id=pressed[0]["message_id"])
     await harness.pump()
@@ -178,7 +179,7 @@ async def test_language_can_be_changed(harness: Harness) -> None:
     listing = await harness.command(ECOLOGY, "mytasks")
     assert "November 30, 2026" in listing[0]["text"]
     menu = harness.api.commands_for({"type": "chat", "chat_id": ECOLOGY}, "")
-    assert any(c["description"].startswith("my unit") for c in menu)
+    assert any(c["description"].startswith("my units") for c in menu)
     # Default menus exist in both languages.
     assert harness.api.commands_for({"type": "default"}, "")
     assert harness.api.commands_for({"type": "default"}, "en")
@@ -187,12 +188,16 @@ async def test_language_can_be_changed(harness: Harness) -> None:
 async def test_leadership_group_chat_is_bound_and_answers(harness: Harness) -> None:
     group = -100123
     harness.api.add_group(group, "降碳领导小组")
-    bound = await harness.enrol(LEADER, None, "leader", chat_id=group)
+    await harness.enrol(LEADER, None, "leader")
+    bound = await harness.bind(LEADER, group)
     assert "/summary" in bound[0]["text"]
-    assert [c.chat_id for c in harness.store.leadership_chats()] == [group]
-    # Any member of the bound group may ask; the answer goes to the group.
-    summary = await harness.command(STRANGER, "summary", chat_id=group)
+    assert [(c.chat_id, c.bound_by) for c in harness.store.leadership_chats()] == [
+        (group, LEADER)]
+    # A leader asks in the bound group; the answer goes to the group.
+    summary = await harness.command(LEADER, "summary", chat_id=group)
     assert "2026" in summary[0]["text"]
+    # A stranger in the group gets no answer at all (and never their id posted there).
+    assert await harness.command(STRANGER, "summary", chat_id=group) == []
 
 
 async def test_admin_lists_and_revokes_people(harness: Harness) -> None:
@@ -254,7 +259,8 @@ async def test_bound_group_that_becomes_a_supergroup_is_followed(harness: Harnes
 
     group = -4001
     harness.api.add_group(group, "降碳领导小组", supergroup=False)
-    await harness.enrol(LEADER, None, "leader", chat_id=group)
+    await harness.enrol(LEADER, None, "leader")
+    await harness.bind(LEADER, group)
     update = Update.de_json({"update_id": 10**6, "message": {
         "message_id": 10**5, "date": 1795000000, "chat": {"id": group, "type": "group",
                                                         "title": "降碳领导小组"},
@@ -266,8 +272,8 @@ async def test_bound_group_that_becomes_a_supergroup_is_followed(harness: Harnes
 async def test_a_late_unrelated_message_is_not_taken_as_a_note(harness: Harness) -> None:
     await harness.enrol(ECOLOGY, "生态环境局")
     listing = await harness.command(ECOLOGY, "mytasks")
-    card = await harness.press(ECOLOGY, listing[-1]["message_id"], "t|15")
-    ack = await harness.press(ECOLOGY, card[0]["message_id"], "r|15|in_progress")
+    card = await harness.press(ECOLOGY, listing[-1]["message_id"], "t|15|ecology-environment")
+    ack = await harness.press(ECOLOGY, card[0]["message_id"], "r|15|p|2026|ecology-environment")
     harness.clock.advance(dt.timedelta(hours=2))
     reply = await harness.say(ECOLOGY, "明天开会")
     assert "/report" in reply[0]["text"]
@@ -385,7 +391,7 @@ async def test_a_failing_handler_is_logged_and_the_admins_are_told(
     monkeypatch.setattr(harness.store, "latest_reports", broken)
     before = len(harness.api.bot_messages(ADMIN))
     reply = await harness.command(LEADER, "summary")
-    assert "nothing you sent was lost" in reply[0]["text"]
+    assert "cannot tell whether your last message was recorded" in reply[0]["text"]
     told = harness.api.bot_messages(ADMIN)[before:]
     assert any("database is on fire" in m["text"] for m in told)
     assert not any(TOKEN in m["text"] for m in told)  # never the secret, even in an error
@@ -416,4 +422,4 @@ async def test_reload_refuses_to_drop_a_unit_that_has_contacts(harness: Harness,
     done = await harness.command(ADMIN, "reload")
     assert services.timetable.find_unit("investment-promotion") is None, done[0]["text"]
     people = await harness.command(ADMIN, "people")
-    assert "investment-promotion" in people[0]["text"]  # the revoked contact's old unit, by its id
+    assert str(REFORM) in people[0]["text"] and "已停用" in people[0]["text"]  # inactive

@@ -80,7 +80,7 @@ async def test_demo_in_chinese_walks_the_cycle(db_url: str, offline: list[Any]) 
     # Enrolment through the admin's deep links; the leader binds the group chat.
     assert lines_with(transcript, "王芳", "→ duban", "/start ")
     assert lines_with(transcript, "duban", "→ 王芳", "生态环境局联络员")
-    assert lines_with(transcript, "Leader Li", "→ 降碳领导小组", "/start ")
+    assert lines_with(transcript, "Leader Li", "→ 降碳领导小组", "/bind")
     # Reminders, one line each, with their buttons in brackets, at 09:00 of the virtual day.
     forestry = lines_with(transcript, "→ 刘洋", "⏰ 提醒：第8项任务")
     assert len(forestry) == 5, forestry

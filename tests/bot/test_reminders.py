@@ -144,7 +144,8 @@ async def enrol_agri(harness: Harness) -> None:
 
 async def bind_group(harness: Harness) -> None:
     harness.api.add_group(GROUP, "降碳领导小组")
-    await harness.enrol(LEADER, None, "leader", chat_id=GROUP)
+    await harness.enrol(LEADER, None, "leader")
+    await harness.bind(LEADER, GROUP)
 
 
 # -- the season, day by day -----------------------------------------------------------------
@@ -229,15 +230,16 @@ async def test_reminder_text_and_buttons(harness: Harness) -> None:
     assert "尚未报送" in text  # the unit's latest report
     [row] = [r for r in rows_of(harness.store, AGRI, 7) if r.state == "sent"]
     assert row.message_id == message["message_id"]
-    assert button_data(message) == ["r|7|done", "r|7|in_progress", "r|7|blocked",
-                                    "r|7|not_applicable", f"a|{row.id}"]
+    unit = "|2026|agriculture-rural"
+    assert button_data(message) == [f"r|7|d{unit}", f"r|7|p{unit}", f"r|7|b{unit}",
+                                    f"r|7|n{unit}", f"a|{row.id}"]
     cooperating = next(m for m in reminders_in(harness, STATS) if task_of(m) == 7)
     assert "配合" in cooperating["text"]
     english = reminders_in(harness, REFORM)[0]["text"]
     assert english.startswith("⏰ Reminder: task")
     assert "due November 30, 2026, 13 days left" in english
     # The latest report shows in the next reminder.
-    await harness.press(AGRI, message["message_id"], "r|7|in_progress")
+    await harness.press(AGRI, message["message_id"], "r|7|p|2026|agriculture-rural")
     await run_at(harness, at(11, 24))
     newer = next(m for m in reminders_in(harness, AGRI, message["message_id"])
                  if task_of(m) == 7)
@@ -260,7 +262,7 @@ async def test_done_unit_stops_and_acknowledge_is_stored(harness: Harness) -> No
     assert [a.params.get("text") for a in answers] == ["谢谢，已记为收到。"]
     assert harness.api.unanswered_callbacks() == []
     # 已完成 on task 7: no more reminders for 7, the others go on.
-    ack = await harness.press(AGRI, first[7]["message_id"], "r|7|done")
+    ack = await harness.press(AGRI, first[7]["message_id"], "r|7|d|2026|agriculture-rural")
     assert "已完成" in ack[0]["text"]
     mark = last_id(harness, AGRI)
     for day in (at(11, 24), at(11, 27), at(11, 30), at(12, 1)):

@@ -115,18 +115,30 @@ def test_specs_of_the_shipped_plan_have_unique_keys(timetable: Timetable) -> Non
     assert len(specs) == sum(per_reminder.values()) + digests
 
 
-def test_recipients_are_active_contacts_and_the_leadership() -> None:
-    def person(uid: int, role: str, unit: str | None = None, active: bool = True
-               ) -> SimpleNamespace:
-        return SimpleNamespace(telegram_user_id=uid, role=role, unit_id=unit, active=active)
+def person(uid: int, role: str, active: bool = True, digests: bool = False) -> SimpleNamespace:
+    return SimpleNamespace(telegram_user_id=uid, role=role, active=active, digests=digests)
 
-    people = [person(501, "contact", AGRI), person(502, "contact", AGRI, active=False),
-              person(601, "contact", STATS), person(2000, "leader"), person(1000, "admin"),
-              person(2001, "leader", active=False)]
-    contacts, leadership = recipients(people, [])
-    assert contacts == {AGRI: [501], STATS: [601]}
-    assert leadership == [2000, 1000]  # no bound chat: the leaders and admins themselves
-    assert recipients(people, [-100])[1] == [-100]  # a bound chat takes the digests
+
+def test_recipients_are_the_active_people_serving_each_unit() -> None:
+    people = [person(501, "contact"), person(502, "contact", active=False),
+              person(601, "contact"), person(2000, "leader")]
+    memberships = [(501, AGRI), (502, AGRI), (601, STATS), (501, STATS), (2000, AGRI)]
+    contacts, _ = recipients(people, memberships, [])
+    # a clerk serving two units is a contact of both; a leader may serve a unit too
+    assert contacts == {AGRI: [501, 2000], STATS: [601, 501]}
+
+
+def test_digests_go_to_every_bound_group_and_every_leader_who_asked() -> None:
+    people = [person(2000, "leader", digests=True), person(2001, "leader"),
+              person(1000, "admin", digests=True), person(2002, "leader", False, True),
+              person(501, "contact", digests=True)]
+    assert recipients(people, [], [-100, -200])[1] == [-100, -200, 2000, 1000]
+    assert recipients(people, [], [])[1] == [2000, 1000]
+
+
+def test_without_group_or_subscriber_every_leader_gets_the_digest() -> None:
+    people = [person(2000, "leader"), person(1000, "admin"), person(2001, "leader", False)]
+    assert recipients(people, [], [])[1] == [2000, 1000]
 
 
 # -- decide: on time, catch-up, cutoff ------------------------------------------------------

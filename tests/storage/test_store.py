@@ -83,13 +83,16 @@ def test_enrol_with_invite_adds_a_contact_and_uses_the_invite(units: Store) -> N
     assert INVITE_CODE_PATTERN.fullmatch(invite.code)
     assert invite.expires_at == NOW + dt.timedelta(days=7)
 
-    person = units.enrol_with_invite(invite.code, 555, "王芳", "zh_Hans", NOW)
+    enrolment = units.enrol_with_invite(invite.code, 555, "王芳", "zh_Hans", NOW)
+    person = enrolment.person
 
-    assert (person.telegram_user_id, person.role, person.unit_id) == (555, "contact", "fgw")
+    assert (person.telegram_user_id, person.role) == (555, "contact")
+    assert (enrolment.unit_id, enrolment.units) == ("fgw", ("fgw",))
     assert person.active and person.id is not None and person.language == "zh_Hans"
     assert units.get_person(555) == person
     assert [p.telegram_user_id for p in units.contacts_for_unit("fgw")] == [555]
-    assert _actions(units)[-3:] == ["invite.created", "invite.used", "person.enrolled"]
+    assert _actions(units)[-4:] == ["invite.created", "invite.used", "person.enrolled",
+                                    "membership.started"]
 
 
 def test_invite_cannot_be_used_twice(units: Store) -> None:
@@ -115,9 +118,9 @@ def test_expired_invite_is_refused_and_stays_unused(units: Store) -> None:
     assert "expired" in str(caught.value)
     assert units.get_person(555) is None
     # One second earlier it still works: the refusal changed nothing.
-    person = units.enrol_with_invite(invite.code, 555, "王芳", None,
-                                     NOW + dt.timedelta(minutes=59))
-    assert person.role == "leader" and person.unit_id is None
+    enrolment = units.enrol_with_invite(invite.code, 555, "王芳", None,
+                                        NOW + dt.timedelta(minutes=59))
+    assert enrolment.person.role == "leader" and enrolment.units == ()
 
 
 @pytest.mark.parametrize("code", ["doesNotExist123", "", "bad code!", "x" * 65, "../../etc"])
@@ -128,35 +131,31 @@ def test_unknown_invite_is_refused(units: Store, code: str) -> None:
     assert units.get_person(555) is None
 
 
-@pytest.mark.parametrize(("role", "unit_id"), [("contact", "fgw"), ("admin", None)])
-def test_only_a_leader_invite_binds_a_chat(units: Store, role: str, unit_id: str | None) -> None:
-    invite = units.create_invite(unit_id, role, created_by=None, now=NOW)
-    with pytest.raises(InviteError) as caught:
-        units.bind_chat_with_invite(invite.code, -100123, "领导群", 555, NOW)
-    assert caught.value.reason == "wrong_kind"
-    assert units.leadership_chats() == []
-    # The invite is still good for what it is meant for.
-    assert units.enrol_with_invite(invite.code, 555, "王芳", None, NOW).role == role
-
-
 def test_bind_unbind_and_rebind_a_leadership_chat(units: Store) -> None:
-    first = units.create_invite(None, "leader", created_by=None, now=NOW)
-    chat = units.bind_chat_with_invite(first.code, -100123, "领导群", 777, NOW)
+    chat = units.bind_chat(-100123, "领导群", 777, NOW)
     assert (chat.chat_id, chat.title, chat.bound_by, chat.active) == (-100123, "领导群", 777, True)
     assert [c.chat_id for c in units.leadership_chats()] == [-100123]
-    with pytest.raises(InviteError, match="already been used"):
-        units.bind_chat_with_invite(first.code, -100999, "另一个群", 777, NOW)
 
     assert units.unbind_chat(-100123, NOW, actor=777)
     assert not units.unbind_chat(-100123, NOW)
     assert units.leadership_chats() == []
+    assert [c.chat_id for c in units.leadership_chats(active_only=False)] == [-100123]
 
-    second = units.create_invite(None, "leader", created_by=None, now=NOW)
     later = NOW + dt.timedelta(days=1)
-    rebound = units.bind_chat_with_invite(second.code, -100123, "新名字", 888, later)
+    rebound = units.bind_chat(-100123, "新名字", 888, later)
     assert (rebound.title, rebound.bound_by, rebound.bound_at) == ("新名字", 888, later)
     assert [c.title for c in units.leadership_chats()] == ["新名字"]
     assert _actions(units).count("chat.bound") == 2
+
+
+def test_a_group_has_a_language_for_its_digests(units: Store) -> None:
+    units.bind_chat(-100123, "领导群", 777, NOW)
+    assert units.get_chat(-100123).language is None  # type: ignore[union-attr]
+    assert units.set_chat_language(-100123, "en", NOW, actor=777)
+    assert units.get_chat(-100123).language == "en"  # type: ignore[union-attr]
+    assert not units.set_chat_language(-100999, "en", NOW)  # not a bound group
+    units.migrate_chat(-100123, -100124, NOW)
+    assert units.get_chat(-100124).language == "en"  # type: ignore[union-attr]
 
 
 def test_create_invite_checks_role_unit_and_ttl(units: Store) -> None:
@@ -179,10 +178,11 @@ def test_reenrolment_reactivates_and_changes_role(units: Store) -> None:
     assert units.deactivate_person(555, "left the bureau", NOW, actor=1)
     invite = units.create_invite(None, "leader", created_by=1, now=NOW)
 
-    again = units.enrol_with_invite(invite.code, 555, "王芳 (new)", None, NOW)
+    again = units.enrol_with_invite(invite.code, 555, "王芳 (new)", None, NOW).person
 
     assert again.id == first.id
-    assert (again.role, again.unit_id, again.active) == ("leader", None, True)
+    assert (again.role, again.active) == ("leader", True)
+    assert units.units_of(555) == []  # a deactivated person starts afresh
     assert again.deactivated_at is None and again.deactivation_reason is None
     assert again.language == "zh_Hans"  # None keeps the earlier choice
     assert again.display_name == "王芳 (new)"
@@ -190,6 +190,56 @@ def test_reenrolment_reactivates_and_changes_role(units: Store) -> None:
     assert [p.telegram_user_id for p in units.leaders()] == [555]
     details = units.audit_log(limit=1, action="person.reenrolled")[0].details_dict()
     assert details["old_role"] == "contact" and details["was_active"] is False
+
+
+def test_a_clerk_serves_two_units(units: Store) -> None:
+    _contact(units, 555, "fgw")
+    invite = units.create_invite("jxj", "contact", created_by=1, now=NOW)
+    enrolment = units.enrol_with_invite(invite.code, 555, "王芳", None, NOW)
+    assert enrolment.units == ("fgw", "jxj")  # added, not moved
+    assert units.units_of(555) == ["fgw", "jxj"]
+    assert [p.telegram_user_id for p in units.contacts_for_unit("fgw")] == [555]
+    assert [p.telegram_user_id for p in units.list_people(unit_id="jxj")] == [555]
+    assert units.end_membership(555, "fgw", "moved", NOW, actor=1)
+    assert not units.end_membership(555, "fgw", "again", NOW)
+    assert units.units_of(555) == ["jxj"]
+    assert units.contacts_for_unit("fgw") == []
+    # Enrolling again for a unit they left reactivates that membership (one row per pair).
+    again = units.create_invite("fgw", "contact", created_by=1, now=NOW)
+    units.enrol_with_invite(again.code, 555, "王芳", None, NOW)
+    assert units.units_of(555) == ["fgw", "jxj"]
+    assert len(units.memberships(active_only=False)) == 2
+
+
+def test_a_leader_keeps_their_role_and_may_serve_a_unit(units: Store) -> None:
+    leader = units.create_invite(None, "admin", created_by=None, now=NOW)
+    units.enrol_with_invite(leader.code, 700, "李主任", None, NOW)
+    invite = units.create_invite("fgw", "contact", created_by=None, now=NOW)
+    enrolment = units.enrol_with_invite(invite.code, 700, "李主任", None, NOW)
+    assert (enrolment.person.role, enrolment.units) == ("admin", ("fgw",))  # never lowered
+    lower = units.create_invite(None, "leader", created_by=None, now=NOW)
+    assert units.enrol_with_invite(lower.code, 700, "李主任", None, NOW).person.role == "admin"
+
+
+def test_revoking_a_person_unbinds_the_groups_they_bound(units: Store) -> None:
+    leader = units.create_invite(None, "leader", created_by=None, now=NOW)
+    units.enrol_with_invite(leader.code, 700, "李主任", None, NOW)
+    units.bind_chat(-100123, "领导群", 700, NOW)
+    units.bind_chat(-100456, "另一个群", 800, NOW)
+    unbound = units.revoke_person(700, "left", NOW, actor=1)
+    assert [c.chat_id for c in unbound or []] == [-100123]
+    assert [c.chat_id for c in units.leadership_chats()] == [-100456]
+    assert units.revoke_person(700, "again", NOW) is None
+    assert units.revoke_person(999, "unknown", NOW) is None
+
+
+def test_a_leader_may_ask_for_digests(units: Store) -> None:
+    leader = units.create_invite(None, "leader", created_by=None, now=NOW)
+    units.enrol_with_invite(leader.code, 700, "李主任", None, NOW)
+    assert units.get_person(700).digests is False  # type: ignore[union-attr]
+    assert units.set_digests(700, True, NOW)
+    assert units.get_person(700).digests is True  # type: ignore[union-attr]
+    assert not units.set_digests(999, True, NOW)
 
 
 def test_deactivate_person(units: Store) -> None:
@@ -497,22 +547,25 @@ def test_acknowledge_a_sent_reminder(store: Store) -> None:
     assert (entry.action, entry.actor_telegram_id) == ("reminder.acknowledged", 555)
 
 
-def test_find_reminder_by_message(store: Store) -> None:
-    store.plan_deliveries([_spec(7, "jxj", chat_id=1001), _spec(8, "jxj", chat_id=2002)], NOW)
-    first, second = (r.id for r in store.due_deliveries(NOW))
-    assert first and second
+def test_reminders_by_message(store: Store) -> None:
+    store.plan_deliveries([_spec(7, "jxj", chat_id=1001), _spec(8, "jxj", chat_id=2002),
+                           _spec(9, "jxj", chat_id=2002)], NOW)
+    first, second, third = (r.id for r in store.due_deliveries(NOW))
+    assert first and second and third
     store.mark_sent(first, 500, NOW)
     store.mark_sent(second, 500, NOW)  # message ids are only unique within a chat
+    store.mark_sent(third, 500, NOW)  # one message may carry several reminders
 
-    found = store.find_reminder_by_message(2002, 500)
-    assert found is not None and (found.id, found.task_id) == (second, 8)
-    assert store.find_reminder_by_message(1001, 501) is None
-    assert store.find_reminder_by_message(3003, 500) is None
+    found = store.reminders_by_message(2002, 500)
+    assert [(r.id, r.task_id) for r in found] == [(second, 8), (third, 9)]
+    assert store.reminders_by_message(1001, 501) == []
+    assert store.reminders_by_message(3003, 500) == []
+    assert store.was_reminded(7, "jxj", 2025) and not store.was_reminded(7, "jxj", 2024)
+    assert not store.was_reminded(7, "fgw", 2025)
 
 
 def test_migrate_chat_moves_the_chat_and_its_deliveries(units: Store) -> None:
-    invite = units.create_invite(None, "leader", created_by=None, now=NOW)
-    units.bind_chat_with_invite(invite.code, -123, "领导群", 777, NOW)
+    units.bind_chat(-123, "领导群", 777, NOW)
     units.plan_deliveries([_spec(0, "", kind="digest", offset_days=28, chat_id=-123),
                            _spec(0, "", kind="digest", offset_days=21, chat_id=-123),
                            _spec(0, "", kind="digest", offset_days=21, chat_id=-100123)], NOW)
@@ -577,7 +630,8 @@ def test_every_change_is_audited(units: Store) -> None:
     units.deactivate_person(555, "left", NOW, actor=9)
 
     assert _actions(units) == [
-        "units.synced", "invite.created", "invite.used", "person.enrolled", "person.language",
+        "units.synced", "invite.created", "invite.used", "person.enrolled",
+        "membership.started", "person.language",
         "report.added", "evidence.added", "reminders.planned", "reminder.claimed",
         "reminder.sent", "reminder.acknowledged", "person.deactivated"]
     ids = [e.id or 0 for e in units.audit_log(limit=1000)]
@@ -641,3 +695,34 @@ def test_reports_for_cycle_is_every_report_of_the_cycle_oldest_first_in_one_quer
     assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
     assert [r.note for r in units.reports_for_cycle(2024)] == ["last year"]
     assert units.reports_for_cycle(2023) == []
+
+
+# -- reports: repeats and notes ---------------------------------------------------------------
+def test_a_double_press_is_one_report(units: Store) -> None:
+    window = dt.timedelta(minutes=1)
+    first, new = units.add_report_once(1, "fgw", 2025, "done", None, "", 555, NOW, "button",
+                                       repeat_window=window)
+    assert new
+    again, new = units.add_report_once(1, "fgw", 2025, "done", None, "", 555,
+                                       NOW + dt.timedelta(seconds=20), "button",
+                                       repeat_window=window)
+    assert not new and again.id == first.id
+    # Another status, another person, a note, or a minute later: a new report.
+    for status, person, note, later in (("in_progress", 555, "", 30), ("done", 556, "", 30),
+                                        ("done", 555, "材料已报送", 30), ("done", 555, "", 95)):
+        _, new = units.add_report_once(1, "fgw", 2025, status, None, note, person,
+                                       NOW + dt.timedelta(seconds=later), "button",
+                                       repeat_window=window)
+        assert new, (status, person, note, later)
+    assert len(units.report_history(1, "fgw", 2025)) == 5
+
+
+def test_the_latest_note_survives_a_later_report_without_one(units: Store) -> None:
+    units.add_report(1, "fgw", 2025, "in_progress", 60, "正在核查", 555, NOW, "command")
+    units.add_report(1, "fgw", 2025, "done", None, "", 555, NOW + dt.timedelta(hours=1),
+                     "button")
+    latest = units.latest_reports(2025)[(1, "fgw")]
+    note = units.latest_notes(2025)[(1, "fgw")]
+    assert (latest.status, latest.note) == ("done", "")
+    assert (note.status, note.progress, note.note) == ("in_progress", 60, "正在核查")
+    assert units.latest_notes(2025, 2) == {} and units.latest_notes(2024) == {}

@@ -1,0 +1,164 @@
+"""Telegram's flood limits kept per chat, and updates handled per chat in order.
+
+Telegram asks bots to send at most about one message a second to one private chat, twenty a
+minute to one group, and thirty a second overall; beyond that it answers 429 "retry after N"
+(https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
+PTB's own ``AIORateLimiter`` keeps the overall and group limits, but a 429 halts *every* request
+for N seconds, so one busy group made an unrelated contact's ``/mytasks`` wait a minute.
+:class:`ChatPacer` (a ``BaseRateLimiter``, built on ``aiolimiter`` as PTB's is) keeps a limit per
+chat and makes only the chat that drew a 429 wait. Bulk sends (the reminder dispatcher passes
+``rate_limit_args=BULK``) have a budget of their own below the overall one, so replies to people
+always find room.
+
+:class:`PerChatUpdates` (a ``BaseUpdateProcessor``) handles the updates of one chat one after
+another, in order, and those of different chats at the same time, so that one chat's wait never
+holds up another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+from telegram import Update
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
+
+log = logging.getLogger(__name__)
+
+BULK = "bulk"
+"""``rate_limit_args`` of a bulk send (reminders, digests)."""
+
+JSON = bool | dict[str, Any] | list[dict[str, Any]]
+
+
+class ChatPacer(BaseRateLimiter[str]):
+    """Flood limits per chat, overall, and for bulk sends; a 429 pauses only its chat.
+
+    Args:
+        overall_rate: requests per second to all chats together (Telegram: 30).
+        bulk_rate: of those, how many bulk sends per second at most (the rest is kept for
+            replies).
+        private_rate: messages per ``private_period`` seconds to one private chat.
+        private_period: see ``private_rate``.
+        group_rate: messages per ``group_period`` seconds to one group (Telegram: 20 a minute).
+        group_period: see ``group_rate``.
+        max_retries: how often one request is retried after a 429 before the error is raised.
+    """
+
+    def __init__(self, overall_rate: float = 30, bulk_rate: float = 25,
+                 private_rate: float = 1, private_period: float = 1,
+                 group_rate: float = 20, group_period: float = 60,
+                 max_retries: int = 2) -> None:
+        self._overall = AsyncLimiter(overall_rate, 1) if overall_rate else None
+        self._bulk = AsyncLimiter(bulk_rate, 1) if bulk_rate else None
+        self._private = (private_rate, private_period)
+        self._group = (group_rate, group_period)
+        self._chats: dict[int | str, AsyncLimiter] = {}
+        self._paused_until: dict[int | str, float] = {}
+        self._max_retries = max_retries
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    def _chat_limiter(self, chat: int | str) -> AsyncLimiter | None:
+        is_group = isinstance(chat, str) or chat < 0
+        rate, period = self._group if is_group else self._private
+        if not rate or not period:
+            return None
+        if chat not in self._chats:
+            if len(self._chats) > 1024:  # forget idle chats
+                for key, limiter in list(self._chats.items()):
+                    if limiter.has_capacity(limiter.max_rate):
+                        del self._chats[key]
+            self._chats[chat] = AsyncLimiter(rate, period)
+        return self._chats[chat]
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, JSON]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: str | None,
+    ) -> JSON:
+        """Wait for the chat's, the bulk and the overall budget, then send; retry a 429 later."""
+        chat: int | str | None = data.get("chat_id")
+        with contextlib.suppress(TypeError, ValueError):
+            chat = int(chat)  # type: ignore[arg-type]
+        for attempt in range(self._max_retries + 1):
+            try:
+                if chat is None:  # getUpdates, answerCallbackQuery...: no chat to pace
+                    return await callback(*args, **kwargs)
+                await self._wait_pause(chat)
+                chat_limiter = self._chat_limiter(chat)
+                async with (chat_limiter or contextlib.nullcontext()), \
+                        (self._bulk if rate_limit_args == BULK and self._bulk
+                         else contextlib.nullcontext()), \
+                        (self._overall or contextlib.nullcontext()):
+                    return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                if attempt == self._max_retries or chat is None:
+                    raise
+                delay = exc._retry_after.total_seconds() + 0.1  # the property warns
+                log.warning("Telegram asks to wait %.0f s before writing to chat %s (%s)",
+                            delay, chat, endpoint)
+                loop = asyncio.get_running_loop()
+                self._paused_until[chat] = max(self._paused_until.get(chat, 0.0),
+                                               loop.time() + delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _wait_pause(self, chat: int | str) -> None:
+        until = self._paused_until.get(chat)
+        if until is None:
+            return
+        delay = until - asyncio.get_running_loop().time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        else:
+            self._paused_until.pop(chat, None)
+
+
+class PerChatUpdates(BaseUpdateProcessor):
+    """Updates of one chat one after another, in order; different chats at the same time.
+
+    Args:
+        max_concurrent_updates: updates handled at once, all chats together.
+    """
+
+    def __init__(self, max_concurrent_updates: int = 64) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._users: dict[int, int] = {}  # updates holding or awaiting each chat's lock
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Await ``coroutine`` once the update's chat has no other update in hand."""
+        key = 0
+        if isinstance(update, Update):
+            if update.effective_chat is not None:
+                key = update.effective_chat.id
+            elif update.effective_user is not None:
+                key = update.effective_user.id
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key], self._locks[key]
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
