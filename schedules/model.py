@@ -302,7 +302,16 @@ class Timetable(_Strict):
         return tuple(seen.values())
 
     def tasks_for_unit(self, unit_id: str) -> tuple[tuple[Task, Assignment], ...]:
-        """The tasks ``unit_id`` has a duty on, with that duty (groups expanded)."""
+        """The tasks ``unit_id`` has a duty on, with that duty.
+
+        A concrete unit gets its own tasks and those of every group it belongs to (the duty then
+        names the group in ``via_group``). A group gets the tasks that name the group itself,
+        with the role written there: 各镇政府 (``towns``) cooperates on tasks 3, 4, 6, 9, ...
+        """
+        if self.unit(unit_id).kind is UnitKind.GROUP:
+            return tuple((task, Assignment(unit_id=unit_id, role=role))
+                         for task in self.tasks
+                         if (role := task.role_of(unit_id)) is not None)
         found = []
         for task in self.tasks:
             for assignment in self.responsible_units(task):
