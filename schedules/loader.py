@@ -27,7 +27,7 @@ import difflib
 import re
 import types
 import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,10 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from schedules.model import UNIT_ID_PATTERN, Timetable, UnitKind, normalise_name
+from schedules.text import Text
+
+Message = str | Text | tuple[Text, ...]
+"""A problem's message: English text, or marked :class:`Text` parts that ``bot/`` translates."""
 
 FieldPath = tuple[str | int, ...]
 """Where a value sits in the document, e.g. ``("tasks", 3, "lead_units", 0)``."""
@@ -59,13 +63,23 @@ class Problem:
     file: str
     line: int | None
     field: str
-    message: str
+    message: Message
 
     def __str__(self) -> str:
+        return self.translate(lambda message: message)
+
+    def translate(self, gettext: Callable[[str], str]) -> str:
+        """The problem as one ``file:line: field: message`` line, the message via ``gettext``."""
         where = self.file if self.line is None else f"{self.file}:{self.line}"
+        message = "".join(part.translate(gettext) if isinstance(part, Text) else gettext(part)
+                          for part in _parts(self.message))
         if self.field:
-            return f"{where}: {self.field}: {self.message}"
-        return f"{where}: {self.message}"
+            return f"{where}: {self.field}: {message}"
+        return f"{where}: {message}"
+
+
+def _parts(message: Message) -> tuple[str | Text, ...]:
+    return message if isinstance(message, tuple) else (message,)
 
 
 class TimetableError(Exception):
