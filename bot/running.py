@@ -61,15 +61,15 @@ class RedactToken(logging.Filter):
 class RetryLog(logging.Filter):
     """PTB's network retry loop in plain words: one warning per retry, no tracebacks.
 
-    Sits on the ``telegram.ext`` logger, which is set to DEBUG for it: the loop logs each retry
-    at DEBUG and the final failure with a traceback. Other DEBUG records of ``telegram.ext`` are
-    dropped as before; ``duban run`` prints its own line for the final failure.
+    Sits on the handlers, with the ``telegram.ext`` logger set to DEBUG for it: the loop logs
+    each retry at DEBUG and the final failure with a traceback. Other DEBUG records of
+    ``telegram`` are dropped as before; ``duban run`` prints its own line for the final failure.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Keep the retries, reworded as warnings, and whatever else is INFO or above."""
-        if record.module != "networkloop":
-            return record.levelno >= logging.INFO
+        if record.module != "networkloop" or not record.name.startswith("telegram"):
+            return record.levelno >= logging.INFO or not record.name.startswith("telegram")
         message = record.getMessage()
         if "Failed run number" not in message or "Aborting" in message:
             return False
@@ -92,13 +92,13 @@ def setup_logging(token: str) -> None:
                         level=logging.INFO)
     logging.captureWarnings(True)
     for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RetryLog) for f in handler.filters):
+            handler.addFilter(RetryLog())  # first: it rewrites the record the next one redacts
         if not any(isinstance(f, RedactToken) for f in handler.filters):
             handler.addFilter(RedactToken(token))
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    retries = logging.getLogger(RETRY_LOGGER)
-    retries.setLevel(logging.DEBUG)
-    if not any(isinstance(f, RetryLog) for f in retries.filters):
-        retries.addFilter(RetryLog())
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger(RETRY_LOGGER).setLevel(logging.DEBUG)
 
 
 def _token(settings: Settings, t: Translator) -> str:
