@@ -688,6 +688,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return FAILED
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # a file or folder the command needs: say which, and why
+        where = f" {exc.filename}" if exc.filename else ""
+        print(t.gettext("Cannot use{where}: {error}.").format(
+            where=where, error=exc.strerror or exc), file=sys.stderr)
+        return FAILED
 
 
 if __name__ == "__main__":
