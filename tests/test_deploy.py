@@ -1,4 +1,4 @@
-"""docs/deploy.md followed literally: ``scripts/deploy.sh`` on this machine, then duban as its user.
+"""docs/deploy.md followed literally: ``scripts/deploy.sh`` here, then duban as its user.
 
 As far as a machine without systemd allows: the script runs as root into throw-away folders with
 a throw-away service user; the package is installed from a root-owned copy of the checkout
