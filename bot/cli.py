@@ -29,6 +29,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -341,12 +342,20 @@ def cmd_db(args: argparse.Namespace, t: Translator) -> int:
 
 # -- invitations -------------------------------------------------------------------------------
 
+BOT_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
+
+
 def _bot_username(args: argparse.Namespace, settings: Settings, t: Translator) -> str:
     """``--bot-username``, ``TELEGRAM_BOT_USERNAME``, or the bot's own answer to getMe."""
-    if args.bot_username:
-        return str(args.bot_username).lstrip("@")
-    if settings.telegram_bot_username:
-        return settings.telegram_bot_username
+    given = args.bot_username or settings.telegram_bot_username
+    if given:
+        username = str(given).strip().lstrip("@")
+        if not BOT_USERNAME.fullmatch(username):
+            raise CliError(t.gettext(
+                "{name!r} is not a bot username: 5-32 letters, digits and '_', e.g. "
+                "duban_bot (from --bot-username or TELEGRAM_BOT_USERNAME).").format(
+                name=username), status=USAGE)
+        return username
     if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
         raise CliError(t.gettext(
             "The link needs the bot's username: give --bot-username, or set "

@@ -159,7 +159,7 @@ def test_the_service_user_is_told_the_real_cause_of_an_unwritable_database(
     made_by_root = run(d.venv_duban, "db", "upgrade", cwd=folder)
     assert made_by_root.returncode == 0, made_by_root.stderr
     file_of_root = as_user(d, d.venv_duban, "invite", "--unit", "生态环境局", "--bot-username",
-                           "b", cwd=folder, env=clean_env())
+                           "some_bot", cwd=folder, env=clean_env())
     assert file_of_root.returncode == 1
     for named in (str(folder / "var"), "root", d.user):
         assert named in file_of_root.stderr, named
@@ -213,3 +213,34 @@ def test_running_the_script_again_upgrades_and_keeps_the_settings(
     assert again.returncode == 0, again.stdout + again.stderr
     assert "DUBAN_ADMINS=42" in env_file.read_text(encoding="utf-8")
     assert mode(env_file) == 0o600
+
+
+def test_backup_and_restore_as_the_document_says(deployment: Deployment) -> None:
+    """scripts/backup.sh makes one archive; restoring it brings the invitations back."""
+    d = deployment
+    made = run(d.duban, "invite", "--unit", "林业局", "--bot-username", "some_bot")
+    assert made.returncode == 0, made.stderr
+    code = made.stdout.split("start=")[1].split()[0]
+    backups = d.base / "backups"
+    result = run("bash", d.checkout / "scripts" / "backup.sh", "--config-dir", d.config,
+                 backups)
+    assert result.returncode == 0, result.stderr
+    archive = Path(result.stdout.strip())
+    assert archive.exists() and mode(archive) == 0o600
+    listing = run("tar", "-tzf", archive).stdout
+    for name in ("duban.sqlite3", "duban.env", "tasks.yaml"):
+        assert name in listing, name
+    # docs/deploy.md, "Restore": stop the bot, unpack, put the files back, start the bot.
+    database = d.state / "duban.sqlite3"
+    database.unlink()
+    unpacked = d.base / "restore"
+    unpacked.mkdir()
+    assert run("tar", "-xzf", archive, "-C", unpacked).returncode == 0
+    [folder] = list(unpacked.iterdir())
+    assert run("install", "-o", d.user, "-g", d.user, "-m", "0640",
+               folder / "duban.sqlite3", database).returncode == 0
+    again = as_user(d, d.checkout / ".venv" / "bin" / "python", "-c",
+                    "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("
+                    "'select count(*) from invite where code = ?', (sys.argv[2],)).fetchone()[0])",
+                    database, code)
+    assert again.stdout.strip() == "1", again.stderr
