@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from schedules.text import N_, TextError
+
 UNIT_ID_PATTERN = r"^[a-z][a-z0-9-]*$"
 
 
@@ -237,8 +239,32 @@ class Assignment(_Strict):
     via_group: str | None = None  # the group id it came from, if any
 
 
+class CalendarCorrections(_Strict):
+    """The admin's corrections to the working-day calendar, in the timetable's ``calendar:``.
+
+    For a year the ``chinesecalendar`` package does not know yet (it then counts Monday to
+    Friday), or for a local day off: ``holidays`` are extra days off, ``workdays`` extra working
+    days (调休), each as ``YYYY-MM-DD: reason``. They win over the package.
+    """
+
+    holidays: dict[dt.date, str] = {}
+    workdays: dict[dt.date, str] = {}
+
+    @model_validator(mode="after")
+    def _not_both(self) -> CalendarCorrections:
+        both = sorted(self.holidays.keys() & self.workdays.keys())
+        if both:
+            raise TextError(N_("{dates} listed both as holiday and as working day"),
+                            dates=", ".join(d.isoformat() for d in both))
+        return self
+
+    def years(self) -> frozenset[int]:
+        """The years these corrections speak of."""
+        return frozenset(d.year for d in (*self.holidays, *self.workdays))
+
+
 class Timetable(_Strict):
-    """The whole validated file: plan, units, tasks, measures and reminder policy."""
+    """The whole validated file: plan, units, tasks, measures, reminder policy and calendar."""
 
     version: Literal[1] = 1
     plan: PlanInfo
@@ -246,6 +272,7 @@ class Timetable(_Strict):
     units: tuple[Unit, ...] = Field(min_length=1)
     tasks: tuple[Task, ...] = Field(min_length=1)
     measures: tuple[Measure, ...] = ()
+    calendar: CalendarCorrections = CalendarCorrections()
 
     # -- look-ups ---------------------------------------------------------------------------
     def unit(self, unit_id: str) -> Unit:

@@ -140,6 +140,8 @@ def plan_reminders(
       more on the first working day on or after the cutoff (``offset_days`` 0). Digests use the
       global policy's time and zone.
 
+    The timetable's ``calendar:`` corrections apply on top of ``calendar``.
+
     Keys are unique. A digest summarises the whole cycle, so when per-task cutoffs make two
     windows share a nominal day only one digest goes out that day, and a digest's
     ``offset_days`` counts to the cycle's *last* cutoff (see :class:`PlannedReminder`).
@@ -152,6 +154,9 @@ def plan_reminders(
     Returns:
         The planned reminders, sorted.
     """
+    corrections = timetable.calendar
+    if corrections.holidays or corrections.workdays:
+        calendar = calendar.corrected(corrections.holidays, corrections.workdays)
     planned: list[PlannedReminder] = []
     cutoffs: set[dt.date] = set()
     for task in timetable.tasks:

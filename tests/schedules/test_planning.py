@@ -132,6 +132,25 @@ def test_2027_without_holiday_data_falls_back_to_monday_to_friday(
     assert calendar.fallback_years == frozenset({2027})
 
 
+def test_the_timetables_calendar_corrections_move_reminders_and_quiet_the_fallback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A year the package does not know: the admin's days off and make-up days in the file."""
+    from schedules.model import CalendarCorrections
+
+    caplog.set_level(logging.WARNING, logger="schedules.calendar")
+    corrected = small_timetable().model_copy(update={"calendar": CalendarCorrections(
+        holidays={D(2027, 11, 24): "local day off"},
+        workdays={D(2027, 11, 28): "make-up Sunday"})})
+    calendar = WorkingDayCalendar()
+    befores = instants(of(plan_reminders(corrected, 2027, calendar), BEFORE, ANNUAL_TASK,
+                          "fgw"))
+    assert befores[7] == at(2027, 11, 23)  # the 24th is off: back to Tuesday
+    assert befores[3] == at(2027, 11, 28)  # the Sunday is worked
+    assert calendar.fallback_years == frozenset()
+    assert not [r for r in caplog.records if r.name == "schedules.calendar"]
+
+
 # -- which tasks ---------------------------------------------------------------------------------
 def test_once_2020_task_only_in_2020(calendar: WorkingDayCalendar) -> None:
     timetable = small_timetable()
