@@ -55,9 +55,10 @@ class Unit(_Strict):
     @model_validator(mode="after")
     def _members_only_for_groups(self) -> Unit:
         if self.kind is UnitKind.GROUP and not self.members:
-            raise ValueError("a unit of kind 'group' needs at least one member")
+            raise TextError(N_("a unit of kind 'group' needs at least one member"))
         if self.kind is not UnitKind.GROUP and self.members:
-            raise ValueError(f"only a unit of kind 'group' may have members, not '{self.kind}'")
+            raise TextError(N_("only a unit of kind 'group' may have members, not '{kind}'"),
+                            kind=self.kind.value)
         return self
 
     def spellings(self) -> tuple[str, ...]:
@@ -84,7 +85,8 @@ class MonthDay(_Strict):
         try:
             dt.date(2024, self.month, self.day)  # a leap year admits 02-29
         except ValueError as exc:
-            raise ValueError(f"{self.month:02d}-{self.day:02d} is not a day of the year") from exc
+            raise TextError(N_("{day} is not a day of the year"),
+                            day=f"{self.month:02d}-{self.day:02d}") from exc
         return self
 
     def in_year(self, year: int) -> dt.date:
@@ -120,7 +122,7 @@ class ReminderPolicy(_Strict):
     @classmethod
     def _distinct_offsets(cls, value: tuple[int, ...]) -> tuple[int, ...]:
         if len(set(value)) != len(value):
-            raise ValueError("offsets_days lists the same offset twice")
+            raise TextError(N_("offsets_days lists the same offset twice"))
         return tuple(sorted(value, reverse=True))
 
     @field_validator("timezone")
@@ -131,8 +133,8 @@ class ReminderPolicy(_Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as "
-                             "'Asia/Shanghai')") from exc
+            raise TextError(N_("unknown time zone {value!r} (use an IANA name such as "
+                               "'Asia/Shanghai')"), value=value) from exc
         return value
 
 
@@ -157,9 +159,10 @@ class Deadline(_Strict):
     @model_validator(mode="after")
     def _year_only_for_once(self) -> Deadline:
         if self.kind is DeadlineKind.ONCE and self.year is None:
-            raise ValueError("a deadline of kind 'once' needs a year")
+            raise TextError(N_("a deadline of kind 'once' needs a year"))
         if self.kind is not DeadlineKind.ONCE and self.year is not None:
-            raise ValueError(f"a deadline of kind '{self.kind}' takes no year")
+            raise TextError(N_("a deadline of kind '{kind}' takes no year"),
+                            kind=self.kind.value)
         return self
 
     def applies_to(self, cycle: int) -> bool:
@@ -186,8 +189,8 @@ class Task(_Strict):
     @model_validator(mode="after")
     def _someone_responsible(self) -> Task:
         if not self.lead_units and not self.joint_units:
-            raise ValueError(f"task {self.id} has no responsible unit "
-                             "(give lead_units or joint_units)")
+            raise TextError(N_("task {id} has no responsible unit (give lead_units or "
+                               "joint_units)"), id=self.id)
         return self
 
     def role_of(self, unit_id: str) -> Role | None:
@@ -217,7 +220,7 @@ class Measure(_Strict):
     @model_validator(mode="after")
     def _someone_responsible(self) -> Measure:
         if not self.lead_units and not self.joint_units:
-            raise ValueError(f"measure {self.id} has no responsible unit")
+            raise TextError(N_("measure {id} has no responsible unit"), id=self.id)
         return self
 
 

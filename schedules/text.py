@@ -17,11 +17,12 @@ def N_(message: str) -> str:
     return message
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Text:
     """A message to translate later: an ``N_``-marked template and the values it names.
 
     ``str(text)`` is the English message; :meth:`translate` gives it in a reader's language.
+    Two texts are equal when they read the same.
     """
 
     template: str
@@ -30,9 +31,21 @@ class Text:
     def __str__(self) -> str:
         return self.template.format(**self.params)
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Text) and (self.template, str(self)) == (other.template,
+                                                                          str(other))
+
+    def __hash__(self) -> int:
+        return hash((self.template, str(self)))
+
     def translate(self, gettext: Callable[[str], str]) -> str:
-        """The message in the language of ``gettext`` (translate first, then format)."""
-        return gettext(self.template).format(**self.params)
+        """The message in the language of ``gettext`` (translate first, then format).
+
+        Values that are texts themselves (a noun such as "task") are translated too.
+        """
+        params = {name: value.translate(gettext) if isinstance(value, Text) else value
+                  for name, value in self.params.items()}
+        return gettext(self.template).format(**params)
 
 
 class TextError(ValueError):

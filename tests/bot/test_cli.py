@@ -388,3 +388,17 @@ def test_export_writes_a_workbook(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "out.xlsx" in result.stdout
     assert load_workbook(tmp_path / "out.xlsx").sheetnames == ["汇总", "明细", "报送记录"]
+
+
+def test_timetable_problems_are_in_the_readers_language(tmp_path: Path) -> None:
+    bad = tmp_path / "tasks.yaml"
+    bad.write_text(TASKS.read_text(encoding="utf-8").replace(
+        "lead_units: [forestry]", "lead_units: [林业局]", 1).replace(
+        "  hour: 9\n", "  hour: 9\n  houre: 9\n", 1), encoding="utf-8")
+    chinese = duban("check", str(bad), cwd=tmp_path)
+    english = duban("check", str(bad), cwd=tmp_path, env=clean_env(LANG="en_US.UTF-8"))
+    assert chinese.returncode == english.returncode == 1
+    assert "请写单位 id 'forestry'，而不是名称 '林业局'" in chinese.stderr
+    assert "write the id 'forestry' instead of its name '林业局'" in english.stderr
+    assert "unknown field" not in chinese.stderr and "未知字段 'houre'" in chinese.stderr
+    assert "时间表有 2 处问题" in chinese.stderr
