@@ -43,6 +43,7 @@ from bot.configuration import (
     read_settings,
     read_timetable,
     settings_source,
+    warn_if_env_file_is_readable,
 )
 from bot.i18n import N_, Translator, translator
 from schedules.model import Assignment, Task, Timetable, Unit, UnitKind
@@ -127,6 +128,7 @@ def cmd_check(args: argparse.Namespace, t: Translator) -> int:
         measures=len(timetable.measures)))
     print(t.gettext("Configuration: OK, from {source}.").format(
         source=settings_source(t, settings)))
+    warn_if_env_file_is_readable(t, settings)
     return 0
 
 
@@ -320,6 +322,7 @@ def cmd_run(args: argparse.Namespace, t: Translator) -> int:
     from bot.running import run_bot
 
     settings = read_settings(t)
+    warn_if_env_file_is_readable(t, settings)
     return run_bot(settings, t)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,6 +96,18 @@ def _setting_message(t: Translator, error: object) -> str:
     if template is None:
         return str(details["msg"])
     return t.gettext(template).format(value=details.get("input"), **context)
+
+
+def warn_if_env_file_is_readable(t: Translator, settings: Settings) -> None:
+    """Warn when the ``.env`` file in use may be read by other users (it holds the token)."""
+    env_file = env_file_of(settings)
+    if env_file is None or settings.telegram_bot_token is None:
+        return
+    if env_file.stat().st_mode & 0o077:
+        print(t.gettext("Warning: {file} holds the bot token and other users may read it (mode "
+                        "{mode}): chmod 600 {file}").format(file=env_file,
+                                                            mode=_mode(env_file)),
+              file=sys.stderr)
 
 
 def settings_source(t: Translator, settings: Settings) -> str:

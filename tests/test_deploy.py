@@ -142,6 +142,9 @@ def test_the_installed_package_ships_the_timetable(deployment: Deployment) -> No
     tasks = as_user(d, d.venv_duban, "tasks", "--json", env=clean_env())
     assert tasks.returncode == 0, tasks.stderr
     assert tasks.stdout.count('"id": ') >= 26
+    demo = as_user(d, d.venv_duban, "demo", "--lang", "en", env=clean_env())
+    assert demo.returncode == 0, demo.stderr
+    assert "Summary of cycle 2026" in demo.stdout
 
 
 def test_the_service_user_is_told_the_real_cause_of_an_unwritable_database(

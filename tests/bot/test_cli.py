@@ -402,3 +402,14 @@ def test_timetable_problems_are_in_the_readers_language(tmp_path: Path) -> None:
     assert "write the id 'forestry' instead of its name '林业局'" in english.stderr
     assert "unknown field" not in chinese.stderr and "未知字段 'houre'" in chinese.stderr
     assert "时间表有 2 处问题" in chinese.stderr
+
+
+def test_check_warns_about_a_world_readable_env_file(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("TELEGRAM_BOT_TOKEN=1:abcdef\n", encoding="utf-8")
+    env_file.chmod(0o644)
+    loose = duban("check", cwd=tmp_path)
+    assert loose.returncode == 0 and "chmod 600" in loose.stderr and "0644" in loose.stderr
+    assert "abcdef" not in loose.stdout + loose.stderr
+    env_file.chmod(0o600)
+    assert "chmod 600" not in duban("check", cwd=tmp_path).stderr
