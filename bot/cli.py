@@ -1,50 +1,62 @@
 """The ``duban`` command line.
 
-    duban check [PATH]                       validate the timetable
-    duban tasks [--unit UNIT] [--json]       list the tasks (of one unit)
+    duban check [PATH]                       validate the timetable and the configuration
+    duban tasks [--unit UNIT] [--json]       list the tasks (of one unit or group)
     duban units [--json]                     list the units and groups
     duban plan --year 2026 [--unit U] [--json]   the reminder calendar (with delivery states)
     duban run                                start the bot (long polling)
     duban db upgrade                         create or upgrade the database schema
     duban invite --unit 生态环境局 [--role contact|leader|admin]   a one-time enrolment link
     duban remind --dry-run [--at ISO-TIME]   what would be sent at that time, to whom
+    duban export --year 2026 [-o FILE]       the status as an Excel workbook
     duban demo                               the bot through one December cycle, offline
 
-Help is in Simplified Chinese by default and in English when ``LANG`` starts with ``en``.
+Every command reads the same settings (:func:`bot.settings.load_settings`: the environment over
+the ``.env`` file). Exit status: 0 done; 1 the command could not do its work (configuration,
+timetable, database, network, files), with one line per thing to fix; 2 the command line is
+wrong (usage). Help and messages are in Simplified Chinese by default and in English when
+``LANG`` (or ``LC_ALL`` / ``LC_MESSAGES``) starts with ``en``.
+
+Heavy modules (the bot, the database layer, Excel) are imported inside the commands that use
+them, so that ``duban --help`` starts quickly (``bench/bench_cli.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy.exc import SQLAlchemyError
+from typing import TYPE_CHECKING, Any
 
 from bot.configuration import (
-    default_tasks_path,
-    open_store,
-    print_timetable_problems,
+    FAILED,
+    USAGE,
+    CliError,
+    database,
     read_settings,
     read_timetable,
-    shipped_tasks_path,
+    settings_source,
+    warn_if_env_file_is_readable,
 )
 from bot.i18n import N_, Translator, translator
-from schedules.loader import TimetableError
-from schedules.model import Assignment, Task, Timetable, Unit
-from storage import Store
+from schedules.model import Assignment, Task, Timetable, Unit, UnitKind
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from schedules.calendar import WorkingDayCalendar
 
 Command = Callable[[argparse.Namespace, Translator], int]
 
 
 def cli_translator() -> Translator:
-    """The CLI's language, from ``LANG`` / ``LC_ALL`` / ``LC_MESSAGES`` (Chinese by default)."""
+    """The CLI's language, from ``LC_ALL`` / ``LC_MESSAGES`` / ``LANG`` (Chinese by default)."""
     for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = os.environ.get(variable)
         if value:
@@ -52,15 +64,20 @@ def cli_translator() -> Translator:
     return translator(None)
 
 
+def unit_label(t: Translator, unit: Unit) -> str:
+    """A unit's name in the reader's language (English names for English output)."""
+    return unit.name_en if t.language == "en" else unit.name
+
+
 def _unit_ref(unit: Unit) -> dict[str, str]:
-    return {"id": unit.id, "name": unit.name}
+    return {"id": unit.id, "name": unit.name, "name_en": unit.name_en}
 
 
-def _resolve_unit(timetable: Timetable, reference: str, t: Translator) -> Unit | None:
+def _resolve_unit(timetable: Timetable, reference: str, t: Translator) -> Unit:
     unit = timetable.find_unit(reference)
     if unit is None:
-        print(t.gettext("Unknown unit {ref!r}. Run 'duban units' to see ids, names and "
-                        "aliases.").format(ref=reference), file=sys.stderr)
+        raise CliError(t.gettext("Unknown unit {ref!r}. Run 'duban units' to see ids, names and "
+                                 "aliases.").format(ref=reference), status=USAGE)
     return unit
 
 
@@ -94,29 +111,34 @@ def task_json(timetable: Timetable, task: Task, duty: Assignment | None = None) 
     return data
 
 
+def _timetable(args: argparse.Namespace, t: Translator) -> tuple[Settings, Timetable]:
+    """The settings, and the timetable of ``--tasks`` or ``DUBAN_TASKS`` (or the shipped one)."""
+    settings = read_settings(t)
+    path = Path(args.tasks) if getattr(args, "tasks", None) else settings.tasks_path
+    return settings, read_timetable(path, t)
+
+
 def cmd_check(args: argparse.Namespace, t: Translator) -> int:
-    """Validate the timetable file."""
-    path = Path(args.path) if args.path else default_tasks_path()
+    """Validate the timetable file and the configuration."""
+    settings = read_settings(t)
+    path = Path(args.path) if args.path else settings.tasks_path
     timetable = read_timetable(path, t)
-    if timetable is None:
-        return 1
     print(t.gettext("{path}: OK: {tasks} tasks, {units} units, {measures} measures.").format(
         path=path, tasks=len(timetable.tasks), units=len(timetable.units),
         measures=len(timetable.measures)))
+    print(t.gettext("Configuration: OK, from {source}.").format(
+        source=settings_source(t, settings)))
+    warn_if_env_file_is_readable(t, settings)
     return 0
 
 
 def cmd_tasks(args: argparse.Namespace, t: Translator) -> int:
-    """List the tasks, optionally of one unit."""
-    timetable = read_timetable(Path(args.tasks), t)
-    if timetable is None:
-        return 1
+    """List the tasks, optionally of one unit or group."""
+    _, timetable = _timetable(args, t)
     rows: list[tuple[Task, Assignment | None]]
     unit: Unit | None = None
     if args.unit:
         unit = _resolve_unit(timetable, args.unit, t)
-        if unit is None:
-            return 2
         rows = list(timetable.tasks_for_unit(unit.id))
     else:
         rows = [(task, None) for task in timetable.tasks]
@@ -129,11 +151,17 @@ def cmd_tasks(args: argparse.Namespace, t: Translator) -> int:
         line = f"{task.id:>2}. {task.title}  [{deadline}]"
         if duty is not None:
             line += "  " + t.gettext(role_label(duty.role.value))
+            if duty.via_group:
+                line += " " + t.gettext("(as a member of {group})").format(
+                    group=unit_label(t, timetable.unit(duty.via_group)))
         print(line)
         for item in task.items:
             print(f"      {item}")
         print("      " + t.gettext("Responsible: {text}").format(text=task.responsibility_text))
     if unit is not None:
+        if not rows:
+            print(t.gettext("{unit} has no task in the timetable.").format(
+                unit=unit_label(t, unit)))
         measures = timetable.measures_for_unit(unit.id)
         print()
         print(t.gettext("Measures of the plan's body ({count}):").format(count=len(measures)))
@@ -152,9 +180,7 @@ def role_label(role: str) -> str:
 
 def cmd_units(args: argparse.Namespace, t: Translator) -> int:
     """List the units and groups."""
-    timetable = read_timetable(Path(args.tasks), t)
-    if timetable is None:
-        return 1
+    _, timetable = _timetable(args, t)
     if args.json:
         print(json.dumps([
             {"id": u.id, "name": u.name, "name_en": u.name_en, "aliases": list(u.aliases),
@@ -165,7 +191,7 @@ def cmd_units(args: argparse.Namespace, t: Translator) -> int:
             for u in timetable.units], ensure_ascii=False, indent=2))
         return 0
     for u in timetable.units:
-        name = u.name if t.language != "en" else f"{u.name} ({u.name_en})"
+        name = u.name if t.language != "en" else f"{u.name_en} ({u.name})"
         extra = ""
         if u.aliases:
             extra = "  " + t.gettext("aliases: {aliases}").format(aliases=", ".join(u.aliases))
@@ -175,25 +201,47 @@ def cmd_units(args: argparse.Namespace, t: Translator) -> int:
     return 0
 
 
-def _stored_deliveries(t: Translator, year: int) -> dict[tuple[Any, ...], list[Any]] | None:
-    """The database's delivery rows of ``year`` by plan key, or None when there is no database."""
-    settings = read_settings(t)
-    if settings is None:
-        return None
-    url = settings.resolved_database_url
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
-        return None
-    store = Store(url)
+# -- the reminder calendar -----------------------------------------------------------------
+
+KIND_LABELS = {"before": N_("before"), "overdue": N_("overdue"), "digest": N_("digest")}
+DELIVERY_STATES = {"pending": N_("pending"), "sending": N_("sending"), "sent": N_("sent"),
+                   "failed": N_("failed"), "skipped": N_("skipped")}
+
+
+def quiet_calendar_log() -> None:
+    """Keep the calendar's English log warning out of the CLI: it prints its own, translated."""
+    calendar_log = logging.getLogger("schedules.calendar")
+    calendar_log.addHandler(logging.NullHandler())
+    calendar_log.propagate = False
+
+
+def warn_calendar_fallback(calendar: WorkingDayCalendar, t: Translator) -> None:
+    """Say which years were planned without holiday data, and how to correct them."""
+    for year in sorted(calendar.fallback_years):
+        print(t.gettext(
+            "Warning: the chinesecalendar package has no holidays for {year} yet, so Monday to "
+            "Friday count as working days. Upgrade it (pip install -U chinesecalendar), or add "
+            "the year's holidays and make-up working days under 'calendar:' in the timetable "
+            "(see the README).").format(year=year), file=sys.stderr)
+
+
+def _stored_deliveries(settings: Settings, t: Translator, year: int
+                       ) -> dict[tuple[Any, ...], list[Any]]:
+    """The database's delivery rows of ``year`` by plan key; empty when there is no database.
+
+    Reads only: no database is created, no schema upgraded.
+    """
+    if settings.sqlite_path is not None and not settings.sqlite_path.exists():
+        return {}
     try:
-        if store.current_revision() is None:
-            return None
-        rows = store.reminders_for_cycle(year)
-    except Exception as exc:  # an unreachable server must not hide the plan itself
-        print(t.gettext("Delivery states unavailable: {error}").format(error=exc),
+        with database(settings, t, create=False, upgrade=False) as store:
+            if store.current_revision() is None:
+                return {}
+            rows = store.reminders_for_cycle(year)
+    except CliError as exc:  # an unreachable server must not hide the plan itself
+        print(t.gettext("Delivery states unavailable: {error}").format(error=exc.lines[0]),
               file=sys.stderr)
-        return None
-    finally:
-        store.close()
+        return {}
     found: dict[tuple[Any, ...], list[Any]] = {}
     for row in rows:
         found.setdefault((row.task_id, row.unit_id, row.cycle, row.kind, row.offset_days),
@@ -201,9 +249,10 @@ def _stored_deliveries(t: Translator, year: int) -> dict[tuple[Any, ...], list[A
     return found
 
 
-def _state_text(t: Translator, rows: list[Any] | None) -> str:
+def _state_text(t: Translator, rows: list[Any] | None, closed: bool) -> str:
     if rows is None:
-        return t.gettext("not planned yet")
+        return t.gettext("not sent: the cycle is closed") if closed else t.gettext(
+            "not planned yet")
     parts = []
     for row in rows:
         state = t.gettext(DELIVERY_STATES.get(row.state, row.state))
@@ -212,33 +261,30 @@ def _state_text(t: Translator, rows: list[Any] | None) -> str:
     return "; ".join(parts)
 
 
-DELIVERY_STATES = {"pending": N_("pending"), "sending": N_("sending"), "sent": N_("sent"),
-                   "failed": N_("failed"), "skipped": N_("skipped")}
-
-
 def cmd_plan(args: argparse.Namespace, t: Translator) -> int:
     """Print the reminder calendar of a cycle year with each delivery's state."""
     from schedules.calendar import WorkingDayCalendar
-    from schedules.planning import plan_reminders
+    from schedules.clock import SystemClock
+    from schedules.planning import current_cycle, plan_reminders
 
-    timetable = read_timetable(Path(args.tasks), t)
-    if timetable is None:
-        return 1
-    unit_id = None
+    settings, timetable = _timetable(args, t)
+    unit_ids: set[str] | None = None
     if args.unit:
         unit = _resolve_unit(timetable, args.unit, t)
-        if unit is None:
-            return 2
-        unit_id = unit.id
-    plan = [r for r in plan_reminders(timetable, args.year, WorkingDayCalendar())
-            if unit_id is None or r.unit_id == unit_id]
-    stored = _stored_deliveries(t, args.year) or {}
+        unit_ids = set(unit.members) if unit.kind is UnitKind.GROUP else {unit.id}
+    calendar = WorkingDayCalendar()
+    plan = [r for r in plan_reminders(timetable, args.year, calendar)
+            if unit_ids is None or r.unit_id in unit_ids]
+    warn_calendar_fallback(calendar, t)
+    stored = _stored_deliveries(settings, t, args.year)
+    closed = args.year < current_cycle(timetable, SystemClock(settings.zone).now().date())
     if args.json:
         print(json.dumps([
             {"at": r.at.isoformat(), "task_id": r.task_id, "unit_id": r.unit_id,
              "unit_name": timetable.unit(r.unit_id).name if r.unit_id else None,
              "kind": r.kind.value, "offset_days": r.offset_days,
              "role": r.role.value if r.role else None, "cutoff": r.cutoff.isoformat(),
+             "cycle_closed": closed,
              "deliveries": [
                  {"chat_id": d.chat_id, "state": d.state, "reason": d.reason,
                   "message_id": d.message_id,
@@ -246,140 +292,125 @@ def cmd_plan(args: argparse.Namespace, t: Translator) -> int:
                  for d in stored.get(r.key, [])]}
             for r in plan], ensure_ascii=False, indent=2))
         return 0
+    if closed:
+        print(t.gettext("The {year} cycle is closed: nothing of it will be sent any more. Its "
+                        "calendar, with what was sent:").format(year=args.year))
     if not plan:
         print(t.gettext("No reminders in {year}.").format(year=args.year))
     for r in plan:
-        who = timetable.unit(r.unit_id).name if r.unit_id else t.gettext("leadership group")
+        who = (unit_label(t, timetable.unit(r.unit_id)) if r.unit_id
+               else t.gettext("leadership group"))
         task = t.gettext("task {number}").format(number=r.task_id) if r.task_id else "-"
-        print(f"{r.at:%Y-%m-%d %H:%M %Z}  {r.kind.value:<8} {task:<10} {who}  "
-              f"[{_state_text(t, stored.get(r.key))}]")
+        kind = t.gettext(KIND_LABELS[r.kind.value])
+        print(f"{r.at:%Y-%m-%d %H:%M %Z}  {_pad(kind, 8)} {_pad(task, 10)} {who}  "
+              f"[{_state_text(t, stored.get(r.key), closed)}]")
     return 0
 
 
-class RedactToken(logging.Filter):
-    """Replace the bot token in every log record (httpx logs request URLs that contain it)."""
+def _pad(text: str, width: int) -> str:
+    """``text`` padded to ``width`` terminal columns (CJK characters take two)."""
+    import unicodedata
 
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self.token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record's message without the token."""
-        if self.token:
-            message = record.getMessage()
-            if self.token in message:
-                record.msg = message.replace(self.token, "<token>")
-                record.args = None
-        return True
+    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(width - used, 0)
 
 
-def setup_logging(token: str) -> None:
-    """Log to stderr at INFO, with the token redacted and httpx's per-request lines quiet."""
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        level=logging.INFO)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactToken(token))
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-
+# -- running the bot -------------------------------------------------------------------------
 
 def cmd_run(args: argparse.Namespace, t: Translator) -> int:
     """Start the bot with long polling."""
-    from telegram import Update
-
-    from bot.app import ConfigError, build_application
+    from bot.running import run_bot
 
     settings = read_settings(t)
-    if settings is None:
-        return 1
-    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
-    setup_logging(token)
-    store = open_store(settings)
-    try:
-        store.upgrade()
-    except SQLAlchemyError as exc:
-        store.close()
-        print(t.gettext("Cannot open the database {url}: {error}. Check DATABASE_URL (and that "
-                        "the server is running).").format(url=_safe_url(store.url),
-                                                          error=exc.__class__.__name__),
-              file=sys.stderr)
-        return 1
-    try:
-        application = build_application(settings, store=store)
-    except ConfigError as exc:
-        print(t.gettext("Cannot start: {error}").format(error=exc), file=sys.stderr)
-        return 1
-    except TimetableError as exc:
-        print_timetable_problems(exc, t)
-        return 1
-    application.run_polling(allowed_updates=Update.ALL_TYPES)
-    return 0
-
-
-def _safe_url(url: str) -> str:
-    """A database URL with its password masked, for messages."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    warn_if_env_file_is_readable(t, settings)
+    return run_bot(settings, t)
 
 
 def cmd_db(args: argparse.Namespace, t: Translator) -> int:
     """Create or upgrade the database schema (Alembic)."""
     settings = read_settings(t)
-    if settings is None:
-        return 1
-    store = open_store(settings)
-    try:
-        store.upgrade()
-        print(t.gettext("Database schema is at revision {rev}.").format(
-            rev=store.current_revision()))
-    finally:
-        store.close()
+    existed = settings.sqlite_path.exists() if settings.sqlite_path is not None else True
+    with database(settings, t) as store:
+        revision = store.current_revision()
+    from bot.configuration import safe_url
+
+    where = str(settings.sqlite_path.absolute()) if settings.sqlite_path else safe_url(
+        settings.resolved_database_url)
+    if not existed:
+        print(t.gettext("Created the database {where}.").format(where=where))
+    print(t.gettext("Database {where}: schema at revision {rev}.").format(where=where,
+                                                                          rev=revision))
     return 0
+
+
+# -- invitations -------------------------------------------------------------------------------
+
+BOT_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
+
+
+def _bot_username(args: argparse.Namespace, settings: Settings, t: Translator) -> str:
+    """``--bot-username``, ``TELEGRAM_BOT_USERNAME``, or the bot's own answer to getMe."""
+    given = args.bot_username or settings.telegram_bot_username
+    if given:
+        username = str(given).strip().lstrip("@")
+        if not BOT_USERNAME.fullmatch(username):
+            raise CliError(t.gettext(
+                "{name!r} is not a bot username: 5-32 letters, digits and '_', e.g. "
+                "duban_bot (from --bot-username or TELEGRAM_BOT_USERNAME).").format(
+                name=username), status=USAGE)
+        return username
+    if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
+        raise CliError(t.gettext(
+            "The link needs the bot's username: give --bot-username, or set "
+            "TELEGRAM_BOT_USERNAME or TELEGRAM_BOT_TOKEN (duban then asks Telegram)."),
+            status=USAGE)
+    from bot.running import ask_bot_username
+
+    return ask_bot_username(settings, t)
 
 
 def cmd_invite(args: argparse.Namespace, t: Translator) -> int:
     """Create a one-time enrolment link."""
+    settings, timetable = _timetable(args, t)
+    days = args.days if args.days is not None else settings.invite_ttl_days
+    if not 1 <= days <= 365:
+        raise CliError(t.gettext("--days takes a number of days from 1 to 365 (got {days}).")
+                       .format(days=days), status=USAGE)
+    unit_id = None
+    if args.role != "contact" and args.unit:
+        raise CliError(t.gettext("A {role} belongs to no unit: leave out --unit.").format(
+            role=t.gettext(PERSON_ROLES[args.role])), status=USAGE)
+    if args.role == "contact":
+        if not args.unit:
+            raise CliError(t.gettext("A contact belongs to a unit: give --unit."), status=USAGE)
+        unit = _resolve_unit(timetable, args.unit, t)
+        if unit.kind is UnitKind.GROUP:
+            raise CliError(t.gettext("{name} is a group; invite a contact of one of its member "
+                                     "units instead.").format(name=unit_label(t, unit)),
+                           status=USAGE)
+        unit_id = unit.id
+    username = _bot_username(args, settings, t)
     from telegram.helpers import create_deep_linked_url
 
-    settings = read_settings(t)
-    timetable = read_timetable(Path(args.tasks), t)
-    if settings is None or timetable is None:
-        return 1
-    unit_id = None
-    if args.role == "contact" or args.unit:
-        if not args.unit:
-            print(t.gettext("A contact belongs to a unit: give --unit."), file=sys.stderr)
-            return 2
-        unit = _resolve_unit(timetable, args.unit, t)
-        if unit is None:
-            return 2
-        if unit.kind.value == "group":
-            print(t.gettext("{name} is a group; invite a contact of one of its member units "
-                            "instead.").format(name=unit.name), file=sys.stderr)
-            return 2
-        unit_id = unit.id
-    username = args.bot_username or os.environ.get("TELEGRAM_BOT_USERNAME")
-    if not username:
-        print(t.gettext("Give --bot-username (or set TELEGRAM_BOT_USERNAME) so the link can be "
-                        "made."), file=sys.stderr)
-        return 2
-    store = open_store(settings)
-    try:
-        store.upgrade()
-        from schedules.clock import SystemClock
+    from schedules.clock import SystemClock
 
+    with database(settings, t) as store:
         now = SystemClock(settings.zone).now()
         store.sync_units([(u.id, u.name, u.kind.value) for u in timetable.units], now)
-        invite = store.create_invite(unit_id, args.role, None, now, dt.timedelta(days=args.days))
-    finally:
-        store.close()
-    print(create_deep_linked_url(username.lstrip("@"), invite.code))
+        invite = store.create_invite(unit_id, args.role, None, now, dt.timedelta(days=days))
+    print(create_deep_linked_url(username, invite.code))
     print(t.gettext("valid until {date}").format(
         date=t.datetime(invite.expires_at.astimezone(settings.zone))))
     return 0
 
 
+PERSON_ROLES = {"contact": N_("contact"), "leader": N_("leader"), "admin": N_("admin")}
+
+
+# -- a dry run of the dispatcher -------------------------------------------------------------
+
 def _parse_at(value: str, zone: dt.tzinfo) -> dt.datetime:
+    """An ISO time; without an offset it is in the office's time zone."""
     at = dt.datetime.fromisoformat(value)
     return at if at.tzinfo else at.replace(tzinfo=zone)
 
@@ -391,42 +422,67 @@ def cmd_remind(args: argparse.Namespace, t: Translator) -> int:
     from bot.reminders import DryRow, dry_run
     from bot.services import Services
     from schedules.clock import FrozenClock, SystemClock
+    from storage import Store, head_revision
 
-    settings = read_settings(t)
-    timetable = read_timetable(Path(args.tasks), t)
-    if settings is None or timetable is None:
-        return 1
     if not args.dry_run:
-        print(t.gettext("Only --dry-run is supported here: the running bot sends reminders "
-                        "itself."), file=sys.stderr)
-        return 2
+        raise CliError(t.gettext("Only --dry-run is supported here: the running bot sends "
+                                 "reminders itself."), status=USAGE)
+    settings, timetable = _timetable(args, t)
     try:
         at = _parse_at(args.at, settings.zone) if args.at else SystemClock(settings.zone).now()
     except ValueError:
-        print(t.gettext("--at takes an ISO time such as 2026-11-16T09:00 (got {value!r}).")
-              .format(value=args.at), file=sys.stderr)
-        return 2
-    store = open_store(settings)
-    try:
-        store.upgrade()
+        raise CliError(t.gettext("--at takes an ISO time such as 2026-11-16T09:00 (got "
+                                 "{value!r}).").format(value=args.at), status=USAGE) from None
+    with contextlib.ExitStack() as stack:
+        if settings.sqlite_path is not None and not settings.sqlite_path.exists():
+            # No database yet: answer from an empty one in memory; nothing is made on disk.
+            print(t.gettext("No database yet at {path}: nobody is enrolled, nothing was sent.")
+                  .format(path=settings.sqlite_path), file=sys.stderr)
+            store = Store("sqlite://")
+            stack.callback(store.close)
+            store.upgrade()
+        else:
+            store = stack.enter_context(database(settings, t, create=False, upgrade=False))
+            if store.current_revision() != head_revision():
+                raise CliError(t.gettext("The database's schema is not up to date: run 'duban "
+                                         "db upgrade' first."))
         services = Services(settings=settings, timetable=timetable, store=store,
                             clock=FrozenClock(at))
         decisions = asyncio.run(dry_run(services, at))
-    finally:
-        store.close()
+    warn_calendar_fallback(services.calendar, t)
     if not decisions:
         print(t.gettext("Nothing is due at {at}.").format(at=at.isoformat()))
     for decision in decisions:
         row: DryRow = decision.row
-        who = (timetable.unit(row.unit_id).name if row.unit_id else
+        who = (unit_label(t, timetable.unit(row.unit_id)) if row.unit_id else
                t.gettext("leadership group"))
         chat = str(row.chat_id) if row.chat_id else "-"
         task = t.gettext("task {number}").format(number=row.task_id) if row.task_id else "-"
+        kind = t.gettext(KIND_LABELS.get(row.kind, row.kind))
         verdict = t.gettext("send") if decision.send else t.gettext("skip: {reason}").format(
             reason=t.gettext(decision.reason))
-        print(f"{row.due_at.astimezone(settings.zone):%Y-%m-%d %H:%M}  {row.kind:<8} {task:<10} "
-              f"{who}  chat {chat}  {verdict}")
+        print(f"{row.due_at.astimezone(settings.zone):%Y-%m-%d %H:%M}  {_pad(kind, 8)} "
+              f"{_pad(task, 10)} {who}  " + t.gettext("chat {chat}").format(chat=chat)
+              + f"  {verdict}")
     return 0
+
+
+# -- export ------------------------------------------------------------------------------------
+
+def _writable_target(path: Path, t: Translator) -> Path:
+    """``path`` if a file can be written there, else a usage error naming the reason."""
+    folder = path.absolute().parent
+    if not folder.is_dir():
+        raise CliError(t.gettext("Cannot write {path}: the folder {folder} does not exist.")
+                       .format(path=path, folder=folder), status=USAGE)
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and
+                                                     not os.access(path, os.W_OK)):
+        raise CliError(t.gettext("Cannot write {path}: permission denied.").format(path=path),
+                       status=USAGE)
+    if path.is_dir():
+        raise CliError(t.gettext("Cannot write {path}: it is a folder; give a file name.")
+                       .format(path=path), status=USAGE)
+    return path
 
 
 def cmd_export(args: argparse.Namespace, t: Translator) -> int:
@@ -434,44 +490,107 @@ def cmd_export(args: argparse.Namespace, t: Translator) -> int:
     from bot.export import build_workbook, export_filename
     from schedules.clock import SystemClock
 
-    settings = read_settings(t)
-    timetable = read_timetable(Path(args.tasks), t)
-    if settings is None or timetable is None:
-        return 1
-    store = open_store(settings)
-    try:
-        store.upgrade()
+    settings, timetable = _timetable(args, t)
+    today = SystemClock(settings.zone).now().date()
+    target = _writable_target(Path(args.output or export_filename(args.year, today)), t)
+    with database(settings, t) as store:
         latest = store.latest_reports(args.year)
         history = store.reports_for_cycle(args.year)
-    finally:
-        store.close()
-    today = SystemClock(settings.zone).now().date()
-    target = Path(args.output or export_filename(args.year, today))
-    target.write_bytes(build_workbook(t, timetable, args.year, latest, history, today))
+    try:
+        target.write_bytes(build_workbook(t, timetable, args.year, latest, history, today))
+    except OSError as exc:
+        raise CliError(t.gettext("Cannot write {path}: {error}.").format(
+            path=target, error=exc.strerror or exc)) from None
     print(t.gettext("Wrote {path}: {count} reports of cycle {year}.").format(
         path=target, count=len(history), year=args.year))
     return 0
 
 
+# -- the demo ----------------------------------------------------------------------------------
+
+DEMO_LANGUAGES = {"zh": "zh_Hans", "en": "en"}
+
+
+def cmd_demo(args: argparse.Namespace, t: Translator) -> int:
+    """Play the bot through one December cycle offline and print it to standard output."""
+    import asyncio
+
+    from bot.demo import run_demo  # here, not at the top: it loads the whole bot
+
+    _, timetable = _timetable(args, t)
+    language = DEMO_LANGUAGES[args.lang] if args.lang else t.language
+    return asyncio.run(run_demo(sys.stdout, language=language, database_url=args.database_url,
+                                year=args.year, timetable=timetable))
+
+
+# -- the parser --------------------------------------------------------------------------------
+
+# argparse's own words, for the catalogs (argparse looks them up through `argparse._`).
+ARGPARSE_MESSAGES = (
+    N_("usage: "), N_("options"), N_("positional arguments"),
+    N_("show this help message and exit"), N_("%(prog)s: error: %(message)s\n"),
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("the following arguments are required: %s"), N_("unrecognized arguments: %s"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("invalid %(type)s value: %(value)r"), N_("expected one argument"),
+    N_("expected at most one argument"), N_("expected at least one argument"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+    N_("not allowed with argument %s"), N_("ignored explicit argument %r"),
+    N_("one of the arguments %s is required"), N_("unexpected option string: %s"),
+    N_("can't open '%(filename)s': %(error)s"),
+)
+
+
+def translate_argparse(t: Translator) -> None:
+    """Make argparse's own words (``usage:``, ``options:``, ``error:``) speak ``t``'s language."""
+
+    def gettext(message: str) -> str:
+        return t.gettext(message) if message else message
+
+    def ngettext(singular: str, plural: str, n: int) -> str:
+        return t.ngettext(singular, plural, n)
+
+    argparse._ = gettext  # type: ignore[attr-defined]
+    argparse.ngettext = ngettext  # type: ignore[attr-defined]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose type errors name the option in the reader's language."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser(t: Translator) -> argparse.ArgumentParser:
     """The argument parser, with help in the CLI's language."""
-    parser = argparse.ArgumentParser(
+    translate_argparse(t)
+    parser = _Parser(
         prog="duban",
-        description=t.gettext("duban: follow up the work plan's task timetable on Telegram."))
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+        description=t.gettext("duban: follow up the work plan's task timetable on Telegram."),
+        epilog=t.gettext("Settings come from the environment and the .env file (DUBAN_ENV_FILE, "
+                         "else ./.env); see the README. Exit status: 0 done, 1 failed (the "
+                         "message says why), 2 wrong command line."))
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                     parser_class=_Parser, title=t.gettext("commands"))
+    tasks_help = t.gettext("timetable file (default: DUBAN_TASKS, else the shipped timetable)")
 
     def tasks_option(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--tasks", default=str(default_tasks_path()),
-                       help=t.gettext("timetable file (default: DUBAN_TASKS or "
-                                      "data/tasks.yaml)"))
+        p.add_argument("--tasks", metavar=t.gettext("PATH"), help=tasks_help)
 
-    p = commands.add_parser("check", help=t.gettext("validate the timetable file"))
-    p.add_argument("path", nargs="?", help=t.gettext("timetable file (default: data/tasks.yaml)"))
+    def year_option(p: argparse.ArgumentParser, required: bool) -> None:
+        p.add_argument("--year", type=_year(t), required=required, metavar=t.gettext("YEAR"),
+                       help=t.gettext("cycle year, e.g. 2026"))
+
+    p = commands.add_parser("check", help=t.gettext("validate the timetable and the settings"),
+                            description=t.gettext("Validate the timetable file and the settings."))
+    p.add_argument("path", nargs="?", metavar=t.gettext("PATH"), help=tasks_help)
     p.set_defaults(handler=cmd_check)
 
     p = commands.add_parser("tasks", help=t.gettext("list the tasks"))
     tasks_option(p)
-    p.add_argument("--unit", help=t.gettext("only this unit's tasks (id, name or alias)"))
+    p.add_argument("--unit", metavar=t.gettext("UNIT"),
+                   help=t.gettext("only this unit's or group's tasks (id, name or alias)"))
     p.add_argument("--json", action="store_true", help=t.gettext("print JSON"))
     p.set_defaults(handler=cmd_tasks)
 
@@ -482,8 +601,9 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
 
     p = commands.add_parser("plan", help=t.gettext("show the reminder calendar of a year"))
     tasks_option(p)
-    p.add_argument("--year", type=int, required=True, help=t.gettext("cycle year, e.g. 2026"))
-    p.add_argument("--unit", help=t.gettext("only this unit (id, name or alias)"))
+    year_option(p, required=True)
+    p.add_argument("--unit", metavar=t.gettext("UNIT"),
+                   help=t.gettext("only this unit (id, name or alias)"))
     p.add_argument("--json", action="store_true", help=t.gettext("print JSON"))
     p.set_defaults(handler=cmd_plan)
 
@@ -496,66 +616,95 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
 
     p = commands.add_parser("invite", help=t.gettext("make a one-time enrolment link"))
     tasks_option(p)
-    p.add_argument("--unit", help=t.gettext("the contact's unit (id, name or alias)"))
+    p.add_argument("--unit", metavar=t.gettext("UNIT"),
+                   help=t.gettext("the contact's unit (id, name or alias)"))
     p.add_argument("--role", choices=["contact", "leader", "admin"], default="contact",
                    help=t.gettext("role of the person (default: contact)"))
-    p.add_argument("--days", type=int, default=7, help=t.gettext("days the link stays valid"))
-    p.add_argument("--bot-username", help=t.gettext("the bot's @username (default: "
-                                                     "TELEGRAM_BOT_USERNAME)"))
+    p.add_argument("--days", type=_whole_number(t), metavar=t.gettext("DAYS"),
+                   help=t.gettext("days the link stays valid, 1-365 (default: "
+                                  "DUBAN_INVITE_TTL_DAYS, else 7)"))
+    p.add_argument("--bot-username", metavar=t.gettext("NAME"),
+                   help=t.gettext("the bot's @username (default: TELEGRAM_BOT_USERNAME, else "
+                                  "asked from Telegram with the token)"))
     p.set_defaults(handler=cmd_invite)
 
     p = commands.add_parser("remind", help=t.gettext("show what would be sent at a time"))
     tasks_option(p)
     p.add_argument("--dry-run", action="store_true",
-                   help=t.gettext("only show, send nothing (required)"))
-    p.add_argument("--at", help=t.gettext("ISO time, e.g. 2026-11-16T09:00 (default: now)"))
+                   help=t.gettext("only show, send and write nothing (required)"))
+    p.add_argument("--at", metavar=t.gettext("TIME"),
+                   help=t.gettext("ISO time, e.g. 2026-11-16T09:00 (default: now)"))
     p.set_defaults(handler=cmd_remind)
 
     p = commands.add_parser("export", help=t.gettext("write the status as an Excel workbook"))
     tasks_option(p)
-    p.add_argument("--year", type=int, required=True, help=t.gettext("cycle year, e.g. 2026"))
-    p.add_argument("-o", "--output", help=t.gettext("file to write (default: "
-                                                    "duban-<year>-<date>.xlsx)"))
+    year_option(p, required=True)
+    p.add_argument("-o", "--output", metavar=t.gettext("FILE"),
+                   help=t.gettext("file to write (default: duban-<year>-<date>.xlsx)"))
     p.set_defaults(handler=cmd_export)
 
     p = commands.add_parser("demo", help=t.gettext(
         "play the bot through one December cycle offline and print the chats"))
     p.add_argument("--lang", choices=sorted(DEMO_LANGUAGES), help=t.gettext(
         "language of the demo: zh or en (default: the command line's language)"))
-    p.add_argument("--database-url", help=t.gettext(
+    p.add_argument("--database-url", metavar="URL", help=t.gettext(
         "SQLAlchemy URL of an empty database (default: a temporary SQLite file)"))
-    p.add_argument("--year", type=int, default=2026, help=t.gettext(
-        "cycle year, e.g. 2026"))
-    p.add_argument("--tasks", default=os.environ.get("DUBAN_TASKS") or str(shipped_tasks_path()),
-                   help=t.gettext("timetable file (default: DUBAN_TASKS or data/tasks.yaml)"))
+    year_option(p, required=False)
+    p.set_defaults(year=2026)
+    tasks_option(p)
     p.set_defaults(handler=cmd_demo)
     return parser
 
 
-DEMO_LANGUAGES = {"zh": "zh_Hans", "en": "en"}
+def _whole_number(t: Translator) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(t.gettext("expected a whole number, got {value!r}")
+                                             .format(value=text)) from None
+    return parse
 
 
-def cmd_demo(args: argparse.Namespace, t: Translator) -> int:
-    """Play the bot through one December cycle offline and print it to standard output."""
-    import asyncio
-
-    from bot.demo import run_demo  # here, not at the top: it loads the whole bot
-
-    timetable = read_timetable(Path(args.tasks), t)
-    if timetable is None:
-        return 1
-    language = DEMO_LANGUAGES[args.lang] if args.lang else t.language
-    return asyncio.run(run_demo(sys.stdout, language=language, database_url=args.database_url,
-                                year=args.year, timetable=timetable))
+def _year(t: Translator) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            year = int(text)
+        except ValueError:
+            year = 0
+        if not 2000 <= year <= 2100:
+            raise argparse.ArgumentTypeError(t.gettext("expected a year such as 2026, got "
+                                                       "{value!r}").format(value=text))
+        return year
+    return parse
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``duban`` console script."""
+    """Entry point of the ``duban`` console script; returns the exit status."""
     t = cli_translator()
     parser = build_parser(t)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # usage errors exit 2 here, in the reader's language
+    if args.command != "run":
+        quiet_calendar_log()
     handler: Command = args.handler
-    return handler(args, t)
+    try:
+        return handler(args, t)
+    except CliError as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        return exc.status
+    except BrokenPipeError:
+        # The reader stopped reading (`duban tasks | head`): stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return FAILED
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:  # a file or folder the command needs: say which, and why
+        where = f" {exc.filename}" if exc.filename else ""
+        print(t.gettext("Cannot use{where}: {error}.").format(
+            where=where, error=exc.strerror or exc), file=sys.stderr)
+        return FAILED
 
 
 if __name__ == "__main__":

@@ -1,68 +1,289 @@
-"""Settings and timetable loading shared by ``duban run``, the other CLI commands and the demo.
+"""Settings, timetable and database shared by ``duban run``, the other commands and the demo.
 
-Each function prints what is wrong (in the CLI's language, to stderr) and returns None, so that
-every command reports a bad configuration the same way.
+Each function raises :class:`CliError` with one translated line per thing to fix (what, where,
+how), so that every command reports a bad configuration the same way and never with a traceback.
 """
 
 from __future__ import annotations
 
 import os
+import pwd
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.i18n import Translator
-from bot.settings import Settings
+from bot.settings import (
+    VARIABLES,
+    ConfigurationError,
+    Settings,
+    env_file_of,
+    load_settings,
+    shipped_tasks_path,
+)
 from schedules.loader import TimetableError, load_timetable
 from schedules.model import Timetable
-from storage import Store
+from schedules.text import N_, TextError
+
+if TYPE_CHECKING:
+    from storage import Store
+
+__all__ = ["CliError", "database", "read_settings", "read_timetable", "shipped_tasks_path"]
+
+USAGE = 2  # exit status: the command line is wrong
+FAILED = 1  # exit status: the command could not do its work (configuration, files, network)
 
 
-def shipped_tasks_path() -> Path:
-    """The project's timetable, ``data/tasks.yaml`` beside the ``bot`` package."""
-    return Path(__file__).resolve().parents[1] / "data" / "tasks.yaml"
+class CliError(Exception):
+    """Something the user must fix, in their language: printed without a traceback.
+
+    Args:
+        lines: the message, one line each (already translated).
+        status: the exit status: :data:`USAGE` (2) for a wrong command line, :data:`FAILED` (1)
+            otherwise.
+    """
+
+    def __init__(self, *lines: str, status: int = FAILED) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+        self.status = status
 
 
-def default_tasks_path() -> Path:
-    """``DUBAN_TASKS`` or ``data/tasks.yaml``."""
-    return Path(os.environ.get("DUBAN_TASKS", "data/tasks.yaml"))
+# -- settings ------------------------------------------------------------------------------------
+
+_PYDANTIC_MESSAGES = {
+    "int_parsing": N_("expected a whole number, got {value!r}"),
+    "float_parsing": N_("expected a number, got {value!r}"),
+    "greater_than_equal": N_("must be at least {ge}, got {value!r}"),
+    "less_than_equal": N_("must be at most {le}, got {value!r}"),
+    "greater_than": N_("must be more than {gt}, got {value!r}"),
+    "path_type": N_("expected a file path, got {value!r}"),
+}
 
 
-def read_settings(t: Translator) -> Settings | None:
-    """The settings from the environment and ``.env``, or None after printing the problems."""
+def read_settings(t: Translator) -> Settings:
+    """The settings from the environment and ``.env`` (:func:`bot.settings.load_settings`).
+
+    Raises:
+        CliError: one line per bad variable, naming the ``.env`` file it came from.
+    """
     from pydantic import ValidationError
 
     try:
-        return Settings()
+        return load_settings()
+    except ConfigurationError as exc:
+        raise CliError(t.gettext("Invalid configuration: {problem}").format(
+            problem=exc.text.translate(t.gettext))) from None
     except ValidationError as exc:
-        print(t.gettext("Invalid configuration:"), file=sys.stderr)
+        source = os.environ.get("DUBAN_ENV_FILE") or ".env"
+        lines = [t.gettext("Invalid configuration (environment or {file}):").format(file=source)]
         for error in exc.errors():
-            print(f"  {'.'.join(str(p) for p in error['loc'])}: {error['msg']}", file=sys.stderr)
-        return None
+            field = str(error["loc"][0]) if error["loc"] else ""
+            variable = VARIABLES.get(field, field)
+            lines.append(f"  {variable}: {_setting_message(t, error)}")
+        raise CliError(*lines) from None
 
 
-def print_timetable_problems(exc: TimetableError, t: Translator) -> None:
-    """Print every problem of a refused timetable, one ``file:line: field: message`` each."""
-    print(t.gettext("The timetable has {count} problem(s); nothing was started:").format(
-        count=len(exc.problems)), file=sys.stderr)
-    for problem in exc.problems:
-        print(f"  {problem}", file=sys.stderr)
+def _setting_message(t: Translator, error: object) -> str:
+    details = dict(error)  # type: ignore[call-overload]
+    context = details.get("ctx") or {}
+    cause = context.get("error")
+    if isinstance(cause, TextError):
+        return cause.text.translate(t.gettext)
+    template = _PYDANTIC_MESSAGES.get(details["type"])
+    if template is None:
+        return str(details["msg"])
+    return t.gettext(template).format(value=details.get("input"), **context)
 
 
-def read_timetable(path: Path, t: Translator) -> Timetable | None:
-    """The validated timetable at ``path``, or None after printing why it cannot be used."""
+def warn_if_env_file_is_readable(t: Translator, settings: Settings) -> None:
+    """Warn when the ``.env`` file in use may be read by other users (it holds the token)."""
+    env_file = env_file_of(settings)
+    if env_file is None or settings.telegram_bot_token is None:
+        return
+    if env_file.stat().st_mode & 0o077:
+        print(t.gettext("Warning: {file} holds the bot token and other users may read it (mode "
+                        "{mode}): chmod 600 {file}").format(file=env_file,
+                                                            mode=_mode(env_file)),
+              file=sys.stderr)
+
+
+def settings_source(t: Translator, settings: Settings) -> str:
+    """Where the settings came from, for messages: the ``.env`` file or the environment only."""
+    env_file = env_file_of(settings)
+    if env_file is None:
+        return t.gettext("the environment (no .env file in {cwd})").format(cwd=Path.cwd())
+    return t.gettext("the environment and {file}").format(file=env_file)
+
+
+# -- the timetable -------------------------------------------------------------------------------
+
+def read_timetable(path: Path, t: Translator) -> Timetable:
+    """The validated timetable at ``path``.
+
+    Raises:
+        CliError: the file is missing (the message names the working directory, ``DUBAN_TASKS``
+            and ``--tasks``) or has problems (one ``file:line: field: message`` line each).
+    """
     try:
         return load_timetable(path)
-    except FileNotFoundError:
-        print(t.gettext("Timetable file not found: {path}. Give the path as an argument or set "
-                        "DUBAN_TASKS.").format(path=path), file=sys.stderr)
     except TimetableError as exc:
-        print_timetable_problems(exc, t)
-    return None
+        if len(exc.problems) == 1 and not Path(path).exists():
+            raise CliError(t.gettext(
+                "Timetable file not found: {path} (working directory {cwd}). Give --tasks PATH, "
+                "or set DUBAN_TASKS in the environment or the .env file; without either duban "
+                "uses the timetable it ships.").format(path=path, cwd=Path.cwd())) from None
+        raise CliError(*timetable_problem_lines(exc, t)) from None
 
 
-def open_store(settings: Settings) -> Store:
-    """A store on the configured database (``DATABASE_URL`` or the default SQLite file)."""
+def timetable_problem_lines(exc: TimetableError, t: Translator) -> list[str]:
+    """Every problem of a refused timetable, translated, one ``file:line: field: message`` each."""
+    lines = [t.ngettext("The timetable has {count} problem:",
+                        "The timetable has {count} problems:",
+                        len(exc.problems)).format(count=len(exc.problems))]
+    lines += ["  " + problem.translate(t.gettext) for problem in exc.problems]
+    return lines
+
+
+# -- the database --------------------------------------------------------------------------------
+
+def _who() -> str:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
+
+
+def _owner(path: Path) -> str:
+    try:
+        return path.owner()
+    except (KeyError, OSError):
+        return str(path.stat().st_uid)
+
+
+def _mode(path: Path) -> str:
+    return oct(path.stat().st_mode & 0o777)[2:].rjust(4, "0")
+
+
+def check_sqlite_location(path: Path, t: Translator, *, create: bool) -> bool:
+    """Whether the SQLite file ``path`` exists; with ``create``, make its folder if needed.
+
+    Raises:
+        CliError: the folder cannot be made, or the file or folder is not writable by this user:
+            the message names the path, its owner and mode, the user, and how to fix it.
+    """
+    path = path.absolute()
+    folder = path.parent
+    hint = t.gettext("make it belong to the user that runs duban (chown), or set "
+                     "DUBAN_DATA_DIR (or DATABASE_URL) to a folder that user owns, e.g. "
+                     "/var/lib/duban (systemd: StateDirectory=duban)")
+    if path.exists():
+        if not os.access(path, os.R_OK | os.W_OK) or not os.access(folder, os.W_OK | os.X_OK):
+            denied = path if not os.access(path, os.R_OK | os.W_OK) else folder
+            raise CliError(t.gettext(
+                "Cannot write the database {path}: {denied} belongs to {owner} (mode {mode}) and "
+                "user {user} may not write it; {hint}.").format(
+                path=path, denied=denied, owner=_owner(denied), mode=_mode(denied),
+                user=_who(), hint=hint))
+        return True
+    if not create:
+        return False
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise CliError(t.gettext(
+            "Cannot create the database {path}: {folder} belongs to {owner} (mode {mode}) and "
+            "user {user} may not write in it; {hint}.").format(
+            path=path, folder=existing, owner=_owner(existing), mode=_mode(existing),
+            user=_who(), hint=hint))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(t.gettext("Cannot create the folder {folder}: {error}.").format(
+            folder=folder, error=exc.strerror or exc)) from None
+    return False
+
+
+def safe_url(url: str) -> str:
+    """A database URL with its password masked, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL: show its scheme only
+        return url.split("://", 1)[0] + "://…"
+
+
+def database_error(exc: Exception, url: str, t: Translator) -> CliError:
+    """One line for a database failure: the URL (password masked), the server's words, a hint."""
+    from sqlalchemy.engine import make_url
+
+    original = getattr(exc, "orig", None) or exc
+    words = " ".join(str(original).split("\n")[0].split())
+    try:
+        password = make_url(url).password
+    except Exception:
+        password = None
+    if password:
+        words = words.replace(str(password), "***")
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate == "42501" or "permission denied for schema" in words:
+        hint = N_("the role may not create tables: make it the database's owner (createdb -O "
+                  "ROLE DATABASE, or ALTER DATABASE … OWNER TO ROLE; PostgreSQL 15 and later no "
+                  "longer let every role create tables in schema public)")
+    elif "role" in words and "does not exist" in words:
+        hint = N_("create the role first: createuser ROLE (as the postgres user), then "
+                  "createdb -O ROLE DATABASE")
+    elif "database" in words and "does not exist" in words:
+        hint = N_("create the database first: createdb -O ROLE DATABASE")
+    elif "password authentication failed" in words or "no password supplied" in words:
+        hint = N_("check the user name and password in DATABASE_URL")
+    elif "Connection refused" in words or "failed to resolve host" in words or \
+            "timeout" in words.lower():
+        hint = N_("check the host and port in DATABASE_URL and that the server is running")
+    elif "unable to open database file" in words or "readonly database" in words:
+        hint = N_("check that the database file and its folder belong to the user that runs "
+                  "duban (DUBAN_DATA_DIR)")
+    else:
+        hint = N_("check DATABASE_URL")
+    return CliError(t.gettext("Cannot use the database {url}: {error}. Hint: {hint}.").format(
+        url=safe_url(url), error=words, hint=t.gettext(hint)))
+
+
+@contextmanager
+def database(settings: Settings, t: Translator, *, create: bool = True,
+             upgrade: bool = True) -> Iterator[Store]:
+    """The configured database as a :class:`storage.Store`, closed afterwards.
+
+    Args:
+        settings: the settings (``DATABASE_URL`` or the SQLite file in ``DUBAN_DATA_DIR``).
+        t: the language of the messages.
+        create: make the SQLite file (and its folder) when it does not exist yet.
+        upgrade: bring the schema to the newest revision first.
+
+    Raises:
+        CliError: the database cannot be opened or used (one line, see :func:`database_error`).
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage import Store
+
     url = settings.resolved_database_url
-    if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    return Store(url)
+    sqlite = settings.sqlite_path
+    if sqlite is not None:
+        check_sqlite_location(sqlite, t, create=create)
+    try:
+        store = Store(url)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise database_error(exc, url, t) from None
+    try:
+        if upgrade:
+            store.upgrade()
+        yield store
+    except SQLAlchemyError as exc:
+        raise database_error(exc, url, t) from None
+    finally:
+        store.close()

@@ -7,8 +7,8 @@ application against it (:func:`bot.app.build_application`: real handlers, real s
 HTTP stack) with a virtual clock, and plays a small cast through one December cycle: the admin
 enrols everyone with deep links, the leader binds the leadership group chat, then every day at
 09:00 from 25 October to 8 December the reminder dispatcher runs while the contacts react (or
-do not). The chat transcript is printed as it happens, one line per message, then the final
-summary.
+do not). The chat transcript is printed as it happens, every message whole (its first line
+beside the time, sender and chat, the rest indented below it), then the final summary.
 
 :class:`ScriptedChat` is the driver of simulated people; it is general enough for tests: each
 move injects what a person does into the stand-in, fetches the resulting updates with a real
@@ -70,7 +70,7 @@ GROUP = -1001000000001
 CONTACT_UNITS = {ECOLOGY: "生态环境局", AGRICULTURE: "农业农村局", FORESTRY: "林业局",
                  TOWN: "岑城镇"}
 NAMES = {
-    "zh_Hans": {ADMIN: "周主任", LEADER: "Leader Li", ECOLOGY: "王芳", AGRICULTURE: "张伟",
+    "zh_Hans": {ADMIN: "周主任", LEADER: "李组长", ECOLOGY: "王芳", AGRICULTURE: "张伟",
                 FORESTRY: "刘洋", TOWN: "陈静", GROUP: "降碳领导小组"},
     "en": {ADMIN: "Director Zhou", LEADER: "Leader Li", ECOLOGY: "Wang Fang",
            AGRICULTURE: "Zhang Wei", FORESTRY: "Liu Yang", TOWN: "Chen Jing",
@@ -78,9 +78,8 @@ NAMES = {
 }
 ECOLOGY_DONE_TEXT = {"zh_Hans": "已完成，报告已报送", "en": "done, the report has been filed"}
 
-# Transcript layout: time, who → whom, then the text cut to fit.
+# Transcript layout: time, who → whom (names cut to fit), then the whole text.
 NAME_WIDTH = 14
-TEXT_WIDTH = 72
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -205,21 +204,27 @@ _MARKERS = {"button": "▶ ", "answer": "💬 ", "edit": "✎ ", "markup": "⌨ 
 
 
 def transcript_line(event: TranscriptEvent, at: dt.datetime, group_ids: set[int]) -> str:
-    """One event as ``MM-DD HH:MM  who → whom  first lines [buttons]``."""
+    """One event, whole: ``MM-DD HH:MM  who → whom  first line [buttons]``, then the rest.
+
+    The message's other lines follow, indented under its first; nothing is cut.
+    """
     if event.from_bot:
         who, whom = BOT_NAME, event.chat_title
     elif event.chat_id in group_ids:
         who, whom = event.sender, event.chat_title
     else:
         who, whom = event.sender, BOT_NAME
+    head = f"{at:%m-%d %H:%M}  {fit(who, NAME_WIDTH)} → {fit(whom, NAME_WIDTH)}  "
     # The stand-in records text as the recipient sees it: entities parsed, no HTML left.
     lines = [" ".join(line.split()) for line in event.text.splitlines()]
-    text = " · ".join(line for line in lines[:2] if line)
-    body = _MARKERS.get(event.kind, "") + text
+    while lines and not lines[-1]:
+        lines.pop()
+    first = _MARKERS.get(event.kind, "") + (lines[0] if lines else "")
     buttons = " ".join(f"[{label}]" for row in event.buttons for label in row)
-    body = fit(body, TEXT_WIDTH if buttons else TEXT_WIDTH + 40).rstrip()
-    return (f"{at:%m-%d %H:%M}  {fit(who, NAME_WIDTH)} → {fit(whom, NAME_WIDTH)}  {body}"
-            + (f"  {buttons}" if buttons else ""))
+    indent = " " * display_width(head)
+    out = [(head + first + (f"  {buttons}" if buttons else "")).rstrip()]
+    out += [(indent + line).rstrip() for line in lines[1:]]
+    return "\n".join(out)
 
 
 # -- the scripted December cycle -----------------------------------------------------------------
@@ -400,7 +405,7 @@ async def run_demo(out: TextIO, *, language: str = "zh_Hans", database_url: str 
     Args:
         out: where to print.
         language: the demo's language (``zh_Hans`` or ``en``): its headings and the language
-            of the scripted people's Telegram clients (the leader's is always English).
+            of the scripted people's Telegram clients.
         database_url: SQLAlchemy URL of an empty database (default: a temporary SQLite file).
         year: the cycle year walked through.
         timetable: the timetable (default: the shipped ``data/tasks.yaml``).
@@ -451,8 +456,7 @@ async def _play(out: TextIO, t: Translator, year: int, timetable: Timetable, sto
     api.add_bot(TOKEN, BOT_USERNAME, first_name=BOT_NAME)
     names = NAMES[t.language]
     for user_id in (ADMIN, LEADER, *CONTACT_UNITS):
-        client = "en" if user_id == LEADER else CLIENT_LANGUAGE[t.language]
-        api.add_user(user_id, names[user_id], client)
+        api.add_user(user_id, names[user_id], CLIENT_LANGUAGE[t.language])
     api.add_group(GROUP, names[GROUP])
     settings = Settings(telegram_bot_token=SecretStr(TOKEN), telegram_api_base_url=api.base_url,
                         telegram_file_base_url=api.base_file_url, database_url=store.url,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape, unescape
 from typing import Protocol
@@ -135,19 +136,20 @@ def states(timetable: Timetable, cycle: int, latest: Latest, today: dt.date) -> 
 
 def render_summary(t: Translator, timetable: Timetable, cycle: int, latest: Latest,
                    today: dt.date) -> str:
-    """The leadership summary: counts, then one line per task with its light."""
+    """The leadership summary: how many tasks carry each mark, then one line per task.
+
+    The counts partition the tasks by the mark their line shows, so they add up to the number
+    of tasks and the legend reads as the rows do (🔴 is blocked or overdue, ⚫ closed).
+    """
     all_states = states(timetable, cycle, latest, today)
-    open_states = [s for s in all_states if s.phase is not TaskPhase.CLOSED]
-    count = {phase: sum(1 for s in open_states if s.phase is phase) for phase in TaskPhase}
-    overdue = sum(1 for s in open_states if s.overdue)
+    marks = Counter(state.light for state in all_states)
     lines = [
         "<b>" + t.gettext("Summary of cycle {year}").format(year=cycle) + "</b>",
         t.gettext("as of {date}").format(date=t.date(today)),
-        t.gettext("🟢 done {done} · 🟡 in progress {progress} · 🔴 blocked {blocked} · "
-                  "⚪ no reply {silent} · overdue {overdue}").format(
-            done=count[TaskPhase.DONE], progress=count[TaskPhase.IN_PROGRESS],
-            blocked=count[TaskPhase.BLOCKED], silent=count[TaskPhase.NO_REPLY],
-            overdue=overdue),
+        t.gettext("🟢 done {done} · 🟡 in progress {progress} · 🔴 blocked or overdue {late} · "
+                  "⚪ no reply yet {silent} · ⚫ closed {closed}").format(
+            done=marks["🟢"], progress=marks["🟡"], late=marks["🔴"], silent=marks["⚪"],
+            closed=marks["⚫"]),
         "",
     ]
     for state in all_states:

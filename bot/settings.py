@@ -1,57 +1,127 @@
-"""Settings from the environment or a ``.env`` file (pydantic-settings).
+"""Settings from the environment and a ``.env`` file (pydantic-settings), for every command.
 
-Every setting is documented in the README's configuration table. The bot token is a secret: it is
-held as ``SecretStr`` so it never appears in a repr, a log line or an error message.
+Every setting is documented in the README's configuration table and in ``.env.example``. The bot
+token is a secret: it is held as ``SecretStr`` so it never appears in a repr, a log line or an
+error message.
+
+Where the ``.env`` file is (:func:`find_env_file`): the file ``DUBAN_ENV_FILE`` names, else
+``.env`` in the working directory, else none. The environment wins over the file.
+
+Relative paths (``DUBAN_TASKS``, ``DUBAN_DATA_DIR``, a ``sqlite:///`` ``DATABASE_URL``) are
+resolved against the folder of that ``.env`` file, or the working directory when there is none
+(:func:`load_settings`), so a command finds the same files from any working directory.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from schedules.text import N_, Text, TextError
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_FILE_BASE_URL = "https://api.telegram.org/file/bot"
+ENV_FILE_VARIABLE = "DUBAN_ENV_FILE"
+SQLITE_PREFIX = "sqlite:///"
+
+# Environment variable of each setting, for messages.
+VARIABLES = {
+    "telegram_bot_token": "TELEGRAM_BOT_TOKEN",
+    "telegram_bot_username": "TELEGRAM_BOT_USERNAME",
+    "telegram_api_base_url": "TELEGRAM_API_BASE_URL",
+    "telegram_file_base_url": "TELEGRAM_FILE_BASE_URL",
+    "database_url": "DATABASE_URL",
+    "data_dir": "DUBAN_DATA_DIR",
+    "tz": "DUBAN_TZ",
+    "admins": "DUBAN_ADMINS",
+    "tasks_path": "DUBAN_TASKS",
+    "invite_ttl_days": "DUBAN_INVITE_TTL_DAYS",
+    "dispatch_interval_seconds": "DUBAN_DISPATCH_INTERVAL",
+    "startup_retries": "DUBAN_STARTUP_RETRIES",
+}
+
+
+def shipped_tasks_path() -> Path:
+    """The timetable shipped with duban (package data, found from any working directory).
+
+    In a checkout it is ``data/tasks.yaml`` (``bot/timetable/tasks.yaml`` links to it); in an
+    installed package it is the copy inside ``bot/timetable/``.
+    """
+    return Path(str(files("bot") / "timetable" / "tasks.yaml")).resolve()
 
 
 def default_data_dir() -> Path:
-    """Where the SQLite file lives by default: ``./var`` beside the working directory."""
+    """Where the SQLite file lives by default: ``var`` (relative: see :func:`load_settings`)."""
     return Path("var")
+
+
+class ConfigurationError(Exception):
+    """The configuration cannot be read; ``text`` says which variable and how to fix it."""
+
+    def __init__(self, template: str, **params: object) -> None:
+        self.text = Text(template, params)
+        super().__init__(str(self.text))
+
+
+def _alias(field: str) -> AliasChoices:
+    return AliasChoices(VARIABLES[field], field)
 
 
 class Settings(BaseSettings):
     """The bot's configuration; see the README for each variable."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8",
+    model_config = SettingsConfigDict(env_file=None, env_file_encoding="utf-8",
                                       extra="ignore", populate_by_name=True)
 
-    telegram_bot_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "telegram_bot_token"))
-    telegram_api_base_url: str = Field(
-        default=DEFAULT_API_BASE_URL,
-        validation_alias=AliasChoices("TELEGRAM_API_BASE_URL", "telegram_api_base_url"))
-    telegram_file_base_url: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("TELEGRAM_FILE_BASE_URL", "telegram_file_base_url"))
-    database_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url"))
-    data_dir: Path = Field(default_factory=default_data_dir,
-                           validation_alias=AliasChoices("DUBAN_DATA_DIR", "data_dir"))
-    tz: str = Field(default="Asia/Shanghai", validation_alias=AliasChoices("DUBAN_TZ", "tz"))
-    admins: Annotated[tuple[int, ...], NoDecode] = Field(
-        default=(), validation_alias=AliasChoices("DUBAN_ADMINS", "admins"))
-    tasks_path: Path = Field(default=Path("data/tasks.yaml"),
-                             validation_alias=AliasChoices("DUBAN_TASKS", "tasks_path"))
+    telegram_bot_token: SecretStr | None = Field(default=None,
+                                                 validation_alias=_alias("telegram_bot_token"))
+    telegram_bot_username: str | None = Field(default=None,
+                                              validation_alias=_alias("telegram_bot_username"))
+    telegram_api_base_url: str = Field(default=DEFAULT_API_BASE_URL,
+                                       validation_alias=_alias("telegram_api_base_url"))
+    telegram_file_base_url: str | None = Field(default=None,
+                                               validation_alias=_alias("telegram_file_base_url"))
+    database_url: str | None = Field(default=None, validation_alias=_alias("database_url"))
+    data_dir: Path = Field(default_factory=default_data_dir, validation_alias=_alias("data_dir"))
+    tz: str = Field(default="Asia/Shanghai", validation_alias=_alias("tz"))
+    admins: Annotated[tuple[int, ...], NoDecode] = Field(default=(),
+                                                         validation_alias=_alias("admins"))
+    tasks_path: Path = Field(default_factory=shipped_tasks_path,
+                             validation_alias=_alias("tasks_path"))
     invite_ttl_days: int = Field(default=7, ge=1, le=365,
-                                 validation_alias=AliasChoices("DUBAN_INVITE_TTL_DAYS",
-                                                               "invite_ttl_days"))
-    dispatch_interval_seconds: float = Field(
-        default=60.0, gt=0, validation_alias=AliasChoices("DUBAN_DISPATCH_INTERVAL",
-                                                          "dispatch_interval_seconds"))
+                                 validation_alias=_alias("invite_ttl_days"))
+    dispatch_interval_seconds: float = Field(default=60.0, gt=0,
+                                             validation_alias=_alias("dispatch_interval_seconds"))
+    startup_retries: int = Field(default=20, ge=0, le=1000,
+                                 validation_alias=_alias("startup_retries"))
+    _env_file_used: Path | None = PrivateAttr(default=None)
+
+    @field_validator("telegram_bot_username", "database_url", "telegram_file_base_url",
+                     mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("tasks_path", "data_dir", mode="before")
+    @classmethod
+    def _empty_path_is_default(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str) and not value.strip():
+            return shipped_tasks_path() if info.field_name == "tasks_path" else default_data_dir()
+        return value
+
+    @field_validator("telegram_bot_username")
+    @classmethod
+    def _no_at(cls, value: str | None) -> str | None:
+        return value.strip().lstrip("@") if value else value
 
     @field_validator("admins", mode="before")
     @classmethod
@@ -61,8 +131,9 @@ class Settings(BaseSettings):
             try:
                 return tuple(int(p) for p in parts)
             except ValueError as exc:
-                raise ValueError("DUBAN_ADMINS must be Telegram user ids separated by commas, "
-                                 f"e.g. '12345,67890'; got {value!r}") from exc
+                raise TextError(N_("must be Telegram user ids separated by commas, e.g. "
+                                   "12345,67890 (send /start to the bot to learn yours); got "
+                                   "{value!r}"), value=value) from exc
         if isinstance(value, int):
             return (value,)
         return value
@@ -73,8 +144,8 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"DUBAN_TZ: unknown time zone {value!r}; use an IANA name such as "
-                             "Asia/Shanghai") from exc
+            raise TextError(N_("unknown time zone {value!r}; use an IANA name such as "
+                               "Asia/Shanghai"), value=value) from exc
         return value
 
     @property
@@ -87,7 +158,16 @@ class Settings(BaseSettings):
         """``DATABASE_URL`` or the default SQLite file in the data directory."""
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{self.data_dir / 'duban.sqlite3'}"
+        return f"{SQLITE_PREFIX}{self.data_dir / 'duban.sqlite3'}"
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, or None for another database (or an in-memory one)."""
+        url = self.resolved_database_url
+        if not url.startswith(SQLITE_PREFIX) or url == SQLITE_PREFIX:
+            return None
+        path = url[len(SQLITE_PREFIX):].split("?", 1)[0]
+        return Path(path) if path and path != ":memory:" else None
 
     @property
     def resolved_file_base_url(self) -> str:
@@ -98,3 +178,85 @@ class Settings(BaseSettings):
         if base.endswith("/bot"):
             return base[: -len("/bot")] + "/file/bot"
         return DEFAULT_FILE_BASE_URL
+
+
+def find_env_file(cwd: Path | None = None) -> Path | None:
+    """The ``.env`` file every command reads: ``DUBAN_ENV_FILE``, else ``./.env``, else None.
+
+    Raises:
+        ConfigurationError: ``DUBAN_ENV_FILE`` names a file that does not exist or cannot be
+            read.
+    """
+    named = os.environ.get(ENV_FILE_VARIABLE, "").strip()
+    if named:
+        path = Path(named).expanduser().absolute()
+        if not path.is_file():
+            raise ConfigurationError(N_("{variable} names {path}, which is not a file"),
+                                     variable=ENV_FILE_VARIABLE, path=path)
+        _check_readable(path)
+        return path
+    candidate = (cwd or Path.cwd()) / ".env"
+    try:
+        found = candidate.is_file()
+    except OSError:  # a working directory this user may not look into
+        return None
+    if found:
+        _check_readable(candidate)
+        return candidate
+    return None
+
+
+def _check_readable(path: Path) -> None:
+    if not os.access(path, os.R_OK):
+        raise ConfigurationError(
+            N_("cannot read {path}: permission denied (it belongs to {owner}, mode {mode}); run "
+               "duban as that user or make the file readable by this one"),
+            path=path, owner=_owner(path), mode=_mode(path))
+
+
+def _owner(path: Path) -> str:
+    try:
+        return path.owner()
+    except (KeyError, OSError):
+        return str(path.stat().st_uid)
+
+
+def _mode(path: Path) -> str:
+    return oct(path.stat().st_mode & 0o777)[2:].rjust(4, "0")
+
+
+def load_settings() -> Settings:
+    """The settings of every ``duban`` command: the environment over the ``.env`` file.
+
+    Relative paths are made absolute against the ``.env`` file's folder, or the working
+    directory when no file is in use.
+
+    Raises:
+        ConfigurationError: ``DUBAN_ENV_FILE`` is wrong.
+        pydantic.ValidationError: a setting has a bad value.
+    """
+    env_file = find_env_file()
+    settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
+    base = env_file.parent if env_file is not None else Path.cwd()
+    changes: dict[str, object] = {
+        "tasks_path": _absolute(settings.tasks_path, base),
+        "data_dir": _absolute(settings.data_dir, base),
+    }
+    url = settings.database_url
+    if url and url.startswith(SQLITE_PREFIX) and url != SQLITE_PREFIX:
+        file_part = url[len(SQLITE_PREFIX):]
+        if file_part and not file_part.startswith("/") and not file_part.startswith(":memory:"):
+            changes["database_url"] = SQLITE_PREFIX + str(base / file_part)
+    resolved = settings.model_copy(update=changes)
+    resolved._env_file_used = env_file
+    return resolved
+
+
+def _absolute(path: Path, base: Path) -> Path:
+    path = path.expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def env_file_of(settings: Settings) -> Path | None:
+    """The ``.env`` file :func:`load_settings` read, if any."""
+    return settings._env_file_used

@@ -11,7 +11,9 @@ Usage::
     calendar.previous_working_day(dt.date(2026, 11, 1))  # 2026-10-30, a Friday
 
 An admin's own corrections (a local day off, an extra working Saturday) are injected as dicts of
-date to reason; they win over the library and over the fallback.
+date to reason; they win over the library and over the fallback. The timetable carries them in
+its ``calendar:`` section (:class:`schedules.model.CalendarCorrections`), and
+:func:`schedules.planning.plan_reminders` applies them with :meth:`WorkingDayCalendar.corrected`.
 """
 
 from __future__ import annotations
@@ -51,6 +53,25 @@ class WorkingDayCalendar:
             listed = ", ".join(d.isoformat() for d in both)
             raise ValueError(f"dates given both as holiday and as working day: {listed}")
         self._fallback_years: set[int] = set()
+        # years the corrections speak of: the admin has seen to them, no fallback warning
+        self._corrected_years = {d.year for d in (*self._extra_holidays, *self._extra_workdays)}
+
+    def corrected(self, holidays: Mapping[dt.date, str],
+                  workdays: Mapping[dt.date, str]) -> WorkingDayCalendar:
+        """This calendar with more corrections (they win over this calendar's own).
+
+        The new calendar notes its fallback years in this one's :attr:`fallback_years` too, so
+        that whoever holds this calendar learns which years had no holiday data.
+
+        Raises:
+            ValueError: If a date ends up both a holiday and a working day.
+        """
+        extra_holidays = {d: r for d, r in self._extra_holidays.items() if d not in workdays}
+        extra_workdays = {d: r for d, r in self._extra_workdays.items() if d not in holidays}
+        calendar = WorkingDayCalendar({**extra_holidays, **holidays},
+                                      {**extra_workdays, **workdays})
+        calendar._fallback_years = self._fallback_years
+        return calendar
 
     @property
     def fallback_years(self) -> frozenset[int]:
@@ -103,12 +124,13 @@ class WorkingDayCalendar:
         raise ValueError(f"no working day within {_SEARCH_LIMIT_DAYS} days {direction} {day}")
 
     def _note_fallback(self, year: int) -> None:
-        if year in self._fallback_years:
+        if year in self._fallback_years or year in self._corrected_years:
             return
         self._fallback_years.add(year)
         logger.warning(
             "chinese_calendar has no holiday data for %d; treating Monday-Friday as working days "
-            "(upgrade the chinesecalendar package or add the year's holidays as corrections)",
+            "(upgrade the chinesecalendar package, or add the year's holidays and make-up working "
+            "days under 'calendar:' in the timetable)",
             year,
         )
 

@@ -27,7 +27,7 @@ import difflib
 import re
 import types
 import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,10 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from schedules.model import UNIT_ID_PATTERN, Timetable, UnitKind, normalise_name
+from schedules.text import N_, Text, TextError
+
+Message = str | Text | tuple[Text, ...]
+"""A problem's message: English text, or marked :class:`Text` parts that ``bot/`` translates."""
 
 FieldPath = tuple[str | int, ...]
 """Where a value sits in the document, e.g. ``("tasks", 3, "lead_units", 0)``."""
@@ -59,13 +63,28 @@ class Problem:
     file: str
     line: int | None
     field: str
-    message: str
+    message: Message
 
     def __str__(self) -> str:
+        return self.translate(lambda message: message)
+
+    def translate(self, gettext: Callable[[str], str]) -> str:
+        """The problem as one ``file:line: field: message`` line, the message via ``gettext``."""
         where = self.file if self.line is None else f"{self.file}:{self.line}"
+        message = "".join(part.translate(gettext) if isinstance(part, Text) else gettext(part)
+                          for part in _parts(self.message))
         if self.field:
-            return f"{where}: {self.field}: {self.message}"
-        return f"{where}: {self.message}"
+            return f"{where}: {self.field}: {message}"
+        return f"{where}: {message}"
+
+
+def _parts(message: Message) -> tuple[str | Text, ...]:
+    return message if isinstance(message, tuple) else (message,)
+
+
+def _m(template: str, **params: object) -> Text:
+    """A message to translate later: an ``N_``-marked template and its values."""
+    return Text(template, params)
 
 
 class TimetableError(Exception):
@@ -93,13 +112,15 @@ def load_timetable(path: str | Path) -> Timetable:
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
-        problem = Problem(source, None, "", f"cannot read the file: {exc.strerror or exc}")
+        problem = Problem(source, None, "", _m(N_("cannot read the file: {error}"),
+                                               error=exc.strerror or exc))
         raise TimetableError([problem]) from exc
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        problem = Problem(source, line, "", "the file is not UTF-8 text: save it as UTF-8")
+        problem = Problem(source, line, "", _m(N_("the file is not UTF-8 text: save it as "
+                                                  "UTF-8")))
         raise TimetableError([problem]) from exc
     return parse_timetable(text, source)
 
@@ -121,10 +142,10 @@ def parse_timetable(text: str, source: str) -> Timetable:
     problems = list(document.problems)
     data = document.data
     if not isinstance(data, dict):
-        found = "the file is empty" if data is None else f"found a {_yaml_type_name(data)}"
-        problems.append(Problem(source, document.line_of(()), "",
-                                f"{found}; a timetable is a mapping with the keys "
-                                f"{_TOP_LEVEL_KEYS}"))
+        found = (_m(N_("the file is empty")) if data is None else
+                 _m(N_("found a {kind}"), kind=_yaml_type_name(data)))
+        problems.append(Problem(source, document.line_of(()), "", (found, _m(
+            N_("; a timetable is a mapping with the keys {keys}"), keys=_TOP_LEVEL_KEYS))))
         raise TimetableError(_in_file_order(problems))
 
     timetable: Timetable | None = None
@@ -220,9 +241,10 @@ def _index_nodes(node: yaml.Node, path: FieldPath, document: _Document, source: 
             line = key_node.start_mark.line + 1
             if key in first_seen:
                 document.problems.append(Problem(
-                    source, line, _format_path((*path, key)),
-                    f"duplicate key '{key}' (first at line {first_seen[key]}); YAML would "
-                    "silently keep only the last one, so remove or rename one of them"))
+                    source, line, _format_path((*path, key)), _m(
+                        N_("duplicate key '{key}' (first at line {first}); YAML would "
+                           "silently keep only the last one, so remove or rename one of them"),
+                        key=key, first=first_seen[key])))
             else:
                 first_seen[key] = line
             document.lines[(*path, key)] = line  # the last one wins, as in the data
@@ -235,14 +257,15 @@ def _index_nodes(node: yaml.Node, path: FieldPath, document: _Document, source: 
 
 
 _SYNTAX_HINTS = (
-    ("found character '\\t'", "indent with spaces, not tabs"),
+    ("found character '\\t'", N_("; indent with spaces, not tabs")),
     ("mapping values are not allowed here",
-     "check the indentation, and put a text containing ': ' in double quotes"),
-    ("expected <block end>", "check this line's indentation against the lines above it"),
-    ("could not find expected ':'", "a 'key: value' line may be missing its ':' or be "
-                                    "indented wrongly"),
-    ("found undefined alias", "'*' starts an alias: put a text starting with '*' in quotes"),
-    ("found unexpected end of stream", "a quote or bracket is not closed"),
+     N_("; check the indentation, and put a text containing ': ' in double quotes")),
+    ("expected <block end>", N_("; check this line's indentation against the lines above it")),
+    ("could not find expected ':'", N_("; a 'key: value' line may be missing its ':' or be "
+                                       "indented wrongly")),
+    ("found undefined alias", N_("; '*' starts an alias: put a text starting with '*' in "
+                                 "quotes")),
+    ("found unexpected end of stream", N_("; a quote or bracket is not closed")),
 )
 
 
@@ -250,23 +273,25 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, source: str) -> Proble
     mark = exc.problem_mark or exc.context_mark
     line = mark.line + 1 if mark is not None else None
     what = exc.problem or exc.context or "not valid YAML"
-    message = f"YAML syntax error: {what}"
+    # PyYAML's own words stay English; what duban adds is translated
+    parts = [_m(N_("YAML syntax error: {what}"), what=what)]
     if exc.context and exc.context_mark is not None and exc.context_mark is not mark:
-        message += f" ({exc.context} at line {exc.context_mark.line + 1})"
+        parts.append(_m(N_(" ({context} at line {line})"), context=exc.context,
+                        line=exc.context_mark.line + 1))
     hints = [hint for needle, hint in _SYNTAX_HINTS if needle in what]
     lines = text.splitlines()
     if line is not None and 0 < line <= len(lines) and "\t" in lines[line - 1] and not hints:
-        hints.append("this line contains a tab: indent with spaces, not tabs")
+        hints.append(N_("; this line contains a tab: indent with spaces, not tabs"))
     if hints:
-        message += f"; {hints[0]}"
-    return Problem(source, line, "", message)
+        parts.append(_m(hints[0]))
+    return Problem(source, line, "", tuple(parts))
 
 
 def _reader_problem(exc: yaml.reader.ReaderError, text: str, source: str) -> Problem:
     line = text[: exc.position].count("\n") + 1
     character = exc.character if isinstance(exc.character, str) else chr(exc.character)
-    return Problem(source, line, "", f"the file contains the unprintable character "
-                                     f"{character!r}: delete it")
+    return Problem(source, line, "", _m(N_("the file contains the unprintable character "
+                                           "{character!r}: delete it"), character=character))
 
 
 def _yaml_type_name(value: object) -> str:
@@ -291,58 +316,77 @@ def _format_path(path: FieldPath) -> str:
     return text
 
 
-def _describe_error(error: ErrorDetails, path: FieldPath) -> str:
+def _describe_error(error: ErrorDetails, path: FieldPath) -> Message:
     """A plain message for one pydantic error at ``path``."""
     kind = error["type"]
     value = error.get("input")
     context = error.get("ctx") or {}
     name = path[-1] if path else ""
-    got = f", got {_show(value)}"
+    got = _m(N_(", got {value}"), value=_show(value))
 
     if kind == "missing":
-        return f"missing required field '{name}'"
+        return _m(N_("missing required field '{name}'"), name=name)
     if kind == "extra_forbidden":
         return _unknown_field(path)
+    message: tuple[Text, ...]
     if kind in ("int_parsing", "int_type", "int_from_float"):
-        message = f"expected a whole number{got}"
+        message = (_m(N_("expected a whole number")), got)
     elif kind in ("bool_parsing", "bool_type"):
-        message = f"expected true or false{got}"
+        message = (_m(N_("expected true or false")), got)
     elif kind == "string_type":
-        message = f"expected text{got}"
+        message = (_m(N_("expected text")), got)
         if isinstance(value, int | float) and not isinstance(value, bool):
-            message += f' (put it in double quotes: "{value}")'
+            message += (_m(N_(' (put it in double quotes: "{value}")'), value=value),)
+    elif kind in ("tuple_type", "list_type", "iterable_type", "dict_type") and name in (
+            "holidays", "workdays"):
+        message = (_m(N_("expected 'YYYY-MM-DD: reason' lines")), got)
     elif kind in ("tuple_type", "list_type", "iterable_type"):
-        message = f"expected a list such as [a, b]{got}"
+        message = (_m(N_("expected a list such as [a, b]")), got)
     elif kind in ("model_type", "model_attributes_type", "dict_type"):
-        message = f"expected a mapping of 'field: value' lines{got}"
+        message = (_m(N_("expected a mapping of 'field: value' lines")), got)
     elif kind.startswith("date_"):
         reason = context.get("error")
-        because = f" ({reason})" if reason else ""
-        message = (f"{_show(value)} is not a valid date{because}; write it as YYYY-MM-DD, "
-                   "e.g. 2020-05-11")
+        because = f" ({reason})" if reason else ""  # pydantic's words
+        message = (_m(N_("{value} is not a valid date{because}; write it as YYYY-MM-DD, e.g. "
+                         "2020-05-11"), value=_show(value), because=because),)
     elif kind in ("value_error", "assertion_error"):
-        message = error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        cause = context.get("error")
+        if isinstance(cause, TextError):
+            message = (cause.text,)
+        else:
+            message = (_m(N_("{message}"), message=error["msg"].removeprefix(
+                "Value error, ").removeprefix("Assertion failed, ")),)
     elif kind == "string_pattern_mismatch":
-        message = _pattern_message(context.get("pattern"), value, path)
+        message = (_pattern_message(context.get("pattern"), value, path),)
     elif kind == "too_short":
-        message = f"needs at least {context.get('min_length', 1)} entry"
+        message = (_m(N_("needs at least {count} entry"), count=context.get("min_length", 1)),)
     elif kind == "string_too_short":
-        message = "must not be empty"
-    else:
-        message = error["msg"].replace("Input should be", "must be") + got
-    return message + _extra_hint(kind, name, value)
+        message = (_m(N_("must not be empty")),)
+    elif kind in ("greater_than_equal", "less_than_equal"):
+        bound = context.get("ge", context.get("le"))
+        template = (N_("must be greater than or equal to {bound}")
+                    if kind == "greater_than_equal" else N_("must be less than or equal to "
+                                                            "{bound}"))
+        message = (_m(template, bound=bound), got)
+    elif kind in ("enum", "literal_error"):
+        message = (_m(N_("must be {expected}"), expected=context.get("expected", "")), got)
+    else:  # pydantic's own words
+        message = (_m(N_("{message}"), message=error["msg"].replace(
+            "Input should be", "must be")), got)
+    hint = _extra_hint(kind, name, value)
+    return (*message, hint) if hint is not None else message
 
 
-def _extra_hint(kind: str, name: str | int, value: object) -> str:
+def _extra_hint(kind: str, name: str | int, value: object) -> Text | None:
     if name == "hour" and _looks_like_clock_time(value):
-        return " (write the time as two fields: hour: 9 and minute: 0)"
+        return _m(N_(" (write the time as two fields: hour: 9 and minute: 0)"))
     if name in ("timezone",) and kind == "value_error" and isinstance(value, str):
         from zoneinfo import available_timezones
 
         close = difflib.get_close_matches(value, sorted(available_timezones()), n=1, cutoff=0.8)
         if close:
-            return f"; did you mean '{close[0]}'?"
-    return ""
+            return _m(N_("; did you mean '{close}'?"), close=close[0])
+    return None
 
 
 def _looks_like_clock_time(value: object) -> bool:
@@ -353,25 +397,29 @@ def _looks_like_clock_time(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 59
 
 
-def _pattern_message(pattern: object, value: object, path: FieldPath) -> str:
+def _pattern_message(pattern: object, value: object, path: FieldPath) -> Text:
     if pattern == UNIT_ID_PATTERN:
-        return (f"{_show(value)} is not a valid unit id: use lower-case ASCII letters, digits "
-                "and '-', starting with a letter (e.g. ecology-environment)")
+        return _m(N_("{value} is not a valid unit id: use lower-case ASCII letters, digits and "
+                     "'-', starting with a letter (e.g. ecology-environment)"), value=_show(value))
     if path[:1] == ("measures",):
-        return f'{_show(value)} is not a valid measure id: write it like "3.1"'
-    return f"{_show(value)} does not match the pattern {pattern}"
+        return _m(N_('{value} is not a valid measure id: write it like "3.1"'),
+                  value=_show(value))
+    return _m(N_("{value} does not match the pattern {pattern}"), value=_show(value),
+              pattern=pattern)
 
 
-def _unknown_field(path: FieldPath) -> str:
+def _unknown_field(path: FieldPath) -> Text:
     name = str(path[-1]) if path else ""
     model = _model_at(path[:-1])
     allowed = list(model.model_fields) if model is not None else []
     close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.75)
     if close:
-        return f"unknown field '{name}' (did you mean '{close[0]}'?)"
+        return _m(N_("unknown field '{name}' (did you mean '{close}'?)"), name=name,
+                  close=close[0])
     if allowed:
-        return f"unknown field '{name}' (allowed here: {', '.join(allowed)})"
-    return f"unknown field '{name}'"
+        return _m(N_("unknown field '{name}' (allowed here: {allowed})"), name=name,
+                  allowed=", ".join(allowed))
+    return _m(N_("unknown field '{name}'"), name=name)
 
 
 def _model_at(path: FieldPath) -> type[BaseModel] | None:
@@ -427,6 +475,10 @@ def _show(value: object) -> str:
 # -- pass 3: cross-references -----------------------------------------------------------------
 
 
+_SPELLING_WORDS = {"id": N_("id"), "name": N_("name"), "alias": N_("alias")}
+_NOUNS = {"task": N_("task"), "measure": N_("measure")}
+
+
 @dataclass
 class _Spelling:
     unit_id: str
@@ -466,7 +518,7 @@ class _CrossChecks:
                     if isinstance(entry, dict):
                         self._check_duties(section, noun, index, entry)
 
-    def _report(self, path: FieldPath, message: str) -> None:
+    def _report(self, path: FieldPath, message: Message) -> None:
         self.problems.append(Problem(self.source, self.document.line_of(path),
                                      _format_path(path), message))
 
@@ -480,7 +532,8 @@ class _CrossChecks:
             if unit_id in first_index:
                 first_line = self.document.line_of(("units", first_index[unit_id], "id"))
                 self._report(("units", index, "id"),
-                             f"duplicate unit id '{unit_id}' (first at line {first_line})")
+                             _m(N_("duplicate unit id '{id}' (first at line {line})"),
+                                id=unit_id, line=first_line))
                 continue
             first_index[unit_id] = index
             self.unit_ids.add(unit_id)
@@ -507,10 +560,12 @@ class _CrossChecks:
                 self.owner_of_spelling[key] = spelling.unit_id
             elif earlier.unit_id != spelling.unit_id:
                 line = self.document.line_of(earlier.path)
-                self._report(spelling.path,
-                             f"{spelling.what} '{spelling.text}' of unit '{spelling.unit_id}' is "
-                             f"already the {earlier.what} of unit '{earlier.unit_id}' (line "
-                             f"{line}); a name or alias must name one unit only")
+                self._report(spelling.path, _m(
+                    N_("{what} '{text}' of unit '{unit}' is already the {earlier} of unit "
+                       "'{other}' (line {line}); a name or alias must name one unit only"),
+                    what=_m(_SPELLING_WORDS[spelling.what]), text=spelling.text,
+                    unit=spelling.unit_id, earlier=_m(_SPELLING_WORDS[earlier.what]),
+                    other=earlier.unit_id, line=line))
 
     def _check_members(self, units: list[Any]) -> None:
         for index, unit in enumerate(units):
@@ -522,12 +577,14 @@ class _CrossChecks:
                     continue
                 path: FieldPath = ("units", index, "members", n)
                 if member in seen:
-                    self._report(path, f"member '{member}' is listed twice")
+                    self._report(path, _m(N_("member '{member}' is listed twice"),
+                                          member=member))
                 elif member not in self.unit_ids:
                     self._report(path, self._unknown_unit(member))
                 elif member in self.group_ids:
-                    self._report(path, f"'{member}' is a group and a group cannot be a member "
-                                       "of another group: list its members instead")
+                    self._report(path, _m(N_("'{member}' is a group and a group cannot be a "
+                                             "member of another group: list its members "
+                                             "instead"), member=member))
                 seen.add(member)
 
     def _check_unique_ids(self, section: str, noun: str, entries: list[Any]) -> None:
@@ -541,7 +598,8 @@ class _CrossChecks:
             if entry_id in first_index:
                 first_line = self.document.line_of((section, first_index[entry_id], "id"))
                 self._report((section, index, "id"),
-                             f"duplicate {noun} id {entry_id!r} (first at line {first_line})")
+                             _m(N_("duplicate {noun} id {id!r} (first at line {line})"),
+                                noun=_m(_NOUNS[noun]), id=entry_id, line=first_line))
             else:
                 first_index[entry_id] = index
 
@@ -558,22 +616,25 @@ class _CrossChecks:
                 if reference not in self.unit_ids:
                     self._report(path, self._unknown_unit(reference))
                 elif reference in listed_in:
-                    self._report(path, f"unit '{reference}' is listed twice in this {noun} "
-                                       f"(already in {listed_in[reference]})")
+                    self._report(path, _m(N_("unit '{unit}' is listed twice in this {noun} "
+                                             "(already in {role})"), unit=reference,
+                                          noun=_m(_NOUNS[noun]), role=listed_in[reference]))
                 else:
                     listed_in[reference] = role
 
-    def _unknown_unit(self, reference: str) -> str:
+    def _unknown_unit(self, reference: str) -> Text:
         owner = self.owner_of_spelling.get(normalise_name(reference))
         if owner is not None:
             if normalise_name(reference) == normalise_name(owner):
-                return f"unit ids are written in lower case: write '{owner}'"
-            return f"write the id '{owner}' instead of its name '{reference}'"
+                return _m(N_("unit ids are written in lower case: write '{owner}'"), owner=owner)
+            return _m(N_("write the id '{owner}' instead of its name '{reference}'"),
+                      owner=owner, reference=reference)
         close = difflib.get_close_matches(reference, sorted(self.unit_ids), n=1, cutoff=0.6)
         if close:
-            return (f"unknown unit '{reference}'; did you mean '{close[0]}'? Known units are "
-                    "listed under 'units:'")
-        return f"unknown unit '{reference}'. Known units are listed under 'units:'"
+            return _m(N_("unknown unit '{reference}'; did you mean '{close}'? Known units are "
+                         "listed under 'units:'"), reference=reference, close=close[0])
+        return _m(N_("unknown unit '{reference}'. Known units are listed under 'units:'"),
+                  reference=reference)
 
 
 def _in_file_order(problems: Iterable[Problem]) -> list[Problem]:

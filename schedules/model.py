@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from schedules.text import N_, TextError
+
 UNIT_ID_PATTERN = r"^[a-z][a-z0-9-]*$"
 
 
@@ -53,9 +55,10 @@ class Unit(_Strict):
     @model_validator(mode="after")
     def _members_only_for_groups(self) -> Unit:
         if self.kind is UnitKind.GROUP and not self.members:
-            raise ValueError("a unit of kind 'group' needs at least one member")
+            raise TextError(N_("a unit of kind 'group' needs at least one member"))
         if self.kind is not UnitKind.GROUP and self.members:
-            raise ValueError(f"only a unit of kind 'group' may have members, not '{self.kind}'")
+            raise TextError(N_("only a unit of kind 'group' may have members, not '{kind}'"),
+                            kind=self.kind.value)
         return self
 
     def spellings(self) -> tuple[str, ...]:
@@ -82,7 +85,8 @@ class MonthDay(_Strict):
         try:
             dt.date(2024, self.month, self.day)  # a leap year admits 02-29
         except ValueError as exc:
-            raise ValueError(f"{self.month:02d}-{self.day:02d} is not a day of the year") from exc
+            raise TextError(N_("{day} is not a day of the year"),
+                            day=f"{self.month:02d}-{self.day:02d}") from exc
         return self
 
     def in_year(self, year: int) -> dt.date:
@@ -118,7 +122,7 @@ class ReminderPolicy(_Strict):
     @classmethod
     def _distinct_offsets(cls, value: tuple[int, ...]) -> tuple[int, ...]:
         if len(set(value)) != len(value):
-            raise ValueError("offsets_days lists the same offset twice")
+            raise TextError(N_("offsets_days lists the same offset twice"))
         return tuple(sorted(value, reverse=True))
 
     @field_validator("timezone")
@@ -129,8 +133,8 @@ class ReminderPolicy(_Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as "
-                             "'Asia/Shanghai')") from exc
+            raise TextError(N_("unknown time zone {value!r} (use an IANA name such as "
+                               "'Asia/Shanghai')"), value=value) from exc
         return value
 
 
@@ -155,9 +159,10 @@ class Deadline(_Strict):
     @model_validator(mode="after")
     def _year_only_for_once(self) -> Deadline:
         if self.kind is DeadlineKind.ONCE and self.year is None:
-            raise ValueError("a deadline of kind 'once' needs a year")
+            raise TextError(N_("a deadline of kind 'once' needs a year"))
         if self.kind is not DeadlineKind.ONCE and self.year is not None:
-            raise ValueError(f"a deadline of kind '{self.kind}' takes no year")
+            raise TextError(N_("a deadline of kind '{kind}' takes no year"),
+                            kind=self.kind.value)
         return self
 
     def applies_to(self, cycle: int) -> bool:
@@ -184,8 +189,8 @@ class Task(_Strict):
     @model_validator(mode="after")
     def _someone_responsible(self) -> Task:
         if not self.lead_units and not self.joint_units:
-            raise ValueError(f"task {self.id} has no responsible unit "
-                             "(give lead_units or joint_units)")
+            raise TextError(N_("task {id} has no responsible unit (give lead_units or "
+                               "joint_units)"), id=self.id)
         return self
 
     def role_of(self, unit_id: str) -> Role | None:
@@ -215,7 +220,7 @@ class Measure(_Strict):
     @model_validator(mode="after")
     def _someone_responsible(self) -> Measure:
         if not self.lead_units and not self.joint_units:
-            raise ValueError(f"measure {self.id} has no responsible unit")
+            raise TextError(N_("measure {id} has no responsible unit"), id=self.id)
         return self
 
 
@@ -237,8 +242,32 @@ class Assignment(_Strict):
     via_group: str | None = None  # the group id it came from, if any
 
 
+class CalendarCorrections(_Strict):
+    """The admin's corrections to the working-day calendar, in the timetable's ``calendar:``.
+
+    For a year the ``chinesecalendar`` package does not know yet (it then counts Monday to
+    Friday), or for a local day off: ``holidays`` are extra days off, ``workdays`` extra working
+    days (调休), each as ``YYYY-MM-DD: reason``. They win over the package.
+    """
+
+    holidays: dict[dt.date, str] = {}
+    workdays: dict[dt.date, str] = {}
+
+    @model_validator(mode="after")
+    def _not_both(self) -> CalendarCorrections:
+        both = sorted(self.holidays.keys() & self.workdays.keys())
+        if both:
+            raise TextError(N_("{dates} listed both as holiday and as working day"),
+                            dates=", ".join(d.isoformat() for d in both))
+        return self
+
+    def years(self) -> frozenset[int]:
+        """The years these corrections speak of."""
+        return frozenset(d.year for d in (*self.holidays, *self.workdays))
+
+
 class Timetable(_Strict):
-    """The whole validated file: plan, units, tasks, measures and reminder policy."""
+    """The whole validated file: plan, units, tasks, measures, reminder policy and calendar."""
 
     version: Literal[1] = 1
     plan: PlanInfo
@@ -246,6 +275,7 @@ class Timetable(_Strict):
     units: tuple[Unit, ...] = Field(min_length=1)
     tasks: tuple[Task, ...] = Field(min_length=1)
     measures: tuple[Measure, ...] = ()
+    calendar: CalendarCorrections = CalendarCorrections()
 
     # -- look-ups ---------------------------------------------------------------------------
     def unit(self, unit_id: str) -> Unit:
@@ -302,7 +332,16 @@ class Timetable(_Strict):
         return tuple(seen.values())
 
     def tasks_for_unit(self, unit_id: str) -> tuple[tuple[Task, Assignment], ...]:
-        """The tasks ``unit_id`` has a duty on, with that duty (groups expanded)."""
+        """The tasks ``unit_id`` has a duty on, with that duty.
+
+        A concrete unit gets its own tasks and those of every group it belongs to (the duty then
+        names the group in ``via_group``). A group gets the tasks that name the group itself,
+        with the role written there: 各镇政府 (``towns``) cooperates on tasks 3, 4, 6, 9, ...
+        """
+        if self.unit(unit_id).kind is UnitKind.GROUP:
+            return tuple((task, Assignment(unit_id=unit_id, role=role))
+                         for task in self.tasks
+                         if (role := task.role_of(unit_id)) is not None)
         found = []
         for task in self.tasks:
             for assignment in self.responsible_units(task):

@@ -130,7 +130,8 @@ def plan_reminders(
 
     - ``before``: to every concrete responsible unit (groups expanded, cooperating units too), on
       the cutoff minus each of the policy's offsets, moved back to the previous working day.
-      Two offsets that land on the same day both stay (their keys differ).
+      Two offsets that land on the same working day make one reminder, keyed by the smaller
+      offset (the dispatcher would send only that one anyway).
     - ``overdue``: when the policy says so, to each lead unit (the joint units when the task has
       no lead), on the first working day on or after the cutoff, ``offset_days`` 0.
     - ``digest``: when the global policy's ``weekly_digest`` is on, for each distinct cutoff of the
@@ -138,6 +139,8 @@ def plan_reminders(
       (moved back to a working day, or forward when moving back would leave the window), and one
       more on the first working day on or after the cutoff (``offset_days`` 0). Digests use the
       global policy's time and zone.
+
+    The timetable's ``calendar:`` corrections apply on top of ``calendar``.
 
     Keys are unique. A digest summarises the whole cycle, so when per-task cutoffs make two
     windows share a nominal day only one digest goes out that day, and a digest's
@@ -151,6 +154,9 @@ def plan_reminders(
     Returns:
         The planned reminders, sorted.
     """
+    corrections = timetable.calendar
+    if corrections.holidays or corrections.workdays:
+        calendar = calendar.corrected(corrections.holidays, corrections.workdays)
     planned: list[PlannedReminder] = []
     cutoffs: set[dt.date] = set()
     for task in timetable.tasks:
@@ -176,11 +182,14 @@ def _before_reminders(
     policy: ReminderPolicy,
     calendar: WorkingDayCalendar,
 ) -> list[PlannedReminder]:
-    days: list[tuple[int, dt.date]] = []
+    # offset per day sent: two offsets moved to one working day are one reminder, the one
+    # closer to the cutoff (offsets_days is sorted from the largest down)
+    by_day: dict[dt.date, int] = {}
     for offset in policy.offsets_days:
         day = calendar.previous_working_day(cutoff - dt.timedelta(days=offset))
         if day < cutoff:  # offsets are >= 1 and we only move back, but never remind too late
-            days.append((offset, day))
+            by_day[day] = offset
+    days = [(offset, day) for day, offset in by_day.items()]
     return [
         PlannedReminder(task_id=task.id, unit_id=a.unit_id, cycle=cycle, kind=ReminderKind.BEFORE,
                         offset_days=offset, at=_instant(day, policy), cutoff=cutoff, role=a.role)

@@ -1,58 +1,68 @@
-"""The ``duban`` command line on the real timetable: check, tasks, units, plan."""
+"""The ``duban`` command line, run as the real console script in a subprocess.
+
+Each test runs ``.venv/bin/duban`` in a temporary working directory with a clean environment
+(:mod:`tests.bot.cli_process`). Exit status: 0 done, 1 could not do the work, 2 wrong command
+line; every error is a few plain lines, never a traceback.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from storage import head_revision
-
-ROOT = Path(__file__).resolve().parents[2]
-TASKS = str(ROOT / "data" / "tasks.yaml")
+from tests.bot.cli_process import DUBAN, TASKS, clean_env, duban
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout, result.stderr
 
 
-@pytest.fixture(autouse=True)
-def chinese(monkeypatch: pytest.MonkeyPatch) -> None:
-    for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        monkeypatch.delenv(variable, raising=False)
+def test_check_accepts_the_shipped_timetable(tmp_path: Path) -> None:
+    result = duban("check", str(TASKS), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "26" in result.stdout
 
 
-def test_check_accepts_the_shipped_timetable(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "check", TASKS)
-    assert code == 0
-    assert "26" in out
-
-
-def test_check_rejects_a_bad_file_with_file_and_line(tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    text = Path(TASKS).read_text(encoding="utf-8")
+def test_check_rejects_a_bad_file_with_file_and_line(tmp_path: Path) -> None:
     bad = tmp_path / "tasks.yaml"
-    bad.write_text(text.replace("lead_units: [ecology-environment]",
-                                "lead_units: [ecology-environmnt]", 1), encoding="utf-8")
-    code, _, err = run(capsys, "check", str(bad))
-    assert code == 1
-    assert f"{bad}:" in err and "ecology-environmnt" in err
+    bad.write_text(TASKS.read_text(encoding="utf-8").replace(
+        "lead_units: [ecology-environment]", "lead_units: [ecology-environmnt]", 1),
+        encoding="utf-8")
+    result = duban("check", str(bad), cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"{bad}:" in result.stderr and "ecology-environmnt" in result.stderr
+    no_traceback(result)
 
 
-def test_check_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "check", str(tmp_path / "nope.yaml"))
-    assert code == 1 and "nope.yaml" in err
+def test_a_missing_timetable_names_the_directory_the_variable_and_the_option(
+        tmp_path: Path) -> None:
+    for args in (("check", "nope.yaml"), ("tasks", "--tasks", "nope.yaml"),
+                 ("plan", "--year", "2026", "--tasks", "nope.yaml")):
+        result = duban(*args, cwd=tmp_path)
+        assert result.returncode == 1, args
+        assert "nope.yaml" in result.stderr and str(tmp_path) in result.stderr
+        assert "DUBAN_TASKS" in result.stderr and "--tasks" in result.stderr
+        no_traceback(result)
 
 
-def test_tasks_json_has_the_documented_fields(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "tasks", "--tasks", TASKS, "--json")
-    assert code == 0
-    tasks = json.loads(out)
+def test_the_shipped_timetable_is_found_from_any_directory(tmp_path: Path) -> None:
+    result = duban("tasks", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 26
+    assert duban("units", cwd=tmp_path).returncode == 0
+    assert not (tmp_path / "var").exists()
+
+
+def test_tasks_json_has_the_documented_fields(tmp_path: Path) -> None:
+    result = duban("tasks", "--tasks", str(TASKS), "--json", cwd=tmp_path)
+    assert result.returncode == 0
+    tasks = json.loads(result.stdout)
     assert [t["id"] for t in tasks] == list(range(1, 27))
     by_id = {t["id"]: t for t in tasks}
     for field in ("id", "title", "items", "lead_units", "cooperating_units", "joint_units",
@@ -62,130 +72,271 @@ def test_tasks_json_has_the_documented_fields(capsys: pytest.CaptureFixture[str]
     assert by_id[1]["remark"] == "以统计局数据为准"
     assert by_id[12]["deadline"] == {"kind": "once", "text": "2020年12月前",
                                      "cutoff": "2020-12-01"}
-    assert by_id[7]["deadline"]["kind"] == "annual"
     assert by_id[7]["deadline"]["cutoff_month_day"] == "12-01"
     assert [u["name"] for u in by_id[18]["lead_units"]] == ["发展改革局", "市场监管局"]
     assert by_id[26]["lead_units"] == [] and len(by_id[26]["joint_units"]) == 6
-    assert all(set(u) == {"id", "name"} for u in by_id[9]["cooperating_units"])
-    # Groups are not expanded silently: 各镇政府 stays one entry, its towns are listed apart.
+    assert all(set(u) == {"id", "name", "name_en"} for u in by_id[9]["cooperating_units"])
     towns = [u for u in by_id[9]["expanded_units"] if u["via_group"] == "towns"]
     assert len(towns) == 14 and all(u["role"] == "cooperating" for u in towns)
-    assert any(u["id"] == "towns" for u in by_id[9]["cooperating_units"])
 
 
-def test_tasks_of_one_unit_by_alias(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "tasks", "--tasks", TASKS, "--unit", "科学技术和大数据局",
-                       "--json")
-    assert code == 0
-    tasks = json.loads(out)
+def test_tasks_of_one_unit_by_alias(tmp_path: Path) -> None:
+    result = duban("tasks", "--unit", "科学技术和大数据局", "--json", cwd=tmp_path)
+    assert result.returncode == 0
+    tasks = json.loads(result.stdout)
     assert {t["id"] for t in tasks} == {9, 18, 23, 26}
     assert {t["id"]: t["role"] for t in tasks}[26] == "joint"
 
 
-def test_tasks_unknown_unit_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "tasks", "--tasks", TASKS, "--unit", "外星局")
-    assert code == 2 and "外星局" in err
+@pytest.mark.parametrize(("group", "expected"), [
+    ("各镇政府", [3, 4, 6, 9, 10, 13, 14, 18]), ("领导小组", [23])])
+def test_a_group_lists_the_tasks_that_name_it(tmp_path: Path, group: str,
+                                              expected: list[int]) -> None:
+    result = duban("tasks", "--unit", group, "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [t["id"] for t in json.loads(result.stdout)] == expected
+    listing = duban("tasks", "--unit", group, cwd=tmp_path)
+    assert f"{expected[0]:>2}. " in listing.stdout
 
 
-def test_units_json_lists_groups_and_members(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "units", "--tasks", TASKS, "--json")
-    assert code == 0
-    units = {u["id"]: u for u in json.loads(out)}
+def test_a_member_town_lists_the_groups_tasks_as_a_member(tmp_path: Path) -> None:
+    result = duban("tasks", "--unit", "岑城镇", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "各镇政府" in result.stdout
+
+
+def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    cases = [
+        (("tasks", "--unit", "外星局"), "外星局"),
+        (("plan", "--year", "twenty"), "twenty"),
+        (("plan",), "--year"),
+        (("invite", "--role", "leader", "--unit", "生态环境局"), "--unit"),
+        (("invite", "--unit", "生态环境局", "--days", "0"), "--days"),
+        (("invite", "--unit", "生态环境局", "--days", "x"), "--days"),
+        (("invite", "--unit", "各镇政府", "--bot-username", "x"), "各镇政府"),
+        (("invite", "--unit", "生态环境局"), "--bot-username"),
+        (("invite", "--unit", "生态环境局", "--bot-username", "b"), "'b'"),
+        (("export", "--year", "2026", "-o", "/no/such/dir/x.xlsx"), "/no/such/dir"),
+        (("remind", "--at", "2026-11-16T09:00"), "--dry-run"),
+        (("remind", "--dry-run", "--at", "tomorrow"), "tomorrow"),
+        (("nonsense",), "nonsense"),
+    ]
+    for args, named in cases:
+        result = duban(*args, cwd=tmp_path)
+        assert result.returncode == 2, (args, result.stderr)
+        assert named in result.stderr, (args, result.stderr)
+        no_traceback(result)
+    assert not (tmp_path / "var").exists()  # no database made for a wrong command line
+
+
+def test_a_listing_piped_into_head_stops_quietly(tmp_path: Path) -> None:
+    for command in ("tasks", "units", "plan --year 2026"):
+        shell = subprocess.run(f"'{DUBAN}' {command} | head -n 1", shell=True, cwd=tmp_path,
+                               env=clean_env(), capture_output=True, text=True, check=False,
+                               timeout=60)
+        assert len(shell.stdout.splitlines()) == 1, command
+        assert shell.stderr == "", (command, shell.stderr)
+
+
+def test_units_json_lists_groups_and_members(tmp_path: Path) -> None:
+    result = duban("units", "--json", cwd=tmp_path)
+    units = {u["id"]: u for u in json.loads(result.stdout)}
     assert units["towns"]["kind"] == "group" and len(units["towns"]["members"]) == 14
+    assert units["towns"]["tasks"] == [3, 4, 6, 9, 10, 13, 14, 18]
     town = units[units["towns"]["members"][0]]
     assert "towns" in town["groups"] and town["kind"] == "town"
 
 
-def test_plan_json_for_2026_has_no_2020_tasks(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "plan", "--tasks", TASKS, "--year", "2026", "--json")
-    assert code == 0
-    plan = json.loads(out)
+def test_plan_json_for_2026_has_no_2020_tasks(tmp_path: Path) -> None:
+    result = duban("plan", "--year", "2026", "--json", cwd=tmp_path)
+    assert result.returncode == 0
+    plan = json.loads(result.stdout)
     tasks = {r["task_id"] for r in plan if r["task_id"]}
     assert tasks.isdisjoint({1, 2, 3, 4, 5, 6, 12, 13, 14, 17, 21})
     assert 7 in tasks and 26 in tasks
     first = [r for r in plan if r["task_id"] == 7 and r["offset_days"] == 30]
-    # 1 November 2026 is a Sunday: the 30-day reminder moves to Friday 30 October, 09:00.
     assert {r["at"] for r in first} == {"2026-10-30T09:00:00+08:00"}
     overdue = [r for r in plan if r["kind"] == "overdue" and r["task_id"] == 7]
     assert [r["unit_name"] for r in overdue] == ["农业农村局"]
-    assert overdue[0]["at"] == "2026-12-01T09:00:00+08:00"
+    assert not (tmp_path / "var").exists()
 
 
-def test_plan_2020_has_the_once_tasks(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "plan", "--tasks", TASKS, "--year", "2020", "--json")
-    assert code == 0
-    assert {12, 13, 14, 17, 21} <= {r["task_id"] for r in json.loads(out)}
+def test_plan_lists_each_reminder_sent_once(tmp_path: Path) -> None:
+    """2031: two offsets moved to 11-28 are one row; the fallback warning is translated."""
+    result = duban("plan", "--year", "2031", "--unit", "林业局", cwd=tmp_path)
+    assert result.returncode == 0
+    rows = [line for line in result.stdout.splitlines() if line.startswith("2031-11-28")]
+    tasks = [line.split()[4] for line in rows]
+    assert len(tasks) == len(set(tasks)) > 0
+    assert "chinesecalendar" in result.stderr and "calendar:" in result.stderr
+    assert "chinese_calendar has no holiday data" not in result.stderr  # the English log line
 
 
-def test_help_is_chinese_by_default_and_english_with_lang_en(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        main(["--help"])
-    chinese = capsys.readouterr().out
-    monkeypatch.setenv("LANG", "en_US.UTF-8")
-    with pytest.raises(SystemExit):
-        main(["--help"])
-    english = capsys.readouterr().out
-    assert "validate the timetable file" in english
-    assert "validate the timetable file" not in chinese
-    assert "校验" in chinese
+def test_a_past_cycle_says_it_is_closed(tmp_path: Path) -> None:
+    result = duban("plan", "--year", "2020", "--unit", "林业局", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "2020" in result.stdout.splitlines()[0]
+    assert "尚未排期" not in result.stdout  # "not planned yet" is for the future
+    english = duban("plan", "--year", "2020", cwd=tmp_path, env=clean_env(LANG="en_US.UTF-8"))
+    assert "closed" in english.stdout.splitlines()[0]
+    assert json.loads(duban("plan", "--year", "2020", "--json", cwd=tmp_path).stdout)[0][
+        "cycle_closed"] is True
 
 
-@pytest.fixture
-def sqlite_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """A data directory for the default SQLite database, and no .env to pick up."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "var"))
-    return tmp_path / "var" / "duban.sqlite3"
+def test_help_is_chinese_by_default_and_english_with_lang_en(tmp_path: Path) -> None:
+    chinese = duban("--help", cwd=tmp_path)
+    english = duban("--help", cwd=tmp_path, env=clean_env(LANG="en_US.UTF-8"))
+    assert chinese.returncode == english.returncode == 0
+    assert "validate the timetable" in english.stdout and "usage:" in english.stdout
+    assert "validate the timetable" not in chinese.stdout
+    assert "校验" in chinese.stdout
+    for word in ("usage:", "options:", "positional arguments"):
+        assert word not in chinese.stdout, word
+    error = duban("plan", cwd=tmp_path)
+    assert "error:" not in error.stderr and "usage:" not in error.stderr
 
 
-def test_db_upgrade_creates_the_sqlite_file(sqlite_env: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "db", "upgrade")
-    assert code == 0 and sqlite_env.exists()
-    assert head_revision() in out
-    code, out, _ = run(capsys, "db", "upgrade")  # idempotent
-    assert code == 0
+def test_english_output_names_units_in_english(tmp_path: Path) -> None:
+    env = clean_env(LANG="en_US.UTF-8")
+    plan = duban("plan", "--year", "2026", "--unit", "林业局", cwd=tmp_path, env=env)
+    assert "Forestry" in plan.stdout and "林业局" not in plan.stdout
+    assert "before" in plan.stdout
+    chinese = duban("plan", "--year", "2026", "--unit", "林业局", cwd=tmp_path)
+    assert " before " not in chinese.stdout and "overdue" not in chinese.stdout
 
 
-def test_invite_prints_a_deep_link_stored_as_an_invitation(
-        sqlite_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+# -- one configuration for every command -----------------------------------------------------
+
+def test_every_command_reads_the_env_file(tmp_path: Path) -> None:
+    """`.env` says DUBAN_TASKS=custom-tasks.yaml, a broken file: every command uses it."""
+    (tmp_path / "custom-tasks.yaml").write_text("plan: [\n", encoding="utf-8")
+    (tmp_path / ".env").write_text("DUBAN_TASKS=custom-tasks.yaml\n", encoding="utf-8")
+    for args in (("check",), ("tasks",), ("units",), ("plan", "--year", "2026"),
+                 ("invite", "--unit", "生态环境局", "--bot-username", "b")):
+        result = duban(*args, cwd=tmp_path)
+        assert result.returncode == 1, (args, result.stderr)
+        assert "custom-tasks.yaml" in result.stderr, args
+        no_traceback(result)
+
+
+def test_duban_env_file_is_found_from_any_directory_and_paths_resolve_beside_it(
+        tmp_path: Path) -> None:
+    config = tmp_path / "etc"
+    config.mkdir()
+    (config / "tasks.yaml").write_text(TASKS.read_text(encoding="utf-8"), encoding="utf-8")
+    (config / "duban.env").write_text("DUBAN_TASKS=tasks.yaml\nDUBAN_DATA_DIR=state\n",
+                                      encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = clean_env(DUBAN_ENV_FILE=str(config / "duban.env"))
+    check = duban("check", cwd=elsewhere, env=env)
+    assert check.returncode == 0, check.stderr
+    assert str(config / "tasks.yaml") in check.stdout and str(config / "duban.env") in check.stdout
+    upgrade = duban("db", "upgrade", cwd=elsewhere, env=env)
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert (config / "state" / "duban.sqlite3").exists()
+    assert not (elsewhere / "var").exists() and not (elsewhere / "state").exists()
+    missing = duban("check", cwd=elsewhere, env=clean_env(DUBAN_ENV_FILE="/no/such.env"))
+    assert missing.returncode == 1 and "/no/such.env" in missing.stderr
+
+
+def test_bad_settings_are_named_by_their_variable(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("DUBAN_ADMINS=<your telegram id>\nDUBAN_TZ=Mars/Base\n"
+                                   "DUBAN_INVITE_TTL_DAYS=0\n", encoding="utf-8")
+    result = duban("tasks", cwd=tmp_path)
+    assert result.returncode == 1
+    for variable in ("DUBAN_ADMINS", "DUBAN_TZ", "DUBAN_INVITE_TTL_DAYS", ".env"):
+        assert variable in result.stderr, variable
+    assert "Value error" not in result.stderr and "Input should" not in result.stderr
+    no_traceback(result)
+
+
+def test_invite_uses_the_env_file_username_and_ttl(tmp_path: Path) -> None:
     from storage import Store
 
-    code, out, _ = run(capsys, "invite", "--tasks", TASKS, "--unit", "水利电业公司",
-                       "--bot-username", "@duban_bot")
-    assert code == 0
-    link = out.splitlines()[0]
-    assert link.startswith("https://t.me/duban_bot?start=")
-    store = Store(f"sqlite:///{sqlite_env}")
+    (tmp_path / ".env").write_text("TELEGRAM_BOT_USERNAME=@env_bot\nDUBAN_INVITE_TTL_DAYS=3\n",
+                                   encoding="utf-8")
+    result = duban("invite", "--unit", "水利电业公司", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    link = result.stdout.splitlines()[0]
+    assert link.startswith("https://t.me/env_bot?start=")
+    store = Store(f"sqlite:///{tmp_path / 'var' / 'duban.sqlite3'}")
     try:
-        person = store.enrol_with_invite(link.split("start=")[1], 42, "x", "zh_Hans",
-                                         dt.datetime.now().astimezone())
+        now = dt.datetime.now(dt.UTC)
+        [invite] = [i for i in _invites(store) if i.code == link.split("start=")[1]]
+        assert dt.timedelta(days=2, hours=23) < invite.expires_at.replace(
+            tzinfo=dt.UTC) - now <= dt.timedelta(days=3)
+        enrolment = store.enrol_with_invite(invite.code, 42, "x", "zh_Hans", now)
     finally:
         store.close()
-    assert person.unit_id == "water-power"
+    assert enrolment.units == ("water-power",)
 
 
-def test_invite_refuses_a_group_and_a_missing_username(
-        sqlite_env: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.delenv("TELEGRAM_BOT_USERNAME", raising=False)
-    code, _, err = run(capsys, "invite", "--tasks", TASKS, "--unit", "各镇政府",
-                       "--bot-username", "x")
-    assert code == 2 and "各镇政府" in err
-    code, _, err = run(capsys, "invite", "--tasks", TASKS, "--unit", "生态环境局")
-    assert code == 2 and "--bot-username" in err
+def _invites(store: object) -> list[object]:
+    from sqlmodel import Session, select
+
+    from storage.tables import Invite
+
+    with Session(store.engine) as session:  # type: ignore[attr-defined]
+        return list(session.exec(select(Invite)))
 
 
-def test_plan_shows_delivery_states_from_the_database(
-        sqlite_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_invite_asks_telegram_for_the_username(tmp_path: Path) -> None:
+    from tests.bot.standin_thread import running_standin
+
+    with running_standin() as api:
+        api.add_bot("4242:INVITE-token", "asked_bot", 4242)
+        env = clean_env(TELEGRAM_BOT_TOKEN="4242:INVITE-token",
+                        TELEGRAM_API_BASE_URL=api.base_url)
+        result = duban("invite", "--unit", "生态环境局", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("https://t.me/asked_bot?start=")
+    refused = duban("invite", "--unit", "生态环境局", cwd=tmp_path,
+                    env=clean_env(TELEGRAM_BOT_TOKEN="4242:NOT-THE-TOKEN"))
+    assert refused.returncode == 1
+    assert "NOT-THE-TOKEN" not in refused.stderr + refused.stdout
+    no_traceback(refused)
+
+
+# -- the database ------------------------------------------------------------------------------
+
+def test_db_upgrade_creates_the_sqlite_file_and_says_where(tmp_path: Path) -> None:
+    result = duban("db", "upgrade", cwd=tmp_path)
+    database = tmp_path / "var" / "duban.sqlite3"
+    assert result.returncode == 0 and database.exists()
+    assert str(database) in result.stdout and head_revision() in result.stdout
+    assert duban("db", "upgrade", cwd=tmp_path).returncode == 0  # idempotent
+
+
+def test_nothing_makes_a_database_before_the_configuration_is_good(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("DUBAN_TZ=Nowhere\n", encoding="utf-8")
+    for args in (("db", "upgrade"), ("invite", "--unit", "生态环境局", "--bot-username", "b"),
+                 ("export", "--year", "2026"), ("run",)):
+        result = duban(*args, cwd=tmp_path)
+        assert result.returncode == 1, args
+    assert not (tmp_path / "var").exists()
+
+
+def test_remind_dry_run_writes_nothing(tmp_path: Path) -> None:
+    result = duban("remind", "--dry-run", "--at", "2026-11-17T09:00", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("2026-11-17 09:00")]
+    assert lines and all("无已登记的联络员" in line for line in lines)
+    assert not (tmp_path / "var").exists()
+    assert duban("db", "upgrade", cwd=tmp_path).returncode == 0
+    database = tmp_path / "var" / "duban.sqlite3"
+    before = database.read_bytes()
+    again = duban("remind", "--dry-run", "--at", "2026-11-17T09:00", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert database.read_bytes() == before
+
+
+def test_plan_shows_delivery_states_from_the_database(tmp_path: Path) -> None:
     from storage import ReminderSpec, Store
 
-    code, out, _ = run(capsys, "plan", "--tasks", TASKS, "--year", "2026", "--unit", "林业局")
-    assert code == 0 and "[" in out  # no database yet: "not planned yet"
-    no_db = out
-    store = Store(f"sqlite:///{sqlite_env}")
+    no_db = duban("plan", "--year", "2026", "--unit", "林业局", cwd=tmp_path)
+    assert no_db.returncode == 0 and "[" in no_db.stdout
+    store = Store(f"sqlite:///{tmp_path / 'var' / 'duban.sqlite3'}")
     try:
         store.upgrade()
         store.sync_units([("forestry", "林业局", "bureau")])
@@ -196,22 +347,70 @@ def test_plan_shows_delivery_states_from_the_database(
         store.mark_skipped(row.id, "no enrolled contact", at)
     finally:
         store.close()
-    code, out, _ = run(capsys, "plan", "--tasks", TASKS, "--year", "2026", "--unit", "林业局",
-                       "--json")
-    entry = next(r for r in json.loads(out) if r["task_id"] == 8 and r["offset_days"] == 30)
+    result = duban("plan", "--year", "2026", "--unit", "林业局", "--json", cwd=tmp_path)
+    entry = next(r for r in json.loads(result.stdout)
+                 if r["task_id"] == 8 and r["offset_days"] == 30)
     assert entry["deliveries"] == [{"chat_id": 0, "state": "skipped",
                                     "reason": "no enrolled contact", "message_id": None,
                                     "sent_at": None}]
-    code, out, _ = run(capsys, "plan", "--tasks", TASKS, "--year", "2026", "--unit", "林业局")
-    assert out != no_db and "已跳过 (无已登记的联络员)" in out
+    text = duban("plan", "--year", "2026", "--unit", "林业局", cwd=tmp_path)
+    assert text.stdout != no_db.stdout and "已跳过 (无已登记的联络员)" in text.stdout
 
 
-def test_remind_dry_run_sends_nothing(sqlite_env: Path,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "remind", "--tasks", TASKS, "--dry-run", "--at",
-                       "2026-11-17T09:00")
-    assert code == 0
-    lines = [line for line in out.splitlines() if line.startswith("2026-11-17 09:00")]
-    assert lines and all("无已登记的联络员" in line for line in lines)
-    code, _, err = run(capsys, "remind", "--tasks", TASKS, "--dry-run", "--at", "tomorrow")
-    assert code == 2 and "tomorrow" in err
+def test_an_unwritable_data_directory_names_path_owner_and_user(tmp_path: Path) -> None:
+    """The service-account failure of issue 9: the folder belongs to someone else."""
+    if os.geteuid() == 0:
+        pytest.skip("root may write anywhere; tests/bot/test_deploy.py runs this as a user")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    result = duban("db", "upgrade", cwd=tmp_path,
+                   env=clean_env(DUBAN_DATA_DIR=str(locked / "var")))
+    assert result.returncode == 1 and str(locked) in result.stderr
+    no_traceback(result)
+
+
+def test_an_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -> None:
+    env = clean_env(DATABASE_URL="postgresql+psycopg://duban:s3cret@127.0.0.1:1/duban")
+    for args in (("db", "upgrade"),
+                 ("invite", "--unit", "生态环境局", "--bot-username", "some_bot"),
+                 ("export", "--year", "2026", "-o", "x.xlsx")):
+        result = duban(*args, cwd=tmp_path, env=env)
+        assert result.returncode == 1, args
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert "127.0.0.1:1" in lines[0] and "Connection refused" in lines[0]
+        assert "s3cret" not in result.stderr
+
+
+def test_export_writes_a_workbook(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    result = duban("export", "--year", "2026", "-o", "out.xlsx", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "out.xlsx" in result.stdout
+    assert load_workbook(tmp_path / "out.xlsx").sheetnames == ["汇总", "明细", "报送记录"]
+
+
+def test_timetable_problems_are_in_the_readers_language(tmp_path: Path) -> None:
+    bad = tmp_path / "tasks.yaml"
+    bad.write_text(TASKS.read_text(encoding="utf-8").replace(
+        "lead_units: [forestry]", "lead_units: [林业局]", 1).replace(
+        "  hour: 9\n", "  hour: 9\n  houre: 9\n", 1), encoding="utf-8")
+    chinese = duban("check", str(bad), cwd=tmp_path)
+    english = duban("check", str(bad), cwd=tmp_path, env=clean_env(LANG="en_US.UTF-8"))
+    assert chinese.returncode == english.returncode == 1
+    assert "请写单位 id 'forestry'，而不是名称 '林业局'" in chinese.stderr
+    assert "write the id 'forestry' instead of its name '林业局'" in english.stderr
+    assert "unknown field" not in chinese.stderr and "未知字段 'houre'" in chinese.stderr
+    assert "时间表有 2 处问题" in chinese.stderr
+
+
+def test_check_warns_about_a_world_readable_env_file(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("TELEGRAM_BOT_TOKEN=1:abcdef\n", encoding="utf-8")
+    env_file.chmod(0o644)
+    loose = duban("check", cwd=tmp_path)
+    assert loose.returncode == 0 and "chmod 600" in loose.stderr and "0644" in loose.stderr
+    assert "abcdef" not in loose.stdout + loose.stderr
+    env_file.chmod(0o600)
+    assert "chmod 600" not in duban("check", cwd=tmp_path).stderr

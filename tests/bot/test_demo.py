@@ -80,7 +80,7 @@ async def test_demo_in_chinese_walks_the_cycle(db_url: str, offline: list[Any]) 
     # Enrolment through the admin's deep links; the leader binds the group chat.
     assert lines_with(transcript, "王芳", "→ duban", "/start ")
     assert lines_with(transcript, "duban", "→ 王芳", "生态环境局联络员")
-    assert lines_with(transcript, "Leader Li", "→ 降碳领导小组", "/bind")
+    assert lines_with(transcript, "李组长", "→ 降碳领导小组", "/bind")
     # Reminders, one line each, with their buttons in brackets, at 09:00 of the virtual day.
     forestry = lines_with(transcript, "→ 刘洋", "⏰ 提醒：第8项任务")
     assert len(forestry) == 5, forestry
@@ -104,10 +104,16 @@ async def test_demo_in_chinese_walks_the_cycle(db_url: str, offline: list[Any]) 
     assert told and told[0].startswith("11-24 09:00")
     assert not lines_with(transcript, "→ 陈静", "11-27")
     # The leader asks in the group at the end; weekly digests reached the group before.
-    assert lines_with(transcript, "12-08 10:30", "Leader Li", "/summary")
-    assert lines_with(transcript, "12-08 10:30", "Leader Li", "/overdue")
-    assert lines_with(transcript, "12-08 10:30", "→ 降碳领导小组", "Summary of cycle 2026")
+    assert lines_with(transcript, "12-08 10:30", "李组长", "/summary")
+    assert lines_with(transcript, "12-08 10:30", "李组长", "/overdue")
+    assert lines_with(transcript, "12-08 10:30", "→ 降碳领导小组", "2026年度汇总")
     assert lines_with(transcript, "11-02 09:00", "→ 降碳领导小组", "2026年度汇总")
+    assert "Summary of cycle" not in transcript  # the Chinese demo's leader reads Chinese
+    # Every message whole: a digest shows every task under its heading, nothing is cut.
+    digest = transcript.split("11-02 09:00  duban")[1]
+    assert "🟡" in digest or "⚪" in digest
+    assert all(f" {n}. " in out.getvalue() for n in range(1, 27))
+    assert "…" not in transcript.replace("……", "")
     # Terminal text: no HTML left anywhere.
     assert "<b>" not in out.getvalue() and "&lt;" not in out.getvalue()
 
@@ -164,18 +170,19 @@ async def test_demo_refuses_a_database_in_use(tmp_path: Path,
         assert [p.telegram_user_id for p in store.list_people(None, None, False)] == [42]
 
 
-def test_transcript_lines_are_one_line_per_message() -> None:
+def test_transcript_shows_each_message_whole() -> None:
     reminder = TranscriptEvent(seq=0, chat_id=7, chat_title="王芳", sender="duban",
                                from_bot=True, kind="message",
                                text="⏰ 提醒：第11项任务\n11. 低碳生活方式倡导\n• 详细事项",
                                buttons=(("✅ 已完成", "⏳ 进行中"), ("👌 收到",)), message_id=3)
     at = dt.datetime(2026, 10, 30, 9, 0)
-    line = transcript_line(reminder, at, set())
-    assert "\n" not in line
-    assert line.startswith("10-30 09:00  duban")
-    assert "→ 王芳" in line and "⏰ 提醒：第11项任务 · 11. 低碳生活方式倡导" in line
-    assert "详细事项" not in line
-    assert line.endswith("[✅ 已完成] [⏳ 进行中] [👌 收到]")
+    first, second, third = transcript_line(reminder, at, set()).split("\n")
+    assert first.startswith("10-30 09:00  duban")
+    assert "→ 王芳" in first
+    assert first.endswith("⏰ 提醒：第11项任务  [✅ 已完成] [⏳ 进行中] [👌 收到]")
+    assert second.endswith("  11. 低碳生活方式倡导") and third.endswith("  • 详细事项")
+    assert display_width(second) - display_width(second.lstrip()) == display_width(
+        first.split("⏰")[0])
     notice = TranscriptEvent(seq=1, chat_id=8, chat_title="周主任", sender="duban",
                              from_bot=True, kind="message", text="用 /invite <单位> & 登记")
     assert transcript_line(notice, at, set()).endswith("用 /invite <单位> & 登记")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from bot.i18n import translator
@@ -59,3 +60,25 @@ def test_paginate_keeps_lines_whole_and_under_the_limit() -> None:
     assert "\n".join(pages).split("\n") == lines
     huge = paginate("x" * 2500, limit=1000)
     assert [len(p) for p in huge] == [1000, 1000, 500]
+
+
+def test_summary_counts_partition_the_tasks_by_their_marks() -> None:
+    """The header counts each mark the rows show: they add up to every task (issue 9, item 10)."""
+    latest = {(7, "agriculture-rural"): Report("done"),
+              (8, "forestry"): Report("in_progress", 40),
+              (10, "transport"): Report("blocked")}
+    for language in ("zh_Hans", "en"):
+        t = translator(language)
+        text = render_summary(t, TIMETABLE, 2026, latest, dt.date(2026, 12, 3))
+        header = text.split("\n")[2]
+        rows = [line for line in text.split("\n")[4:] if line]
+        assert len(rows) == len(TIMETABLE.tasks)
+        counted = {mark: int(number) for mark, number in
+                   re.findall(r"(🟢|🟡|🔴|⚪|⚫)\D*?(\d+)", header)}
+        assert set(counted) == {"🟢", "🟡", "🔴", "⚪", "⚫"}
+        for mark, number in counted.items():
+            assert number == sum(1 for row in rows if row.startswith(mark)), (language, mark)
+        assert sum(counted.values()) == len(TIMETABLE.tasks)
+    chinese = render_summary(translator("zh_Hans"), TIMETABLE, 2026, latest,
+                             dt.date(2026, 12, 3)).split("\n")[2]
+    assert "受阻或逾期" in chinese and "已结束" in chinese

@@ -1,55 +1,123 @@
-"""``duban run`` as a real process: long polling against the stand-in, token kept out of logs."""
+"""``duban run`` as a real process: polling the stand-in, the token never shown, a patient start.
+
+Every test runs the real console script (:mod:`tests.bot.cli_process`); none reaches the
+internet: the Bot API is the local stand-in or a closed local port.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
+import socket
+import time
 from pathlib import Path
 
-import pytest
-
-from bot.cli import main
 from bot_api_standin import BotApiStandIn
-from tests.bot.conftest import ROOT, STRANGER, TOKEN
+from tests.bot.cli_process import DUBAN, TASKS, clean_env, duban
+from tests.bot.conftest import STRANGER, TOKEN
+
+SECRET = TOKEN.split(":")[1]
 
 
-def test_run_without_token_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch,
-                                               tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
-    monkeypatch.chdir(tmp_path)  # no .env here
-    monkeypatch.setenv("DUBAN_TASKS", str(ROOT / "data" / "tasks.yaml"))
-    assert main(["run"]) == 1
-    assert "@BotFather" in capsys.readouterr().err
+def assert_no_token(*outputs: str) -> None:
+    for output in outputs:
+        assert TOKEN not in output and SECRET not in output, output
 
 
-def test_run_refuses_a_bad_timetable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_run_without_token_says_how_to_get_one(tmp_path: Path) -> None:
+    result = duban("run", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "@BotFather" in result.stderr and "TELEGRAM_BOT_TOKEN" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "var").exists()
+
+
+def test_run_refuses_a_bad_timetable(tmp_path: Path) -> None:
     bad = tmp_path / "tasks.yaml"
-    good = (ROOT / "data" / "tasks.yaml").read_text(encoding="utf-8")
-    bad.write_text(good.replace("lead_units: [forestry]", "lead_units: [forestri]", 1),
-                   encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
-    monkeypatch.setenv("DUBAN_TASKS", str(bad))
-    assert main(["run"]) == 1
-    err = capsys.readouterr().err
-    assert "tasks.yaml" in err and "forestri" in err
+    bad.write_text(TASKS.read_text(encoding="utf-8").replace(
+        "lead_units: [forestry]", "lead_units: [forestri]", 1), encoding="utf-8")
+    result = duban("run", cwd=tmp_path,
+                   env=clean_env(TELEGRAM_BOT_TOKEN=TOKEN, DUBAN_TASKS=str(bad)))
+    assert result.returncode == 1
+    assert "tasks.yaml" in result.stderr and "forestri" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "var").exists()
+
+
+def test_no_network_is_one_line_after_the_retries_and_never_shows_the_token(
+        tmp_path: Path) -> None:
+    result = duban("run", cwd=tmp_path, env=clean_env(TELEGRAM_BOT_TOKEN=TOKEN,
+                                                      DUBAN_STARTUP_RETRIES="1"))
+    assert result.returncode == 1
+    assert_no_token(result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) <= 4, result.stderr  # start, one retry, the verdict
+    assert "127.0.0.1:9" in lines[-1] and "HTTPS_PROXY" in lines[-1]
+    assert sum("retry" in line for line in lines) == 1
+
+
+async def test_a_refused_token_is_one_line_without_the_token(tmp_path: Path) -> None:
+    async with BotApiStandIn() as api:  # knows no bot: every token is refused with 401
+        process = await asyncio.create_subprocess_exec(
+            str(DUBAN), "run", cwd=tmp_path, env=clean_env(
+                TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=api.base_url,
+                TELEGRAM_FILE_BASE_URL=api.base_file_url),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 1
+    out, err = stdout.decode(), stderr.decode()
+    assert_no_token(out, err)
+    assert "Traceback" not in err and "@BotFather" in err.strip().splitlines()[-1]
+    assert len(err.strip().splitlines()) <= 2, err
+
+
+async def test_start_up_waits_for_a_network_that_comes_up_late(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = await asyncio.create_subprocess_exec(
+        str(DUBAN), "run", cwd=tmp_path, env=clean_env(
+            TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=f"{base}/bot",
+            TELEGRAM_FILE_BASE_URL=f"{base}/file/bot"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        await asyncio.sleep(2.5)  # the bot tries and retries while nothing listens
+        assert process.returncode is None
+        async with BotApiStandIn(port=port) as api:
+            api.add_bot(TOKEN, "duban_test_bot", 123456)
+            api.add_user(STRANGER, "路人", "zh-hans")
+            sent = api.send_command(STRANGER, "start")
+            reply = await api.wait_for_bot_message(STRANGER, after=sent["message_id"],
+                                                   timeout=60)
+            assert "管理员" in reply["text"]
+            process.terminate()
+            _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    log = stderr.decode()
+    assert_no_token(log)
+    assert "not reachable yet" in log and "Traceback" not in log
 
 
 async def test_duban_run_polls_the_configured_api_and_answers(tmp_path: Path) -> None:
     async with BotApiStandIn() as api:
         api.add_bot(TOKEN, "duban_test_bot", 123456)
         api.add_user(STRANGER, "路人", "zh-hans")
-        env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN,
-               "TELEGRAM_API_BASE_URL": api.base_url,
-               "TELEGRAM_FILE_BASE_URL": api.base_file_url,
-               "DUBAN_DATA_DIR": str(tmp_path / "var"),
-               "DUBAN_TASKS": str(ROOT / "data" / "tasks.yaml"),
-               "DATABASE_URL": ""}
+        (tmp_path / ".env").write_text(
+            f"TELEGRAM_BOT_TOKEN={TOKEN}\nTELEGRAM_API_BASE_URL={api.base_url}\n"
+            f"TELEGRAM_FILE_BASE_URL={api.base_file_url}\n", encoding="utf-8")
+        env = clean_env()
+        del env["TELEGRAM_API_BASE_URL"], env["TELEGRAM_FILE_BASE_URL"]
+        started = time.monotonic()
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "run", cwd=tmp_path, env=env,
+            str(DUBAN), "run", cwd=tmp_path, env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         try:
             sent = api.send_command(STRANGER, "start")
@@ -59,20 +127,36 @@ async def test_duban_run_polls_the_configured_api_and_answers(tmp_path: Path) ->
         finally:
             process.terminate()
             _, stderr = await asyncio.wait_for(process.communicate(), 30)
-        log = stderr.decode()
-        assert TOKEN not in log
-        assert TOKEN.split(":")[1] not in log
-        assert (tmp_path / "var" / "duban.sqlite3").exists()
+        assert time.monotonic() - started < 30
+    assert_no_token(stderr.decode())
+    assert (tmp_path / "var" / "duban.sqlite3").exists()
 
 
-def test_run_with_an_unreachable_database_says_so_without_the_password(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
-    monkeypatch.setenv("DUBAN_TASKS", str(ROOT / "data" / "tasks.yaml"))
-    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://duban:s3cret@127.0.0.1:1/duban")
-    assert main(["run"]) == 1
-    err = capsys.readouterr().err
-    assert "DATABASE_URL" in err and "127.0.0.1:1" in err
-    assert "s3cret" not in err
+def test_an_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -> None:
+    result = duban("run", cwd=tmp_path, env=clean_env(
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        DATABASE_URL="postgresql+psycopg://duban:s3cret@127.0.0.1:1/duban"))
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert "DATABASE_URL" in last and "127.0.0.1:1" in last and "Connection refused" in last
+    assert "s3cret" not in result.stderr and "Traceback" not in result.stderr
+    assert_no_token(result.stderr)
+
+
+def test_the_redaction_filter_covers_exceptions_and_arguments() -> None:
+    import logging
+
+    from bot.running import RedactToken
+
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "token %s in %s",
+                               (TOKEN, "url"), None)
+    try:
+        raise ValueError(f"The token {TOKEN} was rejected")
+    except ValueError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+    RedactToken(TOKEN).filter(record)
+    text = logging.Formatter().format(record)
+    assert_no_token(text)
+    assert "<token>" in text and "ValueError" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -158,13 +159,13 @@ def test_duplicate_yaml_key() -> None:
 def test_empty_file() -> None:
     assert problems_in("# nothing yet\n") == [
         f"{SOURCE}: the file is empty; a timetable is a mapping with the keys version, plan, "
-        "reminders, units, tasks, measures"]
+        "reminders, units, tasks, measures, calendar"]
 
 
 def test_top_level_list() -> None:
     assert problems_in("- version: 1\n") == [
         f"{SOURCE}:1: found a list; a timetable is a mapping with the keys version, plan, "
-        "reminders, units, tasks, measures"]
+        "reminders, units, tasks, measures, calendar"]
 
 
 # -- fields and types ---------------------------------------------------------------------------
@@ -423,3 +424,23 @@ def test_file_not_utf8(tmp_path: Path) -> None:
         load_timetable(path)
     assert [str(p) for p in caught.value.problems] == [
         f"{path}:3: the file is not UTF-8 text: save it as UTF-8"]
+
+
+def test_calendar_corrections_are_read_and_checked(tmp_path: Path) -> None:
+    shipped = REAL_YAML.read_text(encoding="utf-8").split("\ncalendar:")[0]
+    good = tmp_path / "good.yaml"
+    good.write_text(shipped + "\ncalendar:\n  holidays:\n    2031-10-01: 国庆节\n"
+                    "  workdays:\n    2031-10-11: 国庆调休\n", encoding="utf-8")
+    timetable = load_timetable(good)
+    assert timetable.calendar.holidays == {dt.date(2031, 10, 1): "国庆节"}
+    assert timetable.calendar.years() == {2031}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(shipped + "\ncalendar:\n  holidays:\n    2031-10-01: 国庆节\n"
+                   "  workdays:\n    2031-10-01: 调休\n", encoding="utf-8")
+    with pytest.raises(TimetableError) as caught:
+        load_timetable(bad)
+    assert "calendar: 2031-10-01 listed both as holiday and as working day" in str(caught.value)
+    bad.write_text(shipped + "\ncalendar:\n  workdays:\n    2031-02-30: x\n", encoding="utf-8")
+    with pytest.raises(TimetableError) as caught:
+        load_timetable(bad)
+    assert "2031-02-30" in str(caught.value) and "YYYY-MM-DD" in str(caught.value)

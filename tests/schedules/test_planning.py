@@ -98,8 +98,8 @@ def test_reminder_in_national_day_holiday_moves_to_september_30(
     task = make_task(20, lead=("fgw",), reminders={"offsets_days": [61, 55]})
     plan = plan_reminders(make_timetable([task]), 2026, calendar)
     befores = of(plan, BEFORE, 20)
-    assert instants(befores) == {61: at(2026, 9, 30), 55: at(2026, 9, 30)}
-    assert len({r.key for r in befores}) == 2  # collapsed onto one day, both kept
+    # collapsed onto one day: one reminder, keyed by the offset closer to the cutoff
+    assert instants(befores) == {55: at(2026, 9, 30)}
 
 
 def test_make_up_working_day_counts_as_working(calendar: WorkingDayCalendar) -> None:
@@ -130,6 +130,25 @@ def test_2027_without_holiday_data_falls_back_to_monday_to_friday(
     assert len(warnings) == 1
     assert "2027" in warnings[0].getMessage()
     assert calendar.fallback_years == frozenset({2027})
+
+
+def test_the_timetables_calendar_corrections_move_reminders_and_quiet_the_fallback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A year the package does not know: the admin's days off and make-up days in the file."""
+    from schedules.model import CalendarCorrections
+
+    caplog.set_level(logging.WARNING, logger="schedules.calendar")
+    corrected = small_timetable().model_copy(update={"calendar": CalendarCorrections(
+        holidays={D(2027, 11, 24): "local day off"},
+        workdays={D(2027, 11, 28): "make-up Sunday"})})
+    calendar = WorkingDayCalendar()
+    befores = instants(of(plan_reminders(corrected, 2027, calendar), BEFORE, ANNUAL_TASK,
+                          "fgw"))
+    assert befores[7] == at(2027, 11, 23)  # the 24th is off: back to Tuesday
+    assert befores[3] == at(2027, 11, 28)  # the Sunday is worked
+    assert calendar.fallback_years == frozenset()
+    assert not [r for r in caplog.records if r.name == "schedules.calendar"]
 
 
 # -- which tasks ---------------------------------------------------------------------------------
@@ -198,14 +217,13 @@ def test_time_zone_override(calendar: WorkingDayCalendar) -> None:
     assert all(r.at.tzinfo == SHANGHAI for r in of(plan, DIGEST))  # digests: global policy
 
 
-def test_offsets_that_collapse_keep_both_and_never_reach_the_cutoff(
+def test_offsets_that_collapse_make_one_reminder_and_never_reach_the_cutoff(
     calendar: WorkingDayCalendar,
 ) -> None:
-    # 11-28 (3) and 11-29 (2) are a weekend: both go out on Friday 11-27
+    # 11-28 (3) and 11-29 (2) are a weekend: one reminder on Friday 11-27, not two
     task = make_task(20, lead=("fgw",), reminders={"offsets_days": [3, 2, 1]})
     plan = plan_reminders(make_timetable([task]), 2026, calendar)
-    assert instants(of(plan, BEFORE)) == {3: at(2026, 11, 27), 2: at(2026, 11, 27),
-                                          1: at(2026, 11, 30)}
+    assert instants(of(plan, BEFORE)) == {2: at(2026, 11, 27), 1: at(2026, 11, 30)}
     cutoff_start = dt.datetime(2026, 12, 1, tzinfo=SHANGHAI)
     assert all(r.at < cutoff_start for r in of(plan, BEFORE))
 

@@ -164,6 +164,19 @@ def test_towns_group_expands_to_the_14_towns(timetable: Timetable) -> None:
     assert town_tasks == [3, 4, 6, 9, 10, 13, 14, 18]
 
 
+def test_a_groups_view_lists_the_tasks_that_name_the_group(timetable: Timetable) -> None:
+    """各镇政府 and 领导小组 have tasks of their own; each member's view has them too (item 8)."""
+    towns = timetable.tasks_for_unit("towns")
+    assert [task.id for task, _ in towns] == [3, 4, 6, 9, 10, 13, 14, 18]
+    assert all(duty.role is Role.COOPERATING and duty.unit_id == "towns" for _, duty in towns)
+    assert [task.id for task, _ in timetable.tasks_for_unit("leading-group")] == [23]
+    for member in timetable.unit("leading-group").members:
+        assert 23 in [task.id for task, _ in timetable.tasks_for_unit(member)]
+    for member in timetable.unit("towns").members:
+        mine = {task.id for task, _ in timetable.tasks_for_unit(member)}
+        assert {task.id for task, _ in towns} <= mine
+
+
 def test_item_counts(timetable: Timetable) -> None:
     assert timetable.task(4).items == ("(1)煤炭占能源消费总量比重比上年有所下降。",
                                        "(2)天然气占能源消费总量比重比上年有所上升。")

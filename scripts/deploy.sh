@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Install (or upgrade) duban as a service on one machine: docs/deploy.md in one script, as root.
+#
+#   sudo scripts/deploy.sh [options]
+#
+#   --user NAME        the service account, made if missing                     [duban]
+#   --checkout DIR     the checkout to install from (stays root's, read-only)   [this one]
+#   --venv DIR         the virtual environment                                  [CHECKOUT/.venv]
+#   --python PATH      interpreter for the venv; the service user must be able
+#                      to run it (not one under /root, e.g. pyenv's)            [/usr/bin/python3]
+#   --state-dir DIR    the database and state, owned by the service user        [/var/lib/duban]
+#   --config-dir DIR   duban.env (mode 0600, the token) and tasks.yaml         [/etc/duban]
+#   --bin-dir DIR      where the `duban` command for operators goes             [/usr/local/bin]
+#   --unit-dir DIR     where duban.service goes ('' for none)                   [/etc/systemd/system]
+#
+# Run it again to upgrade after `git pull`: it keeps duban.env and tasks.yaml, reinstalls the
+# package, upgrades the database schema and restarts the service if it is running.
+set -euo pipefail
+
+user=duban
+checkout="$(cd "$(dirname "$0")/.." && pwd)"
+venv=""
+python=/usr/bin/python3
+state=/var/lib/duban
+config=/etc/duban
+bin=/usr/local/bin
+units=/etc/systemd/system
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --user) user="$2"; shift 2 ;;
+    --checkout) checkout="$2"; shift 2 ;;
+    --venv) venv="$2"; shift 2 ;;
+    --python) python="$2"; shift 2 ;;
+    --state-dir) state="$2"; shift 2 ;;
+    --config-dir) config="$2"; shift 2 ;;
+    --bin-dir) bin="$2"; shift 2 ;;
+    --unit-dir) units="$2"; shift 2 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) echo "deploy.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+venv="${venv:-$checkout/.venv}"
+step() { printf '== %s\n' "$*"; }
+
+if [ "$(id -u)" != 0 ]; then
+  echo "deploy.sh: run it as root (sudo): it creates a user and system folders" >&2
+  exit 2
+fi
+
+step "service user $user"
+if ! id -u "$user" >/dev/null 2>&1; then
+  useradd --system --user-group --home-dir "$state" --no-create-home \
+    --shell /usr/sbin/nologin "$user"
+fi
+
+step "state directory $state (the database; only $user may write it)"
+install -d -o "$user" -g "$user" -m 0750 "$state"
+
+step "configuration in $config"
+install -d -o root -g "$user" -m 0750 "$config"
+if [ ! -e "$config/duban.env" ]; then
+  cat > "$config/duban.env" <<EOF
+# duban's settings (README.md, "Configuration"; .env.example lists them all).
+# Mode 0600: it holds the bot token. Restart duban after a change.
+TELEGRAM_BOT_TOKEN=
+# Telegram user ids of the admins, comma-separated (send /start to the bot to learn yours)
+DUBAN_ADMINS=
+DUBAN_DATA_DIR=$state
+DUBAN_TASKS=$config/tasks.yaml
+# PostgreSQL instead of SQLite (docs/deploy.md):
+# DATABASE_URL=postgresql+psycopg://$user@/$user
+EOF
+fi
+chown "$user:$user" "$config/duban.env"
+chmod 0600 "$config/duban.env"
+if [ ! -e "$config/tasks.yaml" ]; then
+  # The timetable to edit lives here, outside the checkout: `git pull` never meets local edits.
+  install -o root -g "$user" -m 0640 "$checkout/data/tasks.yaml" "$config/tasks.yaml"
+fi
+
+step "virtual environment $venv"
+if [ ! -x "$venv/bin/python" ]; then
+  "$python" -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet "$checkout"
+# the same version number again after a `git pull`: replace the installed copy all the same
+"$venv/bin/python" -m pip install --quiet --force-reinstall --no-deps "$checkout"
+if ! runuser -u "$user" -- "$venv/bin/duban" --help >/dev/null; then
+  echo "deploy.sh: user $user cannot run $venv/bin/duban; is $python (and the folders above" \
+       "it) readable by $user? Give --python /usr/bin/python3" >&2
+  exit 1
+fi
+
+step "the duban command ($bin/duban: runs as $user with $config/duban.env)"
+install -d -m 0755 "$bin"
+cat > "$bin/duban" <<EOF
+#!/bin/sh
+# duban as the service user, with the service's settings (written by scripts/deploy.sh).
+export DUBAN_ENV_FILE=$config/duban.env
+if [ "\$(id -u)" = 0 ]; then exec runuser -u $user -- $venv/bin/duban "\$@"; fi
+exec $venv/bin/duban "\$@"
+EOF
+chmod 0755 "$bin/duban"
+
+step "timetable and settings"
+"$bin/duban" check
+
+step "database schema"
+"$bin/duban" db upgrade
+
+if [ -n "$units" ] && [ -d "$units" ]; then
+  step "systemd unit $units/duban.service"
+  case "$state" in
+    /var/lib/*) writable="StateDirectory=${state#/var/lib/}
+StateDirectoryMode=0750" ;;
+    *) writable="ReadWritePaths=$state" ;;
+  esac
+  cat > "$units/duban.service" <<EOF
+[Unit]
+Description=duban 督办 Telegram bot
+# Start once the network is configured; duban also retries Telegram with back-off at start.
+Wants=network-online.target
+After=network-online.target
+# With PostgreSQL on this machine, add: After=postgresql.service
+
+[Service]
+User=$user
+Group=$user
+Environment=DUBAN_ENV_FILE=$config/duban.env
+ExecStart=$venv/bin/duban run
+WorkingDirectory=$state
+$writable
+Restart=on-failure
+RestartSec=30
+NoNewPrivileges=true
+ProtectSystem=full
+PrivateTmp=true
+
+[Install]
+WantedBy=multi-user.target
+EOF
+  if [ -d /run/systemd/system ]; then
+    systemctl daemon-reload
+    if systemctl is-active --quiet duban; then
+      systemctl restart duban
+    fi
+  fi
+fi
+
+cat <<EOF
+
+duban is installed. Next:
+  1. put the bot token and the admins' ids in $config/duban.env (mode 0600)
+  2. systemctl enable --now duban      (logs: journalctl -u duban -f)
+Operators run '$bin/duban ...' (as $user, with these settings) from any directory.
+EOF
