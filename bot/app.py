@@ -62,7 +62,8 @@ def build_application(settings: Settings, *, timetable: Timetable | None = None,
                       store: Store | None = None, clock: Clock | None = None,
                       request: BaseRequest | None = None,
                       get_updates_request: BaseRequest | None = None,
-                      rate_limit: bool = True, auto_dispatch: bool = True) -> Application:
+                      rate_limit: bool = True, pacer: ChatPacer | None = None,
+                      auto_dispatch: bool = True) -> Application:
     """Build the bot from its settings.
 
     Args:
@@ -73,6 +74,7 @@ def build_application(settings: Settings, *, timetable: Timetable | None = None,
         request: an injected ``BaseRequest`` for narrow tests.
         get_updates_request: an injected ``BaseRequest`` for getUpdates.
         rate_limit: keep Telegram's flood limits per chat (:class:`bot.pacing.ChatPacer`).
+        pacer: the pacer to use instead of the default one (tests use faster limits).
         auto_dispatch: schedule the reminder dispatch job (tests drive it by hand).
 
     Raises:
@@ -106,7 +108,7 @@ def build_application(settings: Settings, *, timetable: Timetable | None = None,
         .post_shutdown(_post_shutdown)
     )
     if rate_limit:
-        builder = builder.rate_limiter(ChatPacer())  # type: ignore[arg-type]
+        builder = builder.rate_limiter(pacer or ChatPacer())  # type: ignore[arg-type]
     if request is not None:
         builder = builder.request(request)
     if get_updates_request is not None:

@@ -15,6 +15,7 @@ import pytest
 from telegram.ext import Application
 
 from bot.app import build_application
+from bot.pacing import ChatPacer
 from bot.demo import ScriptedChat, button_data
 from bot.settings import Settings
 from bot_api_standin import BotApiStandIn
@@ -78,8 +79,11 @@ def make_settings(api: BotApiStandIn, store: Store) -> Settings:
 async def harness(api: BotApiStandIn, store: Store, clock: FrozenClock,
                   timetable: Timetable) -> AsyncIterator[Harness]:
     """A running duban application (post_init done, no polling, no automatic dispatch)."""
+    # Telegram's limits, but a private chat may take 50 messages a second: the tests' people
+    # read fast (tests/bot/test_pacing.py checks the real per-chat pace).
     app = build_application(make_settings(api, store), timetable=timetable, store=store,
-                            clock=clock, auto_dispatch=False)
+                            clock=clock, auto_dispatch=False,
+                            pacer=ChatPacer(private_rate=50, group_rate=20, group_period=60))
     app.bot_data["per_chat_interval"] = 0.0
     await app.initialize()
     assert app.post_init is not None
