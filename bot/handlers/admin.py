@@ -230,10 +230,11 @@ async def reload_timetable(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     try:
         timetable = await asyncio.to_thread(load_timetable, path)
     except (OSError, TimetableError) as exc:
-        problems = exc.problems if isinstance(exc, TimetableError) else [exc]
+        problems = ([p.translate(t.gettext) for p in exc.problems]
+                    if isinstance(exc, TimetableError) else [str(exc)])
         await reply(message, escape(t.gettext(
             "The timetable {path} was not reloaded; the bot keeps the one it had. Problems:")
-            .format(path=path) + "\n" + "\n".join(str(p) for p in problems)), t)
+            .format(path=path) + "\n" + "\n".join(problems)), t)
         return
     known = {u.id for u in timetable.units}
     memberships = await services.db(services.store.memberships)
