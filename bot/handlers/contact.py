@@ -58,7 +58,7 @@ from schedules.commands import (
     parse_number,
     parse_report_args,
 )
-from schedules.progress import cycle_is_open, is_closed, task_state
+from schedules.progress import carried_progress, cycle_is_open, is_closed, task_state
 from schedules.status import Status, is_small_talk, parse_status_text
 
 log = logging.getLogger(__name__)
@@ -346,9 +346,13 @@ async def store_report(update: Update, context: ContextTypes.DEFAULT_TYPE, calle
     if problem:
         await reply(message, t.gettext(problem).format(number=draft.task_id), t)
         return
+    before = await services.db(services.store.latest_reports, draft.cycle, draft.task_id,
+                               draft.unit_id)
+    percent = carried_progress(draft.status, draft.percent,
+                               before.get((draft.task_id, draft.unit_id)))
     report, new = await services.db(
         services.store.add_report_once, draft.task_id, draft.unit_id, draft.cycle,
-        draft.status, draft.percent, draft.note, caller.telegram_user_id, services.now(),
+        draft.status, percent, draft.note, caller.telegram_user_id, services.now(),
         draft.source, draft.message_id, REPEAT_WINDOW if draft.source == "button" else None)
     user_data: dict[str, Any] = context.user_data  # type: ignore[assignment]
     user_data["last_report"] = {"task": draft.task_id, "unit": draft.unit_id,
