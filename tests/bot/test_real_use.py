@@ -486,3 +486,215 @@ async def test_media_the_bot_does_not_keep_gets_a_short_answer(harness: Harness,
     answer = harness.bot_messages_after(ECOLOGY, sent["message_id"])
     assert len(answer) == 1 and "不会保存" in answer[0]["text"]
     assert harness.store.latest_reports(2026) == {}
+
+
+# -- found by a fresh tester -------------------------------------------------------------------
+def report_tuples(h: Harness, task: int, unit: str = ECO, cycle: int = 2026) -> list:
+    return [(r.status, r.progress, r.note) for r in h.store.report_history(task, unit, cycle)]
+
+
+async def reminder_for(h: Harness, task: int) -> dict:
+    return next(m for m in reversed(h.api.bot_messages(ECOLOGY))
+                if f"r|{task}|d|2026|{ECO}" in button_data(m))
+
+
+# F1 --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("words", ["今年完成不了", "下周完成", "完成了吗？", "完成一半", "待完成"])
+async def test_f1_words_that_are_not_done_are_not_stored_as_done(harness: Harness, words) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    harness.clock.set(dt.datetime(2026, 11, 17, 9, 0, tzinfo=SHANGHAI))
+    await dispatch_due(harness.app)
+    rem = await reminder_for(harness, 15)
+    await harness.say(ECOLOGY, words, reply_to=rem["message_id"])
+    latest = harness.store.latest_reports(2026, 15).get((15, ECO))
+    assert latest is None or latest.status != "done"
+
+
+async def test_f1b_cannot_finish_silences_all_later_reminders(harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    harness.clock.set(dt.datetime(2026, 11, 17, 9, 0, tzinfo=SHANGHAI))
+    await dispatch_due(harness.app)
+    reminder = await reminder_for(harness, 15)
+    await harness.say(ECOLOGY, "今年完成不了", reply_to=reminder["message_id"])
+    harness.clock.set(dt.datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))
+    report = await dispatch_due(harness.app)
+    rows = {r.id: r for r in harness.store.reminders_for_cycle(2026)}
+    assert not [why for i, why in report.skipped
+                if (rows[i].task_id, rows[i].unit_id, why) == (15, ECO, "unit reported done")]
+
+
+# F2 --------------------------------------------------------------------------------------------
+async def test_f2_a_note_after_done_keeps_the_status(harness: Harness) -> None:
+    """docs/chat.md: the note 'is stored as a new report with the same status'."""
+    await harness.enrol(ECOLOGY, "生态环境局")
+    listing = await harness.command(ECOLOGY, "mytasks")
+    card = await harness.press(ECOLOGY, listing[-1]["message_id"], f"t|15|{ECO}")
+    ack = await harness.press(ECOLOGY, card[0]["message_id"], f"r|15|d|2026|{ECO}")
+    await harness.say(ECOLOGY, "过程中遇到一些困难，已协调解决", reply_to=ack[-1]["message_id"])
+    assert [s for s, _, _ in report_tuples(harness, 15)] == ["done", "done"]
+
+
+# F3 --------------------------------------------------------------------------------------------
+async def test_f3_a_message_naming_another_task_is_not_this_tasks_note(harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    listing = await harness.command(ECOLOGY, "mytasks")
+    card = await harness.press(ECOLOGY, listing[-1]["message_id"], f"t|15|{ECO}")
+    await harness.press(ECOLOGY, card[0]["message_id"], f"r|15|p|2026|{ECO}")
+    harness.clock.advance(dt.timedelta(minutes=3))
+    await harness.say(ECOLOGY, "第16项已完成")
+    assert [s for s, _, _ in report_tuples(harness, 15)] == ["in_progress"]
+    assert harness.store.latest_reports(2026, 16)[(16, ECO)].status == "done"  # task 16's
+
+
+# F4 --------------------------------------------------------------------------------------------
+async def test_f4_a_future_year_is_refused_and_does_not_silence_it(harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.command(ECOLOGY, "report", "15 2027 已完成")  # typo for 2026, on 16 Nov 2026
+    assert harness.store.latest_reports(2027, 15) == {}
+    harness.clock.set(dt.datetime(2027, 11, 1, 9, 0, tzinfo=SHANGHAI))
+    report = await dispatch_due(harness.app)
+    rows = {r.id: r for r in harness.store.reminders_for_cycle(2027)}
+    assert any(rows[i].task_id == 15 and rows[i].unit_id == ECO for i in report.sent)
+
+
+# F5 --------------------------------------------------------------------------------------------
+async def test_f5_a_year_written_2026nian_is_that_year(harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    harness.clock.set(dt.datetime(2027, 1, 4, 10, 0, tzinfo=SHANGHAI))
+    await harness.command(ECOLOGY, "report", "15 2026年 已完成")
+    assert harness.store.latest_reports(2027, 15) == {}  # actually stored for 2027
+
+
+# F6 --------------------------------------------------------------------------------------------
+async def test_f6_overdue_after_new_year_still_shows_last_cycle(harness: Harness) -> None:
+    await harness.enrol(LEADER, None, "leader")
+    harness.clock.set(dt.datetime(2027, 1, 4, 10, 0, tzinfo=SHANGHAI))
+    answer = texts(await harness.command(LEADER, "overdue", "2026"))
+    assert "2026" in answer  # actually "Overdue and silent, cycle 2027 ... none", arg ignored
+
+
+# F7 --------------------------------------------------------------------------------------------
+async def test_f7_two_files_before_the_report_are_both_kept(harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    harness.clock.set(dt.datetime(2026, 11, 17, 9, 0, tzinfo=SHANGHAI))
+    await dispatch_due(harness.app)
+    rem = await reminder_for(harness, 15)
+    for name in ("一.pdf", "二.pdf"):
+        harness.api.send_document(ECOLOGY, name, name.encode(),
+                                  reply_to_message_id=rem["message_id"])
+        await harness.pump()
+    ack = await harness.press(ECOLOGY, rem["message_id"], f"r|15|d|2026|{ECO}")
+    assert "一.pdf" in texts(ack) and "二.pdf" in texts(ack)  # only 二.pdf is kept
+
+
+# F8 --------------------------------------------------------------------------------------------
+async def test_f8_a_caption_is_not_silently_dropped(harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    harness.clock.set(dt.datetime(2026, 11, 17, 9, 0, tzinfo=SHANGHAI))
+    await dispatch_due(harness.app)
+    rem = await reminder_for(harness, 15)
+    await harness.command(ECOLOGY, "report", "15 已完成")
+    sent = harness.api.send_document(ECOLOGY, "更正.pdf", b"x",
+                                     reply_to_message_id=rem["message_id"],
+                                     caption="更正：仍在进行中，60%")
+    await harness.pump()
+    answer = texts(harness.bot_messages_after(ECOLOGY, sent["message_id"]))
+    stored = report_tuples(harness, 15)
+    assert len(stored) == 2 or "说明" in answer or "caption" in answer.lower(), (stored, answer)
+
+
+# F9 --------------------------------------------------------------------------------------------
+async def test_f9_reports_are_made_privately_never_half_in_a_group(harness: Harness) -> None:
+    harness.api.add_group(GROUP, "降碳领导小组")
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.enrol(ECOLOGY, "林业局")
+    q = await harness.command(ECOLOGY, "report", "23 已完成", chat_id=GROUP)
+    assert len(q) == 1 and "私聊" in q[0]["text"] and button_data(q[0]) == []
+    assert harness.store.latest_reports(2026, 23) == {}
+    private = await harness.command(ECOLOGY, "report", "23 已完成")
+    await harness.press(ECOLOGY, private[0]["message_id"], button_data(private[0])[0])
+    assert harness.store.latest_reports(2026, 23) != {}
+
+
+# F10 -------------------------------------------------------------------------------------------
+async def test_f10_env_admin_language_is_kept_or_not_claimed(harness: Harness) -> None:
+    said = texts(await harness.command(ADMIN, "lang", "en"))
+    assert "Language set: English" not in said and "/invite admin" in said
+
+
+async def test_f10b_lang_english_is_not_chinese(harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    said = texts(await harness.command(ECOLOGY, "lang", "English"))
+    assert said == "Language set: English."
+    offered = await harness.command(ECOLOGY, "lang", "fr")
+    assert button_data(offered[0]) == ["l|zh_Hans", "l|en"]  # asked again, nothing set
+    assert harness.store.get_person(ECOLOGY).language == "en"  # type: ignore[union-attr]
+
+
+# F11 -------------------------------------------------------------------------------------------
+async def test_f11_an_invisible_note_does_not_hide_the_last_real_note(harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.enrol(LEADER, None, "leader")
+    await harness.command(ECOLOGY, "report", "15 进行中 正在联系企业")
+    harness.clock.advance(dt.timedelta(hours=1))
+    await harness.command(ECOLOGY, "report", "15 进行中 \u200b")
+    assert "正在联系企业" in texts(await harness.command(LEADER, "task", "15"))
+
+
+# F12 -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("args", "percent"), [("15 进行中 60%。", 60),
+                                               ("15 进行中 12 月底完成", None),
+                                               ("15 进行中 60 %", 60)])
+async def test_f12_percentages(harness: Harness, args, percent) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.command(ECOLOGY, "report", args)
+    assert harness.store.latest_reports(2026, 15)[(15, ECO)].progress == percent
+
+
+@pytest.mark.parametrize("args", ["15 已完成 50%", "15 不适用 80%", "15 进行中 100%"])
+async def test_f12_a_status_and_percentage_that_disagree_are_asked_again(harness: Harness,
+                                                                        args) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    answer = await harness.command(ECOLOGY, "report", args)
+    assert "不一致" in answer[0]["text"]
+    assert harness.store.latest_reports(2026) == {}
+
+
+async def test_f13_a_multi_line_note_keeps_its_lines(harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.command(ECOLOGY, "report", "15 进行中 一、已核查\n二、待整改")
+    assert "\n" in harness.store.latest_reports(2026, 15)[(15, ECO)].note
+
+
+async def test_f14_people_of_a_group_or_an_empty_unit(harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    answer = texts(await harness.command(ADMIN, "people", "林业局"))
+    assert "尚无人员登记" not in answer and "林业局" in answer
+    await harness.enrol(3003, "岑城镇")
+    towns = texts(await harness.command(ADMIN, "people", "各镇政府"))
+    assert "3003" in towns and str(ECOLOGY) not in towns
+
+
+# F15 -------------------------------------------------------------------------------------------
+async def test_f15_a_forged_year_answer_is_refused(harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    harness.clock.set(dt.datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))
+    await dispatch_due(harness.app)
+    harness.clock.set(dt.datetime(2027, 1, 4, 10, 0, tzinfo=SHANGHAI))
+    q = await harness.command(ECOLOGY, "report", "15 已完成")
+    token = button_data(q[0])[0].split("|")[1]
+    harness.api.press_forged_button(ECOLOGY, q[0]["message_id"], f"c|{token}|y|2099")
+    await harness.pump()
+    assert harness.store.latest_reports(2099, 15) == {}
+
+
+# F16 -------------------------------------------------------------------------------------------
+async def test_f16_unit_status_is_not_shown_in_an_unbound_group(harness: Harness) -> None:
+    harness.api.add_group(GROUP + 1, "外人的群")
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.enrol(LEADER, None, "leader")
+    await harness.command(ECOLOGY, "report", "15 受阻 资金未到位，企业拒不配合")
+    refused = texts(await harness.command(LEADER, "unit", "生态环境局", chat_id=GROUP + 1))
+    assert "资金未到位" not in refused  # leaders are refused here...
+    shown = texts(await harness.command(ECOLOGY, "mytasks", chat_id=GROUP + 1))
+    assert "资金未到位" not in shown  # ...but the contact's /mytasks posts it to strangers
