@@ -25,7 +25,7 @@ from bot.handlers.common import (
     refuse_unknown,
 )
 from bot.i18n import Translator
-from bot.messages import reply
+from bot.messages import reply, reply_file
 from bot.render import (
     render_overdue,
     render_summary,
@@ -198,9 +198,9 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     today = services.today()
     content = await asyncio.to_thread(build_workbook, t, services.timetable, cycle, latest,
                                       history, today)
-    await message.reply_document(content, filename=export_filename(cycle, today),
-                                 caption=t.gettext("Status of cycle {year}, as of {date}.").format(
-                                     year=cycle, date=t.date(today)))
+    await reply_file(message, content, export_filename(cycle, today),
+                     t.gettext("Status of cycle {year}, as of {date}.").format(
+                         year=cycle, date=t.date(today)))
 
 
 async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
