@@ -361,9 +361,9 @@ class DemoCycle:
     async def final_summary(self) -> str:
         """The summary the leadership gets, rendered in the demo's language, as plain text."""
         services: Services = self.app.bot_data["services"]
-        latest = await services.db(services.store.latest_reports, self.year)
+        facts = await services.db(services.store.cycle_facts, self.year)
         today = self.clock.now().date()
-        return plain_text(render_summary(self.t, services.timetable, self.year, latest, today))
+        return plain_text(render_summary(self.t, services.timetable, self.year, facts, today))
 
     def handler_errors(self) -> list[str]:
         """Error notices the bot sent the admin (a handler failed)."""

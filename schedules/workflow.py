@@ -174,9 +174,8 @@ class CycleFacts:
 
     def review_of(self, report: ReportFact | None) -> ReviewFact | None:
         """The review of ``report``, if any."""
-        if report is None or report.id is None:
-            return None
-        return self.reviews.get(report.id)
+        report_id = getattr(report, "id", None)  # a bare report (a test's) has no id
+        return None if report_id is None else self.reviews.get(report_id)
 
 
 def approved_extension(extensions: Iterable[ExtensionFact]) -> ExtensionFact | None:
