@@ -152,19 +152,16 @@ async def task_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     message = update.effective_message
     if (caller is not None and message is not None and caller.units and not caller.is_leader
             and not in_group(update)):
-        number = _task_number(context.args, services)
-        if number is None:
-            await reply(message, _task_usage(caller.t, services), caller.t)
-            return
-        await contact_task(update, context, caller, message, number)
+        number = await _task_number(context.args, services, message, caller.t)
+        if number is not None:
+            await contact_task(update, context, caller, message, number)
         return
     ask = await leader_ask(update, context)
     if ask is None:
         return
     t, message, services = ask.t, ask.message, ask.services
-    number = _task_number(context.args, services)
+    number = await _task_number(context.args, services, message, t)
     if number is None:
-        await reply(message, _task_usage(t, services), t)
         return
     task = services.timetable.task(number)
     cycle = services.cycle()
@@ -179,15 +176,21 @@ async def task_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
                 task_keyboard(t, services.timetable, view))
 
 
-def _task_number(args: list[str] | None, services: Services) -> int | None:
+async def _task_number(args: list[str] | None, services: Services, message: Message,
+                       t: Translator) -> int | None:
+    """/task's one argument, a task number; None after telling why it is not one."""
     args = args or []
+    last = len(services.timetable.tasks)
     number = parse_number(args[0], 1, 10**6) if len(args) == 1 else None
-    return number if number is not None and number <= len(services.timetable.tasks) else None
-
-
-def _task_usage(t: Translator, services: Services) -> str:
-    return t.gettext("Usage: /task &lt;number&gt;, e.g. /task 7; tasks are numbered 1 to "
-                     "{last}.").format(last=len(services.timetable.tasks))
+    if number is None:
+        await reply(message, t.gettext("Usage: /task &lt;number&gt;, e.g. /task 7; tasks are "
+                                       "numbered 1 to {last}.").format(last=last), t)
+        return None
+    if number > last:
+        await reply(message, t.gettext("There is no task {number}; tasks are numbered 1 to "
+                                       "{last}.").format(number=number, last=last), t)
+        return None
+    return number
 
 
 def task_keyboard(t: Translator, timetable: Timetable,
