@@ -203,7 +203,8 @@ def cmd_units(args: argparse.Namespace, t: Translator) -> int:
 
 # -- the reminder calendar -----------------------------------------------------------------
 
-KIND_LABELS = {"before": N_("before"), "overdue": N_("overdue"), "digest": N_("digest")}
+KIND_LABELS = {"before": N_("before"), "overdue": N_("overdue"), "digest": N_("digest"),
+               "ack": N_("not acknowledged")}
 DELIVERY_STATES = {"pending": N_("pending"), "sending": N_("sending"), "sent": N_("sent"),
                    "failed": N_("failed"), "skipped": N_("skipped")}
 

@@ -257,7 +257,8 @@ def _extension(t: Translator, timetable: Timetable, state: UnitState,
         text = t.gettext("extension to {date} requested, awaiting a decision").format(
             date=state.pending.due_date.isoformat())
     if text and with_unit:
-        text = f"{_unit_name(t, timetable, state.unit_id)}: {text}"
+        colon = ": " if t.language == "en" else "："
+        text = f"{_unit_name(t, timetable, state.unit_id)}{colon}{text}"
     return text
 
 

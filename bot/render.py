@@ -463,12 +463,12 @@ def _reminder_head(t: Translator, items: Sequence[DueItem]) -> str:
             return "👌 " + t.gettext("Please acknowledge: task {number}").format(number=number)
         return "⏰ " + t.gettext("Reminder: task {number}").format(number=number)
     overdue = sum(1 for item in items if "overdue" in item.kinds)
-    head = "⏰ " + t.ngettext("Reminder: {n} task", "Reminder: {n} tasks", len(items)).format(
+    head = t.ngettext("Reminder: {n} task", "Reminder: {n} tasks", len(items)).format(
         n=len(items))
     if overdue:
-        head = "🔴 " + head + t.ngettext(", {n} overdue", ", {n} overdue", overdue).format(
+        return "🔴 " + head + t.ngettext(", {n} overdue", ", {n} overdue", overdue).format(
             n=overdue)
-    return head
+    return "⏰ " + head
 
 
 def render_reminder(t: Translator, timetable: Timetable, items: Sequence[DueItem],
