@@ -40,7 +40,8 @@ ADMIN_COMMANDS = (("invite", N_("enrolment link: /invite <unit> [role]")),
                   ("people", N_("enrolled people and bound groups")),
                   ("revoke", N_("remove a person: /revoke <telegram id> [unit]")),
                   ("unbind", N_("unbind a group: /unbind <chat id>")),
-                  ("reload", N_("read the timetable file again")))
+                  ("reload", N_("read the timetable file again")),
+                  ("audit", N_("who did what in the workflow: /audit [task]")))
 GROUP_COMMANDS = (("summary", N_("status summary of the cycle")),
                   ("task", N_("one task: /task <number>")),
                   ("unit", N_("one unit: /unit <name>")),

@@ -462,6 +462,9 @@ def _reminder_head(t: Translator, items: Sequence[DueItem]) -> str:
         if item.kinds == {"ack"}:
             return "👌 " + t.gettext("Please acknowledge: task {number}").format(number=number)
         return "⏰ " + t.gettext("Reminder: task {number}").format(number=number)
+    if all(item.kinds == {"ack"} for item in items):
+        return "👌 " + t.ngettext("Please acknowledge: {n} task", "Please acknowledge: {n} tasks",
+                                 len(items)).format(n=len(items))
     overdue = sum(1 for item in items if "overdue" in item.kinds)
     head = t.ngettext("Reminder: {n} task", "Reminder: {n} tasks", len(items)).format(
         n=len(items))
@@ -700,3 +703,50 @@ def render_people(t: Translator, timetable: Timetable, people: Sequence[PersonLi
 
 
 ROLE_NAMES = {"contact": N_("contact"), "leader": N_("leader"), "admin": N_("admin")}
+
+ACTION_LABELS = {
+    "report.added": N_("reported"),
+    "reminder.acknowledged": N_("acknowledged"),
+    "review.confirmed": N_("confirmed"),
+    "review.returned": N_("returned"),
+    "extension.requested": N_("asked for an extension"),
+    "extension.approved": N_("approved an extension"),
+    "extension.rejected": N_("rejected an extension"),
+    "task.urged": N_("urged"),
+}
+
+
+class EntryLike(Protocol):
+    """What the workflow log shows of an audit entry."""
+
+    at: dt.datetime
+    actor_telegram_id: int | None
+    action: str
+
+    def details_dict(self) -> dict[str, object]: ...
+
+
+def render_audit(t: Translator, timetable: Timetable, entries: Sequence[EntryLike],
+                 people: People, task_id: int | None = None) -> str:
+    """The workflow's audit trail, newest first: when, who, what, task, unit, details."""
+    heading = (t.gettext("Workflow log of task {number}").format(number=task_id)
+               if task_id is not None else t.gettext("Workflow log"))
+    lines = ["<b>" + heading + "</b>"]
+    if not entries:
+        lines.append(t.gettext("Nothing yet."))
+    for entry in entries:
+        details = entry.details_dict()
+        parts = [t.moment(entry.at, "short"), people.name(entry.actor_telegram_id),
+                 t.gettext(ACTION_LABELS.get(entry.action, entry.action))]
+        if details.get("task_id"):
+            parts.append(t.gettext("task {number}").format(number=details["task_id"]))
+        unit = timetable.find_unit(str(details.get("unit_id") or ""))
+        if unit is not None:
+            parts.append(unit_name(t, unit))
+        if entry.action == "report.added" and isinstance(details.get("status"), str):
+            parts.append(status_label(t, str(details["status"])))
+        for key in ("due_date", "reason", "comment"):
+            if details.get(key):
+                parts.append(escape(shorten(str(details[key]), NOTE_PREVIEW)))
+        lines.append(" · ".join(parts))
+    return "\n".join(lines)

@@ -86,6 +86,10 @@ _INVITE_MESSAGES: dict[str, str] = {
 }
 
 _UNFINISHED = (ReminderState.PENDING.value, ReminderState.SENDING.value)
+WORKFLOW_ACTIONS = ("report.added", "reminder.acknowledged", "review.confirmed",
+                    "review.returned", "extension.requested", "extension.approved",
+                    "extension.rejected", "task.urged")
+"""The audit actions of the supervision workflow (``Store.workflow_log``)."""
 _REMINDER_KEY = ("task_id", "unit_id", "cycle", "kind", "offset_days", "chat_id")
 _INSERT_BATCH = 500  # rows per INSERT; keeps far below both backends' bound-parameter limits
 
@@ -1050,7 +1054,7 @@ class Store:
             if added is None:
                 return None
             _audit(session, now, "task.urged", f"task:{task_id}", actor=urged_by,
-                   unit_id=unit_id, cycle=cycle, day=day)
+                   task_id=task_id, unit_id=unit_id, cycle=cycle, day=day)
             return session.get(Urge, added[0])
 
     def urges(self, cycle: int, task_id: int | None = None) -> list[Urge]:
@@ -1079,6 +1083,23 @@ class Store:
         statement = statement.order_by(col(AuditEntry.id).desc()).limit(limit)
         with self._session() as session:
             return list(session.exec(statement))
+
+    def workflow_log(self, limit: int = 30, task_id: int | None = None) -> list[AuditEntry]:
+        """The newest entries of the supervision workflow first: reports, acknowledgements,
+        reviews, extensions and urges (of one task)."""
+        statement = (select(AuditEntry)
+                     .where(col(AuditEntry.action).in_(WORKFLOW_ACTIONS))
+                     .order_by(col(AuditEntry.id).desc()))
+        if task_id is None:
+            statement = statement.limit(limit)
+        found: list[AuditEntry] = []
+        with self._session() as session:
+            for entry in session.exec(statement):
+                if task_id is None or entry.details_dict().get("task_id") == task_id:
+                    found.append(entry)
+                    if len(found) >= limit:
+                        break
+        return found
 
     def reports_for_cycle(self, cycle: int) -> list[StatusReport]:
         """Every report of a cycle, every task and unit, oldest first, in one query.

@@ -6,7 +6,7 @@
   words, evidence;
 * :mod:`bot.handlers.leader`: /summary, /task (contacts too), /unit, /overdue, /review,
   /export, /digest; review, extension and urge buttons, and the reasons asked for;
-* :mod:`bot.handlers.admin`: /invite, /people, /revoke, /unbind, /reload.
+* :mod:`bot.handlers.admin`: /invite, /people, /revoke, /unbind, /reload, /audit.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ COMMANDS = (
     ("overdue", leader.overdue), ("review", leader.review_command), ("export", leader.export),
     ("digest", leader.digest),
     ("invite", admin.invite), ("people", admin.people), ("revoke", admin.revoke),
-    ("unbind", admin.unbind), ("reload", admin.reload_timetable),
+    ("unbind", admin.unbind), ("reload", admin.reload_timetable), ("audit", admin.audit),
 )
 
 

@@ -205,7 +205,9 @@ def capabilities(t: Translator, caller: Caller) -> str:
                   t.gettext("/people [unit] — who is enrolled, and the bound groups"),
                   t.gettext("/revoke <telegram id> [unit] — remove a person, or one unit"),
                   t.gettext("/unbind <chat id> — stop a group being a leadership group"),
-                  t.gettext("/reload — read the timetable file again")]
+                  t.gettext("/reload — read the timetable file again"),
+                  t.gettext("/audit [task] — who reported, acknowledged, reviewed, extended or "
+                            "urged, and when")]
     lines.append(t.gettext("/lang — change the language"))
     rules = [t.gettext("Edited messages are not recorded: send a new report instead."),
              t.gettext("Forwarded messages are never read as reports or commands.")]

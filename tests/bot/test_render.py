@@ -185,7 +185,8 @@ def test_one_reminder_lists_every_task_grouped_by_cutoff() -> None:
     overdue = lines.index("<b>🔴 已逾期</b>")
     extended = lines.index("<b>截止日期2026年12月20日</b>")
     assert overdue < extended
-    assert lines[overdue + 1].startswith("🔴 9. 城乡低碳化建设和管理 (发展改革局, 配合) · 已逾期2天")
+    assert lines[overdue + 1].startswith(
+        "🔴 9. 城乡低碳化建设和管理 (发展改革局, 配合) · 已逾期2天")
     assert lines[overdue + 2].startswith("🔴 18. 低碳技术和产品 (发展改革局, 牵头) · 已逾期2天")
     assert "📅 已延期至2026年12月20日" in lines[extended + 1]
     assert "剩余18天" in lines[extended + 1]
