@@ -78,7 +78,13 @@ from schedules.delivery import (
     retry_delay,
 )
 from schedules.planning import ReminderKind, plan_reminders
-from schedules.workflow import CycleFacts, cutoff_overrides, finished_pairs, unit_state
+from schedules.workflow import (
+    CycleFacts,
+    acknowledged_pairs,
+    cutoff_overrides,
+    finished_pairs,
+    unit_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +295,7 @@ async def _compose(run: _Run, rows: list[Any], t: Translator) -> tuple[str, Any,
         key = (row.task_id, row.unit_id, row.cycle)
         reason = REPORTED_DONE if key in finished else ""
         if row.kind == ReminderKind.ACKNOWLEDGE.value and (
-                row.task_id, row.unit_id) in facts[row.cycle].acknowledgements:
+                row.task_id, row.unit_id) in acknowledged_pairs(facts[row.cycle]):
             reason = ACKNOWLEDGED
         if reason:  # it changed during this run
             await services.db(store.mark_skipped, row.id, reason, now)
@@ -483,11 +489,12 @@ def admin_notice(services: Services, t: Translator, report: DispatchReport,
 
 def settled(services: Services, facts: Mapping[int, CycleFacts]
             ) -> tuple[set[tuple[int, str, int]], set[tuple[int, str, int]]]:
-    """(task, unit, cycle) reported done (and not returned), and those acknowledged."""
+    """(task, unit, cycle) reported done (and not returned), and those acknowledged (or
+    reported on: no acknowledgement reminder for them)."""
     finished = {(task, unit, cycle) for cycle, known in facts.items()
                 for task, unit in finished_pairs(services.timetable, known)}
     acknowledged = {(task, unit, cycle) for cycle, known in facts.items()
-                    for task, unit in known.acknowledgements}
+                    for task, unit in acknowledged_pairs(known)}
     return finished, acknowledged
 
 

@@ -287,7 +287,7 @@ def workflow_lines(t: Translator, state: UnitState, people: People = NOBODY,
         lines.append("👌 " + t.gettext("acknowledged by {who} on {when}").format(
             who=people.name(state.acknowledged.telegram_user_id),
             when=t.moment(state.acknowledged.at, "short")))
-    elif state.phase is not Phase.CLOSED and state.cutoff is not None:
+    elif state.phase is not Phase.CLOSED and state.cutoff is not None and state.report is None:
         lines.append("👌 " + t.gettext("not acknowledged yet"))
     if last_urge is not None:
         lines.append("📣 " + t.gettext("urged by {who} on {when}").format(

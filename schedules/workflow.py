@@ -469,6 +469,12 @@ def finished_pairs(timetable: Timetable, facts: CycleFacts) -> set[Pair]:
     return finished
 
 
+def acknowledged_pairs(facts: CycleFacts) -> set[Pair]:
+    """(task, unit) that need no acknowledgement reminder: someone serving the unit pressed 收到,
+    or the unit has reported on the task (a report is a receipt too)."""
+    return set(facts.acknowledgements) | set(facts.reports)
+
+
 # -- who may do what -----------------------------------------------------------------------
 class Actor(StrEnum):
     """Who acts, as the rules see them (a person may be several)."""

@@ -31,6 +31,7 @@ from schedules.workflow import (
     CycleFacts,
     Light,
     Phase,
+    acknowledged_pairs,
     actors,
     consolidated_light,
     cutoff_overrides,
@@ -190,6 +191,10 @@ def test_the_first_acknowledgement_is_kept() -> None:
     ack = Acknowledgement(3001, at(2026, 11, 17, 10))
     assert state_of("fgw", facts(acks={(ANNUAL_TASK, "fgw"): ack})).acknowledged == ack
     assert state_of("sthj", facts(acks={(ANNUAL_TASK, "fgw"): ack})).acknowledged is None
+    # a report is a receipt too: no acknowledgement reminder after it
+    known = facts({(ANNUAL_TASK, "gxj"): Report(1, "in_progress")},
+                  acks={(ANNUAL_TASK, "fgw"): ack})
+    assert acknowledged_pairs(known) == {(ANNUAL_TASK, "fgw"), (ANNUAL_TASK, "gxj")}
 
 
 def test_a_unit_without_duty_has_no_state() -> None:
