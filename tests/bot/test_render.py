@@ -143,7 +143,8 @@ def test_task_shows_the_consolidated_status_first_then_the_inputs() -> None:
     assert "<b>牵头单位汇总情况</b>" in head and "农业农村局 (牵头): 🟢 已完成" in head
     assert "✅ 李组长于2026/11/21 15:30审结" in head
     assert "👌 李农于2026/11/17 10:05签收" in head  # office time, not UTC
-    assert "统计局 (配合): 🟡 进行中 50%" in inputs and "👌 尚未签收" in inputs
+    assert "统计局 (配合): 🟡 进行中 50%" in inputs
+    assert "👌 尚未签收" not in inputs  # its report is a receipt
     assert "📣 李组长于2026/11/23 10:00催办" in inputs
     assert text.endswith(legend(translator("zh_Hans")))
 
