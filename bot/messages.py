@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import Bot, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
 from bot.i18n import N_, Translator
@@ -106,7 +106,7 @@ def urge_data(task_id: int, unit_id: str, cycle: int) -> str:
 
 
 async def send_pages(bot: Bot, chat_id: int, text: str, t: Translator,
-                     reply_markup: InlineKeyboardMarkup | None = None,
+                     reply_markup: InlineKeyboardMarkup | ForceReply | None = None,
                      reply_to_message_id: int | None = None) -> int:
     """Send ``text`` as one or more messages under Telegram's limit; the last message's id.
 

@@ -558,10 +558,18 @@ async def urge_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 # -- reasons, asked for with a message to reply to ------------------------------------------
 async def ask_reason(context: ContextTypes.DEFAULT_TYPE, press: LeaderPress, kind: str,
                      about: dict[str, Any], question: str) -> None:
-    """Ask the leader for a reason; their reply to the question finishes the action."""
+    """Ask the leader for a reason; their reply to the question finishes the action.
+
+    In a group the question names the leader, so that only their client opens the reply box
+    (``selective``); only their reply is read.
+    """
     t = press.t
+    if press.message.chat.type != "private":
+        caller = press.caller
+        question = (f'<a href="tg://user?id={caller.telegram_user_id}">'
+                    f"{escape(caller.display_name)}</a> " + question)
     sent = await send_pages(press.message.get_bot(), press.message.chat_id, question, t,
-                            ForceReply(selective=True))  # type: ignore[arg-type]
+                            ForceReply(selective=True))
     prompts: dict[str, dict[str, Any]] = context.user_data.setdefault(  # type: ignore[union-attr]
         "reason_prompts", {})
     while len(prompts) >= PROMPTS_KEPT:
