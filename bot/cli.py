@@ -203,7 +203,8 @@ def cmd_units(args: argparse.Namespace, t: Translator) -> int:
 
 # -- the reminder calendar -----------------------------------------------------------------
 
-KIND_LABELS = {"before": N_("before"), "overdue": N_("overdue"), "digest": N_("digest")}
+KIND_LABELS = {"before": N_("before"), "overdue": N_("overdue"), "digest": N_("digest"),
+               "ack": N_("not acknowledged")}
 DELIVERY_STATES = {"pending": N_("pending"), "sending": N_("sending"), "sent": N_("sent"),
                    "failed": N_("failed"), "skipped": N_("skipped")}
 
@@ -494,10 +495,13 @@ def cmd_export(args: argparse.Namespace, t: Translator) -> int:
     today = SystemClock(settings.zone).now().date()
     target = _writable_target(Path(args.output or export_filename(args.year, today)), t)
     with database(settings, t) as store:
-        latest = store.latest_reports(args.year)
+        facts = store.cycle_facts(args.year)
         history = store.reports_for_cycle(args.year)
+        names = {p.telegram_user_id: p.display_name
+                 for p in store.list_people(None, None, False)}
     try:
-        target.write_bytes(build_workbook(t, timetable, args.year, latest, history, today))
+        target.write_bytes(build_workbook(t, timetable, args.year, facts, history, today,
+                                          names))
     except OSError as exc:
         raise CliError(t.gettext("Cannot write {path}: {error}.").format(
             path=target, error=exc.strerror or exc)) from None

@@ -6,9 +6,12 @@ Starts the local Bot API stand-in (:mod:`bot_api_standin`) on 127.0.0.1, builds 
 application against it (:func:`bot.app.build_application`: real handlers, real storage, real
 HTTP stack) with a virtual clock, and plays a small cast through one December cycle: the admin
 enrols everyone with deep links, the leader binds the leadership group chat, then every day at
-09:00 from 25 October to 8 December the reminder dispatcher runs while the contacts react (or
-do not). The chat transcript is printed as it happens, every message whole (its first line
-beside the time, sender and chat, the rest indented below it), then the final summary.
+09:00 from 25 October to 8 December the reminder dispatcher runs (each person gets one message a
+day listing their due tasks) while the contacts react (or do not): one acknowledges (收到), two
+report, one stays silent, one blocks the bot; the leader confirms one report (审结) in the group
+and urges (催办) the silent unit after the cutoff. The chat transcript is printed as it happens,
+every message whole (its first line beside the time, sender and chat, the rest indented below
+it), then the final summary.
 
 :class:`ScriptedChat` is the driver of simulated people; it is general enough for tests: each
 move injects what a person does into the stand-in, fetches the resulting updates with a real
@@ -63,8 +66,8 @@ CLIENT_LANGUAGE = {"zh_Hans": "zh-hans", "en": "en"}
 ADMIN = 1001
 LEADER = 1002
 ECOLOGY = 2001  # contact of 生态环境局: 进行中 on the first reminder, later 已完成 in words
-AGRICULTURE = 2002  # contact of 农业农村局: 收到, then 已完成
-FORESTRY = 2003  # contact of 林业局: stays silent, gets the overdue notice
+AGRICULTURE = 2002  # contact of 农业农村局: 收到, then 已完成, which the leader confirms
+FORESTRY = 2003  # contact of 林业局: stays silent, gets the overdue notice, is urged
 TOWN = 2004  # contact of 岑城镇: blocks the bot midway
 GROUP = -1001000000001
 CONTACT_UNITS = {ECOLOGY: "生态环境局", AGRICULTURE: "农业农村局", FORESTRY: "林业局",
@@ -77,6 +80,8 @@ NAMES = {
            GROUP: "Leading Group"},
 }
 ECOLOGY_DONE_TEXT = {"zh_Hans": "已完成，报告已报送", "en": "done, the report has been filed"}
+FIRST_TASK = {ECOLOGY: 11, AGRICULTURE: 7}  # the task each reports on
+URGE_DAY = (12, 2)  # the leader urges 林业局 on task 8 the day after the overdue notice
 
 # Transcript layout: time, who → whom (names cut to fit), then the whole text.
 NAME_WIDTH = 14
@@ -261,6 +266,7 @@ class DemoCycle:
         self.names = NAMES[t.language]
         self.contacts = {user_id: Contact(user_id) for user_id in CONTACT_UNITS}
         self.printed = 0
+        self.confirmed = False
 
     # printing
     def flush(self) -> None:
@@ -301,7 +307,7 @@ class DemoCycle:
         return [m for m in fresh if any(d.startswith("a|") for d in button_data(m))]
 
     async def react(self, day: dt.date) -> None:
-        """What the contacts do at 10:00 with the reminders they got at 09:00."""
+        """What the contacts do at 10:00 with the reminder they got at 09:00, then the leader."""
         self.at(day, 10)
         for contact in self.contacts.values():
             if contact.blocked:
@@ -310,39 +316,57 @@ class DemoCycle:
             if reminders:
                 contact.rounds += 1
             await self.react_one(contact, reminders)
+        await self.leader_acts(day)
 
     async def react_one(self, contact: Contact, reminders: list[JSONDict]) -> None:
         """One contact's part of the script."""
         user = contact.user_id
         if user == ECOLOGY and reminders and contact.rounds == 1:
-            first = reminders[0]
-            await self.chat.press(user, first["message_id"], _status_button(first, "in_progress"))
+            await self.report(user, reminders[0], FIRST_TASK[user], "in_progress")
         elif user == ECOLOGY and reminders and contact.rounds == 3:
-            task = _task_of(self.first_reminder(ECOLOGY))
-            target = next((m for m in reminders if _task_of(m) == task), reminders[0])
-            await self.chat.say(user, ECOLOGY_DONE_TEXT[self.t.language],
-                                reply_to=target["message_id"])
+            which = await self.chat.say(user, ECOLOGY_DONE_TEXT[self.t.language],
+                                        reply_to=reminders[0]["message_id"])
+            task = next((d for m in which for d in button_data(m)
+                         if d.startswith("c|") and f"|t|{FIRST_TASK[user]}." in d), None)
+            if task is not None:  # the message listed several tasks: which one
+                await self.chat.press(user, which[-1]["message_id"], task)
         elif user == AGRICULTURE and reminders and contact.rounds == 1:
             first = reminders[0]
             ack = next(d for d in button_data(first) if d.startswith("a|"))
             await self.chat.press(user, first["message_id"], ack)
         elif user == AGRICULTURE and reminders and contact.rounds == 2:
-            task = _task_of(self.first_reminder(AGRICULTURE))
-            target = next((m for m in reminders if _task_of(m) == task), reminders[0])
-            await self.chat.press(user, target["message_id"], _status_button(target, "done"))
+            await self.report(user, reminders[0], FIRST_TASK[user], "done")
         elif user == TOWN and contact.rounds == 2 and not reminders:
-            # Midway: the day after their second round of reminders, they block the bot.
+            # Midway: the day after their second reminder, they block the bot.
             self.chat.block(user)
             contact.blocked = True
             self.narrate("⛔ " + self.t.gettext("{name} blocks the bot.").format(
                 name=self.names[user]))
 
-    def first_reminder(self, user_id: int) -> JSONDict:
-        """The first reminder a contact ever received."""
-        for message in self.api.bot_messages(user_id):
-            if any(d.startswith("a|") for d in button_data(message)):
-                return message
-        raise ScriptError(f"user {user_id} has had no reminder yet")
+    async def report(self, user: int, reminder: JSONDict, task: int, status: str) -> None:
+        """Report a status on one task of a reminder: open it first if it lists several."""
+        buttons = button_data(reminder)
+        opener = next((d for d in buttons if d.startswith(f"t|{task}|")), None)
+        if opener is not None:
+            card = await self.chat.press(user, reminder["message_id"], opener)
+            reminder = card[0]
+        await self.chat.press(user, reminder["message_id"], _status_button(reminder, status))
+
+    async def leader_acts(self, day: dt.date) -> None:
+        """The leader confirms 农业农村局's report of done in the group, and urges 林业局."""
+        wanted = f"v|{FIRST_TASK[AGRICULTURE]}|agriculture-rural|{self.year}|c"
+        request = next((m for m in self.api.bot_messages(GROUP)
+                        if wanted in button_data(m)), None)
+        if request is not None and not self.confirmed:
+            self.at(day, 10, 30)
+            await self.chat.press(LEADER, request["message_id"], wanted, chat_id=GROUP)
+            self.confirmed = True
+        if (day.month, day.day) == URGE_DAY:
+            self.at(day, 10, 30)
+            late = await self.chat.command(LEADER, "overdue", chat_id=GROUP)
+            urge = f"u|8|forestry|{self.year}"
+            if late and urge in button_data(late[-1]):
+                await self.chat.press(LEADER, late[-1]["message_id"], urge, chat_id=GROUP)
 
     async def walk(self) -> None:
         """Every day at 09:00 the dispatcher runs; at 10:00 the contacts react."""
@@ -361,9 +385,9 @@ class DemoCycle:
     async def final_summary(self) -> str:
         """The summary the leadership gets, rendered in the demo's language, as plain text."""
         services: Services = self.app.bot_data["services"]
-        latest = await services.db(services.store.latest_reports, self.year)
+        facts = await services.db(services.store.cycle_facts, self.year)
         today = self.clock.now().date()
-        return plain_text(render_summary(self.t, services.timetable, self.year, latest, today))
+        return plain_text(render_summary(self.t, services.timetable, self.year, facts, today))
 
     def handler_errors(self) -> list[str]:
         """Error notices the bot sent the admin (a handler failed)."""

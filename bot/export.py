@@ -4,13 +4,18 @@ Offices hand these tables around, so dates are real date cells, progress is a nu
 percentage, and every sheet has a bold, frozen header row with an autofilter. Nothing here talks
 to Telegram or the database: the caller passes the reports in and sends the bytes::
 
-    data = build_workbook(t, timetable, cycle, store.latest_reports(cycle),
+    data = build_workbook(t, timetable, cycle, store.cycle_facts(cycle),
                           store.reports_for_cycle(cycle), today)
     await bot.send_document(chat_id, data, filename=export_filename(cycle, today))
 
 Sheets, in the reader's language: 汇总 / Summary (one row per task), 明细 / Detail (one row per
 task and responsible unit, groups expanded) and 报送记录 / History (every report of the cycle, in
 the order given). Text the users typed is always written as text, never as a formula.
+
+The supervision workflow shows with the one legend of lights (docs/workflow.md, the comment on
+each sheet's status header): a task's status is its consolidated light and state (reported done
+awaiting review is 🔵, confirmed 🟢), with its extensions and the units awaiting review; each
+unit's row has its light, state, review, extension and acknowledgement.
 """
 
 from __future__ import annotations
@@ -25,14 +30,23 @@ from zoneinfo import ZoneInfo
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.cell.cell import Cell as XlCell
+from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.i18n import N_, Translator
-from bot.render import PHASE_LABELS, ROLE_LABELS, STATUS_LABELS, deadline_line, states
+from bot.render import (
+    ROLE_LABELS,
+    STATUS_LABELS,
+    Facts,
+    deadline_line,
+    facts_of,
+    phase_label,
+    states,
+)
 from schedules.model import Role, Task, Timetable, Unit
-from schedules.progress import ReportLike, TaskPhase
+from schedules.workflow import LEGEND, Phase, UnitState
 
 SHEET_SUMMARY = N_("Summary")
 SHEET_DETAIL = N_("Detail")
@@ -83,9 +97,9 @@ def export_filename(cycle: int, today: dt.date) -> str:
     return f"duban-{cycle}-{today:%Y%m%d}.xlsx"
 
 
-def build_workbook(t: Translator, timetable: Timetable, cycle: int,
-                   latest: Mapping[tuple[int, str], ReportLike],
-                   history: Sequence[LoggedReport], today: dt.date) -> bytes:
+def build_workbook(t: Translator, timetable: Timetable, cycle: int, facts: Facts,
+                   history: Sequence[LoggedReport], today: dt.date,
+                   names: Mapping[int, str] | None = None) -> bytes:
     """The cycle's status as an xlsx workbook with a summary, a detail and a history sheet.
 
     Excel has no time zones: report times are converted to the plan's time zone
@@ -96,11 +110,12 @@ def build_workbook(t: Translator, timetable: Timetable, cycle: int,
         t: the reader's translator (sheet names, headers, labels, unit names).
         timetable: the validated timetable.
         cycle: the cycle year.
-        latest: ``(task_id, unit_id) -> report``, the newest report of each pair in ``cycle``
-            (``Store.latest_reports(cycle)``).
+        facts: what was appended about the cycle (``Store.cycle_facts(cycle)``), or just
+            ``(task_id, unit_id) -> report``, the newest report of each pair.
         history: every report of ``cycle``, oldest first (``Store.reports_for_cycle(cycle)``);
             written in the order given.
         today: the current day in the plan's time zone, for states and days left.
+        names: Telegram id -> name, for who reviewed and acknowledged.
 
     Returns:
         The workbook as the bytes of an ``.xlsx`` file.
@@ -115,16 +130,20 @@ def build_workbook(t: Translator, timetable: Timetable, cycle: int,
     workbook.properties.creator = "duban"
     as_of = t.gettext("as of {date}").format(date=t.date(today))
 
+    known = facts_of(cycle, facts)
     summary = workbook.active  # a new workbook has one sheet
     summary.title = t.gettext(SHEET_SUMMARY)
-    _fill(summary, *_summary(t, timetable, cycle, latest, today))
+    _fill(summary, *_summary(t, timetable, cycle, known, today))
     detail = workbook.create_sheet(t.gettext(SHEET_DETAIL))
-    _fill(detail, *_detail(t, timetable, cycle, latest, today, zone))
+    _fill(detail, *_detail(t, timetable, cycle, known, today, zone, names or {}))
     log = workbook.create_sheet(t.gettext(SHEET_HISTORY))
     _fill(log, *_history(t, timetable, history, zone))
+    legend = "\n".join(f"{light.value} {t.gettext(label)}" for light, label in LEGEND)
     for sheet in (summary, detail, log):
         sheet.oddHeader.center.text = f"{title} · {sheet.title}"
         sheet.oddFooter.right.text = as_of
+    for sheet, column in ((summary, 3), (detail, 5)):  # the status columns
+        sheet.cell(row=1, column=column).comment = Comment(legend, "duban")
 
     buffer = BytesIO()
     workbook.save(buffer)
@@ -149,8 +168,7 @@ class _Columns:
             self.wrapped.add(index)
 
 
-def _summary(t: Translator, timetable: Timetable, cycle: int,
-             latest: Mapping[tuple[int, str], ReportLike],
+def _summary(t: Translator, timetable: Timetable, cycle: int, facts: Facts,
              today: dt.date) -> tuple[_Columns, list[list[Value]]]:
     columns = _Columns()
     columns.add(t.gettext("No."))
@@ -162,25 +180,29 @@ def _summary(t: Translator, timetable: Timetable, cycle: int,
     columns.add(t.gettext("Lead units"), wrap=True)
     columns.add(t.gettext("Units reported"))
     columns.add(t.gettext("Responsible units"))
+    columns.add(t.gettext("Extensions"), wrap=True)
+    columns.add(t.gettext("Awaiting review"), wrap=True)
     rows: list[list[Value]] = []
-    for state in states(timetable, cycle, latest, today):
-        task = timetable.task(state.task_id)
-        status = f"{state.light} {t.gettext(PHASE_LABELS[state.phase])}"
-        if state.overdue:
+    for view in states(timetable, cycle, facts, today):
+        task = timetable.task(view.task_id)
+        status = f"{view.light.value} {phase_label(t, view.phase)}"
+        if view.overdue:
             status += " · " + t.gettext("overdue")
         # the due date (the last day on time), as the bot says it: the cutoff is the day after
-        due = state.cutoff - dt.timedelta(days=1) if state.cutoff else None
-        responsible = timetable.responsible_units(task)
-        reported = sum(1 for a in responsible if (task.id, a.unit_id) in latest)
-        rows.append([task.id, task.title, status, due, state.days_left,
-                     deadline_line(t, state, task), _leads(t, timetable, task),
-                     reported, len(responsible)])
+        due = view.cutoff - dt.timedelta(days=1) if view.cutoff else None
+        reported = sum(1 for u in view.units if u.report is not None)
+        rows.append([task.id, task.title, status, due, view.days_left,
+                     deadline_line(t, view, task), _leads(t, timetable, task),
+                     reported, len(view.units),
+                     _joined(t, [_extension(t, timetable, u) for u in view.units
+                                 if u.extension is not None]),
+                     _joined(t, [_unit_name(t, timetable, u.unit_id)
+                                 for u in view.awaiting_review])])
     return columns, rows
 
 
-def _detail(t: Translator, timetable: Timetable, cycle: int,
-            latest: Mapping[tuple[int, str], ReportLike], today: dt.date,
-            zone: ZoneInfo) -> tuple[_Columns, list[list[Value]]]:
+def _detail(t: Translator, timetable: Timetable, cycle: int, facts: Facts, today: dt.date,
+            zone: ZoneInfo, names: Mapping[int, str]) -> tuple[_Columns, list[list[Value]]]:
     columns = _Columns()
     columns.add(t.gettext("No."))
     columns.add(t.gettext("Task"), wrap=True)
@@ -190,24 +212,86 @@ def _detail(t: Translator, timetable: Timetable, cycle: int,
     columns.add(t.gettext("Progress"), PERCENT_FORMAT)
     columns.add(t.gettext("Note"), wrap=True)
     columns.add(t.gettext("Reported at ({zone})").format(zone=zone.key), DATETIME_FORMAT)
+    columns.add(t.gettext("Light"))
+    columns.add(t.gettext("State"))
+    columns.add(t.gettext("Review"), wrap=True)
+    columns.add(t.gettext("Extension"), wrap=True)
+    columns.add(t.gettext("Acknowledged"), wrap=True)
     rows: list[list[Value]] = []
-    for state in states(timetable, cycle, latest, today):
-        task = timetable.task(state.task_id)
-        for assignment in timetable.responsible_units(task):
-            report = latest.get((task.id, assignment.unit_id))
-            unit = _unit_name(t, timetable, assignment.unit_id)
-            role = t.gettext(ROLE_LABELS[assignment.role])
+    for view in states(timetable, cycle, facts, today):
+        task = timetable.task(view.task_id)
+        for state in view.units:
+            report = state.report
+            unit = _unit_name(t, timetable, state.unit_id)
+            role = t.gettext(ROLE_LABELS[state.role])
+            workflow: list[Value] = [
+                state.light.value, phase_label(t, state.phase), _review(t, state, names, zone),
+                _extension(t, timetable, state, with_unit=False) or None,
+                _acknowledged(t, state, names, zone)]
             if report is None:
-                if state.phase is TaskPhase.CLOSED:
-                    status = t.gettext(PHASE_LABELS[TaskPhase.CLOSED])
+                if state.phase is Phase.CLOSED:
+                    status = phase_label(t, Phase.CLOSED)
                 else:
                     status = t.gettext("no report yet")
-                rows.append([task.id, task.title, unit, role, status, None, None, None])
+                rows.append([task.id, task.title, unit, role, status, None, None, None,
+                             *workflow])
                 continue
             rows.append([task.id, task.title, unit, role, _status(t, report.status),
                          _fraction(report.progress), getattr(report, "note", "") or None,
-                         _local(report.reported_at, zone)])
+                         _local(report.reported_at, zone), *workflow])
     return columns, rows
+
+
+def _joined(t: Translator, parts: Sequence[str]) -> str | None:
+    return ("; " if t.language == "en" else "；").join(parts) or None
+
+
+def _extension(t: Translator, timetable: Timetable, state: UnitState,
+               with_unit: bool = True) -> str:
+    """"extended to <due date>" (with the unit), or the request waiting for a decision."""
+    text = ""
+    if state.extension is not None and state.cutoff is not None:
+        text = t.gettext("extended to {date}").format(
+            date=(state.cutoff - dt.timedelta(days=1)).isoformat())
+    elif state.pending is not None:
+        text = t.gettext("extension to {date} requested, awaiting a decision").format(
+            date=state.pending.due_date.isoformat())
+    if text and with_unit:
+        colon = ": " if t.language == "en" else "："
+        text = f"{_unit_name(t, timetable, state.unit_id)}{colon}{text}"
+    return text
+
+
+def _who(names: Mapping[int, str], telegram_user_id: int | None) -> str:
+    if telegram_user_id is None:
+        return "—"
+    return names.get(telegram_user_id, str(telegram_user_id))
+
+
+def _when(value: dt.datetime, zone: ZoneInfo) -> str:
+    return _local(value, zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _review(t: Translator, state: UnitState, names: Mapping[int, str],
+            zone: ZoneInfo) -> str | None:
+    review = state.review
+    if review is None:
+        return None
+    who = _who(names, review.reviewer_telegram_id)
+    if state.phase is Phase.CONFIRMED:
+        return t.gettext("confirmed by {who} on {when}").format(
+            who=who, when=_when(review.reviewed_at, zone))
+    return t.gettext("returned by {who} on {when}: {comment}").format(
+        who=who, when=_when(review.reviewed_at, zone), comment=review.comment or "—")
+
+
+def _acknowledged(t: Translator, state: UnitState, names: Mapping[int, str],
+                  zone: ZoneInfo) -> str | None:
+    if state.acknowledged is None:
+        return None
+    return t.gettext("acknowledged by {who} on {when}").format(
+        who=_who(names, state.acknowledged.telegram_user_id),
+        when=_when(state.acknowledged.at, zone))
 
 
 def _history(t: Translator, timetable: Timetable, history: Iterable[LoggedReport],

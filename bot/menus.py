@@ -26,22 +26,27 @@ log = logging.getLogger(__name__)
 COMMON_COMMANDS = (("start", N_("start or enrol")), ("help", N_("what I can do")),
                    ("lang", N_("language / 语言")))
 CONTACT_COMMANDS = (("mytasks", N_("my units' tasks and status")),
-                    ("report", N_("report: /report <task> <status> [note]")))
+                    ("report", N_("report: /report <task> <status> [note]")),
+                    ("task", N_("one task: /task <number>")),
+                    ("extend", N_("ask for more time: /extend <task> <date> <reason>")))
 LEADER_COMMANDS = (("summary", N_("status summary of the cycle")),
                    ("task", N_("one task: /task <number>")),
                    ("unit", N_("one unit: /unit <name>")),
                    ("overdue", N_("who is late or silent")),
+                   ("review", N_("reports of done awaiting review")),
                    ("export", N_("the status as an Excel workbook")),
                    ("digest", N_("digests in this chat: /digest on|off")))
 ADMIN_COMMANDS = (("invite", N_("enrolment link: /invite <unit> [role]")),
                   ("people", N_("enrolled people and bound groups")),
                   ("revoke", N_("remove a person: /revoke <telegram id> [unit]")),
                   ("unbind", N_("unbind a group: /unbind <chat id>")),
-                  ("reload", N_("read the timetable file again")))
+                  ("reload", N_("read the timetable file again")),
+                  ("audit", N_("who did what in the workflow: /audit [task]")))
 GROUP_COMMANDS = (("summary", N_("status summary of the cycle")),
                   ("task", N_("one task: /task <number>")),
                   ("unit", N_("one unit: /unit <name>")),
                   ("overdue", N_("who is late or silent")),
+                  ("review", N_("reports of done awaiting review")),
                   ("bind", N_("make this group a leadership group (leaders)")),
                   ("lang", N_("language of this group's digests")))
 
@@ -58,7 +63,8 @@ def commands_for_role(role: str | None, serves_units: bool = False
     if serves_units:
         commands += CONTACT_COMMANDS
     if role in ("leader", "admin"):
-        commands += LEADER_COMMANDS
+        names = {name for name, _ in commands}
+        commands += tuple(c for c in LEADER_COMMANDS if c[0] not in names)
     if role == "admin":
         commands += ADMIN_COMMANDS
     return commands + COMMON_COMMANDS

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import Bot, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
 from bot.i18n import N_, Translator
@@ -48,8 +48,67 @@ def report_keyboard(t: Translator, task_id: int, cycle: int, unit_id: str,
     return InlineKeyboardMarkup(rows)
 
 
+def daily_keyboard(t: Translator, tasks: list[tuple[int, str, str]],
+                   reminder_id: int) -> InlineKeyboardMarkup:
+    """Under a reminder listing several tasks: a button per task, "all" buttons and 收到.
+
+    A task's button (``t|<task>|<unit>``) opens it with its status buttons; "all in progress"
+    and "all done" (``b|<reminder id>|<status code>``) report every task the message lists;
+    收到 (``a|<reminder id>``) acknowledges them all.
+
+    Args:
+        t: the reader's translator.
+        tasks: (task, unit id, unit label) of each task listed; the label ("" for none) names
+            the unit when the person serves several.
+        reminder_id: one delivery of the message (the others share its message id).
+    """
+    width = 3 if any(label for _, _, label in tasks) else 6
+    buttons = [InlineKeyboardButton(f"{task_id} · {label}" if label else str(task_id),
+                                    callback_data=f"t|{task_id}|{unit_id}")
+               for task_id, unit_id, label in tasks]
+    rows = [buttons[i:i + width] for i in range(0, len(buttons), width)]
+    rows.append([InlineKeyboardButton(t.gettext("⏳ all in progress"),
+                                      callback_data=f"b|{reminder_id}|{STATUS_CODES['in_progress']}"),
+                 InlineKeyboardButton(t.gettext("✅ all done"),
+                                      callback_data=f"b|{reminder_id}|{STATUS_CODES['done']}")])
+    rows.append([InlineKeyboardButton(t.gettext("👌 received"),
+                                      callback_data=f"a|{reminder_id}")])
+    return InlineKeyboardMarkup(rows)
+
+
+def review_data(task_id: int, unit_id: str, cycle: int, decision: str) -> str:
+    """Callback data of a review button: ``v|<task>|<unit>|<cycle>|<c or r>``.
+
+    It names the unit's part, not a report: the leader reviews the unit's latest report, which
+    must still be a report of done awaiting review when the button is pressed.
+    """
+    return f"v|{task_id}|{unit_id}|{cycle}|{decision}"
+
+
+def review_keyboard(t: Translator, task_id: int, unit_id: str,
+                    cycle: int) -> InlineKeyboardMarkup:
+    """Confirm (审结) or return (退回) a unit's report of done."""
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(t.gettext("✅ confirm"),
+                             callback_data=review_data(task_id, unit_id, cycle, "c")),
+        InlineKeyboardButton(t.gettext("↩️ return"),
+                             callback_data=review_data(task_id, unit_id, cycle, "r"))]])
+
+
+def extension_keyboard(t: Translator, extension_id: int) -> InlineKeyboardMarkup:
+    """Approve or reject an extension request: ``x|<extension id>|<a or r>``."""
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(t.gettext("✅ approve"), callback_data=f"x|{extension_id}|a"),
+        InlineKeyboardButton(t.gettext("❌ reject"), callback_data=f"x|{extension_id}|r")]])
+
+
+def urge_data(task_id: int, unit_id: str, cycle: int) -> str:
+    """Callback data of an urge button: ``u|<task>|<unit>|<cycle>``."""
+    return f"u|{task_id}|{unit_id}|{cycle}"
+
+
 async def send_pages(bot: Bot, chat_id: int, text: str, t: Translator,
-                     reply_markup: InlineKeyboardMarkup | None = None,
+                     reply_markup: InlineKeyboardMarkup | ForceReply | None = None,
                      reply_to_message_id: int | None = None) -> int:
     """Send ``text`` as one or more messages under Telegram's limit; the last message's id.
 

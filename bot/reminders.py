@@ -28,6 +28,7 @@ cannot be asked whether the message went out). The rules, in a table: docs/remin
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import heapq
 import itertools
@@ -49,20 +50,22 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application, ContextTypes
 
 from bot.i18n import Translator
-from bot.messages import report_keyboard
+from bot.messages import daily_keyboard, report_keyboard
 from bot.pacing import BULK
 from bot.render import (
-    deadline_line,
+    DueItem,
+    Facts,
     page_footer,
     paginate,
+    plain_unit_name,
     render_overdue,
+    render_reminder,
     render_summary,
-    report_line,
-    role_label,
     unit_name,
 )
 from bot.services import Services, request_replan
 from schedules.delivery import (
+    ACKNOWLEDGED,
     NO_CONTACT,
     NO_LEADERSHIP,
     NOT_ENROLLED,
@@ -75,7 +78,13 @@ from schedules.delivery import (
     retry_delay,
 )
 from schedules.planning import ReminderKind, plan_reminders
-from schedules.progress import FINISHED, task_state
+from schedules.workflow import (
+    CycleFacts,
+    acknowledged_pairs,
+    cutoff_overrides,
+    finished_pairs,
+    unit_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +113,14 @@ class DispatchReport:
 
 
 # -- planning into the database ----------------------------------------------------------------
+async def planned_specs(services: Services, cycle: int, contacts: Mapping[str, Sequence[int]],
+                        leadership: Sequence[int]) -> list[ReminderSpec]:
+    """The delivery rows of a cycle's plan, each unit's cutoff moved by its approved extension."""
+    moved = cutoff_overrides(await services.db(services.store.extensions, cycle))
+    return delivery_specs(plan_reminders(services.timetable, cycle, services.calendar, moved),
+                          contacts, leadership)
+
+
 async def current_specs(services: Services, cycle: int) -> list[ReminderSpec]:
     """The delivery rows the cycle's plan asks for, given who is enrolled now."""
     people = await services.db(services.store.list_people, None, None, False)
@@ -111,8 +128,7 @@ async def current_specs(services: Services, cycle: int) -> list[ReminderSpec]:
                    for m in await services.db(services.store.memberships)]
     chats = [c.chat_id for c in await services.db(services.store.leadership_chats)]
     contacts, leadership = recipients(people, memberships, chats)
-    return delivery_specs(plan_reminders(services.timetable, cycle, services.calendar),
-                          contacts, leadership)
+    return await planned_specs(services, cycle, contacts, leadership)
 
 
 async def sync_plan(services: Services, cycle: int, now: dt.datetime) -> int:
@@ -122,35 +138,23 @@ async def sync_plan(services: Services, cycle: int, now: dt.datetime) -> int:
 
 
 # -- rendering -------------------------------------------------------------------------------
-def render_reminder(services: Services, t: Translator, row: Any, latest: Any,
-                    today: dt.date) -> str:
-    """The text of one reminder or overdue notice to a unit's contact."""
+def due_items(services: Services, rows: Sequence[Any], facts: Mapping[int, CycleFacts],
+              today: dt.date) -> list[DueItem]:
+    """The tasks a person's due rows are about: one item per (task, unit, cycle)."""
+    kinds: dict[tuple[int, str, int], set[str]] = defaultdict(set)
+    for row in rows:
+        kinds[(row.task_id, row.unit_id, row.cycle)].add(row.kind)
     timetable = services.timetable
-    task = timetable.task(row.task_id)
-    unit = timetable.unit(row.unit_id)
-    duty = next((a for tk, a in timetable.tasks_for_unit(unit.id) if tk.id == task.id), None)
-    state = task_state(timetable, task, row.cycle, {unit.id: latest} if latest else {}, today)
-    if row.kind == ReminderKind.OVERDUE.value:
-        head = "🔴 " + t.gettext("Overdue: task {number} has passed its cutoff").format(
-            number=task.id)
-    else:
-        head = "⏰ " + t.gettext("Reminder: task {number}").format(number=task.id)
-    lines = [f"<b>{head}</b>", f"<b>{task.id}. {escape(task.title)}</b>"]
-    if duty is not None:
-        lines.append(t.gettext("Your unit ({unit}) is {role}.").format(
-            unit=unit_name(t, unit), role=role_label(t, duty.role)))
-    lines += [f"• {escape(item)}" for item in task.items]
-    lines.append(deadline_line(t, state, task))
-    lines.append(t.gettext("Latest report: {report}").format(report=report_line(t, latest)))
-    lines.append(t.gettext("Press a status, or reply to this message in words (e.g. 进行中 60%)."))
-    return "\n".join(lines)
+    return [DueItem(unit_state(timetable, timetable.task(task_id), unit_id, facts[cycle], today),
+                    frozenset(found))
+            for (task_id, unit_id, cycle), found in kinds.items()]
 
 
-def render_digest(services: Services, t: Translator, cycle: int, latest: Any,
+def render_digest(services: Services, t: Translator, cycle: int, facts: Facts,
                   today: dt.date) -> str:
     """The leadership digest: the summary counts and lines, then who is overdue or silent."""
-    return (render_summary(t, services.timetable, cycle, latest, today) + "\n\n"
-            + render_overdue(t, services.timetable, cycle, latest, today))
+    return (render_summary(t, services.timetable, cycle, facts, today) + "\n\n"
+            + render_overdue(t, services.timetable, cycle, facts, today))
 
 
 # -- sending ---------------------------------------------------------------------------------
@@ -228,6 +232,7 @@ class _Run:
     window: SendWindow
     interval: float
     retry_at: dict[int, dt.datetime]
+    facts: dict[int, CycleFacts] = field(default_factory=dict)
     failures: list[tuple[Any, str]] = field(default_factory=list)
     chats_written: set[int] = field(default_factory=set)
 
@@ -257,88 +262,150 @@ async def _send_text(run: _Run, chat_id: int, text: str, t: Translator,
     return message_id
 
 
-async def _send_one(run: _Run, row: Any, priority: int = 0) -> bool:
-    """Claim, render, send and record one row; False if its chat can no longer be written to.
+def messages_for(rows: Sequence[Any]) -> list[list[Any]]:
+    """What one chat gets from one run: its due reminders in one message, and its digest."""
+    reminders = [r for r in rows if r.kind != ReminderKind.DIGEST.value]
+    digests = [[r] for r in rows if r.kind == ReminderKind.DIGEST.value]
+    return ([reminders] if reminders else []) + digests
 
-    ``priority``: how many more messages its chat is waiting for (see :class:`SendWindow`).
+
+async def _fresh_facts(run: _Run, rows: Sequence[Any]) -> dict[int, CycleFacts]:
+    """The run's facts with the latest reports of the rows' units read again (a report may have
+    come in while the run was sending)."""
+    services = run.services
+    fresh: dict[int, CycleFacts] = {}
+    for cycle in {row.cycle for row in rows}:
+        known = run.facts[cycle]
+        reports = dict(known.reports)
+        for unit_id in {row.unit_id for row in rows if row.cycle == cycle}:
+            reports.update(await services.db(services.store.latest_reports, cycle, None,
+                                             unit_id))
+        fresh[cycle] = dataclasses.replace(known, reports=reports)
+    return fresh
+
+
+async def _compose(run: _Run, rows: list[Any], t: Translator) -> tuple[str, Any, list[Any]]:
+    """The text and keyboard of one person's message; the rows it carries (others skipped)."""
+    services, store, now = run.services, run.services.store, run.now
+    facts = await _fresh_facts(run, rows)
+    finished = {(task, unit, cycle) for cycle, known in facts.items()
+                for task, unit in finished_pairs(services.timetable, known)}
+    carried: list[Any] = []
+    for row in rows:
+        key = (row.task_id, row.unit_id, row.cycle)
+        reason = REPORTED_DONE if key in finished else ""
+        if row.kind == ReminderKind.ACKNOWLEDGE.value and (
+                row.task_id, row.unit_id) in acknowledged_pairs(facts[row.cycle]):
+            reason = ACKNOWLEDGED
+        if reason:  # it changed during this run
+            await services.db(store.mark_skipped, row.id, reason, now)
+            run.report.skipped.append((row.id, reason))
+        else:
+            carried.append(row)
+    if not carried:
+        return "", None, []
+    items = due_items(services, carried, facts, run.today)
+    several = len({row.unit_id for row in carried}) > 1
+    text = render_reminder(t, services.timetable, items, several)
+    if len(items) == 1:
+        state = items[0].state
+        keyboard = report_keyboard(t, state.task_id, state.cycle, state.unit_id, carried[0].id)
+    else:
+        timetable = services.timetable
+        labels = [(i.state.task_id, i.state.unit_id,
+                   plain_unit_name(t, timetable.unit(i.state.unit_id)) if several else "")
+                  for i in sorted(items, key=lambda i: (i.state.task_id, i.state.unit_id))]
+        keyboard = daily_keyboard(t, labels, carried[0].id)
+    return text, keyboard, carried
+
+
+async def _send_message(run: _Run, rows: list[Any], priority: int = 0) -> bool:
+    """Claim, render, send and record one message (a digest, or a person's reminders).
+
+    Every row it carries is marked sent with its Telegram message id. False if its chat can no
+    longer be written to. ``priority``: how many more messages its chat is waiting for (see
+    :class:`SendWindow`).
     """
     services, store, now, report = run.services, run.services.store, run.now, run.report
-    if not await services.db(store.claim, row.id, now):
-        return True  # another run took it
-    t = services.translator(run.languages.get(row.chat_id))
+    claimed = [row for row in rows if await services.db(store.claim, row.id, now)]
+    if not claimed:
+        return True  # another run took them
+    chat_id = claimed[0].chat_id
+    t = services.translator(run.languages.get(chat_id))
     try:
-        if row.kind == ReminderKind.DIGEST.value:
-            cycle_reports = await services.db(store.latest_reports, row.cycle)
-            text = render_digest(services, t, row.cycle, cycle_reports, run.today)
-            message_id = await _send_text(run, row.chat_id, text, t, priority=priority)
+        if claimed[0].kind == ReminderKind.DIGEST.value:
+            row = claimed[0]
+            text = render_digest(services, t, row.cycle, run.facts[row.cycle], run.today)
+            message_id = await _send_text(run, chat_id, text, t, priority=priority)
         else:
-            reports = await services.db(store.latest_reports, row.cycle, row.task_id,
-                                        row.unit_id)
-            latest = reports.get((row.task_id, row.unit_id))
-            if latest is not None and latest.status in FINISHED:  # reported during this run
-                await services.db(store.mark_skipped, row.id, REPORTED_DONE, now)
-                report.skipped.append((row.id, REPORTED_DONE))
+            text, keyboard, claimed = await _compose(run, claimed, t)
+            if not claimed:
                 return True
-            text = render_reminder(services, t, row, latest, run.today)
-            keyboard = report_keyboard(t, row.task_id, row.cycle, row.unit_id, row.id)
-            message_id = await _send_text(run, row.chat_id, text, t, keyboard, priority)
+            message_id = await _send_text(run, chat_id, text, t, keyboard, priority)
     except Forbidden as exc:
-        await _forbidden(run, row, exc)
+        await _forbidden(run, claimed, exc)
         return False
     except BadRequest as exc:  # a NetworkError subclass, but retrying cannot help
-        await _fail(run, row, f"bad request: {exc.message}")
+        await _fail(run, claimed, f"bad request: {exc.message}")
         return True
     except (RetryAfter, NetworkError) as exc:
-        attempts = row.attempts + 1
+        attempts = max(row.attempts for row in claimed) + 1
         if attempts >= MAX_ATTEMPTS:
-            await _fail(run, row, f"gave up after {attempts} attempts: {exc}")
+            await _fail(run, claimed, f"gave up after {attempts} attempts: {exc}")
             return True
-        await services.db(store.retry_later, row.id, f"{type(exc).__name__}: {exc}", now)
         delay = retry_delay(attempts)
         if isinstance(exc, RetryAfter):  # AIORateLimiter already waited and retried
             # ``exc.retry_after`` warns until PTB_TIMEDELTA is set; the value is this one
             delay = max(delay, exc._retry_after)
-        run.retry_at[row.id] = now + delay
-        report.retried.append(row.id)
-        log.warning("reminder %s to chat %s: %s; retrying after %s", row.id, row.chat_id, exc,
-                    delay)
+        for row in claimed:
+            await services.db(store.retry_later, row.id, f"{type(exc).__name__}: {exc}", now)
+            run.retry_at[row.id] = now + delay
+            report.retried.append(row.id)
+        log.warning("reminders %s to chat %s: %s; retrying after %s",
+                    [row.id for row in claimed], chat_id, exc, delay)
         return True
     except TelegramError as exc:
-        await _fail(run, row, f"{type(exc).__name__}: {exc}")
+        await _fail(run, claimed, f"{type(exc).__name__}: {exc}")
         return True
-    except Exception as exc:  # a bug must not leave the row "sending" nor stop the run
-        log.exception("reminder %s could not be sent", row.id)
-        await _fail(run, row, f"internal error: {type(exc).__name__}: {exc}")
+    except Exception as exc:  # a bug must not leave the rows "sending" nor stop the run
+        log.exception("reminders %s could not be sent", [row.id for row in claimed])
+        await _fail(run, claimed, f"internal error: {type(exc).__name__}: {exc}")
         return True
-    await services.db(store.mark_sent, row.id, message_id, now)
-    run.retry_at.pop(row.id, None)
-    report.sent.append(row.id)
+    for row in claimed:
+        await services.db(store.mark_sent, row.id, message_id, now)
+        run.retry_at.pop(row.id, None)
+        report.sent.append(row.id)
     return True
 
 
-async def _fail(run: _Run, row: Any, reason: str) -> None:
-    await run.services.db(run.services.store.mark_failed, row.id, reason, run.now)
-    run.retry_at.pop(row.id, None)
-    run.report.failed.append((row.id, reason))
-    run.failures.append((row, reason))
-    log.warning("reminder %s to chat %s failed: %s", row.id, row.chat_id, reason)
+async def _fail(run: _Run, rows: Sequence[Any], reason: str) -> None:
+    for row in rows:
+        await run.services.db(run.services.store.mark_failed, row.id, reason, run.now)
+        run.retry_at.pop(row.id, None)
+        run.report.failed.append((row.id, reason))
+        run.failures.append((row, reason))
+    log.warning("reminders %s to chat %s failed: %s", [row.id for row in rows],
+                rows[0].chat_id, reason)
 
 
-async def _forbidden(run: _Run, row: Any, exc: Forbidden) -> None:
+async def _forbidden(run: _Run, rows: Sequence[Any], exc: Forbidden) -> None:
     """The recipient blocked the bot (or the bot left the group): stop writing there."""
     services, store, now = run.services, run.services.store, run.now
     reason = f"forbidden: {exc.message}"
-    await services.db(store.mark_failed, row.id, reason, now)
-    run.report.failed.append((row.id, reason))
-    log.warning("reminder %s: chat %s refuses the bot: %s", row.id, row.chat_id, exc.message)
-    if row.chat_id in run.languages:
-        if await services.db(store.deactivate_person, row.chat_id,
+    chat_id = rows[0].chat_id
+    for row in rows:
+        await services.db(store.mark_failed, row.id, reason, now)
+        run.report.failed.append((row.id, reason))
+    log.warning("reminders %s: chat %s refuses the bot: %s", [row.id for row in rows], chat_id,
+                exc.message)
+    if chat_id in run.languages and chat_id > 0:
+        if await services.db(store.deactivate_person, chat_id,
                              f"bot blocked or never started: {exc.message}", now):
-            run.report.deactivated.append(row.chat_id)
-    elif await services.db(store.unbind_chat, row.chat_id, now):
-        run.report.unbound.append(row.chat_id)
+            run.report.deactivated.append(chat_id)
+    elif await services.db(store.unbind_chat, chat_id, now):
+        run.report.unbound.append(chat_id)
     else:
-        run.failures.append((row, reason))
+        run.failures.extend((row, reason) for row in rows)
     request_replan(run.application)
 
 
@@ -420,6 +487,17 @@ def admin_notice(services: Services, t: Translator, report: DispatchReport,
     return "\n\n".join(parts)
 
 
+def settled(services: Services, facts: Mapping[int, CycleFacts]
+            ) -> tuple[set[tuple[int, str, int]], set[tuple[int, str, int]]]:
+    """(task, unit, cycle) reported done (and not returned), and those acknowledged (or
+    reported on: no acknowledgement reminder for them)."""
+    finished = {(task, unit, cycle) for cycle, known in facts.items()
+                for task, unit in finished_pairs(services.timetable, known)}
+    acknowledged = {(task, unit, cycle) for cycle, known in facts.items()
+                    for task, unit in acknowledged_pairs(known)}
+    return finished, acknowledged
+
+
 async def dispatch_due(application: Application, now: dt.datetime | None = None
                        ) -> DispatchReport:
     """Re-plan if needed, then send every due reminder exactly once.
@@ -446,12 +524,8 @@ async def dispatch_due(application: Application, now: dt.datetime | None = None
     bound = [c.chat_id for c in await services.db(store.leadership_chats)]
     contacts, leadership = recipients(everyone, memberships, bound)
 
-    def specs_for(cycle: int) -> list[ReminderSpec]:
-        return delivery_specs(plan_reminders(services.timetable, cycle, services.calendar),
-                              contacts, leadership)
-
     cycle = now.year
-    specs = {cycle: specs_for(cycle)}
+    specs = {cycle: await planned_specs(services, cycle, contacts, leadership)}
     fingerprint = frozenset((s.key, s.due_at, s.cutoff) for s in specs[cycle])
     last = application.bot_data.get("replanned_at")
     if (last is None or now - last >= REPLAN_EVERY or now < last
@@ -464,18 +538,17 @@ async def dispatch_due(application: Application, now: dt.datetime | None = None
     due = await services.db(store.due_deliveries, now)
     if not due:
         return report
-    finished: set[tuple[int, str, int]] = set()
+    facts: dict[int, CycleFacts] = {}
     for row_cycle in {row.cycle for row in due}:
         if row_cycle not in specs:
-            specs[row_cycle] = specs_for(row_cycle)
-        latest = await services.db(store.latest_reports, row_cycle)
-        finished |= {(task, unit, row_cycle) for (task, unit), r in latest.items()
-                     if r.status in FINISHED}
+            specs[row_cycle] = await planned_specs(services, row_cycle, contacts, leadership)
+        facts[row_cycle] = await services.db(store.cycle_facts, row_cycle)
+    finished, acknowledged = settled(services, facts)
     wanted = {s.key for cycle_specs in specs.values() for s in cycle_specs}
     inactive = {p.telegram_user_id for p in everyone if not p.active}
     retry_at: dict[int, dt.datetime] = application.bot_data.setdefault("retry_at", {})
     by_chat: dict[int, list[Any]] = defaultdict(list)
-    for decision in decide(due, now, finished, wanted, inactive, retry_at):
+    for decision in decide(due, now, finished, wanted, inactive, retry_at, acknowledged):
         row = decision.row
         if decision.send:
             by_chat[row.chat_id].append(row)
@@ -495,16 +568,18 @@ async def dispatch_due(application: Application, now: dt.datetime | None = None
     languages |= {c.chat_id: c.language for c in await services.db(store.leadership_chats)}
     run = _Run(application, services, now, report, languages,
                SendWindow(int(application.bot_data.get("max_send_rate", MAX_SEND_RATE))),
-               application.bot_data.get("per_chat_interval", 1.0), retry_at)
+               application.bot_data.get("per_chat_interval", 1.0), retry_at, facts)
 
     async def drain(rows: list[Any]) -> None:
-        for index, row in enumerate(rows):
+        messages = messages_for(rows)
+        for index, message in enumerate(messages):
             if index:
                 await asyncio.sleep(run.interval)
-            if not await _send_one(run, row, len(rows) - index - 1):
-                for rest in rows[index + 1:]:  # the chat refuses the bot: the rest cannot go
-                    await services.db(store.mark_skipped, rest.id, NOT_ENROLLED, now)
-                    report.skipped.append((rest.id, NOT_ENROLLED))
+            if not await _send_message(run, message, len(messages) - index - 1):
+                for rest in messages[index + 1:]:  # the chat refuses the bot: the rest cannot go
+                    for row in rest:
+                        await services.db(store.mark_skipped, row.id, NOT_ENROLLED, now)
+                        report.skipped.append((row.id, NOT_ENROLLED))
                 return
 
     await asyncio.gather(*(drain(rows) for rows in by_chat.values()))
@@ -554,12 +629,11 @@ async def dry_run(services: Services, at: dt.datetime) -> list[Decision]:
         else:
             rows.append(DryRow(row.id or 0, *spec.key[:6], spec.due_at, spec.cutoff, state,
                                row.attempts, row.created_at))
-    latest = await services.db(services.store.latest_reports, cycle)
-    finished = {(task, unit, cycle) for (task, unit), r in latest.items()
-                if r.status in FINISHED}
+    facts = {cycle: await services.db(services.store.cycle_facts, cycle)}
+    finished, acknowledged = settled(services, facts)
     everyone = await services.db(services.store.list_people, None, None, False)
     inactive = {p.telegram_user_id for p in everyone if not p.active}
-    return decide(rows, at, finished, {s.key for s in specs}, inactive)
+    return decide(rows, at, finished, {s.key for s in specs}, inactive, None, acknowledged)
 
 
 async def dispatch_job(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -2,7 +2,8 @@
 
 Nothing here sends anything; handlers and the reminder dispatcher call these and send the
 result. Every user-supplied or data-file string is escaped with :func:`html.escape` because the
-bot's default parse mode is HTML.
+bot's default parse mode is HTML. Every view shows the workflow's lights with the one legend of
+:data:`schedules.workflow.LEGEND` (docs/workflow.md).
 """
 
 from __future__ import annotations
@@ -11,13 +12,25 @@ import datetime as dt
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from html import escape, unescape
 from typing import Protocol
 
 from bot.i18n import N_, Translator
 from schedules.model import Role, Task, Timetable, Unit
-from schedules.progress import ReportLike, TaskPhase, TaskState, task_state
+from schedules.progress import ReportLike
 from schedules.text import visible_text
+from schedules.workflow import (
+    LEGEND,
+    PHASE_LABELS,
+    CycleFacts,
+    Light,
+    Phase,
+    TaskView,
+    UnitState,
+    cycle_views,
+    task_view,
+)
 
 MESSAGE_LIMIT = 4000
 """Visible characters per page (UTF-16 code units, as Telegram counts): Telegram's limit is
@@ -34,26 +47,58 @@ STATUS_LABELS = {
     "blocked": N_("blocked"),
     "not_applicable": N_("not applicable"),
 }
-STATUS_ICONS = {"done": "🟢", "in_progress": "🟡", "blocked": "🔴", "not_applicable": "⚪"}
+STATUS_ICONS = {"done": Light.AWAITING_REVIEW.value, "in_progress": Light.DUE_SOON.value,
+                "blocked": Light.LATE.value, "not_applicable": Light.AWAITING_REVIEW.value}
+"""A report's light before its unit's state is known: done and n/a await a leader's review."""
 ROLE_LABELS = {
     Role.LEAD: N_("lead"),
     Role.JOINT: N_("joint"),
     Role.COOPERATING: N_("cooperating"),
 }
-PHASE_LABELS = {
-    TaskPhase.CLOSED: N_("closed"),
-    TaskPhase.DONE: N_("done"),
-    TaskPhase.BLOCKED: N_("blocked"),
-    TaskPhase.IN_PROGRESS: N_("in progress"),
-    TaskPhase.NO_REPLY: N_("no reply"),
-}
 
 Latest = Mapping[tuple[int, str], ReportLike]
+Facts = CycleFacts | Latest
+"""What a view is rendered from: everything appended about the cycle, or just the latest
+reports (then nothing was reviewed, extended or acknowledged)."""
+
+
+class ReportShown(Protocol):
+    """What :func:`report_line` shows of a report (a stored one, or a test's)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def progress(self) -> int | None: ...
+    @property
+    def reported_at(self) -> dt.datetime: ...
+
+
+class DeadlineLike(Protocol):
+    """What :func:`deadline_line` reads: a unit's state or a task's view."""
+
+    @property
+    def phase(self) -> Phase: ...
+    @property
+    def cutoff(self) -> dt.date | None: ...
+    @property
+    def days_left(self) -> int | None: ...
+
+
+def facts_of(cycle: int, facts: Facts) -> CycleFacts:
+    """``facts`` as :class:`CycleFacts` (a mapping of latest reports is wrapped)."""
+    if isinstance(facts, CycleFacts):
+        return facts
+    return CycleFacts(cycle, facts)  # type: ignore[arg-type]
+
+
+def plain_unit_name(t: Translator, unit: Unit) -> str:
+    """The unit's name in the reader's language, not escaped (for button labels)."""
+    return unit.name_en if t.language == "en" else unit.name
 
 
 def unit_name(t: Translator, unit: Unit) -> str:
     """The unit's name in the reader's language, escaped."""
-    return escape(unit.name_en if t.language == "en" else unit.name)
+    return escape(plain_unit_name(t, unit))
 
 
 def status_label(t: Translator, status: str) -> str:
@@ -66,14 +111,25 @@ def role_label(t: Translator, role: Role) -> str:
     return t.gettext(ROLE_LABELS[role])
 
 
+def phase_label(t: Translator, phase: Phase) -> str:
+    """A workflow phase in the reader's language."""
+    return t.gettext(PHASE_LABELS[phase])
+
+
+def legend(t: Translator) -> str:
+    """The one legend of lights, in the reader's language."""
+    return " · ".join(f"{light.value} {t.gettext(label)}" for light, label in LEGEND)
+
+
 def shorten(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters with "…", *before* it is escaped for HTML."""
     text = " ".join(text.split()) if len(text) > limit else text
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def report_line(t: Translator, report: ReportLike | None, note_limit: int | None = NOTE_PREVIEW,
-                note: ReportLike | None = None) -> str:
+def report_line(t: Translator, report: ReportShown | None,
+                note_limit: int | None = NOTE_PREVIEW, note: ReportShown | None = None,
+                state: UnitState | None = None) -> str:
     """One report as "🟡 in progress 60% · note (date)", or "no report yet".
 
     Args:
@@ -82,10 +138,13 @@ def report_line(t: Translator, report: ReportLike | None, note_limit: int | None
         note_limit: show at most this many characters of the note ("…" after), None: all.
         note: the unit's latest report *with a note*, when newer reports have none: its note
             is shown with its own date.
+        state: the unit's state, when known: its light is shown (🟢 once confirmed).
     """
     if report is None:
-        return "⚪ " + t.gettext("no report yet")
-    parts = [STATUS_ICONS[report.status], status_label(t, report.status)]
+        light = state.light.value if state is not None else Light.NO_REPORT.value
+        return light + " " + t.gettext("no report yet")
+    icon = state.light.value if state is not None else STATUS_ICONS[report.status]
+    parts = [icon, status_label(t, report.status)]
     if report.progress is not None:
         parts.append(t.percent(report.progress))
     text = " ".join(parts)
@@ -99,7 +158,7 @@ def report_line(t: Translator, report: ReportLike | None, note_limit: int | None
     return text
 
 
-def _note_of(report: ReportLike) -> str:
+def _note_of(report: ReportShown) -> str:
     note: str = getattr(report, "note", "") or ""
     return note
 
@@ -108,14 +167,14 @@ def _clip(text: str, limit: int | None) -> str:
     return text if limit is None else shorten(text, limit)
 
 
-def deadline_line(t: Translator, state: TaskState, task: Task) -> str:
+def deadline_line(t: Translator, state: DeadlineLike, task: Task) -> str:
     """The cutoff and days left, or why there is none."""
-    if state.phase is TaskPhase.CLOSED:
+    if state.phase is Phase.CLOSED:
         return t.gettext("closed: once-only deadline of {year}").format(year=task.deadline.year)
     if state.cutoff is None or state.days_left is None:
         return t.gettext("annual, judged on statistics bureau data")
     due = t.date(state.cutoff - dt.timedelta(days=1))
-    if state.phase is TaskPhase.DONE:
+    if state.phase in (Phase.REPORTED_DONE, Phase.CONFIRMED):
         return t.gettext("due {date}").format(date=due)
     if state.days_left >= 0:
         return t.ngettext("due {date}, {n} day left", "due {date}, {n} days left",
@@ -125,107 +184,234 @@ def deadline_line(t: Translator, state: TaskState, task: Task) -> str:
                       late).format(date=due, n=late)
 
 
-def _unit_latest(latest: Latest, task_id: int) -> dict[str, ReportLike]:
-    return {unit: report for (tid, unit), report in latest.items() if tid == task_id}
+def days_text(t: Translator, state: UnitState) -> str:
+    """Days left (or late) alone, for a line of a list; "" without a cutoff."""
+    if state.days_left is None or state.phase in (Phase.REPORTED_DONE, Phase.CONFIRMED,
+                                                  Phase.CLOSED):
+        return ""
+    if state.days_left >= 0:
+        return t.ngettext("{n} day left", "{n} days left", state.days_left).format(
+            n=state.days_left)
+    return t.ngettext("{n} day late", "{n} days late", -state.days_left).format(
+        n=-state.days_left)
 
 
-def states(timetable: Timetable, cycle: int, latest: Latest, today: dt.date) -> list[TaskState]:
-    """The state of every task in ``cycle``."""
-    return [task_state(timetable, task, cycle, _unit_latest(latest, task.id), today)
-            for task in timetable.tasks]
+def states(timetable: Timetable, cycle: int, facts: Facts, today: dt.date) -> list[TaskView]:
+    """The view of every task in ``cycle``."""
+    return cycle_views(timetable, facts_of(cycle, facts), today)
 
 
-def render_summary(t: Translator, timetable: Timetable, cycle: int, latest: Latest,
+def extension_mark(t: Translator, state: UnitState) -> str:
+    """"extended to <date>" for a unit whose cutoff an approved extension moved, else ""."""
+    if state.extension is None or state.cutoff is None:
+        return ""
+    return "📅 " + t.gettext("extended to {date}").format(
+        date=t.date(state.cutoff - dt.timedelta(days=1)))
+
+
+def _task_marks(t: Translator, timetable: Timetable, view: TaskView) -> str:
+    marks = []
+    for state in view.extended:
+        mark = extension_mark(t, state)
+        if len(view.consolidated) > 1:
+            mark += f" ({unit_name(t, timetable.unit(state.unit_id))})"
+        marks.append(mark)
+    if view.phase is Phase.RETURNED:
+        marks.append("↩️ " + t.gettext("returned"))
+    return "".join(" · " + mark for mark in marks)
+
+
+def render_summary(t: Translator, timetable: Timetable, cycle: int, facts: Facts,
                    today: dt.date) -> str:
-    """The leadership summary: how many tasks carry each mark, then one line per task.
+    """The leadership summary: how many tasks carry each light, then one line per task.
 
-    The counts partition the tasks by the mark their line shows, so they add up to the number
-    of tasks and the legend reads as the rows do (🔴 is blocked or overdue, ⚫ closed).
+    The counts partition the tasks by the light their line shows, so they add up to the number
+    of tasks and the legend reads as the rows do. Reports awaiting review are counted below.
     """
-    all_states = states(timetable, cycle, latest, today)
-    marks = Counter(state.light for state in all_states)
+    views = states(timetable, cycle, facts, today)
+    marks = Counter(view.light for view in views)
     lines = [
         "<b>" + t.gettext("Summary of cycle {year}").format(year=cycle) + "</b>",
         t.gettext("as of {date}").format(date=t.date(today)),
-        t.gettext("🟢 done {done} · 🟡 in progress {progress} · 🔴 blocked or overdue {late} · "
-                  "⚪ no reply yet {silent} · ⚫ closed {closed}").format(
-            done=marks["🟢"], progress=marks["🟡"], late=marks["🔴"], silent=marks["⚪"],
-            closed=marks["⚫"]),
-        "",
+        " · ".join(f"{light.value} {marks[light]} {t.gettext(label)}" for light, label in LEGEND),
     ]
-    for state in all_states:
-        task = timetable.task(state.task_id)
-        lines.append(f"{state.light} {task.id}. {escape(task.title)} — "
-                     + deadline_line(t, state, task))
+    waiting = sum(len(view.awaiting_review) for view in views)
+    if waiting:
+        lines.append(t.ngettext("{n} report of done awaits a leader's review: /review",
+                                "{n} reports of done await a leader's review: /review",
+                                waiting).format(n=waiting))
+    lines.append("")
+    for view in views:
+        task = timetable.task(view.task_id)
+        lines.append(f"{view.light.value} {task.id}. {escape(task.title)} — "
+                     + deadline_line(t, view, task) + _task_marks(t, timetable, view))
     return "\n".join(lines)
 
 
-def render_task(t: Translator, timetable: Timetable, task: Task, cycle: int, latest: Latest,
-                today: dt.date, notes: Latest | None = None) -> str:
-    """One task for the leadership: items, deadline, and every unit with its latest report.
+@dataclass(frozen=True)
+class People:
+    """Who is who, to name them in the workflow's marks: Telegram id -> display name."""
 
-    Notes are shown whole; a unit whose latest report has no note shows its latest note (with
-    that note's date) from ``notes``.
+    names: Mapping[int, str]
+
+    def name(self, telegram_user_id: int | None) -> str:
+        """The escaped name, or the id."""
+        if telegram_user_id is None:
+            return "—"
+        return escape(self.names.get(telegram_user_id, str(telegram_user_id)))
+
+
+NOBODY = People({})
+
+
+def workflow_lines(t: Translator, state: UnitState, people: People = NOBODY,
+                   last_urge: tuple[int | None, dt.datetime] | None = None) -> list[str]:
+    """What the workflow adds to a unit's line: review, extension, acknowledgement, urge."""
+    lines = []
+    review = state.review
+    if state.phase is Phase.REPORTED_DONE:
+        lines.append(Light.AWAITING_REVIEW.value + " " + t.gettext("awaiting a leader's review"))
+    elif review is not None and state.phase is Phase.CONFIRMED:
+        lines.append("✅ " + t.gettext("confirmed by {who} on {when}").format(
+            who=people.name(review.reviewer_telegram_id),
+            when=t.moment(review.reviewed_at, "short")))
+    elif review is not None and state.phase is Phase.RETURNED:
+        lines.append("↩️ " + t.gettext("returned by {who} on {when}: {comment}").format(
+            who=people.name(review.reviewer_telegram_id),
+            when=t.moment(review.reviewed_at, "short"), comment=escape(review.comment or "—")))
+    if state.extension is not None:
+        lines.append(extension_mark(t, state))
+    if state.pending is not None:
+        lines.append("📅 " + t.gettext("extension to {date} requested, awaiting a decision")
+                     .format(date=t.date(state.pending.due_date)))
+    if state.acknowledged is not None:
+        lines.append("👌 " + t.gettext("acknowledged by {who} on {when}").format(
+            who=people.name(state.acknowledged.telegram_user_id),
+            when=t.moment(state.acknowledged.at, "short")))
+    elif state.phase is not Phase.CLOSED and state.cutoff is not None and state.report is None:
+        lines.append("👌 " + t.gettext("not acknowledged yet"))
+    if last_urge is not None:
+        lines.append("📣 " + t.gettext("urged by {who} on {when}").format(
+            who=people.name(last_urge[0]), when=t.moment(last_urge[1], "short")))
+    return lines
+
+
+def render_task(t: Translator, timetable: Timetable, task: Task, cycle: int, facts: Facts,
+                today: dt.date, notes: Latest | None = None, *, people: People = NOBODY,
+                urges: Mapping[str, tuple[int | None, dt.datetime]] | None = None,
+                only: Iterable[str] | None = None) -> str:
+    """One task: the consolidated status first, then every unit's input.
+
+    Each unit shows its light, its latest report (notes whole; a unit whose latest report has
+    no note shows its latest note from ``notes``), the review, extension, acknowledgement and
+    last urge.
+
+    Args:
+        only: the cooperating units to show (a cooperating contact sees only their own input);
+            None: every unit.
     """
-    state = task_state(timetable, task, cycle, _unit_latest(latest, task.id), today)
-    lines = [f"{state.light} <b>{task.id}. {escape(task.title)}</b>",
-             deadline_line(t, state, task)]
+    view = task_view(timetable, task, facts_of(cycle, facts), today)
+    lines = [f"{view.light.value} <b>{task.id}. {escape(task.title)}</b>",
+             deadline_line(t, view, task) + _task_marks(t, timetable, view)]
     lines += [f"• {escape(item)}" for item in task.items]
     if task.remark:
         lines.append(t.gettext("Remark: {remark}").format(remark=escape(task.remark)))
-    lines.append("")
-    for assignment in timetable.responsible_units(task):
-        unit = timetable.unit(assignment.unit_id)
-        report = latest.get((task.id, unit.id))
-        lines.append(f"{unit_name(t, unit)} ({role_label(t, assignment.role)}): "
-                     + report_line(t, report, None, (notes or {}).get((task.id, unit.id))))
+    joint = not task.lead_units
+    shown = None if only is None else set(only)
+    parts = [("<b>" + (t.gettext("Each joint unit's part") if joint else
+                       t.gettext("Consolidated status (lead units)")) + "</b>",
+              view.consolidated),
+             ("<b>" + t.gettext("Inputs of the cooperating units") + "</b>",
+              tuple(u for u in view.inputs if shown is None or u.unit_id in shown))]
+    for heading, units in parts:
+        if not units:
+            continue
+        lines += ["", heading]
+        for state in units:
+            unit = timetable.unit(state.unit_id)
+            report = state.report
+            lines.append(f"{unit_name(t, unit)} ({role_label(t, state.role)}): " + report_line(
+                t, report, None, (notes or {}).get((task.id, unit.id)), state))
+            lines += ["    " + line for line in workflow_lines(
+                t, state, people, (urges or {}).get(unit.id))]
+    lines += ["", legend(t)]
     return "\n".join(lines)
 
 
-def render_unit(t: Translator, timetable: Timetable, unit: Unit, cycle: int, latest: Latest,
+def render_unit(t: Translator, timetable: Timetable, unit: Unit, cycle: int, facts: Facts,
                 today: dt.date) -> str:
-    """One unit's tasks in ``cycle`` with its latest report on each."""
+    """One unit's tasks in ``cycle``: the unit's own light, cutoff and latest report on each."""
     duties = timetable.tasks_for_unit(unit.id)
+    known = facts_of(cycle, facts)
     lines = ["<b>" + unit_name(t, unit) + "</b>",
              t.gettext("Tasks of cycle {year}: {count}").format(year=cycle, count=len(duties)),
              ""]
     for task, assignment in duties:
-        state = task_state(timetable, task, cycle, _unit_latest(latest, task.id), today)
-        lines.append(f"{state.light} {task.id}. {escape(task.title)} "
+        view = task_view(timetable, task, known, today)
+        state = next((u for u in view.units if u.unit_id == unit.id), None)
+        if state is None:  # a group's own task: the task's consolidated state
+            lines.append(f"{view.light.value} {task.id}. {escape(task.title)} "
+                         f"({role_label(t, assignment.role)}) — {deadline_line(t, view, task)}")
+            continue
+        lines.append(f"{state.light.value} {task.id}. {escape(task.title)} "
                      f"({role_label(t, assignment.role)}) — {deadline_line(t, state, task)}")
-        if state.phase is not TaskPhase.CLOSED:
-            lines.append("    " + report_line(t, latest.get((task.id, unit.id))))
+        if state.phase is not Phase.CLOSED:
+            marks = [line for line in (extension_mark(t, state),) if line]
+            if state.phase is Phase.RETURNED and state.review is not None:
+                marks.append("↩️ " + t.gettext("returned: {comment}").format(
+                    comment=escape(shorten(state.review.comment or "—", NOTE_PREVIEW))))
+            lines.append("    " + report_line(t, state.report, state=state)
+                         + "".join(" · " + mark for mark in marks))
     if not duties:
         lines.append(t.gettext("This unit has no task in the timetable."))
+    else:
+        lines += ["", legend(t)]
     return "\n".join(lines)
 
 
 def render_my_tasks(t: Translator, timetable: Timetable, unit: Unit, cycle: int,
-                    latest: Latest, today: dt.date) -> str:
+                    facts: Facts, today: dt.date) -> str:
     """A contact's own list: role, cutoff, days left and their unit's current status."""
-    return render_unit(t, timetable, unit, cycle, latest, today)
+    return render_unit(t, timetable, unit, cycle, facts, today)
 
 
-def render_overdue(t: Translator, timetable: Timetable, cycle: int, latest: Latest,
+def overdue_units(views: Iterable[TaskView]) -> list[UnitState]:
+    """The delivering units past their cutoff and not reported done, task by task."""
+    return [state for view in views if view.phase is not Phase.CLOSED
+            for state in view.consolidated if state.overdue]
+
+
+def render_overdue(t: Translator, timetable: Timetable, cycle: int, facts: Facts,
                    today: dt.date, soon_days: int = 14) -> str:
-    """Who missed the cutoff, and who has not reported as it approaches."""
+    """Who missed their cutoff, and who has not reported as it approaches."""
     missed: list[str] = []
     approaching: list[str] = []
-    for state in states(timetable, cycle, latest, today):
-        if state.phase in (TaskPhase.CLOSED, TaskPhase.DONE) or state.days_left is None:
+    for view in states(timetable, cycle, facts, today):
+        if view.phase in (Phase.CLOSED, Phase.CONFIRMED, Phase.REPORTED_DONE):
             continue
-        task = timetable.task(state.task_id)
-        silent = [u for u in state.deliverers if u not in state.reported_units]
-        names = ", ".join(unit_name(t, timetable.unit(u)) for u in silent)
-        if state.overdue:
-            line = f"🔴 {task.id}. {escape(task.title)} — {deadline_line(t, state, task)}"
-            if names:
-                line += "\n    " + t.gettext("no report from: {units}").format(units=names)
+        task = timetable.task(view.task_id)
+        late = [u for u in view.consolidated if u.overdue]
+        if late:
+            line = f"{Light.LATE.value} {task.id}. {escape(task.title)} — " + deadline_line(
+                t, late[0], task)
+            silent = [u for u in late if u.report is None]
+            behind = [u for u in late if u.report is not None]
+            if silent:
+                line += "\n    " + t.gettext("no report from: {units}").format(
+                    units=unit_names(t, timetable, (u.unit_id for u in silent)))
+            if behind:
+                line += "\n    " + t.gettext("not done: {units}").format(units=", ".join(
+                    f"{unit_name(t, timetable.unit(u.unit_id))} ({phase_label(t, u.phase)})"
+                    for u in behind))
             missed.append(line)
-        elif state.days_left <= soon_days and silent:
-            approaching.append(f"⚪ {task.id}. {escape(task.title)} — "
-                               f"{deadline_line(t, state, task)}\n    "
-                               + t.gettext("no report from: {units}").format(units=names))
+            continue
+        silent = [u for u in view.consolidated if u.report is None and not u.overdue
+                  and u.days_left is not None and u.days_left <= soon_days]
+        if silent:
+            approaching.append(f"{view.light.value} {task.id}. {escape(task.title)} — "
+                               f"{deadline_line(t, view, task)}\n    "
+                               + t.gettext("no report from: {units}").format(
+                                   units=unit_names(t, timetable, (u.unit_id for u in silent))))
     lines = ["<b>" + t.gettext("Overdue and silent, cycle {year}").format(year=cycle) + "</b>"]
     lines.append("<b>" + t.gettext("Missed the cutoff") + "</b>")
     lines += missed or [t.gettext("none")]
@@ -233,6 +419,152 @@ def render_overdue(t: Translator, timetable: Timetable, cycle: int, latest: Late
         n=soon_days) + "</b>")
     lines += approaching or [t.gettext("none")]
     return "\n".join(lines)
+
+
+def render_review_list(t: Translator, timetable: Timetable, cycle: int, facts: Facts,
+                       today: dt.date) -> tuple[str, list[UnitState]]:
+    """Every report of done awaiting a leader's review (the consolidated statuses first).
+
+    Returns:
+        The text, and the units listed, in order (for their confirm / return buttons).
+    """
+    waiting = [state for view in states(timetable, cycle, facts, today)
+               for state in view.awaiting_review]
+    waiting.sort(key=lambda s: not s.delivers)
+    lines = ["<b>" + t.gettext("Awaiting review, cycle {year}").format(year=cycle) + "</b>"]
+    if not waiting:
+        lines.append(t.gettext("No report of done is waiting for a review."))
+    for number, state in enumerate(waiting, start=1):
+        task = timetable.task(state.task_id)
+        lines.append(f"{number}. {Light.AWAITING_REVIEW.value} {task.id}. {escape(task.title)} · "
+                     f"{unit_name(t, timetable.unit(state.unit_id))} "
+                     f"({role_label(t, state.role)}): {report_line(t, state.report)}")
+    return "\n".join(lines), waiting
+
+
+@dataclass(frozen=True)
+class DueItem:
+    """One task of a person's daily reminder: the unit's state and why it is listed.
+
+    ``kinds``: the reminder kinds due for it (``before``, ``overdue``, ``ack``).
+    """
+
+    state: UnitState
+    kinds: frozenset[str]
+
+
+def _reminder_head(t: Translator, items: Sequence[DueItem]) -> str:
+    if len(items) == 1:
+        item = items[0]
+        number = item.state.task_id
+        if "overdue" in item.kinds:
+            return "🔴 " + t.gettext("Overdue: task {number} has passed its cutoff").format(
+                number=number)
+        if item.kinds == {"ack"}:
+            return "👌 " + t.gettext("Please acknowledge: task {number}").format(number=number)
+        return "⏰ " + t.gettext("Reminder: task {number}").format(number=number)
+    if all(item.kinds == {"ack"} for item in items):
+        return "👌 " + t.ngettext("Please acknowledge: {n} task", "Please acknowledge: {n} tasks",
+                                 len(items)).format(n=len(items))
+    overdue = sum(1 for item in items if "overdue" in item.kinds)
+    head = t.ngettext("Reminder: {n} task", "Reminder: {n} tasks", len(items)).format(
+        n=len(items))
+    if overdue:
+        return "🔴 " + head + t.ngettext(", {n} overdue", ", {n} overdue", overdue).format(
+            n=overdue)
+    return "⏰ " + head
+
+
+def render_reminder(t: Translator, timetable: Timetable, items: Sequence[DueItem],
+                    several_units: bool = False) -> str:
+    """A person's one reminder message of the day.
+
+    One task: its whole card (role, items, cutoff, latest report) for the status buttons.
+    Several: one line each (light, number, title, unit and role, days left, latest status),
+    grouped by cutoff with the overdue ones first.
+
+    Args:
+        t: the reader's translator.
+        timetable: the timetable.
+        items: the tasks due, in any order.
+        several_units: the person serves several units: name the unit on each line.
+    """
+    lines = [f"<b>{_reminder_head(t, items)}</b>"]
+    if len(items) == 1:
+        state = items[0].state
+        task = timetable.task(state.task_id)
+        unit = timetable.unit(state.unit_id)
+        lines.append(f"{state.light.value} <b>{task.id}. {escape(task.title)}</b>")
+        lines.append(t.gettext("Your unit ({unit}) is {role}.").format(
+            unit=unit_name(t, unit), role=role_label(t, state.role)))
+        lines += [f"• {escape(item)}" for item in task.items]
+        lines.append(deadline_line(t, state, task))
+        lines.append(t.gettext("Latest report: {report}").format(
+            report=report_line(t, state.report, state=state)))
+        mark = extension_mark(t, state)
+        if mark:
+            lines.append(mark)
+        if state.phase is Phase.RETURNED and state.review is not None:
+            lines.append("↩️ " + t.gettext("returned: {comment}").format(
+                comment=escape(state.review.comment or "—")))
+        if items[0].kinds == {"ack"}:
+            lines.append(t.gettext("Press 收到 to acknowledge this task, or report its status."))
+        else:
+            lines.append(t.gettext("Press a status, or reply to this message in words "
+                                   "(e.g. 进行中 60%)."))
+        return "\n".join(lines)
+    groups: dict[tuple[bool, dt.date | None], list[DueItem]] = {}
+    for item in items:
+        key = (not item.state.overdue, item.state.cutoff)
+        groups.setdefault(key, []).append(item)
+    for (on_time, cutoff), group in sorted(groups.items(), key=_group_order):
+        if not on_time:
+            heading = "🔴 " + t.gettext("Overdue")
+        elif cutoff is not None:
+            heading = t.gettext("Due {date}").format(date=t.date(cutoff - dt.timedelta(days=1)))
+        else:
+            heading = t.gettext("No cutoff")
+        lines += ["", f"<b>{heading}</b>"]
+        for item in sorted(group, key=lambda i: (i.state.task_id, i.state.unit_id)):
+            lines.append(_due_line(t, timetable, item, several_units))
+    lines += ["", t.gettext("Press a task number to open it and report, press “all in "
+                            "progress” or “all done” to report every task listed, or reply to "
+                            "this message in words. 收到 acknowledges every task listed."),
+              legend(t)]
+    return "\n".join(lines)
+
+
+def _group_order(entry: tuple[tuple[bool, dt.date | None], list[DueItem]]
+                 ) -> tuple[bool, dt.date]:
+    (on_time, cutoff), _ = entry
+    return (on_time, cutoff or dt.date.max)
+
+
+def _due_line(t: Translator, timetable: Timetable, item: DueItem, several_units: bool) -> str:
+    state = item.state
+    task = timetable.task(state.task_id)
+    who = role_label(t, state.role)
+    if several_units:
+        who = unit_name(t, timetable.unit(state.unit_id)) + ", " + who
+    parts = [f"{state.light.value} {task.id}. {escape(task.title)} ({who})"]
+    days = days_text(t, state)
+    if days:
+        parts.append(days)
+    if state.report is not None:
+        status = status_label(t, state.report.status)
+        if state.report.progress is not None:
+            status += " " + t.percent(state.report.progress)
+        parts.append(status)
+    else:
+        parts.append(t.gettext("no report yet"))
+    if state.phase is Phase.RETURNED:
+        parts.append("↩️ " + t.gettext("returned"))
+    mark = extension_mark(t, state)
+    if mark:
+        parts.append(mark)
+    if "ack" in item.kinds:
+        parts.append("👌 " + t.gettext("not acknowledged yet"))
+    return " · ".join(parts)
 
 
 _TOKEN = re.compile(r"<[^>]*>|&(?:#[0-9]+|#x[0-9a-fA-F]+|[a-zA-Z]+);|.", re.DOTALL)
@@ -374,3 +706,50 @@ def render_people(t: Translator, timetable: Timetable, people: Sequence[PersonLi
 
 
 ROLE_NAMES = {"contact": N_("contact"), "leader": N_("leader"), "admin": N_("admin")}
+
+ACTION_LABELS = {
+    "report.added": N_("reported"),
+    "reminder.acknowledged": N_("acknowledged"),
+    "review.confirmed": N_("confirmed"),
+    "review.returned": N_("returned"),
+    "extension.requested": N_("asked for an extension"),
+    "extension.approved": N_("approved an extension"),
+    "extension.rejected": N_("rejected an extension"),
+    "task.urged": N_("urged"),
+}
+
+
+class EntryLike(Protocol):
+    """What the workflow log shows of an audit entry."""
+
+    at: dt.datetime
+    actor_telegram_id: int | None
+    action: str
+
+    def details_dict(self) -> dict[str, object]: ...
+
+
+def render_audit(t: Translator, timetable: Timetable, entries: Sequence[EntryLike],
+                 people: People, task_id: int | None = None) -> str:
+    """The workflow's audit trail, newest first: when, who, what, task, unit, details."""
+    heading = (t.gettext("Workflow log of task {number}").format(number=task_id)
+               if task_id is not None else t.gettext("Workflow log"))
+    lines = ["<b>" + heading + "</b>"]
+    if not entries:
+        lines.append(t.gettext("Nothing yet."))
+    for entry in entries:
+        details = entry.details_dict()
+        parts = [t.moment(entry.at, "short"), people.name(entry.actor_telegram_id),
+                 t.gettext(ACTION_LABELS.get(entry.action, entry.action))]
+        if details.get("task_id"):
+            parts.append(t.gettext("task {number}").format(number=details["task_id"]))
+        unit = timetable.find_unit(str(details.get("unit_id") or ""))
+        if unit is not None:
+            parts.append(unit_name(t, unit))
+        if entry.action == "report.added" and isinstance(details.get("status"), str):
+            parts.append(status_label(t, str(details["status"])))
+        for key in ("due_date", "reason", "comment"):
+            if details.get(key):
+                parts.append(escape(shorten(str(details[key]), NOTE_PREVIEW)))
+        lines.append(" · ".join(parts))
+    return "\n".join(lines)

@@ -13,6 +13,7 @@ clearly; it is then kept whole as the note.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -207,3 +208,82 @@ def named_task(text: str) -> int | None:
     found = {int(next(g for g in m.groups() if g))
              for m in _NAMED_TASK.finditer(text.translate(_FULL_WIDTH_DIGITS))}
     return found.pop() if len(found) == 1 else None
+
+
+# -- /extend ---------------------------------------------------------------------------------
+_DATE_FORMS = (
+    re.compile(r"(?P<y>[0-9]{4})[-/.](?P<m>[0-9]{1,2})[-/.](?P<d>[0-9]{1,2})"),
+    re.compile(r"(?P<y>[0-9]{4})年(?P<m>[0-9]{1,2})月(?P<d>[0-9]{1,2})[日号]?"),
+    re.compile(r"(?P<m>[0-9]{1,2})[-/.](?P<d>[0-9]{1,2})"),
+    re.compile(r"(?P<m>[0-9]{1,2})月(?P<d>[0-9]{1,2})[日号]?"),
+)
+
+
+def parse_date(word: str, year: int) -> dt.date | None:
+    """A date as offices write it: ``2026-12-20``, ``2026/12/20``, ``2026年12月20日``, or
+    without the year (``12-20``, ``12月20日``: in ``year``); full-width digits too.
+
+    Returns:
+        The date, or None when the word is not one (or names no real day).
+    """
+    written = word.strip().translate(_FULL_WIDTH_DIGITS)
+    for form in _DATE_FORMS:
+        match = form.fullmatch(written)
+        if match is None:
+            continue
+        parts = match.groupdict()
+        try:
+            return dt.date(int(parts.get("y") or year), int(parts["m"]), int(parts["d"]))
+        except ValueError:
+            return None
+    return None
+
+
+class ExtendProblem(StrEnum):
+    """Why ``/extend``'s words cannot be a request."""
+
+    USAGE = "usage"  # no task number, or nothing after it
+    UNKNOWN_TASK = "unknown_task"
+    BAD_DATE = "bad_date"
+    NO_REASON = "no_reason"
+
+
+@dataclass(frozen=True)
+class ExtendArgs:
+    """``/extend``'s words, understood: the task, the new due date (the last day), why."""
+
+    task_id: int
+    due_date: dt.date
+    reason: str
+
+
+@dataclass(frozen=True)
+class ExtendError:
+    """``/extend``'s words could not be understood: the problem and the word at fault."""
+
+    problem: ExtendProblem
+    word: str = ""
+
+
+def parse_extend_args(words: list[str], task_count: int, year: int) -> ExtendArgs | ExtendError:
+    """Read ``/extend <task> <new due date> <reason>`` (a date without a year is in ``year``).
+
+    Args:
+        words: the command's arguments, split on white space.
+        task_count: tasks are numbered 1 to this.
+        year: the cycle year, for a date written without one.
+    """
+    if len(words) < 2:
+        return ExtendError(ExtendProblem.USAGE)
+    task_id = parse_number(words[0], 1, 10**6)
+    if task_id is None:
+        return ExtendError(ExtendProblem.USAGE, words[0])
+    if task_id > task_count:
+        return ExtendError(ExtendProblem.UNKNOWN_TASK, words[0])
+    due_date = parse_date(words[1], year)
+    if due_date is None:
+        return ExtendError(ExtendProblem.BAD_DATE, words[1])
+    reason = " ".join(words[2:]).strip()
+    if not reason:
+        return ExtendError(ExtendProblem.NO_REASON)
+    return ExtendArgs(task_id, due_date, reason)

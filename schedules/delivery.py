@@ -24,6 +24,8 @@ DIGEST_TASK_ID = 0
 DIGEST_UNIT_ID = ""
 """``unit_id`` of a digest, which is about no single unit."""
 _KINDS = tuple(kind.value for kind in ReminderKind)
+_BEFORE_CUTOFF = (ReminderKind.BEFORE.value, ReminderKind.ACKNOWLEDGE.value)
+"""Kinds of reminder that make sense only before the cutoff."""
 
 NO_CONTACT_CHAT = 0
 STALE_AFTER = dt.timedelta(days=3)
@@ -39,6 +41,7 @@ NOT_ENROLLED = N_("recipient no longer enrolled")
 NOT_RECIPIENT = N_("no longer a recipient")
 CONTACT_SINCE = N_("a contact has enrolled since")
 REPORTED_DONE = N_("unit reported done")
+ACKNOWLEDGED = N_("unit acknowledged the task")
 PLANNED_LATE = N_("planned after its time")
 CUTOFF_PASSED = N_("missed: the cutoff has passed")
 STALE = N_("stale: missed while the bot was down")
@@ -164,13 +167,16 @@ def _catch_up_group(row: Any) -> tuple[object, ...]:
 def decide(rows: Sequence[Any], now: dt.datetime, finished: Collection[tuple[int, str, int]],
            wanted: Collection[DeliveryKey] | None = None,
            inactive: Collection[int] = frozenset(),
-           retry_at: Mapping[int, dt.datetime] | None = None) -> list[Decision]:
+           retry_at: Mapping[int, dt.datetime] | None = None,
+           acknowledged: Collection[tuple[int, str, int]] = frozenset()) -> list[Decision]:
     """Decide for each due row whether to send it (pure; the rules of catch-up).
 
     A row is skipped when its reminder left the timetable, its recipient is no longer enrolled
     or no longer a recipient (a contact enrolled for a unit that had none), its unit reported
-    done or not applicable, it was planned long after its time, a ``before`` reminder's cutoff
-    has passed, or an overdue notice or digest is older than :data:`STALE_AFTER`. Of the rest
+    done or not applicable (and no leader returned it), an acknowledgement reminder's unit has
+    acknowledged the task, it was planned long after its time, a ``before`` or ``ack``
+    reminder's cutoff has passed, or an overdue notice, acknowledgement reminder or digest is
+    older than :data:`STALE_AFTER`. Of the rest
     only the newest of each group is sent (one per task, unit, kind and chat; one digest per
     chat); when that one is chat 0 it is skipped and reported instead, and when it is backing
     off after a transient error it waits.
@@ -178,11 +184,13 @@ def decide(rows: Sequence[Any], now: dt.datetime, finished: Collection[tuple[int
     Args:
         rows: due rows, any order.
         now: the current instant, in the plan's time zone (its date is "today").
-        finished: (task, unit, cycle) whose unit reported done or not applicable.
+        finished: (task, unit, cycle) whose unit reported done or not applicable and was not
+            returned (``schedules.workflow.finished_pairs``).
         wanted: the delivery keys (:func:`delivery_key`) the timetable and the enrolled people
             ask for now; None: all.
         inactive: chats of people who are no longer enrolled.
         retry_at: row id -> the earliest time to retry it after a transient error.
+        acknowledged: (task, unit, cycle) that someone serving the unit acknowledged (签收).
 
     Returns:
         One decision per row, in due order.
@@ -201,11 +209,14 @@ def decide(rows: Sequence[Any], now: dt.datetime, finished: Collection[tuple[int
         elif row.kind != ReminderKind.DIGEST.value and (
                 row.task_id, row.unit_id, row.cycle) in finished:
             reason = REPORTED_DONE
+        elif row.kind == ReminderKind.ACKNOWLEDGE.value and (
+                row.task_id, row.unit_id, row.cycle) in acknowledged:
+            reason = ACKNOWLEDGED
         elif wanted is not None and delivery_key(row) not in wanted:
             reason = CONTACT_SINCE if row.chat_id == NO_CONTACT_CHAT else NOT_RECIPIENT
         elif created is not None and created - row.due_at > PLANNED_LATE_AFTER:
             reason = PLANNED_LATE
-        elif row.kind == ReminderKind.BEFORE.value and now.date() >= row.cutoff:
+        elif row.kind in _BEFORE_CUTOFF and now.date() >= row.cutoff:
             reason = CUTOFF_PASSED
         elif row.kind != ReminderKind.BEFORE.value and now - row.due_at > STALE_AFTER:
             reason = STALE

@@ -13,7 +13,7 @@ work is due the day before (:func:`due_date`), and :func:`days_left` is 0 on tha
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -28,9 +28,13 @@ class ReminderKind(StrEnum):
     BEFORE = "before"  # to every responsible unit, some days before the cutoff
     OVERDUE = "overdue"  # to the lead (or joint) units, on the first working day from the cutoff
     DIGEST = "digest"  # to the admins: a summary of the whole cycle
+    ACKNOWLEDGE = "ack"  # to every responsible unit not yet acknowledged (签收), once
 
 
 _KIND_ORDER = {kind: index for index, kind in enumerate(ReminderKind)}
+ACK_WORKING_DAYS = 2
+"""A unit that has not acknowledged (签收) a task this many working days after its first
+reminder is reminded once more."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,8 @@ class PlannedReminder:
         cycle: The cycle year.
         kind: Before, overdue or digest.
         offset_days: Days from the nominal day (before moving it to a working day, so that the
-            key does not change when the calendar is corrected) to the cutoff; 0 for overdue.
+            key does not change when the calendar is corrected) to the cutoff; 0 for overdue;
+            for an acknowledgement reminder, the offset of the first reminder it follows.
             For a digest it counts to the cycle's last cutoff: the same thing when every task
             shares one cutoff (the after-cutoff digest is then 0), and still a unique key when
             per-task cutoffs differ (the after-cutoff digest of an earlier cutoff is > 0).
@@ -124,7 +129,8 @@ def days_left(cutoff: dt.date, today: dt.date) -> int:
 
 
 def plan_reminders(
-    timetable: Timetable, cycle: int, calendar: WorkingDayCalendar
+    timetable: Timetable, cycle: int, calendar: WorkingDayCalendar,
+    cutoffs: Mapping[tuple[int, str], dt.date] | None = None,
 ) -> list[PlannedReminder]:
     """Every reminder of ``cycle``, sorted by (at, task, unit, kind, larger offset first).
 
@@ -132,6 +138,9 @@ def plan_reminders(
       the cutoff minus each of the policy's offsets, moved back to the previous working day.
       Two offsets that land on the same working day make one reminder, keyed by the smaller
       offset (the dispatcher would send only that one anyway).
+    - ``ack``: to every concrete responsible unit, :data:`ACK_WORKING_DAYS` working days after
+      the task's first ``before`` reminder (its assignment, 交办), before the cutoff; the
+      dispatcher sends it only to a unit that has not acknowledged the task by then.
     - ``overdue``: when the policy says so, to each lead unit (the joint units when the task has
       no lead), on the first working day on or after the cutoff, ``offset_days`` 0.
     - ``digest``: when the global policy's ``weekly_digest`` is on, for each distinct cutoff of the
@@ -140,7 +149,10 @@ def plan_reminders(
       more on the first working day on or after the cutoff (``offset_days`` 0). Digests use the
       global policy's time and zone.
 
-    The timetable's ``calendar:`` corrections apply on top of ``calendar``.
+    The timetable's ``calendar:`` corrections apply on top of ``calendar``. ``cutoffs`` moves
+    one unit's cutoff of a task (an approved extension, ``schedules.workflow``): its ``before``
+    and ``overdue`` reminders follow the new cutoff with the same keys, so that rows not sent
+    yet are moved; its ``ack`` reminder and the digests stay with the timetable's cutoff.
 
     Keys are unique. A digest summarises the whole cycle, so when per-task cutoffs make two
     windows share a nominal day only one digest goes out that day, and a digest's
@@ -150,6 +162,7 @@ def plan_reminders(
         timetable: The validated timetable.
         cycle: The cycle year.
         calendar: Working days.
+        cutoffs: (task, unit) -> that unit's own cutoff, when an extension moved it.
 
     Returns:
         The planned reminders, sorted.
@@ -157,21 +170,78 @@ def plan_reminders(
     corrections = timetable.calendar
     if corrections.holidays or corrections.workdays:
         calendar = calendar.corrected(corrections.holidays, corrections.workdays)
+    moved = cutoffs or {}
     planned: list[PlannedReminder] = []
-    cutoffs: set[dt.date] = set()
+    task_cutoffs: set[dt.date] = set()
     for task in timetable.tasks:
         cutoff = cycle_cutoff(timetable, task, cycle)
         if cutoff is None:
             continue
-        cutoffs.add(cutoff)
+        task_cutoffs.add(cutoff)
         policy = timetable.policy_for(task)
         assignments = timetable.responsible_units(task)
-        planned.extend(_before_reminders(task, assignments, cycle, cutoff, policy, calendar))
-        if policy.overdue:
-            planned.extend(_overdue_reminders(task, assignments, cycle, cutoff, policy, calendar))
+        planned.extend(_ack_reminders(task, assignments, cycle, cutoff, policy, calendar))
+        for cutoff_of_unit in sorted({moved.get((task.id, a.unit_id), cutoff)
+                                      for a in assignments}):
+            units = [a for a in assignments
+                     if moved.get((task.id, a.unit_id), cutoff) == cutoff_of_unit]
+            planned.extend(_before_reminders(task, units, cycle, cutoff_of_unit, policy,
+                                             calendar))
+            if policy.overdue:
+                planned.extend(_overdue_reminders(task, units, cycle, cutoff_of_unit, policy,
+                                                  calendar))
     if timetable.reminders.weekly_digest:
-        planned.extend(_digests(sorted(cutoffs), cycle, timetable.reminders, calendar))
+        planned.extend(_digests(sorted(task_cutoffs), cycle, timetable.reminders, calendar))
     return sorted(_unique(planned), key=_sort_key)
+
+
+def _reminder_days(cutoff: dt.date, policy: ReminderPolicy,
+                   calendar: WorkingDayCalendar) -> list[tuple[int, dt.date]]:
+    """(offset, working day) of each ``before`` reminder, earliest first."""
+    # offset per day sent: two offsets moved to one working day are one reminder, the one
+    # closer to the cutoff (offsets_days is sorted from the largest down)
+    by_day: dict[dt.date, int] = {}
+    for offset in policy.offsets_days:
+        day = calendar.previous_working_day(cutoff - dt.timedelta(days=offset))
+        if day < cutoff:  # offsets are >= 1 and we only move back, but never remind too late
+            by_day[day] = offset
+    return sorted(((offset, day) for day, offset in by_day.items()), key=lambda d: d[1])
+
+
+def acknowledgement_day(cutoff: dt.date, policy: ReminderPolicy,
+                        calendar: WorkingDayCalendar) -> tuple[int, dt.date] | None:
+    """The first reminder's offset, and the day a unit that has not acknowledged it is told.
+
+    That is :data:`ACK_WORKING_DAYS` working days after the first ``before`` reminder; None
+    when there is no reminder or that day is not before the cutoff.
+    """
+    days = _reminder_days(cutoff, policy, calendar)
+    if not days:
+        return None
+    offset, day = days[0]
+    for _ in range(ACK_WORKING_DAYS):
+        day = calendar.next_working_day(day + dt.timedelta(days=1))
+    return (offset, day) if day < cutoff else None
+
+
+def _ack_reminders(
+    task: Task,
+    assignments: Iterable[Assignment],
+    cycle: int,
+    cutoff: dt.date,
+    policy: ReminderPolicy,
+    calendar: WorkingDayCalendar,
+) -> list[PlannedReminder]:
+    found = acknowledgement_day(cutoff, policy, calendar)
+    if found is None:
+        return []
+    offset, day = found
+    return [
+        PlannedReminder(task_id=task.id, unit_id=a.unit_id, cycle=cycle,
+                        kind=ReminderKind.ACKNOWLEDGE, offset_days=offset,
+                        at=_instant(day, policy), cutoff=cutoff, role=a.role)
+        for a in assignments
+    ]
 
 
 def _before_reminders(
@@ -182,14 +252,7 @@ def _before_reminders(
     policy: ReminderPolicy,
     calendar: WorkingDayCalendar,
 ) -> list[PlannedReminder]:
-    # offset per day sent: two offsets moved to one working day are one reminder, the one
-    # closer to the cutoff (offsets_days is sorted from the largest down)
-    by_day: dict[dt.date, int] = {}
-    for offset in policy.offsets_days:
-        day = calendar.previous_working_day(cutoff - dt.timedelta(days=offset))
-        if day < cutoff:  # offsets are >= 1 and we only move back, but never remind too late
-            by_day[day] = offset
-    days = [(offset, day) for day, offset in by_day.items()]
+    days = _reminder_days(cutoff, policy, calendar)
     return [
         PlannedReminder(task_id=task.id, unit_id=a.unit_id, cycle=cycle, kind=ReminderKind.BEFORE,
                         offset_days=offset, at=_instant(day, policy), cutoff=cutoff, role=a.role)

@@ -27,11 +27,14 @@ from schedules.status import Status, light
 
 
 class ReportLike(Protocol):
-    """What the status rules need of a stored report."""
+    """What the status rules need of a stored report (read only)."""
 
-    status: str
-    progress: int | None
-    reported_at: dt.datetime
+    @property
+    def status(self) -> str: ...
+    @property
+    def progress(self) -> int | None: ...
+    @property
+    def reported_at(self) -> dt.datetime: ...
 
 
 class TaskPhase(StrEnum):

@@ -37,11 +37,14 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, col, create_engine, select
 
 from schedules.delivery import ReminderSpec
+from schedules.workflow import Acknowledgement, CycleFacts
 from storage.tables import (
     REPORT_STATUSES,
+    REVIEW_DECISIONS,
     AuditEntry,
     Evidence,
     EvidenceKind,
+    Extension,
     Invite,
     LeadershipChat,
     Membership,
@@ -50,8 +53,10 @@ from storage.tables import (
     Reminder,
     ReminderState,
     ReportSource,
+    Review,
     StatusReport,
     Unit,
+    Urge,
 )
 
 __all__ = [
@@ -81,6 +86,10 @@ _INVITE_MESSAGES: dict[str, str] = {
 }
 
 _UNFINISHED = (ReminderState.PENDING.value, ReminderState.SENDING.value)
+WORKFLOW_ACTIONS = ("report.added", "reminder.acknowledged", "review.confirmed",
+                    "review.returned", "extension.requested", "extension.approved",
+                    "extension.rejected", "task.urged")
+"""The audit actions of the supervision workflow (``Store.workflow_log``)."""
 _REMINDER_KEY = ("task_id", "unit_id", "cycle", "kind", "offset_days", "chat_id")
 _INSERT_BATCH = 500  # rows per INSERT; keeps far below both backends' bound-parameter limits
 
@@ -853,6 +862,218 @@ class Store:
             _audit(session, now, action, f"reminder:{reminder_id}", **(details or {}))
             return True
 
+    def acknowledge_message(self, chat_id: int, message_id: int, telegram_user_id: int,
+                            now: dt.datetime) -> list[Reminder]:
+        """收到 under a message: acknowledge every delivery it carried (every task it lists).
+
+        Only sent deliveries not acknowledged yet are marked; each gets an audit entry.
+
+        Returns:
+            The deliveries acknowledged by this call (none when all were already).
+        """
+        now = _utc(now, "now")
+        with self._session() as session, session.begin():
+            rows = list(session.exec(
+                select(Reminder)
+                .where(Reminder.chat_id == chat_id, Reminder.message_id == message_id,
+                       Reminder.state == ReminderState.SENT,
+                       col(Reminder.acknowledged_at).is_(None))
+                .order_by(col(Reminder.id))))
+            for row in rows:
+                row.acknowledged_at, row.acknowledged_by_telegram_id = now, telegram_user_id
+                _audit(session, now, "reminder.acknowledged", f"reminder:{row.id}",
+                       actor=telegram_user_id, task_id=row.task_id, unit_id=row.unit_id,
+                       cycle=row.cycle)
+            return rows
+
+    def acknowledgements(self, cycle: int, task_id: int | None = None
+                         ) -> dict[tuple[int, str], Acknowledgement]:
+        """The first acknowledgement of each (task, unit) in a cycle: who and when."""
+        statement = (select(Reminder)
+                     .where(Reminder.cycle == cycle, col(Reminder.acknowledged_at).is_not(None))
+                     .order_by(col(Reminder.acknowledged_at), col(Reminder.id)))
+        if task_id is not None:
+            statement = statement.where(Reminder.task_id == task_id)
+        found: dict[tuple[int, str], Acknowledgement] = {}
+        with self._session() as session:
+            for row in session.exec(statement):
+                if row.acknowledged_at is not None and row.acknowledged_by_telegram_id:
+                    found.setdefault((row.task_id, row.unit_id), Acknowledgement(
+                        row.acknowledged_by_telegram_id, row.acknowledged_at))
+        return found
+
+    # -- reviews, extensions, urges ----------------------------------------------------------
+    def get_report(self, report_id: int) -> StatusReport | None:
+        """The report with this id."""
+        with self._session() as session:
+            return session.get(StatusReport, report_id)
+
+    def add_review(self, report_id: int, decision: str, comment: str,
+                   reviewer_telegram_id: int | None, now: dt.datetime) -> Review | None:
+        """A leader confirms or returns a report of done; one review per report.
+
+        Args:
+            report_id: the report reviewed; it must still be its unit's latest on the task.
+            decision: ``confirmed`` or ``returned``.
+            comment: why it is returned ("" for none).
+            reviewer_telegram_id: the leader.
+            now: when.
+
+        Returns:
+            The review, or None when the report was reviewed already or is no longer the
+            unit's latest (nothing stored).
+
+        Raises:
+            ValueError: unknown decision or report, naive ``now``.
+        """
+        now = _utc(now, "now")
+        _check_vocabulary("decision", decision, REVIEW_DECISIONS)
+        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        with self._session() as session, session.begin():
+            report = session.get(StatusReport, report_id)
+            if report is None:
+                raise ValueError(f"no report {report_id}")
+            newest = session.exec(
+                select(StatusReport.id)
+                .where(StatusReport.task_id == report.task_id,
+                       StatusReport.unit_id == report.unit_id,
+                       StatusReport.cycle == report.cycle)
+                .order_by(col(StatusReport.reported_at).desc(), col(StatusReport.id).desc())
+                .limit(1)).first()
+            if newest != report_id:
+                return None
+            values = {"report_id": report_id, "task_id": report.task_id,
+                      "unit_id": report.unit_id, "cycle": report.cycle, "decision": decision,
+                      "comment": comment, "reviewer_telegram_id": reviewer_telegram_id,
+                      "reviewed_at": now}
+            added = session.exec(insert(Review).values(**values)
+                                 .on_conflict_do_nothing(index_elements=["report_id"])
+                                 .returning(col(Review.id))).first()
+            if added is None:
+                return None
+            _audit(session, now, f"review.{decision}", f"report:{report_id}",
+                   actor=reviewer_telegram_id, task_id=report.task_id, unit_id=report.unit_id,
+                   cycle=report.cycle, comment=comment)
+            return session.get(Review, added[0])
+
+    def reviews(self, cycle: int, task_id: int | None = None) -> dict[int, Review]:
+        """The reviews of a cycle (of one task), by the id of the report reviewed."""
+        statement = select(Review).where(Review.cycle == cycle)
+        if task_id is not None:
+            statement = statement.where(Review.task_id == task_id)
+        with self._session() as session:
+            return {r.report_id: r for r in session.exec(statement)}
+
+    def request_extension(self, task_id: int, unit_id: str, cycle: int, due_date: dt.date,
+                          reason: str, requested_by: int | None,
+                          now: dt.datetime) -> Extension | None:
+        """A unit asks to move its due date; None when one of its requests is still pending.
+
+        Raises:
+            ValueError: unknown unit, naive ``now``.
+        """
+        now = _utc(now, "now")
+        with self._session() as session, session.begin():
+            _require_unit(session, unit_id)
+            waiting = session.exec(select(Extension.id).where(
+                Extension.task_id == task_id, Extension.unit_id == unit_id,
+                Extension.cycle == cycle, Extension.state == "pending")).first()
+            if waiting is not None:
+                return None
+            extension = Extension(task_id=task_id, unit_id=unit_id, cycle=cycle,
+                                  due_date=due_date, reason=reason, requested_by=requested_by,
+                                  requested_at=now, state="pending")
+            session.add(extension)
+            session.flush()
+            _audit(session, now, "extension.requested", f"extension:{extension.id}",
+                   actor=requested_by, task_id=task_id, unit_id=unit_id, cycle=cycle,
+                   due_date=due_date, reason=reason)
+            return extension
+
+    def decide_extension(self, extension_id: int, approve: bool, decided_by: int | None,
+                         comment: str, now: dt.datetime) -> Extension | None:
+        """Approve or reject a pending request, once; None if it is not pending (or unknown)."""
+        now = _utc(now, "now")
+        state = "approved" if approve else "rejected"
+        with self._session() as session, session.begin():
+            result = session.exec(
+                update(Extension)
+                .where(col(Extension.id) == extension_id, col(Extension.state) == "pending")
+                .values(state=state, decided_by=decided_by, decided_at=now,
+                        decision_comment=comment)
+                .execution_options(synchronize_session=False))
+            if result.rowcount != 1:
+                return None
+            extension = session.get(Extension, extension_id)
+            assert extension is not None
+            session.refresh(extension)
+            _audit(session, now, f"extension.{state}", f"extension:{extension_id}",
+                   actor=decided_by, task_id=extension.task_id, unit_id=extension.unit_id,
+                   cycle=extension.cycle, due_date=extension.due_date, comment=comment)
+            return extension
+
+    def get_extension(self, extension_id: int) -> Extension | None:
+        """The extension request with this id."""
+        with self._session() as session:
+            return session.get(Extension, extension_id)
+
+    def extensions(self, cycle: int, task_id: int | None = None
+                   ) -> dict[tuple[int, str], list[Extension]]:
+        """Every extension request of a cycle (of one task) per (task, unit), oldest first."""
+        statement = (select(Extension).where(Extension.cycle == cycle)
+                     .order_by(col(Extension.requested_at), col(Extension.id)))
+        if task_id is not None:
+            statement = statement.where(Extension.task_id == task_id)
+        found: dict[tuple[int, str], list[Extension]] = {}
+        with self._session() as session:
+            for extension in session.exec(statement):
+                found.setdefault((extension.task_id, extension.unit_id), []).append(extension)
+        return found
+
+    def urge(self, task_id: int, unit_id: str, cycle: int, day: dt.date,
+             urged_by: int | None, now: dt.datetime) -> Urge | None:
+        """A leader urges a unit on a task; None if the unit was urged on it that day already.
+
+        Args:
+            task_id: the task.
+            unit_id: the unit urged.
+            cycle: the cycle.
+            day: the office's day (at most one urge per unit, task and day).
+            urged_by: the leader.
+            now: when.
+        """
+        now = _utc(now, "now")
+        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        with self._session() as session, session.begin():
+            _require_unit(session, unit_id)
+            added = session.exec(
+                insert(Urge).values(task_id=task_id, unit_id=unit_id, cycle=cycle, day=day,
+                                    urged_by=urged_by, urged_at=now)
+                .on_conflict_do_nothing(index_elements=["task_id", "unit_id", "cycle", "day"])
+                .returning(col(Urge.id))).first()
+            if added is None:
+                return None
+            _audit(session, now, "task.urged", f"task:{task_id}", actor=urged_by,
+                   task_id=task_id, unit_id=unit_id, cycle=cycle, day=day)
+            return session.get(Urge, added[0])
+
+    def urges(self, cycle: int, task_id: int | None = None) -> list[Urge]:
+        """Every urge of a cycle (of one task), oldest first."""
+        statement = (select(Urge).where(Urge.cycle == cycle)
+                     .order_by(col(Urge.urged_at), col(Urge.id)))
+        if task_id is not None:
+            statement = statement.where(Urge.task_id == task_id)
+        with self._session() as session:
+            return list(session.exec(statement))
+
+    def cycle_facts(self, cycle: int, task_id: int | None = None,
+                    unit_id: str | None = None) -> CycleFacts:
+        """What the workflow's states are read from: latest reports, reviews, extensions and
+        acknowledgements of a cycle (of one task, of one unit's reports)."""
+        return CycleFacts(cycle, self.latest_reports(cycle, task_id, unit_id),
+                          self.reviews(cycle, task_id), self.extensions(cycle, task_id),
+                          self.acknowledgements(cycle, task_id))
+
     # -- audit -----------------------------------------------------------------------------
     def audit_log(self, limit: int = 100, action: str | None = None) -> list[AuditEntry]:
         """The newest audit entries first, optionally of one action (e.g. ``report.added``)."""
@@ -862,6 +1083,23 @@ class Store:
         statement = statement.order_by(col(AuditEntry.id).desc()).limit(limit)
         with self._session() as session:
             return list(session.exec(statement))
+
+    def workflow_log(self, limit: int = 30, task_id: int | None = None) -> list[AuditEntry]:
+        """The newest entries of the supervision workflow first: reports, acknowledgements,
+        reviews, extensions and urges (of one task)."""
+        statement = (select(AuditEntry)
+                     .where(col(AuditEntry.action).in_(WORKFLOW_ACTIONS))
+                     .order_by(col(AuditEntry.id).desc()))
+        if task_id is None:
+            statement = statement.limit(limit)
+        found: list[AuditEntry] = []
+        with self._session() as session:
+            for entry in session.exec(statement):
+                if task_id is None or entry.details_dict().get("task_id") == task_id:
+                    found.append(entry)
+                    if len(found) >= limit:
+                        break
+        return found
 
     def reports_for_cycle(self, cycle: int) -> list[StatusReport]:
         """Every report of a cycle, every task and unit, oldest first, in one query.

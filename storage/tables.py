@@ -27,11 +27,14 @@ from schedules.delivery import DIGEST_TASK_ID, DIGEST_UNIT_ID
 __all__ = [
     "DIGEST_TASK_ID",
     "DIGEST_UNIT_ID",
+    "EXTENSION_STATES",
     "REMINDER_KINDS",
     "REPORT_STATUSES",
+    "REVIEW_DECISIONS",
     "AuditEntry",
     "Evidence",
     "EvidenceKind",
+    "Extension",
     "Invite",
     "LeadershipChat",
     "Membership",
@@ -40,9 +43,11 @@ __all__ = [
     "Reminder",
     "ReminderState",
     "ReportSource",
+    "Review",
     "StatusReport",
     "UTCDateTime",
     "Unit",
+    "Urge",
     "metadata",
 ]
 
@@ -59,7 +64,10 @@ metadata.naming_convention = {
 # The domain owns these vocabularies (schedules.status.Status, schedules.planning.ReminderKind);
 # storage repeats the values instead of importing them so that it stays usable on its own.
 REPORT_STATUSES: tuple[str, ...] = ("done", "in_progress", "blocked", "not_applicable")
-REMINDER_KINDS: tuple[str, ...] = ("before", "overdue", "digest")
+REMINDER_KINDS: tuple[str, ...] = ("before", "overdue", "digest", "ack")
+# schedules.workflow.ReviewDecision and ExtensionState
+REVIEW_DECISIONS: tuple[str, ...] = ("confirmed", "returned")
+EXTENSION_STATES: tuple[str, ...] = ("pending", "approved", "rejected")
 
 
 
@@ -324,6 +332,75 @@ class Reminder(SQLModel, table=True):
     def is_digest(self) -> bool:
         """Whether this delivery is a digest rather than a reminder about one task and unit."""
         return self.kind == "digest"
+
+
+class Review(SQLModel, table=True):
+    """A leader's review of one report of done (审结 / 退回). Never updated.
+
+    One per report: a unit's new report is reviewed afresh. ``returned`` carries the comment
+    that goes back to the unit.
+    """
+
+    __tablename__ = "review"
+    __table_args__ = (
+        UniqueConstraint("report_id", name="uq_review_report_id"),
+        CheckConstraint(_one_of("decision", REVIEW_DECISIONS), name="ck_review_decision"),
+        Index("ix_review_cycle_task_unit", "cycle", "task_id", "unit_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="status_report.id")
+    task_id: int
+    unit_id: str = Field(foreign_key="unit.id", max_length=48)
+    cycle: int
+    decision: str = Field(max_length=16)
+    comment: str = Field(default="", sa_type=Text)
+    reviewer_telegram_id: int | None = Field(default=None, sa_type=BigInteger)
+    reviewed_at: dt.datetime = Field(sa_type=UTCDateTime)
+
+
+class Extension(SQLModel, table=True):
+    """A unit's request to move its due date on a task in a cycle (延期), and its decision.
+
+    The request is never changed; the decision (``approved`` or ``rejected``, who, when, the
+    comment) is written once, from ``pending``.
+    """
+
+    __tablename__ = "extension"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", EXTENSION_STATES), name="ck_extension_state"),
+        Index("ix_extension_cycle_task_unit", "cycle", "task_id", "unit_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int
+    unit_id: str = Field(foreign_key="unit.id", max_length=48)
+    cycle: int
+    due_date: dt.date
+    reason: str = Field(default="", sa_type=Text)
+    requested_by: int | None = Field(default=None, sa_type=BigInteger)
+    requested_at: dt.datetime = Field(sa_type=UTCDateTime)
+    state: str = Field(default="pending", max_length=16)
+    decided_by: int | None = Field(default=None, sa_type=BigInteger)
+    decided_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decision_comment: str = Field(default="", sa_type=Text)
+
+
+class Urge(SQLModel, table=True):
+    """A leader urged a unit on a task (催办): at most one per unit, task and office day."""
+
+    __tablename__ = "urge"
+    __table_args__ = (
+        UniqueConstraint("task_id", "unit_id", "cycle", "day", name="uq_urge_once_a_day"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int
+    unit_id: str = Field(foreign_key="unit.id", max_length=48)
+    cycle: int
+    day: dt.date
+    urged_by: int | None = Field(default=None, sa_type=BigInteger)
+    urged_at: dt.datetime = Field(sa_type=UTCDateTime)
 
 
 class AuditEntry(SQLModel, table=True):

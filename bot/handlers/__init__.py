@@ -2,9 +2,11 @@
 
 * :mod:`bot.handlers.common`: who is calling, /start (enrolment), /bind, /help, /lang, what is
   not read (edits, forwards, unknown commands), errors;
-* :mod:`bot.handlers.contact`: /mytasks, /report, status buttons, replies in words, evidence;
-* :mod:`bot.handlers.leader`: /summary, /task, /unit, /overdue, /export, /digest;
-* :mod:`bot.handlers.admin`: /invite, /people, /revoke, /unbind, /reload.
+* :mod:`bot.handlers.contact`: /mytasks, /report, /extend, status and 收到 buttons, replies in
+  words, evidence;
+* :mod:`bot.handlers.leader`: /summary, /task (contacts too), /unit, /overdue, /review,
+  /export, /digest; review, extension and urge buttons, and the reasons asked for;
+* :mod:`bot.handlers.admin`: /invite, /people, /revoke, /unbind, /reload, /audit.
 """
 
 from __future__ import annotations
@@ -23,15 +25,23 @@ COMMANDS = (
     ("start", common.start), ("bind", common.bind), ("help", common.help_command),
     ("lang", common.lang),
     ("mytasks", contact.my_tasks), ("report", contact.report_command),
+    ("extend", contact.extend_command),
     ("summary", leader.summary), ("task", leader.task_command), ("unit", leader.unit_command),
-    ("overdue", leader.overdue), ("export", leader.export), ("digest", leader.digest),
+    ("overdue", leader.overdue), ("review", leader.review_command), ("export", leader.export),
+    ("digest", leader.digest),
     ("invite", admin.invite), ("people", admin.people), ("revoke", admin.revoke),
-    ("unbind", admin.unbind), ("reload", admin.reload_timetable),
+    ("unbind", admin.unbind), ("reload", admin.reload_timetable), ("audit", admin.audit),
 )
 
 
 def register_handlers(application: Application) -> None:
     """All handlers, in order; the first that matches an update handles it."""
+    # 0. Before everything (group -1): a leader's reply giving the reason to return a report or
+    #    reject an extension request. It stops the update when it took it; else the update goes
+    #    on to the handlers below as if nothing had looked at it.
+    application.add_handler(MessageHandler(
+        filters.UpdateType.MESSAGE & filters.REPLY & filters.TEXT & ~filters.COMMAND
+        & ~filters.FORWARDED, leader.comment_reply), group=-1)
     # 1. An edited message is never a report nor a command: caught before anything else.
     application.add_handler(MessageHandler(filters.UpdateType.EDITED, common.edited_message))
     # 2. Neither is a forwarded message (it may be someone else's words).
@@ -44,7 +54,13 @@ def register_handlers(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(contact.report_button, pattern=r"^r\|"))
     application.add_handler(CallbackQueryHandler(contact.answer_question, pattern=r"^c\|"))
     application.add_handler(CallbackQueryHandler(contact.acknowledge_button, pattern=r"^a\|"))
+    application.add_handler(CallbackQueryHandler(contact.report_all_button, pattern=r"^b\|"))
+    application.add_handler(CallbackQueryHandler(contact.extension_unit_button,
+                                                 pattern=r"^e\|"))
     application.add_handler(CallbackQueryHandler(contact.open_task, pattern=r"^t\|"))
+    application.add_handler(CallbackQueryHandler(leader.review_button, pattern=r"^v\|"))
+    application.add_handler(CallbackQueryHandler(leader.extension_button, pattern=r"^x\|"))
+    application.add_handler(CallbackQueryHandler(leader.urge_button, pattern=r"^u\|"))
     application.add_handler(CallbackQueryHandler(common.language_button, pattern=r"^l\|"))
     application.add_handler(CallbackQueryHandler(common.expired_button))
     # 5. Files, media the bot does not keep, and free text, in private chats.

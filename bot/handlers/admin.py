@@ -1,9 +1,9 @@
-"""Admins: /invite, /people, /revoke, /unbind, /reload — in a private chat only.
+"""Admins: /invite, /people, /revoke, /unbind, /reload, /audit — in a private chat only.
 
 An admin enrols people with one-time deep links (sent only in a private chat: a link posted in
 a group is a link anyone there can use), lists people and the bound leadership groups, removes a
-person or one of a person's units, unbinds a group, and reloads the timetable file (a bad file
-changes nothing).
+person or one of a person's units, unbinds a group, reloads the timetable file (a bad file
+changes nothing), and reads the workflow's audit trail (who did what, when).
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from bot.handlers.common import (
     echo,
     in_group,
     known_caller,
+    people_named,
 )
 from bot.menus import set_person_commands
 from bot.messages import reply
-from bot.render import render_people
+from bot.render import render_audit, render_people
 from bot.services import Services, request_replan, services_of
 from schedules.commands import parse_number
 from schedules.loader import TimetableError, load_timetable
@@ -267,3 +268,25 @@ async def reload_timetable(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     await reply(message, t.gettext(
         "Timetable reloaded: {tasks} tasks, {units} units. Reminders are re-planned at the next "
         "run.").format(tasks=len(timetable.tasks), units=len(timetable.units)), t)
+
+
+AUDIT_LINES = 30
+"""Entries /audit shows."""
+
+
+async def audit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/audit [task]: the newest workflow actions (reports, 收到, reviews, extensions, urges)."""
+    caller = await admin_caller(update, context)
+    message = update.effective_message
+    if caller is None or message is None:
+        return
+    services = services_of(context)
+    t = caller.t
+    args = context.args or []
+    task_id = parse_number(args[0], 1, 10**6) if len(args) == 1 else None
+    if len(args) > 1 or (args and task_id is None):
+        await reply(message, t.gettext("Usage: /audit [task number], e.g. /audit 7."), t)
+        return
+    entries = await services.db(services.store.workflow_log, AUDIT_LINES, task_id)
+    await reply(message, render_audit(t, services.timetable, entries,
+                                      await people_named(services), task_id), t)

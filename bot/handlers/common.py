@@ -31,7 +31,7 @@ from telegram.ext import ContextTypes
 from bot.i18n import LANGUAGES, N_, Translator
 from bot.menus import set_person_commands
 from bot.messages import reply
-from bot.render import ECHO_PREVIEW, shorten
+from bot.render import ECHO_PREVIEW, People, shorten
 from bot.services import Services, request_replan, services_of
 from schedules.text import visible_text
 from storage import InviteError
@@ -103,6 +103,12 @@ async def caller_of(update: Update, services: Services) -> Caller | None:
     t = services.translator(user.language_code)
     stranger_role = "admin" if services.is_env_admin(user.id) else None
     return Caller(user.id, stranger_role, (), t.language, user.full_name, t)
+
+
+async def people_named(services: Services) -> People:
+    """Everyone ever enrolled, by Telegram id, to name who acknowledged, reviewed or urged."""
+    people = await services.db(services.store.list_people, None, None, False)
+    return People({p.telegram_user_id: p.display_name for p in people})
 
 
 def in_group(update: Update) -> bool:
@@ -180,12 +186,18 @@ def capabilities(t: Translator, caller: Caller) -> str:
         lines += [t.gettext("/mytasks — your units' tasks, cutoffs and status"),
                   t.gettext("/report <task> [year] <status> [percent] [note] — e.g. "
                             "/report 7 ongoing 60%"),
-                  t.gettext("Or press the buttons under a reminder, or reply to it in words.")]
+                  t.gettext("/task <number> — one task with every unit's input"),
+                  t.gettext("/extend <task> <new due date> <reason> — ask the leaders for more "
+                            "time, e.g. /extend 7 12-20 equipment delayed"),
+                  t.gettext("Or press the buttons under a reminder, or reply to it in words; "
+                            "收到 acknowledges every task it lists.")]
     if caller.is_leader:
         lines += [t.gettext("/summary [year] — status of every task"),
-                  t.gettext("/task <number> — one task, unit by unit"),
+                  t.gettext("/task <number> — one task, unit by unit, with review and urge "
+                            "buttons"),
                   t.gettext("/unit <name> — one unit's tasks"),
-                  t.gettext("/overdue — who is late or silent"),
+                  t.gettext("/overdue — who is late or silent, with 催办 (urge) buttons"),
+                  t.gettext("/review [year] — reports of done to confirm or return"),
                   t.gettext("/export [year] — the status as an Excel workbook"),
                   t.gettext("/digest on|off — the leadership digests in this private chat too"),
                   t.gettext("/bind — in a group: make it a leadership group")]
@@ -194,7 +206,9 @@ def capabilities(t: Translator, caller: Caller) -> str:
                   t.gettext("/people [unit] — who is enrolled, and the bound groups"),
                   t.gettext("/revoke <telegram id> [unit] — remove a person, or one unit"),
                   t.gettext("/unbind <chat id> — stop a group being a leadership group"),
-                  t.gettext("/reload — read the timetable file again")]
+                  t.gettext("/reload — read the timetable file again"),
+                  t.gettext("/audit [task] — who reported, acknowledged, reviewed, extended or "
+                            "urged, and when")]
     lines.append(t.gettext("/lang — change the language"))
     rules = [t.gettext("Edited messages are not recorded: send a new report instead."),
              t.gettext("Forwarded messages are never read as reports or commands.")]

@@ -16,7 +16,14 @@ Callback data (at most 64 bytes, fields joined by ``|``):
 * ``t|<task>|<unit>``                        open one task with its report buttons
 * ``r|<task>|<status code>|<cycle>|<unit>``  report a status (codes in ``bot.messages``)
 * ``c|<token>|<field>|<value>``              answer a question about a draft report
-* ``a|<reminder id>``                        acknowledge a reminder (收到)
+* ``a|<reminder id>``                        acknowledge every task a reminder lists (收到)
+* ``b|<reminder id>|<status code>``          report every task a reminder lists at once
+* ``e|<token>|<unit>``                       the unit an extension request is for
+
+``/extend <task> <new due date> <reason>`` asks the leaders to move the unit's due date; a
+report is checked against the workflow first (a confirmed task is closed, docs/workflow.md), a
+cooperating unit's report goes to the lead unit's contacts, and a delivering unit's report of
+done goes to the leadership for review.
 """
 
 from __future__ import annotations
@@ -40,29 +47,55 @@ from bot.handlers.common import (
     echo,
     in_group,
     known_caller,
+    people_named,
 )
 from bot.i18n import N_, Translator
-from bot.messages import BUTTON_LABELS, CODE_STATUSES, STATUS_CODES, reply, report_keyboard
+from bot.messages import (
+    BUTTON_LABELS,
+    CODE_STATUSES,
+    STATUS_CODES,
+    extension_keyboard,
+    reply,
+    report_keyboard,
+    review_keyboard,
+)
+from bot.notices import notify_leadership, notify_unit
 from bot.render import (
     deadline_line,
+    render_task,
     render_unit,
     report_line,
     role_label,
+    status_label,
     unit_name,
+    unit_names,
+    workflow_lines,
 )
 from bot.services import Services, services_of
 from schedules.commands import (
     FIRST_CYCLE,
     LAST_CYCLE,
+    ExtendError,
+    ExtendProblem,
     ReportError,
     ReportProblem,
     named_task,
+    parse_extend_args,
     parse_number,
     parse_report_text,
 )
-from schedules.progress import carried_progress, cycle_is_open, is_closed, task_state
+from schedules.progress import carried_progress, cycle_is_open, deliverers, is_closed
 from schedules.status import Status, is_small_talk, parse_status_text
 from schedules.text import visible_text
+from schedules.workflow import (
+    EXTENSION_PENDING,
+    Phase,
+    UnitState,
+    extension_refusal,
+    report_refusal,
+    unit_state,
+)
+from storage import StatusReport
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +104,8 @@ NOTE_WINDOW = dt.timedelta(minutes=15)
 REPEAT_WINDOW = dt.timedelta(minutes=1)
 """The same status from the same person within this long is one report (a double press)."""
 REPORT_STATUSES = ("done", "in_progress", "blocked", "not_applicable")
+MAX_TASK_BUTTONS = 30
+"""Task buttons under one answer at most (Telegram allows 100 buttons a message)."""
 DRAFTS_KEPT = 20
 """Open questions remembered per person; older ones expire."""
 
@@ -136,10 +171,10 @@ async def my_tasks(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     cycle = services.cycle()
     parts: list[str] = []
     rows: list[list[InlineKeyboardButton]] = []
+    facts = await services.db(services.store.cycle_facts, cycle)
     for unit_id in caller.units:
         unit = services.timetable.unit(unit_id)
-        latest = await services.db(services.store.latest_reports, cycle, None, unit_id)
-        parts.append(render_unit(t, services.timetable, unit, cycle, latest, services.today()))
+        parts.append(render_unit(t, services.timetable, unit, cycle, facts, services.today()))
         open_tasks = [task.id for task, _ in services.timetable.tasks_for_unit(unit_id)
                       if not is_closed(task, cycle)]
         label = (unit_name(t, unit) + " · ") if len(caller.units) > 1 else ""
@@ -178,19 +213,18 @@ async def task_card(services: Services, t: Translator, task_id: int, unit_id: st
     """One task for a contact: items, their unit's role, cutoff and latest report."""
     timetable = services.timetable
     task = timetable.task(task_id)
-    latest = await services.db(services.store.latest_reports, cycle, task_id, unit_id)
+    facts = await services.db(services.store.cycle_facts, cycle, task_id, unit_id)
     notes = await services.db(services.store.latest_notes, cycle, task_id, unit_id)
-    duty = next(a for tk, a in timetable.tasks_for_unit(unit_id) if tk.id == task_id)
-    state = task_state(timetable, task, cycle, {u: r for (_, u), r in latest.items()},
-                       services.today())
-    lines = [f"<b>{task.id}. {escape(task.title)}</b>",
+    state = unit_state(timetable, task, unit_id, facts, services.today())
+    lines = [f"{state.light.value} <b>{task.id}. {escape(task.title)}</b>",
              t.gettext("{unit} is {role} ({year}).").format(
-                 unit=unit_name(t, timetable.unit(unit_id)), role=role_label(t, duty.role),
+                 unit=unit_name(t, timetable.unit(unit_id)), role=role_label(t, state.role),
                  year=cycle),
              deadline_line(t, state, task)]
     lines += [f"• {escape(item)}" for item in task.items]
     lines.append(t.gettext("Latest report: {report}").format(report=report_line(
-        t, latest.get((task_id, unit_id)), note=notes.get((task_id, unit_id)))))
+        t, state.report, note=notes.get((task_id, unit_id)), state=state)))
+    lines += workflow_lines(t, state, await people_named(services))
     return "\n".join(lines)
 
 
@@ -369,6 +403,83 @@ def _answer(draft: Draft, field: str, value: str, caller: Caller) -> Draft | Non
 
 
 # -- storing ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Recorded:
+    """A report stored (or a repeat recognised), with the unit's state before and after."""
+
+    report: StatusReport
+    new: bool
+    before: UnitState
+    after: UnitState
+
+
+async def record_report(services: Services, caller: Caller, task_id: int, unit_id: str,
+                        cycle: int, status: str, percent: int | None, note: str, source: str,
+                        message_id: int | None) -> Recorded | str:
+    """Store a report the workflow allows; otherwise the refusal, in the caller's language."""
+    t = caller.t
+    timetable = services.timetable
+    task = timetable.task(task_id)
+    facts = await services.db(services.store.cycle_facts, cycle, task_id, unit_id)
+    before = unit_state(timetable, task, unit_id, facts, services.today())
+    refusal = report_refusal(before)
+    if refusal:
+        return t.gettext(refusal).format(number=task_id, year=cycle,
+                                         unit=unit_name(t, timetable.unit(unit_id)))
+    percent = carried_progress(status, percent, facts.reports.get((task_id, unit_id)))
+    report, new = await services.db(
+        services.store.add_report_once, task_id, unit_id, cycle, status, percent, note,
+        caller.telegram_user_id, services.now(), source, message_id,
+        REPEAT_WINDOW if source == "button" else None)
+    reports = {**facts.reports, (task_id, unit_id): report}
+    after = unit_state(timetable, task, unit_id, dataclasses.replace(facts, reports=reports),
+                       services.today())
+    return Recorded(report, new, before, after)
+
+
+async def announce(context: ContextTypes.DEFAULT_TYPE, caller: Caller, recorded: Recorded) -> str:
+    """Pass a new report on: a cooperating unit's input to the lead unit's contacts, a
+    delivering unit's report of done to the leadership for review.
+
+    Returns:
+        A line for the reporter saying who was told ("" for nobody).
+    """
+    if not recorded.new:
+        return ""
+    services = services_of(context)
+    timetable = services.timetable
+    state, report = recorded.after, recorded.report
+    task = timetable.task(state.task_id)
+    unit = timetable.unit(state.unit_id)
+    t = caller.t
+    if not state.delivers:
+        leads = deliverers(timetable, task)
+        reached = []
+        for lead in leads:
+            reached += await notify_unit(
+                context.bot, services, lead, lambda r: "📥 " + r.gettext(
+                    "Input from {unit} on task {number} ({year}): {report}").format(
+                    unit=unit_name(r, unit), number=task.id, year=state.cycle,
+                    report=report_line(r, report, None)) + "\n" + r.gettext(
+                    "/task {number} shows every unit's input.").format(number=task.id),
+                skip=caller.telegram_user_id)
+        if not reached:
+            return ""
+        return t.gettext("Your input has been passed to the lead unit ({units}).").format(
+            units=unit_names(t, timetable, leads))
+    if state.phase is Phase.REPORTED_DONE and recorded.before.phase is not Phase.REPORTED_DONE:
+        reached = await notify_leadership(
+            context.bot, services, lambda r: "🔵 " + r.gettext(
+                "{unit} reports task {number} ({year}) done: {report}").format(
+                unit=unit_name(r, unit), number=task.id, year=state.cycle,
+                report=report_line(r, report, None)) + "\n" + r.gettext(
+                "Confirm it (审结) or return it with a comment (退回):"),
+            lambda r: review_keyboard(r, task.id, unit.id, state.cycle))
+        if reached:
+            return t.gettext("The leadership has been asked to review it.")
+    return ""
+
+
 async def store_report(update: Update, context: ContextTypes.DEFAULT_TYPE, caller: Caller,
                        message: Message, draft: Draft) -> None:
     """Commit a complete draft, then acknowledge it, repeating what was stored."""
@@ -380,22 +491,21 @@ async def store_report(update: Update, context: ContextTypes.DEFAULT_TYPE, calle
     if problem:
         await reply(message, t.gettext(problem).format(number=draft.task_id), t)
         return
-    before = await services.db(services.store.latest_reports, draft.cycle, draft.task_id,
-                               draft.unit_id)
-    percent = carried_progress(draft.status, draft.percent,
-                               before.get((draft.task_id, draft.unit_id)))
-    report, new = await services.db(
-        services.store.add_report_once, draft.task_id, draft.unit_id, draft.cycle,
-        draft.status, percent, draft.note, caller.telegram_user_id, services.now(),
-        draft.source, draft.message_id, REPEAT_WINDOW if draft.source == "button" else None)
+    recorded = await record_report(services, caller, draft.task_id, draft.unit_id, draft.cycle,
+                                   draft.status, draft.percent, draft.note, draft.source,
+                                   draft.message_id)
+    if isinstance(recorded, str):
+        await reply(message, recorded, t)
+        return
+    report = recorded.report
     user_data: dict[str, Any] = context.user_data  # type: ignore[assignment]
     user_data["last_report"] = {"task": draft.task_id, "unit": draft.unit_id,
                                 "cycle": draft.cycle, "report_id": report.id}
     unit = services.timetable.unit(draft.unit_id)
-    head = t.gettext("Stored for task {number}, {unit} ({cycle}): {report}") if new else \
-        t.gettext("Already stored for task {number}, {unit} ({cycle}): {report}")
+    head = t.gettext("Stored for task {number}, {unit} ({cycle}): {report}") if recorded.new \
+        else t.gettext("Already stored for task {number}, {unit} ({cycle}): {report}")
     text = head.format(number=draft.task_id, unit=unit_name(t, unit), cycle=report.cycle,
-                       report=report_line(t, report))
+                       report=report_line(t, report, state=recorded.after))
     if draft.source == "button":
         text += "\n" + t.gettext("Reply to this message with a note, a percentage or a file if "
                                  "you like.")
@@ -406,6 +516,9 @@ async def store_report(update: Update, context: ContextTypes.DEFAULT_TYPE, calle
             "task": draft.task_id, "unit": draft.unit_id, "cycle": draft.cycle,
             "status": report.status, "progress": report.progress, "message_id": sent,
             "until": services.now() + NOTE_WINDOW}
+    told = await announce(context, caller, recorded)
+    if told:
+        await reply(message, told, t)
     await attach_pending_evidence(context, caller, message)
 
 
@@ -484,7 +597,7 @@ async def report_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 
 async def acknowledge_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Record that a contact has seen a reminder (收到): only its recipient, in its chat."""
+    """收到 under a reminder: acknowledge every task it lists; only its recipient, in its chat."""
     query = update.callback_query
     assert query is not None and query.data is not None
     services = services_of(context)
@@ -494,13 +607,198 @@ async def acknowledge_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
     reminder_id = parse_number(fields[1], 1, 2**62) if len(fields) == 2 else None
     reminder = (await services.db(services.store.get_reminder, reminder_id)
                 if reminder_id is not None else None)
-    if (caller is None or caller.role is None or reminder is None or reminder_id is None
-            or query.message is None or reminder.chat_id != query.message.chat.id):
+    if (caller is None or caller.role is None or reminder is None
+            or reminder.message_id is None or query.message is None
+            or reminder.chat_id != query.message.chat.id):
         await answer_query(query, t.gettext("This button has expired."))
         return
-    await services.db(services.store.acknowledge, reminder_id, caller.telegram_user_id,
-                      services.now())
-    await answer_query(query, t.gettext("Thank you, noted as received."))
+    acknowledged = await services.db(services.store.acknowledge_message, reminder.chat_id,
+                                     reminder.message_id, caller.telegram_user_id,
+                                     services.now())
+    await answer_query(query, t.gettext("Thank you, noted as received.") if acknowledged
+                       else t.gettext("Already noted as received."))
+
+
+async def report_all_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """"All in progress" / "all done" under a reminder (``b|<reminder id>|<status code>``)."""
+    press = await contact_press(update, context)
+    if press is None:
+        return
+    caller, services, t = press.caller, press.services, press.t
+    reminder_id = parse_number(press.fields[0], 1, 2**62) if len(press.fields) == 2 else None
+    status = CODE_STATUSES.get(press.fields[1]) if reminder_id is not None else None
+    reminder = (await services.db(services.store.get_reminder, reminder_id)
+                if reminder_id is not None and status in ("done", "in_progress") else None)
+    if (status is None or reminder is None or reminder.message_id is None
+            or reminder.chat_id != press.message.chat_id):
+        await answer_query(press.query, t.gettext("This button has expired."))
+        return
+    await answer_query(press.query)
+    rows = await services.db(services.store.reminders_by_message, reminder.chat_id,
+                             reminder.message_id)
+    targets = dict.fromkeys((r.task_id, r.unit_id, r.cycle) for r in rows
+                            if r.task_id and r.unit_id in caller.units)
+    stored: list[int] = []
+    kept: list[int] = []
+    told: list[str] = []
+    for task_id, unit_id, cycle in targets:
+        if task_problem(services, caller, task_id, unit_id, cycle):
+            kept.append(task_id)
+            continue
+        facts = await services.db(services.store.cycle_facts, cycle, task_id, unit_id)
+        state = unit_state(services.timetable, services.timetable.task(task_id), unit_id,
+                           facts, services.today())
+        if state.finished:  # "all in progress" never reopens a task reported done
+            kept.append(task_id)
+            continue
+        recorded = await record_report(services, caller, task_id, unit_id, cycle, status, None,
+                                       "", "button", press.message.message_id)
+        if isinstance(recorded, str):
+            kept.append(task_id)
+            continue
+        stored.append(task_id)
+        told.append(await announce(context, caller, recorded))
+    lines = [t.gettext("Stored “{status}” for tasks {numbers}.").format(
+        status=status_label(t, status), numbers=", ".join(map(str, stored)) or "—")]
+    if kept:
+        lines.append(t.gettext("Not changed (already reported done, confirmed or closed): "
+                               "tasks {numbers}.").format(numbers=", ".join(map(str, kept))))
+    lines += dict.fromkeys(line for line in told if line)
+    await reply(press.message, "\n".join(lines), t)
+
+
+# -- /extend --------------------------------------------------------------------------------
+EXTEND_USAGE = N_("Usage: /extend <task number> <new due date> <reason>, e.g. /extend 7 "
+                  "2026-12-20 equipment delayed. The date is the new last day: 2026-12-20, "
+                  "12-20 or 12月20日.")
+EXTEND_PROBLEMS = {
+    ExtendProblem.UNKNOWN_TASK: N_("There is no task {word}; tasks are numbered 1 to {last}."),
+    ExtendProblem.BAD_DATE: N_("{word} is not a date: write it as 2026-12-20, 12-20 or "
+                               "12月20日."),
+    ExtendProblem.NO_REASON: N_("Give a reason after the date: the leaders decide on it."),
+}
+
+
+async def extend_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/extend <task> <new due date> <reason>: ask the leaders to move the unit's due date."""
+    caller = await contact_caller(update, context)
+    message = update.effective_message
+    if caller is None or message is None:
+        return
+    services = services_of(context)
+    t = caller.t
+    cycle = services.cycle()
+    parsed = parse_extend_args(list(context.args or []), len(services.timetable.tasks), cycle)
+    if isinstance(parsed, ExtendError):
+        text = escape(t.gettext(EXTEND_USAGE))
+        if parsed.problem in EXTEND_PROBLEMS:
+            text = t.gettext(EXTEND_PROBLEMS[parsed.problem]).format(
+                word=echo(parsed.word), last=len(services.timetable.tasks)) + "\n" + text
+        await reply(message, text, t)
+        return
+    problem = task_problem(services, caller, parsed.task_id, None, cycle)
+    if problem:
+        await reply(message, t.gettext(problem).format(number=parsed.task_id), t)
+        return
+    units = duty_units(services, caller, parsed.task_id)
+    if len(units) > 1:
+        drafts: dict[str, tuple[int, dt.date, str]] = context.user_data.setdefault(  # type: ignore[union-attr]
+            "extension_drafts", {})
+        while len(drafts) >= DRAFTS_KEPT:
+            drafts.pop(next(iter(drafts)))
+        token = secrets.token_urlsafe(6)
+        drafts[token] = (parsed.task_id, parsed.due_date, parsed.reason)
+        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(
+            unit_name(t, services.timetable.unit(u)), callback_data=f"e|{token}|{u}")]
+            for u in units])
+        await reply(message, t.gettext("Task {number} is a task of several of your units. For "
+                                       "which unit?").format(number=parsed.task_id), t,
+                    keyboard)
+        return
+    await request_extension(context, caller, message, parsed.task_id, units[0],
+                            parsed.due_date, parsed.reason)
+
+
+async def extension_unit_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The unit an extension request is for (``e|<token>|<unit>``)."""
+    press = await contact_press(update, context)
+    if press is None:
+        return
+    drafts: dict[str, tuple[int, dt.date, str]] = context.user_data.get(  # type: ignore[union-attr]
+        "extension_drafts", {})
+    if (len(press.fields) != 2 or press.fields[0] not in drafts
+            or press.fields[1] not in press.caller.units):
+        await answer_query(press.query, press.t.gettext("This button has expired."))
+        return
+    task_id, due_date, reason = drafts.pop(press.fields[0])
+    await answer_query(press.query)
+    await request_extension(context, press.caller, press.message, task_id, press.fields[1],
+                            due_date, reason)
+
+
+async def request_extension(context: ContextTypes.DEFAULT_TYPE, caller: Caller,
+                            message: Message, task_id: int, unit_id: str, due_date: dt.date,
+                            reason: str) -> None:
+    """Store an extension request the workflow allows and put it before the leadership."""
+    services = services_of(context)
+    t = caller.t
+    timetable = services.timetable
+    cycle = services.cycle()
+    task = timetable.task(task_id)
+    unit = timetable.unit(unit_id)
+    facts = await services.db(services.store.cycle_facts, cycle, task_id, unit_id)
+    state = unit_state(timetable, task, unit_id, facts, services.today())
+    refusal = extension_refusal(state, due_date)
+    extension = None
+    if refusal is None:
+        extension = await services.db(services.store.request_extension, task_id, unit_id, cycle,
+                                      due_date, reason, caller.telegram_user_id, services.now())
+    if extension is None:  # refused, or a request of a colleague came first
+        current = t.date(state.cutoff - dt.timedelta(days=1)) if state.cutoff else ""
+        await reply(message, t.gettext(refusal or EXTENSION_PENDING).format(
+            number=task_id, unit=unit_name(t, unit), date=current, year=cycle), t)
+        return
+    extension_id = extension.id
+    assert extension_id is not None
+    reached = await notify_leadership(
+        context.bot, services, lambda r: "📅 " + r.gettext(
+            "{unit} asks to move task {number} ({year}) from {old} to {new}, asked by {who}: "
+            "{reason}").format(
+            unit=unit_name(r, unit), number=task_id, year=cycle,
+            old=r.date(state.cutoff - dt.timedelta(days=1)) if state.cutoff else "—",
+            new=r.date(due_date), who=escape(caller.display_name), reason=escape(reason)),
+        lambda r: extension_keyboard(r, extension_id))
+    text = t.gettext("Your request to move task {number} ({unit}) to {date} is waiting for the "
+                     "leaders' decision.").format(number=task_id, unit=unit_name(t, unit),
+                                                  date=t.date(due_date))
+    if not reached:
+        text += "\n" + t.gettext("No leader is enrolled yet to decide it.")
+    await reply(message, text, t)
+
+
+# -- /task for a contact --------------------------------------------------------------------
+async def contact_task(update: Update, context: ContextTypes.DEFAULT_TYPE,
+                       caller: Caller, message: Message, task_id: int) -> None:
+    """/task N for a contact: a lead (or joint) unit sees every input, a cooperating unit the
+    consolidated status and its own input; with the status buttons of their unit."""
+    services = services_of(context)
+    t = caller.t
+    cycle = services.cycle()
+    problem = task_problem(services, caller, task_id, None, cycle)
+    if problem:
+        await reply(message, t.gettext(problem).format(number=task_id), t)
+        return
+    timetable = services.timetable
+    task = timetable.task(task_id)
+    units = duty_units(services, caller, task_id)
+    delivering = set(deliverers(timetable, task))
+    only = None if delivering & set(units) else units
+    facts = await services.db(services.store.cycle_facts, cycle, task_id)
+    notes = await services.db(services.store.latest_notes, cycle, task_id)
+    text = render_task(t, timetable, task, cycle, facts, services.today(), notes,
+                       people=await people_named(services), only=only)
+    await reply(message, text, t, report_keyboard(t, task_id, cycle, units[0])
+                if len(units) == 1 else None)
 
 
 # -- /report --------------------------------------------------------------------------------
@@ -665,6 +963,14 @@ async def evidence(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         task_id, unit_id, cycle = targets[0]
     elif not targets and awaiting is not None:
         task_id, unit_id, cycle = awaiting["task"], awaiting["unit"], awaiting["cycle"]
+    elif len(targets) > 1:  # a day's reminder lists several tasks: which one?
+        rows = [[InlineKeyboardButton(f"{task} · " + _title(services, task),
+                                      callback_data=f"t|{task}|{unit}")]
+                for task, unit, _ in targets[:MAX_TASK_BUTTONS]]
+        await reply(message, t.gettext(
+            "This reminder lists several tasks: open the one the file is for, then send the "
+            "file again as a reply to that task."), t, InlineKeyboardMarkup(rows))
+        return
     else:
         await reply(message, t.gettext(
             "Send files as a reply to a reminder about one task, or to my acknowledgement of "

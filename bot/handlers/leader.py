@@ -1,9 +1,20 @@
-"""The leadership group: /summary, /task, /unit, /overdue, /export, /digest.
+"""The leadership group: /summary, /task, /unit, /overdue, /review, /export, /digest, and the
+workflow's buttons: review (审结 / 退回), extension decisions, urging (催办).
 
 Leaders and admins ask in their private chat, or in a bound leadership group; in a group that is
 not bound, and for anyone else, nothing is shown (strangers get no answer in a group at all).
-Each handler parses its argument with one strict rule for numbers, reads the latest reports and
-sends rendered pages.
+Each handler parses its argument with one strict rule for numbers, reads what was appended about
+the cycle and sends rendered pages. A button checks the presser's role first, then reads its data
+strictly, and is always answered; its data names what it is about but gives no authority.
+
+Callback data (at most 64 bytes):
+
+* ``v|<task>|<unit>|<cycle>|<c or r>``  confirm or return the unit's report of done
+* ``x|<extension id>|<a or r>``          approve or reject an extension request
+* ``u|<task>|<unit>|<cycle>``            urge the unit on the task
+
+Returning a report and rejecting a request need a reason: the bot asks for it with a message
+the leader replies to (:func:`comment_reply`, which runs before every other text handler).
 """
 
 from __future__ import annotations
@@ -11,30 +22,73 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from html import escape
+from typing import Any
 
-from telegram import Message, Update
-from telegram.ext import ContextTypes
+from telegram import (
+    CallbackQuery,
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.export import build_workbook, export_filename
 from bot.handlers.common import (
     Caller,
+    answer_query,
     caller_of,
     echo,
     in_group,
     in_leadership_chat,
+    people_named,
     refuse_unknown,
 )
+from bot.handlers.contact import contact_task
 from bot.i18n import Translator
-from bot.messages import reply, reply_file
+from bot.messages import (
+    reply,
+    reply_file,
+    report_keyboard,
+    review_data,
+    send_pages,
+    urge_data,
+)
+from bot.notices import notify_unit
 from bot.render import (
+    deadline_line,
+    overdue_units,
+    plain_unit_name,
     render_overdue,
+    render_review_list,
     render_summary,
     render_task,
     render_unit,
+    report_line,
     states,
+    unit_name,
 )
 from bot.services import Services, request_replan, services_of
 from schedules.commands import FIRST_CYCLE, LAST_CYCLE, parse_number
+from schedules.model import Timetable
+from schedules.workflow import (
+    ExtensionState,
+    ReviewDecision,
+    TaskView,
+    UnitState,
+    extension_decision_refusal,
+    review_refusal,
+    task_view,
+    unit_state,
+    urge_refusal,
+)
+
+MAX_BUTTONS = 90
+"""Buttons under one answer (Telegram allows 100)."""
+PROMPTS_KEPT = 20
+"""Open questions for a reason remembered per leader; older ones expire."""
 
 log = logging.getLogger(__name__)
 
@@ -106,34 +160,94 @@ async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if cycle is None:
         await reply(message, t.gettext("Usage: /summary [year], e.g. /summary 2026."), t)
         return
-    latest = await services.db(services.store.latest_reports, cycle)
-    await reply(message, render_summary(t, services.timetable, cycle, latest,
+    facts = await services.db(services.store.cycle_facts, cycle)
+    await reply(message, render_summary(t, services.timetable, cycle, facts,
                                         services.today()), t)
 
 
 async def task_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/task N: every responsible unit with its latest report and latest note."""
+    """/task N: the consolidated status, every unit's input, review and urge buttons.
+
+    A contact (not a leader) of a unit with a duty on the task sees it as their unit does.
+    """
+    services = services_of(context)
+    caller = await caller_of(update, services)
+    message = update.effective_message
+    args, cycle = split_year(context.args, services)
+    if (caller is not None and message is not None and caller.units and not caller.is_leader
+            and not in_group(update)):
+        number = await _task_number(args, services, message, caller.t)
+        if number is not None:
+            await contact_task(update, context, caller, message, number)
+        return
     ask = await leader_ask(update, context)
     if ask is None:
         return
     t, message, services = ask.t, ask.message, ask.services
+    number = await _task_number(args, services, message, t)
+    if number is None:
+        return
+    task = services.timetable.task(number)
+    facts = await services.db(services.store.cycle_facts, cycle, task.id)
+    notes = await services.db(services.store.latest_notes, cycle, task.id)
+    urges = {u.unit_id: (u.urged_by, u.urged_at)
+             for u in await services.db(services.store.urges, cycle, task.id)}
+    today = services.today()
+    view = task_view(services.timetable, task, facts, today)
+    await reply(message, render_task(t, services.timetable, task, cycle, facts, today, notes,
+                                     people=await people_named(services), urges=urges), t,
+                task_keyboard(t, services.timetable, view))
+
+
+async def _task_number(args: list[str] | None, services: Services, message: Message,
+                       t: Translator) -> int | None:
+    """/task's one argument, a task number; None after telling why it is not one."""
+    args = args or []
     last = len(services.timetable.tasks)
-    args, cycle = split_year(context.args, services)
     number = parse_number(args[0], 1, 10**6) if len(args) == 1 else None
     if number is None:
         await reply(message, t.gettext("Usage: /task &lt;number&gt; [year], e.g. /task 7 or "
                                        "/task 7 2026; tasks are numbered 1 to {last}.").format(
             last=last), t)
-        return
+        return None
     if number > last:
         await reply(message, t.gettext("There is no task {number}; tasks are numbered 1 to "
                                        "{last}.").format(number=number, last=last), t)
-        return
-    task = services.timetable.task(number)
-    latest = await services.db(services.store.latest_reports, cycle, task.id)
-    notes = await services.db(services.store.latest_notes, cycle, task.id)
-    await reply(message, render_task(t, services.timetable, task, cycle, latest,
-                                     services.today(), notes), t)
+        return None
+    return number
+
+
+def task_keyboard(t: Translator, timetable: Timetable,
+                  view: TaskView) -> InlineKeyboardMarkup | None:
+    """A leader's buttons under /task N: review each report of done, urge each unit not done."""
+    rows: list[list[InlineKeyboardButton]] = []
+    for state in view.awaiting_review:
+        name = plain_unit_name(t, timetable.unit(state.unit_id))
+        rows.append([
+            InlineKeyboardButton(t.gettext("✅ confirm {unit}").format(unit=name),
+                                 callback_data=review_data(view.task_id, state.unit_id,
+                                                           view.cycle, "c")),
+            InlineKeyboardButton(t.gettext("↩️ return {unit}").format(unit=name),
+                                 callback_data=review_data(view.task_id, state.unit_id,
+                                                           view.cycle, "r"))])
+    urgeable = [s for s in view.units if urge_refusal(s) is None]
+    buttons = [InlineKeyboardButton(
+        t.gettext("📣 urge {unit}").format(unit=plain_unit_name(t, timetable.unit(s.unit_id))),
+        callback_data=urge_data(view.task_id, s.unit_id, view.cycle)) for s in urgeable]
+    rows += [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+    rows = _capped(rows)
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def _capped(rows: list[list[InlineKeyboardButton]]) -> list[list[InlineKeyboardButton]]:
+    kept: list[list[InlineKeyboardButton]] = []
+    count = 0
+    for row in rows:
+        if count + len(row) > MAX_BUTTONS:
+            break
+        kept.append(row)
+        count += len(row)
+    return kept
 
 
 async def unit_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -151,13 +265,14 @@ async def unit_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             "ecology-environment.").format(
             ref="“" + echo(reference) + "”"), t)
         return
-    latest = await services.db(services.store.latest_reports, cycle, None, unit.id)
-    await reply(message, render_unit(t, services.timetable, unit, cycle, latest,
+    facts = await services.db(services.store.cycle_facts, cycle)
+    await reply(message, render_unit(t, services.timetable, unit, cycle, facts,
                                      services.today()), t)
 
 
 async def overdue(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/overdue [year]: who missed the cutoff and who is silent as it approaches.
+    """/overdue [year]: who missed the cutoff (a 催办 button each) and who is silent as it
+    approaches.
 
     Without a year: the current cycle, and before it the previous cycle while anything in it is
     still overdue (in January, December's late units are still late).
@@ -170,17 +285,44 @@ async def overdue(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if cycle is None:
         await reply(message, t.gettext("Usage: /overdue [year], e.g. /overdue 2026."), t)
         return
-    cycles = [cycle]
-    if not context.args and cycle - 1 >= FIRST_CYCLE:
-        previous = await services.db(services.store.latest_reports, cycle - 1)
-        if any(state.overdue for state in states(services.timetable, cycle - 1, previous,
-                                                 services.today())):
-            cycles.insert(0, cycle - 1)
-    parts = []
+    today = services.today()
+    timetable = services.timetable
+    cycles = [cycle - 1, cycle] if not context.args and cycle - 1 >= FIRST_CYCLE else [cycle]
+    parts: list[str] = []
+    buttons: list[InlineKeyboardButton] = []
     for year in cycles:
-        latest = await services.db(services.store.latest_reports, year)
-        parts.append(render_overdue(t, services.timetable, year, latest, services.today()))
-    await reply(message, "\n\n".join(parts), t)
+        facts = await services.db(services.store.cycle_facts, year)
+        late = overdue_units(states(timetable, year, facts, today))
+        if year != cycle and not late:
+            continue  # the previous cycle only while something in it is still late
+        parts.append(render_overdue(t, timetable, year, facts, today))
+        buttons += [InlineKeyboardButton(
+            t.gettext("📣 urge {unit} ({number})").format(
+                unit=plain_unit_name(t, timetable.unit(s.unit_id)), number=s.task_id),
+            callback_data=urge_data(s.task_id, s.unit_id, year)) for s in late]
+    rows = _capped([buttons[i:i + 2] for i in range(0, len(buttons), 2)])
+    await reply(message, "\n\n".join(parts), t, InlineKeyboardMarkup(rows) if rows else None)
+
+
+async def review_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/review: every report of done awaiting review, with confirm and return buttons."""
+    ask = await leader_ask(update, context)
+    if ask is None:
+        return
+    t, message, services = ask.t, ask.message, ask.services
+    cycle = cycle_argument(context.args, services)
+    if cycle is None:
+        await reply(message, t.gettext("Usage: /review [year], e.g. /review 2026."), t)
+        return
+    facts = await services.db(services.store.cycle_facts, cycle)
+    text, waiting = render_review_list(t, services.timetable, cycle, facts, services.today())
+    rows = _capped([[
+        InlineKeyboardButton(t.gettext("✅ {n}").format(n=number),
+                             callback_data=review_data(s.task_id, s.unit_id, cycle, "c")),
+        InlineKeyboardButton(t.gettext("↩️ {n}").format(n=number),
+                             callback_data=review_data(s.task_id, s.unit_id, cycle, "r"))]
+        for number, s in enumerate(waiting, start=1)])
+    await reply(message, text, t, InlineKeyboardMarkup(rows) if rows else None)
 
 
 async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -193,11 +335,12 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if cycle is None:
         await reply(message, t.gettext("Usage: /export [year], e.g. /export 2026."), t)
         return
-    latest = await services.db(services.store.latest_reports, cycle)
+    facts = await services.db(services.store.cycle_facts, cycle)
     history = await services.db(services.store.reports_for_cycle, cycle)
+    people = await people_named(services)
     today = services.today()
-    content = await asyncio.to_thread(build_workbook, t, services.timetable, cycle, latest,
-                                      history, today)
+    content = await asyncio.to_thread(build_workbook, t, services.timetable, cycle, facts,
+                                      history, today, people.names)
     await reply_file(message, content, export_filename(cycle, today),
                      t.gettext("Status of cycle {year}, as of {date}.").format(
                          year=cycle, date=t.date(today)))
@@ -225,3 +368,314 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(message, t.gettext("Digests will come to you here too.") if wanted else
                 t.gettext("Digests will no longer come here (the bound groups still get "
                           "them)."), t)
+
+
+# -- the workflow's buttons --------------------------------------------------------------------
+@dataclass(frozen=True)
+class LeaderPress:
+    """A leader's button press where leaders act, with what the handler needs.
+
+    The query is *not* answered yet: the handler answers it.
+    """
+
+    caller: Caller
+    query: CallbackQuery
+    message: Message
+    fields: list[str]
+    services: Services
+    t: Translator
+
+
+async def leader_press(update: Update, context: ContextTypes.DEFAULT_TYPE
+                       ) -> LeaderPress | None:
+    """The role first: a leader or admin, privately or in a bound leadership group; anyone
+    else's press is answered "this button is not for you" and goes no further."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    services = services_of(context)
+    caller = await caller_of(update, services)
+    message = query.message if isinstance(query.message, Message) else None
+    allowed = (caller is not None and caller.is_leader and message is not None
+               and (not in_group(update) or await in_leadership_chat(update, services)))
+    if not allowed or caller is None or message is None:
+        await answer_query(query, caller.t.gettext("This button is not for you.")
+                           if caller is not None else None)
+        return None
+    return LeaderPress(caller, query, message, query.data.split("|")[1:], services, caller.t)
+
+
+async def _unit_part(press: LeaderPress) -> UnitState | None:
+    """The (task, unit, cycle) a button names, read strictly, as it stands now; None if the
+    data do not fit (the query is then answered)."""
+    fields, services = press.fields, press.services
+    task_id = parse_number(fields[0], 1, 10**6) if len(fields) >= 3 else None
+    cycle = parse_number(fields[2], FIRST_CYCLE, LAST_CYCLE) if task_id is not None else None
+    timetable = services.timetable
+    if task_id is None or cycle is None or task_id > len(timetable.tasks):
+        await answer_query(press.query, press.t.gettext("This button has expired."))
+        return None
+    task = timetable.task(task_id)
+    if fields[1] not in {a.unit_id for a in timetable.responsible_units(task)}:
+        await answer_query(press.query, press.t.gettext("This button has expired."))
+        return None
+    facts = await services.db(services.store.cycle_facts, cycle, task_id, fields[1])
+    return unit_state(timetable, task, fields[1], facts, services.today())
+
+
+def _refusal_text(t: Translator, timetable: Timetable, refusal: str, state: UnitState) -> str:
+    return t.gettext(refusal).format(number=state.task_id, year=state.cycle,
+                                     unit=unit_name(t, timetable.unit(state.unit_id)))
+
+
+async def review_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Confirm (审结) or return (退回) a unit's report of done (``v|task|unit|cycle|c or r``)."""
+    press = await leader_press(update, context)
+    if press is None:
+        return
+    if len(press.fields) != 4 or press.fields[3] not in ("c", "r"):
+        await answer_query(press.query, press.t.gettext("This button has expired."))
+        return
+    state = await _unit_part(press)
+    if state is None:
+        return
+    t, services = press.t, press.services
+    timetable = services.timetable
+    refusal = review_refusal(state, getattr(state.report, "id", None) or 0)
+    if refusal is not None or state.report is None or state.report.id is None:
+        await answer_query(press.query)
+        await reply(press.message, _refusal_text(t, timetable, refusal or "", state), t)
+        return
+    if press.fields[3] == "r":
+        await answer_query(press.query)
+        await ask_reason(context, press, "return", {
+            "task": state.task_id, "unit": state.unit_id, "cycle": state.cycle,
+            "report": state.report.id},
+            t.gettext("Reply to this message with what {unit} must add or correct on task "
+                      "{number}: it goes back to the unit and the task is open again.").format(
+                unit=unit_name(t, timetable.unit(state.unit_id)), number=state.task_id))
+        return
+    review = await services.db(services.store.add_review, state.report.id,
+                               ReviewDecision.CONFIRMED.value, "",
+                               press.caller.telegram_user_id, services.now())
+    await answer_query(press.query, t.gettext("Confirmed.") if review else None)
+    if review is None:
+        await reply(press.message, t.gettext(
+            "This report was reviewed already, or a newer one came in: /task {number} shows "
+            "where it stands.").format(number=state.task_id), t)
+        return
+    await _confirmed(context, press.caller, press.message, state)
+
+
+async def _confirmed(context: ContextTypes.DEFAULT_TYPE, caller: Caller, message: Message,
+                     state: UnitState) -> None:
+    t, services = caller.t, services_of(context)
+    timetable = services.timetable
+    unit = timetable.unit(state.unit_id)
+    who = escape(caller.display_name)
+    now = services.now()
+    await notify_unit(context.bot, services, state.unit_id, lambda r: "🟢 " + r.gettext(
+        "{who} confirmed task {number} ({year}) done for {unit} on {when}: it is closed "
+        "(销号).").format(who=who, number=state.task_id, year=state.cycle,
+                        unit=unit_name(r, unit), when=r.moment(now, "short")))
+    await reply(message, "🟢 " + t.gettext(
+        "Task {number} confirmed done for {unit} by {who}.").format(
+        number=state.task_id, unit=unit_name(t, unit), who=who), t)
+
+
+async def extension_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Approve or reject an extension request (``x|<extension id>|<a or r>``)."""
+    press = await leader_press(update, context)
+    if press is None:
+        return
+    t, services = press.t, press.services
+    fields = press.fields
+    extension_id = parse_number(fields[0], 1, 2**62) if len(fields) == 2 else None
+    extension = (await services.db(services.store.get_extension, extension_id)
+                 if extension_id is not None and fields[1] in ("a", "r") else None)
+    if extension is None or extension_id is None:
+        await answer_query(press.query, t.gettext("This button has expired."))
+        return
+    refusal = extension_decision_refusal(extension)
+    if refusal is not None:
+        await answer_query(press.query, t.gettext(refusal))
+        return
+    if fields[1] == "r":
+        await answer_query(press.query)
+        await ask_reason(context, press, "reject", {"extension": extension_id},
+                         t.gettext("Reply to this message with the reason for rejecting the "
+                                   "extension of task {number} for {unit}: the unit is told "
+                                   "why.").format(number=extension.task_id, unit=unit_name(
+                                       t, services.timetable.unit(extension.unit_id))))
+        return
+    decided = await services.db(services.store.decide_extension, extension_id, True,
+                                press.caller.telegram_user_id, "", services.now())
+    if decided is None:
+        await answer_query(press.query, t.gettext(
+            "This extension request has already been decided."))
+        return
+    await answer_query(press.query, t.gettext("Approved."))
+    request_replan(context.application)  # the unit's reminders move to the new cutoff
+    await _extension_decided(context, press.caller, press.message, decided)
+
+
+async def _extension_decided(context: ContextTypes.DEFAULT_TYPE, caller: Caller,
+                             message: Message, extension: Any) -> None:
+    t, services = caller.t, services_of(context)
+    unit = services.timetable.unit(extension.unit_id)
+    who = escape(caller.display_name)
+    approved = extension.state == ExtensionState.APPROVED
+    if approved:
+        def notice(r: Translator) -> str:
+            return "📅 " + r.gettext(
+                "{who} approved the extension of task {number} ({year}) for {unit}: the new "
+                "due date is {date}.").format(who=who, number=extension.task_id,
+                                             year=extension.cycle, unit=unit_name(r, unit),
+                                             date=r.date(extension.due_date))
+        mine = "📅 " + t.gettext("Extension of task {number} for {unit} to {date} approved.")
+    else:
+        def notice(r: Translator) -> str:
+            return "❌ " + r.gettext(
+                "{who} rejected the extension of task {number} ({year}) for {unit}: "
+                "{reason}. The due date stays.").format(
+                who=who, number=extension.task_id, year=extension.cycle,
+                unit=unit_name(r, unit), reason=escape(extension.decision_comment))
+        mine = "❌ " + t.gettext("Extension of task {number} for {unit} to {date} rejected.")
+    await notify_unit(context.bot, services, extension.unit_id, notice)
+    await reply(message, mine.format(number=extension.task_id, unit=unit_name(t, unit),
+                                           date=t.date(extension.due_date)), t)
+
+
+async def urge_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """催办: the unit's contacts get an urgent message (``u|<task>|<unit>|<cycle>``)."""
+    press = await leader_press(update, context)
+    if press is None:
+        return
+    if len(press.fields) != 3:
+        await answer_query(press.query, press.t.gettext("This button has expired."))
+        return
+    state = await _unit_part(press)
+    if state is None:
+        return
+    t, services = press.t, press.services
+    timetable = services.timetable
+    unit = timetable.unit(state.unit_id)
+    refusal = urge_refusal(state)
+    if refusal is not None:
+        await answer_query(press.query)
+        await reply(press.message, _refusal_text(t, timetable, refusal, state), t)
+        return
+    now = services.now()
+    urge = await services.db(services.store.urge, state.task_id, state.unit_id, state.cycle,
+                             services.today(), press.caller.telegram_user_id, now)
+    if urge is None:
+        await answer_query(press.query, t.gettext(
+            "{unit} was urged on this task today already.").format(
+            unit=plain_unit_name(t, unit)))
+        return
+    await answer_query(press.query)
+    task = timetable.task(state.task_id)
+    who = escape(press.caller.display_name)
+    reached = await notify_unit(
+        context.bot, services, state.unit_id, lambda r: "📣 <b>" + r.gettext(
+            "Urgent (催办): task {number}").format(number=task.id) + "</b>\n" + r.gettext(
+            "{who} urges {unit} on task {number}, {title}, on {when}.").format(
+            who=who, unit=unit_name(r, unit), number=task.id, title=escape(task.title),
+            when=r.moment(now, "short")) + "\n" + deadline_line(r, state, task) + "\n"
+            + r.gettext("Latest report: {report}").format(
+                report=report_line(r, state.report, state=state)) + "\n"
+            + r.gettext("Please report now: press a status, or /extend if you need more "
+                        "time."),
+        lambda r: report_keyboard(r, task.id, state.cycle, state.unit_id))
+    text = "📣 " + t.gettext("{unit} urged on task {number}.").format(
+        unit=unit_name(t, unit), number=task.id)
+    if not reached:
+        text += " " + t.gettext("Nobody serving it could be reached: /invite a contact.")
+    await reply(press.message, text, t)
+
+
+# -- reasons, asked for with a message to reply to ------------------------------------------
+async def ask_reason(context: ContextTypes.DEFAULT_TYPE, press: LeaderPress, kind: str,
+                     about: dict[str, Any], question: str) -> None:
+    """Ask the leader for a reason; their reply to the question finishes the action.
+
+    In a group the question names the leader, so that only their client opens the reply box
+    (``selective``); only their reply is read.
+    """
+    t = press.t
+    if press.message.chat.type != "private":
+        caller = press.caller
+        question = (f'<a href="tg://user?id={caller.telegram_user_id}">'
+                    f"{escape(caller.display_name)}</a> " + question)
+    sent = await send_pages(press.message.get_bot(), press.message.chat_id, question, t,
+                            ForceReply(selective=True))
+    prompts: dict[str, dict[str, Any]] = context.user_data.setdefault(  # type: ignore[union-attr]
+        "reason_prompts", {})
+    while len(prompts) >= PROMPTS_KEPT:
+        prompts.pop(next(iter(prompts)))
+    prompts[f"{press.message.chat_id}:{sent}"] = {"kind": kind, **about}
+
+
+async def comment_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A leader's reply to a question for a reason: return the report, or reject the request.
+
+    Runs before every other handler; anything that is not such a reply goes on to them.
+    """
+    message = update.message
+    if message is None or message.reply_to_message is None or not message.text:
+        return
+    prompts: dict[str, dict[str, Any]] = (context.user_data or {}).get("reason_prompts", {})
+    key = f"{message.chat_id}:{message.reply_to_message.message_id}"
+    if key not in prompts:
+        return
+    services = services_of(context)
+    caller = await caller_of(update, services)
+    if caller is None or not caller.is_leader or (
+            in_group(update) and not await in_leadership_chat(update, services)):
+        return
+    about = prompts.pop(key)
+    comment = message.text.strip()
+    if about["kind"] == "return":
+        await _return(context, caller, message, about, comment)
+    else:
+        await _reject(context, caller, message, about, comment)
+    raise ApplicationHandlerStop
+
+
+async def _return(context: ContextTypes.DEFAULT_TYPE, caller: Caller, message: Message,
+                  about: dict[str, Any], comment: str) -> None:
+    t, services = caller.t, services_of(context)
+    timetable = services.timetable
+    review = await services.db(services.store.add_review, about["report"],
+                               ReviewDecision.RETURNED.value, comment,
+                               caller.telegram_user_id, services.now())
+    if review is None:
+        await reply(message, t.gettext(
+            "This report was reviewed already, or a newer one came in: /task {number} shows "
+            "where it stands.").format(number=about["task"]), t)
+        return
+    task = timetable.task(about["task"])
+    unit = timetable.unit(about["unit"])
+    who = escape(caller.display_name)
+    await notify_unit(
+        context.bot, services, unit.id, lambda r: "↩️ " + r.gettext(
+            "{who} returned task {number} ({year}) to {unit}: {comment}").format(
+            who=who, number=task.id, year=about["cycle"], unit=unit_name(r, unit),
+            comment=escape(comment)) + "\n" + r.gettext(
+            "The task is open again and will be reminded: report when it is done."),
+        lambda r: report_keyboard(r, task.id, about["cycle"], unit.id))
+    await reply(message, "↩️ " + t.gettext(
+        "Task {number} returned to {unit}; they have your comment.").format(
+        number=task.id, unit=unit_name(t, unit)), t)
+
+
+async def _reject(context: ContextTypes.DEFAULT_TYPE, caller: Caller, message: Message,
+                  about: dict[str, Any], comment: str) -> None:
+    t, services = caller.t, services_of(context)
+    decided = await services.db(services.store.decide_extension, about["extension"], False,
+                                caller.telegram_user_id, comment, services.now())
+    if decided is None:
+        await reply(message, t.gettext(
+            "This extension request has already been decided."), t)
+        return
+    await _extension_decided(context, caller, message, decided)
+

@@ -92,10 +92,15 @@ async def test_ambiguous_reply_to_a_reminder_is_confirmed_with_buttons(harness: 
     harness.clock.set(dt.datetime(2026, 11, 17, 9, 0, tzinfo=harness.clock.now().tzinfo))
     report = await dispatch_due(harness.app)
     assert report.sent, report
-    reminder = harness.api.bot_messages(ECOLOGY)[-1]
-    task = int(button_data(reminder)[0].split("|")[1])
-    question = await harness.say(ECOLOGY, "部分完成，部分受阻", reply_to=reminder["message_id"])
-    assert harness.store.latest_reports(2026, task) == {}  # nothing stored yet
+    reminder = harness.api.bot_messages(ECOLOGY)[-1]  # one message listing 11 tasks
+    assert len([d for d in button_data(reminder) if d.startswith("t|")]) == 11
+    which = await harness.say(ECOLOGY, "部分完成，部分受阻", reply_to=reminder["message_id"])
+    assert harness.store.latest_reports(2026) == {}  # nothing stored yet
+    tasks = button_data(which[0])
+    assert len(tasks) == 11 and tasks[0].endswith("|t|11.ecology-environment.2026")
+    task = 11
+    question = await harness.press(ECOLOGY, which[0]["message_id"], tasks[0])
+    assert harness.store.latest_reports(2026, task) == {}
     choices = button_data(question[0])
     assert len(choices) == 2
     blocked = next(c for c in choices if c.endswith("|s|b"))
@@ -113,12 +118,18 @@ async def test_leader_summary_in_english_shows_reports(harness: Harness) -> None
     text = "\n".join(p["text"] for p in pages)
     assert "Summary of cycle 2026" in text
     line15 = next(line for line in text.split("\n") if "15." in line)
-    assert line15.startswith("🟢")
+    assert line15.startswith("🔵")  # reported done: awaiting a leader's review
     line12 = next(line for line in text.split("\n") if " 12." in line)
     assert line12.startswith("⚫")  # the once-only 2020 task is closed
     detail = await harness.command(LEADER, "task", "15")
     assert "Ecology and Environment Bureau" in detail[0]["text"]
     assert "done" in detail[0]["text"]
+    confirm = "v|15|ecology-environment|2026|c"
+    assert confirm in button_data(detail[-1])
+    await harness.press(LEADER, detail[-1]["message_id"], confirm)
+    pages = await harness.command(LEADER, "summary")
+    line15 = next(line for line in pages[0]["text"].split("\n") if "15." in line)
+    assert line15.startswith("🟢")  # confirmed
 
 
 async def test_contact_cannot_read_summaries(harness: Harness) -> None:
@@ -236,14 +247,17 @@ async def test_unit_and_overdue_views(harness: Harness) -> None:
 async def test_clear_reply_to_a_reminder_is_stored_at_once(harness: Harness) -> None:
     from bot.reminders import dispatch_due
 
-    await harness.enrol(REFORM, "发展改革局")
+    emergency = 3006  # 应急局 has one task: its reminder is about task 23 alone
+    harness.api.add_user(emergency, "Liu Yang", "en")
+    await harness.enrol(emergency, "应急局")
     harness.clock.set(dt.datetime(2026, 11, 17, 9, 0, tzinfo=harness.clock.now().tzinfo))
     await dispatch_due(harness.app)
-    reminder = harness.api.bot_messages(REFORM)[-1]
+    reminder = harness.api.bot_messages(emergency)[-1]
     task = int(button_data(reminder)[0].split("|")[1])
-    ack = await harness.say(REFORM, "in progress, 70% done", reply_to=reminder["message_id"])
+    assert task == 23
+    ack = await harness.say(emergency, "in progress, 70% done", reply_to=reminder["message_id"])
     assert "70%" in ack[0]["text"]
-    stored = harness.store.latest_reports(2026, task)[(task, "development-reform")]
+    stored = harness.store.latest_reports(2026, task)[(task, "emergency-management")]
     assert (stored.status, stored.progress, stored.source) == ("in_progress", 70, "reply")
 
 

@@ -155,7 +155,9 @@ def test_plan_json_for_2026_has_no_2020_tasks(tmp_path: Path) -> None:
     assert tasks.isdisjoint({1, 2, 3, 4, 5, 6, 12, 13, 14, 17, 21})
     assert 7 in tasks and 26 in tasks
     first = [r for r in plan if r["task_id"] == 7 and r["offset_days"] == 30]
-    assert {r["at"] for r in first} == {"2026-10-30T09:00:00+08:00"}
+    assert {(r["kind"], r["at"]) for r in first} == {
+        ("before", "2026-10-30T09:00:00+08:00"),
+        ("ack", "2026-11-03T09:00:00+08:00")}  # two working days later, if not acknowledged
     overdue = [r for r in plan if r["kind"] == "overdue" and r["task_id"] == 7]
     assert [r["unit_name"] for r in overdue] == ["农业农村局"]
     assert not (tmp_path / "var").exists()

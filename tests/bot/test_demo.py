@@ -81,27 +81,40 @@ async def test_demo_in_chinese_walks_the_cycle(db_url: str, offline: list[Any]) 
     assert lines_with(transcript, "王芳", "→ duban", "/start ")
     assert lines_with(transcript, "duban", "→ 王芳", "生态环境局联络员")
     assert lines_with(transcript, "李组长", "→ 降碳领导小组", "/bind")
-    # Reminders, one line each, with their buttons in brackets, at 09:00 of the virtual day.
-    forestry = lines_with(transcript, "→ 刘洋", "⏰ 提醒：第8项任务")
+    # One reminder a day per person, listing their tasks, buttons in brackets, at 09:00.
+    forestry = lines_with(transcript, "→ 刘洋", "⏰ 提醒：2项任务")
     assert len(forestry) == 5, forestry
     assert forestry[0].startswith("10-30 09:00")
-    assert "[✅ 已完成]" in forestry[0] and "[👌 收到]" in forestry[0]
+    assert "[8] [23]" in forestry[0] and "[⏳ 全部进行中]" in forestry[0]
+    assert "[👌 收到]" in forestry[0]
+    for name in ("王芳", "张伟", "刘洋"):
+        days = [line[:5] for line in lines_with(transcript, "09:00  duban", f"→ {name} ")]
+        assert days and len(days) == len(set(days)), name  # never two in a day
+    assert len(lines_with(transcript, "→ 王芳", "⏰ 提醒：11项任务")) == 2  # 10-30, 11-17
     # 生态环境局: 进行中 by button on the first reminder, later 已完成 in words.
     assert lines_with(transcript, "10-30 10:00", "王芳 ", "→ duban", "▶ ⏳ 进行中")
     assert lines_with(transcript, "王芳 ", "→ duban", "已完成，报告已报送")
-    assert lines_with(transcript, "→ 王芳", "已记录第11项任务", "🟢 已完成")
-    # 农业农村局: 收到, then 已完成.
+    assert lines_with(transcript, "→ 王芳", "已记录第11项任务", "🔵 已完成")
+    # 农业农村局: 收到, so no reminder to acknowledge; then 已完成, which the leader confirms.
     assert lines_with(transcript, "张伟 ", "▶ 👌 收到")
     assert lines_with(transcript, "→ 张伟", "💬 谢谢，已记为收到")
-    assert lines_with(transcript, "→ 张伟", "已记录第7项任务", "🟢 已完成")
-    # 林业局 stays silent and gets the overdue notice on the cutoff day.
+    assert not lines_with(transcript, "→ 张伟", "请签收")
+    assert lines_with(transcript, "11-03 09:00", "→ 刘洋", "👌 请签收：2项任务")
+    assert lines_with(transcript, "→ 张伟", "已记录第7项任务", "🔵 已完成")
+    assert lines_with(transcript, "→ 降碳领导小组", "🔵 农业农村局报送第7项任务（2026年）已完成")
+    assert lines_with(transcript, "李组长", "→ 降碳领导小组", "▶ ✅ 审结")
+    assert lines_with(transcript, "→ 张伟", "🟢 李组长于", "审结农业农村局第7项任务")
+    # 林业局 stays silent, gets the overdue notice on the cutoff day, and is urged the next.
     overdue = lines_with(transcript, "→ 刘洋", "🔴 逾期：第8项任务已过截止日期")
     assert len(overdue) == 1 and overdue[0].startswith("12-01 09:00")
+    assert lines_with(transcript, "12-02 10:30", "李组长", "▶ 📣 催办林业局（8）")
+    urged = lines_with(transcript, "→ 刘洋", "📣 催办：第8项任务")
+    assert len(urged) == 1 and urged[0].startswith("12-02 10:30")
     # 岑城镇's contact blocks the bot; the next reminder run tells the admin.
     blocks = translator("zh_Hans").gettext("{name} blocks the bot.").format(name="陈静")
     assert lines_with(transcript, "⛔ " + blocks)
     told = lines_with(transcript, "→ 周主任", "陈静（2004）已屏蔽本机器人")
-    assert told and told[0].startswith("11-24 09:00")
+    assert told and told[0].startswith("11-17 09:00")
     assert not lines_with(transcript, "→ 陈静", "11-27")
     # The leader asks in the group at the end; weekly digests reached the group before.
     assert lines_with(transcript, "12-08 10:30", "李组长", "/summary")
@@ -117,19 +130,19 @@ async def test_demo_in_chinese_walks_the_cycle(db_url: str, offline: list[Any]) 
     # Terminal text: no HTML left anywhere.
     assert "<b>" not in out.getvalue() and "&lt;" not in out.getvalue()
 
-    # The final summary: 🟢 for the tasks done, 🔴 for the overdue ones.
+    # The final summary: 🟢 confirmed, 🔵 reported and awaiting review, 🔴 overdue.
     assert "2026年度汇总" in summary and "截至2026年12月8日" in summary
     assert "🟢 7. 发展低碳农业" in summary
-    assert "🟢 11. 低碳生活方式倡导" in summary
+    assert "🔵 11. 低碳生活方式倡导" in summary
     assert "🔴 8. 生态系统碳汇增加情况" in summary
-    assert "🟢 已完成 2" in summary
+    assert "🟢 1 已审结" in summary and "🔵 1 已报完成，待审核" in summary
 
 
 async def test_demo_in_english(offline: list[Any]) -> None:
     out = io.StringIO()
     assert await run_demo(out, language="en") == 0
     transcript, summary = sections(out.getvalue(), "en")
-    assert lines_with(transcript, "→ Liu Yang", "⏰ Reminder: task 8", "[✅ done]")
+    assert lines_with(transcript, "→ Liu Yang", "⏰ Reminder: 2 tasks", "[⏳ all in progress]")
     assert lines_with(transcript, "Wang Fang ", "▶ ⏳ in progress")
     assert lines_with(transcript, "Wang Fang ", "→ duban", "done, the report has been filed")
     assert lines_with(transcript, "→ Liu Yang", "🔴 Overdue: task 8 has passed its cutoff")
@@ -137,16 +150,16 @@ async def test_demo_in_english(offline: list[Any]) -> None:
     assert lines_with(transcript, "10-30 09:00", "→ Director Zhou",
                       "These units have no enrolled contact")
     assert "Summary of cycle 2026" in summary and "as of December 8, 2026" in summary
-    assert "🟢 7. " in summary and "🔴 8. " in summary
+    assert "🟢 7. " in summary and "🔴 8. " in summary and "🔵 11. " in summary
     assert "was due November 30, 2026, 8 days late" in summary
-    assert "已完成 2" not in summary
+    assert "已审结" not in summary
 
 
 def test_duban_demo_through_the_cli(capsys: pytest.CaptureFixture[str],
                                     offline: list[Any]) -> None:
     assert main(["demo", "--lang", "en"]) == 0
     out = capsys.readouterr().out
-    assert "⏰ Reminder: task 8" in out and "🔴 8. " in out
+    assert "🔴 Overdue: task 8" in out and "🔴 8. " in out
 
 
 def test_the_demo_command_reports_a_missing_timetable(capsys: pytest.CaptureFixture[str],

@@ -101,17 +101,20 @@ def test_sheet_names_and_headers_are_in_the_readers_language(timetable: Timetabl
     assert chinese.sheetnames == ["汇总", "明细", "报送记录"]
     assert english.sheetnames == ["Summary", "Detail", "History"]
     assert _header(chinese["汇总"]) == ["序号", "任务", "状态", "截止日期", "剩余天数",
-                                        "时限要求", "牵头单位", "已报送单位数", "责任单位数"]
+                                        "时限要求", "牵头单位", "已报送单位数", "责任单位数",
+                                        "延期情况", "待审核"]
     assert _header(chinese["明细"]) == ["序号", "任务", "单位", "职责", "状态", "进度", "说明",
-                                        "报送时间（Asia/Shanghai）"]
+                                        "报送时间（Asia/Shanghai）", "灯号", "办理状态", "审核",
+                                        "延期", "签收"]
     assert _header(chinese["报送记录"]) == [
         "报送时间（Asia/Shanghai）", "序号", "任务", "单位", "状态", "进度", "说明",
         "报送人（Telegram ID）", "来源"]
     assert _header(english["Summary"]) == [
         "No.", "Task", "Status", "Due date", "Days left", "Deadline", "Lead units",
-        "Units reported", "Responsible units"]
+        "Units reported", "Responsible units", "Extensions", "Awaiting review"]
     assert _header(english["Detail"]) == ["No.", "Task", "Unit", "Role", "Status", "Progress",
-                                          "Note", "Reported at (Asia/Shanghai)"]
+                                          "Note", "Reported at (Asia/Shanghai)", "Light",
+                                          "State", "Review", "Extension", "Acknowledged"]
     assert _header(english["History"]) == [
         "Reported at (Asia/Shanghai)", "No.", "Task", "Unit", "Status", "Progress", "Note",
         "Reporter (Telegram ID)", "Source"]
@@ -163,7 +166,7 @@ def test_statistics_tasks_have_no_cutoff(timetable: Timetable) -> None:
         row = _summary_row(workbook, task_id)
         assert row[DUE].value is None and row[DAYS_LEFT].value is None, task_id
         assert row[DEADLINE].value == "按年度考核，以统计局数据为准"
-        assert row[STATUS].value == "⚪ 未报送"
+        assert row[STATUS].value == "⚪ 尚未报送"
 
 
 def test_closed_2020_tasks_are_marked_closed(timetable: Timetable) -> None:
@@ -183,7 +186,7 @@ def test_a_late_task_is_red_and_says_overdue(timetable: Timetable) -> None:
     row = _summary_row(workbook, 7)
     assert row[STATUS].value == "🔴 进行中 · 已逾期"
     assert row[DAYS_LEFT].value == -3  # three days late
-    assert _summary_row(workbook, 15)[STATUS].value == "🟢 已完成"
+    assert _summary_row(workbook, 15)[STATUS].value == "🔵 已报完成，待审核"
 
 
 # -- detail -------------------------------------------------------------------------------------
@@ -192,14 +195,16 @@ def test_detail_shows_the_latest_report_with_progress_as_a_percentage(
     detail = _open(ZH, timetable).worksheets[DETAIL]
     [row] = [r for r in detail.iter_rows(min_row=2)
              if r[0].value == 7 and r[2].value == "农业农村局"]
-    _, title, _, role, status, progress, note, reported_at = row
+    _, title, _, role, status, progress, note, reported_at, light, state, *_ = row
     assert (title.value, role.value, status.value) == ("发展低碳农业", "牵头", "进行中")
+    assert (light.value, state.value) == ("🟡", "进行中")
     assert progress.value == 0.6 and progress.number_format == "0%"
     assert note.value == "绿肥种植面积已增加"  # the latest note, not the first
     assert reported_at.is_date and reported_at.value == dt.datetime(2026, 11, 10, 10, 30)
     assert reported_at.number_format == "yyyy-mm-dd hh:mm"
     [statistics] = [r for r in _rows(detail) if r[0] == 7 and r[2] == "统计局"]
-    assert statistics[3:] == ("配合", "尚未报送", None, None, None)
+    assert statistics[3:] == ("配合", "尚未报送", None, None, None, "⚪", "尚未报送", None, None,
+                              None)
 
 
 def test_detail_expands_groups_task_9_lists_the_14_towns(timetable: Timetable) -> None:
@@ -296,3 +301,42 @@ def test_workbook_from_the_store_matches_the_one_from_plain_reports(
     expected = _open(ZH, timetable)
     for index in (SUMMARY, DETAIL, HISTORY):
         assert _rows(from_store.worksheets[index]) == _rows(expected.worksheets[index])
+
+
+# -- the workflow -------------------------------------------------------------------------------
+def test_the_workflow_shows_reported_confirmed_returned_extended_and_acknowledged(
+        store: Store, timetable: Timetable) -> None:
+    store.sync_units([(u.id, u.name, u.kind.value) for u in timetable.units], _at(1, 8))
+    done_7 = store.add_report(7, "agriculture-rural", 2026, "done", None, "", 3004, _at(10, 9),
+                              "button")
+    done_15 = store.add_report(15, "ecology-environment", 2026, "done", None, "", 3001,
+                               _at(10, 9), "button")
+    done_16 = store.add_report(16, "ecology-environment", 2026, "done", None, "", 3001,
+                               _at(10, 9), "button")
+    assert done_7.id and done_15.id and done_16.id
+    store.add_review(done_7.id, "confirmed", "", 2000, _at(11, 9))
+    store.add_review(done_16.id, "returned", "缺少监测报告", 2000, _at(11, 10))
+    extension = store.request_extension(8, "forestry", 2026, dt.date(2026, 12, 20), "苗木未到",
+                                        3005, _at(12, 9))
+    assert extension is not None and extension.id is not None
+    store.decide_extension(extension.id, True, 2000, "", _at(12, 10))
+    names = {2000: "李组长"}
+    workbook = load_workbook(BytesIO(build_workbook(
+        ZH, timetable, 2026, store.cycle_facts(2026), store.reports_for_cycle(2026),
+        dt.date(2026, 12, 3), names)))
+    assert _summary_row(workbook, 7)[STATUS].value == "🟢 已审结"
+    assert _summary_row(workbook, 15)[STATUS].value == "🔵 已报完成，待审核"
+    assert _summary_row(workbook, 15)[10].value == "生态环境局"  # awaiting review
+    assert _summary_row(workbook, 16)[STATUS].value == "🔴 已退回 · 已逾期"
+    eight = _summary_row(workbook, 8)
+    assert eight[STATUS].value == "⚪ 尚未报送"  # not late: its cutoff moved
+    assert eight[9].value == "林业局：已延期至2026-12-20"
+    detail = {(row[0], row[2]): row for row in _rows(workbook.worksheets[DETAIL])}
+    assert detail[(7, "农业农村局")][8:11] == ("🟢", "已审结", "李组长于2026-11-11 09:00审结")
+    assert detail[(16, "生态环境局")][8:11] == (
+        "🔴", "已退回", "李组长于2026-11-11 10:00退回：缺少监测报告")
+    assert detail[(8, "林业局")][11] == "已延期至2026-12-20"
+    assert detail[(15, "生态环境局")][8:10] == ("🔵", "已报完成，待审核")
+    status_header = workbook.worksheets[SUMMARY].cell(row=1, column=3)
+    assert status_header.comment is not None and "🔵 已报完成，待审核" in \
+        status_header.comment.text

@@ -69,7 +69,9 @@ async def test_an_edited_reply_to_a_reminder_changes_nothing(harness: Harness) -
     await dispatch_due(harness.app)
     reminder = next(m for m in reversed(harness.api.bot_messages(ECOLOGY))
                     if any(d.startswith("a|") for d in button_data(m)))
-    sent = harness.api.send_text(ECOLOGY, "已完成", reply_to_message_id=reminder["message_id"])
+    task = next(d for d in button_data(reminder) if d.startswith("t|"))
+    [card] = await harness.press(ECOLOGY, reminder["message_id"], task)
+    sent = harness.api.send_text(ECOLOGY, "已完成", reply_to_message_id=card["message_id"])
     await harness.pump()
     stored = {key: len(history(harness, key[0])) for key in harness.store.latest_reports(2026)}
     assert stored
@@ -494,8 +496,11 @@ def report_tuples(h: Harness, task: int, unit: str = ECO, cycle: int = 2026) -> 
 
 
 async def reminder_for(h: Harness, task: int) -> dict:
-    return next(m for m in reversed(h.api.bot_messages(ECOLOGY))
-                if f"r|{task}|d|2026|{ECO}" in button_data(m))
+    """The task's card, opened from the day's reminder that lists it (replies go to it)."""
+    daily = next(m for m in reversed(h.api.bot_messages(ECOLOGY))
+                 if f"t|{task}|{ECO}" in button_data(m))
+    [card] = await h.press(ECOLOGY, daily["message_id"], f"t|{task}|{ECO}")
+    return card
 
 
 # F1 --------------------------------------------------------------------------------------------
@@ -698,3 +703,16 @@ async def test_f16_unit_status_is_not_shown_in_an_unbound_group(harness: Harness
     assert "资金未到位" not in refused  # leaders are refused here...
     shown = texts(await harness.command(ECOLOGY, "mytasks", chat_id=GROUP + 1))
     assert "资金未到位" not in shown  # ...but the contact's /mytasks posts it to strangers
+
+
+async def test_a_file_replying_to_a_days_reminder_asks_which_task(harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    harness.clock.set(dt.datetime(2026, 11, 17, 9, 0, tzinfo=SHANGHAI))
+    await dispatch_due(harness.app)
+    daily = next(m for m in reversed(harness.api.bot_messages(ECOLOGY))
+                 if f"t|15|{ECO}" in button_data(m))
+    sent = harness.api.send_document(ECOLOGY, "核查.pdf", b"x",
+                                     reply_to_message_id=daily["message_id"])
+    await harness.pump()
+    [answer] = harness.bot_messages_after(ECOLOGY, sent["message_id"])
+    assert f"t|15|{ECO}" in button_data(answer) and "多项任务" in answer["text"]

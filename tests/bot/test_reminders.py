@@ -1,11 +1,10 @@
 """Reminders end to end: the real dispatcher, the store and the Bot API stand-in, clock injected.
 
 Runs on SQLite and on PostgreSQL. Tests call ``dispatch_due(app, now)`` themselves (the harness
-schedules no job). Timing: the harness sets ``per_chat_interval`` to 0 because the stand-in does
-not enforce Telegram's limits there and a contact gets up to 12 reminders a day, which would cost
-up to 11 s per dispatch at the production 1 s; the fan-out test turns the limits on and uses the
-production 1 s, which costs nothing extra there: its longest chat (12 messages, 11 s) finishes
-before the overall pace (25 messages/s) has sent everything.
+schedules no job). Each person gets one message per run: their due tasks, for all their units
+(docs/workflow.md). Timing: the harness sets ``per_chat_interval`` to 0 because the stand-in does
+not enforce Telegram's limits there; the fan-out test turns the limits on and uses the
+production 1 s.
 """
 
 from __future__ import annotations
@@ -26,9 +25,9 @@ from bot_api_standin import BotApiStandIn
 from schedules.calendar import WorkingDayCalendar
 from schedules.clock import FrozenClock
 from schedules.delivery import (
+    ACKNOWLEDGED,
     CUTOFF_PASSED,
     DROPPED,
-    NOT_ENROLLED,
     PLANNED_LATE,
     REPORTED_DONE,
     STALE,
@@ -49,6 +48,7 @@ from tests.bot.conftest import (
 
 AGRI = 3004  # contact of 农业农村局: lead of task 7, cooperating on 11 and 23
 STATS = 3005  # contact of 统计局: cooperating on task 7
+EMERGENCY = 3006  # contact of 应急局: cooperating on task 23, its only task
 GROUP = -100777  # the leadership group's chat
 AGRI_UNIT = "agriculture-rural"
 TITLE_7 = "发展低碳农业"
@@ -108,12 +108,24 @@ def reminders_in(harness: Harness, chat_id: int, after: int = 0) -> list[dict[st
             and any(d.startswith("a|") for d in button_data(m))]
 
 
-def task_of(message: dict[str, Any]) -> int:
-    return int(button_data(message)[0].split("|")[1])
+def tasks_of(message: dict[str, Any]) -> list[int]:
+    """The tasks a reminder lists (from its task or status buttons)."""
+    return sorted({int(d.split("|")[1]) for d in button_data(message)
+                   if d.startswith(("t|", "r|"))})
 
 
 def kind_of(message: dict[str, Any]) -> str:
-    return "overdue" if message["text"].startswith("🔴") else "before"
+    text = message["text"]
+    return "overdue" if text.startswith("🔴") else "ack" if text.startswith("👌") else "before"
+
+
+def per_day(plan: list[PlannedReminder]) -> dict[dt.date, list[int]]:
+    """Day -> the tasks the plan reminds a unit of that day (acknowledgement reminders too)."""
+    days: dict[dt.date, set[int]] = {}
+    for r in plan:
+        if r.kind is not ReminderKind.DIGEST:
+            days.setdefault(r.at.date(), set()).add(r.task_id or 0)
+    return {day: sorted(tasks) for day, tasks in sorted(days.items())}
 
 
 def sends_to(harness: Harness, chat_id: int) -> list[Any]:
@@ -154,7 +166,7 @@ async def test_a_whole_season_day_by_day(harness: Harness, timetable: Timetable)
     harness.api.add_user(STATS, "赵统", "zh-hans")
     await harness.enrol(STATS, "统计局")
     await bind_group(harness)
-    received: dict[int, list[tuple[dt.date, int, str]]] = {AGRI: [], STATS: []}
+    received: dict[int, dict[dt.date, list[list[int]]]] = {AGRI: {}, STATS: {}}
     digests: list[dt.date] = []
     told_admin: list[dt.date] = []
     group_text: dict[dt.date, str] = {}
@@ -166,8 +178,9 @@ async def test_a_whole_season_day_by_day(harness: Harness, timetable: Timetable)
         assert (again.sent, again.failed, again.retried) == ([], [], []), day
         assert first.failed == [] and first.retried == []
         for chat, log in received.items():
-            log += [(day, task_of(m), kind_of(m)) for m in reminders_in(harness, chat,
-                                                                       marks[chat])]
+            messages = reminders_in(harness, chat, marks[chat])
+            if messages:
+                log[day] = [tasks_of(m) for m in messages]
         new_in_group = [m for m in harness.api.bot_messages(GROUP)
                         if m["message_id"] > marks[GROUP]]
         if new_in_group:
@@ -176,20 +189,23 @@ async def test_a_whole_season_day_by_day(harness: Harness, timetable: Timetable)
         if last_id(harness, ADMIN) > marks[ADMIN]:
             told_admin.append(day)
 
-    # The lead's contact: exactly the plan, task 7's days fixed by the working-day calendar.
-    expected = [(r.at.date(), r.task_id, r.kind.value) for r in unit_plan(timetable, AGRI_UNIT)]
-    assert sorted(received[AGRI]) == sorted(expected)
-    assert len(set(received[AGRI])) == len(received[AGRI])  # each once
-    task_7 = [(d, k) for d, task, k in received[AGRI] if task == 7]
-    assert task_7 == [(dt.date(2026, 10, 30), "before"),  # 30 days: 1 Nov is a Sunday
-                      (dt.date(2026, 11, 17), "before"), (dt.date(2026, 11, 24), "before"),
-                      (dt.date(2026, 11, 27), "before"),  # 3 days: 28 Nov is a Saturday
-                      (dt.date(2026, 11, 30), "before"), (dt.date(2026, 12, 1), "overdue")]
-    # The cooperating unit is reminded before the cutoff, but the overdue notice is the lead's.
-    stats_7 = [(d, k) for d, task, k in received[STATS] if task == 7]
-    assert stats_7 == [(d, "before") for d, k in task_7 if k == "before"]
-    assert sorted(received[STATS]) == sorted(
-        (r.at.date(), r.task_id, r.kind.value) for r in unit_plan(timetable, "statistics"))
+    # One message a day, listing exactly the plan's tasks of the day; task 7's days fixed by
+    # the working-day calendar, its acknowledgement reminder two working days after the first.
+    for chat, unit in ((AGRI, AGRI_UNIT), (STATS, "statistics")):
+        assert {day: tasks[0] for day, tasks in received[chat].items()} == per_day(
+            unit_plan(timetable, unit))
+        assert all(len(messages) == 1 for messages in received[chat].values())
+    task_7 = [day for day, [tasks] in received[AGRI].items() if 7 in tasks]
+    assert task_7 == [dt.date(2026, 10, 30),  # 30 days: 1 Nov is a Sunday
+                      dt.date(2026, 11, 3),  # not acknowledged two working days later
+                      dt.date(2026, 11, 17), dt.date(2026, 11, 24),
+                      dt.date(2026, 11, 27),  # 3 days: 28 Nov is a Saturday
+                      dt.date(2026, 11, 30), dt.date(2026, 12, 1)]
+    assert received[AGRI][dt.date(2026, 10, 30)] == [[7, 11, 23]]
+    assert received[AGRI][dt.date(2026, 12, 1)] == [[7]]  # the overdue notice is the lead's
+    overdue = reminders_in(harness, AGRI)[-1]
+    assert kind_of(overdue) == "overdue" and "已逾期1天" in overdue["text"]
+    assert dt.date(2026, 12, 1) not in received[STATS]  # a cooperating unit is not chased
 
     # Weekly digests on the Mondays of the last month, and one after the cutoff.
     plan = plan_reminders(timetable, 2026, WorkingDayCalendar())
@@ -204,71 +220,93 @@ async def test_a_whole_season_day_by_day(harness: Harness, timetable: Timetable)
     assert told_admin == reminder_days
     first_notice = next(m["text"] for m in harness.api.bot_messages(ADMIN)
                         if "尚无已登记的联络员" in m["text"])
-    assert "林业局：任务 8" in first_notice
+    assert "林业局：任务 8, 23" in first_notice
     assert "农业农村局" not in first_notice and "统计局：" not in first_notice
 
-    # Every row is recorded: sent with its message id, or skipped with the reason.
+    # Every row is recorded: sent, with the id of the one message that carried it.
     rows = rows_of(harness.store, AGRI)
     assert {r.state for r in rows} == {"sent"}
-    sent_ids = {r.message_id for r in rows}
-    assert sent_ids == {m["message_id"] for m in reminders_in(harness, AGRI)}
+    assert {r.message_id for r in rows} == {m["message_id"] for m in reminders_in(harness, AGRI)}
+    by_message = Counter(r.message_id for r in rows)
+    assert by_message[reminders_in(harness, AGRI)[0]["message_id"]] == 3
 
 
 async def test_reminder_text_and_buttons(harness: Harness) -> None:
     await enrol_agri(harness)
-    harness.api.add_user(STATS, "赵统", "zh-hans")
-    await harness.enrol(STATS, "统计局")
-    await harness.enrol(REFORM, "发展改革局")  # Zhang Wei reads English
+    harness.api.add_user(EMERGENCY, "应急", "zh-hans")
+    await harness.enrol(EMERGENCY, "应急局")  # one task: 23
+    await harness.enrol(REFORM, "发展改革局")  # Zhang Wei reads English; 12 tasks
     await run_at(harness, at(11, 17))
-    message = next(m for m in reminders_in(harness, AGRI) if task_of(m) == 7)
+    [message] = reminders_in(harness, AGRI)
     text = message["text"]
-    assert text.startswith("⏰ 提醒：第7项任务")
-    assert f"7. {TITLE_7}" in text
-    assert "贵单位（农业农村局）为本任务牵头单位" in text  # what the unit must deliver: its role
-    assert "本地区绿肥种植面积较上年增加" in text
-    assert "截止日期2026年11月30日，剩余13天" in text
-    assert "尚未报送" in text  # the unit's latest report
-    [row] = [r for r in rows_of(harness.store, AGRI, 7) if r.state == "sent"]
-    assert row.message_id == message["message_id"]
-    unit = "|2026|agriculture-rural"
-    assert button_data(message) == [f"r|7|d{unit}", f"r|7|p{unit}", f"r|7|b{unit}",
-                                    f"r|7|n{unit}", f"a|{row.id}"]
-    cooperating = next(m for m in reminders_in(harness, STATS) if task_of(m) == 7)
-    assert "配合" in cooperating["text"]
-    english = reminders_in(harness, REFORM)[0]["text"]
-    assert english.startswith("⏰ Reminder: task")
-    assert "due November 30, 2026, 13 days left" in english
-    # The latest report shows in the next reminder.
-    await harness.press(AGRI, message["message_id"], "r|7|p|2026|agriculture-rural")
+    lines = text.split("\n")
+    assert lines[0] == "⏰ 提醒：3项任务"
+    assert "截止日期2026年11月30日" in lines
+    assert f"⚪ 7. {TITLE_7} (牵头) · 剩余13天 · 尚未报送" in lines
+    assert "⚪ 11. 低碳生活方式倡导 (配合) · 剩余13天 · 尚未报送" in lines
+    assert "“收到”签收所列全部任务" in text and "🟢 已审结" in text  # the legend
+    rows = sorted((r for r in rows_of(harness.store, AGRI) if r.state == "sent"),
+                  key=lambda r: r.id)
+    assert {r.message_id for r in rows} == {message["message_id"]}
+    first = rows[0].id
+    assert button_data(message) == [
+        "t|7|agriculture-rural", "t|11|agriculture-rural", "t|23|agriculture-rural",
+        f"b|{first}|p", f"b|{first}|d", f"a|{first}"]
+    # A message about one task is its whole card, with the status buttons.
+    [single] = reminders_in(harness, EMERGENCY)
+    assert single["text"].startswith("⏰ 提醒：第23项任务")
+    assert "贵单位（应急局）为本任务配合单位" in single["text"]
+    assert "截止日期2026年11月30日，剩余13天" in single["text"]
+    assert "尚未报送" in single["text"]
+    [row] = [r for r in rows_of(harness.store, EMERGENCY) if r.state == "sent"]
+    unit = "|2026|emergency-management"
+    assert button_data(single) == [f"r|23|d{unit}", f"r|23|p{unit}", f"r|23|b{unit}",
+                                   f"r|23|n{unit}", f"a|{row.id}"]
+    [english] = reminders_in(harness, REFORM)
+    assert english["text"].startswith("⏰ Reminder: 12 tasks")
+    assert "Due November 30, 2026" in english["text"] and "13 days left" in english["text"]
+    # A task's button opens it with its status buttons; the next reminder shows the report.
+    card = await harness.press(AGRI, message["message_id"], "t|7|agriculture-rural")
+    assert "r|7|p|2026|agriculture-rural" in button_data(card[0])
+    await harness.press(AGRI, card[0]["message_id"], "r|7|p|2026|agriculture-rural")
     await run_at(harness, at(11, 24))
-    newer = next(m for m in reminders_in(harness, AGRI, message["message_id"])
-                 if task_of(m) == 7)
-    assert "🟡 进行中" in newer["text"] and "剩余6天" in newer["text"]
+    [newer] = reminders_in(harness, AGRI, message["message_id"])
+    assert f"🟡 7. {TITLE_7} (牵头) · 剩余6天 · 进行中" in newer["text"].split("\n")
 
 
 async def test_done_unit_stops_and_acknowledge_is_stored(harness: Harness) -> None:
     await enrol_agri(harness)
-    await run_at(harness, at(11, 17))
-    first = {task_of(m): m for m in reminders_in(harness, AGRI)}
-    assert sorted(first) == [7, 11, 23]
-    # 收到 on task 11's reminder: stored, and the button is answered.
-    row_11 = next(r for r in rows_of(harness.store, AGRI, 11) if r.state == "sent")
+    await run_at(harness, at(10, 30))
+    [first] = reminders_in(harness, AGRI)
+    assert tasks_of(first) == [7, 11, 23]
+    # 收到 acknowledges every task the message lists, once; the button is answered.
+    ack = next(d for d in button_data(first) if d.startswith("a|"))
     before = len(harness.api.calls("answerCallbackQuery"))
-    await harness.press(AGRI, first[11]["message_id"], f"a|{row_11.id}")
-    stored = harness.store.get_reminder(row_11.id)
-    assert stored is not None and stored.acknowledged_at is not None
-    assert stored.acknowledged_by_telegram_id == AGRI
+    await harness.press(AGRI, first["message_id"], ack)
+    await harness.press(AGRI, first["message_id"], ack)
+    rows = [r for r in rows_of(harness.store, AGRI) if r.state == "sent"]
+    assert len(rows) == 3
+    assert {(r.acknowledged_by_telegram_id, r.acknowledged_at is not None) for r in rows} == {
+        (AGRI, True)}
     answers = harness.api.calls("answerCallbackQuery")[before:]
-    assert [a.params.get("text") for a in answers] == ["谢谢，已记为收到。"]
+    assert [a.params.get("text") for a in answers] == ["谢谢，已记为收到。", "此前已记为收到。"]
     assert harness.api.unanswered_callbacks() == []
+    # Acknowledged: no reminder to acknowledge two working days later.
+    report = await run_at(harness, at(11, 3))
+    assert reminders_in(harness, AGRI, first["message_id"]) == []
+    agri_rows = {r.id for r in rows_of(harness.store, AGRI)}
+    assert [reason for row, reason in report.skipped if row in agri_rows] == [ACKNOWLEDGED] * 3
     # 已完成 on task 7: no more reminders for 7, the others go on.
-    ack = await harness.press(AGRI, first[7]["message_id"], "r|7|d|2026|agriculture-rural")
-    assert "已完成" in ack[0]["text"]
+    await run_at(harness, at(11, 17))
+    [second] = reminders_in(harness, AGRI, first["message_id"])
+    card = await harness.press(AGRI, second["message_id"], "t|7|agriculture-rural")
+    done = await harness.press(AGRI, card[0]["message_id"], "r|7|d|2026|agriculture-rural")
+    assert "已完成" in done[0]["text"]
     mark = last_id(harness, AGRI)
     for day in (at(11, 24), at(11, 27), at(11, 30), at(12, 1)):
         await run_at(harness, day)
-    later = Counter(task_of(m) for m in reminders_in(harness, AGRI, mark))
-    assert later == {11: 3, 23: 3}  # 7, 3 and 1 days before; no overdue: they are not leads
+    later = [tasks_of(m) for m in reminders_in(harness, AGRI, mark)]
+    assert later == [[11, 23]] * 3  # 7, 3 and 1 days before; no overdue: they are not leads
     skipped = [r for r in rows_of(harness.store, AGRI, 7) if r.due_at > at(11, 17)]
     assert [(r.kind, r.state, r.reason) for r in skipped] == [
         ("before", "skipped", REPORTED_DONE)] * 3 + [("overdue", "skipped", REPORTED_DONE)]
@@ -279,46 +317,53 @@ async def test_restart_never_resends_and_never_loses(harness: Harness, restart: 
                                                      ) -> None:
     await enrol_agri(harness)
     await run_at(harness, at(10, 30))
-    await run_at(harness, at(11, 17))
-    assert len(reminders_in(harness, AGRI)) == 6
+    await run_at(harness, at(11, 17))  # the acknowledgement reminder of 3 November is stale
+    assert [tasks_of(m) for m in reminders_in(harness, AGRI)] == [[7, 11, 23]] * 2
     await restart()
     again = await run_at(harness, at(11, 17, 9, 30))  # the same day, a new process
-    assert again.sent == [] and len(reminders_in(harness, AGRI)) == 6
-    # Down over the 09:00 run of 24 November, back at 09:40: what was due is sent.
+    assert again.sent == [] and len(reminders_in(harness, AGRI)) == 2
+    # Down over the 09:00 run of 24 November, back at 09:40: what was due is sent, in one go.
     await restart()
     back = await run_at(harness, at(11, 24, 9, 40))
     assert len(back.sent) == 3
     await run_at(harness, at(11, 24, 10))
-    assert Counter(task_of(m) for m in reminders_in(harness, AGRI)) == {7: 3, 11: 3, 23: 3}
-    assert {r.state for r in rows_of(harness.store, AGRI) if r.due_at <= at(11, 24)} == {"sent"}
+    assert [tasks_of(m) for m in reminders_in(harness, AGRI)] == [[7, 11, 23]] * 3
+    assert {r.state for r in rows_of(harness.store, AGRI)
+            if r.due_at <= at(11, 24) and r.kind == "before"} == {"sent"}
 
 
 async def test_restart_in_the_middle_of_a_run(harness: Harness, restart: Restart) -> None:
-    await harness.enrol(REFORM, "发展改革局")  # 12 reminders on 17 November
-    harness.app.bot_data["per_chat_interval"] = 0.4
+    people = {REFORM: "发展改革局", AGRI: "农业农村局", EMERGENCY: "应急局"}
+    harness.api.add_user(AGRI, "李农", "zh-hans")
+    harness.api.add_user(EMERGENCY, "应急", "zh-hans")
+    for person, unit in people.items():
+        await harness.enrol(person, unit)
+    harness.app.bot_data["max_send_rate"] = 1  # one message a second overall: time to crash
     harness.clock.set(at(11, 17))
     run = asyncio.create_task(dispatch_due(harness.app, at(11, 17)))
 
-    def sent_count() -> int:
-        return sum(r.state == "sent" for r in rows_of(harness.store, REFORM))
+    def served() -> list[int]:
+        rows = harness.store.reminders_for_cycle(2026)
+        return [p for p in people if any(r.chat_id == p and r.state == "sent" for r in rows)]
 
-    while await asyncio.to_thread(sent_count) < 3:
+    while not await asyncio.to_thread(served):
         await asyncio.sleep(0.02)
-    run.cancel()  # the process dies while it waits to write to the chat again
+    run.cancel()  # the process dies while the others wait for their turn
     with pytest.raises(asyncio.CancelledError):
         await run
-    assert len(reminders_in(harness, REFORM)) == 3
+    [first] = await asyncio.to_thread(served)
     await restart()
     harness.app.bot_data["per_chat_interval"] = 0.0
-    # Later the same morning (a row caught while being claimed is retried after 10 minutes).
+    # Later the same morning (rows caught while being claimed are retried after 10 minutes).
     await run_at(harness, at(11, 17, 9, 20))
-    tasks = Counter(task_of(m) for m in reminders_in(harness, REFORM))
-    expected = [r.task_id for r in unit_plan(harness.app.bot_data["services"].timetable,
-                                            "development-reform")
-                if r.at == at(11, 17)]
-    assert len(expected) == 12 and tasks == Counter(expected)
-    assert {r.state for r in rows_of(harness.store, REFORM) if r.due_at == at(11, 17)} == {
-        "sent"}
+    for person, unit in people.items():
+        [message] = reminders_in(harness, person)  # one message each, never two
+        expected = sorted({r.task_id or 0 for r in unit_plan(
+            harness.app.bot_data["services"].timetable, harness.store.units_of(person)[0])
+            if r.at == at(11, 17)})
+        assert tasks_of(message) == expected, (person, unit, first)
+        assert {r.state for r in rows_of(harness.store, person) if r.due_at == at(11, 17)} == {
+            "sent"}
 
 
 async def test_downtime_sends_only_the_newest_before_the_cutoff(harness: Harness) -> None:
@@ -326,30 +371,34 @@ async def test_downtime_sends_only_the_newest_before_the_cutoff(harness: Harness
     await bind_group(harness)
     await run_at(harness, at(10, 30))
     mark = last_id(harness, AGRI)
-    # Down from 1 to 25 November: the 14- and 7-day reminders and four digests were missed.
+    # Down from 1 to 25 November: the acknowledgement reminder, the 14- and 7-day reminders
+    # and four digests were missed. One combined message catches up.
     back = await run_at(harness, at(11, 25))
-    caught_up = reminders_in(harness, AGRI, mark)
-    assert sorted(task_of(m) for m in caught_up) == [7, 11, 23]
-    assert all("剩余5天" in m["text"] for m in caught_up)
-    rows = {(r.task_id, r.offset_days): r for r in rows_of(harness.store, AGRI)}
+    [caught_up] = reminders_in(harness, AGRI, mark)
+    assert tasks_of(caught_up) == [7, 11, 23]
+    assert caught_up["text"].count("剩余5天") == 3
+    rows = {(r.task_id, r.kind, r.offset_days): r for r in rows_of(harness.store, AGRI)}
     for task in (7, 11, 23):
-        assert (rows[(task, 14)].state, rows[(task, 14)].reason) == ("skipped", SUPERSEDED)
-        assert rows[(task, 7)].state == "sent"
+        assert (rows[(task, "before", 14)].state, rows[(task, "before", 14)].reason) == (
+            "skipped", SUPERSEDED)
+        assert rows[(task, "before", 7)].state == "sent"
+        assert (rows[(task, "ack", 30)].state, rows[(task, "ack", 30)].reason) == (
+            "skipped", STALE)
     digests = {r.due_at.astimezone(SHANGHAI).date(): r for r in rows_of(harness.store, GROUP)}
     assert digests[dt.date(2026, 11, 23)].state == "sent"
     assert [(digests[dt.date(2026, 11, d)].state, digests[dt.date(2026, 11, d)].reason)
             for d in (2, 9, 16)] == [("skipped", STALE)] * 3
-    assert len(back.sent) == 4
+    assert len(back.sent) == 4  # three rows in one message, and the digest
     group_mark = last_id(harness, GROUP)
     # Down again from 26 November to 2 December: the last before-reminders are too late now.
     mark = last_id(harness, AGRI)
     await run_at(harness, at(12, 2))
     late = reminders_in(harness, AGRI, mark)
-    assert [(task_of(m), kind_of(m)) for m in late] == [(7, "overdue")]
+    assert [(tasks_of(m), kind_of(m)) for m in late] == [([7], "overdue")]
     assert "已逾期2天" in late[0]["text"]
-    rows = {(r.task_id, r.offset_days): r for r in rows_of(harness.store, AGRI)}
-    assert {(rows[(t, o)].state, rows[(t, o)].reason) for t in (7, 11, 23) for o in (3, 1)} == {
-        ("skipped", CUTOFF_PASSED)}
+    rows = {(r.task_id, r.kind, r.offset_days): r for r in rows_of(harness.store, AGRI)}
+    assert {(rows[(t, "before", o)].state, rows[(t, "before", o)].reason)
+            for t in (7, 11, 23) for o in (3, 1)} == {("skipped", CUTOFF_PASSED)}
     assert last_id(harness, GROUP) > group_mark  # the after-cutoff digest
     digests = {r.due_at.astimezone(SHANGHAI).date(): r for r in rows_of(harness.store, GROUP)}
     assert digests[dt.date(2026, 12, 1)].state == "sent"
@@ -365,7 +414,7 @@ async def test_someone_enrolled_late_is_not_sent_old_reminders(harness: Harness)
     assert {(r.state, r.reason) for r in rows_of(harness.store, AGRI)
             if r.due_at <= at(11, 20)} == {("skipped", PLANNED_LATE)}
     await run_at(harness, at(11, 24))
-    assert sorted(task_of(m) for m in reminders_in(harness, AGRI)) == [7, 11, 23]
+    assert [tasks_of(m) for m in reminders_in(harness, AGRI)] == [[7, 11, 23]]
 
 
 async def test_replanning_after_a_timetable_change_never_duplicates(
@@ -383,10 +432,13 @@ async def test_replanning_after_a_timetable_change_never_duplicates(
         mark = last_id(harness, AGRI)
         await run_at(harness, when)
         assert (await dispatch_due(harness.app, when)).sent == []
-        got += [(when, kind_of(m)) for m in reminders_in(harness, AGRI, mark) if task_of(m) == 7]
+        messages = reminders_in(harness, AGRI, mark)
+        assert len(messages) <= 1  # one a day
+        got += [(when, kind_of(m)) for m in messages if 7 in tasks_of(m)]
     new_plan = unit_plan(services.timetable, AGRI_UNIT, 7)
-    assert [r.at for r in new_plan] == [at(11, 10, 10), at(11, 24, 10), at(11, 30, 10),
-                                        at(12, 1, 10)]
+    assert [(r.at, r.kind.value) for r in new_plan] == [
+        (at(11, 10, 10), "before"), (at(11, 12, 10), "ack"), (at(11, 24, 10), "before"),
+        (at(11, 30, 10), "before"), (at(12, 1, 10), "overdue")]
     assert got == [(r.at, r.kind.value) for r in new_plan]
     rows = rows_of(harness.store, AGRI, 7)
     assert len({(r.kind, r.offset_days) for r in rows}) == len(rows)  # one row per key
@@ -394,9 +446,11 @@ async def test_replanning_after_a_timetable_change_never_duplicates(
     assert states[("before", 21)] == ("sent", at(11, 10, 10))
     assert states[("before", 7)] == ("sent", at(11, 24, 10))  # moved, not duplicated
     assert states[("before", 14)][0] == states[("before", 3)][0] == "skipped"
+    assert states[("ack", 30)][0] == "skipped" and states[("ack", 21)][0] == "sent"
     assert {r.reason for r in rows if r.state == "skipped"} == {DROPPED}
-    others = Counter(task_of(m) for m in reminders_in(harness, AGRI) if task_of(m) != 7)
-    assert others == {11: 5, 23: 5}
+    others = Counter(task for m in reminders_in(harness, AGRI) for task in tasks_of(m)
+                     if task != 7)
+    assert others == {11: 6, 23: 6}  # five reminders and the acknowledgement reminder
 
 
 # -- Telegram's answers ---------------------------------------------------------------------
@@ -407,10 +461,10 @@ async def test_429_is_honoured_and_the_message_goes_once(harness: Harness) -> No
     report = await run_at(harness, at(11, 17))
     assert len(report.sent) == 3 and report.retried == [] and report.failed == []
     calls = sends_to(harness, AGRI)[welcome:]
-    assert [c.status for c in calls] == [429, 200, 200, 200]
+    assert [c.status for c in calls] == [429, 200]
     assert calls[1].at - calls[0].at >= 1.0  # AIORateLimiter waited retry_after
     assert calls[0].params["text"] == calls[1].params["text"]
-    assert sorted(task_of(m) for m in reminders_in(harness, AGRI)) == [7, 11, 23]
+    assert [tasks_of(m) for m in reminders_in(harness, AGRI)] == [[7, 11, 23]]
 
 
 @pytest.mark.parametrize("error_code", [500, 502])
@@ -418,17 +472,19 @@ async def test_server_errors_retry_with_back_off(harness: Harness, error_code: i
     await enrol_agri(harness)
     harness.api.fail_next("sendMessage", error_code)
     report = await run_at(harness, at(11, 17))
-    assert len(report.sent) == 2 and len(report.retried) == 1
-    [row] = [r for r in rows_of(harness.store, AGRI) if r.id in report.retried]
-    assert (row.state, row.attempts, row.task_id) == ("pending", 1, 7)
-    assert "NetworkError" in row.reason
+    assert report.sent == [] and len(report.retried) == 3  # the one message carries three
+    rows = [r for r in rows_of(harness.store, AGRI) if r.id in report.retried]
+    assert {(r.state, r.attempts) for r in rows} == {("pending", 1)}
+    assert sorted(r.task_id for r in rows) == [7, 11, 23]
+    assert all("NetworkError" in r.reason for r in rows)
     soon = await run_at(harness, at(11, 17, 9, 0) + dt.timedelta(seconds=30))
-    assert soon.sent == [] and soon.waiting == [row.id]  # backing off
+    assert soon.sent == [] and sorted(soon.waiting) == sorted(report.retried)  # backing off
     later = await run_at(harness, at(11, 17, 9, 1))
-    assert later.sent == [row.id]
-    assert Counter(task_of(m) for m in reminders_in(harness, AGRI)) == {7: 1, 11: 1, 23: 1}
-    stored = harness.store.get_reminder(row.id)
-    assert stored is not None and stored.state == "sent" and stored.message_id
+    assert sorted(later.sent) == sorted(report.retried)
+    assert [tasks_of(m) for m in reminders_in(harness, AGRI)] == [[7, 11, 23]]
+    stored = [harness.store.get_reminder(r.id) for r in rows]
+    assert {(r.state, r.message_id) for r in stored if r is not None} == {
+        ("sent", reminders_in(harness, AGRI)[0]["message_id"])}
 
 
 async def test_a_row_that_keeps_failing_is_given_up_and_admins_are_told(
@@ -438,19 +494,20 @@ async def test_a_row_that_keeps_failing_is_given_up_and_admins_are_told(
              at(11, 17, 9, 15)]
     assert len(tries) == MAX_ATTEMPTS
     for index, when in enumerate(tries):
-        harness.api.fail_next("sendMessage", 500)  # the first send of each run: task 7's
+        harness.api.fail_next("sendMessage", 500)  # the day's one message
         mark = last_id(harness, ADMIN)
         report = await run_at(harness, when)
         if index:
             assert report.sent == [] and report.skipped == []
         waiting = await run_at(harness, when + dt.timedelta(seconds=50))
         assert waiting.sent == [] and waiting.retried == []
-    failed = [r for r in rows_of(harness.store, AGRI, 7) if r.state == "failed"]
-    assert len(failed) == 1 and failed[0].attempts == MAX_ATTEMPTS
-    assert failed[0].reason.startswith(f"gave up after {MAX_ATTEMPTS} attempts")
+    failed = [r for r in rows_of(harness.store, AGRI) if r.state == "failed"]
+    assert sorted(r.task_id for r in failed) == [7, 11, 23]
+    assert {r.attempts for r in failed} == {MAX_ATTEMPTS}
+    assert all(r.reason.startswith(f"gave up after {MAX_ATTEMPTS} attempts") for r in failed)
     notice = [m["text"] for m in harness.api.bot_messages(ADMIN) if m["message_id"] > mark]
     assert any("第7项任务" in text and str(AGRI) in text for text in notice)
-    assert not any(task_of(m) == 7 for m in reminders_in(harness, AGRI))
+    assert reminders_in(harness, AGRI) == []
 
 
 async def test_403_deactivates_the_person_and_tells_the_admins(harness: Harness) -> None:
@@ -461,10 +518,9 @@ async def test_403_deactivates_the_person_and_tells_the_admins(harness: Harness)
     person = harness.store.get_person(AGRI)
     assert person is not None and not person.active
     assert person.deactivation_reason and "blocked" in person.deactivation_reason
-    rows = sorted((r for r in rows_of(harness.store, AGRI) if r.due_at == at(11, 17)),
-                  key=lambda r: r.id)
-    assert rows[0].state == "failed" and "blocked by the user" in rows[0].reason
-    assert {(r.state, r.reason) for r in rows[1:]} == {("skipped", NOT_ENROLLED)}
+    rows = [r for r in rows_of(harness.store, AGRI) if r.due_at == at(11, 17)]
+    assert len(rows) == 3  # one message, refused
+    assert all(r.state == "failed" and "blocked by the user" in r.reason for r in rows)
     assert report.deactivated == [AGRI]
     assert len(sends_to(harness, AGRI)) == welcome + 1  # no hammering
     told = "\n".join(m["text"] for m in harness.api.bot_messages(ADMIN))
@@ -513,10 +569,10 @@ async def test_fan_out_of_several_hundred_messages_keeps_the_limits(
 
     assert (len(report.sent), report.failed, report.retried) == (total, [], [])
     for user_id, tasks in wanted.items():
-        assert sorted(task_of(m) for m in reminders_in(harness, user_id)) == tasks, user_id
+        assert [tasks_of(m) for m in reminders_in(harness, user_id)] == [tasks], user_id
     sends = api.calls("sendMessage")
     assert [c for c in sends if c.status == 429] == []
-    assert len(sends) == total  # every message once, nothing retried
+    assert len(sends) == len(contacts)  # one message a person, nothing retried
     assert api.max_rate_observed() <= 30
     per_chat = api.max_rate_observed_per_chat()
     assert max(per_chat[uid] for uid in contacts) == 1  # at most one a second in any chat

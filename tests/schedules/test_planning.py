@@ -38,6 +38,7 @@ from tests.schedules.factories import (
 
 D = dt.date
 BEFORE, OVERDUE, DIGEST = ReminderKind.BEFORE, ReminderKind.OVERDUE, ReminderKind.DIGEST
+ACK = ReminderKind.ACKNOWLEDGE
 
 
 @pytest.fixture
@@ -360,8 +361,8 @@ def test_keys_are_unique_and_stable(calendar: WorkingDayCalendar) -> None:
     before = of(plan, BEFORE, ANNUAL_TASK, "fgw")[0]
     assert before.key == (ANNUAL_TASK, "fgw", 2026, "before", 30)
     assert of(plan, DIGEST)[-1].key == (0, "", 2026, "digest", 0)
-    # 5 befores x (3 + 3 + 2 units) + overdue (1 + 2 + 2) + 6 digests
-    assert Counter(r.kind for r in plan) == {BEFORE: 40, OVERDUE: 5, DIGEST: 6}
+    # 5 befores x (3 + 3 + 2 units) + overdue (1 + 2 + 2) + 6 digests + one ack per unit
+    assert Counter(r.kind for r in plan) == {BEFORE: 40, OVERDUE: 5, DIGEST: 6, ACK: 8}
 
 
 def test_planned_reminder_is_frozen(calendar: WorkingDayCalendar) -> None:
@@ -391,3 +392,38 @@ def test_due_date_and_days_left_with_a_frozen_clock() -> None:
 def test_current_cycle_is_the_calendar_year(today: dt.date, cycle: int) -> None:
     clock = FrozenClock(dt.datetime.combine(today, dt.time(23, 59), tzinfo=SHANGHAI))
     assert current_cycle(small_timetable(), clock.now().date()) == cycle
+
+
+# -- acknowledgement reminders and extended cutoffs -------------------------------------------
+def test_an_unacknowledged_assignment_is_reminded_two_working_days_after_the_first(
+        calendar: WorkingDayCalendar) -> None:
+    plan = plan_reminders(small_timetable(), 2026, calendar)
+    acks = of(plan, ACK, ANNUAL_TASK)
+    # the first reminder is Friday 30 October (1 November is a Sunday); two working days on
+    assert [(r.unit_id, r.at, r.offset_days) for r in acks] == [
+        ("fgw", at(2026, 11, 3), 30), ("gxj", at(2026, 11, 3), 30),
+        ("sthj", at(2026, 11, 3), 30)]
+    assert {r.cutoff for r in acks} == {D(2026, 12, 1)}
+    assert of(plan, ACK, STATISTICS_TASK) == [] and of(plan, ACK, ONCE_2020_TASK) == []
+
+
+def test_an_extended_cutoff_moves_one_units_reminders_and_overdue_notice(
+        calendar: WorkingDayCalendar) -> None:
+    timetable = small_timetable()
+    moved = {(ANNUAL_TASK, "fgw"): D(2026, 12, 21)}
+    plan = plan_reminders(timetable, 2026, calendar, moved)
+    usual = plan_reminders(timetable, 2026, calendar)
+    fgw = of(plan, BEFORE, ANNUAL_TASK, "fgw")
+    # 21 December is a Monday: 3 and 1 days before both fall back to Friday the 18th
+    assert [(r.offset_days, r.at) for r in fgw] == [
+        (30, at(2026, 11, 20)), (14, at(2026, 12, 7)), (7, at(2026, 12, 14)),
+        (1, at(2026, 12, 18))]
+    assert {r.cutoff for r in fgw} == {D(2026, 12, 21)}
+    # the same keys as before the extension: the rows not sent yet are moved, not duplicated
+    assert {r.key for r in fgw} <= {r.key for r in of(usual, BEFORE, ANNUAL_TASK, "fgw")}
+    [overdue] = of(plan, OVERDUE, ANNUAL_TASK, "fgw")
+    assert overdue.at == at(2026, 12, 21) and overdue.cutoff == D(2026, 12, 21)
+    # the other units of the task, the acknowledgement reminder and the digests do not move
+    assert of(plan, BEFORE, ANNUAL_TASK, "sthj") == of(usual, BEFORE, ANNUAL_TASK, "sthj")
+    assert of(plan, ACK, ANNUAL_TASK, "fgw") == of(usual, ACK, ANNUAL_TASK, "fgw")
+    assert of(plan, DIGEST) == of(usual, DIGEST)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event
 
+from schedules.workflow import Acknowledgement
 from storage import (
     INVITE_CODE_PATTERN,
     InviteError,
@@ -726,3 +727,91 @@ def test_the_latest_note_survives_a_later_report_without_one(units: Store) -> No
     assert (latest.status, latest.note) == ("done", "")
     assert (note.status, note.progress, note.note) == ("in_progress", 60, "正在核查")
     assert units.latest_notes(2025, 2) == {} and units.latest_notes(2024) == {}
+
+
+# -- the workflow: acknowledgements, reviews, extensions, urges -------------------------------
+def test_acknowledging_a_message_acknowledges_every_task_it_lists(units: Store) -> None:
+    units.plan_deliveries([_spec(7, "jxj", chat_id=2002), _spec(8, "jxj", chat_id=2002),
+                           _spec(9, "fgw", chat_id=2002), _spec(7, "jxj", chat_id=3003)], NOW)
+    rows = units.due_deliveries(NOW)
+    for row in rows:
+        assert row.id is not None
+        units.mark_sent(row.id, 500 if row.chat_id == 2002 else 40, NOW)
+    later = NOW + dt.timedelta(hours=1)
+    acked = units.acknowledge_message(2002, 500, 2002, later)
+    assert sorted((r.task_id, r.unit_id) for r in acked) == [(7, "jxj"), (8, "jxj"),
+                                                              (9, "fgw")]
+    assert units.acknowledge_message(2002, 500, 2002, later) == []  # once
+    first = units.acknowledgements(2025)
+    assert first == {(7, "jxj"): Acknowledgement(2002, later),
+                     (8, "jxj"): Acknowledgement(2002, later),
+                     (9, "fgw"): Acknowledgement(2002, later)}
+    # a colleague acknowledging later does not change who was first
+    units.acknowledge_message(3003, 40, 3003, later + dt.timedelta(hours=1))
+    assert units.acknowledgements(2025, 7) == {(7, "jxj"): Acknowledgement(2002, later)}
+    assert [e.action for e in units.audit_log(limit=4)] == ["reminder.acknowledged"] * 4
+
+
+def test_a_report_is_reviewed_once_and_only_while_it_is_the_latest(units: Store) -> None:
+    done = units.add_report(7, "fgw", 2025, "done", None, "", 1001, NOW, "button")
+    assert done.id is not None
+    later = NOW + dt.timedelta(hours=1)
+    review = units.add_review(done.id, "returned", "请补充佐证材料", 2000, later)
+    assert review is not None and (review.decision, review.comment) == ("returned",
+                                                                        "请补充佐证材料")
+    assert units.add_review(done.id, "confirmed", "", 2001, later) is None  # reviewed already
+    again = units.add_report(7, "fgw", 2025, "done", None, "补充了", 1001,
+                             later + dt.timedelta(hours=1), "button")
+    assert again.id is not None
+    assert units.add_review(done.id, "confirmed", "", 2000, later) is None  # not the latest
+    confirmed = units.add_review(again.id, "confirmed", "", 2000,
+                                 later + dt.timedelta(hours=2))
+    assert confirmed is not None
+    assert set(units.reviews(2025)) == {done.id, again.id}
+    facts = units.cycle_facts(2025, 7)
+    assert facts.review_of(facts.reports[(7, "fgw")]) == confirmed
+    assert _actions(units)[-2:] == ["report.added", "review.confirmed"]
+    with pytest.raises(ValueError):
+        units.add_review(again.id, "maybe", "", 2000, later)
+
+
+def test_racing_reviews_of_one_report_have_one_winner(units: Store) -> None:
+    done = units.add_report(7, "fgw", 2025, "done", None, "", 1001, NOW, "button")
+    assert done.id is not None
+    report_id = done.id
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(
+            lambda n: units.add_review(report_id, "confirmed", "", 2000 + n, NOW), range(4)))
+    assert sum(r is not None for r in results) == 1
+
+
+def test_an_extension_is_requested_once_at_a_time_and_decided_once(units: Store) -> None:
+    asked = units.request_extension(7, "fgw", 2025, dt.date(2025, 12, 20), "设备未到货", 1001,
+                                    NOW)
+    assert asked is not None and asked.state == "pending" and asked.id is not None
+    assert units.request_extension(7, "fgw", 2025, dt.date(2025, 12, 25), "", 1001, NOW) is None
+    decided = units.decide_extension(asked.id, True, 2000, "", NOW + dt.timedelta(hours=1))
+    assert decided is not None
+    assert (decided.state, decided.decided_by) == ("approved", 2000)
+    assert units.decide_extension(asked.id, False, 2001, "no", NOW) is None  # decided once
+    again = units.request_extension(7, "fgw", 2025, dt.date(2025, 12, 28), "再延", 1001, NOW)
+    assert again is not None and again.id is not None
+    rejected = units.decide_extension(again.id, False, 2000, "理由不充分", NOW)
+    assert rejected is not None and rejected.decision_comment == "理由不充分"
+    found = units.extensions(2025)
+    assert [(e.state, e.due_date) for e in found[(7, "fgw")]] == [
+        ("approved", dt.date(2025, 12, 20)), ("rejected", dt.date(2025, 12, 28))]
+    stored = units.get_extension(asked.id)
+    assert stored is not None and stored.reason == "设备未到货"  # the request is never changed
+    assert "extension.approved" in _actions(units) and "extension.rejected" in _actions(units)
+
+
+def test_a_unit_is_urged_at_most_once_a_day_per_task(units: Store) -> None:
+    day = NOW.date()
+    assert units.urge(7, "fgw", 2025, day, 2000, NOW) is not None
+    assert units.urge(7, "fgw", 2025, day, 2001, NOW + dt.timedelta(hours=2)) is None
+    assert units.urge(8, "fgw", 2025, day, 2000, NOW) is not None
+    assert units.urge(7, "fgw", 2025, day + dt.timedelta(days=1), 2000, NOW) is not None
+    assert [(u.task_id, u.day) for u in units.urges(2025, 7)] == [
+        (7, day), (7, day + dt.timedelta(days=1))]
+    assert _actions(units).count("task.urged") == 3
