@@ -15,8 +15,8 @@ import pytest
 from telegram.ext import Application
 
 from bot.app import build_application
-from bot.pacing import ChatPacer
 from bot.demo import ScriptedChat, button_data
+from bot.pacing import ChatPacer
 from bot.settings import Settings
 from bot_api_standin import BotApiStandIn
 from schedules.clock import FrozenClock
