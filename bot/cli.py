@@ -4,7 +4,7 @@
     duban tasks [--unit UNIT] [--json]       list the tasks (of one unit or group)
     duban units [--json]                     list the units and groups
     duban plan --year 2026 [--unit U] [--json]   the reminder calendar (with delivery states)
-    duban run                                start the bot (long polling)
+    duban run [--webhook-url URL --listen HOST:PORT]   start the bot (polling, or a webhook)
     duban db upgrade                         create or upgrade the database schema
     duban db backup FILE                     copy the database into FILE (safe while running)
     duban db restore FILE [--replace]        put a backup back (stop the bot first)
@@ -48,6 +48,7 @@ from bot.configuration import (
     warn_if_env_file_is_readable,
 )
 from bot.i18n import N_, Translator, translator
+from bot.settings import check_webhook_url, parse_listen
 from schedules.model import Assignment, Task, Timetable, Unit, UnitKind
 
 if TYPE_CHECKING:
@@ -320,10 +321,20 @@ def _pad(text: str, width: int) -> str:
 # -- running the bot -------------------------------------------------------------------------
 
 def cmd_run(args: argparse.Namespace, t: Translator) -> int:
-    """Start the bot with long polling."""
+    """Start the bot: long polling, or a webhook with ``--webhook-url``."""
     from bot.running import run_bot
 
     settings = read_settings(t)
+    changes: dict[str, object] = {}
+    if args.webhook_url:
+        changes["webhook_url"] = args.webhook_url
+    if args.listen:
+        changes["webhook_listen"] = args.listen
+    if changes:
+        settings = settings.model_copy(update=changes)
+    if args.listen and not settings.webhook_url:
+        raise CliError(t.gettext("--listen is the webhook's address: give --webhook-url (or "
+                                 "DUBAN_WEBHOOK_URL) too."), status=USAGE)
     warn_if_env_file_is_readable(t, settings)
     return run_bot(settings, t)
 
@@ -704,7 +715,18 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help=t.gettext("print JSON"))
     p.set_defaults(handler=cmd_plan)
 
-    p = commands.add_parser("run", help=t.gettext("start the bot (long polling)"))
+    p = commands.add_parser("run", help=t.gettext("start the bot (long polling, or a webhook)"),
+                            description=t.gettext(
+        "Start the bot. Without --webhook-url it fetches updates by long polling; with it, "
+        "Telegram posts them to that HTTPS URL, which a reverse proxy with TLS forwards to "
+        "--listen (see docs/deploy.md). Every post must carry the webhook's secret token "
+        "(DUBAN_WEBHOOK_SECRET, else a new random one at every start)."))
+    p.add_argument("--webhook-url", metavar="URL", type=_checked(t, check_webhook_url),
+                   help=t.gettext("the public https:// URL Telegram posts updates to (default: "
+                                  "DUBAN_WEBHOOK_URL; none: long polling)"))
+    p.add_argument("--listen", metavar=t.gettext("HOST:PORT"), type=_checked(t, parse_listen),
+                   help=t.gettext("where the webhook server listens, behind the proxy "
+                                  "(default: DUBAN_WEBHOOK_LISTEN, else 127.0.0.1:8443)"))
     p.set_defaults(handler=cmd_run)
 
     p = commands.add_parser("db", help=t.gettext("the database: schema, backup, restore"))
@@ -770,6 +792,19 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
     tasks_option(p)
     p.set_defaults(handler=cmd_demo)
     return parser
+
+
+def _checked(t: Translator, check: Callable[[str], object]) -> Callable[[str], str]:
+    """An argparse type: the text as given, once ``check`` accepts it (its words translated)."""
+    from schedules.text import TextError
+
+    def parse(text: str) -> str:
+        try:
+            check(text)
+        except TextError as exc:
+            raise argparse.ArgumentTypeError(exc.text.translate(t.gettext)) from None
+        return text
+    return parse
 
 
 def _whole_number(t: Translator) -> Callable[[str], int]:
