@@ -439,23 +439,25 @@ class Store:
             _audit(session, now, "enrolment.failed", f"person:{telegram_user_id}",
                    actor=telegram_user_id, reason=reason)
 
-    def failed_enrolments(self, telegram_user_id: int, since: dt.datetime) -> int:
-        """How many enrolment codes of this person failed since ``since``."""
+    def failed_enrolments(self, telegram_user_id: int, since: dt.datetime) -> list[dt.datetime]:
+        """When this person's enrolment codes failed since ``since``, oldest first."""
         since = _utc(since, "since")
-        statement = (select(func.count()).select_from(AuditEntry)
+        statement = (select(AuditEntry.at)
                      .where(AuditEntry.actor_telegram_id == telegram_user_id,
                             col(AuditEntry.at) >= since,
-                            AuditEntry.action == "enrolment.failed"))
+                            AuditEntry.action == "enrolment.failed")
+                     .order_by(col(AuditEntry.at)))
         with self._session() as session:
-            return int(session.exec(statement).one())
+            return list(session.exec(statement))
 
-    def invites_created(self, created_by: int, since: dt.datetime) -> int:
-        """How many invitations this admin made since ``since``."""
+    def invites_created(self, created_by: int, since: dt.datetime) -> list[dt.datetime]:
+        """When this admin made invitations since ``since``, oldest first."""
         since = _utc(since, "since")
-        statement = (select(func.count()).select_from(Invite)
-                     .where(Invite.created_by == created_by, col(Invite.created_at) >= since))
+        statement = (select(Invite.created_at)
+                     .where(Invite.created_by == created_by, col(Invite.created_at) >= since)
+                     .order_by(col(Invite.created_at)))
         with self._session() as session:
-            return int(session.exec(statement).one())
+            return list(session.exec(statement))
 
     def bind_chat(self, chat_id: int, title: str, by_telegram_id: int,
                   now: dt.datetime) -> LeadershipChat:

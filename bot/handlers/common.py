@@ -47,6 +47,24 @@ INVITE_ERRORS = {
 }
 ADMIN_PAGE_EVERY = dt.timedelta(hours=1)
 """The admins hear of one kind of error at most this often."""
+ATTEMPT_WINDOW = dt.timedelta(hours=1)
+"""The window of the limits on enrolment codes that fail and on invitations made."""
+FAILED_ENROLMENTS_ALLOWED = 5
+"""Enrolment codes that may fail per person per window; then no code is even looked up."""
+
+
+def next_attempt(times: list[dt.datetime], allowed: int, now: dt.datetime) -> dt.datetime | None:
+    """When one more attempt is allowed, given the attempts of the last window; None: now.
+
+    Args:
+        times: the attempts within the window (:data:`ATTEMPT_WINDOW`) before ``now``, oldest
+            first.
+        allowed: how many the window may hold.
+        now: the present.
+    """
+    if len(times) < allowed:
+        return None
+    return max(now, times[-allowed] + ATTEMPT_WINDOW)
 
 
 # -- who is calling -------------------------------------------------------------------------------
@@ -229,12 +247,22 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(message, t.gettext("Hello, {name}.").format(
             name=escape(caller.display_name)) + "\n\n" + capabilities(t, caller), t)
         return
+    now = services.now()
+    failures = await services.db(services.store.failed_enrolments, user.id,
+                                 now - ATTEMPT_WINDOW)
+    retry_at = next_attempt(failures, FAILED_ENROLMENTS_ALLOWED, now)
+    if retry_at is not None:  # someone guessing codes: this one is not even looked up
+        await reply(message, t.gettext(
+            "Too many enrolment codes that did not work: I will not check another one before "
+            "{time}. Ask your administrator for a new link.").format(time=t.moment(retry_at)),
+            t)
+        return
     try:
         enrolment = await services.db(services.store.enrol_with_invite, context.args[0],
                                       user.id, user.full_name,
-                                      services.translator(user.language_code).language,
-                                      services.now())
+                                      services.translator(user.language_code).language, now)
     except InviteError as exc:
+        await services.db(services.store.record_failed_enrolment, user.id, exc.reason, now)
         await reply(message, t.gettext(INVITE_ERRORS[exc.reason]), t)
         return
     request_replan(context.application)
@@ -264,8 +292,8 @@ async def bind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
     message = update.effective_message
     chat = update.effective_chat
-    caller = await caller_of(update, services)
-    if message is None or chat is None or caller is None or caller.role is None:
+    caller = await known_caller(update, context)  # a stranger: one sentence privately
+    if message is None or chat is None or caller is None:
         return
     t = caller.t
     if not in_group(update):
@@ -403,6 +431,18 @@ def _addressed_elsewhere(message: Message, context: ContextTypes.DEFAULT_TYPE) -
         if entity.offset == 0 and "@" in text:
             return text.split("@", 1)[1].casefold() != (context.bot.username or "").casefold()
     return False
+
+
+async def private_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/mytasks or /report in a group: a contact is asked to write privately (a unit's tasks,
+    reports and notes are not for a group); anyone else hears nothing there."""
+    message = update.effective_message
+    caller = await caller_of(update, services_of(context))
+    if message is None or caller is None or caller.role is None or not caller.units:
+        return
+    await reply(message, caller.t.gettext(
+        "Send this to me in a private chat: your units' tasks and reports are not for a "
+        "group."), caller.t)
 
 
 async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
