@@ -8,7 +8,9 @@ the person that something failed after their report was already stored.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
@@ -67,23 +69,38 @@ async def send_pages(bot: Bot, chat_id: int, text: str, t: Translator,
     return message_id
 
 
-async def reply(message: Message, text: str, t: Translator,
-                reply_markup: InlineKeyboardMarkup | None = None) -> int | None:
-    """Answer ``message`` in its chat, paged; None when Telegram would not take it.
-
-    A person who blocked the bot, a chat Telegram keeps busy (429 after the pacer's retries) or
-    a network failure is logged and given up: what the person sent is already handled. A
-    ``BadRequest`` is the bot's own fault (bad HTML, too long) and is raised.
+@contextlib.contextmanager
+def not_our_fault(chat_id: int, what: str) -> Iterator[None]:
+    """Swallow (and log) the errors of one send that are the person's or the network's: the
+    person blocked the bot, Telegram keeps the chat busy (429 after the pacer's retries), the
+    network failed. A ``BadRequest`` is the bot's own fault (bad HTML, too long) and is raised.
     """
     try:
-        return await send_pages(message.get_bot(), message.chat_id, text, t, reply_markup,
-                                reply_to_message_id=message.message_id)
+        yield
     except BadRequest:
         raise
     except Forbidden as exc:
-        log.info("chat %s does not take messages from the bot: %s", message.chat_id, exc)
+        log.info("chat %s does not take messages from the bot (%s dropped): %s", chat_id,
+                 what, exc)
     except RetryAfter as exc:
-        log.warning("chat %s is rate limited; a reply was dropped: %s", message.chat_id, exc)
+        log.warning("chat %s is rate limited; %s was dropped: %s", chat_id, what, exc)
     except NetworkError as exc:
-        log.warning("a reply to chat %s was not delivered: %s", message.chat_id, exc)
+        log.warning("%s to chat %s was not delivered: %s", what, chat_id, exc)
+
+
+async def reply(message: Message, text: str, t: Translator,
+                reply_markup: InlineKeyboardMarkup | None = None) -> int | None:
+    """Answer ``message`` in its chat, paged; the last page's id, None when Telegram would not
+    take it (see :func:`not_our_fault`: what the person sent is already handled)."""
+    with not_our_fault(message.chat_id, "a reply"):
+        return await send_pages(message.get_bot(), message.chat_id, text, t, reply_markup,
+                                reply_to_message_id=message.message_id)
     return None
+
+
+async def reply_file(message: Message, content: bytes, filename: str, caption: str) -> bool:
+    """Answer ``message`` with a document; False when Telegram would not take it."""
+    with not_our_fault(message.chat_id, "a file"):
+        await message.reply_document(content, filename=filename, caption=caption)
+        return True
+    return False

@@ -5,10 +5,12 @@ minute to one group, and thirty a second overall; beyond that it answers 429 "re
 (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
 PTB's own ``AIORateLimiter`` keeps the overall and group limits, but a 429 halts *every* request
 for N seconds, so one busy group made an unrelated contact's ``/mytasks`` wait a minute.
-:class:`ChatPacer` (a ``BaseRateLimiter``, built on ``aiolimiter`` as PTB's is) keeps a limit per
-chat and makes only the chat that drew a 429 wait. Bulk sends (the reminder dispatcher passes
-``rate_limit_args=BULK``) have a budget of their own below the overall one, so replies to people
-always find room.
+:class:`ChatPacer` (a ``BaseRateLimiter``) keeps a limit per chat and makes only the chat that
+drew a 429 wait. The overall and bulk budgets use ``aiolimiter`` as PTB does; the per-chat limit
+is a sliding window of our own (:class:`ChatWindow`), because a leaky bucket lets a burst of N
+and then N more through within one period: twice what Telegram allows a group. Bulk sends (the
+reminder dispatcher passes ``rate_limit_args=BULK``) have a budget of their own below the
+overall one, so replies to people always find room.
 
 :class:`PerChatUpdates` (a ``BaseUpdateProcessor``) handles the updates of one chat one after
 another, in order, and those of different chats at the same time, so that one chat's wait never
@@ -20,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiolimiter import AsyncLimiter
@@ -34,6 +37,41 @@ BULK = "bulk"
 """``rate_limit_args`` of a bulk send (reminders, digests)."""
 
 JSON = bool | dict[str, Any] | list[dict[str, Any]]
+
+
+class ChatWindow:
+    """At most ``limit`` sends to one chat in any ``period`` seconds, one at a time.
+
+    A send counts from when it finished (what Telegram saw, however late the request left);
+    sends to the chat wait their turn in order.
+    """
+
+    def __init__(self, limit: int, period: float) -> None:
+        self.limit = limit
+        self.period = period
+        self._finished: deque[float] = deque(maxlen=limit)
+        self._turn = asyncio.Lock()
+
+    @property
+    def idle(self) -> bool:
+        """Nothing in flight and nothing within the last period."""
+        loop = asyncio.get_running_loop()
+        return not self._turn.locked() and (
+            not self._finished or loop.time() - self._finished[-1] >= self.period)
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Wait until the chat may take one more message, and hold it while it is sent."""
+        loop = asyncio.get_running_loop()
+        async with self._turn:
+            if len(self._finished) == self.limit:
+                wait = self._finished[0] + self.period - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            try:
+                yield
+            finally:
+                self._finished.append(loop.time())
 
 
 class ChatPacer(BaseRateLimiter[str]):
@@ -58,7 +96,7 @@ class ChatPacer(BaseRateLimiter[str]):
         self._bulk = AsyncLimiter(bulk_rate, 1) if bulk_rate else None
         self._private = (private_rate, private_period)
         self._group = (group_rate, group_period)
-        self._chats: dict[int | str, AsyncLimiter] = {}
+        self._chats: dict[int | str, ChatWindow] = {}
         self._paused_until: dict[int | str, float] = {}
         self._max_retries = max_retries
 
@@ -68,17 +106,17 @@ class ChatPacer(BaseRateLimiter[str]):
     async def shutdown(self) -> None:
         """Nothing to close."""
 
-    def _chat_limiter(self, chat: int | str) -> AsyncLimiter | None:
+    def _chat_window(self, chat: int | str) -> ChatWindow | None:
         is_group = isinstance(chat, str) or chat < 0
         rate, period = self._group if is_group else self._private
         if not rate or not period:
             return None
         if chat not in self._chats:
             if len(self._chats) > 1024:  # forget idle chats
-                for key, limiter in list(self._chats.items()):
-                    if limiter.has_capacity(limiter.max_rate):
+                for key, window in list(self._chats.items()):
+                    if window.idle:
                         del self._chats[key]
-            self._chats[chat] = AsyncLimiter(rate, period)
+            self._chats[chat] = ChatWindow(max(1, int(rate)), period)
         return self._chats[chat]
 
     async def process_request(
@@ -99,8 +137,8 @@ class ChatPacer(BaseRateLimiter[str]):
                 if chat is None:  # getUpdates, answerCallbackQuery...: no chat to pace
                     return await callback(*args, **kwargs)
                 await self._wait_pause(chat)
-                chat_limiter = self._chat_limiter(chat)
-                async with (chat_limiter or contextlib.nullcontext()), \
+                window = self._chat_window(chat)
+                async with (window.slot() if window else contextlib.nullcontext()), \
                         (self._bulk if rate_limit_args == BULK and self._bulk
                          else contextlib.nullcontext()), \
                         (self._overall or contextlib.nullcontext()):

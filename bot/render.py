@@ -17,6 +17,7 @@ from typing import Protocol
 from bot.i18n import N_, Translator
 from schedules.model import Role, Task, Timetable, Unit
 from schedules.progress import ReportLike, TaskPhase, TaskState, task_state
+from schedules.text import visible_text
 
 MESSAGE_LIMIT = 4000
 """Visible characters per page (UTF-16 code units, as Telegram counts): Telegram's limit is
@@ -384,14 +385,16 @@ def render_people(t: Translator, timetable: Timetable, people: Sequence[PersonLi
         unit_text = ", ".join(unit_name(t, u) for u in served if u is not None) or "—"
         state = "" if person.active else " " + t.gettext("(inactive)")
         role = t.gettext(ROLE_NAMES[person.role])
-        lines.append(f"{escape(person.display_name)} <code>{person.telegram_user_id}</code> · "
+        lines.append(f"{escape(visible_text(person.display_name))} "
+                     f"<code>{person.telegram_user_id}</code> · "
                      f"{role} · {unit_text}{state}")
     if chats:
         lines += ["", "<b>" + t.gettext("Leadership groups") + "</b>"]
         for chat in chats:
             who = names.get(chat.bound_by or 0, str(chat.bound_by or "—"))
             lines.append(t.gettext("{title} <code>{id}</code> · bound by {who} on {date}").format(
-                title=escape(chat.title or "—"), id=chat.chat_id, who=escape(who),
+                title=escape(visible_text(chat.title) or "—"), id=chat.chat_id,
+                who=escape(visible_text(who)),
                 date=t.day(chat.bound_at)))
     return "\n".join(lines)
 

@@ -784,6 +784,131 @@ class BotApiStandIn:
             text += f" {args}"
         return self.send_text(user_id, text, chat_id, reply_to_message_id, token=bot.token)
 
+    def edit_text(
+        self,
+        user_id: int,
+        message_id: int,
+        text: str,
+        chat_id: int | None = None,
+        *,
+        token: str | None = None,
+    ) -> JSONDict:
+        """The user edits one of their text messages: the bot gets an ``edited_message``.
+
+        Returns:
+            The edited ``Message`` JSON (with ``edit_date``).
+
+        Raises:
+            ValueError: No such message of this user in the chat.
+        """
+        bot = self._bot(token)
+        user = self._user(user_id)
+        chat = self._chat(user_id if chat_id is None else chat_id)
+        stored = bot.log(chat.id).messages.get(message_id)
+        if stored is None or stored.from_bot or stored.data["from"]["id"] != user_id:
+            raise ValueError(f"no message {message_id} of user {user_id} in chat {chat.id}")
+        stored.data["text"] = text
+        entities = _detect_entities(text)
+        if entities:
+            stored.data["entities"] = entities
+        else:
+            stored.data.pop("entities", None)
+        stored.data["edit_date"] = int(self._wall_clock())
+        self._record(chat, user.first_name, False, "edit", text, message_id)
+        self._enqueue(bot, "edited_message", stored.data)
+        return copy.deepcopy(stored.data)
+
+    def forward_text(
+        self,
+        user_id: int,
+        text: str,
+        original_sender_id: int,
+        chat_id: int | None = None,
+        *,
+        token: str | None = None,
+    ) -> JSONDict:
+        """The user forwards a text message first written by ``original_sender_id``.
+
+        Returns:
+            The created ``Message`` JSON, with ``forward_origin`` as Telegram sets it.
+        """
+        original = self._user(original_sender_id)
+        entities = _detect_entities(text)
+        content: JSONDict = {
+            "text": text,
+            "forward_origin": {"type": "user", "date": int(self._wall_clock()) - 3600,
+                               "sender_user": original.as_user()},
+        }
+        if entities:
+            content["entities"] = entities
+        return self._user_message(
+            user_id, chat_id, None, content, kind="forward", label=text, token=token
+        )
+
+    def send_media(
+        self,
+        user_id: int,
+        kind: Literal["voice", "video", "sticker", "video_note", "audio", "animation"],
+        reply_to_message_id: int | None = None,
+        *,
+        chat_id: int | None = None,
+        token: str | None = None,
+    ) -> JSONDict:
+        """The user sends a voice message, video, sticker... (no file is kept by the stand-in).
+
+        Returns:
+            The created ``Message`` JSON.
+        """
+        self._file_seq += 1
+        ident = {"file_id": f"{kind}-{self._file_seq}", "file_unique_id": f"u{self._file_seq}"}
+        shapes: dict[str, JSONDict] = {
+            "voice": {**ident, "duration": 3},
+            "audio": {**ident, "duration": 3},
+            "video": {**ident, "width": 320, "height": 240, "duration": 3},
+            "animation": {**ident, "width": 320, "height": 240, "duration": 3},
+            "video_note": {**ident, "length": 240, "duration": 3},
+            "sticker": {**ident, "type": "regular", "width": 512, "height": 512,
+                        "is_animated": False, "is_video": False, "emoji": "👍"},
+        }
+        return self._user_message(
+            user_id, chat_id, reply_to_message_id, {kind: shapes[kind]}, kind=kind,
+            label=f"[{kind}]", token=token
+        )
+
+    def press_forged_button(
+        self,
+        user_id: int,
+        message_id: int,
+        callback_data: str,
+        *,
+        chat_id: int | None = None,
+        token: str | None = None,
+    ) -> JSONDict:
+        """A callback query with data that no button carries (a modified or stale client).
+
+        Returns:
+            The created ``CallbackQuery`` JSON.
+        """
+        bot = self._bot(token)
+        user = self._user(user_id)
+        chat = self._chat(user_id if chat_id is None else chat_id)
+        stored = bot.log(chat.id).messages.get(message_id)
+        if stored is None:
+            raise ValueError(f"no message {message_id} in chat {chat.id}")
+        self._callback_seq += 1
+        query_id = str(4_000_000_000_000 + self._callback_seq)
+        query: JSONDict = {
+            "id": query_id,
+            "from": user.as_user(),
+            "message": copy.deepcopy(stored.data),
+            "chat_instance": str(abs(chat.id) * 7 + 1),
+            "data": callback_data,
+        }
+        bot.callbacks[query_id] = _Callback(query=query)
+        self._record(chat, user.first_name, False, "button", callback_data, message_id)
+        self._enqueue(bot, "callback_query", query)
+        return copy.deepcopy(query)
+
     def send_document(
         self,
         user_id: int,

@@ -5,10 +5,10 @@ types); nothing else counts: not ``²`` (Python's ``isdigit`` says yes), not ``-
 ``0.5``, not 30 digits. A percentage is a whole number 0-100, with or without ``%``/``％``.
 
 ``/report <task> [year] <status> [percent] [note]`` (examples:
-``/report 7 进行中 60% 已完成选址``, ``/report 15 2026 已完成 材料已报送``, ``/report 7 done``).
-When the third word is not a status word the whole text after the task (and year) is read by
-:func:`schedules.status.parse_status_text` and must name one status clearly; it is then kept
-whole as the note.
+``/report 7 进行中 60% 已完成选址``, ``/report 15 2026年 已完成 材料已报送``, ``/report 7 done``),
+read by :func:`parse_report_text`. When the word after the task (and year) is not a status word
+the whole rest is read by :func:`schedules.status.parse_status_text` and must name one status
+clearly; it is then kept whole as the note.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from schedules.status import Status, parse_status_text
+from schedules.text import visible_text
 
 _FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 _DIGITS = re.compile(r"[0-9]{1,18}")
@@ -75,9 +76,10 @@ class ReportProblem(StrEnum):
 
     USAGE = "usage"  # no task number, no status word, or a task number that is not a number
     UNKNOWN_TASK = "unknown_task"  # a number, but no such task
-    BAD_YEAR = "bad_year"  # a four-digit year out of range
+    BAD_YEAR = "bad_year"  # a year before the plan, or one that has not begun
     BAD_PERCENT = "bad_percent"  # a percentage that is not a whole number 0-100
     NO_STATUS = "no_status"  # the text names no status, or several
+    CONTRADICTION = "contradiction"  # done with 50%, in progress with 100%, n/a with any
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ class ReportArgs:
         cycle: the year written, or None (the bot decides, see docs/chat.md).
         status: the status.
         percent: 0-100 or None.
-        note: the rest, as written ("" for none).
+        note: the rest, as written, line breaks kept ("" for none).
     """
 
     task_id: int
@@ -107,45 +109,101 @@ class ReportError:
     word: str = ""
 
 
-def parse_report_args(words: list[str], task_count: int) -> ReportArgs | ReportError:
-    """Read ``/report <task> [year] <status> [percent] [note]``.
+# Separators between /report's leading words: white space (ideographic too) and commas.
+_WORD = re.compile(r"[\s,，、;；:：]*([^\s,，、;；:：]+)")
+_TRAILING_PUNCTUATION = "。.，,；;！!"
+_YEAR = re.compile(r"([0-9]{4})(?:年度|年)?")
+_TASK = re.compile(r"第?([0-9]{1,7})项?")
+# A bare number is a percentage unless the next word makes it a date, a count or a unit:
+# "12 月底完成" is the 12th month, not 12%.
+_MEASURE_WORD = re.compile(r"[月日号年天周项个次家所台吨万亿元千百]")
+
+
+def _next_word(text: str) -> tuple[str, str]:
+    """The first word of ``text`` and what follows it (untouched)."""
+    match = _WORD.match(text)
+    if match is None:
+        return "", ""
+    return match.group(1), text[match.end():]
+
+
+def parse_report_text(text: str, task_count: int, current_cycle: int
+                      ) -> ReportArgs | ReportError:
+    """Read ``/report <task> [year] <status> [percent] [note]`` from the text after the command.
+
+    Words are separated by white space (ideographic spaces too) or commas (``15，已完成``); the
+    task may be written ``第15项``, the year ``2026``, ``2026年`` or ``2026年度``; the note is the
+    rest exactly as written, line breaks kept. A status word followed by a percentage must agree
+    with it: done or not applicable with a percentage below 100, or in progress at 100%, is a
+    contradiction the person is asked to resolve.
 
     Args:
-        words: the command's arguments, split on white space.
+        text: what follows ``/report`` in the message.
         task_count: tasks are numbered 1 to this.
+        current_cycle: the current year; later years have not begun and are refused.
 
     Returns:
         The arguments, or the first problem found.
     """
-    if len(words) < 2:
-        return ReportError(ReportProblem.USAGE)
-    task_id = parse_number(words[0], 1, 10**6)
-    if task_id is None:
-        return ReportError(ReportProblem.USAGE, words[0])
-    if task_id > task_count:
-        return ReportError(ReportProblem.UNKNOWN_TASK, words[0])
-    rest = words[1:]
+    text = text.translate(_FULL_WIDTH_DIGITS)
+    first, rest = _next_word(text)
+    task_match = _TASK.fullmatch(first)
+    if not first or not rest.strip():
+        return ReportError(ReportProblem.USAGE, first)
+    if task_match is None:
+        return ReportError(ReportProblem.USAGE, first)
+    task_id = int(task_match.group(1))
+    if not 1 <= task_id <= task_count:
+        return ReportError(ReportProblem.UNKNOWN_TASK, first)
     cycle = None
-    year_written = rest[0].translate(_FULL_WIDTH_DIGITS)
-    if re.fullmatch(r"[0-9]{4}", year_written):
-        cycle = parse_number(year_written, FIRST_CYCLE, LAST_CYCLE)
+    word, after = _next_word(rest)
+    year_match = _YEAR.fullmatch(word)
+    if year_match is not None:
+        cycle = parse_number(year_match.group(1), FIRST_CYCLE, current_cycle)
         if cycle is None:
-            return ReportError(ReportProblem.BAD_YEAR, rest[0])
-        rest = rest[1:]
-        if not rest:
+            return ReportError(ReportProblem.BAD_YEAR, word)
+        rest = after
+        word, after = _next_word(rest)
+        if not word:
             return ReportError(ReportProblem.USAGE)
-    status = STATUS_WORDS.get(rest[0].casefold())
-    if status is not None:
-        rest = rest[1:]
-        percent = None
-        if rest and looks_like_percent(rest[0]):
-            percent = parse_percent(rest[0])
-            if percent is None:
-                return ReportError(ReportProblem.BAD_PERCENT, rest[0])
-            rest = rest[1:]
-        return ReportArgs(task_id, cycle, status, percent, " ".join(rest))
-    text = " ".join(rest)
-    whole = parse_status_text(text)
-    if whole.status is None:
-        return ReportError(ReportProblem.NO_STATUS, text)
-    return ReportArgs(task_id, cycle, whole.status, whole.percent, whole.note)
+    status = STATUS_WORDS.get(word.rstrip(_TRAILING_PUNCTUATION).casefold())
+    if status is None:
+        whole = parse_status_text(visible_text(rest))
+        if whole.status is None:
+            return ReportError(ReportProblem.NO_STATUS, " ".join(rest.split()))
+        return ReportArgs(task_id, cycle, whole.status, whole.percent, whole.note)
+    rest = after
+    percent = None
+    word, after = _next_word(rest)
+    following, after_following = _next_word(after)
+    if following in ("%", "％"):  # "60 %"
+        word, after = word + "%", after_following
+        following, _ = _next_word(after)
+    written = word.rstrip(_TRAILING_PUNCTUATION)
+    is_bare = written[-1:] not in _PERCENT_SIGNS
+    if written and looks_like_percent(written) and not (
+            is_bare and _MEASURE_WORD.match(following or "")):
+        percent = parse_percent(written)
+        if percent is None:
+            return ReportError(ReportProblem.BAD_PERCENT, word)
+        rest = after
+    if percent is not None and (
+            (status is Status.DONE and percent != 100)
+            or status is Status.NOT_APPLICABLE
+            or (status in (Status.IN_PROGRESS, Status.BLOCKED) and percent == 100)):
+        return ReportError(ReportProblem.CONTRADICTION, f"{word}")
+    return ReportArgs(task_id, cycle, status, percent, visible_text(rest))
+
+
+_NAMED_TASK = re.compile(r"第\s*([0-9]{1,3})\s*项|任务\s*([0-9]{1,3})|(?<![a-z])task\s*#?\s*"
+                         r"([0-9]{1,3})", re.IGNORECASE)
+
+
+def named_task(text: str) -> int | None:
+    """The one task number a message names (第16项, 任务16, task 16), or None (none, several).
+
+    A message that names another task is about that task, not a note on the one before.
+    """
+    found = {int(next(g for g in m.groups() if g))
+             for m in _NAMED_TASK.finditer(text.translate(_FULL_WIDTH_DIGITS))}
+    return found.pop() if len(found) == 1 else None

@@ -76,6 +76,18 @@ def is_closed(task: Task, cycle: int) -> bool:
     return task.deadline.kind is DeadlineKind.ONCE and task.deadline.year != cycle
 
 
+def carried_progress(status: str, percent: int | None,
+                     previous: ReportLike | None) -> int | None:
+    """The percentage a new report stores: the one given, else the unit's last one.
+
+    A button press or a note says nothing about the percentage, so it must not erase the one
+    the unit gave before (docs/chat.md); a report of done or not applicable carries none over.
+    """
+    if percent is not None or previous is None or status in FINISHED:
+        return percent
+    return previous.progress
+
+
 def cycle_is_open(timetable: Timetable, task: Task, cycle: int, latest_status: str | None,
                   reminded: bool) -> bool:
     """Whether the bot is still following a unit on ``task`` in ``cycle``.

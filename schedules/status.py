@@ -90,6 +90,9 @@ _RULES: tuple[tuple[re.Pattern[str], Status | None], ...] = tuple(
     for pattern, status in (
         # 1. negated completion
         (rf"(?:无法|不能|难以|不可能){_CLAUSE}{{0,4}}?{_DONE_ZH}", Status.BLOCKED),
+        (rf"{_DONE_ZH}不了|完不成|办不完|做不完", Status.BLOCKED),
+        (rf"(?:待|有待|尚待|仍需|还需|还要|仍要|需要|需){_CLAUSE}{{0,6}}?{_DONE_ZH}",
+         Status.IN_PROGRESS),
         (rf"(?:尚未|还未|还没有|还没|没有|没|未)能?(?:全部|全面|完全|按期|按时|如期)?{_DONE_ZH}",
          Status.IN_PROGRESS),
         (r"(?:尚未|还未|还没有|还没|没有|没|未)(?:开始|启动|开展)", Status.IN_PROGRESS),
@@ -100,6 +103,10 @@ _RULES: tuple[tuple[re.Pattern[str], Status | None], ...] = tuple(
         (rf"{_A}(?:unfinished|incomplete|not\s+(?:yet\s+)?started){_Z}", Status.IN_PROGRESS),
         # 2. partial completion
         (rf"(?:部分|大部分|基本|初步)(?:已经|已)?{_DONE_ZH}", Status.IN_PROGRESS),
+        (rf"(?:已经|已)?{_DONE_ZH}了?(?:一半|大半|过半|多半|部分|大部分|一部分|少部分"
+         rf"|[一二三四五六七八九]成|{_CN_NUMBER}分之{_CN_NUMBER})", Status.IN_PROGRESS),
+        (rf"(?:即将|将要|快要|快|接近|差不多|几乎){_CLAUSE}{{0,2}}?{_DONE_ZH}",
+         Status.IN_PROGRESS),
         (rf"{_A}(?:partly|partially|mostly|almost|nearly|half)\s+{_DONE_EN}{_Z}",
          Status.IN_PROGRESS),
         # 3. completion with a percentage, and completion as a noun
@@ -111,9 +118,15 @@ _RULES: tuple[tuple[re.Pattern[str], Status | None], ...] = tuple(
         (rf"{_DONE_ZH}(?:情况|时间|时限|期限|节点)", None),
         # 4. completion in the past tense wins over a plan that mentions it
         (rf"(?:已经|已)(?:全部|全面)?(?:按|如)?(?:计划|期|时|要求)?{_DONE_ZH}", Status.DONE),
+        (rf"(?:已经|已)(?:于|在){_CLAUSE}{{0,10}}?{_DONE_ZH}", Status.DONE),
         # 5. completion still to come
         (rf"(?:预计|计划|争取|力争|确保|拟|将于|将在|有望|正在|抓紧|加快){_CLAUSE}{{0,12}}?"
          rf"{_DONE_ZH}", Status.IN_PROGRESS),
+        (rf"(?:今天|今日|明天|明日|后天|本周|这周|下周|下个?星期|周[一二三四五六日末]"
+         rf"|本月|这个月|下个?月|月底|月末|年底|年末|年内|近期|近日|尽快|随后|稍后|下旬|中旬|上旬"
+         rf"|\d{{1,2}}\s*月|\d{{1,2}}\s*[日号]){_CLAUSE}{{0,6}}?(?:前|之前|以前)?{_DONE_ZH}"
+         rf"(?!了)",
+         Status.IN_PROGRESS),
         (rf"{_A}(?:will|shall|should|expected to|expect to|plan to|planned to|going to)\s+"
          rf"(?:be\s+)?(?:{_DONE_EN}|finish|complete){_Z}", Status.IN_PROGRESS),
         # 6. denied obstacles
@@ -127,6 +140,8 @@ _RULES: tuple[tuple[re.Pattern[str], Status | None], ...] = tuple(
         (rf"{_DONE_ZH}|{_A}{_DONE_EN}{_Z}", Status.DONE),
     )
 )
+
+_QUESTION = re.compile(r"[?？]\s*$|(?:吗|么|嘛|没有?)\s*[?？。.!！]?\s*$")
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
               "七": 7, "八": 8, "九": 9}
@@ -146,6 +161,9 @@ def parse_status_text(text: str) -> ParsedStatus:
     note = text.strip()
     # NFKC folds full-width digits and signs (８０％ -> 80%) so one pattern reads both
     remaining = unicodedata.normalize("NFKC", note)
+    if _QUESTION.search(remaining):  # 完成了吗？ done? — a question reports nothing
+        return ParsedStatus(status=None, candidates=frozenset(), percent=_first_percent(
+            remaining), note=note, ambiguous=False)
     percent = _first_percent(remaining)
     candidates: set[Status] = set()
     for pattern, status in _RULES:

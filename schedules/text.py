@@ -8,8 +8,24 @@ is a :class:`Text`: the marked English template and its values, formatted after 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+
+# Characters that show nothing or turn the text around: zero-width spaces and joiners' kin, the
+# byte-order mark, soft hyphen, and the bidirectional controls (U+202A-E, U+2066-9) that let a
+# name reverse the rest of a line. The zero-width joiner (U+200D) stays: emoji need it.
+_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064"
+                        "\u2066-\u2069\ufeff]")
+
+
+def visible_text(text: str) -> str:
+    """``text`` without invisible and direction-changing characters, stripped.
+
+    Notes and names are stored and shown through this, so that a zero-width space is no note
+    and a right-to-left override cannot turn a line around.
+    """
+    return _INVISIBLE.sub("", text).strip()
 
 
 def N_(message: str) -> str:

@@ -29,9 +29,6 @@ COMMANDS = (
     ("unbind", admin.unbind), ("reload", admin.reload_timetable),
 )
 
-PRIVATE_COMMANDS = ("mytasks", "report")
-"""A unit's tasks, reports and notes: never shown nor taken in a group."""
-
 
 def register_handlers(application: Application) -> None:
     """All handlers, in order; the first that matches an update handles it."""
@@ -40,13 +37,10 @@ def register_handlers(application: Application) -> None:
     # 2. Neither is a forwarded message (it may be someone else's words).
     application.add_handler(MessageHandler(filters.FORWARDED, common.forwarded))
     # 3. Commands, so that "/report ..." is never read as free text. PTB already ignores a
-    #    command addressed to another bot (/summary@PollBot). A contact's own commands work in
-    #    a private chat only (docs/access.md): in a group they get "write to me privately".
-    private = filters.ChatType.PRIVATE
+    #    command addressed to another bot (/summary@PollBot). Who may use which, where:
+    #    docs/access.md.
     for name, callback in COMMANDS:
-        where = filters.UpdateType.MESSAGES & private if name in PRIVATE_COMMANDS else None
-        application.add_handler(CommandHandler(name, callback, filters=where))
-    application.add_handler(CommandHandler(PRIVATE_COMMANDS, common.private_command))
+        application.add_handler(CommandHandler(name, callback))
     # 4. Buttons, by the prefix of their callback data; anything else has expired.
     application.add_handler(CallbackQueryHandler(contact.report_button, pattern=r"^r\|"))
     application.add_handler(CallbackQueryHandler(contact.answer_question, pattern=r"^c\|"))
@@ -55,6 +49,7 @@ def register_handlers(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(common.language_button, pattern=r"^l\|"))
     application.add_handler(CallbackQueryHandler(common.expired_button))
     # 5. Files, media the bot does not keep, and free text, in private chats.
+    private = filters.ChatType.PRIVATE
     application.add_handler(MessageHandler(
         private & (filters.Document.ALL | filters.PHOTO), contact.evidence))
     application.add_handler(MessageHandler(
@@ -69,4 +64,4 @@ def register_handlers(application: Application) -> None:
     application.add_error_handler(common.error_handler)
 
 
-__all__ = ["COMMANDS", "PRIVATE_COMMANDS", "register_handlers"]
+__all__ = ["COMMANDS", "register_handlers"]

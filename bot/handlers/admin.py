@@ -74,8 +74,8 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     t = caller.t
     args = list(context.args or [])
     role = "contact"
-    if args and args[-1].casefold() in ROLES:
-        role = args.pop().casefold()
+    if args and args[-1].casefold() in ROLE_WORDS:
+        role = ROLE_WORDS[args.pop().casefold()]
     reference = " ".join(args)
     now = services.now()
     made = await services.db(services.store.invites_created, caller.telegram_user_id,
@@ -113,6 +113,11 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         link=escape(link)), t)
 
 
+ROLE_WORDS = {**{role: role for role in ROLES}, "联络员": "contact", "联系人": "contact",
+              "领导": "leader", "管理员": "admin"}
+"""The role words ``/invite`` takes, English or Chinese."""
+
+
 def invite_ttl(services: Services) -> dt.timedelta:
     """How long an invitation stays valid (``DUBAN_INVITE_TTL_DAYS``)."""
     return dt.timedelta(days=services.settings.invite_ttl_days)
@@ -126,7 +131,7 @@ async def people(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     services = services_of(context)
     t = caller.t
-    unit_id = None
+    unit = None
     if context.args:
         reference = " ".join(context.args)
         unit = services.timetable.find_unit(reference)
@@ -134,13 +139,23 @@ async def people(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await reply(message, t.gettext("Unknown unit {ref}.").format(
                 ref="“" + echo(reference) + "”"), t)
             return
-        unit_id = unit.id
-    found = await services.db(services.store.list_people, unit_id, None, False)
+    if unit is None:
+        found = await services.db(services.store.list_people, None, None, False)
+    else:  # a unit's contacts, or those of a group's member units
+        found = []
+        for member in unit.members or (unit.id,):
+            found += [p for p in await services.db(services.store.list_people, member)
+                      if p not in found]
+        if not found:
+            await reply(message, t.gettext(
+                "Nobody serves {unit} yet; /invite makes an enrolment link.").format(
+                unit=escape(unit.name_en if t.language == "en" else unit.name)), t)
+            return
     memberships = await services.db(services.store.memberships)
     units: dict[int, list[str]] = {}
     for membership in memberships:
         units.setdefault(membership.telegram_user_id, []).append(membership.unit_id)
-    chats = await services.db(services.store.leadership_chats) if unit_id is None else []
+    chats = await services.db(services.store.leadership_chats) if unit is None else []
     everyone = await services.db(services.store.list_people, None, None, False)
     names = {p.telegram_user_id: p.display_name for p in everyone}
     await reply(message, render_people(t, services.timetable, found, units, chats, names), t)

@@ -33,6 +33,7 @@ from bot.menus import set_person_commands
 from bot.messages import reply
 from bot.render import ECHO_PREVIEW, shorten
 from bot.services import Services, request_replan, services_of
+from schedules.text import visible_text
 from storage import InviteError
 
 log = logging.getLogger(__name__)
@@ -245,7 +246,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await refuse_unknown(update, t)
             return
         await reply(message, t.gettext("Hello, {name}.").format(
-            name=escape(caller.display_name)) + "\n\n" + capabilities(t, caller), t)
+            name=escape(visible_text(caller.display_name))) + "\n\n" + capabilities(t, caller), t)
         return
     now = services.now()
     failures = await services.db(services.store.failed_enrolments, user.id,
@@ -275,7 +276,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if enrolment.unit_id:
         unit = services.timetable.unit(enrolment.unit_id)
         who = t.gettext("Welcome, {name}: you are enrolled as a contact of {unit}.").format(
-            name=escape(person.display_name),
+            name=escape(visible_text(person.display_name)),
             unit=escape(unit.name_en if t.language == "en" else unit.name))
         others = [services.timetable.unit(u) for u in caller.units if u != unit.id]
         if others:
@@ -283,7 +284,8 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 escape(u.name_en if t.language == "en" else u.name) for u in others))
     else:
         who = t.gettext("Welcome, {name}: you are enrolled as {role}.").format(
-            name=escape(person.display_name), role=t.gettext(ROLE_TITLES[caller.role]))
+            name=escape(visible_text(person.display_name)),
+            role=t.gettext(ROLE_TITLES[caller.role]))
     await reply(message, who + "\n\n" + capabilities(t, caller), t)
 
 
@@ -331,8 +333,9 @@ async def lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(message, t.gettext(
             "In a group, a leader sets the language of a bound leadership group's digests."), t)
         return
-    if context.args:
-        await set_language(update, context, caller, context.args[0])
+    choice = language_choice(" ".join(context.args)) if context.args else None
+    if choice is not None:
+        await set_language(update, context, caller, choice)
         return
     keyboard = InlineKeyboardMarkup([[
         InlineKeyboardButton("简体中文", callback_data="l|zh_Hans"),
@@ -340,23 +343,40 @@ async def lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(message, t.gettext("Choose your language:"), t, keyboard)
 
 
+LANGUAGE_WORDS = {
+    "zh_Hans": ("zh", "zh_hans", "zh-hans", "zh_cn", "zh-cn", "cn", "chinese", "中文", "简体中文",
+                "简体", "汉语", "普通话"),
+    "en": ("en", "english", "en_us", "en-us", "en_gb", "en-gb", "英文", "英语"),
+}
+
+
+def language_choice(word: str) -> str | None:
+    """The supported language a word names (``English``, ``中文``, ``zh-CN``), or None."""
+    wanted = word.strip().casefold()
+    return next((language for language, words in LANGUAGE_WORDS.items() if wanted in words),
+                None)
+
+
 async def set_language(update: Update, context: ContextTypes.DEFAULT_TYPE, caller: Caller,
-                       choice: str) -> None:
-    """Set the person's language, or a bound group's (its digests' language)."""
+                       language: str) -> None:
+    """Set the person's language (``zh_Hans`` or ``en``), or a bound group's (its digests')."""
     services = services_of(context)
-    language = choice if choice in LANGUAGES else services.translator(choice).language
     chat = update.effective_chat
     t = services.translator(language)
     if chat is not None and in_group(update):
         await services.db(services.store.set_chat_language, chat.id, language, services.now(),
                           caller.telegram_user_id)
         text = t.gettext("Language of this group's digests: English.")
-    else:
-        if await services.db(services.store.set_language, caller.telegram_user_id, language,
-                             services.now()):
-            await set_person_commands(context.application, caller.telegram_user_id,
-                                      caller.role, language, bool(caller.units))
+    elif await services.db(services.store.set_language, caller.telegram_user_id, language,
+                           services.now()):
+        await set_person_commands(context.application, caller.telegram_user_id,
+                                  caller.role, language, bool(caller.units))
         text = t.gettext("Language set: English.")
+    else:  # an admin of DUBAN_ADMINS who never enrolled: nothing to remember it in
+        t = caller.t
+        text = t.gettext("I can remember a language only for enrolled people; until then I "
+                         "follow your Telegram app's language. To enrol, send /invite admin and "
+                         "open the link yourself.")
     if update.effective_message is not None:
         await reply(update.effective_message, text, t)
 
@@ -431,18 +451,6 @@ def _addressed_elsewhere(message: Message, context: ContextTypes.DEFAULT_TYPE) -
         if entity.offset == 0 and "@" in text:
             return text.split("@", 1)[1].casefold() != (context.bot.username or "").casefold()
     return False
-
-
-async def private_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/mytasks or /report in a group: a contact is asked to write privately (a unit's tasks,
-    reports and notes are not for a group); anyone else hears nothing there."""
-    message = update.effective_message
-    caller = await caller_of(update, services_of(context))
-    if message is None or caller is None or caller.role is None or not caller.units:
-        return
-    await reply(message, caller.t.gettext(
-        "Send this to me in a private chat: your units' tasks and reports are not for a "
-        "group."), caller.t)
 
 
 async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

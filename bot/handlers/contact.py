@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from html import escape
@@ -55,11 +56,13 @@ from schedules.commands import (
     LAST_CYCLE,
     ReportError,
     ReportProblem,
+    named_task,
     parse_number,
-    parse_report_args,
+    parse_report_text,
 )
-from schedules.progress import cycle_is_open, is_closed, task_state
+from schedules.progress import carried_progress, cycle_is_open, is_closed, task_state
 from schedules.status import Status, is_small_talk, parse_status_text
+from schedules.text import visible_text
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +76,24 @@ DRAFTS_KEPT = 20
 
 
 async def contact_caller(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Caller | None:
-    """The caller if they serve at least one unit; otherwise answer (privately) and None."""
+    """The caller if they serve at least one unit and write privately; otherwise answer, None.
+
+    A unit's reports and notes are for its contact and the leaders: they are never posted in a
+    group, so reporting happens in a private chat only.
+    """
     caller = await known_caller(update, context)
-    if caller is None:
+    message = update.effective_message
+    if caller is None or message is None:
+        return None
+    if in_group(update):
+        await reply(message, caller.t.gettext(
+            "Please report to me in a private chat: a unit's reports are not for a group."),
+            caller.t)
         return None
     if not caller.units:
-        if update.effective_message is not None and not in_group(update):
-            await reply(update.effective_message, caller.t.gettext(
-                "Only department contacts report on tasks; you are enrolled without a unit."),
-                caller.t)
+        await reply(message, caller.t.gettext(
+            "Only department contacts report on tasks, and you serve no unit at the moment; "
+            "an admin can enrol you for one with /invite."), caller.t)
         return None
     return caller
 
@@ -156,8 +168,9 @@ async def open_task(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if problem:
         await reply(message, t.gettext(problem).format(number=task_id), t)
         return
-    await reply(message, await task_card(services, t, task_id, unit_id, cycle), t,
-                report_keyboard(t, task_id, cycle, unit_id))
+    sent = await reply(message, await task_card(services, t, task_id, unit_id, cycle), t,
+                       report_keyboard(t, task_id, cycle, unit_id))
+    remember_about(context, sent, task_id, unit_id, cycle)
 
 
 async def task_card(services: Services, t: Translator, task_id: int, unit_id: str,
@@ -201,6 +214,23 @@ class Draft:
     tasks: tuple[tuple[int, str, int], ...] = ()  # (task, unit, cycle) to choose from
     statuses: tuple[str, ...] = REPORT_STATUSES  # the statuses to offer
     cycle_given: bool = False
+    years: tuple[int, ...] = ()  # the years offered, when the bot asked which
+
+
+ABOUT_KEPT = 50
+"""Bot messages per person whose task is remembered (cards, acknowledgements)."""
+
+
+def remember_about(context: ContextTypes.DEFAULT_TYPE, message_id: int | None, task_id: int,
+                   unit_id: str, cycle: int) -> None:
+    """Remember that a message the bot sent is about one task, so that a reply to it is too."""
+    if message_id is None:
+        return
+    about: dict[int, tuple[int, str, int]] = context.user_data.setdefault(  # type: ignore[union-attr]
+        "about", {})
+    while len(about) >= ABOUT_KEPT:
+        about.pop(next(iter(about)))
+    about[message_id] = (task_id, unit_id, cycle)
 
 
 def remember(context: ContextTypes.DEFAULT_TYPE, draft: Draft) -> str:
@@ -257,6 +287,8 @@ async def _fill_in(services: Services, caller: Caller, draft: Draft) -> Draft:
             services.timetable, task, previous, before.status if before else None, reminded))
         if not still_open:
             draft = dataclasses.replace(draft, cycle=current)
+        else:
+            draft = dataclasses.replace(draft, years=(previous, current))
     return draft
 
 
@@ -328,7 +360,9 @@ def _answer(draft: Draft, field: str, value: str, caller: Caller) -> Draft | Non
         return dataclasses.replace(draft, unit_id=value)
     if field == "y" and draft.cycle is None:
         cycle = parse_number(value, FIRST_CYCLE, LAST_CYCLE)
-        return None if cycle is None else dataclasses.replace(draft, cycle=cycle)
+        if cycle is None or cycle not in draft.years:  # only a year that was offered
+            return None
+        return dataclasses.replace(draft, cycle=cycle)
     if field == "s" and value in CODE_STATUSES and draft.status is None:
         return dataclasses.replace(draft, status=CODE_STATUSES[value])
     return None
@@ -346,9 +380,13 @@ async def store_report(update: Update, context: ContextTypes.DEFAULT_TYPE, calle
     if problem:
         await reply(message, t.gettext(problem).format(number=draft.task_id), t)
         return
+    before = await services.db(services.store.latest_reports, draft.cycle, draft.task_id,
+                               draft.unit_id)
+    percent = carried_progress(draft.status, draft.percent,
+                               before.get((draft.task_id, draft.unit_id)))
     report, new = await services.db(
         services.store.add_report_once, draft.task_id, draft.unit_id, draft.cycle,
-        draft.status, draft.percent, draft.note, caller.telegram_user_id, services.now(),
+        draft.status, percent, draft.note, caller.telegram_user_id, services.now(),
         draft.source, draft.message_id, REPEAT_WINDOW if draft.source == "button" else None)
     user_data: dict[str, Any] = context.user_data  # type: ignore[assignment]
     user_data["last_report"] = {"task": draft.task_id, "unit": draft.unit_id,
@@ -362,6 +400,7 @@ async def store_report(update: Update, context: ContextTypes.DEFAULT_TYPE, calle
         text += "\n" + t.gettext("Reply to this message with a note, a percentage or a file if "
                                  "you like.")
     sent = await reply(message, text, t)
+    remember_about(context, sent, draft.task_id, draft.unit_id, draft.cycle)
     if draft.source == "button":
         user_data["awaiting_note"] = {
             "task": draft.task_id, "unit": draft.unit_id, "cycle": draft.cycle,
@@ -372,21 +411,26 @@ async def store_report(update: Update, context: ContextTypes.DEFAULT_TYPE, calle
 
 async def attach_pending_evidence(context: ContextTypes.DEFAULT_TYPE, caller: Caller,
                                   message: Message) -> None:
-    """A file sent before its report existed is kept with that report now."""
+    """Files sent before their report existed are kept with that report now, every one."""
     user_data: dict[str, Any] = context.user_data  # type: ignore[assignment]
-    pending = user_data.get("pending_evidence")
     last = user_data.get("last_report")
-    if not pending or not last or (pending["task"], pending["unit"], pending["cycle"]) != (
-            last["task"], last["unit"], last["cycle"]):
+    waiting: list[dict[str, Any]] = user_data.get("pending_evidence", [])
+    if not last or not waiting:
         return
-    user_data.pop("pending_evidence")
+    key = (last["task"], last["unit"], last["cycle"])
+    mine = [f for f in waiting if (f["task"], f["unit"], f["cycle"]) == key]
+    if not mine:
+        return
+    user_data["pending_evidence"] = [f for f in waiting if f not in mine]
     services = services_of(context)
-    await services.db(services.store.add_evidence, last["report_id"], pending["file_id"],
-                      pending["file_unique_id"], pending["kind"], pending["file_name"],
-                      caller.telegram_user_id, services.now())
+    for pending in mine:
+        await services.db(services.store.add_evidence, last["report_id"], pending["file_id"],
+                          pending["file_unique_id"], pending["kind"], pending["file_name"],
+                          caller.telegram_user_id, services.now())
     t = caller.t
-    await reply(message, t.gettext("The file {name} is kept as evidence of this report.").format(
-        name=echo(pending["file_name"] or pending["kind"])), t)
+    names = ", ".join(echo(f["file_name"] or f["kind"]) for f in mine)
+    await reply(message, t.gettext("Kept as evidence of this report: {names}.").format(
+        names=names), t)
 
 
 # -- buttons ---------------------------------------------------------------------------------
@@ -466,28 +510,34 @@ REPORT_USAGE = N_("Usage: /report <task number> [year] <status> [percent] [note]
                   "不适用); the percentage is a whole number 0-100.")
 REPORT_PROBLEMS = {
     ReportProblem.UNKNOWN_TASK: N_("There is no task {word}; tasks are numbered 1 to {last}."),
-    ReportProblem.BAD_YEAR: N_("{word} is not a year of this plan (2019 to 2100)."),
+    ReportProblem.BAD_YEAR: N_("{word} is not a year you can report for: from 2019 to {year}."),
     ReportProblem.BAD_PERCENT: N_("{word} is not a percentage: give a whole number from 0 to "
                                   "100, e.g. 60%."),
     ReportProblem.NO_STATUS: N_("I could not tell one status from {word}."),
+    ReportProblem.CONTRADICTION: N_("The status and {word} disagree: done means 100%, not "
+                                    "applicable has no percentage, and in progress is below "
+                                    "100%."),
 }
+_COMMAND = re.compile(r"^/\S*")
 
 
 async def report_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/report <task> [year] <status> [percent] [note]: a report in one line."""
     caller = await contact_caller(update, context)
     message = update.effective_message
-    if caller is None or message is None:
+    if caller is None or message is None or message.text is None:
         return
     services = services_of(context)
     t = caller.t
     usage = escape(t.gettext(REPORT_USAGE))
-    parsed = parse_report_args(list(context.args or []), len(services.timetable.tasks))
+    parsed = parse_report_text(_COMMAND.sub("", message.text, count=1),
+                               len(services.timetable.tasks), services.cycle())
     if isinstance(parsed, ReportError):
         text = usage
         if parsed.problem in REPORT_PROBLEMS:
             text = t.gettext(REPORT_PROBLEMS[parsed.problem]).format(
-                word=echo(parsed.word), last=len(services.timetable.tasks)) + "\n" + usage
+                word="“" + echo(parsed.word) + "”", last=len(services.timetable.tasks),
+                year=services.cycle()) + "\n" + usage
         await reply(message, text, t)
         return
     problem = task_problem(services, caller, parsed.task_id, None,
@@ -513,9 +563,10 @@ def awaiting_note(user_data: dict[str, Any], now: dt.datetime,
     return awaiting if awaiting["until"] >= now else None
 
 
-async def targets_of(services: Services, caller: Caller, message: Message
-                     ) -> tuple[tuple[int, str, int], ...]:
-    """The (task, unit, cycle) a reply is about: those of the reminder it answers."""
+async def targets_of(services: Services, caller: Caller, message: Message,
+                     user_data: dict[str, Any]) -> tuple[tuple[int, str, int], ...]:
+    """The (task, unit, cycle) a reply is about: those of the reminder, task card or
+    acknowledgement it answers (none for a message that is not a reply)."""
     replied = message.reply_to_message
     if replied is None:
         return ()
@@ -523,47 +574,74 @@ async def targets_of(services: Services, caller: Caller, message: Message
                              replied.message_id)
     found = [(r.task_id, r.unit_id, r.cycle) for r in rows
              if r.task_id and r.unit_id in caller.units]
+    about = user_data.get("about", {}).get(replied.message_id)
+    if about is not None and about[1] in caller.units:
+        found.append(about)
     return tuple(dict.fromkeys(found))
 
 
 async def text_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A message in words: a note after a button, or a report replying to a reminder."""
-    services = services_of(context)
     message = update.effective_message
     if message is None or message.text is None:
         return
     caller = await known_caller(update, context)
     if caller is None:
         return
+    await read_words(update, context, caller, message, message.text, None)
+
+
+async def read_words(update: Update, context: ContextTypes.DEFAULT_TYPE, caller: Caller,
+                     message: Message, words: str, file: dict[str, Any] | None) -> None:
+    """Read a report from words (a message, or a file's caption) and settle it.
+
+    In order: small talk is ignored; words that name one task (第16项) are about that task; a
+    reply to a reminder, task card or acknowledgement is about its task; a message soon after a
+    status button (or a reply to its acknowledgement) is that report's note — the button's
+    status stays, and the words may only add a percentage to an unfinished one.
+
+    Args:
+        file: a document or photo sent with the words as its caption: kept with the report.
+    """
+    services = services_of(context)
     t = caller.t
-    if is_small_talk(message.text):
+    if is_small_talk(words):
         return  # thanks, 好的, 👍: nothing to store, nothing to answer
     user_data: dict[str, Any] = context.user_data  # type: ignore[assignment]
-    targets = await targets_of(services, caller, message)
-    awaiting = None if targets else awaiting_note(user_data, services.now(),
-                                                  message.reply_to_message)
-    if not targets and awaiting is None:
+    parsed = parse_status_text(visible_text(words))
+    status = parsed.status.value if parsed.status is not None and not parsed.ambiguous else None
+    named = named_task(words)
+    awaiting = awaiting_note(user_data, services.now(), message.reply_to_message)
+    if awaiting is not None and named not in (None, awaiting["task"]):
+        awaiting = None  # it names another task: not a note on this one
+    targets = await targets_of(services, caller, message, user_data)
+    if named is not None and named not in {task for task, _, _ in targets}:
+        targets = ()
+    if awaiting is not None:
+        user_data.pop("awaiting_note", None)
+        unfinished = awaiting["status"] not in ("done", "not_applicable")
+        draft = Draft(awaiting["task"], awaiting["unit"], awaiting["cycle"], awaiting["status"],
+                      parsed.percent if unfinished and parsed.percent is not None
+                      else awaiting["progress"], parsed.note, "reply", message.message_id,
+                      cycle_given=True)
+    elif targets:
+        draft = Draft(None, None, None, status, parsed.percent, parsed.note, "reply",
+                      message.message_id, tasks=targets, statuses=_offered(parsed.candidates))
+    elif named is not None:
+        problem = task_problem(services, caller, named, None, services.cycle())
+        if problem:
+            await reply(message, t.gettext(problem).format(number=named), t)
+            return
+        draft = Draft(named, None, None, status, parsed.percent, parsed.note, "reply",
+                      message.message_id, statuses=_offered(parsed.candidates))
+    else:
         await reply(message, escape(t.gettext(
             "To report, reply to a reminder, press the buttons under /mytasks, or use "
             "/report <task> <status> [note].")), t)
         return
-    parsed = parse_status_text(message.text)
-    if awaiting is not None:
-        # A note after a button keeps the button's status and percentage unless the words
-        # clearly say others.
-        user_data.pop("awaiting_note", None)
-        status = parsed.status.value if parsed.status and not parsed.ambiguous else None
-        draft = Draft(awaiting["task"], awaiting["unit"], awaiting["cycle"],
-                      status or (None if parsed.ambiguous else awaiting["status"]),
-                      parsed.percent if parsed.percent is not None else awaiting["progress"],
-                      parsed.note, "reply", message.message_id, cycle_given=True,
-                      statuses=_offered(parsed.candidates))
-        await settle(update, context, caller, message, draft)
-        return
-    status = parsed.status.value if parsed.status is not None and not parsed.ambiguous else None
-    await settle(update, context, caller, message, Draft(
-        None, None, None, status, parsed.percent, parsed.note, "reply", message.message_id,
-        tasks=targets, statuses=_offered(parsed.candidates)))
+    if file is not None:
+        user_data.setdefault("pending_evidence", []).append(file)
+    await settle(update, context, caller, message, draft)
 
 
 def _offered(candidates: frozenset[Status]) -> tuple[str, ...]:
@@ -573,7 +651,7 @@ def _offered(candidates: frozenset[Status]) -> tuple[str, ...]:
 
 
 async def evidence(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Keep a document or photo sent in reply as evidence of the unit's latest report."""
+    """Keep a document or photo sent in reply as evidence; a caption is read as words."""
     caller = await contact_caller(update, context)
     message = update.effective_message
     if caller is None or message is None:
@@ -581,7 +659,7 @@ async def evidence(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
     t = caller.t
     user_data: dict[str, Any] = context.user_data  # type: ignore[assignment]
-    targets = await targets_of(services, caller, message)
+    targets = await targets_of(services, caller, message, user_data)
     awaiting = awaiting_note(user_data, services.now(), message.reply_to_message)
     if len(targets) == 1:
         task_id, unit_id, cycle = targets[0]
@@ -603,12 +681,18 @@ async def evidence(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     else:
         photo = message.photo[-1]
         file_id, unique, kind, name = photo.file_id, photo.file_unique_id, "photo", ""
+    file = {"task": task_id, "unit": unit_id, "cycle": cycle, "file_id": file_id,
+            "file_unique_id": unique, "kind": kind, "file_name": name}
+    caption = visible_text(message.caption or "")
+    if caption and not is_small_talk(caption):
+        # The caption says something: it is read as a report in words, and the file is kept
+        # with that report.
+        await read_words(update, context, caller, message, caption, file)
+        return
     latest = await services.db(services.store.latest_reports, cycle, task_id, unit_id)
     report = latest.get((task_id, unit_id))
     if report is None:
-        user_data["pending_evidence"] = {"task": task_id, "unit": unit_id, "cycle": cycle,
-                                         "file_id": file_id, "file_unique_id": unique,
-                                         "kind": kind, "file_name": name}
+        user_data.setdefault("pending_evidence", []).append(file)
         await reply(message, t.gettext(
             "Your unit has not reported on task {number} yet: choose its status and the file "
             "will be kept with that report.").format(number=task_id), t,

@@ -25,12 +25,13 @@ from bot.handlers.common import (
     refuse_unknown,
 )
 from bot.i18n import Translator
-from bot.messages import reply
+from bot.messages import reply, reply_file
 from bot.render import (
     render_overdue,
     render_summary,
     render_task,
     render_unit,
+    states,
 )
 from bot.services import Services, request_replan, services_of
 from schedules.commands import FIRST_CYCLE, LAST_CYCLE, parse_number
@@ -73,10 +74,26 @@ async def leader_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Lead
 
 
 def cycle_argument(args: list[str] | None, services: Services) -> int | None:
-    """The cycle year given as first argument, the current one without argument, None if bad."""
+    """The cycle year given as the only argument (``2026``, ``2026年``), the current one
+    without argument, None if bad."""
     if not args:
         return services.cycle()
-    return parse_number(args[0], FIRST_CYCLE, LAST_CYCLE) if len(args) == 1 else None
+    return year_of(args[0]) if len(args) == 1 else None
+
+
+def year_of(word: str) -> int | None:
+    """A cycle year written ``2026``, ``２０２６`` or ``2026年``/``2026年度``; None otherwise."""
+    return parse_number(word.removesuffix("度").removesuffix("年"), FIRST_CYCLE, LAST_CYCLE)
+
+
+def split_year(args: list[str] | None, services: Services) -> tuple[list[str], int]:
+    """The arguments without a trailing year, and that year (the current one without)."""
+    words = list(args or [])
+    if len(words) > 1:
+        year = year_of(words[-1])
+        if year is not None:
+            return words[:-1], year
+    return words, services.cycle()
 
 
 async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -101,18 +118,18 @@ async def task_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     t, message, services = ask.t, ask.message, ask.services
     last = len(services.timetable.tasks)
-    args = context.args or []
+    args, cycle = split_year(context.args, services)
     number = parse_number(args[0], 1, 10**6) if len(args) == 1 else None
     if number is None:
-        await reply(message, t.gettext("Usage: /task &lt;number&gt;, e.g. /task 7; tasks are "
-                                       "numbered 1 to {last}.").format(last=last), t)
+        await reply(message, t.gettext("Usage: /task &lt;number&gt; [year], e.g. /task 7 or "
+                                       "/task 7 2026; tasks are numbered 1 to {last}.").format(
+            last=last), t)
         return
     if number > last:
         await reply(message, t.gettext("There is no task {number}; tasks are numbered 1 to "
                                        "{last}.").format(number=number, last=last), t)
         return
     task = services.timetable.task(number)
-    cycle = services.cycle()
     latest = await services.db(services.store.latest_reports, cycle, task.id)
     notes = await services.db(services.store.latest_notes, cycle, task.id)
     await reply(message, render_task(t, services.timetable, task, cycle, latest,
@@ -125,7 +142,8 @@ async def unit_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if ask is None:
         return
     t, message, services = ask.t, ask.message, ask.services
-    reference = " ".join(context.args or [])
+    args, cycle = split_year(context.args, services)
+    reference = " ".join(args)
     unit = services.timetable.find_unit(reference) if reference else None
     if unit is None:
         await reply(message, t.gettext(
@@ -133,22 +151,36 @@ async def unit_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             "ecology-environment.").format(
             ref="“" + echo(reference) + "”"), t)
         return
-    cycle = services.cycle()
     latest = await services.db(services.store.latest_reports, cycle, None, unit.id)
     await reply(message, render_unit(t, services.timetable, unit, cycle, latest,
                                      services.today()), t)
 
 
 async def overdue(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/overdue: who missed the cutoff and who is silent as it approaches."""
+    """/overdue [year]: who missed the cutoff and who is silent as it approaches.
+
+    Without a year: the current cycle, and before it the previous cycle while anything in it is
+    still overdue (in January, December's late units are still late).
+    """
     ask = await leader_ask(update, context)
     if ask is None:
         return
     t, message, services = ask.t, ask.message, ask.services
-    cycle = services.cycle()
-    latest = await services.db(services.store.latest_reports, cycle)
-    await reply(message, render_overdue(t, services.timetable, cycle, latest,
-                                        services.today()), t)
+    cycle = cycle_argument(context.args, services)
+    if cycle is None:
+        await reply(message, t.gettext("Usage: /overdue [year], e.g. /overdue 2026."), t)
+        return
+    cycles = [cycle]
+    if not context.args and cycle - 1 >= FIRST_CYCLE:
+        previous = await services.db(services.store.latest_reports, cycle - 1)
+        if any(state.overdue for state in states(services.timetable, cycle - 1, previous,
+                                                 services.today())):
+            cycles.insert(0, cycle - 1)
+    parts = []
+    for year in cycles:
+        latest = await services.db(services.store.latest_reports, year)
+        parts.append(render_overdue(t, services.timetable, year, latest, services.today()))
+    await reply(message, "\n\n".join(parts), t)
 
 
 async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -166,9 +198,9 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     today = services.today()
     content = await asyncio.to_thread(build_workbook, t, services.timetable, cycle, latest,
                                       history, today)
-    await message.reply_document(content, filename=export_filename(cycle, today),
-                                 caption=t.gettext("Status of cycle {year}, as of {date}.").format(
-                                     year=cycle, date=t.date(today)))
+    await reply_file(message, content, export_filename(cycle, today),
+                     t.gettext("Status of cycle {year}, as of {date}.").format(
+                         year=cycle, date=t.date(today)))
 
 
 async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

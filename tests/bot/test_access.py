@@ -232,12 +232,12 @@ EXPECTED: dict[str, dict[str, str]] = {
         "/digest": "RRARA", "/invite": "RRRAA", "/people": "RRRAA", "/revoke": "RRRAA",
         "/unbind": "RRRAA", "/reload": "RRRAA", "plain text": "RAAAA",
         "unknown command": "RAAAA", "another bot's command": "-----", "edited command": "RRRRR",
-        "forwarded command": "RRRRR", "status button": "RARRR", "language button": "RAAAA",
+        "forwarded command": "RRRRR", "status button": "RARRR", "language button": "RAARA",
         "stale button": "RRRRR",
     },
     "bound group": {
         "/start": "-RRRR", "/start <a wrong code>": "-RRRR", "/bind": "-RAAA", "/help": "-AAAA",
-        "/lang": "-RAAA", "/mytasks": "-R---", "/report": "-R---", "/summary": "-RAAA",
+        "/lang": "-RAAA", "/mytasks": "-RRRR", "/report": "-RRRR", "/summary": "-RAAA",
         "/task": "-RAAA", "/unit": "-RAAA", "/overdue": "-RAAA", "/export": "-RAAA",
         "/digest": "-RRRR", "/invite": "---RR", "/people": "---RR", "/revoke": "---RR",
         "/unbind": "---RR", "/reload": "---RR", "plain text": "-----",
@@ -247,7 +247,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     },
     "unbound group": {
         "/start": "-RRRR", "/start <a wrong code>": "-RRRR", "/bind": "-RAAA", "/help": "-AAAA",
-        "/lang": "-RRRR", "/mytasks": "-R---", "/report": "-R---", "/summary": "-RRRR",
+        "/lang": "-RRRR", "/mytasks": "-RRRR", "/report": "-RRRR", "/summary": "-RRRR",
         "/task": "-RRRR", "/unit": "-RRRR", "/overdue": "-RRRR", "/export": "-RRRR",
         "/digest": "-RRRR", "/invite": "---RR", "/people": "---RR", "/revoke": "---RR",
         "/unbind": "---RR", "/reload": "---RR", "plain text": "-----",

@@ -68,6 +68,28 @@ CASES: list[tuple[str, Status | None, set[Status], int | None]] = [
     ("done? not applicable", None, {DONE, NA}, None),
     ("未完成，部分已完成", PROG, {PROG}, None),
     ("一期已完成，二期未完成", None, {DONE, PROG}, None),
+    # work still to come, in part, or impossible is never done
+    ("今年完成不了", BLOCK, {BLOCK}, None),
+    ("完不成", BLOCK, {BLOCK}, None),
+    ("下周完成", PROG, {PROG}, None),
+    ("明天完成", PROG, {PROG}, None),
+    ("月底前完成", PROG, {PROG}, None),
+    ("12月底前完成", PROG, {PROG}, None),
+    ("待完成", PROG, {PROG}, None),
+    ("还需完成验收", PROG, {PROG}, None),
+    ("即将完成", PROG, {PROG}, None),
+    ("快完成了", PROG, {PROG}, None),
+    ("完成一半", PROG, {PROG}, None),
+    ("完成八成", PROG, {PROG}, None),
+    ("已完成部分工作", PROG, {PROG}, None),
+    # ...while completion in the past stays done, a date or not
+    ("今天完成了", DONE, {DONE}, None),
+    ("材料已于12月完成报送", DONE, {DONE}, None),
+    ("已完成全部工作", DONE, {DONE}, None),
+    # a question reports nothing
+    ("完成了吗？", None, set(), None),
+    ("done?", None, set(), None),
+    ("完成了没有", None, set(), None),
     # nothing recognised
     ("收到", None, set(), None),
     ("", None, set(), None),

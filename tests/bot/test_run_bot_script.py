@@ -1,0 +1,26 @@
+"""The README's first command, ``scripts/run-bot``: it installs duban and runs the bot."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from tests.bot.cli_process import ROOT, clean_env
+
+
+def test_run_bot_installs_then_runs_from_the_working_directory(tmp_path: Path) -> None:
+    token = "123456:NOT-A-REAL-TOKEN"
+    (tmp_path / ".env").write_text(f"TELEGRAM_BOT_TOKEN={token}\nDUBAN_STARTUP_RETRIES=0\n",
+                                   encoding="utf-8")
+    (tmp_path / ".env").chmod(0o600)
+    result = subprocess.run([str(ROOT / "scripts" / "run-bot")], cwd=tmp_path,
+                            env=clean_env(), capture_output=True, text=True, timeout=300,
+                            check=False)
+    output = result.stdout + result.stderr
+    # The bot started with the .env of the working directory and could not reach Telegram
+    # (the tests point it at a closed port): one clear failure, never the token.
+    assert result.returncode == 1, output
+    assert token not in output and "Traceback" not in output
+    assert (ROOT / ".venv" / "bin" / "duban").exists()
+    assert "Telegram" in output  # what could not be reached, in one line
+    assert (tmp_path / "var" / "duban.sqlite3").exists()  # the database beside the .env
