@@ -4,8 +4,10 @@
     duban tasks [--unit UNIT] [--json]       list the tasks (of one unit or group)
     duban units [--json]                     list the units and groups
     duban plan --year 2026 [--unit U] [--json]   the reminder calendar (with delivery states)
-    duban run                                start the bot (long polling)
+    duban run [--webhook-url URL --listen HOST:PORT]   start the bot (polling, or a webhook)
     duban db upgrade                         create or upgrade the database schema
+    duban db backup FILE                     copy the database into FILE (safe while running)
+    duban db restore FILE [--replace]        put a backup back (stop the bot first)
     duban invite --unit 生态环境局 [--role contact|leader|admin]   a one-time enrolment link
     duban remind --dry-run [--at ISO-TIME]   what would be sent at that time, to whom
     duban export --year 2026 [-o FILE]       the status as an Excel workbook
@@ -46,6 +48,7 @@ from bot.configuration import (
     warn_if_env_file_is_readable,
 )
 from bot.i18n import N_, Translator, translator
+from bot.settings import check_webhook_url, parse_listen
 from schedules.model import Assignment, Task, Timetable, Unit, UnitKind
 
 if TYPE_CHECKING:
@@ -319,28 +322,133 @@ def _pad(text: str, width: int) -> str:
 # -- running the bot -------------------------------------------------------------------------
 
 def cmd_run(args: argparse.Namespace, t: Translator) -> int:
-    """Start the bot with long polling."""
+    """Start the bot: long polling, or a webhook with ``--webhook-url``."""
     from bot.running import run_bot
 
     settings = read_settings(t)
+    changes: dict[str, object] = {}
+    if args.webhook_url:
+        changes["webhook_url"] = args.webhook_url
+    if args.listen:
+        changes["webhook_listen"] = args.listen
+    if changes:
+        settings = settings.model_copy(update=changes)
+    if args.listen and not settings.webhook_url:
+        raise CliError(t.gettext("--listen is the webhook's address: give --webhook-url (or "
+                                 "DUBAN_WEBHOOK_URL) too."), status=USAGE)
     warn_if_env_file_is_readable(t, settings)
     return run_bot(settings, t)
 
 
 def cmd_db(args: argparse.Namespace, t: Translator) -> int:
-    """Create or upgrade the database schema (Alembic)."""
+    """The database: upgrade its schema, back it up, restore a backup."""
     settings = read_settings(t)
+    if args.action == "backup":
+        return _db_backup(args, settings, t)
+    if args.action == "restore":
+        return _db_restore(args, settings, t)
     existed = settings.sqlite_path.exists() if settings.sqlite_path is not None else True
     with database(settings, t) as store:
         revision = store.current_revision()
-    from bot.configuration import safe_url
-
-    where = str(settings.sqlite_path.absolute()) if settings.sqlite_path else safe_url(
-        settings.resolved_database_url)
+    where = _where(settings)
     if not existed:
         print(t.gettext("Created the database {where}.").format(where=where))
     print(t.gettext("Database {where}: schema at revision {rev}.").format(where=where,
                                                                           rev=revision))
+    return 0
+
+
+def _where(settings: Settings) -> str:
+    """The configured database for messages: the SQLite file, or the URL without password."""
+    from bot.configuration import safe_url
+
+    if settings.sqlite_path is not None:
+        return str(settings.sqlite_path.absolute())
+    return safe_url(settings.resolved_database_url)
+
+
+def _counts_text(t: Translator, counts: dict[str, int]) -> str:
+    return t.gettext("{people} people, {invites} invitations, {groups} groups, {reports} "
+                     "reports, {reminders} reminders").format(
+        people=counts.get("person", 0), invites=counts.get("invite", 0),
+        groups=counts.get("leadership_chat", 0), reports=counts.get("status_report", 0),
+        reminders=counts.get("reminder", 0))
+
+
+def _backup_error(exc: Exception, settings: Settings, t: Translator) -> CliError:
+    """One line for a failed backup or restore (:class:`storage.backup.BackupError`)."""
+    from storage.backup import BackupError
+
+    assert isinstance(exc, BackupError)
+    details = exc.details
+    if exc.reason == "no_database":
+        return CliError(t.gettext("There is no database at {path} to back up (DUBAN_DATA_DIR, "
+                                  "DATABASE_URL).").format(path=details["path"]))
+    if exc.reason == "tool_missing":
+        return CliError(t.gettext(
+            "{tool} is not installed; a PostgreSQL database is backed up and restored with the "
+            "PostgreSQL client tools (apt-get install postgresql-client, the server's major "
+            "version or newer).").format(tool=details["tool"]))
+    if exc.reason == "tool_failed":
+        return CliError(t.gettext("{tool} failed: {error}").format(tool=details["tool"],
+                                                                   error=details["error"]))
+    if exc.reason == "wrong_kind":
+        template = (N_("{path} is a PostgreSQL dump, but the database is SQLite ({where}).")
+                    if details["kind"] == "pg_dump" else
+                    N_("{path} is a SQLite backup, but the database is PostgreSQL ({where})."))
+        return CliError(t.gettext(template).format(path=details["path"],
+                                                   where=_where(settings)))
+    if exc.reason == "not_empty":
+        counts = details["counts"]
+        assert isinstance(counts, dict)
+        return CliError(t.gettext(
+            "The database {where} already holds {counts}. Stop the bot, then add --replace to "
+            "overwrite it with the backup.").format(where=_where(settings),
+                                                    counts=_counts_text(t, counts)))
+    if exc.reason == "damaged":
+        return CliError(t.gettext(
+            "The copy failed SQLite's check ({error}): the database may be damaged; keep the "
+            "last good backup.").format(error=details["error"]))
+    return CliError(t.gettext("{path} is not a backup of duban's database (made by 'duban db "
+                              "backup').").format(path=details.get("path", "?")))
+
+
+def _db_backup(args: argparse.Namespace, settings: Settings, t: Translator) -> int:
+    from storage.backup import BackupError, backup_database
+
+    target = _writable_target(Path(args.file), t)
+    try:
+        info = backup_database(settings.resolved_database_url, target)
+    except BackupError as exc:
+        raise _backup_error(exc, settings, t) from None
+    print(t.gettext("Backed up {where} to {file} ({size} bytes): schema revision {rev}, "
+                    "{counts}.").format(where=_where(settings), file=target, size=info.size,
+                                        rev=info.revision or "?",
+                                        counts=_counts_text(t, info.counts)))
+    return 0
+
+
+def _db_restore(args: argparse.Namespace, settings: Settings, t: Translator) -> int:
+    from storage.backup import BackupError, restore_database
+
+    source = Path(args.file)
+    if not source.is_file():
+        raise CliError(t.gettext("Cannot read {path}: there is no such file.").format(
+            path=source), status=USAGE)
+    if settings.sqlite_path is not None:
+        from bot.configuration import check_sqlite_location
+
+        check_sqlite_location(settings.sqlite_path, t, create=True)
+    try:
+        info = restore_database(settings.resolved_database_url, source, replace=args.replace)
+    except BackupError as exc:
+        raise _backup_error(exc, settings, t) from None
+    with database(settings, t) as store:  # a backup of an older duban: bring it up to date
+        revision = store.current_revision()
+    print(t.gettext("Restored {file} into {where}: {counts}; schema at revision {rev} (was "
+                    "{old} in the backup).").format(
+        file=source, where=_where(settings), counts=_counts_text(t, info.counts),
+        rev=revision, old=info.revision or "?"))
     return 0
 
 
@@ -611,12 +719,42 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help=t.gettext("print JSON"))
     p.set_defaults(handler=cmd_plan)
 
-    p = commands.add_parser("run", help=t.gettext("start the bot (long polling)"))
+    p = commands.add_parser("run", help=t.gettext("start the bot (long polling, or a webhook)"),
+                            description=t.gettext(
+        "Start the bot. Without --webhook-url it fetches updates by long polling; with it, "
+        "Telegram posts them to that HTTPS URL, which a reverse proxy with TLS forwards to "
+        "--listen (see docs/deploy.md). Every post must carry the webhook's secret token "
+        "(DUBAN_WEBHOOK_SECRET, else a new random one at every start)."))
+    p.add_argument("--webhook-url", metavar="URL", type=_checked(t, check_webhook_url),
+                   help=t.gettext("the public https:// URL Telegram posts updates to (default: "
+                                  "DUBAN_WEBHOOK_URL; none: long polling)"))
+    p.add_argument("--listen", metavar=t.gettext("HOST:PORT"), type=_checked(t, parse_listen),
+                   help=t.gettext("where the webhook server listens, behind the proxy "
+                                  "(default: DUBAN_WEBHOOK_LISTEN, else 127.0.0.1:8443)"))
     p.set_defaults(handler=cmd_run)
 
-    p = commands.add_parser("db", help=t.gettext("database schema"))
-    p.add_argument("action", choices=["upgrade"], help=t.gettext("create or upgrade the schema"))
-    p.set_defaults(handler=cmd_db)
+    p = commands.add_parser("db", help=t.gettext("the database: schema, backup, restore"))
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True,
+                               parser_class=_Parser, title=t.gettext("actions"))
+    db = actions.add_parser("upgrade", help=t.gettext("create or upgrade the schema"))
+    db.set_defaults(handler=cmd_db)
+    db = actions.add_parser("backup", help=t.gettext(
+        "copy the database into FILE, safe while the bot runs"), description=t.gettext(
+        "Copy the database into FILE while the bot runs: SQLite with its online backup, "
+        "PostgreSQL with pg_dump (custom format). FILE is replaced if it exists."))
+    db.add_argument("file", metavar=t.gettext("FILE"), help=t.gettext("the backup file"))
+    db.set_defaults(handler=cmd_db)
+    db = actions.add_parser("restore", help=t.gettext(
+        "put a backup made by 'duban db backup' back (stop the bot first)"),
+        description=t.gettext(
+        "Put a backup made by 'duban db backup' into the configured database, then upgrade its "
+        "schema. Stop the bot first. A database that holds data is replaced only with "
+        "--replace."))
+    db.add_argument("file", metavar=t.gettext("FILE"), help=t.gettext("the backup file"))
+    db.add_argument("--replace", action="store_true", help=t.gettext(
+        "overwrite a database that already holds people, invitations, groups, reports or "
+        "reminders"))
+    db.set_defaults(handler=cmd_db)
 
     p = commands.add_parser("invite", help=t.gettext("make a one-time enrolment link"))
     tasks_option(p)
@@ -658,6 +796,19 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
     tasks_option(p)
     p.set_defaults(handler=cmd_demo)
     return parser
+
+
+def _checked(t: Translator, check: Callable[[str], object]) -> Callable[[str], str]:
+    """An argparse type: the text as given, once ``check`` accepts it (its words translated)."""
+    from schedules.text import TextError
+
+    def parse(text: str) -> str:
+        try:
+            check(text)
+        except TextError as exc:
+            raise argparse.ArgumentTypeError(exc.text.translate(t.gettext)) from None
+        return text
+    return parse
 
 
 def _whole_number(t: Translator) -> Callable[[str], int]:

@@ -567,16 +567,40 @@ def _due_line(t: Translator, timetable: Timetable, item: DueItem, several_units:
     return " · ".join(parts)
 
 
-_TOKEN = re.compile(r"<[^>]*>|&(?:#[0-9]+|#x[0-9a-fA-F]+|[a-zA-Z]+);|.", re.DOTALL)
+_TOKEN = re.compile(r"""<(?:[^>"']|"[^"]*"|'[^']*')*>"""  # a tag (a quoted ">" is inside)
+                    r"|&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z]+);|.", re.DOTALL)
 _TAG_NAME = re.compile(r"</?\s*([a-zA-Z-]+)")
+
+
+_NAMED = {"&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"'}
+
+
+def _shown(token: str) -> str:
+    """What a token shows once Telegram has parsed the HTML ("" for a tag).
+
+    Character references are decoded as Telegram decodes them: every code point by number
+    (``html.unescape`` would turn ``&#31;`` into nothing), and the four named ones.
+    """
+    if token.startswith("<") and len(token) > 1:
+        return ""
+    if token.startswith("&#") and len(token) > 3:
+        hexadecimal = token[2] in "xX"
+        code = int(token[3:-1], 16) if hexadecimal else int(token[2:-1])
+        return chr(code) if 0 < code <= 0x10FFFF else ""
+    if token.startswith("&") and len(token) > 1:
+        return _NAMED.get(token, unescape(token))
+    return token
 
 
 def _visible(token: str) -> int:
     """UTF-16 code units a token shows once Telegram has parsed the HTML."""
-    if token.startswith("<") and len(token) > 1:
-        return 0
-    shown = unescape(token) if token.startswith("&") else token
-    return len(shown.encode("utf-16-le")) // 2
+    return len(_shown(token).encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _shows_something(tokens: list[str]) -> bool:
+    """Whether tokens show more than white space: Telegram strips a message's white space and
+    refuses one left empty ("message text is empty")."""
+    return any(not _shown(token).isspace() and _shown(token) for token in tokens)
 
 
 def paginate(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
@@ -586,7 +610,9 @@ def paginate(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     characters, never inside an entity (``&amp;``) or a tag, and tags open at a cut are closed
     at the end of the page and opened again at the start of the next, so every page parses on
     its own. Lengths are counted as Telegram counts them (visible UTF-16 code units after
-    parsing), not in escaped characters.
+    parsing), not in escaped characters. A page that would show only white space or empty tags
+    is left out: Telegram strips it to nothing and refuses it. ``tests/bot/
+    test_render_properties.py`` checks these promises for any text.
 
     Returns:
         At least one page (``[""]`` for empty text).
@@ -608,7 +634,7 @@ def paginate(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
             head = head[:-1]
         while rest and rest[0] == "\n":
             rest = rest[1:]
-        if any(_visible(tok) for tok in head):
+        if _shows_something(head):  # a page of blanks or empty tags is dropped, not sent
             pages.append("".join(head) + close(tags))
         page = list(tags) + rest
         size = sum(_visible(tok) for tok in rest)
@@ -632,7 +658,7 @@ def paginate(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
                 opened.pop()
         elif token.startswith("<") and len(token) > 1 and not token.endswith("/>"):
             opened.append(token)
-    if page or not pages:
+    if _shows_something(page) or not pages:
         pages.append("".join(page))
     return pages
 

@@ -1,5 +1,12 @@
 """``duban run``: start the bot, with logs that never show the token and a patient start-up.
 
+- Updates come by long polling, or, with a webhook URL (``--webhook-url`` /
+  ``DUBAN_WEBHOOK_URL``), Telegram posts them to PTB's webhook server on ``--listen`` /
+  ``DUBAN_WEBHOOK_LISTEN`` behind a TLS reverse proxy (docs/deploy.md). Each post must carry
+  the secret token (``X-Telegram-Bot-Api-Secret-Token``; PTB answers 403 otherwise): the one in
+  ``DUBAN_WEBHOOK_SECRET``, or a new random one at every start, which duban hands to Telegram
+  with ``setWebhook``. Like the token, it never appears in a log line.
+
 - Logging goes to stderr at INFO; :class:`RedactToken` on every handler replaces the token in
   messages, arguments, exception texts and tracebacks (PTB and httpx put it in URLs and in
   ``InvalidToken``), and :func:`logging.captureWarnings` sends library warnings through it too.
@@ -14,11 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import sys
+from urllib.parse import urlsplit
 
 from bot.configuration import CliError, database, read_timetable
 from bot.i18n import Translator
-from bot.settings import Settings
+from bot.settings import Settings, parse_listen
 
 log = logging.getLogger("duban")
 RETRY_LOGGER = "telegram.ext"  # PTB names the retry loop's logger after its package
@@ -31,18 +40,22 @@ class RedactToken(logging.Filter):
     once, and cached in ``exc_text`` where the formatter looks first) and the stack.
     """
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, *others: str) -> None:
         super().__init__()
         self.token = token
+        self.secrets = tuple(s for s in others if s)
         self._formatter = logging.Formatter()
 
     def redact(self, text: str) -> str:
-        """``text`` without the token (nor its secret half, which some messages show alone)."""
+        """``text`` without the token (nor its secret half, which some messages show alone),
+        nor the other secrets (the webhook's secret token)."""
+        for secret in self.secrets:
+            text = text.replace(secret, "<secret>")
         if not self.token:
             return text
         text = text.replace(self.token, "<token>")
-        secret = self.token.split(":", 1)[-1]
-        return text.replace(secret, "<token>") if len(secret) >= 4 else text
+        half = self.token.split(":", 1)[-1]
+        return text.replace(half, "<token>") if len(half) >= 4 else text
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite the record without the token; never drops a record."""
@@ -86,8 +99,9 @@ class RetryLog(logging.Filter):
         return True
 
 
-def setup_logging(token: str) -> None:
-    """Log to stderr at INFO, with the token redacted and httpx's per-request lines quiet."""
+def setup_logging(token: str, *others: str) -> None:
+    """Log to stderr at INFO, the token and ``others`` (secrets) redacted, and the per-request
+    lines of httpx and of the webhook server quiet."""
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         level=logging.INFO)
     logging.captureWarnings(True)
@@ -95,8 +109,9 @@ def setup_logging(token: str) -> None:
         if not any(isinstance(f, RetryLog) for f in handler.filters):
             handler.addFilter(RetryLog())  # first: it rewrites the record the next one redacts
         if not any(isinstance(f, RedactToken) for f in handler.filters):
-            handler.addFilter(RedactToken(token))
+            handler.addFilter(RedactToken(token, *others))
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("tornado.access").setLevel(logging.WARNING)  # refused posts still show
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger(RETRY_LOGGER).setLevel(logging.DEBUG)
 
@@ -150,7 +165,9 @@ def ask_bot_username(settings: Settings, t: Translator) -> str:
 
 
 def run_bot(settings: Settings, t: Translator) -> int:
-    """Check everything, then poll until stopped; returns the exit status.
+    """Check everything, then take updates until stopped; returns the exit status.
+
+    Long polling, or a webhook when ``settings.webhook_url`` is set.
 
     Raises:
         CliError: what keeps the bot from starting, in one line.
@@ -161,15 +178,49 @@ def run_bot(settings: Settings, t: Translator) -> int:
     from bot.app import build_application
 
     token = _token(settings, t)
-    setup_logging(token)
+    secret = webhook_secret(settings) if settings.webhook_url else ""
+    setup_logging(token, secret)
     timetable = read_timetable(settings.tasks_path, t)
     with database(settings, t) as store:
         application = build_application(settings, timetable=timetable, store=store)
         log.info("duban starting: timetable %s, database %s", settings.tasks_path,
                  store.engine.url.render_as_string(hide_password=True))
         try:
-            application.run_polling(allowed_updates=Update.ALL_TYPES,
-                                    bootstrap_retries=settings.startup_retries)
+            if settings.webhook_url:
+                host, port = parse_listen(settings.webhook_listen)
+                log.info("updates by webhook: Telegram posts to %s, the proxy forwards to "
+                         "http://%s:%s/%s", settings.webhook_url, host, port,
+                         webhook_path(settings.webhook_url))
+                application.run_webhook(
+                    listen=host, port=port, url_path=webhook_path(settings.webhook_url),
+                    webhook_url=settings.webhook_url, secret_token=secret,
+                    allowed_updates=Update.ALL_TYPES,
+                    bootstrap_retries=settings.startup_retries)
+            else:
+                application.run_polling(allowed_updates=Update.ALL_TYPES,
+                                        bootstrap_retries=settings.startup_retries)
         except TelegramError as exc:
             raise telegram_error(exc, settings, t, token) from None
+        except OSError as exc:  # the webhook server could not listen
+            raise CliError(t.gettext(
+                "Cannot listen on {listen} for the webhook: {error}. Choose another --listen "
+                "(DUBAN_WEBHOOK_LISTEN).").format(listen=settings.webhook_listen,
+                                                  error=exc.strerror or exc)) from None
     return 0
+
+
+def webhook_secret(settings: Settings) -> str:
+    """The webhook's secret token: ``DUBAN_WEBHOOK_SECRET``, else a new random one.
+
+    A new one at every start is enough: duban gives it to Telegram with ``setWebhook`` each
+    time it starts. Set it only if something else (the proxy) must check it too.
+    """
+    if settings.webhook_secret is not None:
+        return settings.webhook_secret.get_secret_value()
+    return secrets.token_urlsafe(32)
+
+
+def webhook_path(url: str) -> str:
+    """The path PTB's webhook server answers on: the webhook URL's own path (the reverse proxy
+    forwards it unchanged)."""
+    return urlsplit(url).path.strip("/")

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationInfo, field_validator
@@ -45,7 +47,41 @@ VARIABLES = {
     "invite_ttl_days": "DUBAN_INVITE_TTL_DAYS",
     "dispatch_interval_seconds": "DUBAN_DISPATCH_INTERVAL",
     "startup_retries": "DUBAN_STARTUP_RETRIES",
+    "webhook_url": "DUBAN_WEBHOOK_URL",
+    "webhook_listen": "DUBAN_WEBHOOK_LISTEN",
+    "webhook_secret": "DUBAN_WEBHOOK_SECRET",
 }
+DEFAULT_WEBHOOK_LISTEN = "127.0.0.1:8443"
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+"""What Telegram accepts as a webhook's secret token (setWebhook ``secret_token``)."""
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8443`` for IPv6, ``:8443`` for 127.0.0.1) as (host, port).
+
+    Raises:
+        TextError: not a host and a port 1-65535.
+    """
+    host, colon, port = value.strip().rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not colon or not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise TextError(N_("must be HOST:PORT, e.g. 127.0.0.1:8443 (the address the reverse "
+                           "proxy forwards to); got {value!r}"), value=value)
+    return host, int(port)
+
+
+def check_webhook_url(value: str) -> str:
+    """The public HTTPS URL Telegram posts updates to.
+
+    Raises:
+        TextError: not an ``https://host/...`` URL (Telegram posts to HTTPS only).
+    """
+    parts = urlsplit(value.strip())
+    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+        raise TextError(N_("must be the public https:// URL Telegram posts updates to, e.g. "
+                           "https://bot.example.org/duban (Telegram uses HTTPS only); got "
+                           "{value!r}"), value=value)
+    return value.strip()
 
 
 def shipped_tasks_path() -> Path:
@@ -101,10 +137,15 @@ class Settings(BaseSettings):
                                              validation_alias=_alias("dispatch_interval_seconds"))
     startup_retries: int = Field(default=20, ge=0, le=1000,
                                  validation_alias=_alias("startup_retries"))
+    webhook_url: str | None = Field(default=None, validation_alias=_alias("webhook_url"))
+    webhook_listen: str = Field(default=DEFAULT_WEBHOOK_LISTEN,
+                                validation_alias=_alias("webhook_listen"))
+    webhook_secret: SecretStr | None = Field(default=None,
+                                             validation_alias=_alias("webhook_secret"))
     _env_file_used: Path | None = PrivateAttr(default=None)
 
     @field_validator("telegram_bot_username", "database_url", "telegram_file_base_url",
-                     mode="before")
+                     "webhook_url", "webhook_secret", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
@@ -136,6 +177,29 @@ class Settings(BaseSettings):
                                    "{value!r}"), value=value) from exc
         if isinstance(value, int):
             return (value,)
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _https_url(cls, value: str | None) -> str | None:
+        return check_webhook_url(value) if value is not None else None
+
+    @field_validator("webhook_listen", mode="before")
+    @classmethod
+    def _host_and_port(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return DEFAULT_WEBHOOK_LISTEN
+            parse_listen(value)
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _SECRET_TOKEN.fullmatch(value.get_secret_value()):
+            raise TextError(N_("must be 1-256 letters, digits, '_' or '-' (what Telegram "
+                               "accepts as a secret token); leave it unset and duban makes a "
+                               "new one at every start"))
         return value
 
     @field_validator("tz")

@@ -4,7 +4,14 @@ See :mod:`bot_api_standin.server` for usage; :mod:`bot_api_standin.spec` validat
 against the packaged spec subset (``api_subset.json``, made by ``scripts/make_api_subset.py``).
 """
 
-from .server import ApiCall, BotApiStandIn, RateLimits, StoredFile, TranscriptEvent
+from .server import (
+    ApiCall,
+    BotApiStandIn,
+    RateLimits,
+    StoredFile,
+    TranscriptEvent,
+    WebhookDelivery,
+)
 from .spec import (
     ApiError,
     FormattedText,
@@ -25,6 +32,7 @@ __all__ = [
     "TranscriptEvent",
     "UploadedFile",
     "ValidatedCall",
+    "WebhookDelivery",
     "load_api_subset",
     "parse_html",
     "validate_call",

@@ -24,8 +24,20 @@ Usage::
         print(api.render_transcript())
 
 Private chats have the user's id as chat id. Updates are served by ``getUpdates`` (long
-polling); webhooks can be set but nothing is posted to them. Methods outside the packaged
-subset answer 404, like an unknown method does on Telegram.
+polling), or, once ``setWebhook`` is called, posted one at a time to the webhook as Telegram
+does: JSON, with the ``X-Telegram-Bot-Api-Secret-Token`` header when a secret token was set,
+retried until the bot answers 2xx (``getWebhookInfo`` shows the last error). The stand-in has
+no network: :meth:`BotApiStandIn.route_webhook` plays the reverse proxy that serves the public
+HTTPS URL from a local address, and :meth:`BotApiStandIn.post_to_webhook` posts one update
+with any secret (or none), for tests of the bot's check. Methods outside the packaged subset
+answer 404, like an unknown method does on Telegram.
+
+Webhook usage::
+
+    api.route_webhook("https://bot.example.org", "http://127.0.0.1:8443")
+    # the bot calls setWebhook("https://bot.example.org/duban", secret_token=...) and listens
+    sent = api.send_command(1001, "start")            # posted to http://127.0.0.1:8443/duban
+    assert await api.post_to_webhook(secret_token="wrong") == 403
 """
 
 from __future__ import annotations
@@ -45,6 +57,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
+import aiohttp
 from aiohttp import web
 
 from .spec import (
@@ -102,6 +115,9 @@ _KIND_MARKERS = {
     "answer": "💬 ",
     "delete": "🗑 ",
 }
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+_NO_ROUTE = "Failed to resolve host: the stand-in has no network (see route_webhook)"
 _BAD_GATEWAY_PAGE = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
     "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
@@ -212,6 +228,24 @@ class ApiCall:
     at: float
 
 
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One post of an update to a bot's webhook.
+
+    Attributes:
+        update_id: The update posted.
+        url: Where it went (after the route of :meth:`BotApiStandIn.route_webhook`).
+        status: The HTTP status the bot answered, 0 when it could not be reached.
+        error: Telegram's words for a failure (``Wrong response from the webhook: 403
+            Forbidden``), "" on success.
+    """
+
+    update_id: int
+    url: str
+    status: int
+    error: str
+
+
 @dataclass
 class _Fault:
     error_code: int
@@ -301,6 +335,9 @@ class _BotState:
     poll_generation: int = 0
     allowed_updates: list[str] = field(default_factory=list)
     webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_error: tuple[int, str] | None = None  # (unix time, message) of the last failure
+    webhook_deliveries: list[WebhookDelivery] = field(default_factory=list)
     chats: dict[int, _ChatLog] = field(default_factory=dict)
     callbacks: dict[str, _Callback] = field(default_factory=dict)
     commands: dict[tuple[str, str], list[JSONDict]] = field(default_factory=dict)
@@ -418,6 +455,11 @@ class BotApiStandIn:
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._socket: socket.socket | None = None
+        self._webhook_routes: dict[str, str] = {}
+        self._webhook_senders: dict[str, asyncio.Task[None]] = {}
+        self._client: aiohttp.ClientSession | None = None
+        self.webhook_retry_delay = 0.2
+        """Seconds before a failed webhook post is tried again (Telegram waits longer)."""
         self._handlers: dict[str, Callable[[_BotState, ValidatedCall], Awaitable[Any]]] = {
             "getMe": self._get_me,
             "getUpdates": self._get_updates,
@@ -474,6 +516,15 @@ class BotApiStandIn:
             return
         self._closing = True
         self._notify()
+        for sender in self._webhook_senders.values():
+            sender.cancel()
+        for sender in list(self._webhook_senders.values()):
+            with suppress(asyncio.CancelledError):
+                await sender
+        self._webhook_senders.clear()
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
         runner, sock = self._runner, self._socket
         self._runner = self._socket = None
         await runner.cleanup()
@@ -617,6 +668,53 @@ class BotApiStandIn:
     def block_bot(self, user_id: int, blocked: bool = True) -> None:
         """Make the user block (or unblock) the bot: sends to them answer 403."""
         self._users[user_id].blocked = blocked
+
+    def route_webhook(self, public_prefix: str, local_base: str) -> None:
+        """Play the reverse proxy: posts to URLs under ``public_prefix`` go to ``local_base``.
+
+        Args:
+            public_prefix: The start of the public HTTPS URL (``https://bot.example.org``).
+            local_base: What serves it (``http://127.0.0.1:8443``); the rest of the path is
+                kept.
+        """
+        self._webhook_routes[public_prefix.rstrip("/")] = local_base.rstrip("/")
+        self._notify()
+
+    def webhook_deliveries(self, *, token: str | None = None) -> list[WebhookDelivery]:
+        """Every post of an update to the bot's webhook, oldest first."""
+        return list(self._bot(token).webhook_deliveries)
+
+    async def post_to_webhook(
+        self,
+        update: JSONDict | None = None,
+        *,
+        secret_token: str | None = None,
+        token: str | None = None,
+    ) -> int:
+        """Post one update to the bot's webhook now, as anyone could; return the HTTP status.
+
+        Args:
+            update: The ``Update`` JSON (default: a private ``/start`` from a made-up user).
+            secret_token: The header's value: None sends the secret set with ``setWebhook``,
+                ``""`` sends no header.
+            token: Which bot (needed only when several are registered).
+
+        Returns:
+            The bot's HTTP status, 0 when it cannot be reached.
+        """
+        bot = self._bot(token)
+        if not bot.webhook_url:
+            raise ValueError("no webhook is set; the bot must call setWebhook first")
+        if update is None:
+            user = {"id": 777, "is_bot": False, "first_name": "Mallory"}
+            update = {"update_id": 1, "message": {
+                "message_id": 1, "from": user, "chat": {"id": 777, "type": "private",
+                                                        "first_name": "Mallory"},
+                "date": int(self._wall_clock()), "text": "/start",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
+        secret = bot.webhook_secret if secret_token is None else secret_token
+        status, _ = await self._post_update(bot, update, secret)
+        return status
 
     # --- what users do --------------------------------------------------------------------
 
@@ -1280,20 +1378,90 @@ class BotApiStandIn:
 
     async def _set_webhook(self, bot: _BotState, call: ValidatedCall) -> bool:
         url = call.args["url"]
+        if not url:
+            return await self._delete_webhook(bot, call)
         if not url.startswith("https://"):
             raise ApiError.bad_request("bad webhook: An HTTPS URL must be provided for webhook")
-        bot.webhook_url = url
+        secret = call.args.get("secret_token") or ""
+        if secret and not _SECRET_TOKEN.fullmatch(secret):
+            raise ApiError.bad_request("secret token contains unallowed characters")
+        bot.webhook_url, bot.webhook_secret, bot.webhook_error = url, secret, None
         if call.args.get("drop_pending_updates"):
             bot.updates.clear()
         if "allowed_updates" in call.args:
             bot.allowed_updates = list(call.args["allowed_updates"])
+        sender = self._webhook_senders.get(bot.token)
+        if sender is None or sender.done():
+            self._webhook_senders[bot.token] = asyncio.create_task(self._send_to_webhook(bot))
+        self._notify()
         return True
 
     async def _delete_webhook(self, bot: _BotState, call: ValidatedCall) -> bool:
-        bot.webhook_url = ""
+        bot.webhook_url, bot.webhook_secret, bot.webhook_error = "", "", None
         if call.args.get("drop_pending_updates"):
             bot.updates.clear()
+        self._notify()  # the webhook sender sees the URL gone and ends
         return True
+
+    async def _send_to_webhook(self, bot: _BotState) -> None:
+        """Post the bot's updates to its webhook one at a time, in order, until it is deleted.
+
+        An update leaves the queue when the bot answers 2xx; otherwise the failure is kept for
+        ``getWebhookInfo`` and the same update is posted again after ``webhook_retry_delay``.
+        """
+        while bot.webhook_url and not self._closing:
+            changed = self._changed
+            if not bot.updates:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), 5.0)
+                continue
+            if self._local_url(bot.webhook_url).startswith("https://"):
+                # Telegram would resolve the host; the stand-in waits for route_webhook.
+                bot.webhook_error = (int(self._wall_clock()), _NO_ROUTE)
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), 5.0)
+                continue
+            update = bot.updates[0]
+            status, error = await self._post_update(bot, update, bot.webhook_secret)
+            if 200 <= status < 300:
+                if bot.updates and bot.updates[0] is update:
+                    bot.updates.pop(0)
+                self._notify()
+                continue
+            bot.webhook_error = (int(self._wall_clock()), error)
+            self._notify()
+            await asyncio.sleep(self.webhook_retry_delay)
+
+    def _local_url(self, url: str) -> str:
+        """Where a webhook URL is served, through the routes of :meth:`route_webhook`."""
+        for prefix, local in sorted(self._webhook_routes.items(), key=lambda r: -len(r[0])):
+            if url == prefix or url.startswith(prefix + "/"):
+                return local + url[len(prefix):]
+        return url
+
+    async def _post_update(self, bot: _BotState, update: JSONDict,
+                           secret: str) -> tuple[int, str]:
+        """POST one update to the webhook as Telegram does; (status, Telegram's error words)."""
+        url = self._local_url(bot.webhook_url)
+        headers = {SECRET_HEADER: secret} if secret else {}
+        status, error = 0, ""
+        if url.startswith("https://"):
+            error = _NO_ROUTE
+        else:
+            if self._client is None:
+                self._client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+            try:
+                async with self._client.post(url, json=update, headers=headers) as response:
+                    status = response.status
+                    await response.read()
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                error = f"Connection failed: {exc}"
+            else:
+                if not 200 <= status < 300:
+                    error = f"Wrong response from the webhook: {status} {response.reason}"
+        bot.webhook_deliveries.append(
+            WebhookDelivery(int(update.get("update_id", 0)), url, status, error))
+        return status, error
 
     async def _get_webhook_info(self, bot: _BotState, call: ValidatedCall) -> JSONDict:
         info: JSONDict = {
@@ -1305,6 +1473,8 @@ class BotApiStandIn:
             info["max_connections"] = 40
             if bot.allowed_updates:
                 info["allowed_updates"] = list(bot.allowed_updates)
+            if bot.webhook_error is not None:
+                info["last_error_date"], info["last_error_message"] = bot.webhook_error
         return info
 
     async def _send_message(self, bot: _BotState, call: ValidatedCall) -> JSONDict:

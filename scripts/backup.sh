@@ -5,9 +5,11 @@
 #
 #   scripts/backup.sh [--config-dir /etc/duban] [--keep-days 30] DEST_DIR
 #
-# Reads DATABASE_URL / DUBAN_DATA_DIR / DUBAN_TASKS from CONFIG_DIR/duban.env: SQLite is copied
-# with SQLite's online backup, PostgreSQL with pg_dump (custom format). Archives older than
-# --keep-days are removed. Restore: see docs/deploy.md.
+# The database is copied by `duban db backup` (SQLite's online backup, or pg_dump in custom
+# format), run as the user that owns CONFIG_DIR/duban.env (the service user), so that it reads
+# the same settings as the bot and, on PostgreSQL, logs in as the same role. The archive also
+# holds duban.env and the timetable (DUBAN_TASKS). Archives older than --keep-days are removed.
+# Restore: see docs/deploy.md (`duban db restore`).
 set -euo pipefail
 
 config=/etc/duban
@@ -17,7 +19,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --config-dir) config="$2"; shift 2 ;;
     --keep-days) keep="$2"; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     -*) echo "backup.sh: unknown option $1" >&2; exit 2 ;;
     *) dest="$1"; shift ;;
   esac
@@ -31,33 +33,27 @@ setting() {  # the value of a KEY=VALUE line of duban.env, or empty
   sed -n "s/^$1=//p" "$config/duban.env" | tail -n 1
 }
 url="$(setting DATABASE_URL)"
-data_dir="$(setting DUBAN_DATA_DIR)"
 tasks="$(setting DUBAN_TASKS)"
+duban="$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/duban"
+owner="$(stat -c %U "$config/duban.env")"
 
 stamp="$(date +%Y%m%d-%H%M%S)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-mkdir "$work/duban-$stamp"
+chmod 0711 "$work"
 out="$work/duban-$stamp"
+install -d -m 0700 -o "$owner" "$out"  # the service user writes the database's copy here
 
 case "$url" in
-  postgresql*)
-    pg_dump --format=custom --file="$out/duban.pgdump" "${url/+psycopg/}" ;;
-  *)
-    database="${url#sqlite:///}"
-    [ -n "$url" ] || database="${data_dir:-var}/duban.sqlite3"
-    python3 - "$database" "$out/duban.sqlite3" <<'EOF'
-import sqlite3
-import sys
-
-source = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
-target = sqlite3.connect(sys.argv[2])
-source.backup(target)
-target.close()
-source.close()
-EOF
-    ;;
+  postgresql*) copy="$out/duban.pgdump" ;;
+  *) copy="$out/duban.sqlite3" ;;
 esac
+as_owner=()
+if [ "$(id -u)" = 0 ] && [ "$owner" != root ]; then
+  as_owner=(runuser -u "$owner" --)
+fi
+(cd / && "${as_owner[@]}" env DUBAN_ENV_FILE="$(realpath "$config")/duban.env" \
+  "$duban" db backup "$copy" >/dev/null)
 cp -p "$config/duban.env" "$out/duban.env"
 if [ -n "$tasks" ] && [ -f "$tasks" ]; then
   cp -p "$tasks" "$out/tasks.yaml"

@@ -92,6 +92,8 @@ WORKFLOW_ACTIONS = ("report.added", "reminder.acknowledged", "review.confirmed",
 """The audit actions of the supervision workflow (``Store.workflow_log``)."""
 _REMINDER_KEY = ("task_id", "unit_id", "cycle", "kind", "offset_days", "chat_id")
 _INSERT_BATCH = 500  # rows per INSERT; keeps far below both backends' bound-parameter limits
+SQLITE_BUSY_TIMEOUT_SECONDS = 15.0
+"""How long an SQLite writer waits for another writer before "database is locked"."""
 
 
 class InviteError(Exception):
@@ -431,6 +433,40 @@ class Store:
                 .order_by(col(Membership.id))))
             return Enrolment(person=person, role=invite.role, unit_id=invite.unit_id,
                              units=tuple(units))
+
+    def record_failed_enrolment(self, telegram_user_id: int, reason: str,
+                                now: dt.datetime) -> None:
+        """Append that someone's enrolment code did not work (audit ``enrolment.failed``).
+
+        Args:
+            telegram_user_id: who tried.
+            reason: why it failed: ``unknown``, ``used``, ``expired``.
+            now: when.
+        """
+        now = _utc(now, "now")
+        with self._session() as session, session.begin():
+            _audit(session, now, "enrolment.failed", f"person:{telegram_user_id}",
+                   actor=telegram_user_id, reason=reason)
+
+    def failed_enrolments(self, telegram_user_id: int, since: dt.datetime) -> list[dt.datetime]:
+        """When this person's enrolment codes failed since ``since``, oldest first."""
+        since = _utc(since, "since")
+        statement = (select(AuditEntry.at)
+                     .where(AuditEntry.actor_telegram_id == telegram_user_id,
+                            col(AuditEntry.at) >= since,
+                            AuditEntry.action == "enrolment.failed")
+                     .order_by(col(AuditEntry.at)))
+        with self._session() as session:
+            return list(session.exec(statement))
+
+    def invites_created(self, created_by: int, since: dt.datetime) -> list[dt.datetime]:
+        """When this admin made invitations since ``since``, oldest first."""
+        since = _utc(since, "since")
+        statement = (select(Invite.created_at)
+                     .where(Invite.created_by == created_by, col(Invite.created_at) >= since)
+                     .order_by(col(Invite.created_at)))
+        with self._session() as session:
+            return list(session.exec(statement))
 
     def bind_chat(self, chat_id: int, title: str, by_telegram_id: int,
                   now: dt.datetime) -> LeadershipChat:
@@ -1120,8 +1156,10 @@ def _create_engine(url: str, *, echo: bool) -> Engine:
     database = parsed.database or ""
     in_memory = database in ("", ":memory:") or parsed.query.get("mode") == "memory"
     kwargs: dict[str, Any] = {
-        # The bot calls the store from worker threads (asyncio.to_thread).
-        "connect_args": {"check_same_thread": False, "timeout": 15},
+        # The bot calls the store from worker threads (asyncio.to_thread). ``timeout`` is
+        # SQLite's busy timeout: a writer waits this long for another one instead of failing
+        # with "database is locked".
+        "connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
     }
     if in_memory:
         # One shared connection: otherwise every pooled connection is a new, empty database.
@@ -1134,11 +1172,19 @@ def _create_engine(url: str, *, echo: bool) -> Engine:
 
 
 def _prepare_sqlite(dbapi_connection: Any, connection_record: Any, *, wal: bool) -> None:
+    """Every SQLite connection: foreign keys, write-ahead log, busy timeout, durable commits."""
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA foreign_keys=ON")
+        # The same wait as the driver's ``timeout``, said again so that it holds whoever opened
+        # the connection (and shows in ``PRAGMA busy_timeout``).
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)}")
         if wal:  # readers do not block the writer, nor the writer the readers
             cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL, not NORMAL: in WAL mode NORMAL may lose the last commits to a power cut, and
+        # the bot tells a person their report is stored as soon as it is committed. The cost
+        # is one fsync per commit, a few milliseconds at duban's pace.
+        cursor.execute("PRAGMA synchronous=FULL")
     finally:
         cursor.close()
 

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import BigInteger, CheckConstraint, Index, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import DateTime, TypeDecorator
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from schedules.delivery import DIGEST_TASK_ID, DIGEST_UNIT_ID
 
@@ -210,6 +210,7 @@ class Invite(SQLModel, table=True):
         CheckConstraint(_one_of("role", PersonRole), name="ck_invite_role"),
         CheckConstraint("(role = 'contact') = (unit_id IS NOT NULL)",
                         name="ck_invite_unit_for_contacts"),
+        Index("ix_invite_created_by_at", "created_by", "created_at"),  # an admin's recent ones
     )
 
     code: str = Field(primary_key=True, max_length=64)
@@ -250,7 +251,6 @@ class StatusReport(SQLModel, table=True):
         CheckConstraint("progress IS NULL OR (progress >= 0 AND progress <= 100)",
                         name="ck_status_report_progress"),
         CheckConstraint(_one_of("source", ReportSource), name="ck_status_report_source"),
-        Index("ix_status_report_cycle_task_unit", "cycle", "task_id", "unit_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -264,6 +264,11 @@ class StatusReport(SQLModel, table=True):
     reported_at: dt.datetime = Field(sa_type=UTCDateTime)
     source: str = Field(max_length=16)
     source_message_id: int | None = Field(default=None, sa_type=BigInteger)
+
+
+# The summary ranks each (task, unit)'s reports of a cycle newest first: read in index order.
+Index("ix_status_report_latest", col(StatusReport.cycle), col(StatusReport.task_id),
+      col(StatusReport.unit_id), col(StatusReport.reported_at).desc(), col(StatusReport.id).desc())
 
 
 class Evidence(SQLModel, table=True):
@@ -407,6 +412,9 @@ class AuditEntry(SQLModel, table=True):
     """One change to the database: who, when, what, to what, with details as JSON text."""
 
     __tablename__ = "audit_entry"
+    __table_args__ = (
+        Index("ix_audit_entry_actor_at", "actor_telegram_id", "at"),  # a person's recent acts
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     at: dt.datetime = Field(sa_type=UTCDateTime, index=True)

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from schedules.loader import load_timetable
 from schedules.model import Timetable
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Property tests (hypothesis): "ci", the default, is quick and the same on every run (no example
+# database, derandomized), so a red CI is reproducible; HYPOTHESIS_PROFILE=explore searches much
+# longer with fresh examples each run, and remembers failures in .hypothesis/.
+settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True,
+                          database=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("explore", max_examples=2000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

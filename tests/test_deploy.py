@@ -233,15 +233,16 @@ def test_backup_and_restore_as_the_document_says(deployment: Deployment) -> None
     listing = run("tar", "-tzf", archive).stdout
     for name in ("duban.sqlite3", "duban.env", "tasks.yaml"):
         assert name in listing, name
-    # docs/deploy.md, "Restore": stop the bot, unpack, put the files back, start the bot.
+    # docs/deploy.md, "Restore": stop the bot, unpack, `duban db restore`, start the bot.
     database = d.state / "duban.sqlite3"
     database.unlink()
     unpacked = d.base / "restore"
     unpacked.mkdir()
     assert run("tar", "-xzf", archive, "-C", unpacked).returncode == 0
     [folder] = list(unpacked.iterdir())
-    assert run("install", "-o", d.user, "-g", d.user, "-m", "0640",
-               folder / "duban.sqlite3", database).returncode == 0
+    restored = run(d.duban, "db", "restore", "--replace", folder / "duban.sqlite3")
+    assert restored.returncode == 0, restored.stderr
+    assert database.stat().st_uid == pwd.getpwnam(d.user).pw_uid  # the service's, not root's
     again = as_user(d, d.checkout / ".venv" / "bin" / "python", "-c",
                     "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("
                     "'select count(*) from invite where code = ?', (sys.argv[2],)).fetchone()[0])",

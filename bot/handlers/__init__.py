@@ -47,7 +47,8 @@ def register_handlers(application: Application) -> None:
     # 2. Neither is a forwarded message (it may be someone else's words).
     application.add_handler(MessageHandler(filters.FORWARDED, common.forwarded))
     # 3. Commands, so that "/report ..." is never read as free text. PTB already ignores a
-    #    command addressed to another bot (/summary@PollBot).
+    #    command addressed to another bot (/summary@PollBot). Who may use which, where:
+    #    docs/access.md.
     for name, callback in COMMANDS:
         application.add_handler(CommandHandler(name, callback))
     # 4. Buttons, by the prefix of their callback data; anything else has expired.

@@ -19,12 +19,14 @@ from telegram.ext import ContextTypes
 from telegram.helpers import create_deep_linked_url
 
 from bot.handlers.common import (
+    ATTEMPT_WINDOW,
     ROLE_TITLES,
     ROLES,
     Caller,
     echo,
     in_group,
     known_caller,
+    next_attempt,
     people_named,
 )
 from bot.menus import set_person_commands
@@ -36,6 +38,10 @@ from schedules.loader import TimetableError, load_timetable
 
 log = logging.getLogger(__name__)
 
+INVITES_ALLOWED = 30
+"""Enrolment links an admin may make per hour in chat (``duban invite`` on the server has no
+limit): enough to enrol a bureau's people in one sitting, few enough that a stolen admin
+account cannot flood the office with valid links."""
 TELEGRAM_ID_MAX = 2**53
 """Telegram user and chat ids fit in 52 bits (Bot API: "at most 52 significant bits")."""
 
@@ -72,6 +78,16 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if args and args[-1].casefold() in ROLE_WORDS:
         role = ROLE_WORDS[args.pop().casefold()]
     reference = " ".join(args)
+    now = services.now()
+    made = await services.db(services.store.invites_created, caller.telegram_user_id,
+                             now - ATTEMPT_WINDOW)
+    retry_at = next_attempt(made, INVITES_ALLOWED, now)
+    if retry_at is not None:
+        await reply(message, escape(t.gettext(
+            "You have made {count} enrolment links in the last hour, the most allowed; the next "
+            "one can be made at {time}. For many at once, use 'duban invite' on the server.")
+            .format(count=len(made), time=t.moment(retry_at))), t)
+        return
     unit_id = None
     if role == "contact":
         unit = services.timetable.find_unit(reference) if reference else None
@@ -89,7 +105,7 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             "A leader or admin belongs to no unit: send /invite leader or /invite admin.")), t)
         return
     created = await services.db(services.store.create_invite, unit_id, role,
-                                caller.telegram_user_id, services.now(), invite_ttl(services))
+                                caller.telegram_user_id, now, invite_ttl(services))
     link = create_deep_linked_url(context.bot.username, created.code)
     await reply(message, t.gettext(
         "One-time enrolment link ({role}), valid until {date}:\n{link}\nSend it to the person "

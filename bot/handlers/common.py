@@ -48,6 +48,24 @@ INVITE_ERRORS = {
 }
 ADMIN_PAGE_EVERY = dt.timedelta(hours=1)
 """The admins hear of one kind of error at most this often."""
+ATTEMPT_WINDOW = dt.timedelta(hours=1)
+"""The window of the limits on enrolment codes that fail and on invitations made."""
+FAILED_ENROLMENTS_ALLOWED = 5
+"""Enrolment codes that may fail per person per window; then no code is even looked up."""
+
+
+def next_attempt(times: list[dt.datetime], allowed: int, now: dt.datetime) -> dt.datetime | None:
+    """When one more attempt is allowed, given the attempts of the last window; None: now.
+
+    Args:
+        times: the attempts within the window (:data:`ATTEMPT_WINDOW`) before ``now``, oldest
+            first.
+        allowed: how many the window may hold.
+        now: the present.
+    """
+    if len(times) < allowed:
+        return None
+    return max(now, times[-allowed] + ATTEMPT_WINDOW)
 
 
 # -- who is calling -------------------------------------------------------------------------------
@@ -244,12 +262,22 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(message, t.gettext("Hello, {name}.").format(
             name=escape(visible_text(caller.display_name))) + "\n\n" + capabilities(t, caller), t)
         return
+    now = services.now()
+    failures = await services.db(services.store.failed_enrolments, user.id,
+                                 now - ATTEMPT_WINDOW)
+    retry_at = next_attempt(failures, FAILED_ENROLMENTS_ALLOWED, now)
+    if retry_at is not None:  # someone guessing codes: this one is not even looked up
+        await reply(message, t.gettext(
+            "Too many enrolment codes that did not work: I will not check another one before "
+            "{time}. Ask your administrator for a new link.").format(time=t.moment(retry_at)),
+            t)
+        return
     try:
         enrolment = await services.db(services.store.enrol_with_invite, context.args[0],
                                       user.id, user.full_name,
-                                      services.translator(user.language_code).language,
-                                      services.now())
+                                      services.translator(user.language_code).language, now)
     except InviteError as exc:
+        await services.db(services.store.record_failed_enrolment, user.id, exc.reason, now)
         await reply(message, t.gettext(INVITE_ERRORS[exc.reason]), t)
         return
     request_replan(context.application)
@@ -280,8 +308,8 @@ async def bind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
     message = update.effective_message
     chat = update.effective_chat
-    caller = await caller_of(update, services)
-    if message is None or chat is None or caller is None or caller.role is None:
+    caller = await known_caller(update, context)  # a stranger: one sentence privately
+    if message is None or chat is None or caller is None:
         return
     t = caller.t
     if not in_group(update):

@@ -932,6 +932,9 @@ async def read_words(update: Update, context: ContextTypes.DEFAULT_TYPE, caller:
             return
         draft = Draft(named, None, None, status, parsed.percent, parsed.note, "reply",
                       message.message_id, statuses=_offered(parsed.candidates))
+    elif not caller.units:  # a leader or admin: there is nothing to report for
+        await reply(message, t.gettext("I read commands from you: /help lists yours."), t)
+        return
     else:
         await reply(message, escape(t.gettext(
             "To report, reply to a reminder, press the buttons under /mytasks, or use "

@@ -117,7 +117,10 @@ async def leader_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Lead
         return None
     if not caller.is_leader:
         await reply(message, t.gettext(
-            "Summaries are for the leadership group; /mytasks shows your units' tasks."), t)
+            "Summaries are for the leadership group; /mytasks shows your units' tasks."
+            ) if not in_group(update) else t.gettext(
+            "Summaries are for the leadership group; ask me in a private chat for your units' "
+            "tasks (/mytasks)."), t)
         return None
     if in_group(update) and not await in_leadership_chat(update, services):
         await reply(message, t.gettext(

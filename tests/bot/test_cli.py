@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -308,6 +309,42 @@ def test_db_upgrade_creates_the_sqlite_file_and_says_where(tmp_path: Path) -> No
     assert result.returncode == 0 and database.exists()
     assert str(database) in result.stdout and head_revision() in result.stdout
     assert duban("db", "upgrade", cwd=tmp_path).returncode == 0  # idempotent
+
+
+def test_db_backup_of_a_database_and_restore_into_a_fresh_folder(tmp_path: Path) -> None:
+    made = duban("invite", "--unit", "林业局", "--bot-username", "some_bot", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    code = made.stdout.split("start=")[1].split()[0]
+    backup = tmp_path / "backups" / "duban-1.sqlite3"
+    backup.parent.mkdir()
+    result = duban("db", "backup", str(backup), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert str(backup) in result.stdout and head_revision() in result.stdout
+    fresh = tmp_path / "fresh"
+    env = clean_env(DUBAN_DATA_DIR=str(fresh))
+    restored = duban("db", "restore", str(backup), cwd=tmp_path, env=env)
+    assert restored.returncode == 0, restored.stderr
+    with sqlite3.connect(fresh / "duban.sqlite3") as connection:
+        assert connection.execute("SELECT count(*) FROM invite WHERE code = ?",
+                                  (code,)).fetchone() == (1,)
+    again = duban("db", "restore", str(backup), cwd=tmp_path, env=env)
+    assert again.returncode == 1 and "--replace" in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1
+    no_traceback(again)
+    assert duban("db", "restore", "--replace", str(backup), cwd=tmp_path,
+                 env=env).returncode == 0
+    junk = duban("db", "restore", str(tmp_path / ".env-missing"), cwd=tmp_path, env=env)
+    assert junk.returncode == 2
+
+
+def test_db_backup_without_pg_dump_is_one_line_naming_the_tool(tmp_path: Path) -> None:
+    env = clean_env(DATABASE_URL="postgresql+psycopg://duban:s3cret@127.0.0.1:1/duban",
+                    PATH=str(tmp_path), LANG="en")
+    result = duban("db", "backup", str(tmp_path / "x.pgdump"), cwd=tmp_path, env=env)
+    assert result.returncode == 1
+    assert "pg_dump" in result.stderr and "postgresql-client" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "s3cret" not in result.stderr
+    no_traceback(result)
 
 
 def test_nothing_makes_a_database_before_the_configuration_is_good(tmp_path: Path) -> None:

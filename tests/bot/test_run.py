@@ -160,3 +160,69 @@ def test_the_redaction_filter_covers_exceptions_and_arguments() -> None:
     text = logging.Formatter().format(record)
     assert_no_token(text)
     assert "<token>" in text and "ValueError" in text
+
+
+async def test_duban_run_takes_updates_by_webhook_and_refuses_a_wrong_secret(
+        tmp_path: Path) -> None:
+    """Telegram (the stand-in) posts to the public URL; the proxy (a route) forwards it."""
+    port = free_port()
+    async with BotApiStandIn() as api:
+        api.add_bot(TOKEN, "duban_test_bot", 123456)
+        api.add_user(STRANGER, "路人", "zh-hans")
+        api.route_webhook("https://bot.example.org", f"http://127.0.0.1:{port}")
+        process = await asyncio.create_subprocess_exec(
+            str(DUBAN), "run", "--webhook-url", "https://bot.example.org/duban/hook",
+            "--listen", f"127.0.0.1:{port}", cwd=tmp_path, env=clean_env(
+                TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=api.base_url,
+                TELEGRAM_FILE_BASE_URL=api.base_file_url),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            [set_webhook] = await api.wait_for(lambda: api.calls("setWebhook"), timeout=60)
+            assert set_webhook.params["url"] == "https://bot.example.org/duban/hook"
+            secret = str(set_webhook.params["secret_token"])
+            assert len(secret) >= 32  # made at start: DUBAN_WEBHOOK_SECRET is not set
+            sent = api.send_command(STRANGER, "start")
+            reply = await api.wait_for_bot_message(STRANGER, after=sent["message_id"],
+                                                   timeout=30)
+            assert "管理员" in reply["text"]
+            assert api.webhook_deliveries()[-1].status == 200
+            forged = {"update_id": 10**6, "message": {
+                "message_id": 10**6, "date": 1795000000, "text": "/start",
+                "from": {"id": STRANGER, "is_bot": False, "first_name": "路人"},
+                "chat": {"id": STRANGER, "type": "private", "first_name": "路人"},
+                "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
+            answered = len(api.bot_messages(STRANGER))
+            assert await api.post_to_webhook(forged, secret_token="wrong-secret") == 403
+            assert await api.post_to_webhook(forged, secret_token="") == 403
+            await asyncio.sleep(1.0)
+            assert len(api.bot_messages(STRANGER)) == answered  # neither was handled
+            assert not api.calls("getUpdates")
+        finally:
+            process.terminate()
+            _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    log = stderr.decode()
+    assert_no_token(log)
+    assert secret not in log and "Traceback" not in log
+    assert "webhook" in log and f"127.0.0.1:{port}/duban/hook" in log
+
+
+def test_run_checks_the_webhook_options(tmp_path: Path) -> None:
+    env = clean_env(TELEGRAM_BOT_TOKEN=TOKEN, LANG="en")
+    plain = duban("run", "--webhook-url", "http://bot.example.org/hook", cwd=tmp_path, env=env)
+    assert plain.returncode == 2 and "https://" in plain.stderr
+    alone = duban("run", "--listen", "127.0.0.1:8443", cwd=tmp_path, env=env)
+    assert alone.returncode == 2 and "--webhook-url" in alone.stderr
+    port = duban("run", "--webhook-url", "https://b.example.org/h", "--listen", "host:99999",
+                 cwd=tmp_path, env=env)
+    assert port.returncode == 2 and "HOST:PORT" in port.stderr
+    secret = duban("run", cwd=tmp_path, env=clean_env(
+        TELEGRAM_BOT_TOKEN=TOKEN, DUBAN_WEBHOOK_URL="https://b.example.org/h",
+        DUBAN_WEBHOOK_SECRET="not allowed!", LANG="en"))
+    assert secret.returncode == 1 and "DUBAN_WEBHOOK_SECRET" in secret.stderr
+    assert "not allowed!" not in secret.stderr
+    for result in (plain, alone, port, secret):
+        assert_no_token(result.stderr) and "Traceback" not in result.stderr
+    assert not (tmp_path / "var").exists()
+    chinese = duban("run", "--help", cwd=tmp_path)
+    assert "--webhook-url" in chinese.stdout and "--listen" in chinese.stdout
+    assert "反向代理" in chinese.stdout

@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from telegram import Bot as PtbBot
 from telegram import (
     BotCommand,
@@ -529,6 +530,83 @@ async def test_webhook_blocks_get_updates(api: BotApiStandIn, bot: PtbBot) -> No
 
     assert await bot.delete_webhook(drop_pending_updates=True)
     assert await bot.get_updates() == ()
+
+
+class FakeWebhook:
+    """A bot's webhook server: records each post, answers 403 without the expected secret."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.posts: list[tuple[dict[str, str], dict[str, Any]]] = []
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.posts.append((dict(request.headers), await request.json()))
+        if request.headers.get("X-Telegram-Bot-Api-Secret-Token") != self.secret:
+            return web.Response(status=403)
+        return web.Response()
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/duban", self.handle)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
+async def test_updates_are_posted_to_the_webhook_with_the_secret(api: BotApiStandIn,
+                                                                 bot: PtbBot) -> None:
+    hook = FakeWebhook("s3cret-Token_1")
+    await hook.start()
+    try:
+        api.route_webhook("https://bot.example.org", f"http://127.0.0.1:{hook.port}")
+        assert await bot.set_webhook("https://bot.example.org/duban",
+                                     secret_token="s3cret-Token_1")
+        sent = api.send_command(ALICE, "start")
+        await api.wait_for(lambda: not api.pending_updates())
+        headers, update = hook.posts[-1]
+        assert headers["X-Telegram-Bot-Api-Secret-Token"] == "s3cret-Token_1"
+        assert headers["Content-Type"] == "application/json"
+        assert update["message"]["message_id"] == sent["message_id"]
+        [delivery] = api.webhook_deliveries()
+        assert (delivery.status, delivery.url) == (200, f"http://127.0.0.1:{hook.port}/duban")
+        # Anyone else posting: a wrong secret, or none, is refused by the bot.
+        assert await api.post_to_webhook(secret_token="wrong") == 403
+        assert await api.post_to_webhook(secret_token="") == 403
+        assert "X-Telegram-Bot-Api-Secret-Token" not in hook.posts[-1][0]
+        assert await api.post_to_webhook() == 200
+    finally:
+        await hook.stop()
+
+
+async def test_a_refused_webhook_post_is_retried_and_reported(api: BotApiStandIn,
+                                                              bot: PtbBot) -> None:
+    hook = FakeWebhook("the-right-one")
+    await hook.start()
+    try:
+        api.route_webhook("https://bot.example.org", f"http://127.0.0.1:{hook.port}")
+        assert await bot.set_webhook("https://bot.example.org/duban", secret_token="old-one")
+        api.send_text(ALICE, "hi")
+        await api.wait_for(lambda: len(hook.posts) >= 2)
+        info = await bot.get_webhook_info()
+        assert info.pending_update_count == 1
+        assert info.last_error_message == "Wrong response from the webhook: 403 Forbidden"
+        assert await bot.set_webhook("https://bot.example.org/duban",
+                                     secret_token="the-right-one")
+        await api.wait_for(lambda: not api.pending_updates())
+        assert (await bot.get_webhook_info()).last_error_message is None
+        assert hook.posts[-1][1]["message"]["text"] == "hi"
+    finally:
+        await hook.stop()
+    with pytest.raises(BadRequest, match=r"(?i)secret token contains unallowed characters"):
+        await bot.set_webhook("https://bot.example.org/duban", secret_token="not ok!")
 
 
 async def test_group_privacy_mode_filters_plain_text(api: BotApiStandIn) -> None:
