@@ -12,9 +12,17 @@ from __future__ import annotations
 import gc
 import logging
 from pathlib import Path
+from typing import Any
 
 from telegram.constants import ParseMode
-from telegram.ext import Application, ApplicationBuilder, Defaults
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    BasePersistence,
+    Defaults,
+    PersistenceInput,
+    PicklePersistence,
+)
 from telegram.request import BaseRequest
 
 from bot.handlers import register_handlers
@@ -58,12 +66,26 @@ async def _post_shutdown(application: Application) -> None:
     await services.db(services.store.close)
 
 
+def conversation_store(settings: Settings) -> PicklePersistence[Any, Any, Any]:
+    """PTB's persistence of people's and chats' open questions in the data folder
+    (``DUBAN_DATA_DIR/conversations.pickle``): what someone was asked survives a restart. The
+    bot's own data (services) is not kept; reports and everything else live in the database.
+    Two instances on one database each keep their own file: a question is answered by the
+    instance that asked it only if the same one receives the answer (webhook or polling both
+    deliver a chat's updates to one instance at a time)."""
+    return PicklePersistence(settings.data_dir / "conversations.pickle",
+                             store_data=PersistenceInput(bot_data=False, callback_data=False),
+                             update_interval=30)
+
+
 def build_application(settings: Settings, *, timetable: Timetable | None = None,
                       store: Store | None = None, clock: Clock | None = None,
                       request: BaseRequest | None = None,
                       get_updates_request: BaseRequest | None = None,
                       rate_limit: bool = True, pacer: ChatPacer | None = None,
-                      auto_dispatch: bool = True) -> Application:
+                      auto_dispatch: bool = True,
+                      persistence: BasePersistence[Any, Any, Any] | None = None
+                      ) -> Application:
     """Build the bot from its settings.
 
     Args:
@@ -75,6 +97,9 @@ def build_application(settings: Settings, *, timetable: Timetable | None = None,
         get_updates_request: an injected ``BaseRequest`` for getUpdates.
         rate_limit: keep Telegram's flood limits per chat (:class:`bot.pacing.ChatPacer`).
         pacer: the pacer to use instead of the default one (tests use faster limits).
+        persistence: keeps each person's and chat's open questions (drafts of reports, the
+            note window, a leader's prompt for a reason) across a restart (``duban run`` gives
+            :func:`conversation_store`).
         auto_dispatch: schedule the reminder dispatch job (tests drive it by hand).
 
     Raises:
@@ -109,6 +134,8 @@ def build_application(settings: Settings, *, timetable: Timetable | None = None,
     )
     if rate_limit:
         builder = builder.rate_limiter(pacer or ChatPacer())  # type: ignore[arg-type]
+    if persistence is not None:
+        builder = builder.persistence(persistence)
     if request is not None:
         builder = builder.request(request)
     if get_updates_request is not None:

@@ -355,11 +355,12 @@ class DemoCycle:
     async def leader_acts(self, day: dt.date) -> None:
         """The leader confirms 农业农村局's report of done in the group, and urges 林业局."""
         wanted = f"v|{FIRST_TASK[AGRICULTURE]}|agriculture-rural|{self.year}|c"
-        request = next((m for m in self.api.bot_messages(GROUP)
-                        if wanted in button_data(m)), None)
+        found = ((m, d) for m in self.api.bot_messages(GROUP) for d in button_data(m)
+                 if d == wanted or d.startswith(wanted + "|"))  # (the report's id follows)
+        request, data = next(found, (None, ""))
         if request is not None and not self.confirmed:
             self.at(day, 10, 30)
-            await self.chat.press(LEADER, request["message_id"], wanted, chat_id=GROUP)
+            await self.chat.press(LEADER, request["message_id"], data, chat_id=GROUP)
             self.confirmed = True
         if (day.month, day.day) == URGE_DAY:
             self.at(day, 10, 30)

@@ -26,6 +26,8 @@ BUTTON_LABELS = {
     "blocked": N_("⛔ blocked"),
     "not_applicable": N_("➖ not applicable"),
 }
+MAX_TASK_BUTTONS = 90
+"""Task buttons under one message at most: Telegram refuses more than 100 buttons in all."""
 STATUS_CODES = {"done": "d", "in_progress": "p", "blocked": "b", "not_applicable": "n"}
 """One letter per status in callback data (Telegram allows 64 bytes)."""
 CODE_STATUSES = {code: status for status, code in STATUS_CODES.items()}
@@ -63,9 +65,10 @@ def daily_keyboard(t: Translator, tasks: list[tuple[int, str, str]],
         reminder_id: one delivery of the message (the others share its message id).
     """
     width = 3 if any(label for _, _, label in tasks) else 6
+    # Telegram takes at most 100 buttons under a message; /mytasks lists any others.
     buttons = [InlineKeyboardButton(f"{task_id} · {label}" if label else str(task_id),
                                     callback_data=f"t|{task_id}|{unit_id}")
-               for task_id, unit_id, label in tasks]
+               for task_id, unit_id, label in tasks[:MAX_TASK_BUTTONS]]
     rows = [buttons[i:i + width] for i in range(0, len(buttons), width)]
     rows.append([InlineKeyboardButton(t.gettext("⏳ all in progress"),
                                       callback_data=f"b|{reminder_id}|{STATUS_CODES['in_progress']}"),
@@ -76,23 +79,30 @@ def daily_keyboard(t: Translator, tasks: list[tuple[int, str, str]],
     return InlineKeyboardMarkup(rows)
 
 
-def review_data(task_id: int, unit_id: str, cycle: int, decision: str) -> str:
-    """Callback data of a review button: ``v|<task>|<unit>|<cycle>|<c or r>``.
+def review_data(task_id: int, unit_id: str, cycle: int, decision: str,
+                report_id: int | None = None) -> str:
+    """Callback data of a review button: ``v|<task>|<unit>|<cycle>|<c or r>[|<report id>]``.
 
-    It names the unit's part, not a report: the leader reviews the unit's latest report, which
-    must still be a report of done awaiting review when the button is pressed.
+    The leader reviews the unit's latest report, which must still be a report of done awaiting
+    review when the button is pressed; the report id, when it fits in Telegram's 64 bytes, is
+    the one the leader was shown: a review applies only while no other report (other than a
+    note on the same report of done) has come in since.
     """
-    return f"v|{task_id}|{unit_id}|{cycle}|{decision}"
+    data = f"v|{task_id}|{unit_id}|{cycle}|{decision}"
+    anchored = f"{data}|{report_id}"
+    return anchored if report_id is not None and len(anchored.encode()) <= 64 else data
 
 
-def review_keyboard(t: Translator, task_id: int, unit_id: str,
-                    cycle: int) -> InlineKeyboardMarkup:
+def review_keyboard(t: Translator, task_id: int, unit_id: str, cycle: int,
+                    report_id: int | None = None) -> InlineKeyboardMarkup:
     """Confirm (审结) or return (退回) a unit's report of done."""
     return InlineKeyboardMarkup([[
         InlineKeyboardButton(t.gettext("✅ confirm"),
-                             callback_data=review_data(task_id, unit_id, cycle, "c")),
+                             callback_data=review_data(task_id, unit_id, cycle, "c",
+                                                       report_id)),
         InlineKeyboardButton(t.gettext("↩️ return"),
-                             callback_data=review_data(task_id, unit_id, cycle, "r"))]])
+                             callback_data=review_data(task_id, unit_id, cycle, "r",
+                                                       report_id))]])
 
 
 def extension_keyboard(t: Translator, extension_id: int) -> InlineKeyboardMarkup:

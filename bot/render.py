@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape, unescape
 from typing import Protocol
@@ -176,7 +176,9 @@ def deadline_line(t: Translator, state: DeadlineLike, task: Task) -> str:
     due = t.date(state.cutoff - dt.timedelta(days=1))
     if state.phase in (Phase.REPORTED_DONE, Phase.CONFIRMED):
         return t.gettext("due {date}").format(date=due)
-    if state.days_left >= 0:
+    if state.days_left == 0:
+        return t.gettext("due {date}: today is the last day").format(date=due)
+    if state.days_left > 0:
         return t.ngettext("due {date}, {n} day left", "due {date}, {n} days left",
                           state.days_left).format(date=due, n=state.days_left)
     late = -state.days_left
@@ -189,7 +191,9 @@ def days_text(t: Translator, state: UnitState) -> str:
     if state.days_left is None or state.phase in (Phase.REPORTED_DONE, Phase.CONFIRMED,
                                                   Phase.CLOSED):
         return ""
-    if state.days_left >= 0:
+    if state.days_left == 0:
+        return t.gettext("last day today")
+    if state.days_left > 0:
         return t.ngettext("{n} day left", "{n} days left", state.days_left).format(
             n=state.days_left)
     return t.ngettext("{n} day late", "{n} days late", -state.days_left).format(
@@ -382,15 +386,20 @@ def overdue_units(views: Iterable[TaskView]) -> list[UnitState]:
 
 
 def render_overdue(t: Translator, timetable: Timetable, cycle: int, facts: Facts,
-                   today: dt.date, soon_days: int = 14) -> str:
-    """Who missed their cutoff, and who has not reported as it approaches."""
+                   today: dt.date, soon_days: int = 14,
+                   only: Collection[tuple[int, str]] | None = None) -> str:
+    """Who missed their cutoff, and who has not reported as it approaches.
+
+    ``only``: list only these (task, unit) pairs (last cycle's units the bot followed).
+    """
     missed: list[str] = []
     approaching: list[str] = []
     for view in states(timetable, cycle, facts, today):
         if view.phase in (Phase.CLOSED, Phase.CONFIRMED, Phase.REPORTED_DONE):
             continue
         task = timetable.task(view.task_id)
-        late = [u for u in view.consolidated if u.overdue]
+        late = [u for u in view.consolidated if u.overdue
+                and (only is None or (u.task_id, u.unit_id) in only)]
         if late:
             line = f"{Light.LATE.value} {task.id}. {escape(task.title)} — " + deadline_line(
                 t, late[0], task)
@@ -406,7 +415,8 @@ def render_overdue(t: Translator, timetable: Timetable, cycle: int, facts: Facts
             missed.append(line)
             continue
         silent = [u for u in view.consolidated if u.report is None and not u.overdue
-                  and u.days_left is not None and u.days_left <= soon_days]
+                  and u.days_left is not None and u.days_left <= soon_days
+                  and (only is None or (u.task_id, u.unit_id) in only)]
         if silent:
             approaching.append(f"{view.light.value} {task.id}. {escape(task.title)} — "
                                f"{deadline_line(t, view, task)}\n    "
@@ -735,6 +745,7 @@ ROLE_NAMES = {"contact": N_("contact"), "leader": N_("leader"), "admin": N_("adm
 
 ACTION_LABELS = {
     "report.added": N_("reported"),
+    "evidence.added": N_("kept a file as evidence"),
     "reminder.acknowledged": N_("acknowledged"),
     "review.confirmed": N_("confirmed"),
     "review.returned": N_("returned"),
@@ -769,12 +780,14 @@ def render_audit(t: Translator, timetable: Timetable, entries: Sequence[EntryLik
                  t.gettext(ACTION_LABELS.get(entry.action, entry.action))]
         if details.get("task_id"):
             parts.append(t.gettext("task {number}").format(number=details["task_id"]))
+        if details.get("cycle"):
+            parts.append(str(details["cycle"]))
         unit = timetable.find_unit(str(details.get("unit_id") or ""))
         if unit is not None:
             parts.append(unit_name(t, unit))
         if entry.action == "report.added" and isinstance(details.get("status"), str):
             parts.append(status_label(t, str(details["status"])))
-        for key in ("due_date", "reason", "comment"):
+        for key in ("due_date", "reason", "comment", "file_name"):
             if details.get(key):
                 parts.append(escape(shorten(str(details[key]), NOTE_PREVIEW)))
         lines.append(" · ".join(parts))

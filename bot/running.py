@@ -175,14 +175,15 @@ def run_bot(settings: Settings, t: Translator) -> int:
     from telegram import Update
     from telegram.error import TelegramError
 
-    from bot.app import build_application
+    from bot.app import build_application, conversation_store
 
     token = _token(settings, t)
     secret = webhook_secret(settings) if settings.webhook_url else ""
     setup_logging(token, secret)
     timetable = read_timetable(settings.tasks_path, t)
     with database(settings, t) as store:
-        application = build_application(settings, timetable=timetable, store=store)
+        application = build_application(settings, timetable=timetable, store=store,
+                                        persistence=conversation_store(settings))
         log.info("duban starting: timetable %s, database %s", settings.tasks_path,
                  store.engine.url.render_as_string(hide_password=True))
         try:

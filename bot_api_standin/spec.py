@@ -758,8 +758,20 @@ def _bot_command_rule(type_spec: TypeSpec, value: dict[str, Any]) -> None:
         raise ApiError.bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
 
 
+MAX_INLINE_BUTTONS = 100
+"""Telegram refuses an inline keyboard of more buttons than this ("reply markup is too long")."""
+
+
+def _inline_keyboard_rule(type_spec: TypeSpec, value: dict[str, Any]) -> None:
+    """At most :data:`MAX_INLINE_BUTTONS` buttons in one inline keyboard."""
+    rows = value.get("inline_keyboard") or []
+    if sum(len(row) for row in rows if isinstance(row, list)) > MAX_INLINE_BUTTONS:
+        raise ApiError.bad_request("reply markup is too long")
+
+
 _OBJECT_RULES = {
     "InlineKeyboardButton": _inline_button_rule,
+    "InlineKeyboardMarkup": _inline_keyboard_rule,
     "BotCommand": _bot_command_rule,
 }
 

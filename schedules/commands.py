@@ -200,13 +200,23 @@ _NAMED_TASK = re.compile(r"第\s*([0-9]{1,3})\s*项|任务\s*([0-9]{1,3})|(?<![a
                          r"([0-9]{1,3})", re.IGNORECASE)
 
 
+_LEADING_TASK = re.compile(
+    r"\s*([0-9]{1,3})\s*[项号]?\s*[.、，,:：]?\s*(?=" + "|".join(
+        re.escape(word) for word in sorted(STATUS_WORDS, key=len, reverse=True)) + ")",
+    re.IGNORECASE)
+
+
 def named_task(text: str) -> int | None:
-    """The one task number a message names (第16项, 任务16, task 16), or None (none, several).
+    """The one task number a message names (第16项, 任务16, task 16, or a number before a
+    status word as in /report: 16 已完成), or None (none, several).
 
     A message that names another task is about that task, not a note on the one before.
     """
-    found = {int(next(g for g in m.groups() if g))
-             for m in _NAMED_TASK.finditer(text.translate(_FULL_WIDTH_DIGITS))}
+    written = text.translate(_FULL_WIDTH_DIGITS)
+    found = {int(next(g for g in m.groups() if g)) for m in _NAMED_TASK.finditer(written)}
+    leading = _LEADING_TASK.match(written)
+    if leading is not None:
+        found.add(int(leading.group(1)))
     return found.pop() if len(found) == 1 else None
 
 
@@ -219,9 +229,11 @@ _DATE_FORMS = (
 )
 
 
-def parse_date(word: str, year: int) -> dt.date | None:
+def parse_date(word: str, year: int, near: dt.date | None = None) -> dt.date | None:
     """A date as offices write it: ``2026-12-20``, ``2026/12/20``, ``2026年12月20日``, or
-    without the year (``12-20``, ``12月20日``: in ``year``); full-width digits too.
+    without the year (``12-20``, ``12月20日``: in ``year``, or, given ``near``, the such day
+    nearest to it: on 10 December ``01-20`` is next January and ``12-03`` a week ago);
+    full-width digits too.
 
     Returns:
         The date, or None when the word is not one (or names no real day).
@@ -233,9 +245,18 @@ def parse_date(word: str, year: int) -> dt.date | None:
             continue
         parts = match.groupdict()
         try:
-            return dt.date(int(parts.get("y") or year), int(parts["m"]), int(parts["d"]))
+            found = dt.date(int(parts.get("y") or year), int(parts["m"]), int(parts["d"]))
         except ValueError:
             return None
+        if parts.get("y") or near is None:
+            return found
+        candidates = []
+        for other in (near.year - 1, near.year, near.year + 1):
+            try:
+                candidates.append(found.replace(year=other))
+            except ValueError:  # 29 February
+                continue
+        return min(candidates, key=lambda day: abs((day - near).days))
     return None
 
 
@@ -265,13 +286,14 @@ class ExtendError:
     word: str = ""
 
 
-def parse_extend_args(words: list[str], task_count: int, year: int) -> ExtendArgs | ExtendError:
-    """Read ``/extend <task> <new due date> <reason>`` (a date without a year is in ``year``).
+def parse_extend_args(words: list[str], task_count: int, today: dt.date
+                      ) -> ExtendArgs | ExtendError:
+    """Read ``/extend <task> <new due date> <reason>``.
 
     Args:
         words: the command's arguments, split on white space.
         task_count: tasks are numbered 1 to this.
-        year: the cycle year, for a date written without one.
+        today: a date without a year is the next such day from today on.
     """
     if len(words) < 2:
         return ExtendError(ExtendProblem.USAGE)
@@ -280,7 +302,7 @@ def parse_extend_args(words: list[str], task_count: int, year: int) -> ExtendArg
         return ExtendError(ExtendProblem.USAGE, words[0])
     if task_id > task_count:
         return ExtendError(ExtendProblem.UNKNOWN_TASK, words[0])
-    due_date = parse_date(words[1], year)
+    due_date = parse_date(words[1], today.year, near=today)
     if due_date is None:
         return ExtendError(ExtendProblem.BAD_DATE, words[1])
     reason = " ".join(words[2:]).strip()

@@ -209,6 +209,20 @@ def is_small_talk(text: str) -> bool:
     return core == "" or core in _SMALL_TALK
 
 
+_ACKNOWLEDGEMENT = frozenset({"收到", "收到了", "已收到", "签收", "已签收", "收到谢谢", "好的收到",
+                              "收到收到", "received", "noted", "got it", "ok", "okay"})
+
+
+def is_acknowledgement(text: str) -> bool:
+    """Whether a message only says "received" (收到, 已签收, received): the 签收 of a reminder
+    it replies to. Emoji, punctuation and invisible characters are ignored, as for small
+    talk."""
+    kept = "".join(ch if unicodedata.category(ch)[0] in "LN" else " "
+                   for ch in unicodedata.normalize("NFKC", text))
+    core = "".join(kept.split()).casefold()
+    return core in {word.replace(" ", "") for word in _ACKNOWLEDGEMENT}
+
+
 def light(status: Status | None, overdue: bool) -> str:
     """The traffic light for a task's status.
 

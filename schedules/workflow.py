@@ -373,9 +373,9 @@ class TaskView:
 
     @property
     def awaiting_review(self) -> tuple[UnitState, ...]:
-        """Every unit (delivering first) whose report of done waits for a leader."""
-        waiting = [u for u in self.units if u.phase is Phase.REPORTED_DONE]
-        return tuple(sorted(waiting, key=lambda u: not u.delivers))
+        """The delivering units whose report of done waits for a leader (a cooperating
+        unit's input is passed to the lead unit, not reviewed: it is not the task's status)."""
+        return tuple(u for u in self.consolidated if u.phase is Phase.REPORTED_DONE)
 
     def unit(self, unit_id: str) -> UnitState:
         """One unit's state; KeyError if it has no duty on the task."""
@@ -444,10 +444,21 @@ def task_view(timetable: Timetable, task: Task, facts: CycleFacts, today: dt.dat
                               facts, today)
                   for a in timetable.responsible_units(task))
     parts = [u for u in units if u.delivers] or list(units)
-    cutoff = cycle_cutoff(timetable, task, facts.cycle)
+    cutoff = task_cutoff(parts) or cycle_cutoff(timetable, task, facts.cycle)
     return TaskView(task.id, facts.cycle, consolidated_phase(parts),
                     consolidated_light([u.light for u in parts]), cutoff,
                     days_left(cutoff, today) if cutoff is not None else None, units)
+
+
+def task_cutoff(parts: Sequence[UnitState]) -> dt.date | None:
+    """The cutoff a task is shown with: that of a delivering unit already late, else the
+    nearest one still ahead of an unfinished delivering unit (an approved extension moves it),
+    else None (then the timetable's)."""
+    late = [u.cutoff for u in parts if u.overdue and u.cutoff is not None]
+    if late:
+        return min(late)
+    ahead = [u.cutoff for u in parts if not u.finished and u.cutoff is not None]
+    return min(ahead) if ahead else None
 
 
 def cycle_views(timetable: Timetable, facts: CycleFacts, today: dt.date) -> list[TaskView]:
@@ -545,7 +556,8 @@ ALREADY_DONE = N_("Task {number} is already reported done for {unit}.")
 EXTENSION_PENDING = N_("An extension of task {number} for {unit} is already waiting for a "
                        "decision.")
 NOT_LATER = N_("The new due date must be after the current one, {date}.")
-NOT_THIS_CYCLE = N_("The new due date must be within {year}.")
+NOT_THIS_CYCLE = N_("The new due date must be no later than the end of {year}.")
+PAST_DATE = N_("The new due date {date} has already passed.")
 NOTHING_TO_REVIEW = N_("There is nothing to review on task {number} for {unit}: its latest "
                        "report is not a report of done awaiting review.")
 STALE_REVIEW = N_("A newer report on task {number} from {unit} has come in: review that one.")
@@ -562,11 +574,12 @@ def report_refusal(state: UnitState) -> str | None:
     return None
 
 
-def extension_refusal(state: UnitState, due_date: dt.date) -> str | None:
+def extension_refusal(state: UnitState, due_date: dt.date, today: dt.date) -> str | None:
     """Why a unit may not ask to move its due date to ``due_date``, or None.
 
     There must be a cutoff, the unit must not be reported done, no other request may be
-    waiting, and the date must be later than the current due date and within the cycle year.
+    waiting, and the date must be today or later, later than the current due date, and no later
+    than the end of the year after the cycle's (a December cutoff may move into January).
     """
     if state.phase is Phase.CLOSED:
         return CLOSED_TASK
@@ -576,11 +589,29 @@ def extension_refusal(state: UnitState, due_date: dt.date) -> str | None:
         return ALREADY_DONE
     if state.pending is not None:
         return EXTENSION_PENDING
+    if due_date < today:
+        return PAST_DATE
     if due_date < state.cutoff:  # the current due date is the day before the cutoff
         return NOT_LATER
-    if due_date.year != state.cycle:
+    if due_date.year > state.cycle + 1:
         return NOT_THIS_CYCLE
     return None
+
+
+def finished_run(history: Sequence[ReportFact]) -> list[ReportFact]:
+    """The reports since the unit last reported done: the trailing run of done (or n/a)
+    reports, oldest first (empty when the latest report is not done).
+
+    A note after a report of done is a new report of done in the same run: a leader shown the
+    first may still review; a report that is not done ends the run, and a report of done after
+    it starts a new one that must be reviewed from its own request.
+    """
+    run: list[ReportFact] = []
+    for report in reversed(history):
+        if report.status not in FINISHED:
+            break
+        run.insert(0, report)
+    return run
 
 
 def review_refusal(state: UnitState, report_id: int) -> str | None:

@@ -86,9 +86,9 @@ _INVITE_MESSAGES: dict[str, str] = {
 }
 
 _UNFINISHED = (ReminderState.PENDING.value, ReminderState.SENDING.value)
-WORKFLOW_ACTIONS = ("report.added", "reminder.acknowledged", "review.confirmed",
-                    "review.returned", "extension.requested", "extension.approved",
-                    "extension.rejected", "task.urged")
+WORKFLOW_ACTIONS = ("report.added", "evidence.added", "reminder.acknowledged",
+                    "review.confirmed", "review.returned", "extension.requested",
+                    "extension.approved", "extension.rejected", "task.urged")
 """The audit actions of the supervision workflow (``Store.workflow_log``)."""
 _REMINDER_KEY = ("task_id", "unit_id", "cycle", "kind", "offset_days", "chat_id")
 _INSERT_BATCH = 500  # rows per INSERT; keeps far below both backends' bound-parameter limits
@@ -644,12 +644,15 @@ class Store:
                             kind=kind, file_name=file_name, added_by_telegram_id=added_by,
                             added_at=now)
         with self._session() as session, session.begin():
-            if session.get(StatusReport, report_id) is None:
+            report = session.get(StatusReport, report_id)
+            if report is None:
                 raise ValueError(f"no report {report_id}")
             session.add(evidence)
             session.flush()
             _audit(session, now, "evidence.added", f"evidence:{evidence.id}", actor=added_by,
-                   report_id=report_id, kind=kind, file_unique_id=file_unique_id)
+                   report_id=report_id, kind=kind, file_unique_id=file_unique_id,
+                   file_name=file_name, task_id=report.task_id, unit_id=report.unit_id,
+                   cycle=report.cycle)
         return evidence
 
     def latest_reports(self, cycle: int, task_id: int | None = None,
@@ -859,6 +862,14 @@ class Store:
                      .order_by(col(Reminder.due_at), col(Reminder.id)))
         with self._session() as session:
             return list(session.exec(statement))
+
+    def reminded_pairs(self, cycle: int) -> set[tuple[int, str]]:
+        """(task, unit) that a reminder or overdue notice reached in a cycle (one query)."""
+        statement = (select(Reminder.task_id, Reminder.unit_id).distinct()
+                     .where(Reminder.cycle == cycle, Reminder.state == ReminderState.SENT,
+                            Reminder.task_id != 0))
+        with self._session() as session:
+            return {(task_id, unit_id) for task_id, unit_id in session.exec(statement)}
 
     def was_reminded(self, task_id: int, unit_id: str, cycle: int) -> bool:
         """Whether any reminder or overdue notice about a task reached the unit in a cycle."""

@@ -53,6 +53,7 @@ from bot.i18n import N_, Translator
 from bot.messages import (
     BUTTON_LABELS,
     CODE_STATUSES,
+    MAX_TASK_BUTTONS,
     STATUS_CODES,
     extension_keyboard,
     reply,
@@ -62,6 +63,7 @@ from bot.messages import (
 from bot.notices import notify_leadership, notify_unit
 from bot.render import (
     deadline_line,
+    plain_unit_name,
     render_task,
     render_unit,
     report_line,
@@ -84,11 +86,14 @@ from schedules.commands import (
     parse_number,
     parse_report_text,
 )
+from schedules.planning import cycle_cutoff
 from schedules.progress import carried_progress, cycle_is_open, deliverers, is_closed
-from schedules.status import Status, is_small_talk, parse_status_text
+from schedules.status import Status, is_acknowledgement, is_small_talk, parse_status_text
 from schedules.text import visible_text
 from schedules.workflow import (
     EXTENSION_PENDING,
+    NOT_THIS_CYCLE,
+    PAST_DATE,
     Phase,
     UnitState,
     extension_refusal,
@@ -104,8 +109,6 @@ NOTE_WINDOW = dt.timedelta(minutes=15)
 REPEAT_WINDOW = dt.timedelta(minutes=1)
 """The same status from the same person within this long is one report (a double press)."""
 REPORT_STATUSES = ("done", "in_progress", "blocked", "not_applicable")
-MAX_TASK_BUTTONS = 30
-"""Task buttons under one answer at most (Telegram allows 100 buttons a message)."""
 DRAFTS_KEPT = 20
 """Open questions remembered per person; older ones expire."""
 
@@ -161,7 +164,11 @@ def task_problem(services: Services, caller: Caller, task_id: int, unit_id: str 
 
 # -- /mytasks and one task's card --------------------------------------------------------------
 async def my_tasks(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """List each of the contact's units' tasks with role, cutoff, days left and status."""
+    """List each of the contact's units' tasks with role, cutoff, days left and status.
+
+    One message per unit, each with that unit's task buttons: a clerk of many units would
+    otherwise exceed Telegram's 100 buttons under one message.
+    """
     caller = await contact_caller(update, context)
     message = update.effective_message
     if caller is None or message is None:
@@ -169,21 +176,18 @@ async def my_tasks(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
     t = caller.t
     cycle = services.cycle()
-    parts: list[str] = []
-    rows: list[list[InlineKeyboardButton]] = []
     facts = await services.db(services.store.cycle_facts, cycle)
     for unit_id in caller.units:
         unit = services.timetable.unit(unit_id)
-        parts.append(render_unit(t, services.timetable, unit, cycle, facts, services.today()))
+        text = render_unit(t, services.timetable, unit, cycle, facts, services.today())
         open_tasks = [task.id for task, _ in services.timetable.tasks_for_unit(unit_id)
                       if not is_closed(task, cycle)]
-        label = (unit_name(t, unit) + " · ") if len(caller.units) > 1 else ""
-        buttons = [InlineKeyboardButton(label + str(n), callback_data=f"t|{n}|{unit_id}")
-                   for n in open_tasks]
-        width = 3 if label else 6
-        rows += [buttons[i:i + width] for i in range(0, len(buttons), width)]
-    text = "\n\n".join(parts) + "\n\n" + t.gettext("Press a task number to report on it.")
-    await reply(message, text, t, InlineKeyboardMarkup(rows) if rows else None)
+        buttons = [InlineKeyboardButton(str(n), callback_data=f"t|{n}|{unit_id}")
+                   for n in open_tasks[:MAX_TASK_BUTTONS]]
+        rows = [buttons[i:i + 6] for i in range(0, len(buttons), 6)]
+        if rows:
+            text += "\n\n" + t.gettext("Press a task number to report on it.")
+        await reply(message, text, t, InlineKeyboardMarkup(rows) if rows else None)
 
 
 async def open_task(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -333,9 +337,13 @@ def _question(services: Services, caller: Caller, draft: Draft) -> Question | No
     """The next question about a draft: (text, field, [(value, label)]), or None."""
     timetable, t = services.timetable, caller.t
     if draft.task_id is None:
+        repeated = {task for task, _, _ in draft.tasks
+                    if sum(1 for other, _, _ in draft.tasks if other == task) > 1}
         return (t.gettext("Which task is this about?"), "t",
-                [(f"{task_id}.{unit_id}.{cycle}", f"{task_id}. " + _title(services, task_id))
-                 for task_id, unit_id, cycle in draft.tasks])
+                [(f"{task_id}.{unit_id}.{cycle}", f"{task_id}. " + (
+                    plain_unit_name(t, timetable.unit(unit_id)) if task_id in repeated
+                    else _title(services, task_id)))
+                 for task_id, unit_id, cycle in draft.tasks[:MAX_TASK_BUTTONS]])
     if draft.unit_id is None:
         units = [timetable.unit(u) for u in duty_units(services, caller, draft.task_id)]
         return (t.gettext("Task {number} is a task of several of your units. For which unit?")
@@ -474,7 +482,7 @@ async def announce(context: ContextTypes.DEFAULT_TYPE, caller: Caller, recorded:
                 unit=unit_name(r, unit), number=task.id, year=state.cycle,
                 report=report_line(r, report, None)) + "\n" + r.gettext(
                 "Confirm it (审结) or return it with a comment (退回):"),
-            lambda r: review_keyboard(r, task.id, unit.id, state.cycle))
+            lambda r: review_keyboard(r, task.id, unit.id, state.cycle, report.id))
         if reached:
             return t.gettext("The leadership has been asked to review it.")
     return ""
@@ -515,7 +523,7 @@ async def store_report(update: Update, context: ContextTypes.DEFAULT_TYPE, calle
         user_data["awaiting_note"] = {
             "task": draft.task_id, "unit": draft.unit_id, "cycle": draft.cycle,
             "status": report.status, "progress": report.progress, "message_id": sent,
-            "until": services.now() + NOTE_WINDOW}
+            "report_id": report.id, "until": services.now() + NOTE_WINDOW}
     told = await announce(context, caller, recorded)
     if told:
         await reply(message, told, t)
@@ -585,7 +593,8 @@ async def report_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         return
     fields, t = press.fields, press.t
     task_id = parse_number(fields[0], 1, 10**6) if len(fields) == 4 else None
-    cycle = parse_number(fields[2], FIRST_CYCLE, LAST_CYCLE) if task_id else None
+    # a year that has not begun is no button the bot ever sent
+    cycle = parse_number(fields[2], FIRST_CYCLE, press.services.cycle()) if task_id else None
     status = CODE_STATUSES.get(fields[1]) if cycle else None
     if task_id is None or cycle is None or status is None or fields[3] not in press.caller.units:
         await answer_query(press.query, t.gettext("This button has expired."))
@@ -638,31 +647,35 @@ async def report_all_button(update: Update, context: ContextTypes.DEFAULT_TYPE) 
                              reminder.message_id)
     targets = dict.fromkeys((r.task_id, r.unit_id, r.cycle) for r in rows
                             if r.task_id and r.unit_id in caller.units)
-    stored: list[int] = []
-    kept: list[int] = []
+    several_units = len({unit for _, unit, _ in targets}) > 1
+    stored: list[str] = []
+    kept: list[str] = []
     told: list[str] = []
     for task_id, unit_id, cycle in targets:
+        # the task's number, and its unit's name when the message lists several units
+        label = (f"{task_id} ({plain_unit_name(t, services.timetable.unit(unit_id))})"
+                 if several_units else str(task_id))
         if task_problem(services, caller, task_id, unit_id, cycle):
-            kept.append(task_id)
+            kept.append(label)
             continue
         facts = await services.db(services.store.cycle_facts, cycle, task_id, unit_id)
         state = unit_state(services.timetable, services.timetable.task(task_id), unit_id,
                            facts, services.today())
         if state.finished:  # "all in progress" never reopens a task reported done
-            kept.append(task_id)
+            kept.append(label)
             continue
         recorded = await record_report(services, caller, task_id, unit_id, cycle, status, None,
                                        "", "button", press.message.message_id)
         if isinstance(recorded, str):
-            kept.append(task_id)
+            kept.append(label)
             continue
-        stored.append(task_id)
+        stored.append(label)
         told.append(await announce(context, caller, recorded))
     lines = [t.gettext("Stored “{status}” for tasks {numbers}.").format(
-        status=status_label(t, status), numbers=", ".join(map(str, stored)) or "—")]
+        status=status_label(t, status), numbers=", ".join(stored) or "—")]
     if kept:
         lines.append(t.gettext("Not changed (already reported done, confirmed or closed): "
-                               "tasks {numbers}.").format(numbers=", ".join(map(str, kept))))
+                               "tasks {numbers}.").format(numbers=", ".join(kept)))
     lines += dict.fromkeys(line for line in told if line)
     await reply(press.message, "\n".join(lines), t)
 
@@ -688,7 +701,8 @@ async def extend_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     services = services_of(context)
     t = caller.t
     cycle = services.cycle()
-    parsed = parse_extend_args(list(context.args or []), len(services.timetable.tasks), cycle)
+    parsed = parse_extend_args(list(context.args or []), len(services.timetable.tasks),
+                               services.today())
     if isinstance(parsed, ExtendError):
         text = escape(t.gettext(EXTEND_USAGE))
         if parsed.problem in EXTEND_PROBLEMS:
@@ -736,6 +750,26 @@ async def extension_unit_button(update: Update, context: ContextTypes.DEFAULT_TY
                             due_date, reason)
 
 
+async def extension_cycle(services: Services, task_id: int, unit_id: str,
+                          due_date: dt.date) -> int:
+    """The cycle an extension request is for: the current one, or last year's while the unit
+    still owes that one and the new date comes before this year's cutoff (in January a unit
+    late on December's task asks for a date in January)."""
+    current = services.cycle()
+    previous = current - 1
+    task = services.timetable.task(task_id)
+    this_cutoff = cycle_cutoff(services.timetable, task, current)
+    if previous < FIRST_CYCLE or (this_cutoff is not None and due_date >= this_cutoff):
+        return current
+    latest = await services.db(services.store.latest_reports, previous, task_id, unit_id)
+    before = latest.get((task_id, unit_id))
+    reminded = before is None and await services.db(services.store.was_reminded, task_id,
+                                                    unit_id, previous)
+    owed = cycle_is_open(services.timetable, task, previous,
+                         before.status if before else None, reminded)
+    return previous if owed else current
+
+
 async def request_extension(context: ContextTypes.DEFAULT_TYPE, caller: Caller,
                             message: Message, task_id: int, unit_id: str, due_date: dt.date,
                             reason: str) -> None:
@@ -743,12 +777,12 @@ async def request_extension(context: ContextTypes.DEFAULT_TYPE, caller: Caller,
     services = services_of(context)
     t = caller.t
     timetable = services.timetable
-    cycle = services.cycle()
     task = timetable.task(task_id)
     unit = timetable.unit(unit_id)
+    cycle = await extension_cycle(services, task_id, unit_id, due_date)
     facts = await services.db(services.store.cycle_facts, cycle, task_id, unit_id)
     state = unit_state(timetable, task, unit_id, facts, services.today())
-    refusal = extension_refusal(state, due_date)
+    refusal = extension_refusal(state, due_date, services.today())
     extension = None
     if refusal is None:
         extension = await services.db(services.store.request_extension, task_id, unit_id, cycle,
@@ -756,7 +790,9 @@ async def request_extension(context: ContextTypes.DEFAULT_TYPE, caller: Caller,
     if extension is None:  # refused, or a request of a colleague came first
         current = t.date(state.cutoff - dt.timedelta(days=1)) if state.cutoff else ""
         await reply(message, t.gettext(refusal or EXTENSION_PENDING).format(
-            number=task_id, unit=unit_name(t, unit), date=current, year=cycle), t)
+            number=task_id, unit=unit_name(t, unit),
+            date=t.date(due_date) if refusal == PAST_DATE else current,
+            year=cycle + 1 if refusal == NOT_THIS_CYCLE else cycle), t)
         return
     extension_id = extension.id
     assert extension_id is not None
@@ -861,6 +897,19 @@ def awaiting_note(user_data: dict[str, Any], now: dt.datetime,
     return awaiting if awaiting["until"] >= now else None
 
 
+async def still_open_for_notes(services: Services, awaiting: dict[str, Any]) -> bool:
+    """Whether the report a note would annotate is still the unit's latest, unreviewed one.
+
+    After a leader returned (or confirmed) it, or the unit reported again, a reply to the old
+    acknowledgement is a new message about the task, not a note that repeats the old status.
+    """
+    facts = await services.db(services.store.cycle_facts, awaiting["cycle"], awaiting["task"],
+                              awaiting["unit"])
+    latest = facts.reports.get((awaiting["task"], awaiting["unit"]))
+    return (latest is not None and latest.id == awaiting.get("report_id")
+            and facts.review_of(latest) is None)
+
+
 async def targets_of(services: Services, caller: Caller, message: Message,
                      user_data: dict[str, Any]) -> tuple[tuple[int, str, int], ...]:
     """The (task, unit, cycle) a reply is about: those of the reminder, task card or
@@ -903,6 +952,18 @@ async def read_words(update: Update, context: ContextTypes.DEFAULT_TYPE, caller:
     """
     services = services_of(context)
     t = caller.t
+    replied = message.reply_to_message
+    if replied is not None and is_acknowledgement(words):
+        # 收到 in reply to a reminder is how clerks 签收: as the 收到 button under it
+        rows = await services.db(services.store.reminders_by_message, message.chat_id,
+                                 replied.message_id)
+        if rows:
+            acknowledged = await services.db(services.store.acknowledge_message,
+                                             message.chat_id, replied.message_id,
+                                             caller.telegram_user_id, services.now())
+            await reply(message, t.gettext("Thank you, noted as received.") if acknowledged
+                        else t.gettext("Already noted as received."), t)
+            return
     if is_small_talk(words):
         return  # thanks, 好的, 👍: nothing to store, nothing to answer
     user_data: dict[str, Any] = context.user_data  # type: ignore[assignment]
@@ -912,6 +973,8 @@ async def read_words(update: Update, context: ContextTypes.DEFAULT_TYPE, caller:
     awaiting = awaiting_note(user_data, services.now(), message.reply_to_message)
     if awaiting is not None and named not in (None, awaiting["task"]):
         awaiting = None  # it names another task: not a note on this one
+    if awaiting is not None and not await still_open_for_notes(services, awaiting):
+        awaiting = None  # reviewed, or reported again since: words are read afresh
     targets = await targets_of(services, caller, message, user_data)
     if named is not None and named not in {task for task, _, _ in targets}:
         targets = ()

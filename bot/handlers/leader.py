@@ -74,17 +74,22 @@ from bot.services import Services, request_replan, services_of
 from schedules.commands import FIRST_CYCLE, LAST_CYCLE, parse_number
 from schedules.model import Timetable
 from schedules.workflow import (
+    STALE_REVIEW,
     ExtensionState,
     ReviewDecision,
     TaskView,
     UnitState,
     extension_decision_refusal,
+    finished_run,
     review_refusal,
     task_view,
     unit_state,
     urge_refusal,
 )
 
+LATE_LAST_CYCLE_UNTIL = 3
+"""/overdue without a year also lists last cycle's late units until the end of this month
+(March): December's late units are still late in January."""
 MAX_BUTTONS = 90
 """Buttons under one answer (Telegram allows 100)."""
 PROMPTS_KEPT = 20
@@ -229,10 +234,10 @@ def task_keyboard(t: Translator, timetable: Timetable,
         rows.append([
             InlineKeyboardButton(t.gettext("✅ confirm {unit}").format(unit=name),
                                  callback_data=review_data(view.task_id, state.unit_id,
-                                                           view.cycle, "c")),
+                                                           view.cycle, "c", _shown(state))),
             InlineKeyboardButton(t.gettext("↩️ return {unit}").format(unit=name),
                                  callback_data=review_data(view.task_id, state.unit_id,
-                                                           view.cycle, "r"))])
+                                                           view.cycle, "r", _shown(state)))])
     urgeable = [s for s in view.units if urge_refusal(s) is None]
     buttons = [InlineKeyboardButton(
         t.gettext("📣 urge {unit}").format(unit=plain_unit_name(t, timetable.unit(s.unit_id))),
@@ -240,6 +245,11 @@ def task_keyboard(t: Translator, timetable: Timetable,
     rows += [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
     rows = _capped(rows)
     return InlineKeyboardMarkup(rows) if rows else None
+
+
+def _shown(state: UnitState) -> int | None:
+    """The id of the report a review button is about (the one the leader sees)."""
+    return state.report.id if state.report is not None else None
 
 
 def _capped(rows: list[list[InlineKeyboardButton]]) -> list[list[InlineKeyboardButton]]:
@@ -290,14 +300,30 @@ async def overdue(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     today = services.today()
     timetable = services.timetable
-    cycles = [cycle - 1, cycle] if not context.args and cycle - 1 >= FIRST_CYCLE else [cycle]
+    previous = cycle - 1
+    cycles = [previous, cycle] if (not context.args and today.month <= LATE_LAST_CYCLE_UNTIL
+                                   and previous >= FIRST_CYCLE) else [cycle]
     parts: list[str] = []
     buttons: list[InlineKeyboardButton] = []
     for year in cycles:
         facts = await services.db(services.store.cycle_facts, year)
         late = overdue_units(states(timetable, year, facts, today))
-        if year != cycle and not late:
-            continue  # the previous cycle only while something in it is still late
+        if year != cycle:
+            # Last cycle's units still late, among those the bot followed (reminded or
+            # reported): a cycle from before the bot was deployed is not listed.
+            followed = (await services.db(services.store.reminded_pairs, year)
+                        | set(facts.reports))
+            late = [s for s in late if (s.task_id, s.unit_id) in followed]
+            if not late:
+                continue
+            parts.append(render_overdue(t, timetable, year, facts, today,
+                                        only={(s.task_id, s.unit_id) for s in late}))
+            buttons += [InlineKeyboardButton(
+                t.gettext("📣 urge {unit} ({number}, {year})").format(
+                    unit=plain_unit_name(t, timetable.unit(s.unit_id)), number=s.task_id,
+                    year=year),
+                callback_data=urge_data(s.task_id, s.unit_id, year)) for s in late]
+            continue
         parts.append(render_overdue(t, timetable, year, facts, today))
         buttons += [InlineKeyboardButton(
             t.gettext("📣 urge {unit} ({number})").format(
@@ -321,9 +347,11 @@ async def review_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     text, waiting = render_review_list(t, services.timetable, cycle, facts, services.today())
     rows = _capped([[
         InlineKeyboardButton(t.gettext("✅ {n}").format(n=number),
-                             callback_data=review_data(s.task_id, s.unit_id, cycle, "c")),
+                             callback_data=review_data(s.task_id, s.unit_id, cycle, "c",
+                                                       _shown(s))),
         InlineKeyboardButton(t.gettext("↩️ {n}").format(n=number),
-                             callback_data=review_data(s.task_id, s.unit_id, cycle, "r"))]
+                             callback_data=review_data(s.task_id, s.unit_id, cycle, "r",
+                                                       _shown(s)))]
         for number, s in enumerate(waiting, start=1)])
     await reply(message, text, t, InlineKeyboardMarkup(rows) if rows else None)
 
@@ -412,7 +440,8 @@ async def _unit_part(press: LeaderPress) -> UnitState | None:
     data do not fit (the query is then answered)."""
     fields, services = press.fields, press.services
     task_id = parse_number(fields[0], 1, 10**6) if len(fields) >= 3 else None
-    cycle = parse_number(fields[2], FIRST_CYCLE, LAST_CYCLE) if task_id is not None else None
+    cycle = (parse_number(fields[2], FIRST_CYCLE, services.cycle())
+             if task_id is not None else None)
     timetable = services.timetable
     if task_id is None or cycle is None or task_id > len(timetable.tasks):
         await answer_query(press.query, press.t.gettext("This button has expired."))
@@ -435,7 +464,7 @@ async def review_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     press = await leader_press(update, context)
     if press is None:
         return
-    if len(press.fields) != 4 or press.fields[3] not in ("c", "r"):
+    if len(press.fields) not in (4, 5) or press.fields[3] not in ("c", "r"):
         await answer_query(press.query, press.t.gettext("This button has expired."))
         return
     state = await _unit_part(press)
@@ -444,6 +473,12 @@ async def review_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     t, services = press.t, press.services
     timetable = services.timetable
     refusal = review_refusal(state, getattr(state.report, "id", None) or 0)
+    if refusal is None and len(press.fields) == 5:
+        shown = parse_number(press.fields[4], 1, 2**62)
+        history = await services.db(services.store.report_history, state.task_id,
+                                    state.unit_id, state.cycle)
+        if shown not in {r.id for r in finished_run(history)}:
+            refusal = STALE_REVIEW  # another report came in since this one was shown
     if refusal is not None or state.report is None or state.report.id is None:
         await answer_query(press.query)
         await reply(press.message, _refusal_text(t, timetable, refusal or "", state), t)
@@ -566,6 +601,13 @@ async def urge_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if refusal is not None:
         await answer_query(press.query)
         await reply(press.message, _refusal_text(t, timetable, refusal, state), t)
+        return
+    if not await services.db(services.store.contacts_for_unit, state.unit_id):
+        # nobody to urge: record nothing, so the day's one urge stays for when someone enrols
+        await answer_query(press.query)
+        await reply(press.message, t.gettext(
+            "{unit} has no enrolled contact, so nobody can be urged: /invite a contact "
+            "first.").format(unit=unit_name(t, unit)), t)
         return
     now = services.now()
     urge = await services.db(services.store.urge, state.task_id, state.unit_id, state.cycle,

@@ -24,7 +24,15 @@ from schedules.model import Timetable
 from storage import Store
 from tests.dbs import backend, db_url, store
 
-__all__ = ["backend", "button_data", "db_url", "store"]
+__all__ = ["backend", "button", "button_data", "db_url", "store"]
+
+
+def button(message: dict, prefix: str) -> str:
+    """The callback data under ``message`` that is ``prefix`` or begins with ``prefix|``
+    (a review button carries the id of the report shown after its fixed fields)."""
+    found = [d for d in button_data(message) if d == prefix or d.startswith(prefix + "|")]
+    assert len(found) == 1, (prefix, button_data(message))
+    return found[0]
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "123456:TEST-duban-token"

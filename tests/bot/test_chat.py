@@ -16,6 +16,7 @@ from tests.bot.conftest import (
     STRANGER,
     TOKEN,
     Harness,
+    button,
     button_data,
 )
 
@@ -124,8 +125,7 @@ async def test_leader_summary_in_english_shows_reports(harness: Harness) -> None
     detail = await harness.command(LEADER, "task", "15")
     assert "Ecology and Environment Bureau" in detail[0]["text"]
     assert "done" in detail[0]["text"]
-    confirm = "v|15|ecology-environment|2026|c"
-    assert confirm in button_data(detail[-1])
+    confirm = button(detail[-1], "v|15|ecology-environment|2026|c")
     await harness.press(LEADER, detail[-1]["message_id"], confirm)
     pages = await harness.command(LEADER, "summary")
     line15 = next(line for line in pages[0]["text"].split("\n") if "15." in line)

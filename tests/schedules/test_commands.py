@@ -28,14 +28,26 @@ def test_dates_as_offices_write_them(word: str, day: dt.date | None) -> None:
     assert parse_date(word, 2026) == day
 
 
+NOV_16 = D(2026, 11, 16)
+
+
+def test_a_date_without_a_year_is_the_nearest_such_day() -> None:
+    january, december = D(2027, 1, 5), D(2026, 12, 10)
+    assert parse_date("01-20", 2027, near=january) == D(2027, 1, 20)
+    assert parse_date("12-20", 2027, near=january) == D(2026, 12, 20)
+    assert parse_date("01-20", 2026, near=december) == D(2027, 1, 20)
+    assert parse_date("12-03", 2026, near=december) == D(2026, 12, 3)  # past: refused later
+    assert parse_date("2027-01-02", 2027, near=january) == D(2027, 1, 2)  # as written
+
+
 def test_extend_arguments() -> None:
-    assert parse_extend_args(["7", "12-20", "设备", "未到货"], 26, 2026) == ExtendArgs(
+    assert parse_extend_args(["7", "12-20", "设备", "未到货"], 26, NOV_16) == ExtendArgs(
         7, D(2026, 12, 20), "设备 未到货")
-    assert parse_extend_args(["7"], 26, 2026) == ExtendError(ExtendProblem.USAGE)
-    assert parse_extend_args(["seven", "12-20", "x"], 26, 2026) == ExtendError(
+    assert parse_extend_args(["7"], 26, NOV_16) == ExtendError(ExtendProblem.USAGE)
+    assert parse_extend_args(["seven", "12-20", "x"], 26, NOV_16) == ExtendError(
         ExtendProblem.USAGE, "seven")
-    assert parse_extend_args(["27", "12-20", "x"], 26, 2026) == ExtendError(
+    assert parse_extend_args(["27", "12-20", "x"], 26, NOV_16) == ExtendError(
         ExtendProblem.UNKNOWN_TASK, "27")
-    assert parse_extend_args(["7", "soon", "x"], 26, 2026) == ExtendError(
+    assert parse_extend_args(["7", "soon", "x"], 26, NOV_16) == ExtendError(
         ExtendProblem.BAD_DATE, "soon")
-    assert parse_extend_args(["7", "12-20"], 26, 2026) == ExtendError(ExtendProblem.NO_REASON)
+    assert parse_extend_args(["7", "12-20"], 26, NOV_16) == ExtendError(ExtendProblem.NO_REASON)

@@ -24,6 +24,7 @@ from schedules.workflow import (
     NOT_THIS_CYCLE,
     NOTHING_TO_REVIEW,
     NOTHING_TO_URGE,
+    PAST_DATE,
     STALE_REVIEW,
     Acknowledgement,
     Action,
@@ -263,7 +264,8 @@ def test_an_extension_shows_on_the_task_and_keeps_it_from_being_overdue() -> Non
         Extension(1, D(2026, 12, 20), "approved", decided_at=at(2026, 11, 21))]})
     view = task_view(TIMETABLE, TIMETABLE.task(ANNUAL_TASK), known, D(2026, 12, 3))
     assert not view.overdue and [u.unit_id for u in view.extended] == ["fgw"]
-    assert view.light is Light.NO_REPORT and view.cutoff == CUTOFF
+    # shown with the cutoff that matters now: the extended one, 17 days ahead
+    assert view.light is Light.NO_REPORT and view.cutoff == D(2026, 12, 21)
 
 
 def test_finished_for_reminders_means_reported_done_and_not_returned() -> None:
@@ -307,20 +309,22 @@ def test_a_confirmed_or_closed_unit_reports_no_more() -> None:
 
 def test_extension_requests() -> None:
     open_unit = state_of("fgw", facts())
-    assert extension_refusal(open_unit, D(2026, 12, 20)) is None
-    assert extension_refusal(open_unit, D(2026, 11, 30)) == NOT_LATER  # the current due date
-    assert extension_refusal(open_unit, D(2027, 1, 5)) == NOT_THIS_CYCLE
+    assert extension_refusal(open_unit, D(2026, 12, 20), TODAY) is None
+    assert extension_refusal(open_unit, D(2026, 11, 30), TODAY) == NOT_LATER  # due date now
+    assert extension_refusal(open_unit, D(2027, 1, 5), TODAY) is None  # into January
+    assert extension_refusal(open_unit, D(2028, 1, 5), TODAY) == NOT_THIS_CYCLE
+    assert extension_refusal(open_unit, D(2026, 12, 3), D(2026, 12, 10)) == PAST_DATE
     done = state_of("fgw", facts({(ANNUAL_TASK, "fgw"): Report(1, "done")}))
-    assert extension_refusal(done, D(2026, 12, 20)) == ALREADY_DONE
+    assert extension_refusal(done, D(2026, 12, 20), TODAY) == ALREADY_DONE
     waiting = state_of("fgw", facts(extensions={(ANNUAL_TASK, "fgw"): [
         Extension(1, D(2026, 12, 10), "pending")]}))
-    assert extension_refusal(waiting, D(2026, 12, 20)) == EXTENSION_PENDING
+    assert extension_refusal(waiting, D(2026, 12, 20), TODAY) == EXTENSION_PENDING
     extended = state_of("fgw", facts(extensions={(ANNUAL_TASK, "fgw"): [
         Extension(1, D(2026, 12, 10), "approved", decided_at=at(2026, 11, 20))]}))
-    assert extension_refusal(extended, D(2026, 12, 10)) == NOT_LATER
-    assert extension_refusal(extended, D(2026, 12, 11)) is None
+    assert extension_refusal(extended, D(2026, 12, 10), TODAY) == NOT_LATER
+    assert extension_refusal(extended, D(2026, 12, 11), TODAY) is None
     stats = state_of("fgw", facts(), TODAY, STATISTICS_TASK)
-    assert extension_refusal(stats, D(2026, 12, 20)) == NO_CUTOFF
+    assert extension_refusal(stats, D(2026, 12, 20), TODAY) == NO_CUTOFF
     assert extension_decision_refusal(Extension(1, D(2026, 12, 10), "pending")) is None
     assert extension_decision_refusal(Extension(1, D(2026, 12, 10), "approved")) == NOT_PENDING
 
