@@ -62,17 +62,6 @@ Facts = CycleFacts | Latest
 reports (then nothing was reviewed, extended or acknowledged)."""
 
 
-class ReportShown(Protocol):
-    """What :func:`report_line` shows of a report (a stored one, or a test's)."""
-
-    @property
-    def status(self) -> str: ...
-    @property
-    def progress(self) -> int | None: ...
-    @property
-    def reported_at(self) -> dt.datetime: ...
-
-
 class DeadlineLike(Protocol):
     """What :func:`deadline_line` reads: a unit's state or a task's view."""
 
@@ -127,8 +116,8 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def report_line(t: Translator, report: ReportShown | None,
-                note_limit: int | None = NOTE_PREVIEW, note: ReportShown | None = None,
+def report_line(t: Translator, report: ReportLike | None,
+                note_limit: int | None = NOTE_PREVIEW, note: ReportLike | None = None,
                 state: UnitState | None = None) -> str:
     """One report as "🟡 in progress 60% · note (date)", or "no report yet".
 
@@ -158,7 +147,7 @@ def report_line(t: Translator, report: ReportShown | None,
     return text
 
 
-def _note_of(report: ReportShown) -> str:
+def _note_of(report: ReportLike) -> str:
     note: str = getattr(report, "note", "") or ""
     return note
 

@@ -895,19 +895,7 @@ class BotApiStandIn:
         stored = bot.log(chat.id).messages.get(message_id)
         if stored is None:
             raise ValueError(f"no message {message_id} in chat {chat.id}")
-        self._callback_seq += 1
-        query_id = str(4_000_000_000_000 + self._callback_seq)
-        query: JSONDict = {
-            "id": query_id,
-            "from": user.as_user(),
-            "message": copy.deepcopy(stored.data),
-            "chat_instance": str(abs(chat.id) * 7 + 1),
-            "data": callback_data,
-        }
-        bot.callbacks[query_id] = _Callback(query=query)
-        self._record(chat, user.first_name, False, "button", callback_data, message_id)
-        self._enqueue(bot, "callback_query", query)
-        return copy.deepcopy(query)
+        return self._callback(bot, user, chat, stored, callback_data, callback_data)
 
     def send_document(
         self,
@@ -1034,6 +1022,12 @@ class BotApiStandIn:
                 f"message {message_id} has no button with callback_data {callback_data!r}; "
                 f"it offers {offered}"
             )
+        return self._callback(bot, user, chat, stored, callback_data,
+                              str(pressed.get("text", "")))
+
+    def _callback(self, bot: _BotState, user: _User, chat: _Chat, stored: _StoredMessage,
+                  callback_data: str, label: str) -> JSONDict:
+        """Deliver a callback query about ``stored`` and record the press."""
         self._callback_seq += 1
         query_id = str(4_000_000_000_000 + self._callback_seq)
         query: JSONDict = {
@@ -1044,9 +1038,7 @@ class BotApiStandIn:
             "data": callback_data,
         }
         bot.callbacks[query_id] = _Callback(query=query)
-        self._record(
-            chat, user.first_name, False, "button", str(pressed.get("text", "")), message_id
-        )
+        self._record(chat, user.first_name, False, "button", label, stored.data["message_id"])
         self._enqueue(bot, "callback_query", query)
         return copy.deepcopy(query)
 

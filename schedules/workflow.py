@@ -29,7 +29,7 @@ from typing import Protocol
 
 from schedules.model import Role, Task, Timetable
 from schedules.planning import cycle_cutoff, days_left
-from schedules.progress import FINISHED, deliverers, is_closed
+from schedules.progress import FINISHED, ReportLike, deliverers, is_closed
 from schedules.text import N_
 
 Pair = tuple[int, str]
@@ -88,17 +88,12 @@ PHASE_LABELS: dict[Phase, str] = {
 
 
 # -- what was appended ----------------------------------------------------------------------
-class ReportFact(Protocol):
-    """A stored status report, as the workflow reads it."""
+class ReportFact(ReportLike, Protocol):
+    """A stored status report, as the workflow reads it: what the status rules read, and its
+    id (a review belongs to one report)."""
 
     @property
     def id(self) -> int | None: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def progress(self) -> int | None: ...
-    @property
-    def reported_at(self) -> dt.datetime: ...
 
 
 class ReviewFact(Protocol):
