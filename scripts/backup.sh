@@ -11,6 +11,8 @@
 # holds duban.env and the timetable (DUBAN_TASKS). Archives older than --keep-days are removed.
 # Restore: see docs/deploy.md (`duban db restore`).
 set -euo pipefail
+# cron gives a bare PATH (/usr/bin:/bin): runuser and friends live in the sbin folders
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 
 config=/etc/duban
 keep=30

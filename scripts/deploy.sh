@@ -16,6 +16,7 @@
 # Run it again to upgrade after `git pull`: it keeps duban.env and tasks.yaml, reinstalls the
 # package, upgrades the database schema and restarts the service if it is running.
 set -euo pipefail
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 
 user=duban
 checkout="$(cd "$(dirname "$0")/.." && pwd)"
@@ -98,7 +99,7 @@ cat > "$bin/duban" <<EOF
 #!/bin/sh
 # duban as the service user, with the service's settings (written by scripts/deploy.sh).
 export DUBAN_ENV_FILE=$config/duban.env
-if [ "\$(id -u)" = 0 ]; then exec runuser -u $user -- $venv/bin/duban "\$@"; fi
+if [ "\$(id -u)" = 0 ]; then exec /usr/sbin/runuser -u $user -- $venv/bin/duban "\$@"; fi
 exec $venv/bin/duban "\$@"
 EOF
 chmod 0755 "$bin/duban"

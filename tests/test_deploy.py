@@ -225,8 +225,9 @@ def test_backup_and_restore_as_the_document_says(deployment: Deployment) -> None
     assert made.returncode == 0, made.stderr
     code = made.stdout.split("start=")[1].split()[0]
     backups = d.base / "backups"
-    result = run("bash", d.checkout / "scripts" / "backup.sh", "--config-dir", d.config,
-                 backups)
+    # as cron runs it: a bare PATH, without the sbin folders (runuser lives there)
+    result = run("env", "-i", "PATH=/usr/bin:/bin", "HOME=/root", "bash",
+                 d.checkout / "scripts" / "backup.sh", "--config-dir", d.config, backups)
     assert result.returncode == 0, result.stderr
     archive = Path(result.stdout.strip())
     assert archive.exists() and mode(archive) == 0o600

@@ -33,6 +33,7 @@ from bot.menus import set_person_commands
 from bot.messages import reply
 from bot.render import ECHO_PREVIEW, People, shorten
 from bot.services import Services, request_replan, services_of
+from schedules.planning import cycle_cutoff
 from schedules.text import visible_text
 from storage import InviteError
 
@@ -197,16 +198,34 @@ async def expired_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 # -- what everyone can do -------------------------------------------------------------------------
-def capabilities(t: Translator, caller: Caller) -> str:
-    """What the caller can do, and the rules of the chat, as a short help text."""
+def example_task(services: Services, caller: Caller) -> int:
+    """A task of the caller's first unit with a cutoff this cycle (else any of theirs, else 7),
+    for the examples of /help."""
+    cycle = services.cycle()
+    for unit_id in caller.units:
+        duties = [task for task, _ in services.timetable.tasks_for_unit(unit_id)]
+        with_cutoff = [task.id for task in duties
+                       if cycle_cutoff(services.timetable, task, cycle) is not None]
+        if with_cutoff or duties:
+            return (with_cutoff or [task.id for task in duties])[0]
+    return 7
+
+
+def capabilities(t: Translator, caller: Caller, example: int = 7) -> str:
+    """What the caller can do, and the rules of the chat, as a short help text.
+
+    ``example``: a task number of the caller's own units for the examples (see
+    :func:`example_task`), so that trying an example works.
+    """
     lines = []
     if caller.units:
         lines += [t.gettext("/mytasks — your units' tasks, cutoffs and status"),
                   t.gettext("/report <task> [year] <status> [percent] [note] — e.g. "
-                            "/report 7 ongoing 60%"),
+                            "/report {number} ongoing 60%").format(number=example),
                   t.gettext("/task <number> — one task with every unit's input"),
                   t.gettext("/extend <task> <new due date> <reason> — ask the leaders for more "
-                            "time, e.g. /extend 7 12-20 equipment delayed"),
+                            "time, e.g. /extend {number} 12-20 equipment delayed").format(
+                      number=example),
                   t.gettext("Or press the buttons under a reminder, or reply to it in words; "
                             "收到 acknowledges every task it lists.")]
     if caller.is_leader:
@@ -260,7 +279,8 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await refuse_unknown(update, t)
             return
         await reply(message, t.gettext("Hello, {name}.").format(
-            name=escape(visible_text(caller.display_name))) + "\n\n" + capabilities(t, caller), t)
+            name=escape(visible_text(caller.display_name))) + "\n\n"
+            + capabilities(t, caller, example_task(services, caller)), t)
         return
     now = services.now()
     failures = await services.db(services.store.failed_enrolments, user.id,
@@ -300,7 +320,8 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         who = t.gettext("Welcome, {name}: you are enrolled as {role}.").format(
             name=escape(visible_text(person.display_name)),
             role=t.gettext(ROLE_TITLES[caller.role]))
-    await reply(message, who + "\n\n" + capabilities(t, caller), t)
+    await reply(message, who + "\n\n" + capabilities(t, caller, example_task(services, caller)),
+                t)
 
 
 async def bind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -332,7 +353,8 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     caller = await known_caller(update, context)
     if caller is None or update.effective_message is None:
         return
-    await reply(update.effective_message, capabilities(caller.t, caller), caller.t)
+    await reply(update.effective_message, capabilities(
+        caller.t, caller, example_task(services_of(context), caller)), caller.t)
 
 
 async def lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -716,3 +716,14 @@ async def test_a_file_replying_to_a_days_reminder_asks_which_task(harness: Harne
     await harness.pump()
     [answer] = harness.bot_messages_after(ECOLOGY, sent["message_id"])
     assert f"t|15|{ECO}" in button_data(answer) and "多项任务" in answer["text"]
+
+
+async def test_the_help_examples_work_as_written(harness: Harness) -> None:
+    import re
+
+    await harness.enrol(ECOLOGY, "生态环境局")
+    help_text = (await harness.command(ECOLOGY, "help"))[0]["text"]
+    example = re.search(r"/report (\d+) (进行中 60%)", help_text)
+    assert example is not None, help_text
+    answer = await harness.command(ECOLOGY, "report", f"{example.group(1)} {example.group(2)}")
+    assert "已记录" in answer[0]["text"], answer
