@@ -8,14 +8,18 @@ from pathlib import Path
 from tests.bot.cli_process import ROOT, clean_env
 
 
-def test_run_bot_installs_then_runs_from_the_working_directory(tmp_path: Path) -> None:
+def test_run_bot_installs_then_runs_the_same_from_anywhere(tmp_path: Path) -> None:
     token = "123456:NOT-A-REAL-TOKEN"
-    (tmp_path / ".env").write_text(f"TELEGRAM_BOT_TOKEN={token}\nDUBAN_STARTUP_RETRIES=0\n",
-                                   encoding="utf-8")
-    (tmp_path / ".env").chmod(0o600)
-    result = subprocess.run([str(ROOT / "scripts" / "run-bot")], cwd=tmp_path,
-                            env=clean_env(), capture_output=True, text=True, timeout=300,
-                            check=False)
+    settings = tmp_path / "settings" / "duban.env"
+    settings.parent.mkdir()
+    settings.write_text(f"TELEGRAM_BOT_TOKEN={token}\nDUBAN_STARTUP_RETRIES=0\n",
+                        encoding="utf-8")
+    settings.chmod(0o600)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = subprocess.run([str(ROOT / "scripts" / "run-bot")], cwd=elsewhere,
+                            env=clean_env(DUBAN_ENV_FILE=str(settings)), capture_output=True,
+                            text=True, timeout=300, check=False)
     output = result.stdout + result.stderr
     # The bot started with the .env of the working directory and could not reach Telegram
     # (the tests point it at a closed port): one clear failure, never the token.
@@ -23,4 +27,6 @@ def test_run_bot_installs_then_runs_from_the_working_directory(tmp_path: Path) -
     assert token not in output and "Traceback" not in output
     assert (ROOT / ".venv" / "bin" / "duban").exists()
     assert "Telegram" in output  # what could not be reached, in one line
-    assert (tmp_path / "var" / "duban.sqlite3").exists()  # the database beside the .env
+    # the database beside the settings file, not in the directory it was started from
+    assert (settings.parent / "var" / "duban.sqlite3").exists()
+    assert not (elsewhere / "var").exists()
