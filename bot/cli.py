@@ -33,7 +33,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -238,9 +238,7 @@ def _stored_deliveries(settings: Settings, t: Translator, year: int
     if settings.sqlite_path is not None and not settings.sqlite_path.exists():
         return {}
     try:
-        with database(settings, t, create=False, upgrade=False) as store:
-            if store.current_revision() is None:
-                return {}
+        with database(settings, t) as store:
             rows = store.reminders_for_cycle(year)
     except CliError as exc:  # an unreachable server must not hide the plan itself
         print(t.gettext("Delivery states unavailable: {error}").format(error=exc.lines[0]),
@@ -336,8 +334,11 @@ def cmd_run(args: argparse.Namespace, t: Translator) -> int:
     if args.listen and not settings.webhook_url:
         raise CliError(t.gettext("--listen is the webhook's address: give --webhook-url (or "
                                  "DUBAN_WEBHOOK_URL) too."), status=USAGE)
+    if args.drop_webhook and settings.webhook_url:
+        raise CliError(t.gettext("--drop-webhook is for long polling; a webhook run sets its "
+                                 "own webhook."), status=USAGE)
     warn_if_env_file_is_readable(t, settings)
-    return run_bot(settings, t)
+    return run_bot(settings, t, drop_webhook=args.drop_webhook)
 
 
 def cmd_db(args: argparse.Namespace, t: Translator) -> int:
@@ -348,7 +349,7 @@ def cmd_db(args: argparse.Namespace, t: Translator) -> int:
     if args.action == "restore":
         return _db_restore(args, settings, t)
     existed = settings.sqlite_path.exists() if settings.sqlite_path is not None else True
-    with database(settings, t) as store:
+    with database(settings, t, create=True, upgrade=True) as store:
         revision = store.current_revision()
     where = _where(settings)
     if not existed:
@@ -405,6 +406,15 @@ def _backup_error(exc: Exception, settings: Settings, t: Translator) -> CliError
             "The database {where} already holds {counts}. Stop the bot, then add --replace to "
             "overwrite it with the backup.").format(where=_where(settings),
                                                     counts=_counts_text(t, counts)))
+    if exc.reason == "too_new":
+        from storage import head_revision
+
+        return CliError(t.gettext(
+            "{path} holds schema revision {revision}, which this duban does not know (its "
+            "newest is {head}): it was made by a newer duban. Nothing was changed. Restore it "
+            "with that version of duban.").format(path=details["path"],
+                                                  revision=details["revision"],
+                                                  head=head_revision()))
     if exc.reason == "damaged":
         return CliError(t.gettext(
             "The copy failed SQLite's check ({error}): the database may be damaged; keep the "
@@ -435,21 +445,60 @@ def _db_restore(args: argparse.Namespace, settings: Settings, t: Translator) -> 
     if not source.is_file():
         raise CliError(t.gettext("Cannot read {path}: there is no such file.").format(
             path=source), status=USAGE)
-    if settings.sqlite_path is not None:
-        from bot.configuration import check_sqlite_location
-
-        check_sqlite_location(settings.sqlite_path, t, create=True)
-    try:
-        info = restore_database(settings.resolved_database_url, source, replace=args.replace)
-    except BackupError as exc:
-        raise _backup_error(exc, settings, t) from None
-    with database(settings, t) as store:  # a backup of an older duban: bring it up to date
-        revision = store.current_revision()
+    with _no_bot_running(settings, t):
+        try:
+            info = restore_database(settings.resolved_database_url, source,
+                                    replace=args.replace)
+        except BackupError as exc:
+            raise _backup_error(exc, settings, t) from None
+        with database(settings, t, create=True, upgrade=True) as store:  # an older backup
+            revision = store.current_revision()
     print(t.gettext("Restored {file} into {where}: {counts}; schema at revision {rev} (was "
                     "{old} in the backup).").format(
         file=source, where=_where(settings), counts=_counts_text(t, info.counts),
         rev=revision, old=info.revision or "?"))
     return 0
+
+
+@contextlib.contextmanager
+def _no_bot_running(settings: Settings, t: Translator) -> Iterator[None]:
+    """Refuse while ``duban run`` uses the database; hold it off for the block.
+
+    SQLite: the lock file of :mod:`bot.instance`, held for the block (a bot that starts
+    meanwhile waits for nothing: it is refused). PostgreSQL: sessions named ``duban run`` in
+    ``pg_stat_activity``.
+    """
+    from bot.configuration import check_sqlite_location, database_error, permission_error
+    from bot.instance import RUN_APPLICATION_NAME, InstanceBusy, sqlite_instance_lock
+    from storage.backup import sessions_named
+
+    if settings.sqlite_path is None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            pids = sessions_named(settings.resolved_database_url, RUN_APPLICATION_NAME)
+        except SQLAlchemyError as exc:
+            raise database_error(exc, settings.resolved_database_url, t) from None
+        if pids:
+            raise CliError(t.gettext(
+                "The bot is running on {where} (PostgreSQL sessions of 'duban run', server "
+                "pids {pids}): stop every instance first (systemctl stop duban), then restore."
+            ).format(where=_where(settings), pids=", ".join(map(str, pids))))
+        yield
+        return
+    database_file = settings.sqlite_path.absolute()
+    check_sqlite_location(database_file, t, create=True)
+    try:
+        with sqlite_instance_lock(database_file, "restore"):
+            yield
+    except InstanceBusy as busy:
+        raise CliError(t.gettext(
+            "The bot is running on {path} (duban run, pid {pid}; lock file {lock}): stop it "
+            "first (systemctl stop duban), then restore.").format(
+            path=database_file, pid=busy.pid if busy.pid is not None else "?",
+            lock=busy.path)) from None
+    except PermissionError as exc:
+        raise permission_error(exc, t) from None
 
 
 # -- invitations -------------------------------------------------------------------------------
@@ -531,7 +580,7 @@ def cmd_remind(args: argparse.Namespace, t: Translator) -> int:
     from bot.reminders import DryRow, dry_run
     from bot.services import Services
     from schedules.clock import FrozenClock, SystemClock
-    from storage import Store, head_revision
+    from storage import Store
 
     if not args.dry_run:
         raise CliError(t.gettext("Only --dry-run is supported here: the running bot sends "
@@ -551,10 +600,7 @@ def cmd_remind(args: argparse.Namespace, t: Translator) -> int:
             stack.callback(store.close)
             store.upgrade()
         else:
-            store = stack.enter_context(database(settings, t, create=False, upgrade=False))
-            if store.current_revision() != head_revision():
-                raise CliError(t.gettext("The database's schema is not up to date: run 'duban "
-                                         "db upgrade' first."))
+            store = stack.enter_context(database(settings, t))
         services = Services(settings=settings, timetable=timetable, store=store,
                             clock=FrozenClock(at))
         decisions = asyncio.run(dry_run(services, at))
@@ -724,13 +770,17 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
         "Start the bot. Without --webhook-url it fetches updates by long polling; with it, "
         "Telegram posts them to that HTTPS URL, which a reverse proxy with TLS forwards to "
         "--listen (see docs/deploy.md). Every post must carry the webhook's secret token "
-        "(DUBAN_WEBHOOK_SECRET, else a new random one at every start)."))
+        "(DUBAN_WEBHOOK_SECRET, else one derived from the bot token). Long polling refuses to "
+        "start while a webhook is set, unless --drop-webhook."))
     p.add_argument("--webhook-url", metavar="URL", type=_checked(t, check_webhook_url),
                    help=t.gettext("the public https:// URL Telegram posts updates to (default: "
                                   "DUBAN_WEBHOOK_URL; none: long polling)"))
     p.add_argument("--listen", metavar=t.gettext("HOST:PORT"), type=_checked(t, parse_listen),
                    help=t.gettext("where the webhook server listens, behind the proxy "
                                   "(default: DUBAN_WEBHOOK_LISTEN, else 127.0.0.1:8443)"))
+    p.add_argument("--drop-webhook", action="store_true", help=t.gettext(
+        "long polling: delete the bot's webhook if one is set (by default duban refuses to "
+        "start: another instance may be taking updates by webhook)"))
     p.set_defaults(handler=cmd_run)
 
     p = commands.add_parser("db", help=t.gettext("the database: schema, backup, restore"))
@@ -843,16 +893,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         quiet_calendar_log()
     handler: Command = args.handler
     try:
-        return handler(args, t)
+        status = handler(args, t)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at the interpreter's exit
+        return status
     except CliError as exc:
         for line in exc.lines:
             print(line, file=sys.stderr)
         return exc.status
     except BrokenPipeError:
-        # The reader stopped reading (`duban tasks | head`): stop quietly.
+        # The reader stopped reading (`duban tasks | head`): it has what it wanted; stop
+        # quietly and successfully, as `cat` and `ls` do under `set -o pipefail`.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return FAILED
+        return 0
     except KeyboardInterrupt:
         return 130
     except OSError as exc:  # a file or folder the command needs: say which, and why

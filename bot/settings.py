@@ -52,6 +52,8 @@ VARIABLES = {
     "webhook_secret": "DUBAN_WEBHOOK_SECRET",
 }
 DEFAULT_WEBHOOK_LISTEN = "127.0.0.1:8443"
+WEBHOOK_PORTS = (443, 80, 88, 8443)
+"""The only ports Telegram posts webhook updates to (Bot API, setWebhook)."""
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 """What Telegram accepts as a webhook's secret token (setWebhook ``secret_token``)."""
 
@@ -81,6 +83,14 @@ def check_webhook_url(value: str) -> str:
         raise TextError(N_("must be the public https:// URL Telegram posts updates to, e.g. "
                            "https://bot.example.org/duban (Telegram uses HTTPS only); got "
                            "{value!r}"), value=value)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and port not in WEBHOOK_PORTS:
+        raise TextError(N_("Telegram posts only to the ports 443, 80, 88 and 8443; the URL "
+                           "{value!r} names another (the proxy listens on the public port and "
+                           "forwards to DUBAN_WEBHOOK_LISTEN)"), value=value)
     return value.strip()
 
 
@@ -198,8 +208,8 @@ class Settings(BaseSettings):
     def _secret_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not _SECRET_TOKEN.fullmatch(value.get_secret_value()):
             raise TextError(N_("must be 1-256 letters, digits, '_' or '-' (what Telegram "
-                               "accepts as a secret token); leave it unset and duban makes a "
-                               "new one at every start"))
+                               "accepts as a secret token); leave it unset and duban derives "
+                               "one from the bot token"))
         return value
 
     @field_validator("tz")
