@@ -8,6 +8,7 @@
     duban db upgrade                         create or upgrade the database schema
     duban db backup FILE                     copy the database into FILE (safe while running)
     duban db restore FILE [--replace]        put a backup back (stop the bot first)
+    duban db copy FROM_URL                   copy another database (SQLite) into this one
     duban invite --unit 生态环境局 [--role contact|leader|admin]   a one-time enrolment link
     duban remind --dry-run [--at ISO-TIME]   what would be sent at that time, to whom
     duban export --year 2026 [-o FILE]       the status as an Excel workbook
@@ -122,16 +123,42 @@ def _timetable(args: argparse.Namespace, t: Translator) -> tuple[Settings, Timet
 
 
 def cmd_check(args: argparse.Namespace, t: Translator) -> int:
-    """Validate the timetable file and the configuration."""
-    settings = read_settings(t)
+    """Validate the timetable file and the configuration: the settings file, the token (never
+    shown), the database (reached, never made) and the webhook's port."""
+    from bot.checkup import (
+        check_database,
+        check_token,
+        check_webhook_port,
+        env_file_findings,
+    )
+    from bot.instance import is_locked
+    from bot.settings import env_file_of
+
+    settings = read_settings(t, warn=False)
     path = Path(args.path) if args.path else settings.tasks_path
     timetable = read_timetable(path, t)
     print(t.gettext("{path}: OK: {tasks} tasks, {units} units, {measures} measures.").format(
         path=path, tasks=len(timetable.tasks), units=len(timetable.units),
         measures=len(timetable.measures)))
+    env_file = env_file_of(settings)
+    findings = env_file_findings(env_file) if env_file is not None else []
+    findings += [check_token(settings), check_database(settings, t)]
+    running = settings.sqlite_path is not None and is_locked(settings.sqlite_path.absolute())
+    webhook = check_webhook_port(settings, running)
+    if webhook is not None:
+        findings.append(webhook)
+    for finding in findings:
+        print(("  " if not finding.problem else "") + finding.line(t),
+              file=sys.stderr if finding.problem else sys.stdout)
+    warn_if_env_file_is_readable(t, settings)
+    problems = sum(finding.problem for finding in findings)
+    if problems:
+        print(t.ngettext("Configuration: {count} problem, from {source}.",
+                         "Configuration: {count} problems, from {source}.", problems).format(
+            count=problems, source=settings_source(t, settings)), file=sys.stderr)
+        return FAILED
     print(t.gettext("Configuration: OK, from {source}.").format(
         source=settings_source(t, settings)))
-    warn_if_env_file_is_readable(t, settings)
     return 0
 
 
@@ -348,6 +375,8 @@ def cmd_db(args: argparse.Namespace, t: Translator) -> int:
         return _db_backup(args, settings, t)
     if args.action == "restore":
         return _db_restore(args, settings, t)
+    if args.action == "copy":
+        return _db_copy(args, settings, t)
     existed = settings.sqlite_path.exists() if settings.sqlite_path is not None else True
     with database(settings, t, create=True, upgrade=True) as store:
         revision = store.current_revision()
@@ -457,6 +486,56 @@ def _db_restore(args: argparse.Namespace, settings: Settings, t: Translator) -> 
                     "{old} in the backup).").format(
         file=source, where=_where(settings), counts=_counts_text(t, info.counts),
         rev=revision, old=info.revision or "?"))
+    return 0
+
+
+def _db_copy(args: argparse.Namespace, settings: Settings, t: Translator) -> int:
+    """Copy another duban database (FROM_URL) into the configured, empty one."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.configuration import database_error, safe_url, url_hint
+    from bot.instance import is_locked
+    from storage import head_revision
+    from storage.copy import CopyError, copy_database
+
+    source = args.source
+    url_hint(source, t)
+    if source.startswith("sqlite:///"):
+        source_file = Path(source[len("sqlite:///"):].split("?", 1)[0])
+        if not source_file.is_file():
+            raise CliError(t.gettext("There is no database at {path} to copy from.").format(
+                path=source_file))
+        if is_locked(source_file.absolute()):
+            raise CliError(t.gettext(
+                "The bot is running on {path}: stop it first (systemctl stop duban), so that "
+                "the copy is whole.").format(path=source_file))
+    with _no_bot_running(settings, t):
+        with database(settings, t, create=True, upgrade=True):
+            pass  # the target's tables, at the newest revision
+        try:
+            counts = copy_database(source, settings.resolved_database_url)
+        except CopyError as exc:
+            if exc.reason == "same":
+                raise CliError(t.gettext("{source} is the configured database itself.").format(
+                    source=safe_url(source)), status=USAGE) from None
+            if exc.reason == "not_empty":
+                rows = ", ".join(f"{name} {count}" for name, count in exc.counts.items())
+                raise CliError(t.gettext(
+                    "The database {where} already holds rows ({rows}): the copy goes into an "
+                    "empty database only. Nothing was copied.").format(
+                    where=_where(settings), rows=rows)) from None
+            which = source if exc.reason == "source_revision" else \
+                settings.resolved_database_url
+            raise CliError(t.gettext(
+                "{url} is at schema revision {revision}, not {head}: bring it up to date first "
+                "(DATABASE_URL={url} duban db upgrade). Nothing was copied.").format(
+                url=safe_url(which), revision=exc.revision or "-",
+                head=head_revision())) from None
+        except SQLAlchemyError as exc:
+            raise database_error(exc, settings.resolved_database_url, t) from None
+    print(t.gettext("Copied {source} into {where}: {rows}.").format(
+        source=safe_url(source), where=_where(settings),
+        rows=", ".join(f"{name} {count}" for name, count in counts.items())))
     return 0
 
 
@@ -783,7 +862,8 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
         "start: another instance may be taking updates by webhook)"))
     p.set_defaults(handler=cmd_run)
 
-    p = commands.add_parser("db", help=t.gettext("the database: schema, backup, restore"))
+    p = commands.add_parser("db", help=t.gettext(
+        "the database: schema, backup, restore, copy"))
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True,
                                parser_class=_Parser, title=t.gettext("actions"))
     db = actions.add_parser("upgrade", help=t.gettext("create or upgrade the schema"))
@@ -793,6 +873,16 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
         "Copy the database into FILE while the bot runs: SQLite with its online backup, "
         "PostgreSQL with pg_dump (custom format). FILE is replaced if it exists."))
     db.add_argument("file", metavar=t.gettext("FILE"), help=t.gettext("the backup file"))
+    db.set_defaults(handler=cmd_db)
+    db = actions.add_parser("copy", help=t.gettext(
+        "copy another duban database (e.g. the SQLite file) into the configured one"),
+        description=t.gettext(
+        "Copy every table of the duban database at FROM_URL (e.g. sqlite:////var/lib/duban/"
+        "duban.sqlite3) into the configured database (DATABASE_URL, e.g. PostgreSQL), ids "
+        "kept, in one transaction. The configured database must be empty; its tables are "
+        "made first. Stop the bot first."))
+    db.add_argument("source", metavar="FROM_URL", help=t.gettext(
+        "SQLAlchemy URL of the database to copy from"))
     db.set_defaults(handler=cmd_db)
     db = actions.add_parser("restore", help=t.gettext(
         "put a backup made by 'duban db backup' back (stop the bot first)"),

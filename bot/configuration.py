@@ -63,16 +63,33 @@ _PYDANTIC_MESSAGES = {
 }
 
 
-def read_settings(t: Translator) -> Settings:
+def read_settings(t: Translator, *, warn: bool = True) -> Settings:
     """The settings from the environment and ``.env`` (:func:`bot.settings.load_settings`).
+
+    Args:
+        t: the language of the messages.
+        warn: print a warning (stderr) for each line of the settings file that cannot be read
+            and each name duban does not know (``duban check`` reports them as problems).
 
     Raises:
         CliError: one line per bad variable, naming the ``.env`` file it came from.
     """
+    import logging
+
     from pydantic import ValidationError
 
+    # python-dotenv says "could not parse statement" in English; duban says it translated.
+    logging.getLogger("dotenv.main").setLevel(logging.ERROR)
     try:
-        return load_settings()
+        settings = load_settings()
+        env_file = env_file_of(settings)
+        if warn and env_file is not None:
+            from bot.checkup import env_file_findings
+
+            for finding in env_file_findings(env_file):
+                print(t.gettext("Warning: {problem}").format(problem=finding.line(t)),
+                      file=sys.stderr)
+        return settings
     except ConfigurationError as exc:
         raise CliError(t.gettext("Invalid configuration: {problem}").format(
             problem=exc.text.translate(t.gettext))) from None

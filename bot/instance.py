@@ -25,7 +25,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["RUN_APPLICATION_NAME", "InstanceBusy", "lock_path", "sqlite_instance_lock"]
+__all__ = ["RUN_APPLICATION_NAME", "InstanceBusy", "is_locked", "lock_path",
+           "sqlite_instance_lock"]
 
 RUN_APPLICATION_NAME = "duban run"
 """The PostgreSQL ``application_name`` of the bot's connections (``pg_stat_activity``)."""
@@ -91,3 +92,18 @@ def sqlite_instance_lock(database: Path, purpose: str) -> Iterator[Path]:
             os.ftruncate(descriptor, 0)
     finally:
         os.close(descriptor)  # releases the flock
+
+
+def is_locked(database: Path) -> bool:
+    """Whether a process holds the lock of ``database`` now (nothing is written)."""
+    try:
+        descriptor = os.open(lock_path(database), os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)
+    return False

@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import hashlib
 import hmac
 import logging
+import os
 import socket
 import sys
 from collections.abc import Awaitable, Callable
@@ -231,6 +233,7 @@ def run_bot(settings: Settings, t: Translator, *, drop_webhook: bool = False) ->
     secret = webhook_secret(settings) if settings.webhook_url else ""
     setup_logging(token, secret)
     timetable = read_timetable(settings.tasks_path, t)
+    writable_folder(settings.data_dir, t)  # open questions are kept there (conversations)
     with ExitStack() as stack:
         listener = stack.enter_context(bind_webhook_port(settings, t)) if \
             settings.webhook_url else None
@@ -407,6 +410,20 @@ def run_lock(settings: Settings, t: Translator) -> Any:
             raise permission_error(exc, t) from None
 
     return held()
+
+
+def writable_folder(folder: Path, t: Translator) -> None:
+    """Make ``folder`` if needed and make sure this user may write in it.
+
+    Raises:
+        CliError: it cannot be made or written: the path, its owner and mode, and the user.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder))
+    except PermissionError as exc:
+        raise permission_error(exc, t) from None
 
 
 def busy_error(busy: InstanceBusy, database_file: Path, t: Translator) -> CliError:

@@ -264,6 +264,9 @@ def find_env_file(cwd: Path | None = None) -> Path | None:
     named = os.environ.get(ENV_FILE_VARIABLE, "").strip()
     if named:
         path = Path(named).expanduser().absolute()
+        for folder in reversed(path.parents):  # a folder on the way this user may not enter
+            if os.access(folder, os.F_OK) and not os.access(folder, os.X_OK):
+                _check_readable(folder)
         if not path.is_file():
             raise ConfigurationError(N_("{variable} names {path}, which is not a file"),
                                      variable=ENV_FILE_VARIABLE, path=path)
@@ -281,11 +284,21 @@ def find_env_file(cwd: Path | None = None) -> Path | None:
 
 
 def _check_readable(path: Path) -> None:
-    if not os.access(path, os.R_OK):
+    if not os.access(path, os.R_OK | (os.X_OK if path.is_dir() else 0)):
         raise ConfigurationError(
-            N_("cannot read {path}: permission denied (it belongs to {owner}, mode {mode}); run "
-               "duban as that user or make the file readable by this one"),
-            path=path, owner=_owner(path), mode=_mode(path))
+            N_("cannot read {path}: permission denied (it belongs to {owner}, mode {mode}; "
+               "duban runs as user {user}); run duban as that user (/usr/local/bin/duban does) "
+               "or make the file readable by this one"),
+            path=path, owner=_owner(path), mode=_mode(path), user=_user())
+
+
+def _user() -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
 
 
 def _owner(path: Path) -> str:

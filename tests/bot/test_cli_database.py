@@ -59,8 +59,8 @@ def test_only_run_and_db_upgrade_create_the_database(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_an_empty_postgresql_database_gets_no_tables_from_invite(tmp_path: Path) -> None:
     with postgres_database() as url:
-        result = duban("invite", "--unit", "生态环境局", "--bot-username", "some_bot", cwd=tmp_path,
-                       env=clean_env(DATABASE_URL=url, LANG="en"))
+        result = duban("invite", "--unit", "生态环境局", "--bot-username", "some_bot",
+                       cwd=tmp_path, env=clean_env(DATABASE_URL=url, LANG="en"))
         assert result.returncode == 1 and "duban db upgrade" in one_line(result)
         store = Store(url)
         try:
