@@ -36,6 +36,7 @@ LEADER_COMMANDS = (("summary", N_("status summary of the cycle")),
                    ("review", N_("reports of done awaiting review")),
                    ("export", N_("the ledger (台账) as an Excel workbook")),
                    ("scores", N_("each unit's scorecard (考评)")),
+                   ("bulletin", N_("a draft bulletin (通报) to forward")),
                    ("digest", N_("digests in this chat: /digest on|off")))
 ADMIN_COMMANDS = (("invite", N_("enrolment link: /invite <unit> [role]")),
                   ("people", N_("enrolled people and bound groups")),
@@ -49,6 +50,7 @@ GROUP_COMMANDS = (("summary", N_("status summary of the cycle")),
                   ("overdue", N_("who is late or silent")),
                   ("review", N_("reports of done awaiting review")),
                   ("scores", N_("each unit's scorecard (考评)")),
+                  ("bulletin", N_("a draft bulletin (通报) to forward")),
                   ("bind", N_("make this group a leadership group (leaders)")),
                   ("lang", N_("language of this group's digests")))
 

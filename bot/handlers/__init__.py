@@ -29,7 +29,7 @@ COMMANDS = (
     ("extend", contact.extend_command),
     ("summary", leader.summary), ("task", leader.task_command), ("unit", leader.unit_command),
     ("overdue", leader.overdue), ("review", leader.review_command), ("export", leader.export),
-    ("scores", leader.scores),
+    ("scores", leader.scores), ("bulletin", leader.bulletin),
     ("digest", leader.digest),
     ("invite", admin.invite), ("people", admin.people), ("revoke", admin.revoke),
     ("unbind", admin.unbind), ("reload", admin.reload_timetable), ("audit", admin.audit),

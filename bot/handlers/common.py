@@ -238,6 +238,8 @@ def capabilities(t: Translator, caller: Caller, example: int = 7) -> str:
                   t.gettext("/export [year] — the ledger (台账) as an Excel workbook"),
                   t.gettext("/scores [year] — each unit's scorecard (考评): on time, late, "
                             "missing, acknowledged, urged"),
+                  t.gettext("/bulletin [year] — a draft bulletin (通报): units early, units "
+                            "overdue, tasks at risk, ready to forward"),
                   t.gettext("/digest on|off — the leadership digests in this private chat too"),
                   t.gettext("/bind — in a group: make it a leadership group")]
     if caller.is_admin:

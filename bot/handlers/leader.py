@@ -70,10 +70,12 @@ from bot.render import (
     states,
     unit_name,
 )
+from bot.reports.bulletin import render_bulletin
 from bot.reports.ledger import build_workbook, ledger_filename
 from bot.reports.record import collect, unit_scores
 from bot.reports.scorecard import render_scores
 from bot.services import Services, request_replan, services_of
+from schedules.bulletin import select_bulletin
 from schedules.commands import FIRST_CYCLE, LAST_CYCLE, parse_number
 from schedules.model import Timetable
 from schedules.workflow import (
@@ -391,6 +393,24 @@ async def scores(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     today = services.today()
     found = unit_scores(services.timetable, record, today, t.zone)
     await reply(message, render_scores(t, services.timetable, cycle, found, today), t)
+
+
+async def bulletin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/bulletin [year]: a draft bulletin (通报) on the cycle, worded to be forwarded."""
+    ask = await leader_ask(update, context)
+    if ask is None:
+        return
+    t, message, services = ask.t, ask.message, ask.services
+    cycle = cycle_argument(context.args, services)
+    if cycle is None:
+        await reply(message, t.gettext("Usage: /bulletin [year], e.g. /bulletin 2026."), t)
+        return
+    record = await services.db(collect, services.store, cycle)
+    today = services.today()
+    found = unit_scores(services.timetable, record, today, t.zone)
+    chosen = select_bulletin(services.timetable, record.facts, found,
+                             [(u.task_id, u.unit_id) for u in record.urges], today)
+    await reply(message, render_bulletin(t, services.timetable, chosen), t)
 
 
 async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
