@@ -53,7 +53,7 @@ from bot.render import ACTION_LABELS, ROLE_LABELS, STATUS_LABELS, deadline_line,
 from bot.reports.record import CycleRecord, LoggedReport, unit_scores
 from bot.reports.scorecard import score_table
 from schedules.model import DeadlineKind, Role, Task, Timetable, Unit
-from schedules.workflow import Light, Phase, UnitState, cycle_views
+from schedules.workflow import LEGEND, Light, Phase, UnitState, cycle_views
 
 SHEET_LEDGER = N_("Ledger")
 SHEET_SUMMARY = N_("Summary")
@@ -80,14 +80,8 @@ LIGHT_WORDS = {
     Light.CLOSED: N_("grey"),
 }
 """Each light in words (a ledger is printed and filtered: words, not emoji)."""
-LIGHT_MEANINGS = {
-    Light.CONFIRMED: N_("confirmed done"),
-    Light.AWAITING_REVIEW: N_("reported done, awaiting review"),
-    Light.DUE_SOON: N_("not done: due within 7 days, in progress or returned"),
-    Light.LATE: N_("overdue or blocked"),
-    Light.NO_REPORT: N_("no report yet"),
-    Light.CLOSED: N_("closed"),
-}
+LIGHT_MEANINGS = dict(LEGEND)
+"""What each light means: the workflow's one legend."""
 LIGHT_FILLS = {Light.CONFIRMED: "C6EFCE", Light.AWAITING_REVIEW: "BDD7EE",
                Light.DUE_SOON: "FFEB9C", Light.LATE: "FFC7CE", Light.NO_REPORT: "FFFFFF",
                Light.CLOSED: "D9D9D9"}
@@ -272,14 +266,15 @@ def _ledger(c: _Context) -> Sheet:
         for state in view.units:
             report = state.report
             latest = notes.get((task.id, state.unit_id))
+            progress = reported_on = reporter = None
+            if report is not None:
+                progress = _fraction(report.progress)
+                reported_on = _local(report.reported_at, c.zone).date()
+                # a stored report names its reporter (ReportFact need not)
+                reporter = c.who(getattr(report, "reporter_telegram_id", None))
             rows.append([*head, c.unit(state.unit_id), _role(t, task, state.role),
-                         _state(t, state),
-                         _fraction(report.progress) if report is not None else None,
-                         latest.note if latest is not None else None,
-                         c.local(report.reported_at).date()  # type: ignore[union-attr]
-                         if report is not None else None,
-                         c.who(getattr(report, "reporter_telegram_id", None))
-                         if report is not None else None,
+                         _state(t, state), progress,
+                         latest.note if latest is not None else None, reported_on, reporter,
                          state.cutoff - dt.timedelta(days=1) if state.cutoff else None,
                          _extension(t, state) or None, _review(c, state),
                          _acknowledged(c, state), t.gettext(LIGHT_WORDS[state.light])])
