@@ -34,9 +34,9 @@ def render_bulletin(t: Translator, timetable: Timetable, bulletin: Bulletin) -> 
         + "</b>", "", escape(t.gettext("To all units concerned:"))]
     lines.append(indent + escape(t.gettext(
         "Under the timetable of the target tasks of “{plan}” ({number}), as of {date}, of the "
-        "{total} target tasks due this year {confirmed} are confirmed done, {awaiting} "
-        "reported done and awaiting review, {overdue} overdue and {under_way} under way. The "
-        "progress is notified as follows:").format(
+        "{total} target tasks due this year: confirmed done {confirmed}, reported done and "
+        "awaiting review {awaiting}, overdue {overdue}, under way {under_way}. The progress is "
+        "notified as follows:").format(
             plan=plan.title, number=plan.document_no, date=t.date(bulletin.today),
             total=c.total, confirmed=c.confirmed, awaiting=c.awaiting_review,
             overdue=c.overdue, under_way=c.under_way)))

@@ -65,8 +65,8 @@ def test_english_bulletin_before_the_cutoff_lists_tasks_at_risk(
     text = unescape(_text(EN, timetable, seeded, dt.date(2026, 11, 26)))
     lines = text.split("\n")
     assert lines[0] == "<b>Notice on the progress of the target tasks of 2026</b>"
-    assert "as of November 26, 2026, of the 15 target tasks due this year 1 are confirmed " \
-           "done, 2 reported done and awaiting review, 0 overdue and 12 under way." in lines[3]
+    assert "as of November 26, 2026, of the 15 target tasks due this year: confirmed done 1, " \
+           "reported done and awaiting review 2, overdue 0, under way 12." in lines[3]
     assert lines[lines.index("2. Units with overdue tasks") + 1] == "None."
     risks = lines[lines.index("3. Tasks at risk of being late") + 1:]
     assert "Task 26 (宣传引导), 4 days left: Development and Reform Bureau, in progress (50%); " \
