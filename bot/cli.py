@@ -595,7 +595,7 @@ def _writable_target(path: Path, t: Translator) -> Path:
 
 
 def cmd_export(args: argparse.Namespace, t: Translator) -> int:
-    """Write the cycle's status as an Excel workbook."""
+    """Write the ledger (台账) of a cycle as an Excel workbook."""
     from bot.reports.ledger import build_workbook, default_ledger_path
     from bot.reports.record import collect
     from schedules.clock import SystemClock
