@@ -7,18 +7,16 @@ Nothing here writes: no database is created, no port kept, the token is never pr
 
 from __future__ import annotations
 
-import difflib
-import io
 import os
 import re
 import socket
-from dataclasses import dataclass
 from pathlib import Path
 
 from bot.configuration import CliError, database_error, url_hint
+from bot.envfile import Finding, env_file_findings, note, problem
 from bot.i18n import Translator
-from bot.settings import ENV_FILE_VARIABLE, VARIABLES, Settings, env_file_of, parse_listen
-from schedules.text import N_, Text
+from bot.settings import Settings, env_file_of, parse_listen
+from schedules.text import N_
 
 __all__ = ["Finding", "check_database", "check_token", "check_webhook_port",
            "env_file_findings"]
@@ -27,87 +25,20 @@ TOKEN_SHAPE = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{20,}")
 """What a bot token from @BotFather looks like: the bot's id, a colon, 35 characters."""
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One thing ``duban check`` says: ``problem`` (exit 1) or a note; ``text`` translatable."""
-
-    text: Text | str  # a str is already translated (a line made by bot.configuration)
-    problem: bool
-
-    def line(self, t: Translator) -> str:
-        return self.text if isinstance(self.text, str) else self.text.translate(t.gettext)
-
-
-def _problem(template: str, **params: object) -> Finding:
-    return Finding(Text(template, params), True)
-
-
-def _note(template: str, **params: object) -> Finding:
-    return Finding(Text(template, params), False)
-
-
-def env_file_findings(path: Path) -> list[Finding]:
-    """Lines of the settings file that duban cannot read, and names it does not know.
-
-    A line python-dotenv cannot parse is ignored by it with an English log line; an unknown
-    name (``DUBAN_ADMIN`` for ``DUBAN_ADMINS``) is ignored silently. Both are problems here,
-    with the closest known name (difflib) when there is one.
-    """
-    from dotenv.parser import parse_stream
-
-    try:
-        content = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        return [_problem(N_("{file}: not UTF-8 text; save it as UTF-8"), file=path)]
-    except OSError:
-        return []  # unreadable: find_env_file already said so
-    known = set(VARIABLES.values())
-    findings: list[Finding] = []
-    for binding in parse_stream(io.StringIO(content)):
-        original = binding.original.string
-        line = binding.original.line + len(original) - len(original.lstrip("\n"))
-        if binding.error:
-            findings.append(_problem(
-                N_("{file}:{line}: cannot read {text!r}; write NAME=value, one per line (quote "
-                   "a value that has spaces or #, e.g. NAME=\"a b\")"),
-                file=path, line=line, text=original.strip()[:60]))
-            continue
-        key = binding.key
-        if key is None or key.upper() in known:
-            continue
-        if key == ENV_FILE_VARIABLE:
-            findings.append(_problem(
-                N_("{file}:{line}: {key} is read from the environment only (it names this "
-                   "file); remove the line"), file=path, line=line, key=key))
-            continue
-        close = difflib.get_close_matches(key.upper(), sorted(known), n=1, cutoff=0.6)
-        if close:
-            findings.append(_problem(
-                N_("{file}:{line}: unknown setting {key}; did you mean {suggestion}? As "
-                   "written it is ignored"), file=path, line=line, key=key,
-                suggestion=close[0]))
-        else:
-            findings.append(_problem(
-                N_("{file}:{line}: unknown setting {key}, ignored; the settings are listed in "
-                   "the README (Configuration) and in .env.example"),
-                file=path, line=line, key=key))
-    return findings
-
-
 def check_token(settings: Settings) -> Finding:
     """Whether the bot token is there and looks like one; the token itself is never shown."""
     token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
     source = env_file_of(settings)
     where = str(source) if source is not None else "-"
     if not token.strip():
-        return _note(N_("TELEGRAM_BOT_TOKEN: not set yet (settings file: {file}); 'duban run' "
+        return note(N_("TELEGRAM_BOT_TOKEN: not set yet (settings file: {file}); 'duban run' "
                         "needs it: create a bot with @BotFather (/newbot) and put its token "
                         "there"), file=where)
     if not TOKEN_SHAPE.fullmatch(token.strip()):
-        return _problem(N_("TELEGRAM_BOT_TOKEN: does not look like a bot token (digits, ':', "
+        return problem(N_("TELEGRAM_BOT_TOKEN: does not look like a bot token (digits, ':', "
                            "then about 35 letters, digits, '_' or '-'); copy it again from "
                            "@BotFather (/mybots → API Token)"))
-    return _note(N_("TELEGRAM_BOT_TOKEN: set (not shown)"))
+    return note(N_("TELEGRAM_BOT_TOKEN: set (not shown)"))
 
 
 def _nearest_folder(path: Path) -> Path:
@@ -133,10 +64,10 @@ def check_database(settings: Settings, t: Translator) -> Finding:
     if sqlite is not None and not sqlite.exists():
         folder = _nearest_folder(sqlite)
         if not os.access(folder, os.W_OK | os.X_OK):
-            return _problem(N_("Database {path}: not made yet, and this user may not write "
+            return problem(N_("Database {path}: not made yet, and this user may not write "
                                "in {folder}; set DUBAN_DATA_DIR to a folder it owns"),
                             path=sqlite.absolute(), folder=folder)
-        return _note(N_("Database {path}: not made yet ('duban db upgrade' makes it)"),
+        return note(N_("Database {path}: not made yet ('duban db upgrade' makes it)"),
                      path=sqlite.absolute())
     where = str(sqlite.absolute()) if sqlite is not None else safe_url(url)
     try:
@@ -148,17 +79,17 @@ def check_database(settings: Settings, t: Translator) -> Finding:
     except (SQLAlchemyError, ImportError, ValueError, OSError) as exc:
         return Finding(database_error(exc, url, t).lines[0], True)
     if current is None:
-        return _note(N_("Database {where}: reachable, no tables yet ('duban db upgrade' makes "
+        return note(N_("Database {where}: reachable, no tables yet ('duban db upgrade' makes "
                         "them)"), where=where)
     if not known_revision(current):
-        return _problem(N_("Database {where}: schema revision {current} is newer than this "
+        return problem(N_("Database {where}: schema revision {current} is newer than this "
                            "duban knows ({head}); see docs/deploy.md, \"Rollback\""),
                         where=where, current=current, head=head_revision())
     if current != head_revision():
-        return _note(N_("Database {where}: reachable, schema revision {current}; 'duban db "
+        return note(N_("Database {where}: reachable, schema revision {current}; 'duban db "
                         "upgrade' brings it to {head}"), where=where, current=current,
                      head=head_revision())
-    return _note(N_("Database {where}: reachable, schema revision {current} (the newest)"),
+    return note(N_("Database {where}: reachable, schema revision {current} (the newest)"),
                  where=where, current=current)
 
 
@@ -176,10 +107,10 @@ def check_webhook_port(settings: Settings, bot_running: bool) -> Finding | None:
             pass
     except OSError as exc:
         if bot_running:
-            return _note(N_("Webhook: {listen} is in use, by the running bot it seems"),
+            return note(N_("Webhook: {listen} is in use, by the running bot it seems"),
                          listen=settings.webhook_listen)
-        return _problem(N_("Webhook: cannot listen on {listen}: {error}; choose another "
+        return problem(N_("Webhook: cannot listen on {listen}: {error}; choose another "
                            "DUBAN_WEBHOOK_LISTEN or stop the program that uses it"),
                         listen=settings.webhook_listen, error=exc.strerror or exc)
-    return _note(N_("Webhook: {url}, listening on {listen} (free now)"),
+    return note(N_("Webhook: {url}, listening on {listen} (free now)"),
                  url=settings.webhook_url, listen=settings.webhook_listen)

@@ -84,7 +84,7 @@ def read_settings(t: Translator, *, warn: bool = True) -> Settings:
         settings = load_settings()
         env_file = env_file_of(settings)
         if warn and env_file is not None:
-            from bot.checkup import env_file_findings
+            from bot.envfile import env_file_findings
 
             for finding in env_file_findings(env_file):
                 print(t.gettext("Warning: {problem}").format(problem=finding.line(t)),
