@@ -727,11 +727,10 @@ def cmd_export(args: argparse.Namespace, t: Translator) -> int:
 
     settings, timetable = _timetable(args, t)
     today = SystemClock(settings.zone).now().date()
-    with database(settings, t) as store:  # first: no database, no folder made for it
+    target = _writable_target(Path(args.output), t) if args.output else None
+    with database(settings, t) as store:  # before the default folder: no database, no folder
         data = collect(store, args.year)
-    if args.output:
-        target = _writable_target(Path(args.output), t)
-    else:  # never into the working directory (the checkout) unasked
+    if target is None:  # never into the working directory (the checkout) unasked
         target = default_ledger_path(settings.data_dir, args.year, today)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
