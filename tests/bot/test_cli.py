@@ -453,10 +453,11 @@ def test_timetable_problems_are_in_the_readers_language(tmp_path: Path) -> None:
 
 def test_check_warns_about_a_world_readable_env_file(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
-    env_file.write_text("TELEGRAM_BOT_TOKEN=1:abcdef\n", encoding="utf-8")
+    env_file.write_text("TELEGRAM_BOT_TOKEN=123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw\n",
+                        encoding="utf-8")
     env_file.chmod(0o644)
     loose = duban("check", cwd=tmp_path)
     assert loose.returncode == 0 and "chmod 600" in loose.stderr and "0644" in loose.stderr
-    assert "abcdef" not in loose.stdout + loose.stderr
+    assert "AAHdqTcv" not in loose.stdout + loose.stderr
     env_file.chmod(0o600)
     assert "chmod 600" not in duban("check", cwd=tmp_path).stderr
