@@ -360,7 +360,10 @@ def _reminders(c: _Context) -> Sheet:
                      _task_title(c.timetable, reminder.task_id), c.unit(reminder.unit_id),
                      t.gettext(REMINDER_KINDS[reminder.kind]),
                      reminder.cutoff - dt.timedelta(days=1), c.who(reminder.chat_id),
-                     t.gettext(DELIVERY_STATES[reminder.state]), reminder.reason or None,
+                     t.gettext(DELIVERY_STATES[reminder.state]),
+                     # a skip reason is one of the dispatcher's marked messages; a failure
+                     # is Telegram's words, shown as they are
+                     t.gettext(reminder.reason) if reminder.reason else None,
                      c.who(reminder.acknowledged_by_telegram_id),
                      c.local(reminder.acknowledged_at)])
     return columns, rows

@@ -264,6 +264,17 @@ def test_reminders_sheet_shows_what_was_sent_and_who_acknowledged(seeded: Store,
     assert by_task[8][6:] == ("李明", "已发送", None, None, None)  # not acknowledged
 
 
+def test_a_skipped_reminder_says_why_in_the_readers_language(seeded: Store,
+                                                             timetable: Timetable) -> None:
+    record = collect(seeded, CYCLE)
+    pending = next(r for r in record.reminders if r.state == "pending")
+    skipped = pending.model_copy(update={"state": "skipped",
+                                         "reason": "unit acknowledged the task"})
+    record = replace(record, reminders=[*record.reminders, skipped])
+    rows = _rows(_book(ZH, timetable, record).worksheets[REMINDERS])
+    assert rows[-1][7:9] == ("已跳过", "单位已签收该任务")
+
+
 def test_extension_review_urge_and_audit_sheets(seeded: Store, timetable: Timetable,
                                                 books: Books) -> None:
     book = books["zh"]
