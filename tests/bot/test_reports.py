@@ -72,7 +72,7 @@ async def test_bulletin_is_a_notice_for_leaders_to_forward(harness: Harness) -> 
     pages = await harness.command(LEADER, "bulletin")
     text = "\n".join(p["text"] for p in pages)
     assert text.startswith("关于2026年度目标任务进展情况的通报")
-    assert "生态环境局：第15项提前14天。" in text  # reported on 16 November
+    assert "生态环境局：第15项提前14天（待审核）。" in text  # reported on 16 November
     assert "发展改革局：" in text.split("二、逾期未完成任务的单位", 1)[1]
     assert [p.get("reply_markup") for p in pages] == [None] * len(pages)  # nothing to press
     refused = await harness.command(ECOLOGY, "bulletin")
