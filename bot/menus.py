@@ -35,6 +35,7 @@ LEADER_COMMANDS = (("summary", N_("status summary of the cycle")),
                    ("overdue", N_("who is late or silent")),
                    ("review", N_("reports of done awaiting review")),
                    ("export", N_("the status as an Excel workbook")),
+                   ("chart", N_("progress charts per task and per unit")),
                    ("digest", N_("digests in this chat: /digest on|off")))
 ADMIN_COMMANDS = (("invite", N_("enrolment link: /invite <unit> [role]")),
                   ("people", N_("enrolled people and bound groups")),
@@ -47,6 +48,7 @@ GROUP_COMMANDS = (("summary", N_("status summary of the cycle")),
                   ("unit", N_("one unit: /unit <name>")),
                   ("overdue", N_("who is late or silent")),
                   ("review", N_("reports of done awaiting review")),
+                  ("chart", N_("progress charts per task and per unit")),
                   ("bind", N_("make this group a leadership group (leaders)")),
                   ("lang", N_("language of this group's digests")))
 

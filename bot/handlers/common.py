@@ -236,6 +236,7 @@ def capabilities(t: Translator, caller: Caller, example: int = 7) -> str:
                   t.gettext("/overdue — who is late or silent, with 催办 (urge) buttons"),
                   t.gettext("/review [year] — reports of done to confirm or return"),
                   t.gettext("/export [year] — the status as an Excel workbook"),
+                  t.gettext("/chart [year] — progress charts per task and per unit (PNG)"),
                   t.gettext("/digest on|off — the leadership digests in this private chat too"),
                   t.gettext("/bind — in a group: make it a leadership group")]
     if caller.is_admin:

@@ -1,0 +1,1 @@
+"""Reports leaders hand on: the ledger, charts, scorecards, bulletins and calendar feeds."""
