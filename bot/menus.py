@@ -28,7 +28,8 @@ COMMON_COMMANDS = (("start", N_("start or enrol")), ("help", N_("what I can do")
 CONTACT_COMMANDS = (("mytasks", N_("my units' tasks and status")),
                     ("report", N_("report: /report <task> <status> [note]")),
                     ("task", N_("one task: /task <number>")),
-                    ("extend", N_("ask for more time: /extend <task> <date> <reason>")))
+                    ("extend", N_("ask for more time: /extend <task> <date> <reason>")),
+                    ("calendar", N_("my units' due days as a calendar file")))
 LEADER_COMMANDS = (("summary", N_("status summary of the cycle")),
                    ("task", N_("one task: /task <number>")),
                    ("unit", N_("one unit: /unit <name>")),

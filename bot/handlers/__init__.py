@@ -2,8 +2,8 @@
 
 * :mod:`bot.handlers.common`: who is calling, /start (enrolment), /bind, /help, /lang, what is
   not read (edits, forwards, unknown commands), errors;
-* :mod:`bot.handlers.contact`: /mytasks, /report, /extend, status and 收到 buttons, replies in
-  words, evidence;
+* :mod:`bot.handlers.contact`: /mytasks, /report, /extend, /calendar, status and 收到 buttons,
+  replies in words, evidence;
 * :mod:`bot.handlers.leader`: /summary, /task (contacts too), /unit, /overdue, /review,
   /export, /chart, /digest; review, extension and urge buttons, and the reasons asked for;
 * :mod:`bot.handlers.admin`: /invite, /people, /revoke, /unbind, /reload, /audit.
@@ -25,7 +25,7 @@ COMMANDS = (
     ("start", common.start), ("bind", common.bind), ("help", common.help_command),
     ("lang", common.lang),
     ("mytasks", contact.my_tasks), ("report", contact.report_command),
-    ("extend", contact.extend_command),
+    ("extend", contact.extend_command), ("calendar", contact.calendar_feed),
     ("summary", leader.summary), ("task", leader.task_command), ("unit", leader.unit_command),
     ("overdue", leader.overdue), ("review", leader.review_command), ("export", leader.export),
     ("chart", leader.chart), ("digest", leader.digest),

@@ -222,7 +222,8 @@ def _chart(t: Translator, rows: Sequence[Row], title: str, xlabel: str, font: Pa
             with warnings.catch_warnings():
                 if font is None:  # English only; nothing should be missing, but never crash
                     warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-                figure.savefig(buffer, format="png", dpi=DPI)
+                # no "Software" stamp: the same chart gives the same bytes on every version
+                figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
             used = _font_files(figure)
     png = buffer.getvalue()
     # the PNG's own header (IHDR) holds its size: width and height, 4 bytes each, at byte 16

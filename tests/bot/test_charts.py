@@ -100,10 +100,17 @@ def test_each_unit_row_counts_its_tasks_by_its_own_light(timetable: Timetable) -
     assert all(Light.DUE_SOON not in row.counts for row in late)  # after the cutoff: red
 
 
+@pytest.fixture(scope="module")
+def english(timetable: Timetable) -> tuple[Chart, Chart]:
+    """The charts per task and per unit of :data:`FACTS`, in English."""
+    return (tasks_chart(EN, timetable, 2026, FACTS, TODAY),
+            units_chart(EN, timetable, 2026, FACTS, TODAY))
+
+
 # -- the images -----------------------------------------------------------------------------------
-def test_the_task_chart_is_a_png_that_grows_with_its_rows(timetable: Timetable) -> None:
-    image = _image(tasks_chart(EN, timetable, 2026, FACTS, TODAY))
-    units = _image(units_chart(EN, timetable, 2026, FACTS, TODAY))
+def test_the_task_chart_is_a_png_that_grows_with_its_rows(
+        timetable: Timetable, english: tuple[Chart, Chart]) -> None:
+    image, units = (_image(chart) for chart in english)
     assert 800 <= image.width <= 2000
     # every one of the 26 rows gets its height: legible, not squeezed
     assert image.height >= 26 * ROW_INCHES * DPI
@@ -111,8 +118,9 @@ def test_the_task_chart_is_a_png_that_grows_with_its_rows(timetable: Timetable) 
         (len(unit_rows(EN, timetable, 2026, FACTS, TODAY)) - 26) * ROW_INCHES * DPI, abs=2)
 
 
-def test_the_bars_are_drawn_in_the_lights_colours(timetable: Timetable) -> None:
-    before = _colours(_image(tasks_chart(EN, timetable, 2026, FACTS, TODAY)))
+def test_the_bars_are_drawn_in_the_lights_colours(
+        timetable: Timetable, english: tuple[Chart, Chart]) -> None:
+    before = _colours(_image(english[0]))
     for light in (Light.AWAITING_REVIEW, Light.LATE, Light.DUE_SOON, Light.NO_REPORT,
                   Light.CLOSED):
         assert LIGHT_COLOURS[light] in before, light
