@@ -5,7 +5,8 @@
 * :mod:`bot.handlers.contact`: /mytasks, /report, /extend, /calendar, status and 收到 buttons,
   replies in words, evidence;
 * :mod:`bot.handlers.leader`: /summary, /task (contacts too), /unit, /overdue, /review,
-  /export, /chart, /digest; review, extension and urge buttons, and the reasons asked for;
+  /export, /chart, /scores, /bulletin, /digest; review, extension and urge buttons, and the
+  reasons asked for;
 * :mod:`bot.handlers.admin`: /invite, /people, /revoke, /unbind, /reload, /audit.
 """
 
@@ -28,7 +29,8 @@ COMMANDS = (
     ("extend", contact.extend_command), ("calendar", contact.calendar_feed),
     ("summary", leader.summary), ("task", leader.task_command), ("unit", leader.unit_command),
     ("overdue", leader.overdue), ("review", leader.review_command), ("export", leader.export),
-    ("chart", leader.chart), ("digest", leader.digest),
+    ("chart", leader.chart), ("scores", leader.scores), ("bulletin", leader.bulletin),
+    ("digest", leader.digest),
     ("invite", admin.invite), ("people", admin.people), ("revoke", admin.revoke),
     ("unbind", admin.unbind), ("reload", admin.reload_timetable), ("audit", admin.audit),
 )

@@ -237,7 +237,11 @@ def capabilities(t: Translator, caller: Caller, example: int = 7) -> str:
                   t.gettext("/unit <name> — one unit's tasks"),
                   t.gettext("/overdue — who is late or silent, with 催办 (urge) buttons"),
                   t.gettext("/review [year] — reports of done to confirm or return"),
-                  t.gettext("/export [year] — the status as an Excel workbook"),
+                  t.gettext("/export [year] — the ledger (台账) as an Excel workbook"),
+                  t.gettext("/scores [year] — each unit's scorecard (考评): on time, late, "
+                            "missing, acknowledged, urged"),
+                  t.gettext("/bulletin [year] — a draft bulletin (通报): units early, units "
+                            "overdue, tasks at risk, ready to forward"),
                   t.gettext("/chart [year] — progress charts per task and per unit (PNG)"),
                   t.gettext("/digest on|off — the leadership digests in this private chat too"),
                   t.gettext("/bind — in a group: make it a leadership group")]

@@ -1,1 +1,1 @@
-"""Reports leaders hand on: the ledger, charts, scorecards, bulletins and calendar feeds."""
+"""Reports leaders hand on: ledger, charts, scorecard, bulletin and calendar feeds."""
