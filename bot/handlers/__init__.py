@@ -1,12 +1,12 @@
 """Every handler of the bot, one module per role, registered in one place and in order.
 
-* :mod:`bot.handlers.common`: who is calling, /start (enrolment), /bind, /help, /lang, what is
+* :mod:`bot.handlers.common`: who is calling, /start (enrolment), /help, /lang, what is
   not read (edits, forwards, unknown commands), errors;
 * :mod:`bot.handlers.contact`: /mytasks, /report, /extend, /calendar, status and 收到 buttons,
   replies in words, evidence;
-* :mod:`bot.handlers.leader`: /summary, /task (contacts too), /unit, /overdue, /review,
-  /export, /chart, /scores, /bulletin, /digest; review, extension and urge buttons, and the
-  reasons asked for;
+* :mod:`bot.handlers.leader`: /bind (a leadership group), /summary, /task (contacts too),
+  /unit, /overdue, /review, /export, /chart, /scores, /bulletin, /digest; review, extension and
+  urge buttons, and the reasons asked for;
 * :mod:`bot.handlers.admin`: /invite, /people, /revoke, /unbind, /reload, /audit.
 """
 
@@ -23,7 +23,7 @@ from telegram.ext import (
 from bot.handlers import admin, common, contact, leader
 
 COMMANDS = (
-    ("start", common.start), ("bind", common.bind), ("help", common.help_command),
+    ("start", common.start), ("bind", leader.bind), ("help", common.help_command),
     ("lang", common.lang),
     ("mytasks", contact.my_tasks), ("report", contact.report_command),
     ("extend", contact.extend_command), ("calendar", contact.calendar_feed),

@@ -331,30 +331,6 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 t)
 
 
-async def bind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/bind in a group: an enrolled, active leader makes it a leadership group."""
-    services = services_of(context)
-    message = update.effective_message
-    chat = update.effective_chat
-    caller = await known_caller(update, context)  # a stranger: one sentence privately
-    if message is None or chat is None or caller is None:
-        return
-    t = caller.t
-    if not in_group(update):
-        await reply(message, t.gettext(
-            "Send /bind in the group you want to make a leadership group."), t)
-        return
-    if not caller.is_leader:
-        await reply(message, t.gettext("Only an enrolled leader can bind a group."), t)
-        return
-    await services.db(services.store.bind_chat, chat.id, chat.title or "",
-                      caller.telegram_user_id, services.now())
-    request_replan(context.application)
-    await reply(message, t.gettext(
-        "This chat is now a leadership group: the leadership digests come here, and leaders "
-        "can ask /summary here. An admin can /unbind it."), t)
-
-
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """List what the caller can do (silence for strangers in groups)."""
     caller = await known_caller(update, context)
