@@ -9,6 +9,7 @@ registered by :func:`bot.handlers.register_handlers`; reminders are scheduled by
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import logging
 from pathlib import Path
@@ -31,7 +32,7 @@ from bot.pacing import ChatPacer, PerChatUpdates
 from bot.reminders import schedule_dispatch
 from bot.services import ConfigError, Services
 from bot.settings import Settings
-from schedules.clock import Clock, SystemClock
+from schedules.clock import Clock, OffsetClock, SystemClock
 from schedules.loader import load_timetable
 from schedules.model import Timetable
 from storage import Store
@@ -118,8 +119,11 @@ def build_application(settings: Settings, *, timetable: Timetable | None = None,
             Path(settings.resolved_database_url[len("sqlite:///"):]).parent.mkdir(
                 parents=True, exist_ok=True)
         store = Store(settings.resolved_database_url)
-    services = Services(settings=settings, timetable=timetable, store=store,
-                        clock=clock or SystemClock(settings.zone))
+    if clock is None:
+        clock = SystemClock(settings.zone)
+        if settings.clock_offset_seconds:
+            clock = OffsetClock(clock, dt.timedelta(seconds=settings.clock_offset_seconds))
+    services = Services(settings=settings, timetable=timetable, store=store, clock=clock)
 
     builder = (
         ApplicationBuilder()
