@@ -27,6 +27,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.handlers import register_handlers
+from bot.logs import quiet_library_noise
 from bot.menus import set_default_menus, set_person_commands
 from bot.pacing import ChatPacer, PerChatUpdates
 from bot.reminders import schedule_dispatch
@@ -145,6 +146,7 @@ def build_application(settings: Settings, *, timetable: Timetable | None = None,
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
     application = builder.build()
+    quiet_library_noise()
     application.bot_data["services"] = services
     application.bot_data["auto_dispatch"] = auto_dispatch
 
