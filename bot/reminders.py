@@ -785,7 +785,9 @@ async def _renew_leases(run: _Run) -> None:
         except Exception as exc:
             if not is_transient_database_error(exc):
                 raise
-            log.warning("could not renew the reminder leases: %s", first_line(exc))
+            if not run.database_warned:  # one line per outage
+                run.database_warned = True
+                log.warning("could not renew the reminder leases: %s", first_line(exc))
 
 
 @dataclass(frozen=True)
