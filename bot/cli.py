@@ -10,7 +10,7 @@
     duban db restore FILE [--replace]        put a backup back (stop the bot first)
     duban invite --unit 生态环境局 [--role contact|leader|admin]   a one-time enrolment link
     duban remind --dry-run [--at ISO-TIME]   what would be sent at that time, to whom
-    duban export --year 2026 [-o FILE]       the status as an Excel workbook
+    duban export --year 2026 [-o FILE]       the ledger (台账) as an Excel workbook
     duban demo                               the bot through one December cycle, offline
 
 Every command reads the same settings (:func:`bot.settings.load_settings`: the environment over
@@ -595,26 +595,33 @@ def _writable_target(path: Path, t: Translator) -> Path:
 
 
 def cmd_export(args: argparse.Namespace, t: Translator) -> int:
-    """Write the cycle's status as an Excel workbook."""
-    from bot.export import build_workbook, export_filename
+    """Write the ledger (台账) of a cycle as an Excel workbook."""
+    from bot.reports.ledger import build_workbook, default_ledger_path
+    from bot.reports.record import collect
     from schedules.clock import SystemClock
 
     settings, timetable = _timetable(args, t)
     today = SystemClock(settings.zone).now().date()
-    target = _writable_target(Path(args.output or export_filename(args.year, today)), t)
+    if args.output:
+        target = _writable_target(Path(args.output), t)
+    else:  # never into the working directory (the checkout) unasked
+        target = default_ledger_path(settings.data_dir, args.year, today)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CliError(t.gettext("Cannot write {path}: {error}.").format(
+                path=target, error=exc.strerror or exc)) from None
+        target = _writable_target(target, t)
     with database(settings, t) as store:
-        facts = store.cycle_facts(args.year)
-        history = store.reports_for_cycle(args.year)
-        names = {p.telegram_user_id: p.display_name
-                 for p in store.list_people(None, None, False)}
+        data = collect(store, args.year)
     try:
-        target.write_bytes(build_workbook(t, timetable, args.year, facts, history, today,
-                                          names))
+        target.write_bytes(build_workbook(translator(t.language, settings.zone), timetable,
+                                          data, today))
     except OSError as exc:
         raise CliError(t.gettext("Cannot write {path}: {error}.").format(
             path=target, error=exc.strerror or exc)) from None
     print(t.gettext("Wrote {path}: {count} reports of cycle {year}.").format(
-        path=target, count=len(history), year=args.year))
+        path=target, count=len(data.history), year=args.year))
     return 0
 
 
@@ -778,11 +785,13 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
                    help=t.gettext("ISO time, e.g. 2026-11-16T09:00 (default: now)"))
     p.set_defaults(handler=cmd_remind)
 
-    p = commands.add_parser("export", help=t.gettext("write the status as an Excel workbook"))
+    p = commands.add_parser("export", help=t.gettext(
+        "write the ledger (台账) of a cycle as an Excel workbook"))
     tasks_option(p)
     year_option(p, required=True)
-    p.add_argument("-o", "--output", metavar=t.gettext("FILE"),
-                   help=t.gettext("file to write (default: duban-<year>-<date>.xlsx)"))
+    p.add_argument("-o", "--output", metavar=t.gettext("FILE"), help=t.gettext(
+        "file to write (default: exports/duban-<year>-<date>.xlsx in the data folder, "
+        "DUBAN_DATA_DIR)"))
     p.set_defaults(handler=cmd_export)
 
     p = commands.add_parser("demo", help=t.gettext(
