@@ -29,7 +29,8 @@ COMMON_COMMANDS = (("start", N_("start or enrol")), ("help", N_("what I can do")
 CONTACT_COMMANDS = (("mytasks", N_("my units' tasks and status")),
                     ("report", N_("report: /report <task> <status> [note]")),
                     ("task", N_("one task: /task <number>")),
-                    ("extend", N_("ask for more time: /extend <task> <date> <reason>")))
+                    ("extend", N_("ask for more time: /extend <task> <date> <reason>")),
+                    ("calendar", N_("my units' due days as a calendar file")))
 LEADER_COMMANDS = (("summary", N_("status summary of the cycle")),
                    ("task", N_("one task: /task <number>")),
                    ("unit", N_("one unit: /unit <name>")),
@@ -38,6 +39,7 @@ LEADER_COMMANDS = (("summary", N_("status summary of the cycle")),
                    ("export", N_("the ledger (台账) as an Excel workbook")),
                    ("scores", N_("each unit's scorecard (考评)")),
                    ("bulletin", N_("a draft bulletin (通报) to forward")),
+                   ("chart", N_("progress charts per task and per unit")),
                    ("digest", N_("digests in this chat: /digest on|off")))
 ADMIN_COMMANDS = (("invite", N_("enrolment link: /invite <unit> [role]")),
                   ("people", N_("enrolled people and bound groups")),
@@ -52,6 +54,7 @@ GROUP_COMMANDS = (("summary", N_("status summary of the cycle")),
                   ("review", N_("reports of done awaiting review")),
                   ("scores", N_("each unit's scorecard (考评)")),
                   ("bulletin", N_("a draft bulletin (通报) to forward")),
+                  ("chart", N_("progress charts per task and per unit")),
                   ("bind", N_("make this group a leadership group (leaders)")),
                   ("lang", N_("language of this group's digests")))
 

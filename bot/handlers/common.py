@@ -226,6 +226,8 @@ def capabilities(t: Translator, caller: Caller, example: int = 7) -> str:
                   t.gettext("/extend <task> <new due date> <reason> — ask the leaders for more "
                             "time, e.g. /extend {number} 12-20 equipment delayed").format(
                       number=example),
+                  t.gettext("/calendar [year] — your units' due days and reminder days as a "
+                            "calendar file (.ics)"),
                   t.gettext("Or press the buttons under a reminder, or reply to it in words; "
                             "收到 acknowledges every task it lists.")]
     if caller.is_leader:
@@ -240,6 +242,7 @@ def capabilities(t: Translator, caller: Caller, example: int = 7) -> str:
                             "missing, acknowledged, urged"),
                   t.gettext("/bulletin [year] — a draft bulletin (通报): units early, units "
                             "overdue, tasks at risk, ready to forward"),
+                  t.gettext("/chart [year] — progress charts per task and per unit (PNG)"),
                   t.gettext("/digest on|off — the leadership digests in this private chat too"),
                   t.gettext("/bind — in a group: make it a leadership group")]
     if caller.is_admin:

@@ -1,6 +1,6 @@
 """The leadership group: /summary, /task, /unit, /overdue, /review, /export, /scores,
-/bulletin, /digest, and the workflow's buttons: review (审结 / 退回), extension decisions,
-urging (催办).
+/bulletin, /chart, /digest, and the workflow's buttons: review (审结 / 退回), extension
+decisions, urging (催办).
 
 Leaders and admins ask in their private chat, or in a bound leadership group; in a group that is
 not bound, and for anyone else, nothing is shown (strangers get no answer in a group at all).
@@ -73,6 +73,7 @@ from bot.render import (
     unit_name,
 )
 from bot.reports.bulletin import render_bulletin
+from bot.reports.charts import chart_filename, tasks_chart, units_chart
 from bot.reports.ledger import build_workbook, ledger_filename
 from bot.reports.record import collect, unit_scores
 from bot.reports.scorecard import render_scores
@@ -438,6 +439,29 @@ async def bulletin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chosen = select_bulletin(services.timetable, record.facts, found,
                              [(u.task_id, u.unit_id) for u in record.urges], today)
     await reply(message, render_bulletin(t, services.timetable, chosen), t)
+
+
+async def chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/chart [year]: the cycle's progress charts (PNG), per task and per unit."""
+    ask = await leader_ask(update, context)
+    if ask is None:
+        return
+    t, message, services = ask.t, ask.message, ask.services
+    cycle = cycle_argument(context.args, services)
+    if cycle is None:
+        await reply(message, t.gettext("Usage: /chart [year], e.g. /chart 2026."), t)
+        return
+    facts = await services.db(services.store.cycle_facts, cycle)
+    today = services.today()
+    for kind, draw, caption in (
+            ("tasks", tasks_chart, t.gettext("Cycle {year} per task, as of {date}.")),
+            ("units", units_chart, t.gettext("Cycle {year} per unit, as of {date}."))):
+        drawn = await asyncio.to_thread(draw, t, services.timetable, cycle, facts, today)
+        text = caption.format(year=cycle, date=t.date(today))
+        if drawn.problem:
+            text += "\n" + drawn.problem
+        if not await reply_file(message, drawn.png, chart_filename(cycle, kind, today), text):
+            return
 
 
 async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
