@@ -15,9 +15,11 @@
   stops the bot with one line.
 - One ``duban run`` per SQLite database (:mod:`bot.instance`); on PostgreSQL the bot's
   connections are named ``duban run`` in ``pg_stat_activity``.
-- Logging goes to stderr at INFO; :class:`RedactToken` on every handler replaces the token in
-  messages, arguments, exception texts and tracebacks (PTB and httpx put it in URLs and in
-  ``InvalidToken``), and :func:`logging.captureWarnings` sends library warnings through it too.
+- Logging goes to stderr at INFO, one line per record with an ISO timestamp and its offset
+  (:mod:`bot.logs`, which also quiets APScheduler's per-run lines); :class:`RedactToken` on
+  every handler replaces the token in messages, arguments, exception texts and tracebacks (PTB
+  and httpx put it in URLs and in ``InvalidToken``), and :func:`logging.captureWarnings` sends
+  library warnings through it too.
   One line says ``polling as @name`` (or ``webhook as @name``) once Telegram has answered.
 - Start-up waits for the network: PTB's ``run_polling(bootstrap_retries=DUBAN_STARTUP_RETRIES)``
   retries ``getMe`` and ``deleteWebhook`` with back-off (1 s, 1.5 s, ... up to 30 s; 20 retries
@@ -52,6 +54,7 @@ from bot.configuration import (
 )
 from bot.i18n import Translator
 from bot.instance import RUN_APPLICATION_NAME, InstanceBusy, sqlite_instance_lock
+from bot.logs import IsoFormatter
 from bot.settings import Settings, env_file_of, parse_listen
 
 if TYPE_CHECKING:
@@ -145,6 +148,8 @@ def setup_logging(token: str, *others: str) -> None:
     lines of httpx and of the webhook server quiet."""
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         level=logging.INFO)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(IsoFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.captureWarnings(True)
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, RetryLog) for f in handler.filters):

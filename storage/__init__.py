@@ -14,6 +14,7 @@ from storage.store import (
     Store,
     alembic_config,
     head_revision,
+    is_transient_database_error,
     known_revision,
 )
 from storage.tables import (
@@ -75,5 +76,6 @@ __all__ = [
     "Urge",
     "alembic_config",
     "head_revision",
+    "is_transient_database_error",
     "known_revision",
 ]

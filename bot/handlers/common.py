@@ -30,12 +30,12 @@ from telegram.ext import ContextTypes
 
 from bot.i18n import LANGUAGES, N_, Translator
 from bot.menus import set_person_commands
-from bot.messages import reply
+from bot.messages import is_transient_telegram_error, reply
 from bot.render import ECHO_PREVIEW, People, shorten
 from bot.services import Services, request_replan, services_of
 from schedules.planning import cycle_cutoff
 from schedules.text import visible_text
-from storage import InviteError
+from storage import InviteError, is_transient_database_error
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +226,8 @@ def capabilities(t: Translator, caller: Caller, example: int = 7) -> str:
                   t.gettext("/extend <task> <new due date> <reason> — ask the leaders for more "
                             "time, e.g. /extend {number} 12-20 equipment delayed").format(
                       number=example),
+                  t.gettext("/calendar [year] — your units' due days and reminder days as a "
+                            "calendar file (.ics)"),
                   t.gettext("Or press the buttons under a reminder, or reply to it in words; "
                             "收到 acknowledges every task it lists.")]
     if caller.is_leader:
@@ -240,6 +242,7 @@ def capabilities(t: Translator, caller: Caller, example: int = 7) -> str:
                             "missing, acknowledged, urged"),
                   t.gettext("/bulletin [year] — a draft bulletin (通报): units early, units "
                             "overdue, tasks at risk, ready to forward"),
+                  t.gettext("/chart [year] — progress charts per task and per unit (PNG)"),
                   t.gettext("/digest on|off — the leadership digests in this private chat too"),
                   t.gettext("/bind — in a group: make it a leadership group")]
     if caller.is_admin:
@@ -326,30 +329,6 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             role=t.gettext(ROLE_TITLES[caller.role]))
     await reply(message, who + "\n\n" + capabilities(t, caller, example_task(services, caller)),
                 t)
-
-
-async def bind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/bind in a group: an enrolled, active leader makes it a leadership group."""
-    services = services_of(context)
-    message = update.effective_message
-    chat = update.effective_chat
-    caller = await known_caller(update, context)  # a stranger: one sentence privately
-    if message is None or chat is None or caller is None:
-        return
-    t = caller.t
-    if not in_group(update):
-        await reply(message, t.gettext(
-            "Send /bind in the group you want to make a leadership group."), t)
-        return
-    if not caller.is_leader:
-        await reply(message, t.gettext("Only an enrolled leader can bind a group."), t)
-        return
-    await services.db(services.store.bind_chat, chat.id, chat.title or "",
-                      caller.telegram_user_id, services.now())
-    request_replan(context.application)
-    await reply(message, t.gettext(
-        "This chat is now a leadership group: the leadership digests come here, and leaders "
-        "can ask /summary here. An admin can /unbind it."), t)
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -515,9 +494,32 @@ def error_kind(error: BaseException | None) -> str:
 
 
 async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the error, tell the person the truth, page the admins once an hour per kind."""
-    log.error("handler failed", exc_info=context.error)
+    """Log the error, tell the person the truth, page the admins once an hour per kind.
+
+    Passing troubles (Telegram unreachable or answering 5xx, a failed poll, the database
+    restarting) are one warning line each and page nobody: nothing is lost, the bot recovers
+    by itself, and a person whose message could not be stored is told to send it again.
+    """
     services = services_of(context)
+    error = context.error
+    if is_transient_telegram_error(error):
+        where = "polling" if update is None else "a reply"
+        log.warning("Telegram trouble during %s: %s: %s", where, type(error).__name__, error)
+        return
+    if error is not None and is_transient_database_error(error):
+        log.warning("the database is unreachable; an update could not be handled: %s",
+                    str(error).strip().splitlines()[0] if str(error).strip() else
+                    type(error).__name__)
+        if isinstance(update, Update) and update.effective_message is not None \
+                and not in_group(update):
+            t = services.translator(update.effective_user.language_code
+                                    if update.effective_user else None)
+            await reply(update.effective_message, t.gettext(
+                "The database could not be reached just now, so I cannot confirm that what you "
+                "just sent was recorded. Please send it again in a minute; sending it twice "
+                "does no harm."), t)
+        return
+    log.error("handler failed", exc_info=error)
     now = services.now()
     kind = error_kind(context.error)
     paged: dict[str, dt.datetime] = context.bot_data.setdefault("errors_paged", {})

@@ -1,6 +1,6 @@
 """The leadership group: /summary, /task, /unit, /overdue, /review, /export, /scores,
-/bulletin, /digest, and the workflow's buttons: review (审结 / 退回), extension decisions,
-urging (催办).
+/bulletin, /chart, /digest, and the workflow's buttons: review (审结 / 退回), extension
+decisions, urging (催办).
 
 Leaders and admins ask in their private chat, or in a bound leadership group; in a group that is
 not bound, and for anyone else, nothing is shown (strangers get no answer in a group at all).
@@ -43,6 +43,7 @@ from bot.handlers.common import (
     echo,
     in_group,
     in_leadership_chat,
+    known_caller,
     people_named,
     refuse_unknown,
 )
@@ -72,6 +73,7 @@ from bot.render import (
     unit_name,
 )
 from bot.reports.bulletin import render_bulletin
+from bot.reports.charts import chart_filename, tasks_chart, units_chart
 from bot.reports.ledger import build_workbook, ledger_filename
 from bot.reports.record import collect, unit_scores
 from bot.reports.scorecard import render_scores
@@ -163,6 +165,30 @@ def split_year(args: list[str] | None, services: Services) -> tuple[list[str], i
         if year is not None:
             return words[:-1], year
     return words, services.cycle()
+
+
+async def bind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/bind in a group: an enrolled, active leader makes it a leadership group."""
+    services = services_of(context)
+    message = update.effective_message
+    chat = update.effective_chat
+    caller = await known_caller(update, context)  # a stranger: one sentence privately
+    if message is None or chat is None or caller is None:
+        return
+    t = caller.t
+    if not in_group(update):
+        await reply(message, t.gettext(
+            "Send /bind in the group you want to make a leadership group."), t)
+        return
+    if not caller.is_leader:
+        await reply(message, t.gettext("Only an enrolled leader can bind a group."), t)
+        return
+    await services.db(services.store.bind_chat, chat.id, chat.title or "",
+                      caller.telegram_user_id, services.now())
+    request_replan(context.application)
+    await reply(message, t.gettext(
+        "This chat is now a leadership group: the leadership digests come here, and leaders "
+        "can ask /summary here. An admin can /unbind it."), t)
 
 
 async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -377,7 +403,7 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     today = services.today()
     content = await asyncio.to_thread(build_workbook, t, services.timetable, data, today)
     await reply_file(message, content, ledger_filename(cycle, today),
-                     t.gettext("Status of cycle {year}, as of {date}.").format(
+                     t.gettext("Ledger (台账) of cycle {year}, as of {date}.").format(
                          year=cycle, date=t.date(today)))
 
 
@@ -413,6 +439,29 @@ async def bulletin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chosen = select_bulletin(services.timetable, record.facts, found,
                              [(u.task_id, u.unit_id) for u in record.urges], today)
     await reply(message, render_bulletin(t, services.timetable, chosen), t)
+
+
+async def chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/chart [year]: the cycle's progress charts (PNG), per task and per unit."""
+    ask = await leader_ask(update, context)
+    if ask is None:
+        return
+    t, message, services = ask.t, ask.message, ask.services
+    cycle = cycle_argument(context.args, services)
+    if cycle is None:
+        await reply(message, t.gettext("Usage: /chart [year], e.g. /chart 2026."), t)
+        return
+    facts = await services.db(services.store.cycle_facts, cycle)
+    today = services.today()
+    for kind, draw, caption in (
+            ("tasks", tasks_chart, t.gettext("Cycle {year} per task, as of {date}.")),
+            ("units", units_chart, t.gettext("Cycle {year} per unit, as of {date}."))):
+        drawn = await asyncio.to_thread(draw, t, services.timetable, cycle, facts, today)
+        text = caption.format(year=cycle, date=t.date(today))
+        if drawn.problem:
+            text += "\n" + drawn.problem
+        if not await reply_file(message, drawn.png, chart_filename(cycle, kind, today), text):
+            return
 
 
 async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

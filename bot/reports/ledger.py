@@ -211,12 +211,16 @@ class _Columns:
         self.formats: dict[int, str] = {}
         self.least: dict[int, int] = {}
         self.wrapped: set[int] = set()
+        self.most: dict[int, int] = {}
         self.light: int | None = None
+        self.wide = False  # printed on A3 (the ledger), else A4
 
     def add(self, header: str, number_format: str | None = None, wrap: bool = False,
-            narrow: bool = False, light: bool = False) -> None:
+            narrow: bool = False, light: bool = False, at_most: int | None = None) -> None:
         index = len(self.headers) + 1
         self.headers.append(header)
+        if at_most is not None:
+            self.most[index] = at_most
         if number_format:
             self.formats[index] = number_format
         if wrap:
@@ -237,24 +241,26 @@ Sheet = tuple[_Columns, list[list[Value]]]
 
 def _ledger(c: _Context) -> Sheet:
     t = c.t
+    # Eighteen columns on one A3 page wide: the long texts wrap in narrow columns.
     columns = _Columns()
+    columns.wide = True
     columns.add(t.gettext("No."), narrow=True)
-    columns.add(t.gettext("Target task"), wrap=True)
-    columns.add(t.gettext("Assessment content"), wrap=True)
-    columns.add(t.gettext("Lead and cooperating units"), wrap=True)
-    columns.add(t.gettext("Completion time"))
-    columns.add(t.gettext("Remarks"), wrap=True)
-    columns.add(t.gettext("Responsible unit"))
-    columns.add(t.gettext("Role"), narrow=True)
-    columns.add(t.gettext("State"))
+    columns.add(t.gettext("Target task"), wrap=True, at_most=18)
+    columns.add(t.gettext("Assessment content"), wrap=True, at_most=36)
+    columns.add(t.gettext("Lead and cooperating units"), wrap=True, at_most=22)
+    columns.add(t.gettext("Completion time"), wrap=True, at_most=12)
+    columns.add(t.gettext("Remarks"), wrap=True, at_most=12)
+    columns.add(t.gettext("Responsible unit"), wrap=True, at_most=16)
+    columns.add(t.gettext("Role"), wrap=True, at_most=10)
+    columns.add(t.gettext("State"), wrap=True, at_most=14)
     columns.add(t.gettext("Progress"), PERCENT_FORMAT)
-    columns.add(t.gettext("Latest note"), wrap=True)
+    columns.add(t.gettext("Latest note"), wrap=True, at_most=24)
     columns.add(t.gettext("Report date"), DATE_FORMAT)
-    columns.add(t.gettext("Reported by"))
+    columns.add(t.gettext("Reported by"), wrap=True, at_most=10)
     columns.add(t.gettext("Due date"), DATE_FORMAT)
-    columns.add(t.gettext("Extension"), wrap=True)
-    columns.add(t.gettext("Review"), wrap=True)
-    columns.add(t.gettext("Acknowledged"), wrap=True)
+    columns.add(t.gettext("Extension"), wrap=True, at_most=16)
+    columns.add(t.gettext("Review"), wrap=True, at_most=18)
+    columns.add(t.gettext("Acknowledged"), wrap=True, at_most=18)
     columns.add(t.gettext("Light"), narrow=True, light=True)
     notes = _latest_notes(c.data.history)
     rows: list[list[Value]] = []
@@ -360,7 +366,10 @@ def _reminders(c: _Context) -> Sheet:
                      _task_title(c.timetable, reminder.task_id), c.unit(reminder.unit_id),
                      t.gettext(REMINDER_KINDS[reminder.kind]),
                      reminder.cutoff - dt.timedelta(days=1), c.who(reminder.chat_id),
-                     t.gettext(DELIVERY_STATES[reminder.state]), reminder.reason or None,
+                     t.gettext(DELIVERY_STATES[reminder.state]),
+                     # a skip reason is one of the dispatcher's marked messages; a failure
+                     # is Telegram's words, shown as they are
+                     t.gettext(reminder.reason) if reminder.reason else None,
                      c.who(reminder.acknowledged_by_telegram_id),
                      c.local(reminder.acknowledged_at)])
     return columns, rows
@@ -647,7 +656,7 @@ def _fill(sheet: Worksheet, columns: _Columns, rows: list[list[Value]], freeze: 
     sheet.freeze_panes = freeze
     sheet.print_title_rows = "1:1"
     sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A3 if columns.wide else sheet.PAPERSIZE_A4
     sheet.page_setup.fitToWidth = 1
     sheet.page_setup.fitToHeight = 0
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
@@ -655,7 +664,8 @@ def _fill(sheet: Worksheet, columns: _Columns, rows: list[list[Value]], freeze: 
     sheet.auto_filter.ref = f"A1:{last}{len(rows) + 1}"
     for index, header in enumerate(columns.headers, start=1):
         widest = max([_width(header), *(_width(row[index - 1]) for row in rows)])
-        limit = _MAX_TEXT_WIDTH if index in columns.wrapped else _MAX_WIDTH
+        limit = columns.most.get(
+            index, _MAX_TEXT_WIDTH if index in columns.wrapped else _MAX_WIDTH)
         width = min(max(widest + 2, columns.least[index]), limit)
         sheet.column_dimensions[get_column_letter(index)].width = width
 

@@ -40,6 +40,7 @@ from tests.bot.reports_world import (
     seed,
 )
 
+Books = dict[str, Workbook]
 ZH = translator("zh_Hans")
 EN = translator("en")
 TODAY = dt.date(2026, 12, 3)
@@ -59,6 +60,13 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, timetable: Timetable) -> It
     seed(store, timetable)
     yield store
     store.close()
+
+
+@pytest.fixture(scope="module")
+def books(seeded: Store, timetable: Timetable) -> Books:
+    """The seeded cycle's ledger in Chinese and in English, built once (tests only read)."""
+    record = collect(seeded, CYCLE)
+    return {"zh": _book(ZH, timetable, record), "en": _book(EN, timetable, record)}
 
 
 def _with_report(record: CycleRecord, note: str) -> CycleRecord:
@@ -94,9 +102,8 @@ def _local(value: dt.datetime) -> dt.datetime:
 
 # -- shape --------------------------------------------------------------------------------------
 def test_sheets_and_the_ledgers_columns_are_attachment_2s_in_the_readers_language(
-        seeded: Store, timetable: Timetable) -> None:
-    record = collect(seeded, CYCLE)
-    chinese, english = _book(ZH, timetable, record), _book(EN, timetable, record)
+        books: Books) -> None:
+    chinese, english = books["zh"], books["en"]
     assert chinese.sheetnames == ZH_SHEETS
     assert english.sheetnames == EN_SHEETS
     assert _header(chinese.worksheets[LEDGER]) == [
@@ -113,8 +120,8 @@ def test_sheets_and_the_ledgers_columns_are_attachment_2s_in_the_readers_languag
             assert has_chinese == (book is chinese), (sheet.title, words)
 
 
-def test_every_sheet_prints_well_and_filters(seeded: Store, timetable: Timetable) -> None:
-    book = _book(ZH, timetable, collect(seeded, CYCLE))
+def test_every_sheet_prints_well_and_filters(books: Books) -> None:
+    book = books["zh"]
     for sheet in book.worksheets:
         assert all(cell.font.bold for cell in sheet[1]), sheet.title
         assert sheet.freeze_panes is not None and sheet.freeze_panes.endswith("2")
@@ -127,6 +134,11 @@ def test_every_sheet_prints_well_and_filters(seeded: Store, timetable: Timetable
         assert sheet.oddFooter.left.text == "截至2026年12月3日"
         assert sheet.oddFooter.right.text == "第&P页，共&N页"
     assert book.worksheets[LEDGER].freeze_panes == "C2"  # number and task stay in view
+    # eighteen columns print on A3, one page wide; the long texts wrap in narrow columns
+    ledger = book.worksheets[LEDGER]
+    assert str(ledger.page_setup.paperSize) == ledger.PAPERSIZE_A3
+    assert sum(ledger.column_dimensions[c.column_letter].width for c in ledger[1]) < 300
+    assert str(book.worksheets[SUMMARY].page_setup.paperSize) == ledger.PAPERSIZE_A4
 
 
 def test_an_empty_cycle_still_has_readable_columns(store: Store, timetable: Timetable) -> None:
@@ -142,9 +154,8 @@ def test_an_empty_cycle_still_has_readable_columns(store: Store, timetable: Time
     assert book.worksheets[REPORTS].auto_filter.ref == "A1:I1"
 
 
-def test_the_ledger_uses_words_not_emoji_and_colours_the_lights(
-        seeded: Store, timetable: Timetable) -> None:
-    book = _book(ZH, timetable, collect(seeded, CYCLE))
+def test_the_ledger_uses_words_not_emoji_and_colours_the_lights(books: Books) -> None:
+    book = books["zh"]
     emoji = {light.value for light in Light}
     assert not [c for c in _cells(book) if isinstance(c, str) and set(c) & emoji]
     sheet = book.worksheets[LEDGER]
@@ -157,8 +168,7 @@ def test_the_ledger_uses_words_not_emoji_and_colours_the_lights(
 
 
 # -- sheet 1, cell by cell against the database --------------------------------------------------
-def test_every_ledger_row_is_what_the_database_says(store: Store,
-                                                    timetable: Timetable) -> None:
+def test_every_ledger_row_is_what_the_database_says(store: Store, timetable: Timetable) -> None:
     seed(store, timetable)
     seeded = store
     record = collect(seeded, CYCLE)
@@ -210,8 +220,7 @@ def test_the_workflow_columns_of_the_seeded_units(seeded: Store, timetable: Time
     assert rows[(9, "岑城镇")][8:11] == ("受阻，已逾期", None, "缺少资金")
 
 
-def test_task_26_has_no_lead_its_units_show_as_joint(seeded: Store,
-                                                     timetable: Timetable) -> None:
+def test_task_26_has_no_lead_its_units_show_as_joint(seeded: Store, timetable: Timetable) -> None:
     record = collect(seeded, CYCLE)
     for t, joint, responsible in (
             (ZH, "共同负责（无牵头单位）", "按职责分工负责"),
@@ -227,9 +236,8 @@ def test_task_26_has_no_lead_its_units_show_as_joint(seeded: Store,
     assert lead_7[7] == "Agriculture and Rural Affairs Bureau"
 
 
-def test_people_are_named_never_shown_as_telegram_numbers(seeded: Store,
-                                                          timetable: Timetable) -> None:
-    book = _book(ZH, timetable, collect(seeded, CYCLE))
+def test_people_are_named_never_shown_as_telegram_numbers(books: Books) -> None:
+    book = books["zh"]
     numbers = {AGRI, ECOLOGY, LEADER, STRANGER}
     assert not [c for c in _cells(book) if c in numbers or c in {str(n) for n in numbers}]
     reports = _rows(book.worksheets[REPORTS])
@@ -239,9 +247,9 @@ def test_people_are_named_never_shown_as_telegram_numbers(seeded: Store,
 
 
 # -- the other sheets against the database --------------------------------------------------------
-def test_reports_sheet_is_every_report_of_the_cycle_in_order(seeded: Store,
-                                                             timetable: Timetable) -> None:
-    rows = _rows(_book(ZH, timetable, collect(seeded, CYCLE)).worksheets[REPORTS])
+def test_reports_sheet_is_every_report_of_the_cycle_in_order(
+        seeded: Store, timetable: Timetable, books: Books) -> None:
+    rows = _rows(books["zh"].worksheets[REPORTS])
     stored = seeded.reports_for_cycle(CYCLE)
     assert [(r[0], r[1], r[3], r[4], r[5], r[6]) for r in rows] == [
         (_local(s.reported_at), s.task_id, timetable.unit(s.unit_id).name,
@@ -249,9 +257,9 @@ def test_reports_sheet_is_every_report_of_the_cycle_in_order(seeded: Store,
          None if s.progress is None else s.progress / 100, s.note or None) for s in stored]
 
 
-def test_reminders_sheet_shows_what_was_sent_and_who_acknowledged(
-        seeded: Store, timetable: Timetable) -> None:
-    rows = _rows(_book(ZH, timetable, collect(seeded, CYCLE)).worksheets[REMINDERS])
+def test_reminders_sheet_shows_what_was_sent_and_who_acknowledged(seeded: Store,
+                                                                  books: Books) -> None:
+    rows = _rows(books["zh"].worksheets[REMINDERS])
     sent = [r for r in seeded.reminders_for_cycle(CYCLE) if r.state == "sent"]
     assert len(rows) == len(sent) == 3  # the pending one of 30 November is not listed
     by_task = {r[1]: r for r in rows}
@@ -261,8 +269,20 @@ def test_reminders_sheet_shows_what_was_sent_and_who_acknowledged(
     assert by_task[8][6:] == ("李明", "已发送", None, None, None)  # not acknowledged
 
 
-def test_extension_review_urge_and_audit_sheets(seeded: Store, timetable: Timetable) -> None:
-    book = _book(ZH, timetable, collect(seeded, CYCLE))
+def test_a_skipped_reminder_says_why_in_the_readers_language(seeded: Store,
+                                                             timetable: Timetable) -> None:
+    record = collect(seeded, CYCLE)
+    pending = next(r for r in record.reminders if r.state == "pending")
+    skipped = pending.model_copy(update={"state": "skipped",
+                                         "reason": "unit acknowledged the task"})
+    record = replace(record, reminders=[*record.reminders, skipped])
+    rows = _rows(_book(ZH, timetable, record).worksheets[REMINDERS])
+    assert rows[-1][7:9] == ("已跳过", "单位已签收该任务")
+
+
+def test_extension_review_urge_and_audit_sheets(seeded: Store, timetable: Timetable,
+                                                books: Books) -> None:
+    book = books["zh"]
     assert _rows(book.worksheets[EXTENSIONS]) == [
         (dt.datetime(2026, 11, 12, 9, 0), 8, timetable.task(8).title, "林业局",
          dt.datetime(2026, 12, 20), "苗木未到", "李明", "已批准", "李组长",

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from itertools import count
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from schedules.scorecard import Outcome, UnitScore, finish_day, score_units
 from schedules.workflow import Acknowledgement, CycleFacts
@@ -184,3 +186,43 @@ def test_a_naive_report_time_is_refused() -> None:
     naive = Report(7, "fgw", "done", dt.datetime(2026, 11, 20, 9), id=1)
     with pytest.raises(ValueError, match="naive"):
         scores([naive], AFTER_CUTOFF)
+
+
+# -- for any history ----------------------------------------------------------------------------
+UNITS = ("fgw", "sthj", "zjj", "gxj", "town-a", "town-b")
+STATUSES = ("done", "in_progress", "blocked", "not_applicable")
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> tuple[list[Report], dt.date]:
+    minutes = st.integers(min_value=0, max_value=60 * 24 * 75)  # 1 Oct to mid December
+    start = at(2026, 10, 1, 0, 0)
+    reports = [report(draw(st.sampled_from((7, 9, 10))), draw(st.sampled_from(UNITS)),
+                      draw(st.sampled_from(STATUSES)),
+                      start + dt.timedelta(minutes=draw(minutes)))
+               for _ in range(draw(st.integers(min_value=0, max_value=12)))]
+    today = D(2026, 11, 1) + dt.timedelta(days=draw(st.integers(min_value=0, max_value=60)))
+    return [r for r in reports if r.reported_at.date() <= today], today
+
+
+@given(histories())
+def test_every_duty_has_one_outcome_that_fits_its_days(case: tuple[list[Report], dt.date]
+                                                       ) -> None:
+    history, today = case
+    for score in scores(history, today).values():
+        counted = (score.on_time + score.late + score.missing + score.blocked + score.open)
+        assert counted == len(score.duties)
+        for d in score.duties:
+            if d.outcome in (Outcome.ON_TIME, Outcome.LATE):
+                assert d.finished_on is not None and d.finished_on <= today
+                assert d.days_early == (d.due - d.finished_on).days
+                assert (d.outcome is Outcome.ON_TIME) == (d.finished_on <= d.due)
+            else:
+                assert d.finished_on is None
+            if d.outcome is Outcome.MISSING:
+                assert today > d.due
+            if d.outcome is Outcome.OPEN:
+                assert today <= d.due
+        average = score.average_days_early
+        finished = [d for d in score.duties if d.outcome in (Outcome.ON_TIME, Outcome.LATE)]
+        assert (average is None) == (not finished)
