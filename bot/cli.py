@@ -789,8 +789,17 @@ def cmd_ics(args: argparse.Namespace, t: Translator) -> int:
     now = SystemClock(settings.zone).now()
     year = args.year or now.year
     target = _writable_target(Path(args.output), t)
-    with database(settings, t) as store:
-        facts = store.cycle_facts(year)
+    if settings.sqlite_path is not None and not settings.sqlite_path.exists():
+        from schedules.workflow import CycleFacts
+
+        # No database yet (none is made here): the timetable's dates, no extensions.
+        print(t.gettext("No database yet at {path}: the calendar has the timetable's dates, "
+                        "without extensions.").format(path=settings.sqlite_path),
+              file=sys.stderr)
+        facts = CycleFacts(year)
+    else:
+        with database(settings, t) as store:
+            facts = store.cycle_facts(year)
     calendar = WorkingDayCalendar()
     events = feed_events(timetable, year, [unit.id], calendar, settings.zone, facts.extensions)
     warn_calendar_fallback(calendar, t)
