@@ -7,9 +7,11 @@
   ``DUBAN_WEBHOOK_SECRET``, or a new random one at every start, which duban hands to Telegram
   with ``setWebhook``. Like the token, it never appears in a log line.
 
-- Logging goes to stderr at INFO; :class:`RedactToken` on every handler replaces the token in
-  messages, arguments, exception texts and tracebacks (PTB and httpx put it in URLs and in
-  ``InvalidToken``), and :func:`logging.captureWarnings` sends library warnings through it too.
+- Logging goes to stderr at INFO, one line per record with an ISO timestamp and its offset
+  (:mod:`bot.logs`, which also quiets APScheduler's per-run lines); :class:`RedactToken` on
+  every handler replaces the token in messages, arguments, exception texts and tracebacks (PTB
+  and httpx put it in URLs and in ``InvalidToken``), and :func:`logging.captureWarnings` sends
+  library warnings through it too.
 - Start-up waits for the network: PTB's ``run_polling(bootstrap_retries=DUBAN_STARTUP_RETRIES)``
   retries ``getMe`` and ``deleteWebhook`` with back-off (1 s, 1.5 s, ... up to 30 s; 20 retries
   take about 7 minutes); :class:`RetryLog` makes each retry one plain warning line.
@@ -27,6 +29,7 @@ from urllib.parse import urlsplit
 
 from bot.configuration import CliError, database, read_timetable
 from bot.i18n import Translator
+from bot.logs import IsoFormatter
 from bot.settings import Settings, parse_listen
 
 log = logging.getLogger("duban")
@@ -104,6 +107,8 @@ def setup_logging(token: str, *others: str) -> None:
     lines of httpx and of the webhook server quiet."""
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         level=logging.INFO)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(IsoFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.captureWarnings(True)
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, RetryLog) for f in handler.filters):

@@ -47,6 +47,8 @@ VARIABLES = {
     "invite_ttl_days": "DUBAN_INVITE_TTL_DAYS",
     "dispatch_interval_seconds": "DUBAN_DISPATCH_INTERVAL",
     "startup_retries": "DUBAN_STARTUP_RETRIES",
+    "lease_seconds": "DUBAN_LEASE_SECONDS",
+    "clock_offset_seconds": "DUBAN_CLOCK_OFFSET",
     "webhook_url": "DUBAN_WEBHOOK_URL",
     "webhook_listen": "DUBAN_WEBHOOK_LISTEN",
     "webhook_secret": "DUBAN_WEBHOOK_SECRET",
@@ -137,6 +139,12 @@ class Settings(BaseSettings):
                                              validation_alias=_alias("dispatch_interval_seconds"))
     startup_retries: int = Field(default=20, ge=0, le=1000,
                                  validation_alias=_alias("startup_retries"))
+    lease_seconds: float = Field(default=30.0, ge=5, le=3600,
+                                 validation_alias=_alias("lease_seconds"))
+    """How long a dispatcher's claim on a reminder holds unless renewed (docs/reminders.md)."""
+    clock_offset_seconds: float = Field(default=0.0,
+                                        validation_alias=_alias("clock_offset_seconds"))
+    """Seconds added to the system clock (a test of an instance whose clock is wrong)."""
     webhook_url: str | None = Field(default=None, validation_alias=_alias("webhook_url"))
     webhook_listen: str = Field(default=DEFAULT_WEBHOOK_LISTEN,
                                 validation_alias=_alias("webhook_listen"))

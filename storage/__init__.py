@@ -14,6 +14,7 @@ from storage.store import (
     Store,
     alembic_config,
     head_revision,
+    is_transient_database_error,
 )
 from storage.tables import (
     DIGEST_TASK_ID,
@@ -74,4 +75,5 @@ __all__ = [
     "Urge",
     "alembic_config",
     "head_revision",
+    "is_transient_database_error",
 ]
