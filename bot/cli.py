@@ -133,7 +133,9 @@ def cmd_check(args: argparse.Namespace, t: Translator) -> int:
         check_webhook_port,
         env_file_findings,
     )
+    from bot.envfile import Finding
     from bot.instance import is_locked
+    from bot.reports.packages import missing_package_text, missing_packages
     from bot.settings import env_file_of
 
     settings = read_settings(t, warn=False)
@@ -145,6 +147,8 @@ def cmd_check(args: argparse.Namespace, t: Translator) -> int:
     env_file = env_file_of(settings)
     findings = env_file_findings(env_file) if env_file is not None else []
     findings += [check_token(settings), check_database(settings, t)]
+    findings += [Finding(missing_package_text(t, module), True)
+                 for module in missing_packages()]
     running = settings.sqlite_path is not None and is_locked(settings.sqlite_path.absolute())
     webhook = check_webhook_port(settings, running)
     if webhook is not None:
@@ -705,6 +709,14 @@ def cmd_remind(args: argparse.Namespace, t: Translator) -> int:
 
 # -- export ------------------------------------------------------------------------------------
 
+def _require(module: str, t: Translator) -> None:
+    """Stop with one line naming ``module`` and how to install it when it cannot be imported."""
+    from bot.reports.packages import missing_package_text, missing_packages
+
+    if missing_packages(module):
+        raise CliError(missing_package_text(t, module))
+
+
 def _writable_target(path: Path, t: Translator) -> Path:
     """``path`` if a file can be written there, else a usage error naming the reason."""
     folder = path.absolute().parent
@@ -723,6 +735,7 @@ def _writable_target(path: Path, t: Translator) -> Path:
 
 def cmd_export(args: argparse.Namespace, t: Translator) -> int:
     """Write the ledger (台账) of a cycle as an Excel workbook."""
+    _require("openpyxl", t)
     from bot.reports.ledger import build_workbook, default_ledger_path
     from bot.reports.record import collect
     from schedules.clock import SystemClock
@@ -753,6 +766,7 @@ def cmd_export(args: argparse.Namespace, t: Translator) -> int:
 
 def cmd_chart(args: argparse.Namespace, t: Translator) -> int:
     """Draw the cycle's progress chart, per task or per unit, as a PNG file."""
+    _require("matplotlib", t)
     from bot.reports.charts import tasks_chart, units_chart
     from schedules.clock import SystemClock
 
@@ -778,6 +792,7 @@ def cmd_chart(args: argparse.Namespace, t: Translator) -> int:
 
 def cmd_ics(args: argparse.Namespace, t: Translator) -> int:
     """Write a unit's (or group's) due days and reminder days as an iCalendar file."""
+    _require("icalendar", t)
     from bot.reports.calendar import build_calendar
     from schedules.calendar import WorkingDayCalendar
     from schedules.clock import SystemClock

@@ -75,6 +75,7 @@ from bot.render import (
 from bot.reports.bulletin import render_bulletin
 from bot.reports.charts import chart_filename, tasks_chart, units_chart
 from bot.reports.ledger import build_workbook, ledger_filename
+from bot.reports.packages import missing_package_text, missing_packages
 from bot.reports.record import collect, unit_scores
 from bot.reports.scorecard import render_scores
 from bot.services import Services, request_replan, services_of
@@ -450,6 +451,10 @@ async def chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     cycle = cycle_argument(context.args, services)
     if cycle is None:
         await reply(message, t.gettext("Usage: /chart [year], e.g. /chart 2026."), t)
+        return
+    if missing_packages("matplotlib"):
+        log.error("/chart: matplotlib is not installed (pip install -e .)")
+        await reply(message, missing_package_text(t, "matplotlib"), t)
         return
     facts = await services.db(services.store.cycle_facts, cycle)
     today = services.today()
