@@ -737,7 +737,7 @@ def cmd_export(args: argparse.Namespace, t: Translator) -> int:
     """Write the ledger (台账) of a cycle as an Excel workbook."""
     _require("openpyxl", t)
     from bot.reports.ledger import build_workbook, default_ledger_path
-    from bot.reports.record import collect
+    from bot.reports.record import collect, unfollowed_cycle, unfollowed_cycle_text
     from schedules.clock import SystemClock
 
     settings, timetable = _timetable(args, t)
@@ -745,6 +745,9 @@ def cmd_export(args: argparse.Namespace, t: Translator) -> int:
     target = _writable_target(Path(args.output), t) if args.output else None
     with database(settings, t) as store:  # before the default folder: no database, no folder
         data = collect(store, args.year)
+    current = SystemClock(settings.zone).now().year
+    if unfollowed_cycle(data, current):
+        raise CliError(unfollowed_cycle_text(t, args.year, current))
     if target is None:  # never into the working directory (the checkout) unasked
         target = default_ledger_path(settings.data_dir, args.year, today)
         try:
@@ -768,6 +771,7 @@ def cmd_chart(args: argparse.Namespace, t: Translator) -> int:
     """Draw the cycle's progress chart, per task or per unit, as a PNG file."""
     _require("matplotlib", t)
     from bot.reports.charts import tasks_chart, units_chart
+    from bot.reports.record import collect, unfollowed_cycle, unfollowed_cycle_text
     from schedules.clock import SystemClock
 
     settings, timetable = _timetable(args, t)
@@ -775,7 +779,10 @@ def cmd_chart(args: argparse.Namespace, t: Translator) -> int:
     today = SystemClock(settings.zone).now().date()
     target = _writable_target(Path(args.output), t)
     with database(settings, t) as store:
-        facts = store.cycle_facts(args.year)
+        record = collect(store, args.year)
+    if unfollowed_cycle(record, today.year):
+        raise CliError(unfollowed_cycle_text(t, args.year, today.year))
+    facts = record.facts
     draw = units_chart if args.by == "units" else tasks_chart
     drawn = draw(t, timetable, args.year, facts, today)
     if drawn.problem:

@@ -31,3 +31,16 @@ def test_ics_without_a_database_uses_the_timetable_and_makes_none(tmp_path: Path
     assert result.returncode == 0, result.stderr
     assert f"No database yet at {missing}" in result.stderr
     assert not (tmp_path / "nowhere").exists() and (tmp_path / "out.ics").exists()
+
+
+def test_export_of_a_cycle_nobody_was_followed_in_is_refused(tmp_path: Path) -> None:
+    env = clean_env(LANG="en")
+    assert duban("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    for year in ("2020", "2027"):
+        result = duban("export", "--year", year, "-o", "old.xlsx", cwd=tmp_path, env=env)
+        assert result.returncode == 1, result.stderr
+        assert f"No records for {year}" in result.stderr and "current cycle is 2026" in \
+            result.stderr
+    assert not (tmp_path / "old.xlsx").exists()
+    assert duban("export", "--year", "2026", "-o", "now.xlsx", cwd=tmp_path,
+                 env=env).returncode == 0  # the current cycle, even before any record
