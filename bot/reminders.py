@@ -77,7 +77,7 @@ from schedules.delivery import (
     recipients,
     retry_delay,
 )
-from schedules.planning import ReminderKind, plan_reminders
+from schedules.planning import PlannedReminder, ReminderKind, plan_reminders
 from schedules.workflow import (
     CycleFacts,
     acknowledged_pairs,
@@ -116,9 +116,13 @@ class DispatchReport:
 async def planned_specs(services: Services, cycle: int, contacts: Mapping[str, Sequence[int]],
                         leadership: Sequence[int]) -> list[ReminderSpec]:
     """The delivery rows of a cycle's plan, each unit's cutoff moved by its approved extension."""
+    return delivery_specs(await cycle_plan(services, cycle), contacts, leadership)
+
+
+async def cycle_plan(services: Services, cycle: int) -> list[PlannedReminder]:
+    """The cycle's planned reminders, each unit's cutoff moved by its approved extension."""
     moved = cutoff_overrides(await services.db(services.store.extensions, cycle))
-    return delivery_specs(plan_reminders(services.timetable, cycle, services.calendar, moved),
-                          contacts, leadership)
+    return plan_reminders(services.timetable, cycle, services.calendar, moved)
 
 
 async def current_specs(services: Services, cycle: int) -> list[ReminderSpec]:
@@ -611,6 +615,12 @@ class DryRow:
     created_at: dt.datetime | None = None
 
 
+def _identity(spec: ReminderSpec) -> tuple[int, str, int, str, int, int]:
+    """(task, unit, cycle, kind, offset_days, chat): the fields of :class:`DryRow` before its
+    times."""
+    return (spec.task_id, spec.unit_id, spec.cycle, spec.kind, spec.offset_days, spec.chat_id)
+
+
 async def dry_run(services: Services, at: dt.datetime) -> list[Decision]:
     """What a dispatch run at ``at`` would do, without writing or sending anything."""
     at = at.astimezone(services.settings.zone)
@@ -624,10 +634,10 @@ async def dry_run(services: Services, at: dt.datetime) -> list[Decision]:
         if spec.due_at > at or state not in ("pending", "unplanned"):
             continue
         if row is None:  # the run would plan it now
-            rows.append(DryRow(0, *spec.key[:6], spec.due_at, spec.cutoff, state,
+            rows.append(DryRow(0, *_identity(spec), spec.due_at, spec.cutoff, state,
                                created_at=at))
         else:
-            rows.append(DryRow(row.id or 0, *spec.key[:6], spec.due_at, spec.cutoff, state,
+            rows.append(DryRow(row.id or 0, *_identity(spec), spec.due_at, spec.cutoff, state,
                                row.attempts, row.created_at))
     facts = {cycle: await services.db(services.store.cycle_facts, cycle)}
     finished, acknowledged = settled(services, facts)

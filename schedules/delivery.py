@@ -2,9 +2,9 @@
 
 Pure functions (no Telegram, no SQL). :func:`delivery_specs` turns the plan
 (:func:`schedules.planning.plan_reminders`) and the people enrolled into one durable delivery per
-recipient chat, keyed by (task, unit, cycle, kind, offset, chat); :func:`decide` is the catch-up
-rule applied to the deliveries due at a dispatch run: which to send, which to skip and why. The
-bot's dispatcher (``bot/reminders.py``) stores and sends; the rules, in a table, are in
+recipient chat, keyed by (task, unit, cycle, kind, offset, cutoff, chat); :func:`decide` is the
+catch-up rule applied to the deliveries due at a dispatch run: which to send, which to skip and
+why. The bot's dispatcher (``bot/reminders.py``) stores and sends; the rules, in a table, are in
 docs/reminders.md.
 """
 
@@ -24,6 +24,8 @@ DIGEST_TASK_ID = 0
 DIGEST_UNIT_ID = ""
 """``unit_id`` of a digest, which is about no single unit."""
 _KINDS = tuple(kind.value for kind in ReminderKind)
+DeliveryKey = tuple[int, str, int, str, int, dt.date, int]
+"""(task, unit, cycle, kind, offset_days, cutoff, chat): one delivery."""
 _BEFORE_CUTOFF = (ReminderKind.BEFORE.value, ReminderKind.ACKNOWLEDGE.value)
 """Kinds of reminder that make sense only before the cutoff."""
 
@@ -86,13 +88,14 @@ class ReminderSpec:
             raise ValueError("a digest has task_id 0 and unit_id '', and only a digest does")
 
     @property
-    def key(self) -> tuple[int, str, int, str, int, int]:
-        """What makes the delivery unique: (task, unit, cycle, kind, offset_days, chat)."""
+    def key(self) -> DeliveryKey:
+        """What makes the delivery unique: (task, unit, cycle, kind, offset_days, cutoff, chat).
+
+        The cutoff is part of it: when an extension (延期) moves a unit's cutoff after some of
+        its reminders went out, the reminders about the new cutoff are new deliveries.
+        """
         return (self.task_id, self.unit_id, self.cycle, self.kind, self.offset_days,
-                self.chat_id)
-
-
-DeliveryKey = tuple[int, str, int, str, int, int]
+                self.cutoff, self.chat_id)
 
 
 class DeliveryRow(Protocol):
@@ -147,9 +150,10 @@ def delivery_specs(plan: Iterable[PlannedReminder], contacts: Mapping[str, Seque
     return specs
 
 
-def plan_key(row: Any) -> tuple[int, str, int, str, int]:
-    """The part of a delivery's key that the timetable decides (``PlannedReminder.key``)."""
-    return (row.task_id, row.unit_id, row.cycle, row.kind, row.offset_days)
+def plan_key(row: Any) -> tuple[int, str, int, str, int, dt.date]:
+    """The part of a delivery's key that the timetable decides: ``PlannedReminder.key`` and the
+    cutoff the reminder is about."""
+    return (row.task_id, row.unit_id, row.cycle, row.kind, row.offset_days, row.cutoff)
 
 
 def delivery_key(row: Any) -> DeliveryKey:
@@ -195,7 +199,7 @@ def decide(rows: Sequence[Any], now: dt.datetime, finished: Collection[tuple[int
     Returns:
         One decision per row, in due order.
     """
-    planned = None if wanted is None else {key[:5] for key in wanted}
+    planned = None if wanted is None else {key[:6] for key in wanted}
     retry_at = retry_at or {}
     verdicts: dict[int, Decision] = {}
     candidates: dict[tuple[object, ...], list[Any]] = defaultdict(list)

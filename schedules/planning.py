@@ -26,7 +26,7 @@ class ReminderKind(StrEnum):
     """What a planned reminder is for."""
 
     BEFORE = "before"  # to every responsible unit, some days before the cutoff
-    OVERDUE = "overdue"  # to the lead (or joint) units, on the first working day from the cutoff
+    OVERDUE = "overdue"  # to the lead (or joint) units from the cutoff on, weekly for 4 weeks
     DIGEST = "digest"  # to the admins: a summary of the whole cycle
     ACKNOWLEDGE = "ack"  # to every responsible unit not yet acknowledged (签收), once
 
@@ -35,6 +35,10 @@ _KIND_ORDER = {kind: index for index, kind in enumerate(ReminderKind)}
 ACK_WORKING_DAYS = 2
 """A unit that has not acknowledged (签收) a task this many working days after its first
 reminder is reminded once more."""
+OVERDUE_REPEAT_DAYS = (7, 14, 21, 28)
+"""A late unit's overdue notice comes again this many days after the cutoff (moved forward to a
+working day): weekly for four weeks, so that a unit whose report was returned (退回) after the
+cutoff, or that is simply late, is still followed up."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,8 @@ class PlannedReminder:
         cycle: The cycle year.
         kind: Before, overdue or digest.
         offset_days: Days from the nominal day (before moving it to a working day, so that the
-            key does not change when the calendar is corrected) to the cutoff; 0 for overdue;
+            key does not change when the calendar is corrected) to the cutoff; for an overdue
+            notice, days from the cutoff to the nominal day (0, then 7, 14...);
             for an acknowledgement reminder, the offset of the first reminder it follows.
             For a digest it counts to the cycle's last cutoff: the same thing when every task
             shares one cutoff (the after-cutoff digest is then 0), and still a unique key when
@@ -142,7 +147,9 @@ def plan_reminders(
       the task's first ``before`` reminder (its assignment, 交办), before the cutoff; the
       dispatcher sends it only to a unit that has not acknowledged the task by then.
     - ``overdue``: when the policy says so, to each lead unit (the joint units when the task has
-      no lead), on the first working day on or after the cutoff, ``offset_days`` 0.
+      no lead), on the first working day on or after the cutoff (``offset_days`` 0), and again
+      :data:`OVERDUE_REPEAT_DAYS` days after the cutoff (``offset_days`` 7, 14...: days *after*
+      the cutoff); the dispatcher sends them only while the unit has not reported done.
     - ``digest``: when the global policy's ``weekly_digest`` is on, for each distinct cutoff of the
       cycle: on every ``digest_weekday`` in the ``digest_days_before`` days before the cutoff
       (moved back to a working day, or forward when moving back would leave the window), and one
@@ -193,6 +200,29 @@ def plan_reminders(
     if timetable.reminders.weekly_digest:
         planned.extend(_digests(sorted(task_cutoffs), cycle, timetable.reminders, calendar))
     return sorted(_unique(planned), key=_sort_key)
+
+
+def next_reminder(plan: Iterable[PlannedReminder], task_id: int, unit_id: str,
+                  after: dt.datetime) -> PlannedReminder | None:
+    """The first ``before`` or ``overdue`` reminder of one task and unit due after ``after``.
+
+    What a unit can be told it will next hear about a task, e.g. when a leader returns (退回) its
+    report. Acknowledgement reminders are left out: they go only to units that have not
+    acknowledged, and a returned unit has reported.
+
+    Args:
+        plan: the cycle's plan (:func:`plan_reminders`, with the unit's extension applied).
+        task_id: the task.
+        unit_id: the concrete unit.
+        after: an aware instant.
+
+    Returns:
+        The earliest such reminder, or None when the plan has none left.
+    """
+    ahead = [r for r in plan
+             if r.task_id == task_id and r.unit_id == unit_id and r.at > after
+             and r.kind in (ReminderKind.BEFORE, ReminderKind.OVERDUE)]
+    return min(ahead, key=lambda r: r.at, default=None)
 
 
 def _reminder_days(cutoff: dt.date, policy: ReminderPolicy,
@@ -272,10 +302,13 @@ def _overdue_reminders(
     assignments = tuple(assignments)
     leads = [a for a in assignments if a.role is Role.LEAD]
     chased = leads or [a for a in assignments if a.role is Role.JOINT]
-    at = _instant(calendar.next_working_day(cutoff), policy)
+    days: dict[dt.date, int] = {}  # two repeats moved onto one working day make one
+    for after in (0, *OVERDUE_REPEAT_DAYS):
+        days.setdefault(calendar.next_working_day(cutoff + dt.timedelta(days=after)), after)
     return [
         PlannedReminder(task_id=task.id, unit_id=a.unit_id, cycle=cycle, kind=ReminderKind.OVERDUE,
-                        offset_days=0, at=at, cutoff=cutoff, role=a.role)
+                        offset_days=after, at=_instant(day, policy), cutoff=cutoff, role=a.role)
+        for day, after in days.items()
         for a in chased
     ]
 

@@ -36,7 +36,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, col, create_engine, select
 
-from schedules.delivery import ReminderSpec
+from schedules.delivery import DeliveryKey, ReminderSpec
 from schedules.workflow import Acknowledgement, CycleFacts
 from storage.tables import (
     REPORT_STATUSES,
@@ -90,7 +90,7 @@ WORKFLOW_ACTIONS = ("report.added", "evidence.added", "reminder.acknowledged",
                     "review.confirmed", "review.returned", "extension.requested",
                     "extension.approved", "extension.rejected", "task.urged")
 """The audit actions of the supervision workflow (``Store.workflow_log``)."""
-_REMINDER_KEY = ("task_id", "unit_id", "cycle", "kind", "offset_days", "chat_id")
+_REMINDER_KEY = ("task_id", "unit_id", "cycle", "kind", "offset_days", "cutoff", "chat_id")
 _INSERT_BATCH = 500  # rows per INSERT; keeps far below both backends' bound-parameter limits
 SQLITE_BUSY_TIMEOUT_SECONDS = 15.0
 """How long an SQLite writer waits for another writer before "database is locked"."""
@@ -714,10 +714,13 @@ class Store:
                         now: dt.datetime | None = None) -> int:
         """Record planned deliveries; idempotent, so it can run at every start and every day.
 
-        A delivery already recorded (same task, unit, cycle, kind, offset and chat) is not added
-        again; if it is still pending and its ``due_at`` or ``cutoff`` changed (the timetable was
-        edited), it is moved. Deliveries no longer planned are left alone: the dispatcher skips
-        them (``mark_skipped``) when it finds they no longer apply.
+        A delivery already recorded (same task, unit, cycle, kind, offset, cutoff and chat) is
+        not added again; if it is still pending and its ``due_at`` changed (the calendar was
+        corrected), it is moved. When a unit's cutoff moves (an approved extension, 延期), a
+        pending delivery about the old cutoff moves to the new one; one already sent, skipped or
+        failed stays as the record of what happened, and the reminders about the new cutoff are
+        new deliveries. Deliveries no longer planned are left alone: the dispatcher skips them
+        (``mark_skipped``) when it finds they no longer apply.
 
         Args:
             rows: the wanted deliveries (duplicates count once, the last wins).
@@ -737,16 +740,16 @@ class Store:
         with self._session() as session, session.begin():
             known = {r.key: r for r in session.exec(
                 select(Reminder).where(col(Reminder.cycle).in_(cycles)))}
-            new = [_reminder_values(spec, now) for key, spec in wanted.items()
-                   if key not in known]
-            for batch in _batches(new, _INSERT_BATCH):
-                statement = (insert(Reminder).values(list(batch))
-                             .on_conflict_do_nothing(index_elements=list(_REMINDER_KEY))
-                             .returning(col(Reminder.id)))
-                added += len(session.exec(statement).all())
+            # pending rows by their key without the cutoff: the ones a moved cutoff takes along
+            movable = {_without_cutoff(key): row for key, row in known.items()
+                       if row.state == ReminderState.PENDING and key not in wanted}
+            new = []
             for key, spec in wanted.items():
-                row = known.get(key)
-                if (row is None or row.state != ReminderState.PENDING
+                row = known.get(key) or movable.pop(_without_cutoff(key), None)
+                if row is None:
+                    new.append(_reminder_values(spec, now))
+                    continue
+                if (row.state != ReminderState.PENDING
                         or (row.due_at, row.cutoff) == (spec.due_at, spec.cutoff)):
                     continue
                 result = session.exec(
@@ -757,6 +760,11 @@ class Store:
                     .execution_options(synchronize_session=False))
                 if result.rowcount == 1 and row.id is not None:
                     moved.append(row.id)
+            for batch in _batches(new, _INSERT_BATCH):
+                statement = (insert(Reminder).values(list(batch))
+                             .on_conflict_do_nothing(index_elements=list(_REMINDER_KEY))
+                             .returning(col(Reminder.id)))
+                added += len(session.exec(statement).all())
             if added or moved:
                 _audit(session, now, "reminders.planned", "reminders", cycles=cycles, added=added,
                        moved=moved)
@@ -1329,6 +1337,11 @@ def _use_invite(session: Session, code: str, now: dt.datetime, telegram_user_id:
     _audit(session, now, "invite.used", f"invite:{code}", actor=telegram_user_id,
            chat_id=chat_id)
     return invite
+
+
+def _without_cutoff(key: DeliveryKey) -> tuple[object, ...]:
+    """A delivery's key without its cutoff (index 5): the same reminder about another cutoff."""
+    return (*key[:5], key[6])
 
 
 def _reminder_values(spec: ReminderSpec, now: dt.datetime) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel, col
 
-from schedules.delivery import DIGEST_TASK_ID, DIGEST_UNIT_ID
+from schedules.delivery import DIGEST_TASK_ID, DIGEST_UNIT_ID, DeliveryKey
 
 __all__ = [
     "DIGEST_TASK_ID",
@@ -299,8 +299,8 @@ class Reminder(SQLModel, table=True):
 
     __tablename__ = "reminder"
     __table_args__ = (
-        UniqueConstraint("task_id", "unit_id", "cycle", "kind", "offset_days", "chat_id",
-                         name="uq_reminder_delivery"),
+        UniqueConstraint("task_id", "unit_id", "cycle", "kind", "offset_days", "cutoff",
+                         "chat_id", name="uq_reminder_delivery"),
         CheckConstraint(_one_of("kind", REMINDER_KINDS), name="ck_reminder_kind"),
         CheckConstraint(_one_of("state", ReminderState), name="ck_reminder_state"),
         Index("ix_reminder_state_due_at", "state", "due_at"),
@@ -328,10 +328,11 @@ class Reminder(SQLModel, table=True):
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
 
     @property
-    def key(self) -> tuple[int, str, int, str, int, int]:
-        """What makes the delivery unique: (task, unit, cycle, kind, offset_days, chat)."""
+    def key(self) -> DeliveryKey:
+        """What makes the delivery unique: (task, unit, cycle, kind, offset_days, cutoff, chat)
+        (``schedules.delivery.ReminderSpec.key``)."""
         return (self.task_id, self.unit_id, self.cycle, self.kind, self.offset_days,
-                self.chat_id)
+                self.cutoff, self.chat_id)
 
     @property
     def is_digest(self) -> bool:

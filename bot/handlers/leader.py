@@ -57,6 +57,7 @@ from bot.messages import (
     urge_data,
 )
 from bot.notices import notify_unit
+from bot.reminders import cycle_plan
 from bot.render import (
     deadline_line,
     overdue_units,
@@ -73,6 +74,7 @@ from bot.render import (
 from bot.services import Services, request_replan, services_of
 from schedules.commands import FIRST_CYCLE, LAST_CYCLE, parse_number
 from schedules.model import Timetable
+from schedules.planning import next_reminder
 from schedules.workflow import (
     STALE_REVIEW,
     ExtensionState,
@@ -701,12 +703,21 @@ async def _return(context: ContextTypes.DEFAULT_TYPE, caller: Caller, message: M
     task = timetable.task(about["task"])
     unit = timetable.unit(about["unit"])
     who = escape(caller.display_name)
+    upcoming = next_reminder(await cycle_plan(services, about["cycle"]), task.id, unit.id,
+                             services.now())
+
+    def next_step(r: Translator) -> str:
+        if upcoming is None:
+            return r.gettext("The task is open again: report when it is done. No further "
+                             "reminder is planned for it this cycle.")
+        return r.gettext("The task is open again: report when it is done. Next reminder: "
+                         "{date}.").format(date=r.day(upcoming.at))
+
     await notify_unit(
         context.bot, services, unit.id, lambda r: "↩️ " + r.gettext(
             "{who} returned task {number} ({year}) to {unit}: {comment}").format(
             who=who, number=task.id, year=about["cycle"], unit=unit_name(r, unit),
-            comment=escape(comment)) + "\n" + r.gettext(
-            "The task is open again and will be reminded: report when it is done."),
+            comment=escape(comment)) + "\n" + next_step(r),
         lambda r: report_keyboard(r, task.id, about["cycle"], unit.id))
     await reply(message, "↩️ " + t.gettext(
         "Task {number} returned to {unit}; they have your comment.").format(

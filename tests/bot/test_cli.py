@@ -160,7 +160,8 @@ def test_plan_json_for_2026_has_no_2020_tasks(tmp_path: Path) -> None:
         ("before", "2026-10-30T09:00:00+08:00"),
         ("ack", "2026-11-03T09:00:00+08:00")}  # two working days later, if not acknowledged
     overdue = [r for r in plan if r["kind"] == "overdue" and r["task_id"] == 7]
-    assert [r["unit_name"] for r in overdue] == ["农业农村局"]
+    assert [(r["unit_name"], r["offset_days"]) for r in overdue] == [
+        ("农业农村局", days) for days in (0, 7, 14, 21, 28)]  # then weekly while late
     assert not (tmp_path / "var").exists()
 
 

@@ -104,9 +104,10 @@ async def test_demo_in_chinese_walks_the_cycle(db_url: str, offline: list[Any]) 
     assert lines_with(transcript, "→ 降碳领导小组", "🔵 农业农村局报送第7项任务（2026年）已完成")
     assert lines_with(transcript, "李组长", "→ 降碳领导小组", "▶ ✅ 审结")
     assert lines_with(transcript, "→ 张伟", "🟢 李组长于", "审结农业农村局第7项任务")
-    # 林业局 stays silent, gets the overdue notice on the cutoff day, and is urged the next.
+    # 林业局 stays silent, gets the overdue notice on the cutoff day and a week on, and is
+    # urged the day after the cutoff.
     overdue = lines_with(transcript, "→ 刘洋", "🔴 逾期：第8项任务已过截止日期")
-    assert len(overdue) == 1 and overdue[0].startswith("12-01 09:00")
+    assert [line[:11] for line in overdue] == ["12-01 09:00", "12-08 09:00"]
     assert lines_with(transcript, "12-02 10:30", "李组长", "▶ 📣 催办林业局（8）")
     urged = lines_with(transcript, "→ 刘洋", "📣 催办：第8项任务")
     assert len(urged) == 1 and urged[0].startswith("12-02 10:30")

@@ -35,6 +35,7 @@ from tests.bot.test_workflow import (
     review_request,
     run_at,
     summary,
+    tasks_of,
 )
 
 AGRI_UNIT = "agriculture-rural"
@@ -304,3 +305,72 @@ async def test_the_last_day_says_so(harness: Harness) -> None:
     mine = "\n".join(m["text"] for m in await harness.command(ECOLOGY, "mytasks"))
     assert "今天截止" in mine or "今天是最后一天" in mine
     assert "剩余0天" not in mine
+
+
+# 4 and 5: a unit followed up after its cutoff -----------------------------------------------
+async def chased_days(harness: Harness, first: int, last: int) -> dict[int, str]:
+    """Run the dispatcher each December day; the days a reminder about task 7 reached AGRI."""
+    found: dict[int, str] = {}
+    for day in range(first, last + 1):
+        mark = last_id(harness, AGRI)
+        await run_at(harness, at(12, day))
+        for message in reminders_in(harness, AGRI, mark):
+            if 7 in tasks_of(message):
+                found[day] = message["text"]
+    return found
+
+
+async def test_an_extension_approved_after_the_overdue_notice_brings_reminders_again(
+        harness: Harness) -> None:
+    """docs/workflow.md: an approved extension moves the unit's reminders to the new cutoff,
+    even when the old one has passed and its overdue notice went out."""
+    await enrol_all(harness)
+    await run_at(harness, at(12, 1))
+    assert any(m["text"].startswith("🔴") and 7 in tasks_of(m)
+               for m in reminders_in(harness, AGRI))
+    harness.clock.set(at(12, 2, 10))
+    group_mark = last_id(harness, GROUP)
+    await harness.command(AGRI, "extend", "7 12月20日 绿肥种子未到货")
+    [request] = newest(harness, GROUP, group_mark)
+    approve, _ = button_data(request)
+    await harness.press(LEADER, request["message_id"], approve, chat_id=GROUP)
+    days = await chased_days(harness, 3, 29)
+    # New cutoff Monday 21 December: 14 days before (Monday 7th), 7 (14th), 3 and 1 (the 18th
+    # and Sunday 20th make one on Friday 18th), then overdue on the 21st and a week later.
+    assert sorted(days) == [7, 14, 18, 21, 28]
+    assert days[7].startswith("⏰ 提醒：第7项任务")
+    assert days[21].startswith("🔴 逾期：第7项任务") and "已逾期1天" in days[21]
+    assert "已逾期8天" in days[28]
+    rows = [r for r in harness.store.reminders_for_cycle(2026)
+            if r.chat_id == AGRI and r.task_id == 7 and r.kind == "overdue"]
+    # the notice about the old cutoff stays on record as sent
+    assert {(r.cutoff, r.offset_days, r.state) for r in rows if r.state == "sent"} == {
+        (dt.date(2026, 12, 1), 0, "sent"), (dt.date(2026, 12, 21), 0, "sent"),
+        (dt.date(2026, 12, 21), 7, "sent")}
+
+
+async def test_a_report_returned_after_the_cutoff_is_chased_again(harness: Harness) -> None:
+    await enrol_all(harness)
+    await run_at(harness, at(12, 1))
+    harness.clock.set(at(12, 2, 10))
+    await harness.command(AGRI, "report", "7 已完成")
+    assert await chased_days(harness, 3, 8) == {}  # reported done: the repeat is not sent
+    harness.clock.set(at(12, 9, 10))
+    unit_mark = last_id(harness, AGRI)
+    await return_report(harness, 7, AGRI_UNIT, "缺少验收材料")
+    [told] = newest(harness, AGRI, unit_mark)
+    assert "缺少验收材料" in told["text"]
+    assert "下次提醒：2026年12月15日" in told["text"]  # what follows is true
+    days = await chased_days(harness, 10, 16)
+    assert sorted(days) == [15]
+    assert days[15].startswith("🔴 逾期：第7项任务") and "已逾期15天" in days[15]
+
+
+async def test_a_return_after_the_last_follow_up_says_none_is_planned(harness: Harness) -> None:
+    await enrol_all(harness)
+    harness.clock.set(at(12, 30, 10))
+    await harness.command(AGRI, "report", "7 已完成")
+    unit_mark = last_id(harness, AGRI)
+    await return_report(harness, 7, AGRI_UNIT, "缺少验收材料")
+    [told] = newest(harness, AGRI, unit_mark)
+    assert "本周期不再安排提醒" in told["text"] and "下次提醒" not in told["text"]

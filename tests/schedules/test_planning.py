@@ -14,6 +14,7 @@ from schedules.calendar import WorkingDayCalendar
 from schedules.clock import FrozenClock
 from schedules.model import ReminderPolicy, Role
 from schedules.planning import (
+    OVERDUE_REPEAT_DAYS,
     PlannedReminder,
     ReminderKind,
     current_cycle,
@@ -52,6 +53,12 @@ def of(plan: list[PlannedReminder], kind: ReminderKind, task_id: int | None = No
             and (unit_id is None or r.unit_id == unit_id)]
 
 
+def first_overdue(plan: list[PlannedReminder], task_id: int | None = None,
+                  unit_id: str | None = None) -> list[PlannedReminder]:
+    """The overdue notices of the cutoff itself (offset 0), not their weekly repeats."""
+    return [r for r in of(plan, OVERDUE, task_id, unit_id) if r.offset_days == 0]
+
+
 def instants(reminders: list[PlannedReminder]) -> dict[int, dt.datetime]:
     return {r.offset_days: r.at for r in reminders}
 
@@ -71,7 +78,7 @@ def test_default_2026_plan_exact_instants(calendar: WorkingDayCalendar) -> None:
         assert reminder.at.tzinfo == SHANGHAI
         assert reminder.cycle == 2026
         assert reminder.cutoff == D(2026, 12, 1)
-    assert [(r.unit_id, r.at) for r in of(plan, OVERDUE, ANNUAL_TASK)] == [
+    assert [(r.unit_id, r.at) for r in first_overdue(plan, ANNUAL_TASK)] == [
         ("fgw", at(2026, 12, 1))]
 
 
@@ -125,7 +132,7 @@ def test_2027_without_holiday_data_falls_back_to_monday_to_friday(
         3: at(2027, 11, 26),  # 11-28 is a Sunday: back to Friday
         1: at(2027, 11, 30),  # Tuesday
     }
-    assert of(plan, OVERDUE, ANNUAL_TASK)[0].at == at(2027, 12, 1)  # Wednesday
+    assert first_overdue(plan, ANNUAL_TASK)[0].at == at(2027, 12, 1)  # Wednesday
     plan_reminders(small_timetable(), 2027, calendar)  # planning again does not warn again
     warnings = [r for r in caplog.records if r.name == "schedules.calendar"]
     assert len(warnings) == 1
@@ -167,7 +174,7 @@ def test_once_2020_task_only_in_2020(calendar: WorkingDayCalendar) -> None:
         3: at(2020, 11, 27),  # 11-28 is a Saturday
         1: at(2020, 11, 30),
     }
-    assert [r.unit_id for r in of(plan_2020, OVERDUE, ONCE_2020_TASK)] == ["gxj"]
+    assert [r.unit_id for r in first_overdue(plan_2020, ONCE_2020_TASK)] == ["gxj"]
     task = timetable.task(ONCE_2020_TASK)
     assert cycle_cutoff(timetable, task, 2020) == D(2020, 12, 1)
     assert cycle_cutoff(timetable, task, 2026) is None
@@ -201,20 +208,20 @@ def test_per_task_overrides(calendar: WorkingDayCalendar) -> None:
             2: at(2026, 6, 26, 15, 30),  # 06-28 is a Sunday
         }
     assert all(r.cutoff == D(2026, 6, 30) for r in plan if r.task_id == 20)
-    assert of(plan, OVERDUE, 20) == []
+    assert first_overdue(plan, 20) == []
     # the other task keeps the global policy
     assert instants(of(plan, BEFORE, 21, "gxj"))[30] == at(2026, 10, 30)
-    assert [r.unit_id for r in of(plan, OVERDUE, 21)] == ["gxj"]
+    assert [r.unit_id for r in first_overdue(plan, 21)] == ["gxj"]
 
 
 def test_time_zone_override(calendar: WorkingDayCalendar) -> None:
     berlin = ZoneInfo("Europe/Berlin")
     task = make_task(20, lead=("fgw",), reminders={"timezone": "Europe/Berlin", "hour": 8})
     plan = plan_reminders(make_timetable([task]), 2026, calendar)
-    for reminder in of(plan, BEFORE) + of(plan, OVERDUE):
+    for reminder in of(plan, BEFORE) + first_overdue(plan):
         assert reminder.at.tzinfo == berlin
         assert (reminder.at.hour, reminder.at.minute) == (8, 0)
-    assert of(plan, OVERDUE)[0].at == dt.datetime(2026, 12, 1, 8, tzinfo=berlin)
+    assert first_overdue(plan)[0].at == dt.datetime(2026, 12, 1, 8, tzinfo=berlin)
     assert all(r.at.tzinfo == SHANGHAI for r in of(plan, DIGEST))  # digests: global policy
 
 
@@ -238,7 +245,7 @@ def test_group_is_expanded_into_each_town(calendar: WorkingDayCalendar) -> None:
     assert "towns" not in {r.unit_id for r in plan}
     roles = {r.unit_id: r.role for r in befores}
     assert roles == {"town-a": Role.LEAD, "town-b": Role.LEAD, "zjj": Role.COOPERATING}
-    assert sorted(r.unit_id or "" for r in of(plan, OVERDUE, TOWNS_TASK)) == ["town-a", "town-b"]
+    assert sorted(r.unit_id or "" for r in first_overdue(plan, TOWNS_TASK)) == ["town-a", "town-b"]
 
 
 def test_cooperating_units_are_reminded_but_overdue_goes_to_leads_only(
@@ -246,13 +253,13 @@ def test_cooperating_units_are_reminded_but_overdue_goes_to_leads_only(
 ) -> None:
     plan = plan_reminders(small_timetable(), 2026, calendar)
     assert {r.unit_id for r in of(plan, BEFORE, ANNUAL_TASK)} == {"fgw", "sthj", "gxj"}
-    overdue = of(plan, OVERDUE, ANNUAL_TASK)
+    overdue = first_overdue(plan, ANNUAL_TASK)
     assert [(r.unit_id, r.role, r.offset_days) for r in overdue] == [("fgw", Role.LEAD, 0)]
 
 
 def test_overdue_goes_to_joint_units_when_there_is_no_lead(calendar: WorkingDayCalendar) -> None:
     plan = plan_reminders(small_timetable(), 2026, calendar)
-    overdue = of(plan, OVERDUE, JOINT_TASK)
+    overdue = first_overdue(plan, JOINT_TASK)
     assert [(r.unit_id, r.role) for r in overdue] == [("sthj", Role.JOINT), ("zjj", Role.JOINT)]
     assert all(r.at == at(2026, 12, 1) for r in overdue)
 
@@ -263,7 +270,7 @@ def test_overdue_moves_to_the_first_working_day_on_or_after_the_cutoff(
     # cutoff 10-01 is in the National Day holiday: overdue on Thursday 10-08
     task = make_task(20, lead=("fgw",), reminders={"cutoff": {"month": 10, "day": 1}})
     plan = plan_reminders(make_timetable([task]), 2026, calendar)
-    assert [(r.at, r.offset_days) for r in of(plan, OVERDUE)] == [(at(2026, 10, 8), 0)]
+    assert [(r.at, r.offset_days) for r in first_overdue(plan)] == [(at(2026, 10, 8), 0)]
 
 
 # -- digests -------------------------------------------------------------------------------------
@@ -361,8 +368,10 @@ def test_keys_are_unique_and_stable(calendar: WorkingDayCalendar) -> None:
     before = of(plan, BEFORE, ANNUAL_TASK, "fgw")[0]
     assert before.key == (ANNUAL_TASK, "fgw", 2026, "before", 30)
     assert of(plan, DIGEST)[-1].key == (0, "", 2026, "digest", 0)
-    # 5 befores x (3 + 3 + 2 units) + overdue (1 + 2 + 2) + 6 digests + one ack per unit
-    assert Counter(r.kind for r in plan) == {BEFORE: 40, OVERDUE: 5, DIGEST: 6, ACK: 8}
+    # 5 befores x (3 + 3 + 2 units) + overdue (1 + 2 + 2, each with its repeats) + 6 digests
+    # + one ack per unit
+    assert Counter(r.kind for r in plan) == {
+        BEFORE: 40, OVERDUE: 5 * (1 + len(OVERDUE_REPEAT_DAYS)), DIGEST: 6, ACK: 8}
 
 
 def test_planned_reminder_is_frozen(calendar: WorkingDayCalendar) -> None:
@@ -421,9 +430,33 @@ def test_an_extended_cutoff_moves_one_units_reminders_and_overdue_notice(
     assert {r.cutoff for r in fgw} == {D(2026, 12, 21)}
     # the same keys as before the extension: the rows not sent yet are moved, not duplicated
     assert {r.key for r in fgw} <= {r.key for r in of(usual, BEFORE, ANNUAL_TASK, "fgw")}
-    [overdue] = of(plan, OVERDUE, ANNUAL_TASK, "fgw")
+    [overdue] = first_overdue(plan, ANNUAL_TASK, "fgw")
     assert overdue.at == at(2026, 12, 21) and overdue.cutoff == D(2026, 12, 21)
     # the other units of the task, the acknowledgement reminder and the digests do not move
     assert of(plan, BEFORE, ANNUAL_TASK, "sthj") == of(usual, BEFORE, ANNUAL_TASK, "sthj")
     assert of(plan, ACK, ANNUAL_TASK, "fgw") == of(usual, ACK, ANNUAL_TASK, "fgw")
     assert of(plan, DIGEST) == of(usual, DIGEST)
+
+
+def test_a_late_unit_is_chased_weekly_for_four_weeks_on_working_days(
+        calendar: WorkingDayCalendar) -> None:
+    plan = plan_reminders(small_timetable(), 2026, calendar)
+    chased = of(plan, OVERDUE, ANNUAL_TASK, "fgw")
+    # cutoff Tuesday 2026-12-01; 12-29 is a Tuesday too; every one about the same cutoff
+    assert [(r.offset_days, r.at) for r in chased] == [
+        (0, at(2026, 12, 1)), (7, at(2026, 12, 8)), (14, at(2026, 12, 15)),
+        (21, at(2026, 12, 22)), (28, at(2026, 12, 29))]
+    assert {r.cutoff for r in chased} == {D(2026, 12, 1)}
+    assert len({r.key for r in plan}) == len(plan)
+
+
+def test_a_repeat_falling_on_a_holiday_moves_forward(calendar: WorkingDayCalendar) -> None:
+    # cutoff Thursday 2026-09-24: a week on is National Day (10-01 to 10-07), so the first
+    # repeat moves to Thursday 10-08, where the second (14 days on) lands too: one notice there
+    task = make_task(20, lead=("fgw",), reminders={"cutoff": {"month": 9, "day": 24}})
+    chased = first_overdue(plan_reminders(make_timetable([task]), 2026, calendar))
+    assert chased[0].at == at(2026, 9, 24)
+    repeats = [r for r in of(plan_reminders(make_timetable([task]), 2026, calendar), OVERDUE)]
+    assert [(r.offset_days, r.at) for r in repeats] == [
+        (0, at(2026, 9, 24)), (7, at(2026, 10, 8)), (21, at(2026, 10, 15)),
+        (28, at(2026, 10, 22))]
