@@ -330,7 +330,7 @@ def commands(store: Store, timetable: Timetable) -> dict[str, Callable[[], Any]]
         return paginate(text_)
 
     def unit_command() -> list[str]:
-        facts = store.cycle_facts(CYCLE)
+        facts = store.cycle_facts(CYCLE, None, unit.id)  # a town, not a group
         return paginate(render_unit(t, timetable, unit, CYCLE, facts, TODAY))
 
     found: dict[str, Callable[[], Any]] = {
