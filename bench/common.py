@@ -34,7 +34,7 @@ from sqlalchemy import insert, text
 
 from schedules.loader import load_timetable
 from schedules.model import Timetable, UnitKind
-from storage import REPORT_STATUSES, AuditEntry, StatusReport, Store
+from storage import REPORT_STATUSES, AuditEntry, Membership, Person, StatusReport, Store
 
 T = TypeVar("T")
 
@@ -410,3 +410,38 @@ def _load_fixture(url: str, cycles: tuple[int, ...], per_pair: int,
         return load_reports(store, timetable, cycles, per_pair, statuses=statuses)
     finally:
         store.close()
+
+
+def enrol_contacts(store: Store, contacts: dict[str, list[int]], now: dt.datetime,
+                   language: str = "zh_Hans") -> int:
+    """Enrol every contact of ``contacts`` (unit -> Telegram ids) at once: setup, a Core
+    ``INSERT`` of the person and membership rows (``Store.add_person`` makes one transaction,
+    and one audit entry, each). Returns how many."""
+    people = [{"telegram_user_id": telegram_id, "display_name": f"联络员{telegram_id}",
+               "language": language, "role": "contact", "active": True, "digests": False,
+               "created_at": now} for ids in contacts.values() for telegram_id in ids]
+    members = [{"telegram_user_id": telegram_id, "unit_id": unit_id, "active": True,
+                "created_at": now} for unit_id, ids in contacts.items() for telegram_id in ids]
+    with store.engine.begin() as connection:
+        for table, rows in ((Person, people), (Membership, members)):
+            for first in range(0, len(rows), 5000):
+                connection.execute(insert(table), rows[first:first + 5000])
+    return len(people)
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's peak resident set (Linux ``/proc/self/clear_refs``); False if the
+    kernel does not allow it (then :func:`peak_rss_mib` is the peak since start)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set (``VmHWM``) in MiB, since start or the last reset."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return max_rss_mib()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import multiprocessing
 import threading
 import time
@@ -95,25 +96,29 @@ async def _inject_paced(api: BotApiStandIn, messages: Sequence[tuple[int, str]],
     return sent
 
 
+def _reply_to(params: Any) -> int | None:
+    """The message id a send quotes (``reply_parameters`` or ``reply_to_message_id``)."""
+    quoted = params.get("reply_parameters")
+    if isinstance(quoted, str):
+        quoted = json.loads(quoted)
+    if isinstance(quoted, dict) and "message_id" in quoted:
+        return int(quoted["message_id"])
+    if params.get("reply_to_message_id") is not None:
+        return int(params["reply_to_message_id"])
+    return None
+
+
 def _answers(api: BotApiStandIn, sent: Sequence[tuple[int, int, float]], token: str
              ) -> list[float | None]:
-    """For each injected ``(chat, message id, time)``: when the bot's first successful send to
-    that chat after it was logged (None if none yet). Each chat's sends are matched to its
-    injected messages in order, one each."""
-    by_chat: dict[int, list[float]] = {}
+    """For each injected ``(chat, message id, time)``: when the bot's first successful send
+    quoting it was logged (None if none yet)."""
+    first: dict[tuple[int, int], float] = {}
     for call in api.calls():
         if call.token == token and call.method in SENDS and call.status == 200:
-            by_chat.setdefault(int(call.params["chat_id"]), []).append(call.at)
-    answers: list[float | None] = []
-    used: dict[int, int] = {}
-    for chat, _, at in sorted(sent, key=lambda s: s[2]):
-        times = by_chat.get(chat, [])
-        index = used.get(chat, 0)
-        while index < len(times) and times[index] < at:
-            index += 1
-        answers.append(times[index] if index < len(times) else None)
-        used[chat] = index + 1
-    return answers
+            quoted = _reply_to(call.params)
+            if quoted is not None:
+                first.setdefault((int(call.params["chat_id"]), quoted), call.at)
+    return [first.get((chat, message_id)) for chat, message_id, _ in sent]
 
 
 def _answered_count(api: BotApiStandIn, token: str) -> int:
