@@ -1,4 +1,4 @@
-"""duban's Telegram side: handlers, rendering, i18n, reminders, CLI and the Bot API stand-in.
+"""duban's Telegram side: handlers, rendering, i18n, reminders, reports and the CLI.
 
 python-telegram-bot 22 returns durations such as ``RetryAfter.retry_after`` as ``timedelta`` only
 when ``PTB_TIMEDELTA`` is set; without it every 429 also emits a deprecation warning. Opt in to

@@ -10,7 +10,9 @@
     duban db restore FILE [--replace]        put a backup back (stop the bot first)
     duban invite --unit 生态环境局 [--role contact|leader|admin]   a one-time enrolment link
     duban remind --dry-run [--at ISO-TIME]   what would be sent at that time, to whom
-    duban export --year 2026 [-o FILE]       the status as an Excel workbook
+    duban export --year 2026 [-o FILE]       the ledger (台账) as an Excel workbook
+    duban chart --year 2026 -o FILE.png [--by units]   a progress chart, per task or per unit
+    duban ics --unit 农业农村局 -o FILE.ics [--year 2026]   a unit's due days as a calendar file
     duban demo                               the bot through one December cycle, offline
 
 Every command reads the same settings (:func:`bot.settings.load_settings`: the environment over
@@ -595,26 +597,86 @@ def _writable_target(path: Path, t: Translator) -> Path:
 
 
 def cmd_export(args: argparse.Namespace, t: Translator) -> int:
-    """Write the cycle's status as an Excel workbook."""
-    from bot.export import build_workbook, export_filename
+    """Write the ledger (台账) of a cycle as an Excel workbook."""
+    from bot.reports.ledger import build_workbook, default_ledger_path
+    from bot.reports.record import collect
     from schedules.clock import SystemClock
 
     settings, timetable = _timetable(args, t)
     today = SystemClock(settings.zone).now().date()
-    target = _writable_target(Path(args.output or export_filename(args.year, today)), t)
+    if args.output:
+        target = _writable_target(Path(args.output), t)
+    else:  # never into the working directory (the checkout) unasked
+        target = default_ledger_path(settings.data_dir, args.year, today)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CliError(t.gettext("Cannot write {path}: {error}.").format(
+                path=target, error=exc.strerror or exc)) from None
+        target = _writable_target(target, t)
     with database(settings, t) as store:
-        facts = store.cycle_facts(args.year)
-        history = store.reports_for_cycle(args.year)
-        names = {p.telegram_user_id: p.display_name
-                 for p in store.list_people(None, None, False)}
+        data = collect(store, args.year)
     try:
-        target.write_bytes(build_workbook(t, timetable, args.year, facts, history, today,
-                                          names))
+        target.write_bytes(build_workbook(translator(t.language, settings.zone), timetable,
+                                          data, today))
     except OSError as exc:
         raise CliError(t.gettext("Cannot write {path}: {error}.").format(
             path=target, error=exc.strerror or exc)) from None
     print(t.gettext("Wrote {path}: {count} reports of cycle {year}.").format(
-        path=target, count=len(history), year=args.year))
+        path=target, count=len(data.history), year=args.year))
+    return 0
+
+
+def cmd_chart(args: argparse.Namespace, t: Translator) -> int:
+    """Draw the cycle's progress chart, per task or per unit, as a PNG file."""
+    from bot.reports.charts import tasks_chart, units_chart
+    from schedules.clock import SystemClock
+
+    settings, timetable = _timetable(args, t)
+    t = translator(t.language, settings.zone)
+    today = SystemClock(settings.zone).now().date()
+    target = _writable_target(Path(args.output), t)
+    with database(settings, t) as store:
+        facts = store.cycle_facts(args.year)
+    draw = units_chart if args.by == "units" else tasks_chart
+    drawn = draw(t, timetable, args.year, facts, today)
+    if drawn.problem:
+        print(drawn.problem, file=sys.stderr)
+    try:
+        target.write_bytes(drawn.png)
+    except OSError as exc:
+        raise CliError(t.gettext("Cannot write {path}: {error}.").format(
+            path=target, error=exc.strerror or exc)) from None
+    print(t.gettext("Wrote {path}: the chart of cycle {year}, {width}×{height} pixels.").format(
+        path=target, year=args.year, width=drawn.width, height=drawn.height))
+    return 0
+
+
+def cmd_ics(args: argparse.Namespace, t: Translator) -> int:
+    """Write a unit's (or group's) due days and reminder days as an iCalendar file."""
+    from bot.reports.calendar import build_calendar
+    from schedules.calendar import WorkingDayCalendar
+    from schedules.clock import SystemClock
+    from schedules.feeds import feed_events
+
+    settings, timetable = _timetable(args, t)
+    t = translator(t.language, settings.zone)
+    unit = _resolve_unit(timetable, args.unit, t)
+    now = SystemClock(settings.zone).now()
+    year = args.year or now.year
+    target = _writable_target(Path(args.output), t)
+    with database(settings, t) as store:
+        facts = store.cycle_facts(year)
+    calendar = WorkingDayCalendar()
+    events = feed_events(timetable, year, [unit.id], calendar, settings.zone, facts.extensions)
+    warn_calendar_fallback(calendar, t)
+    try:
+        target.write_bytes(build_calendar(t, timetable, events, year, now, unit_label(t, unit)))
+    except OSError as exc:
+        raise CliError(t.gettext("Cannot write {path}: {error}.").format(
+            path=target, error=exc.strerror or exc)) from None
+    print(t.gettext("Wrote {path}: {count} events of {unit} in cycle {year}.").format(
+        path=target, count=len(events), unit=unit_label(t, unit), year=year))
     return 0
 
 
@@ -778,12 +840,39 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
                    help=t.gettext("ISO time, e.g. 2026-11-16T09:00 (default: now)"))
     p.set_defaults(handler=cmd_remind)
 
-    p = commands.add_parser("export", help=t.gettext("write the status as an Excel workbook"))
+    p = commands.add_parser("export", help=t.gettext(
+        "write the ledger (台账) of a cycle as an Excel workbook"))
     tasks_option(p)
     year_option(p, required=True)
-    p.add_argument("-o", "--output", metavar=t.gettext("FILE"),
-                   help=t.gettext("file to write (default: duban-<year>-<date>.xlsx)"))
+    p.add_argument("-o", "--output", metavar=t.gettext("FILE"), help=t.gettext(
+        "file to write (default: exports/duban-<year>-<date>.xlsx in the data folder, "
+        "DUBAN_DATA_DIR)"))
     p.set_defaults(handler=cmd_export)
+
+    p = commands.add_parser("chart", help=t.gettext(
+        "draw a progress chart as a PNG file"), description=t.gettext(
+        "Draw the cycle's progress chart as a PNG image: per task, its responsible units by "
+        "state in the lights' colours, or with --by units, per unit, its tasks by state."))
+    tasks_option(p)
+    year_option(p, required=True)
+    p.add_argument("-o", "--output", metavar=t.gettext("FILE"), required=True,
+                   help=t.gettext("the PNG file to write"))
+    p.add_argument("--by", choices=["tasks", "units"], default="tasks",
+                   help=t.gettext("one bar per task (default) or per unit"))
+    p.set_defaults(handler=cmd_chart)
+
+    p = commands.add_parser("ics", help=t.gettext(
+        "write a unit's due days as a calendar file (.ics)"), description=t.gettext(
+        "Write a unit's due days and reminder days (moved by approved extensions) as an "
+        "iCalendar file to import into a calendar; importing a newer file updates the events. "
+        "A group's file holds its members' events."))
+    tasks_option(p)
+    p.add_argument("--unit", metavar=t.gettext("UNIT"), required=True,
+                   help=t.gettext("the unit or group (id, name or alias)"))
+    year_option(p, required=False)
+    p.add_argument("-o", "--output", metavar=t.gettext("FILE"), required=True,
+                   help=t.gettext("the .ics file to write"))
+    p.set_defaults(handler=cmd_ics)
 
     p = commands.add_parser("demo", help=t.gettext(
         "play the bot through one December cycle offline and print the chats"))

@@ -28,13 +28,17 @@ COMMON_COMMANDS = (("start", N_("start or enrol")), ("help", N_("what I can do")
 CONTACT_COMMANDS = (("mytasks", N_("my units' tasks and status")),
                     ("report", N_("report: /report <task> <status> [note]")),
                     ("task", N_("one task: /task <number>")),
-                    ("extend", N_("ask for more time: /extend <task> <date> <reason>")))
+                    ("extend", N_("ask for more time: /extend <task> <date> <reason>")),
+                    ("calendar", N_("my units' due days as a calendar file")))
 LEADER_COMMANDS = (("summary", N_("status summary of the cycle")),
                    ("task", N_("one task: /task <number>")),
                    ("unit", N_("one unit: /unit <name>")),
                    ("overdue", N_("who is late or silent")),
                    ("review", N_("reports of done awaiting review")),
-                   ("export", N_("the status as an Excel workbook")),
+                   ("export", N_("the ledger (台账) as an Excel workbook")),
+                   ("scores", N_("each unit's scorecard (考评)")),
+                   ("bulletin", N_("a draft bulletin (通报) to forward")),
+                   ("chart", N_("progress charts per task and per unit")),
                    ("digest", N_("digests in this chat: /digest on|off")))
 ADMIN_COMMANDS = (("invite", N_("enrolment link: /invite <unit> [role]")),
                   ("people", N_("enrolled people and bound groups")),
@@ -47,6 +51,9 @@ GROUP_COMMANDS = (("summary", N_("status summary of the cycle")),
                   ("unit", N_("one unit: /unit <name>")),
                   ("overdue", N_("who is late or silent")),
                   ("review", N_("reports of done awaiting review")),
+                  ("scores", N_("each unit's scorecard (考评)")),
+                  ("bulletin", N_("a draft bulletin (通报) to forward")),
+                  ("chart", N_("progress charts per task and per unit")),
                   ("bind", N_("make this group a leadership group (leaders)")),
                   ("lang", N_("language of this group's digests")))
 

@@ -80,6 +80,16 @@ if [ ! -e "$config/tasks.yaml" ]; then
   install -o root -g "$user" -m 0640 "$checkout/data/tasks.yaml" "$config/tasks.yaml"
 fi
 
+step "the Chinese font of the charts (fonts-noto-cjk)"
+if [ ! -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]; then
+  if ! command -v apt-get >/dev/null 2>&1 \
+      || ! { apt-get install -y -q fonts-noto-cjk || { apt-get update -q \
+             && apt-get install -y -q fonts-noto-cjk; }; } >/dev/null 2>&1; then
+    echo "deploy.sh: could not install fonts-noto-cjk: /chart will draw in English until" \
+         "it is installed (apt-get install fonts-noto-cjk)" >&2
+  fi
+fi
+
 step "virtual environment $venv"
 if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv"

@@ -1156,6 +1156,16 @@ class Store:
                         break
         return found
 
+    def cycle_log(self, cycle: int) -> list[AuditEntry]:
+        """The supervision workflow's audit entries about one cycle, oldest first (the ledger's
+        history sheet): reports, evidence, acknowledgements, reviews, extensions, urges."""
+        statement = (select(AuditEntry)
+                     .where(col(AuditEntry.action).in_(WORKFLOW_ACTIONS))
+                     .order_by(col(AuditEntry.at), col(AuditEntry.id)))
+        with self._session() as session:
+            return [entry for entry in session.exec(statement)
+                    if entry.details_dict().get("cycle") == cycle]
+
     def reports_for_cycle(self, cycle: int) -> list[StatusReport]:
         """Every report of a cycle, every task and unit, oldest first, in one query.
 

@@ -1,11 +1,12 @@
 """Every handler of the bot, one module per role, registered in one place and in order.
 
-* :mod:`bot.handlers.common`: who is calling, /start (enrolment), /bind, /help, /lang, what is
+* :mod:`bot.handlers.common`: who is calling, /start (enrolment), /help, /lang, what is
   not read (edits, forwards, unknown commands), errors;
-* :mod:`bot.handlers.contact`: /mytasks, /report, /extend, status and 收到 buttons, replies in
-  words, evidence;
-* :mod:`bot.handlers.leader`: /summary, /task (contacts too), /unit, /overdue, /review,
-  /export, /digest; review, extension and urge buttons, and the reasons asked for;
+* :mod:`bot.handlers.contact`: /mytasks, /report, /extend, /calendar, status and 收到 buttons,
+  replies in words, evidence;
+* :mod:`bot.handlers.leader`: /bind (a leadership group), /summary, /task (contacts too),
+  /unit, /overdue, /review, /export, /chart, /scores, /bulletin, /digest; review, extension and
+  urge buttons, and the reasons asked for;
 * :mod:`bot.handlers.admin`: /invite, /people, /revoke, /unbind, /reload, /audit.
 """
 
@@ -22,12 +23,13 @@ from telegram.ext import (
 from bot.handlers import admin, common, contact, leader
 
 COMMANDS = (
-    ("start", common.start), ("bind", common.bind), ("help", common.help_command),
+    ("start", common.start), ("bind", leader.bind), ("help", common.help_command),
     ("lang", common.lang),
     ("mytasks", contact.my_tasks), ("report", contact.report_command),
-    ("extend", contact.extend_command),
+    ("extend", contact.extend_command), ("calendar", contact.calendar_feed),
     ("summary", leader.summary), ("task", leader.task_command), ("unit", leader.unit_command),
     ("overdue", leader.overdue), ("review", leader.review_command), ("export", leader.export),
+    ("chart", leader.chart), ("scores", leader.scores), ("bulletin", leader.bulletin),
     ("digest", leader.digest),
     ("invite", admin.invite), ("people", admin.people), ("revoke", admin.revoke),
     ("unbind", admin.unbind), ("reload", admin.reload_timetable), ("audit", admin.audit),

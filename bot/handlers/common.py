@@ -226,6 +226,8 @@ def capabilities(t: Translator, caller: Caller, example: int = 7) -> str:
                   t.gettext("/extend <task> <new due date> <reason> — ask the leaders for more "
                             "time, e.g. /extend {number} 12-20 equipment delayed").format(
                       number=example),
+                  t.gettext("/calendar [year] — your units' due days and reminder days as a "
+                            "calendar file (.ics)"),
                   t.gettext("Or press the buttons under a reminder, or reply to it in words; "
                             "收到 acknowledges every task it lists.")]
     if caller.is_leader:
@@ -235,7 +237,12 @@ def capabilities(t: Translator, caller: Caller, example: int = 7) -> str:
                   t.gettext("/unit <name> — one unit's tasks"),
                   t.gettext("/overdue — who is late or silent, with 催办 (urge) buttons"),
                   t.gettext("/review [year] — reports of done to confirm or return"),
-                  t.gettext("/export [year] — the status as an Excel workbook"),
+                  t.gettext("/export [year] — the ledger (台账) as an Excel workbook"),
+                  t.gettext("/scores [year] — each unit's scorecard (考评): on time, late, "
+                            "missing, acknowledged, urged"),
+                  t.gettext("/bulletin [year] — a draft bulletin (通报): units early, units "
+                            "overdue, tasks at risk, ready to forward"),
+                  t.gettext("/chart [year] — progress charts per task and per unit (PNG)"),
                   t.gettext("/digest on|off — the leadership digests in this private chat too"),
                   t.gettext("/bind — in a group: make it a leadership group")]
     if caller.is_admin:
@@ -322,30 +329,6 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             role=t.gettext(ROLE_TITLES[caller.role]))
     await reply(message, who + "\n\n" + capabilities(t, caller, example_task(services, caller)),
                 t)
-
-
-async def bind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/bind in a group: an enrolled, active leader makes it a leadership group."""
-    services = services_of(context)
-    message = update.effective_message
-    chat = update.effective_chat
-    caller = await known_caller(update, context)  # a stranger: one sentence privately
-    if message is None or chat is None or caller is None:
-        return
-    t = caller.t
-    if not in_group(update):
-        await reply(message, t.gettext(
-            "Send /bind in the group you want to make a leadership group."), t)
-        return
-    if not caller.is_leader:
-        await reply(message, t.gettext("Only an enrolled leader can bind a group."), t)
-        return
-    await services.db(services.store.bind_chat, chat.id, chat.title or "",
-                      caller.telegram_user_id, services.now())
-    request_replan(context.application)
-    await reply(message, t.gettext(
-        "This chat is now a leadership group: the leadership digests come here, and leaders "
-        "can ask /summary here. An admin can /unbind it."), t)
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

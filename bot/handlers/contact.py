@@ -1,4 +1,5 @@
-"""Department contacts: /mytasks, /report, the status buttons, replies in words, evidence.
+"""Department contacts: /mytasks, /report, the status buttons, replies in words, evidence,
+/calendar.
 
 Read top to bottom as a contact's conversation goes: the contact opens their tasks (or a
 reminder), presses a status or writes one, may add a note or a file, and gets an acknowledgement
@@ -28,6 +29,7 @@ done goes to the leadership for review.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import logging
@@ -57,6 +59,7 @@ from bot.messages import (
     STATUS_CODES,
     extension_keyboard,
     reply,
+    reply_file,
     report_keyboard,
     review_keyboard,
 )
@@ -73,6 +76,7 @@ from bot.render import (
     unit_names,
     workflow_lines,
 )
+from bot.reports.calendar import build_calendar, calendar_filename
 from bot.services import Services, services_of
 from schedules.commands import (
     FIRST_CYCLE,
@@ -86,6 +90,7 @@ from schedules.commands import (
     parse_number,
     parse_report_text,
 )
+from schedules.feeds import feed_events
 from schedules.planning import cycle_cutoff
 from schedules.progress import carried_progress, cycle_is_open, deliverers, is_closed
 from schedules.status import Status, is_acknowledgement, is_small_talk, parse_status_text
@@ -188,6 +193,48 @@ async def my_tasks(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if rows:
             text += "\n\n" + t.gettext("Press a task number to report on it.")
         await reply(message, text, t, InlineKeyboardMarkup(rows) if rows else None)
+
+
+async def calendar_feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/calendar [year]: an .ics file of the person's units' due days and reminder days."""
+    caller = await known_caller(update, context)
+    message = update.effective_message
+    if caller is None or message is None:
+        return
+    services, t = services_of(context), caller.t
+    if in_group(update):
+        await reply(message, t.gettext(
+            "Your calendar is your own: send /calendar to me in a private chat."), t)
+        return
+    if not caller.units:
+        await reply(message, t.gettext(
+            "The calendar holds your units' due days, and you serve no unit at the moment; "
+            "an admin can enrol you for one with /invite."), t)
+        return
+    words = context.args or []
+    cycle = (services.cycle() if not words else parse_number(
+        words[0].removesuffix("度").removesuffix("年"), FIRST_CYCLE, LAST_CYCLE)
+        if len(words) == 1 else None)
+    if cycle is None:
+        await reply(message, t.gettext("Usage: /calendar [year], e.g. /calendar 2026."), t)
+        return
+    facts = await services.db(services.store.cycle_facts, cycle)
+    events = await asyncio.to_thread(feed_events, services.timetable, cycle, caller.units,
+                                     services.calendar, services.settings.zone,
+                                     facts.extensions)
+    names = "、".join(plain_unit_name(t, services.timetable.unit(u)) for u in caller.units)
+    if not events:
+        await reply(message, t.gettext(
+            "Your units have no due day in {year}: their tasks are judged on statistics or "
+            "were once-only.").format(year=cycle), t)
+        return
+    content = await asyncio.to_thread(build_calendar, t, services.timetable, events, cycle,
+                                      services.now(), names)
+    who = caller.units[0] if len(caller.units) == 1 else "mine"
+    await reply_file(message, content, calendar_filename(cycle, who), t.gettext(
+        "Due days and reminder days of {units}, cycle {year}: open the file to add them to "
+        "your calendar. Importing a newer file updates them.").format(
+            units=escape(names), year=cycle))
 
 
 async def open_task(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -1,5 +1,6 @@
-"""The leadership group: /summary, /task, /unit, /overdue, /review, /export, /digest, and the
-workflow's buttons: review (审结 / 退回), extension decisions, urging (催办).
+"""The leadership group: /summary, /task, /unit, /overdue, /review, /export, /scores,
+/bulletin, /chart, /digest, and the workflow's buttons: review (审结 / 退回), extension
+decisions, urging (催办).
 
 Leaders and admins ask in their private chat, or in a bound leadership group; in a group that is
 not bound, and for anyone else, nothing is shown (strangers get no answer in a group at all).
@@ -35,7 +36,6 @@ from telegram import (
 )
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.export import build_workbook, export_filename
 from bot.handlers.common import (
     Caller,
     answer_query,
@@ -43,6 +43,7 @@ from bot.handlers.common import (
     echo,
     in_group,
     in_leadership_chat,
+    known_caller,
     people_named,
     refuse_unknown,
 )
@@ -71,7 +72,13 @@ from bot.render import (
     states,
     unit_name,
 )
+from bot.reports.bulletin import render_bulletin
+from bot.reports.charts import chart_filename, tasks_chart, units_chart
+from bot.reports.ledger import build_workbook, ledger_filename
+from bot.reports.record import collect, unit_scores
+from bot.reports.scorecard import render_scores
 from bot.services import Services, request_replan, services_of
+from schedules.bulletin import select_bulletin
 from schedules.commands import FIRST_CYCLE, LAST_CYCLE, parse_number
 from schedules.model import Timetable, UnitKind
 from schedules.planning import next_reminder
@@ -158,6 +165,30 @@ def split_year(args: list[str] | None, services: Services) -> tuple[list[str], i
         if year is not None:
             return words[:-1], year
     return words, services.cycle()
+
+
+async def bind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/bind in a group: an enrolled, active leader makes it a leadership group."""
+    services = services_of(context)
+    message = update.effective_message
+    chat = update.effective_chat
+    caller = await known_caller(update, context)  # a stranger: one sentence privately
+    if message is None or chat is None or caller is None:
+        return
+    t = caller.t
+    if not in_group(update):
+        await reply(message, t.gettext(
+            "Send /bind in the group you want to make a leadership group."), t)
+        return
+    if not caller.is_leader:
+        await reply(message, t.gettext("Only an enrolled leader can bind a group."), t)
+        return
+    await services.db(services.store.bind_chat, chat.id, chat.title or "",
+                      caller.telegram_user_id, services.now())
+    request_replan(context.application)
+    await reply(message, t.gettext(
+        "This chat is now a leadership group: the leadership digests come here, and leaders "
+        "can ask /summary here. An admin can /unbind it."), t)
 
 
 async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -361,7 +392,7 @@ async def review_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/export [year]: the cycle's status as an Excel workbook."""
+    """/export [year]: the cycle's ledger (台账) as an Excel workbook."""
     ask = await leader_ask(update, context)
     if ask is None:
         return
@@ -370,15 +401,69 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if cycle is None:
         await reply(message, t.gettext("Usage: /export [year], e.g. /export 2026."), t)
         return
-    facts = await services.db(services.store.cycle_facts, cycle)
-    history = await services.db(services.store.reports_for_cycle, cycle)
-    people = await people_named(services)
+    data = await services.db(collect, services.store, cycle)
     today = services.today()
-    content = await asyncio.to_thread(build_workbook, t, services.timetable, cycle, facts,
-                                      history, today, people.names)
-    await reply_file(message, content, export_filename(cycle, today),
+    content = await asyncio.to_thread(build_workbook, t, services.timetable, data, today)
+    await reply_file(message, content, ledger_filename(cycle, today),
                      t.gettext("Status of cycle {year}, as of {date}.").format(
                          year=cycle, date=t.date(today)))
+
+
+async def scores(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/scores [year]: each unit's scorecard (考评) of the cycle, paged."""
+    ask = await leader_ask(update, context)
+    if ask is None:
+        return
+    t, message, services = ask.t, ask.message, ask.services
+    cycle = cycle_argument(context.args, services)
+    if cycle is None:
+        await reply(message, t.gettext("Usage: /scores [year], e.g. /scores 2026."), t)
+        return
+    record = await services.db(collect, services.store, cycle)
+    today = services.today()
+    found = unit_scores(services.timetable, record, today, t.zone)
+    await reply(message, render_scores(t, services.timetable, cycle, found, today), t)
+
+
+async def bulletin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/bulletin [year]: a draft bulletin (通报) on the cycle, worded to be forwarded."""
+    ask = await leader_ask(update, context)
+    if ask is None:
+        return
+    t, message, services = ask.t, ask.message, ask.services
+    cycle = cycle_argument(context.args, services)
+    if cycle is None:
+        await reply(message, t.gettext("Usage: /bulletin [year], e.g. /bulletin 2026."), t)
+        return
+    record = await services.db(collect, services.store, cycle)
+    today = services.today()
+    found = unit_scores(services.timetable, record, today, t.zone)
+    chosen = select_bulletin(services.timetable, record.facts, found,
+                             [(u.task_id, u.unit_id) for u in record.urges], today)
+    await reply(message, render_bulletin(t, services.timetable, chosen), t)
+
+
+async def chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/chart [year]: the cycle's progress charts (PNG), per task and per unit."""
+    ask = await leader_ask(update, context)
+    if ask is None:
+        return
+    t, message, services = ask.t, ask.message, ask.services
+    cycle = cycle_argument(context.args, services)
+    if cycle is None:
+        await reply(message, t.gettext("Usage: /chart [year], e.g. /chart 2026."), t)
+        return
+    facts = await services.db(services.store.cycle_facts, cycle)
+    today = services.today()
+    for kind, draw, caption in (
+            ("tasks", tasks_chart, t.gettext("Cycle {year} per task, as of {date}.")),
+            ("units", units_chart, t.gettext("Cycle {year} per unit, as of {date}."))):
+        drawn = await asyncio.to_thread(draw, t, services.timetable, cycle, facts, today)
+        text = caption.format(year=cycle, date=t.date(today))
+        if drawn.problem:
+            text += "\n" + drawn.problem
+        if not await reply_file(message, drawn.png, chart_filename(cycle, kind, today), text):
+            return
 
 
 async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -339,8 +339,8 @@ async def test_leader_exports_the_cycle_as_a_workbook(harness: Harness) -> None:
     document = sent[0]["document"]
     assert document["file_name"].startswith("duban-2026-") and "2026" in sent[0]["caption"]
     workbook = load_workbook(io.BytesIO(harness.api.file(document["file_id"]).content))
-    assert workbook.sheetnames == ["Summary", "Detail", "History"]  # the leader reads English
-    notes = [row for row in workbook["History"].iter_rows(values_only=True) if "核查中" in row]
+    assert workbook.sheetnames[:3] == ["Ledger", "Summary", "Reports"]  # the leader reads English
+    notes = [row for row in workbook["Reports"].iter_rows(values_only=True) if "核查中" in row]
     assert len(notes) == 1
     refused = await harness.command(ECOLOGY, "export")
     assert "/mytasks" in refused[0]["text"]
@@ -359,7 +359,22 @@ def test_cli_export_writes_a_workbook(tmp_path, monkeypatch, capsys) -> None:
     assert main(["export", "--tasks", str(ROOT / "data" / "tasks.yaml"), "--year", "2026",
                  "-o", str(target)]) == 0
     assert "out.xlsx" in capsys.readouterr().out
-    assert load_workbook(target).sheetnames == ["汇总", "明细", "报送记录"]
+    assert load_workbook(target).sheetnames[0] == "台账"
+    assert not list(tmp_path.glob("duban-*.xlsx"))
+
+
+def test_cli_export_without_a_file_writes_into_the_data_folder(tmp_path, monkeypatch,
+                                                               capsys) -> None:
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("LANG", "en")
+    assert main(["export", "--tasks", str(ROOT / "data" / "tasks.yaml"), "--year", "2026"]) == 0
+    [written] = (tmp_path / "var" / "exports").glob("duban-2026-*.xlsx")
+    assert str(written) in capsys.readouterr().out
+    assert [p.name for p in tmp_path.iterdir()] == ["var"]  # nothing in the working folder
 
 
 async def test_summary_of_another_year_and_a_bad_year(harness: Harness) -> None:

@@ -293,8 +293,9 @@ async def test_an_approved_extension_moves_the_overdue_notice(harness: Harness) 
     sent = await harness.command(LEADER, "export")
     workbook = load_workbook(io.BytesIO(harness.api.file(sent[0]["document"]["file_id"]).content))
     [row] = [r for r in workbook["Summary"].iter_rows(min_row=2, values_only=True) if r[0] == 7]
-    assert row[9] == "Agriculture and Rural Affairs Bureau: extended to 2026-12-20"
-    assert row[2].startswith("🔴")  # overdue against the new cutoff too
+    assert row[10] == "Agriculture and Rural Affairs Bureau: extended to 2026-12-20"
+    assert row[3] == "red"  # overdue against the new cutoff too
+    assert row[2].endswith(", overdue")
 
 
 async def test_a_rejected_extension_tells_the_unit_why(harness: Harness) -> None:

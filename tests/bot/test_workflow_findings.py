@@ -136,7 +136,7 @@ async def test_an_extended_task_is_not_shown_late(harness: Harness) -> None:
     sent = await harness.command(LEADER, "export")
     book = load_workbook(io.BytesIO(harness.api.file(sent[0]["document"]["file_id"]).content))
     [row] = [r for r in book["Summary"].iter_rows(min_row=2, values_only=True) if r[0] == 7]
-    assert row[4] == 15  # Days left, as /unit and /mytasks say
+    assert row[5] == 15  # Days left, as /unit and /mytasks say
 
 
 # 9 ------------------------------------------------------------------------------------------

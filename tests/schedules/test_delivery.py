@@ -93,7 +93,7 @@ def test_one_row_per_contact_and_chat_zero_for_a_unit_nobody_serves() -> None:
     first = specs[0]
     assert (first.task_id, first.cycle, first.offset_days, first.due_at, first.cutoff) == (
         7, 2026, 14, at(11, 17), CUTOFF)
-    assert first.key == (7, AGRI, 2026, "before", 14, 501)
+    assert first.key == (7, AGRI, 2026, "before", 14, CUTOFF, 501)
 
 
 def test_digests_go_to_every_leadership_chat_or_to_chat_zero() -> None:

@@ -1,0 +1,1 @@
+"""Reports leaders hand on: ledger, charts, scorecard, bulletin and calendar feeds."""

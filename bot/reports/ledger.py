@@ -1,0 +1,707 @@
+"""The ledger (台账): a cycle's supervision record as an Excel workbook in the plan's shape.
+
+Offices keep their ledger in Excel and hand it on, so nobody should re-type anything: dates are
+real date cells, progress is a number shown as a percentage, states and lights are words (the
+light's cell is also filled with its colour), people are named, and every sheet has a bold,
+frozen header row, an autofilter, its header row repeated on every printed page, and a print
+header naming the plan, the cycle and the sheet. The caller gathers what was appended
+(:func:`collect`) and sends the bytes::
+
+    data = await services.db(collect, services.store, cycle)
+    content = build_workbook(t, timetable, data, today)
+    await bot.send_document(chat_id, content, filename=ledger_filename(cycle, today))
+
+Sheets, in the reader's language:
+
+1. 台账 / Ledger — attachment 2's columns (目标任务, 考核内容, 牵头及配合部门, 完成时间, 备注),
+   then one row per responsible unit: its role, state (not reported, in progress, blocked,
+   returned, reported done awaiting review, confirmed), progress, latest note, report date,
+   reporter, due date, extension, review, acknowledgement (签收) and light;
+2. 汇总 / Summary — one row per task, its consolidated state;
+3. 报送记录 / Reports — every report of the cycle;
+4. 提醒签收 / Reminders — every reminder and overdue notice sent (or that failed), and who
+   acknowledged it;
+5. 延期 / Extensions — every request and its decision;
+6. 审结 / Reviews — every confirmation or return of a report of done;
+7. 催办 / Urges;
+8. 操作记录 / Audit — the workflow's audit trail of the cycle;
+9. 考评 / Scorecard — per unit, by the rules of docs/scorecard.md.
+
+Text the users typed is always written as text, never as a formula.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import Cell as XlCell
+from openpyxl.comments import Comment
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from bot.i18n import N_, Translator
+from bot.render import ACTION_LABELS, ROLE_LABELS, STATUS_LABELS, deadline_line, phase_label
+from bot.reports.record import CycleRecord, LoggedReport, unit_scores
+from bot.reports.scorecard import score_table
+from schedules.model import DeadlineKind, Role, Task, Timetable, Unit
+from schedules.workflow import LEGEND, Light, Phase, UnitState, cycle_views
+
+SHEET_LEDGER = N_("Ledger")
+SHEET_SUMMARY = N_("Summary")
+SHEET_REPORTS = N_("Reports")
+SHEET_REMINDERS = N_("Reminders")
+SHEET_EXTENSIONS = N_("Extensions")
+SHEET_REVIEWS = N_("Reviews")
+SHEET_URGES = N_("Urges")
+SHEET_AUDIT = N_("Audit")
+SHEET_SCORECARD = N_("Scorecard")
+
+SOURCE_LABELS = {
+    "button": N_("button"),
+    "reply": N_("reply"),
+    "command": N_("command"),
+    "cli": N_("command line"),
+}
+LIGHT_WORDS = {
+    Light.CONFIRMED: N_("green"),
+    Light.AWAITING_REVIEW: N_("blue"),
+    Light.DUE_SOON: N_("yellow"),
+    Light.LATE: N_("red"),
+    Light.NO_REPORT: N_("white"),
+    Light.CLOSED: N_("grey"),
+}
+"""Each light in words (a ledger is printed and filtered: words, not emoji)."""
+LIGHT_MEANINGS = dict(LEGEND)
+"""What each light means: the workflow's one legend."""
+LIGHT_FILLS = {Light.CONFIRMED: "C6EFCE", Light.AWAITING_REVIEW: "BDD7EE",
+               Light.DUE_SOON: "FFEB9C", Light.LATE: "FFC7CE", Light.NO_REPORT: "FFFFFF",
+               Light.CLOSED: "D9D9D9"}
+REMINDER_KINDS = {"before": N_("reminder before the due date"),
+                  "overdue": N_("overdue notice"),
+                  "ack": N_("reminder to acknowledge")}
+DELIVERY_STATES = {"sent": N_("sent"), "failed": N_("failed"), "skipped": N_("skipped")}
+EXTENSION_STATES = {"pending": N_("awaiting a decision"), "approved": N_("approved"),
+                    "rejected": N_("rejected")}
+REVIEW_DECISIONS = {"confirmed": N_("confirmed done"), "returned": N_("returned")}
+
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+PERCENT_FORMAT = "0%"
+DECIMAL_FORMAT = "0.0"
+
+# Excel computes "=..." as a formula; "+", "-" and "@" start one when a reader edits the cell.
+_FORMULA_STARTS = ("=", "+", "-", "@")
+_MAX_WIDTH, _MAX_TEXT_WIDTH = 40, 60
+# the least width of a column of each kind, so that even an empty sheet reads well
+_NUMBER_WIDTH, _TEXT_WIDTH, _WRAPPED_WIDTH = 8, 14, 30
+
+Value = str | int | float | dt.date | dt.datetime | None
+
+
+def ledger_filename(cycle: int, today: dt.date) -> str:
+    """The workbook's file name, e.g. ``duban-2026-20261126.xlsx``."""
+    return f"duban-{cycle}-{today:%Y%m%d}.xlsx"
+
+
+def default_ledger_path(data_dir: Path, cycle: int, today: dt.date) -> Path:
+    """Where ``duban export`` writes without ``-o``: ``<data dir>/exports/<file name>``, never
+    the working directory (which may be the checkout)."""
+    return data_dir / "exports" / ledger_filename(cycle, today)
+
+
+def build_workbook(t: Translator, timetable: Timetable, data: CycleRecord,
+                   today: dt.date) -> bytes:
+    """The cycle's ledger as the bytes of an ``.xlsx`` workbook (the sheets: module docstring).
+
+    Excel has no time zones: times are converted to the plan's time zone
+    (``timetable.reminders.timezone``, Asia/Shanghai by default) and written as naive local
+    times; the column headers name the zone.
+
+    Args:
+        t: the reader's translator (sheet names, headers, words, unit names; its zone is the
+            office's, for the day of a report in the scorecard).
+        timetable: the validated timetable.
+        data: what was appended about the cycle.
+        today: the current day in the office's time zone, for states and days left.
+
+    Raises:
+        ValueError: a time is naive.
+    """
+    zone = ZoneInfo(timetable.reminders.timezone)
+    context = _Context(t, timetable, data, today, zone)
+    workbook = Workbook()
+    title = t.gettext("{plan}: ledger of cycle {year}").format(plan=timetable.plan.title,
+                                                               year=data.cycle)
+    workbook.properties.title = title
+    workbook.properties.creator = "duban"
+    sheets = (
+        (SHEET_LEDGER, _ledger(context), "C2"),
+        (SHEET_SUMMARY, _summary(context), "C2"),
+        (SHEET_REPORTS, _reports(context), "A2"),
+        (SHEET_REMINDERS, _reminders(context), "A2"),
+        (SHEET_EXTENSIONS, _extensions(context), "A2"),
+        (SHEET_REVIEWS, _reviews(context), "A2"),
+        (SHEET_URGES, _urges(context), "A2"),
+        (SHEET_AUDIT, _audit(context), "A2"),
+        (SHEET_SCORECARD, _scorecard(context), "B2"),
+    )
+    as_of = t.gettext("as of {date}").format(date=t.date(today))
+    page = t.gettext("page &P of &N")
+    legend = "\n".join(f"{t.gettext(LIGHT_WORDS[light])}: {t.gettext(LIGHT_MEANINGS[light])}"
+                       for light in Light)
+    fills = {t.gettext(LIGHT_WORDS[light]): PatternFill("solid", fgColor=colour)
+             for light, colour in LIGHT_FILLS.items()}
+    for index, (name, (columns, rows), freeze) in enumerate(sheets):
+        sheet = workbook.active if index == 0 else workbook.create_sheet()
+        assert sheet is not None
+        sheet.title = t.gettext(name)
+        _fill(sheet, columns, rows, freeze, fills)
+        sheet.oddHeader.center.text = _header_text(title)
+        sheet.oddHeader.right.text = _header_text(sheet.title)
+        sheet.oddFooter.left.text = _header_text(as_of)
+        sheet.oddFooter.right.text = page
+        if columns.light is not None:
+            sheet.cell(row=1, column=columns.light).comment = Comment(legend, "duban")
+    buffer = BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+# -- the sheets ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Context:
+    t: Translator
+    timetable: Timetable
+    data: CycleRecord
+    today: dt.date
+    zone: ZoneInfo
+
+    def unit(self, unit_id: str) -> str:
+        return _unit_name(self.t, self.timetable, unit_id)
+
+    def who(self, telegram_user_id: int | None) -> str | None:
+        """A person (or group) by name; one never enrolled is said so, not shown as a number."""
+        if telegram_user_id is None:
+            return None
+        name = self.data.names.get(telegram_user_id)
+        return name if name is not None else self.t.gettext("not enrolled")
+
+    def local(self, value: dt.datetime | None) -> dt.datetime | None:
+        return None if value is None else _local(value, self.zone)
+
+    def time_header(self, header: str) -> str:
+        return self.t.gettext("{header} ({zone})").format(header=self.t.gettext(header),
+                                                         zone=self.zone.key)
+
+
+class _Columns:
+    """A sheet's headers with each column's number format, width kind and the light column."""
+
+    def __init__(self) -> None:
+        self.headers: list[str] = []
+        self.formats: dict[int, str] = {}
+        self.least: dict[int, int] = {}
+        self.wrapped: set[int] = set()
+        self.most: dict[int, int] = {}
+        self.light: int | None = None
+        self.wide = False  # printed on A3 (the ledger), else A4
+
+    def add(self, header: str, number_format: str | None = None, wrap: bool = False,
+            narrow: bool = False, light: bool = False, at_most: int | None = None) -> None:
+        index = len(self.headers) + 1
+        self.headers.append(header)
+        if at_most is not None:
+            self.most[index] = at_most
+        if number_format:
+            self.formats[index] = number_format
+        if wrap:
+            self.wrapped.add(index)
+        if light:
+            self.light = index
+        if number_format == DATETIME_FORMAT:
+            self.least[index] = len(DATETIME_FORMAT) + 2
+        elif number_format == DATE_FORMAT:
+            self.least[index] = len(DATE_FORMAT) + 2
+        else:
+            self.least[index] = (_NUMBER_WIDTH if narrow or number_format else
+                                 _WRAPPED_WIDTH if wrap else _TEXT_WIDTH)
+
+
+Sheet = tuple[_Columns, list[list[Value]]]
+
+
+def _ledger(c: _Context) -> Sheet:
+    t = c.t
+    # Eighteen columns on one A3 page wide: the long texts wrap in narrow columns.
+    columns = _Columns()
+    columns.wide = True
+    columns.add(t.gettext("No."), narrow=True)
+    columns.add(t.gettext("Target task"), wrap=True, at_most=18)
+    columns.add(t.gettext("Assessment content"), wrap=True, at_most=36)
+    columns.add(t.gettext("Lead and cooperating units"), wrap=True, at_most=22)
+    columns.add(t.gettext("Completion time"), wrap=True, at_most=12)
+    columns.add(t.gettext("Remarks"), wrap=True, at_most=12)
+    columns.add(t.gettext("Responsible unit"), wrap=True, at_most=16)
+    columns.add(t.gettext("Role"), wrap=True, at_most=10)
+    columns.add(t.gettext("State"), wrap=True, at_most=14)
+    columns.add(t.gettext("Progress"), PERCENT_FORMAT)
+    columns.add(t.gettext("Latest note"), wrap=True, at_most=24)
+    columns.add(t.gettext("Report date"), DATE_FORMAT)
+    columns.add(t.gettext("Reported by"), wrap=True, at_most=10)
+    columns.add(t.gettext("Due date"), DATE_FORMAT)
+    columns.add(t.gettext("Extension"), wrap=True, at_most=16)
+    columns.add(t.gettext("Review"), wrap=True, at_most=18)
+    columns.add(t.gettext("Acknowledged"), wrap=True, at_most=18)
+    columns.add(t.gettext("Light"), narrow=True, light=True)
+    notes = _latest_notes(c.data.history)
+    rows: list[list[Value]] = []
+    for view in cycle_views(c.timetable, c.data.facts, c.today):
+        task = c.timetable.task(view.task_id)
+        head: list[Value] = [task.id, task.title, "\n".join(task.items),
+                             _responsibility(t, c.timetable, task),
+                             _completion_time(t, c.timetable, task), task.remark or None]
+        for state in view.units:
+            report = state.report
+            latest = notes.get((task.id, state.unit_id))
+            progress = reported_on = reporter = None
+            if report is not None:
+                progress = _fraction(report.progress)
+                reported_on = _local(report.reported_at, c.zone).date()
+                # a stored report names its reporter (ReportFact need not)
+                reporter = c.who(getattr(report, "reporter_telegram_id", None))
+            rows.append([*head, c.unit(state.unit_id), _role(t, task, state.role),
+                         _state(t, state), progress,
+                         latest.note if latest is not None else None, reported_on, reporter,
+                         state.cutoff - dt.timedelta(days=1) if state.cutoff else None,
+                         _extension(t, state) or None, _review(c, state),
+                         _acknowledged(c, state), t.gettext(LIGHT_WORDS[state.light])])
+    return columns, rows
+
+
+def _summary(c: _Context) -> Sheet:
+    t = c.t
+    columns = _Columns()
+    columns.add(t.gettext("No."), narrow=True)
+    columns.add(t.gettext("Task"), wrap=True)
+    columns.add(t.gettext("State"))
+    columns.add(t.gettext("Light"), narrow=True, light=True)
+    columns.add(t.gettext("Due date"), DATE_FORMAT)
+    columns.add(t.gettext("Days left"), narrow=True)
+    columns.add(t.gettext("Deadline"), wrap=True)
+    columns.add(t.gettext("Lead units"), wrap=True)
+    columns.add(t.gettext("Units reported"), narrow=True)
+    columns.add(t.gettext("Responsible units"), narrow=True)
+    columns.add(t.gettext("Extensions"), wrap=True)
+    columns.add(t.gettext("Awaiting review"), wrap=True)
+    rows: list[list[Value]] = []
+    for view in cycle_views(c.timetable, c.data.facts, c.today):
+        task = c.timetable.task(view.task_id)
+        state = phase_label(t, view.phase)
+        if view.overdue:
+            state += t.gettext(", overdue")
+        # the due date (the last day on time), as the bot says it: the cutoff is the day after
+        due = view.cutoff - dt.timedelta(days=1) if view.cutoff else None
+        reported = sum(1 for u in view.units if u.report is not None)
+        extensions = [f"{c.unit(u.unit_id)}{_colon(t)}{_extension(t, u)}"
+                      for u in view.units if _extension(t, u)]
+        rows.append([task.id, task.title, state, t.gettext(LIGHT_WORDS[view.light]), due,
+                     view.days_left, deadline_line(t, view, task),
+                     _leads(t, c.timetable, task), reported, len(view.units),
+                     _joined(t, extensions),
+                     _joined(t, [c.unit(u.unit_id) for u in view.awaiting_review])])
+    return columns, rows
+
+
+def _reports(c: _Context) -> Sheet:
+    t = c.t
+    columns = _Columns()
+    columns.add(c.time_header(N_("Reported at")), DATETIME_FORMAT)
+    columns.add(t.gettext("No."), narrow=True)
+    columns.add(t.gettext("Task"), wrap=True)
+    columns.add(t.gettext("Unit"))
+    columns.add(t.gettext("Status"))
+    columns.add(t.gettext("Progress"), PERCENT_FORMAT)
+    columns.add(t.gettext("Note"), wrap=True)
+    columns.add(t.gettext("Reported by"))
+    columns.add(t.gettext("Source"))
+    rows: list[list[Value]] = []
+    for report in c.data.history:
+        source = SOURCE_LABELS.get(report.source)
+        rows.append([c.local(report.reported_at), report.task_id,
+                     _task_title(c.timetable, report.task_id), c.unit(report.unit_id),
+                     _status(t, report.status), _fraction(report.progress),
+                     report.note or None, c.who(report.reporter_telegram_id),
+                     t.gettext(source) if source else report.source])
+    return columns, rows
+
+
+def _reminders(c: _Context) -> Sheet:
+    t = c.t
+    columns = _Columns()
+    columns.add(c.time_header(N_("Sent at")), DATETIME_FORMAT)
+    columns.add(t.gettext("No."), narrow=True)
+    columns.add(t.gettext("Task"), wrap=True)
+    columns.add(t.gettext("Unit"))
+    columns.add(t.gettext("Kind"))
+    columns.add(t.gettext("Due date"), DATE_FORMAT)
+    columns.add(t.gettext("Sent to"))
+    columns.add(t.gettext("Delivery"))
+    columns.add(t.gettext("Reason"), wrap=True)
+    columns.add(t.gettext("Acknowledged by"))
+    columns.add(c.time_header(N_("Acknowledged at")), DATETIME_FORMAT)
+    rows: list[list[Value]] = []
+    for reminder in c.data.reminders:
+        if reminder.state not in DELIVERY_STATES or reminder.kind not in REMINDER_KINDS:
+            continue  # not sent yet, or a leadership digest (about no task)
+        rows.append([c.local(reminder.sent_at or reminder.due_at), reminder.task_id,
+                     _task_title(c.timetable, reminder.task_id), c.unit(reminder.unit_id),
+                     t.gettext(REMINDER_KINDS[reminder.kind]),
+                     reminder.cutoff - dt.timedelta(days=1), c.who(reminder.chat_id),
+                     t.gettext(DELIVERY_STATES[reminder.state]),
+                     # a skip reason is one of the dispatcher's marked messages; a failure
+                     # is Telegram's words, shown as they are
+                     t.gettext(reminder.reason) if reminder.reason else None,
+                     c.who(reminder.acknowledged_by_telegram_id),
+                     c.local(reminder.acknowledged_at)])
+    return columns, rows
+
+
+def _extensions(c: _Context) -> Sheet:
+    t = c.t
+    columns = _Columns()
+    columns.add(c.time_header(N_("Requested at")), DATETIME_FORMAT)
+    columns.add(t.gettext("No."), narrow=True)
+    columns.add(t.gettext("Task"), wrap=True)
+    columns.add(t.gettext("Unit"))
+    columns.add(t.gettext("New due date"), DATE_FORMAT)
+    columns.add(t.gettext("Reason"), wrap=True)
+    columns.add(t.gettext("Requested by"))
+    columns.add(t.gettext("Decision"))
+    columns.add(t.gettext("Decided by"))
+    columns.add(c.time_header(N_("Decided at")), DATETIME_FORMAT)
+    columns.add(t.gettext("Comment"), wrap=True)
+    requests = sorted(((pair, e) for pair, found in c.data.facts.extensions.items()
+                       for e in found), key=lambda item: (item[1].requested_at, item[1].id or 0))
+    rows: list[list[Value]] = []
+    for (task_id, unit_id), e in requests:
+        state = EXTENSION_STATES.get(e.state)
+        rows.append([c.local(e.requested_at), task_id, _task_title(c.timetable, task_id),
+                     c.unit(unit_id), e.due_date, getattr(e, "reason", "") or None,
+                     c.who(getattr(e, "requested_by", None)),
+                     t.gettext(state) if state else e.state,
+                     c.who(getattr(e, "decided_by", None)), c.local(e.decided_at),
+                     getattr(e, "decision_comment", "") or None])
+    return columns, rows
+
+
+def _reviews(c: _Context) -> Sheet:
+    t = c.t
+    columns = _Columns()
+    columns.add(c.time_header(N_("Reviewed at")), DATETIME_FORMAT)
+    columns.add(t.gettext("No."), narrow=True)
+    columns.add(t.gettext("Task"), wrap=True)
+    columns.add(t.gettext("Unit"))
+    columns.add(t.gettext("Decision"))
+    columns.add(t.gettext("Comment"), wrap=True)
+    columns.add(t.gettext("Reviewed by"))
+    columns.add(c.time_header(N_("Report reviewed, made at")), DATETIME_FORMAT)
+    reviewed = {r.id: r for r in c.data.history if r.id is not None}
+    reviews = sorted(c.data.facts.reviews.values(), key=lambda r: (r.reviewed_at, r.report_id))
+    rows: list[list[Value]] = []
+    for review in reviews:
+        report = reviewed.get(review.report_id)
+        if report is None:  # a review of a report of another cycle: not this ledger's
+            continue
+        decision = REVIEW_DECISIONS.get(review.decision)
+        rows.append([c.local(review.reviewed_at), report.task_id,
+                     _task_title(c.timetable, report.task_id), c.unit(report.unit_id),
+                     t.gettext(decision) if decision else review.decision,
+                     review.comment or None, c.who(review.reviewer_telegram_id),
+                     c.local(report.reported_at)])
+    return columns, rows
+
+
+def _urges(c: _Context) -> Sheet:
+    t = c.t
+    columns = _Columns()
+    columns.add(c.time_header(N_("Urged at")), DATETIME_FORMAT)
+    columns.add(t.gettext("No."), narrow=True)
+    columns.add(t.gettext("Task"), wrap=True)
+    columns.add(t.gettext("Unit"))
+    columns.add(t.gettext("Urged by"))
+    rows: list[list[Value]] = [
+        [c.local(u.urged_at), u.task_id, _task_title(c.timetable, u.task_id), c.unit(u.unit_id),
+         c.who(u.urged_by)] for u in c.data.urges]
+    return columns, rows
+
+
+def _audit(c: _Context) -> Sheet:
+    t = c.t
+    columns = _Columns()
+    columns.add(c.time_header(N_("Time")), DATETIME_FORMAT)
+    columns.add(t.gettext("Who"))
+    columns.add(t.gettext("Action"))
+    columns.add(t.gettext("No."), narrow=True)
+    columns.add(t.gettext("Unit"))
+    columns.add(t.gettext("Details"), wrap=True)
+    rows: list[list[Value]] = []
+    for entry in c.data.log:
+        details = entry.details_dict()
+        label = ACTION_LABELS.get(entry.action)
+        task_id = details.get("task_id")
+        unit_id = details.get("unit_id")
+        extra = []
+        if entry.action == "report.added" and isinstance(details.get("status"), str):
+            extra.append(_status(t, str(details["status"])))
+        for key in ("due_date", "reason", "comment", "file_name"):
+            if details.get(key):
+                extra.append(str(details[key]))
+        rows.append([c.local(entry.at), c.who(entry.actor_telegram_id),
+                     t.gettext(label) if label else entry.action,
+                     task_id if isinstance(task_id, int) else None,
+                     c.unit(unit_id) if isinstance(unit_id, str) else None,
+                     _joined(t, extra)])
+    return columns, rows
+
+
+def _scorecard(c: _Context) -> Sheet:
+    scores = unit_scores(c.timetable, c.data, c.today, c.t.zone)
+    headers, rows = score_table(c.t, c.timetable, scores)
+    columns = _Columns()
+    for index, header in enumerate(headers):
+        if index == 0:
+            columns.add(header.text)
+        elif header.kind == "percent":
+            columns.add(header.text, PERCENT_FORMAT)
+        elif header.kind == "decimal":
+            columns.add(header.text, DECIMAL_FORMAT)
+        else:
+            columns.add(header.text, narrow=True)
+    return columns, [list(row) for row in rows]
+
+
+# -- values -------------------------------------------------------------------------------------
+def _unit_name(t: Translator, timetable: Timetable, unit_id: str) -> str:
+    """The unit's name in the reader's language, not HTML-escaped (unlike render.unit_name).
+
+    A unit since removed from the timetable keeps its id, so old reports still show.
+    """
+    try:
+        unit: Unit = timetable.unit(unit_id)
+    except KeyError:
+        return unit_id
+    return unit.name_en if t.language == "en" else unit.name
+
+
+def _task_title(timetable: Timetable, task_id: int) -> str | None:
+    try:
+        return timetable.task(task_id).title
+    except KeyError:
+        return None
+
+
+def _separator(t: Translator) -> str:
+    return ", " if t.language == "en" else "、"
+
+
+def _colon(t: Translator) -> str:
+    return ": " if t.language == "en" else "："
+
+
+def _joined(t: Translator, parts: Sequence[str]) -> str | None:
+    return ("; " if t.language == "en" else "；").join(parts) or None
+
+
+def _leads(t: Translator, timetable: Timetable, task: Task) -> str:
+    """The lead units as written (a group by its name); without a lead, the joint units,
+    said to be jointly responsible."""
+    if task.lead_units:
+        return _separator(t).join(_unit_name(t, timetable, u) for u in task.lead_units)
+    joint = _separator(t).join(_unit_name(t, timetable, u) for u in task.joint_units)
+    return t.gettext("jointly: {units}").format(units=joint)
+
+
+def _responsibility(t: Translator, timetable: Timetable, task: Task) -> str:
+    """牵头及配合部门: the plan's own wording in Chinese; in English, the units by role."""
+    if t.language != "en" and task.responsibility_text:
+        return task.responsibility_text
+    parts = []
+    for role, label in ((Role.LEAD, N_("lead: {units}")), (Role.JOINT, N_("jointly: {units}")),
+                        (Role.COOPERATING, N_("cooperating: {units}"))):
+        units = dict(task.units_by_role())[role]
+        if units:
+            parts.append(t.gettext(label).format(
+                units=_separator(t).join(_unit_name(t, timetable, u) for u in units)))
+    return "; ".join(parts) if t.language == "en" else "；".join(parts)
+
+
+def _completion_time(t: Translator, timetable: Timetable, task: Task) -> str | None:
+    """完成时间 as the plan words it (blank for the statistics tasks, as in the plan)."""
+    if task.deadline.kind is DeadlineKind.STATISTICS:
+        return None
+    if t.language != "en" and task.deadline.text:
+        return task.deadline.text
+    if task.deadline.kind is DeadlineKind.ONCE:
+        return t.gettext("once, in {year}").format(year=task.deadline.year)
+    return t.gettext("every year")
+
+
+def _role(t: Translator, task: Task, role: Role) -> str:
+    if role is Role.JOINT and not task.lead_units:
+        return t.gettext("joint (no lead)")
+    return t.gettext(ROLE_LABELS[role])
+
+
+def _state(t: Translator, state: UnitState) -> str:
+    text = phase_label(t, state.phase)
+    if state.overdue:
+        text += t.gettext(", overdue")
+    return text
+
+
+def _latest_notes(history: Iterable[LoggedReport]) -> dict[tuple[int, str], LoggedReport]:
+    notes: dict[tuple[int, str], LoggedReport] = {}
+    for report in history:  # oldest first: the newest with a note wins
+        if report.note:
+            notes[(report.task_id, report.unit_id)] = report
+    return notes
+
+
+def _extension(t: Translator, state: UnitState) -> str:
+    """"extended to <due date>", or the request waiting for a decision, or ""."""
+    if state.extension is not None and state.cutoff is not None:
+        return t.gettext("extended to {date}").format(
+            date=(state.cutoff - dt.timedelta(days=1)).isoformat())
+    if state.pending is not None:
+        return t.gettext("extension to {date} requested, awaiting a decision").format(
+            date=state.pending.due_date.isoformat())
+    return ""
+
+
+def _when(value: dt.datetime, zone: ZoneInfo) -> str:
+    return _local(value, zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _review(c: _Context, state: UnitState) -> str | None:
+    review = state.review
+    if review is None:
+        return None
+    who = c.who(review.reviewer_telegram_id) or "—"
+    if state.phase is Phase.CONFIRMED:
+        return c.t.gettext("confirmed by {who} on {when}").format(
+            who=who, when=_when(review.reviewed_at, c.zone))
+    return c.t.gettext("returned by {who} on {when}: {comment}").format(
+        who=who, when=_when(review.reviewed_at, c.zone), comment=review.comment or "—")
+
+
+def _acknowledged(c: _Context, state: UnitState) -> str | None:
+    if state.acknowledged is None:
+        return None
+    return c.t.gettext("acknowledged by {who} on {when}").format(
+        who=c.who(state.acknowledged.telegram_user_id) or "—",
+        when=_when(state.acknowledged.at, c.zone))
+
+
+def _status(t: Translator, status: str) -> str:
+    label = STATUS_LABELS.get(status)
+    return t.gettext(label) if label else status
+
+
+def _fraction(progress: int | None) -> float | None:
+    """Progress 0-100 as the fraction Excel's percent format expects (60 -> 0.6)."""
+    return None if progress is None else progress / 100
+
+
+def _local(value: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    """An aware datetime as naive wall-clock time in ``zone``, to the second."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive time {value!r}: give a time-zone-aware datetime")
+    return value.astimezone(zone).replace(tzinfo=None, microsecond=0)
+
+
+def _header_text(text: str) -> str:
+    """Text for a print header or footer: "&" starts a code there, so it is doubled."""
+    return text.replace("&", "&&")
+
+
+# -- writing ------------------------------------------------------------------------------------
+def _fill(sheet: Worksheet, columns: _Columns, rows: list[list[Value]], freeze: str,
+          fills: Mapping[str, PatternFill]) -> None:
+    """Write a bold, frozen, filterable header row and the rows; fit the column widths; set up
+    printing (landscape, one page wide, the header row on every page)."""
+    bold = Font(bold=True)
+    for index, header in enumerate(columns.headers, start=1):
+        cell = _write(sheet, 1, index, header)
+        cell.font = bold
+        cell.alignment = Alignment(vertical="center", wrap_text=True)
+    top = Alignment(vertical="top")
+    top_wrapped = Alignment(vertical="top", wrap_text=True)
+    for row_index, row in enumerate(rows, start=2):
+        for index, value in enumerate(row, start=1):
+            cell = _write(sheet, row_index, index, value)
+            if index in columns.formats:
+                cell.number_format = columns.formats[index]
+            cell.alignment = top_wrapped if index in columns.wrapped else top
+    if columns.light is not None:
+        _colour_lights(sheet, columns.light, len(rows), fills)
+    sheet.freeze_panes = freeze
+    sheet.print_title_rows = "1:1"
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A3 if columns.wide else sheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    last = get_column_letter(len(columns.headers))
+    sheet.auto_filter.ref = f"A1:{last}{len(rows) + 1}"
+    for index, header in enumerate(columns.headers, start=1):
+        widest = max([_width(header), *(_width(row[index - 1]) for row in rows)])
+        limit = columns.most.get(
+            index, _MAX_TEXT_WIDTH if index in columns.wrapped else _MAX_WIDTH)
+        width = min(max(widest + 2, columns.least[index]), limit)
+        sheet.column_dimensions[get_column_letter(index)].width = width
+
+
+def _colour_lights(sheet: Worksheet, column: int, count: int,
+                   fills: Mapping[str, PatternFill]) -> None:
+    """Fill each light's cell with its colour (the words stay: a grey print still reads)."""
+    for row in range(2, count + 2):
+        cell = sheet.cell(row=row, column=column)
+        fill = fills.get(cell.value) if isinstance(cell.value, str) else None
+        if fill is not None:
+            cell.fill = fill
+
+
+def _write(sheet: Worksheet, row: int, column: int, value: Value) -> XlCell:
+    """Write one value; text stays text, whatever it starts with (no formula injection)."""
+    if not isinstance(value, str):
+        return sheet.cell(row=row, column=column, value=value)
+    text = ILLEGAL_CHARACTERS_RE.sub("", value)  # control characters make openpyxl raise
+    cell = sheet.cell(row=row, column=column, value=text)
+    cell.data_type = "s"  # openpyxl makes "=..." a formula and "#N/A" an error
+    if text.startswith(_FORMULA_STARTS):
+        cell.quotePrefix = True  # Excel's leading apostrophe: stays text when edited
+    return cell
+
+
+def _width(value: Value) -> int:
+    """About how many character widths Excel needs to show ``value`` (CJK counts two)."""
+    if value is None:
+        return 0
+    if isinstance(value, dt.datetime):
+        return len(DATETIME_FORMAT)
+    if isinstance(value, dt.date):
+        return len(DATE_FORMAT)
+    if isinstance(value, float):
+        return 5  # a percentage: "100%"
+    text = str(value)
+    return max((sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+                for line in text.splitlines() or [""]), default=0)

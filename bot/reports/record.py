@@ -1,0 +1,91 @@
+"""What was appended about a cycle, read once for the reports (ledger, scorecard, bulletin).
+
+:func:`collect` reads it from the database in a few short queries; the reports are pure
+functions of it, of the timetable and of the day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from schedules.model import Timetable
+from schedules.scorecard import UnitScore, score_units
+from schedules.workflow import CycleFacts
+from storage import Store
+from storage.tables import AuditEntry, Reminder, Urge
+
+UNIT_REMINDER_KINDS = frozenset({"before", "overdue", "ack"})
+"""Deliveries about one unit's task (a leadership digest is about none)."""
+
+
+class LoggedReport(Protocol):
+    """What the reports read of a stored report (:class:`storage.StatusReport` fits)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def task_id(self) -> int: ...
+    @property
+    def unit_id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def progress(self) -> int | None: ...
+    @property
+    def note(self) -> str: ...
+    @property
+    def reporter_telegram_id(self) -> int | None: ...
+    @property
+    def reported_at(self) -> dt.datetime: ...
+    @property
+    def source(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class CycleRecord:
+    """Everything appended about a cycle that the reports show (:func:`collect` reads it).
+
+    Attributes:
+        facts: the workflow's facts (latest reports, every review and extension request,
+            first acknowledgements).
+        history: every report of the cycle, oldest first.
+        reminders: every delivery of the cycle, in due order (the reports keep those sent,
+            failed or skipped about a unit's task).
+        urges: every urge of the cycle, oldest first.
+        log: the workflow's audit entries about the cycle, oldest first.
+        names: Telegram user id -> name, and chat id -> title for groups.
+    """
+
+    facts: CycleFacts
+    history: Sequence[LoggedReport] = ()
+    reminders: Sequence[Reminder] = ()
+    urges: Sequence[Urge] = ()
+    log: Sequence[AuditEntry] = ()
+    names: Mapping[int, str] = field(default_factory=dict)
+
+    @property
+    def cycle(self) -> int:
+        """The cycle year."""
+        return self.facts.cycle
+
+
+def collect(store: Store, cycle: int) -> CycleRecord:
+    """Read what the reports of ``cycle`` show from the database (a few short queries)."""
+    names = {p.telegram_user_id: p.display_name for p in store.list_people(None, None, False)}
+    names.update({c.chat_id: c.title for c in store.leadership_chats(active_only=False)})
+    return CycleRecord(store.cycle_facts(cycle), store.reports_for_cycle(cycle),
+                       store.reminders_for_cycle(cycle), store.urges(cycle),
+                       store.cycle_log(cycle), names)
+
+
+def unit_scores(timetable: Timetable, record: CycleRecord, today: dt.date,
+                zone: dt.tzinfo) -> list[UnitScore]:
+    """Every unit's scorecard (:func:`schedules.scorecard.score_units`) from the record:
+    a reminder counts when it was sent about a unit's task."""
+    reminded = {(r.task_id, r.unit_id) for r in record.reminders
+                if r.state == "sent" and r.kind in UNIT_REMINDER_KINDS}
+    return score_units(timetable, record.facts, record.history, reminded,
+                       [(u.task_id, u.unit_id) for u in record.urges], today, zone)

@@ -1,0 +1,127 @@
+"""The unit scorecard (考评) rendered: a table for the ledger's sheet and text for ``/scores``.
+
+The rules are :mod:`schedules.scorecard`'s (docs/scorecard.md); this module only words them in
+the reader's language. Nothing here sends anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+from bot.i18n import Translator
+from schedules.model import Timetable
+from schedules.scorecard import UnitScore
+
+DOT = " · "
+
+
+@dataclass(frozen=True)
+class Header:
+    """A scorecard column: its title and how its numbers are shown (``count``, ``decimal``
+    or ``percent``)."""
+
+    text: str
+    kind: str = "count"
+
+
+ScoreRow = tuple[str, int, int, int, int, int, int, int, float | None, int, int, float | None,
+                 int]
+
+
+def score_table(t: Translator, timetable: Timetable, scores: Sequence[UnitScore]
+                ) -> tuple[list[Header], list[ScoreRow]]:
+    """The scorecard as a table: one row per unit, in the order given.
+
+    Returns:
+        The headers, and per unit: name, duties, on time, late, missing, blocked, open,
+        extended, average days early (negative: late; None without a finished duty), tasks
+        reminded, acknowledged, the acknowledgement rate (0.0-1.0, None without reminders),
+        urges received.
+    """
+    headers = [Header(t.gettext("Unit")), Header(t.gettext("Tasks to deliver")),
+               Header(t.gettext("On time")), Header(t.gettext("Finished late")),
+               Header(t.gettext("Missing (overdue)")), Header(t.gettext("Blocked")),
+               Header(t.gettext("Not due yet")), Header(t.gettext("Extended")),
+               Header(t.gettext("Average days early (negative: late)"), "decimal"),
+               Header(t.gettext("Tasks reminded")), Header(t.gettext("Acknowledged")),
+               Header(t.gettext("Acknowledgement rate"), "percent"),
+               Header(t.gettext("Urges received"))]
+    rows: list[ScoreRow] = []
+    for score in scores:
+        average = score.average_days_early
+        rows.append((_name(t, timetable, score.unit_id), len(score.duties), score.on_time,
+                     score.late, score.missing, score.blocked, score.open, score.extended,
+                     None if average is None else round(average, 1), score.reminded,
+                     score.acknowledged, score.acknowledgement_rate, score.urges))
+    return headers, rows
+
+
+def render_scores(t: Translator, timetable: Timetable, cycle: int,
+                  scores: Sequence[UnitScore], today: dt.date) -> str:
+    """``/scores``: one short paragraph per unit that had something to do (HTML-escaped).
+
+    Units with no task to deliver, no reminder and no urge are counted, not listed. The rules:
+    docs/scorecard.md.
+    """
+    lines = ["<b>" + escape(t.gettext("Scorecard of cycle {year}, as of {date}").format(
+        year=cycle, date=t.date(today))) + "</b>"]
+    quiet = 0
+    for score in scores:
+        if not score.duties and not score.reminded and not score.urges:
+            quiet += 1
+            continue
+        lines.append("")
+        lines.append("<b>" + escape(_name(t, timetable, score.unit_id)) + "</b>")
+        lines.append(escape(_duties_line(t, score)))
+        lines.append(escape(_contact_line(t, score)))
+    if len(lines) == 1:
+        lines.append(t.gettext("No unit has a task to deliver in this cycle."))
+    if quiet:
+        lines.append("")
+        lines.append(escape(t.ngettext(
+            "{n} unit had nothing to deliver and was not reminded: not listed.",
+            "{n} units had nothing to deliver and were not reminded: not listed.",
+            quiet).format(n=quiet)))
+    lines.append("")
+    lines.append(escape(t.gettext("How each number is counted: docs/scorecard.md; the "
+                                  "Scorecard sheet of /export has them as a table.")))
+    return "\n".join(lines)
+
+
+def _duties_line(t: Translator, score: UnitScore) -> str:
+    parts = [t.ngettext("{n} task to deliver", "{n} tasks to deliver",
+                        len(score.duties)).format(n=len(score.duties)),
+             t.gettext("on time {n}").format(n=score.on_time),
+             t.gettext("finished late {n}").format(n=score.late),
+             t.gettext("missing {n}").format(n=score.missing),
+             t.gettext("blocked {n}").format(n=score.blocked),
+             t.gettext("not due yet {n}").format(n=score.open),
+             t.gettext("extended {n}").format(n=score.extended)]
+    average = score.average_days_early
+    if average is not None:
+        days = t.number(round(abs(average), 1))
+        parts.append(t.gettext("on average {days} days early").format(days=days)
+                     if average >= 0 else
+                     t.gettext("on average {days} days late").format(days=days))
+    return DOT.join(parts)
+
+
+def _contact_line(t: Translator, score: UnitScore) -> str:
+    rate = score.acknowledgement_rate
+    parts = [t.gettext("acknowledged {done} of {reminded} tasks reminded ({rate})").format(
+        done=score.acknowledged, reminded=score.reminded,
+        rate=t.percent(round(rate * 100))) if rate is not None
+        else t.gettext("not reminded yet"),
+        t.ngettext("urged {n} time", "urged {n} times", score.urges).format(n=score.urges)]
+    return DOT.join(parts)
+
+
+def _name(t: Translator, timetable: Timetable, unit_id: str) -> str:
+    try:
+        unit = timetable.unit(unit_id)
+    except KeyError:
+        return unit_id
+    return unit.name_en if t.language == "en" else unit.name

@@ -1,0 +1,164 @@
+"""Which events a unit's calendar feed holds: its due days and the days duban reminds it.
+
+Pure: no Telegram, no SQL, no iCalendar (``bot/reports/calendar.py`` writes the ``.ics``)::
+
+    events = feed_events(timetable, 2026, ["agriculture-rural"], WorkingDayCalendar(),
+                         ZoneInfo("Asia/Shanghai"), facts.extensions)
+
+For each task a unit has a duty on (groups expanded, cooperating units too) with a cutoff in
+the cycle:
+
+* one ``due`` event covering the whole last day (the day before the cutoff, 00:00 to 24:00 in
+  the office's time zone), moved by an approved extension (延期);
+* one ``reminder`` event at each of the unit's ``before`` reminders (``plan_reminders``: 30, 14,
+  7, 3 and 1 days before the cutoff, moved back to a working day), which follow an extension
+  too.
+
+A task without a cutoff in the cycle (statistics tasks 1-6, a once-only task of another year)
+has no event. The acknowledgement and overdue notices are left out: they go only to a unit that
+has not acknowledged, or is late.
+
+Each event has a :attr:`FeedEvent.uid` made of (cycle, task, unit, kind and the reminder's
+offset) only, never of its date: importing a newer feed (after an extension) updates the
+events instead of adding copies; :attr:`FeedEvent.sequence` counts the approved extensions, as
+RFC 5545 wants of a moved event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from schedules.calendar import WorkingDayCalendar
+from schedules.model import Role, Timetable, UnitKind
+from schedules.planning import ReminderKind, cycle_cutoff, due_date, plan_reminders
+from schedules.workflow import ExtensionFact, ExtensionState, Pair, cutoff_overrides
+
+REMINDER_MINUTES = 30
+"""How long a reminder's event lasts in the calendar."""
+UID_DOMAIN = "duban"
+"""The right-hand side of every event's UID (RFC 5545 suggests a domain-like part)."""
+
+
+class EventKind(StrEnum):
+    """What an event of the feed marks."""
+
+    DUE = "due"  # the last day to finish the task
+    REMINDER = "reminder"  # a day duban reminds the unit of the task
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    """One event of a unit's calendar.
+
+    Attributes:
+        task_id: the task.
+        unit_id: the concrete unit.
+        cycle: the cycle year.
+        kind: due day or reminder.
+        start: when it begins, aware, in the office's time zone.
+        end: when it ends, aware, in the office's time zone.
+        due: the unit's due date (the day before its cutoff, moved by an extension).
+        planned_due: the timetable's due date.
+        role: the unit's duty on the task.
+        offset_days: for a reminder, its days before the cutoff in the plan (its key); 0 for
+            the due day.
+        sequence: how many extensions of the unit's due date were approved (RFC 5545's
+            SEQUENCE: a moved event is a revision).
+    """
+
+    task_id: int
+    unit_id: str
+    cycle: int
+    kind: EventKind
+    start: dt.datetime
+    end: dt.datetime
+    due: dt.date
+    planned_due: dt.date
+    role: Role
+    offset_days: int = 0
+    sequence: int = 0
+
+    @property
+    def extended(self) -> bool:
+        """Whether an approved extension moved the unit's due date."""
+        return self.due != self.planned_due
+
+    @property
+    def uid(self) -> str:
+        """The event's stable identity, e.g. ``2026-task7-agriculture-rural-reminder-14@duban``."""
+        tail = f"-{self.offset_days}" if self.kind is EventKind.REMINDER else ""
+        return (f"{self.cycle}-task{self.task_id}-{self.unit_id}-{self.kind.value}{tail}"
+                f"@{UID_DOMAIN}")
+
+
+def concrete_units(timetable: Timetable, unit_ids: Iterable[str]) -> list[str]:
+    """The units, each group replaced by its members, without repeats, in the order given.
+
+    Raises:
+        KeyError: a unit the timetable does not have.
+    """
+    found: dict[str, None] = {}
+    for unit_id in unit_ids:
+        unit = timetable.unit(unit_id)
+        for member in unit.members if unit.kind is UnitKind.GROUP else (unit.id,):
+            found.setdefault(member)
+    return list(found)
+
+
+def feed_events(timetable: Timetable, cycle: int, unit_ids: Iterable[str],
+                calendar: WorkingDayCalendar, zone: dt.tzinfo,
+                extensions: Mapping[Pair, Sequence[ExtensionFact]] | None = None,
+                ) -> list[FeedEvent]:
+    """The events of the units' calendar in ``cycle``, sorted by start, task and unit.
+
+    Args:
+        timetable: the validated timetable.
+        cycle: the cycle year.
+        unit_ids: the units (a group stands for its members).
+        calendar: working days, for the reminder days.
+        zone: the office's time zone: the due day is a whole day there, and every event is
+            given in it.
+        extensions: (task, unit) -> the unit's extension requests (``CycleFacts.extensions``);
+            approved ones move the due day and the reminders.
+
+    Raises:
+        KeyError: a unit the timetable does not have.
+    """
+    extensions = extensions or {}
+    units = concrete_units(timetable, unit_ids)
+    wanted = set(units)
+    moved = cutoff_overrides(extensions)
+    events: list[FeedEvent] = []
+    duties: dict[Pair, tuple[Role, dt.date, dt.date, int]] = {}
+    for unit_id in units:
+        for task, assignment in timetable.tasks_for_unit(unit_id):
+            planned = cycle_cutoff(timetable, task, cycle)
+            if planned is None:
+                continue  # statistics tasks, once-only tasks of other years: no cutoff
+            pair = (task.id, unit_id)
+            cutoff = moved.get(pair, planned)
+            approved = sum(1 for e in extensions.get(pair, ())
+                           if e.state == ExtensionState.APPROVED)
+            duties[pair] = (assignment.role, due_date(cutoff), due_date(planned), approved)
+            start = dt.datetime.combine(due_date(cutoff), dt.time(), tzinfo=zone)
+            events.append(FeedEvent(task.id, unit_id, cycle, EventKind.DUE, start,
+                                    dt.datetime.combine(cutoff, dt.time(), tzinfo=zone),
+                                    due_date(cutoff), due_date(planned), assignment.role,
+                                    sequence=approved))
+    for planned_reminder in plan_reminders(timetable, cycle, calendar, moved):
+        if (planned_reminder.kind is not ReminderKind.BEFORE
+                or planned_reminder.unit_id not in wanted or planned_reminder.task_id is None):
+            continue
+        pair = (planned_reminder.task_id, planned_reminder.unit_id)
+        if pair not in duties:
+            continue
+        role, due, planned_due, approved = duties[pair]
+        start = planned_reminder.at.astimezone(zone)
+        events.append(FeedEvent(pair[0], pair[1], cycle, EventKind.REMINDER, start,
+                                start + dt.timedelta(minutes=REMINDER_MINUTES), due,
+                                planned_due, role, planned_reminder.offset_days, approved))
+    order = {unit_id: index for index, unit_id in enumerate(units)}
+    return sorted(events, key=lambda e: (e.start, e.task_id, order[e.unit_id], e.kind.value))

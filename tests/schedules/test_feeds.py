@@ -1,0 +1,141 @@
+"""Which events a unit's calendar feed holds (schedules/feeds.py): pure, on the shipped plan."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from schedules.calendar import WorkingDayCalendar
+from schedules.feeds import REMINDER_MINUTES, EventKind, FeedEvent, feed_events
+from schedules.model import Role, Timetable
+from schedules.planning import cycle_cutoff
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+BERLIN = ZoneInfo("Europe/Berlin")
+AGRICULTURE = "agriculture-rural"
+CALENDAR = WorkingDayCalendar()
+
+
+@dataclass(frozen=True)
+class Extension:
+    id: int
+    due_date: dt.date
+    state: str
+    requested_at: dt.datetime = dt.datetime(2026, 11, 20, 10, tzinfo=SHANGHAI)
+    decided_at: dt.datetime | None = dt.datetime(2026, 11, 21, 10, tzinfo=SHANGHAI)
+
+
+def _events(timetable: Timetable, units: list[str], cycle: int = 2026,
+            zone: ZoneInfo = SHANGHAI, extensions: dict | None = None) -> list[FeedEvent]:
+    return feed_events(timetable, cycle, units, CALENDAR, zone, extensions)
+
+
+def _due(events: list[FeedEvent]) -> dict[int, FeedEvent]:
+    return {e.task_id: e for e in events if e.kind is EventKind.DUE}
+
+
+def test_one_due_day_per_task_with_a_cutoff_and_none_for_statistics(
+        timetable: Timetable) -> None:
+    events = _events(timetable, ["ecology-environment"])
+    with_cutoff = {task.id for task, _ in timetable.tasks_for_unit("ecology-environment")
+                   if cycle_cutoff(timetable, task, 2026) is not None}
+    assert set(_due(events)) == with_cutoff
+    assert not {1, 2} & {e.task_id for e in events}  # statistics tasks: no cutoff, no event
+    assert not {12, 13, 14} & {e.task_id for e in events}  # once-only tasks of 2020
+    assert {1, 2} <= {task.id for task, _ in timetable.tasks_for_unit("ecology-environment")}
+
+
+def test_the_due_day_is_the_whole_last_day_in_the_office_zone(timetable: Timetable) -> None:
+    due = _due(_events(timetable, [AGRICULTURE]))[7]
+    assert due.start == dt.datetime(2026, 11, 30, tzinfo=SHANGHAI)
+    assert due.end == dt.datetime(2026, 12, 1, tzinfo=SHANGHAI)
+    assert due.role is Role.LEAD and not due.extended and due.sequence == 0
+    assert due.uid == "2026-task7-agriculture-rural-due@duban"
+
+
+def test_reminder_days_are_the_plans_working_days_at_nine(timetable: Timetable) -> None:
+    reminders = [e for e in _events(timetable, [AGRICULTURE])
+                 if e.kind is EventKind.REMINDER and e.task_id == 7]
+    # 30 days before 1 December is Sunday 1 November: moved back to Friday 30 October
+    assert [e.start for e in reminders] == [
+        dt.datetime(2026, month, day, 9, tzinfo=SHANGHAI)
+        for month, day in ((10, 30), (11, 17), (11, 24), (11, 27), (11, 30))]
+    assert [e.offset_days for e in reminders] == [30, 14, 7, 3, 1]
+    assert all(e.end - e.start == dt.timedelta(minutes=REMINDER_MINUTES) for e in reminders)
+    assert reminders[1].uid == "2026-task7-agriculture-rural-reminder-14@duban"
+
+
+def test_uids_are_unique_and_events_sorted(timetable: Timetable) -> None:
+    events = _events(timetable, ["ecology-environment", AGRICULTURE, "towns"])
+    assert len({e.uid for e in events}) == len(events)
+    assert [e.start for e in events] == sorted(e.start for e in events)
+
+
+def test_a_group_stands_for_its_members(timetable: Timetable) -> None:
+    towns = timetable.unit("towns").members
+    events = _events(timetable, ["towns"])
+    assert {e.unit_id for e in events} == set(towns)
+    assert events == _events(timetable, list(towns))
+    assert _events(timetable, ["towns", towns[0]]) == events  # no repeats
+
+
+def test_an_unknown_unit_is_a_key_error(timetable: Timetable) -> None:
+    with pytest.raises(KeyError):
+        _events(timetable, ["no-such-unit"])
+
+
+def test_an_approved_extension_moves_the_due_day_and_reminders_under_the_same_uids(
+        timetable: Timetable) -> None:
+    before = _events(timetable, [AGRICULTURE])
+    moved = _events(timetable, [AGRICULTURE], extensions={
+        (7, AGRICULTURE): [Extension(1, dt.date(2026, 12, 20), "approved")]})
+    due = _due(moved)[7]
+    assert due.start == dt.datetime(2026, 12, 20, tzinfo=SHANGHAI)
+    assert due.extended and due.sequence == 1 and due.planned_due == dt.date(2026, 11, 30)
+    # the same UIDs, so a re-import updates the events (the 3-day and the 1-day reminders
+    # before 21 December fall on one working day, 18 December: one reminder, the plan's)
+    assert {e.uid for e in moved} == {e.uid for e in before} - {
+        "2026-task7-agriculture-rural-reminder-3@duban"}
+    last = max((e for e in moved if e.task_id == 7 and e.kind is EventKind.REMINDER),
+               key=lambda e: e.start)
+    assert last.start == dt.datetime(2026, 12, 18, 9, tzinfo=SHANGHAI)  # 20 Dec is a Sunday
+    others = [(e.uid, e.start) for e in moved if e.task_id != 7]
+    assert others == [(e.uid, e.start) for e in before if e.task_id != 7]
+
+
+def test_pending_and_rejected_extensions_move_nothing(timetable: Timetable) -> None:
+    before = _events(timetable, [AGRICULTURE])
+    for state in ("pending", "rejected"):
+        assert _events(timetable, [AGRICULTURE], extensions={
+            (7, AGRICULTURE): [Extension(1, dt.date(2026, 12, 20), state, decided_at=None)]}
+        ) == before
+
+
+def test_a_second_extension_is_a_second_revision(timetable: Timetable) -> None:
+    due = _due(_events(timetable, [AGRICULTURE], extensions={(7, AGRICULTURE): [
+        Extension(1, dt.date(2026, 12, 10), "approved"),
+        Extension(2, dt.date(2026, 12, 24), "approved",
+                  decided_at=dt.datetime(2026, 12, 8, 10, tzinfo=SHANGHAI))]}))[7]
+    assert due.sequence == 2 and due.start.date() == dt.date(2026, 12, 24)
+
+
+def test_events_are_in_the_office_zone(timetable: Timetable) -> None:
+    events = _events(timetable, [AGRICULTURE], zone=BERLIN)
+    assert all(e.start.tzinfo is BERLIN for e in events)
+    due = _due(events)[7]
+    assert due.start == dt.datetime(2026, 11, 30, tzinfo=BERLIN)
+    first = min(e.start for e in events if e.kind is EventKind.REMINDER)
+    # the reminder goes at 09:00 in the timetable's zone (Shanghai): 02:00 in Berlin
+    assert first == dt.datetime(2026, 10, 30, 9, tzinfo=SHANGHAI)
+    assert first.astimezone(BERLIN).hour == 2
+
+
+def test_a_once_only_task_has_events_only_in_its_year(timetable: Timetable) -> None:
+    in_2020 = Counter(e.task_id for e in _events(timetable, ["ecology-environment"], 2020)
+                      if e.kind is EventKind.DUE)
+    assert {12, 13, 14} <= set(in_2020)
+    assert not {1, 2} & set(in_2020)
