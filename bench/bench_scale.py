@@ -286,17 +286,27 @@ def charts_module() -> Any | None:
         return None
 
 
-def export_function() -> tuple[str, Callable[..., Any]] | None:
-    """The year's workbook builder: ``bot.reports.ledger`` when present, else ``bot.export``."""
-    for name in ("bot.reports.ledger", "bot.export"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        builder = getattr(module, "build_workbook", None)
-        if builder is not None:
-            return name, builder
-    return None
+def export_function(store: Store, timetable: Timetable, t: Any) -> Callable[[], bytes] | None:
+    """The year's ledger as ``/export`` builds it: ``bot.reports.ledger`` (with
+    ``bot.reports.record.collect``) when this commit has it, else the older ``bot.export``."""
+    try:
+        ledger = importlib.import_module("bot.reports.ledger")
+        record = importlib.import_module("bot.reports.record")
+    except ImportError:
+        pass
+    else:
+        return lambda: ledger.build_workbook(t, timetable, record.collect(store, CYCLE), TODAY)
+    try:
+        old = importlib.import_module("bot.export")
+    except ImportError:
+        return None
+
+    def export() -> bytes:
+        facts = store.cycle_facts(CYCLE)
+        history = store.reports_for_cycle(CYCLE)
+        names = {p.telegram_user_id: p.display_name for p in store.list_people(None, None, False)}
+        return bytes(old.build_workbook(t, timetable, CYCLE, facts, history, TODAY, names))
+    return export
 
 
 def commands(store: Store, timetable: Timetable) -> dict[str, Callable[[], Any]]:
@@ -336,20 +346,15 @@ def commands(store: Store, timetable: Timetable) -> dict[str, Callable[[], Any]]
     found: dict[str, Callable[[], Any]] = {
         "/summary": summary, f"/task {TASK_SHOWN}": task_command, "/overdue": overdue,
         f"/unit {unit.name}": unit_command}
-    exporter = export_function()
+    exporter = export_function(store, timetable, t)
     if exporter is not None:
-        def export() -> bytes:
-            facts = store.cycle_facts(CYCLE)
-            history = store.reports_for_cycle(CYCLE)
-            names = {p.telegram_user_id: p.display_name
-                     for p in store.list_people(None, None, False)}
-            return exporter[1](t, timetable, CYCLE, facts, history, TODAY, names)
-        found["export"] = export
+        found["export"] = exporter
     charts = charts_module()
     if charts is not None and hasattr(charts, "tasks_chart"):
-        def chart() -> Any:
+        def chart() -> Any:  # /chart sends both: per task and per unit
             facts = store.cycle_facts(CYCLE)
-            return charts.tasks_chart(t, timetable, CYCLE, facts, TODAY)
+            return [charts.tasks_chart(t, timetable, CYCLE, facts, TODAY),
+                    charts.units_chart(t, timetable, CYCLE, facts, TODAY)]
         found["chart"] = chart
     return found
 
@@ -384,7 +389,8 @@ def measure(backend: str, timetable: Timetable, cycles: tuple[int, ...], per_pai
                                              f"{len(result) / 1e6:.1f} MB)", seconds, "s",
                                              below=EXPORT_TARGET_S, digits=2))
             elif name == "chart":
-                figures.append(median_figure(f"{backend}: the year's chart", seconds, "s",
+                figures.append(median_figure(f"{backend}: the year's charts (/chart: per task "
+                                             "and per unit)", seconds, "s",
                                              below=CHART_TARGET_S, digits=2))
             else:
                 pages = len(result)
