@@ -329,15 +329,20 @@ async def run(options: argparse.Namespace, record: Record) -> list[Figure]:
     runs = max(options.runs, 3)
     main_size = 100 if options.quick else 2000
     figures = await measure_size(main_size, runs, runs, timetable, record)
-    if not options.quick:
-        figures += await measure_size(200, 0, runs, timetable, record)
-        figures += await measure_size(20_000, 0, 1, timetable, record)
+    growth = [] if options.quick else [int(n) for n in options.growth.split(",") if n]
+    for size in growth:
+        if size != main_size:
+            figures += await measure_size(size, 0, runs if size <= 2000 else 1, timetable,
+                                          record)
     return figures
 
 
 def main() -> None:
     """Parse the options, measure, write the record, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--growth", default="200,20000",
+                        help="other numbers of contacts, at the ceiling only (default 200,20000; "
+                             "none with --quick); above 2,000 one run each")
     add_common_options(parser)
     options = parser.parse_args()
     print_environment()

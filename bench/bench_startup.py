@@ -89,10 +89,10 @@ def cpu_seconds(pid: int) -> float:
 
 
 def start_once(url: str, folder: Path, idle: float
-               ) -> tuple[float, float, float, float, float]:
+               ) -> tuple[float, float, float, float, float, float]:
     """One ``duban run``: seconds to the first getUpdates and to the reply to the waiting
-    /start, RSS and peak RSS (MiB) after idling ``idle`` seconds, and the CPU seconds the
-    process had used when its first getUpdates arrived."""
+    /start, RSS and peak RSS (MiB) after idling ``idle`` seconds, the CPU seconds the process
+    had used when its first getUpdates arrived, and its RSS (MiB) then."""
     with running_standin() as api:
         api.add_bot(TOKEN, "duban_startup_bot", 123456)
         api.add_user(ADMIN, "管理员", "zh-hans")
@@ -107,7 +107,7 @@ def start_once(url: str, folder: Path, idle: float
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             first = replied = None
-            cpu = 0.0
+            cpu = at_first = 0.0
             deadline = start + 60
             while (first is None or replied is None) and time.monotonic() < deadline:
                 if process.poll() is not None:
@@ -117,6 +117,7 @@ def start_once(url: str, folder: Path, idle: float
                 if polls and first is None:
                     first = polls[0].at - start
                     cpu = cpu_seconds(process.pid)
+                    at_first = proc_status(process.pid)["VmRSS"]
                 answers = [m for m in api.bot_messages(ADMIN)
                            if m["message_id"] > waiting["message_id"]]
                 if answers and replied is None:
@@ -131,7 +132,7 @@ def start_once(url: str, folder: Path, idle: float
             # is measured here, and the database is thrown away.
             process.kill()
             process.wait()
-    return first, replied, memory["VmRSS"], memory["VmHWM"], cpu
+    return first, replied, memory["VmRSS"], memory["VmHWM"], cpu, at_first
 
 
 def process_probe(command: list[str], runs: int, cwd: Path | None = None
@@ -181,6 +182,8 @@ def run(options: argparse.Namespace, record: Record) -> list[Figure]:
                           [r[4] for r in results], "s", digits=2),
             median_figure(f"`duban run` to the reply to a waiting /start, {people:,} people",
                           [r[1] for r in results], "s", digits=2),
+            median_figure(f"RSS at the first getUpdates, {people:,} people",
+                          [r[5] for r in results], "MiB"),
             median_figure(f"idle RSS {idle:g} s after start, {people:,} people",
                           [r[2] for r in results], "MiB", below=IDLE_RSS_TARGET_MIB),
             median_figure(f"peak RSS by then (VmHWM), {people:,} people",
