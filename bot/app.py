@@ -9,6 +9,7 @@ registered by :func:`bot.handlers.register_handlers`; reminders are scheduled by
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import logging
 from pathlib import Path
@@ -26,12 +27,13 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.handlers import register_handlers
+from bot.logs import quiet_library_noise
 from bot.menus import set_default_menus, set_person_commands
 from bot.pacing import ChatPacer, PerChatUpdates
 from bot.reminders import schedule_dispatch
 from bot.services import ConfigError, Services
 from bot.settings import Settings
-from schedules.clock import Clock, SystemClock
+from schedules.clock import Clock, OffsetClock, SystemClock
 from schedules.loader import load_timetable
 from schedules.model import Timetable
 from storage import Store
@@ -118,8 +120,11 @@ def build_application(settings: Settings, *, timetable: Timetable | None = None,
             Path(settings.resolved_database_url[len("sqlite:///"):]).parent.mkdir(
                 parents=True, exist_ok=True)
         store = Store(settings.resolved_database_url)
-    services = Services(settings=settings, timetable=timetable, store=store,
-                        clock=clock or SystemClock(settings.zone))
+    if clock is None:
+        clock = SystemClock(settings.zone)
+        if settings.clock_offset_seconds:
+            clock = OffsetClock(clock, dt.timedelta(seconds=settings.clock_offset_seconds))
+    services = Services(settings=settings, timetable=timetable, store=store, clock=clock)
 
     builder = (
         ApplicationBuilder()
@@ -141,6 +146,7 @@ def build_application(settings: Settings, *, timetable: Timetable | None = None,
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
     application = builder.build()
+    quiet_library_noise()
     application.bot_data["services"] = services
     application.bot_data["auto_dispatch"] = auto_dispatch
 

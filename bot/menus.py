@@ -1,9 +1,10 @@
 """The command menus: each person sees only their role's commands (``setMyCommands``).
 
 The default scope carries the commands everyone has, once per language (Chinese is the default,
-with no language code); each enrolled person's private chat carries their role's menu
-(``BotCommandScopeChat``), in their language. See Telegram's docs on ``setMyCommands`` and
-command scopes.
+with no language code), set at each start (four calls, however many people are enrolled); each
+enrolled person's private chat carries their role's menu (``BotCommandScopeChat``), in their
+language, set when their role, units or language change. See Telegram's docs on
+``setMyCommands`` and command scopes.
 """
 
 from __future__ import annotations
@@ -83,15 +84,31 @@ def bot_commands(commands: tuple[tuple[str, str], ...], language: str) -> list[B
     return [BotCommand(name, t.gettext(text)) for name, text in commands]
 
 
-async def set_default_menus(application: Application) -> None:
-    """The menus of everyone not enrolled, and of group chats, once per language."""
+async def set_default_menus(application: Application) -> bool:
+    """The menus of everyone not enrolled, and of group chats: one per scope and language.
+
+    Called once at each start: their number does not grow with the people enrolled (each
+    person's own menu is set when their role changes: :func:`set_person_commands`). Telegram
+    failing at that moment (a 5xx, a dropped connection) is one warning line, not a stopped
+    start: the menus Telegram already has stay, and the next start sets them again.
+
+    Returns:
+        Whether every menu was set.
+    """
+    failures: list[str] = []
     for language in LANGUAGES:
         code = None if language == DEFAULT_LANGUAGE else language
-        await application.bot.set_my_commands(bot_commands(COMMON_COMMANDS, language),
-                                              scope=BotCommandScopeDefault(), language_code=code)
-        await application.bot.set_my_commands(bot_commands(GROUP_COMMANDS, language),
-                                              scope=BotCommandScopeAllGroupChats(),
-                                              language_code=code)
+        for scope, commands in ((BotCommandScopeDefault(), COMMON_COMMANDS),
+                                (BotCommandScopeAllGroupChats(), GROUP_COMMANDS)):
+            try:
+                await application.bot.set_my_commands(bot_commands(commands, language),
+                                                      scope=scope, language_code=code)
+            except TelegramError as exc:
+                failures.append(f"{scope.type}/{language}: {type(exc).__name__}: {exc}")
+    if failures:
+        log.warning("Telegram did not take %s of the default command menus (%s); the menus it "
+                    "had stay until the next start", len(failures), failures[0])
+    return not failures
 
 
 async def set_person_commands(application: Application, chat_id: int, role: str | None,
@@ -109,4 +126,5 @@ async def set_person_commands(application: Application, chat_id: int, role: str 
             await application.bot.set_my_commands(
                 bot_commands(commands_for_role(role, serves_units), language), scope=scope)
     except TelegramError as exc:
-        log.warning("could not set the command menu of chat %s: %s", chat_id, exc)
+        log.warning("could not set the command menu of chat %s: %s: %s", chat_id,
+                    type(exc).__name__, exc)

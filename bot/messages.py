@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterator
 
 from telegram import Bot, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter
 
 from bot.i18n import N_, Translator
 from bot.render import page_footer, paginate
@@ -136,6 +136,16 @@ async def send_pages(bot: Bot, chat_id: int, text: str, t: Translator,
             reply_to_message_id=reply_to_message_id if index == 0 else None)
         message_id = sent.message_id
     return message_id
+
+
+def is_transient_telegram_error(error: BaseException | None) -> bool:
+    """Whether Telegram's answer (or its absence) is a passing trouble, not a bug: a dropped
+    connection or timeout, a 5xx (Telegram's front end answers 502 with an HTML page, which PTB
+    raises as ``NetworkError``), a 429 after the pacer's retries, or 409 (another instance
+    polled: the updater retries on its own)."""
+    if isinstance(error, BadRequest):  # a NetworkError subclass, but the bot's own fault
+        return False
+    return isinstance(error, (NetworkError, RetryAfter, Conflict))
 
 
 @contextlib.contextmanager

@@ -5,24 +5,25 @@ it into one durable row per recipient chat (unique key: task, unit, cycle, kind,
 A unit with no enrolled contact gets a row for chat 0, which is never sent but reported to the
 admins, so nobody is skipped silently. :func:`dispatch_due` runs every minute from PTB's
 JobQueue (APScheduler): it re-plans when the recipients or the timetable changed, decides what to
-do with each due row (:func:`decide`, pure), claims each row it sends, and marks it sent with its
-Telegram message id.
+do with each due row (:func:`decide`, pure), leases the rows of each message just before sending
+it (``Store.claim_leased``, judged by the database's clock, renewed while the run works) and
+records them sent with their Telegram message id as soon as Telegram answered.
 
 Catch-up after downtime: of several missed reminders of the same kind for the same task and chat
 only the newest is sent (one digest per chat), a ``before`` reminder only while the cutoff has not
 passed, overdue notices and digests only within :data:`STALE_AFTER`; the others are marked
-skipped with their reason and logged. A row planned long after its time (its recipient enrolled
-later, or the timetable gained a reminder) is skipped the same way, never sent late.
+skipped with their reason. A row planned long after its time (its recipient enrolled later, or
+the timetable gained a reminder) is skipped the same way, never sent late.
 
-Limits: sends go through PTB's ``AIORateLimiter`` (overall and per-group limits, 429 retries);
-the dispatcher also keeps its own sends to :data:`MAX_SEND_RATE` in any second as Telegram
-sees them (:class:`SendWindow`: the limiter's leaky bucket lets a fan-out start with a burst of
-30 on top of its 30 a second, and requests delayed on the way arrive bunched) and
-``per_chat_interval`` seconds apart within one chat. A 403 deactivates the person (or unbinds
-the group) and tells the admins; network errors and 5xx put the row back to pending with an
-exponential back-off; other errors fail the row and tell the admins. A row left ``sending`` by
-a crash is sent again after :data:`STALE_SENDING` (at-least-once in that narrow window: Telegram
-cannot be asked whether the message went out). The rules, in a table: docs/reminders.md.
+Limits: at most ``max_send_rate`` messages are between claim and record at once, so a crash
+leaves at most that many unrecorded (sent again once their lease runs out); sends go through
+the pacer (:class:`bot.pacing.ChatPacer`) and the run's own :class:`SendWindow`, which keeps its
+sends to :data:`MAX_SEND_RATE` in any second as Telegram sees them, and ``per_chat_interval``
+seconds apart within one chat. A 403 deactivates the person (or unbinds the group) and tells the
+admins; network errors and 5xx put the rows back to pending with an exponential back-off; a
+database outage puts them back to pending (or their lease returns them) and the run retries
+with back-off; other errors fail the row and tell the admins. The rules, in a table:
+docs/reminders.md.
 """
 
 from __future__ import annotations
@@ -30,28 +31,29 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import heapq
 import itertools
 import logging
-from collections import defaultdict, deque
+import os
+import socket
+import uuid
+from collections import Counter, defaultdict
 from collections.abc import (
-    AsyncIterator,
     Callable,
     Collection,
     Mapping,
     Sequence,
 )
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot.i18n import Translator
 from bot.messages import daily_keyboard, report_keyboard
-from bot.pacing import BULK
+from bot.pacing import BULK, ChatPacer, SendWindow
 from bot.render import (
     DueItem,
     Facts,
@@ -85,16 +87,29 @@ from schedules.workflow import (
     finished_pairs,
     unit_state,
 )
+from storage import is_transient_database_error
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 JOB_NAME = "dispatch-reminders"
-STALE_SENDING = dt.timedelta(minutes=10)
-"""A row ``sending`` for this long was interrupted by a crash: it goes back to pending."""
+RECORD_PATIENCE = 600.0
+"""Seconds the dispatcher keeps trying to record a message that went out (database down)."""
+CLAIM_PATIENCE = 30.0
+"""Seconds the dispatcher keeps trying to claim while the database is down, before it leaves
+the rest to the next run."""
 MAX_ATTEMPTS = 5
+QUICK_RETRIES = (1.0, 3.0)
+"""Seconds before a message that met a dropped connection or a 5xx is tried again within the
+run, holding its lease; after these it goes back to pending with :func:`retry_delay`'s
+back-off (1, 2, 4, 8 minutes). A 5 % connection drop then costs a fan-out seconds, not
+minutes."""
 REPLAN_EVERY = dt.timedelta(hours=1)
-MAX_SEND_RATE = 25
-"""The dispatcher's sends in any second, below Telegram's ~30 to leave room for replies."""
+MAX_SEND_RATE = 28
+"""The dispatcher's messages in flight at once (between claim and record: what a crash can leave
+unrecorded), and its sends in any second when no pacer keeps the bulk budget (with
+:class:`bot.pacing.ChatPacer`, its bulk window of 28 a second does, and replies to people go
+ahead of every bulk send)."""
 
 
 @dataclass
@@ -110,6 +125,8 @@ class DispatchReport:
     digest_without_leadership: bool = False
     deactivated: list[int] = field(default_factory=list)
     unbound: list[int] = field(default_factory=list)
+    resent_soon: list[int] = field(default_factory=list)
+    """Messages (by their first row) tried again within the run after a transient error."""
 
 
 # -- planning into the database ----------------------------------------------------------------
@@ -121,16 +138,16 @@ async def planned_specs(services: Services, cycle: int, contacts: Mapping[str, S
 
 async def cycle_plan(services: Services, cycle: int) -> list[PlannedReminder]:
     """The cycle's planned reminders, each unit's cutoff moved by its approved extension."""
-    moved = cutoff_overrides(await services.db(services.store.extensions, cycle))
+    moved = cutoff_overrides(await services.bulk_db(services.store.extensions, cycle))
     return plan_reminders(services.timetable, cycle, services.calendar, moved)
 
 
 async def current_specs(services: Services, cycle: int) -> list[ReminderSpec]:
     """The delivery rows the cycle's plan asks for, given who is enrolled now."""
-    people = await services.db(services.store.list_people, None, None, False)
+    people = await services.bulk_db(services.store.list_people, None, None, False)
     memberships = [(m.telegram_user_id, m.unit_id)
-                   for m in await services.db(services.store.memberships)]
-    chats = [c.chat_id for c in await services.db(services.store.leadership_chats)]
+                   for m in await services.bulk_db(services.store.memberships)]
+    chats = [c.chat_id for c in await services.bulk_db(services.store.leadership_chats)]
     contacts, leadership = recipients(people, memberships, chats)
     return await planned_specs(services, cycle, contacts, leadership)
 
@@ -138,7 +155,7 @@ async def current_specs(services: Services, cycle: int) -> list[ReminderSpec]:
 async def sync_plan(services: Services, cycle: int, now: dt.datetime) -> int:
     """Write the cycle's delivery rows (idempotent); returns how many were new."""
     specs = await current_specs(services, cycle)
-    return await services.db(services.store.plan_deliveries, specs, now)
+    return await services.bulk_db(services.store.plan_deliveries, specs, now)
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -162,68 +179,6 @@ def render_digest(services: Services, t: Translator, cycle: int, facts: Facts,
 
 
 # -- sending ---------------------------------------------------------------------------------
-class SendWindow:
-    """At most ``limit`` sends in flight or finished within the last ``period`` seconds.
-
-    A send counts from its start until ``period`` seconds after it *finished*, so that however
-    the requests are delayed on their way (a busy event loop, a slow connection), Telegram
-    never sees more than ``limit`` of them in any ``period``. Waiters with a higher
-    ``priority`` go first (the dispatcher gives chats with more messages still to send a higher
-    one, so that their one-a-second chain does not wait behind everybody's first message);
-    equal priorities go in arrival order.
-    """
-
-    def __init__(self, limit: int, period: float = 1.0) -> None:
-        self._limit = limit
-        self._period = period
-        self._finished: deque[float] = deque()
-        self._in_flight = 0
-        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
-        self._arrivals = itertools.count()
-        self._timer: asyncio.TimerHandle | None = None
-
-    @asynccontextmanager
-    async def slot(self, priority: int = 0) -> AsyncIterator[None]:
-        """Hold a place in the window for the duration of one send."""
-        if self._limit <= 0:
-            yield
-            return
-        admitted = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (-priority, next(self._arrivals), admitted))
-        self._admit()
-        try:
-            await admitted
-        except asyncio.CancelledError:
-            if admitted.done() and not admitted.cancelled():  # admitted, then cancelled
-                self._release()
-            raise
-        try:
-            yield
-        finally:
-            self._release()
-
-    def _release(self) -> None:
-        self._in_flight -= 1
-        self._finished.append(asyncio.get_running_loop().time())
-        self._admit()
-
-    def _admit(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        now = loop.time()
-        while self._finished and now - self._finished[0] >= self._period:
-            self._finished.popleft()
-        while self._waiting and self._in_flight + len(self._finished) < self._limit:
-            _, _, admitted = heapq.heappop(self._waiting)
-            if not admitted.done():  # else its task was cancelled while waiting
-                self._in_flight += 1
-                admitted.set_result(None)
-        if self._waiting and self._finished:  # (if all are in flight, a release admits)
-            self._timer = loop.call_at(self._finished[0] + self._period, self._admit)
-
-
 @dataclass
 class _Run:
     """What one dispatch run shares between its concurrent senders."""
@@ -239,6 +194,14 @@ class _Run:
     facts: dict[int, CycleFacts] = field(default_factory=dict)
     failures: list[tuple[Any, str]] = field(default_factory=list)
     chats_written: set[int] = field(default_factory=set)
+    in_flight: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_SEND_RATE))
+    instance: str = ""
+    lease_seconds: float = 30.0
+    claim_patience: float = CLAIM_PATIENCE
+    database_down: bool = False
+    database_warned: bool = False
+    incidents: list[str] = field(default_factory=list)
+    quick_retry_scale: float = 1.0
 
     @property
     def today(self) -> dt.date:
@@ -282,7 +245,7 @@ async def _fresh_facts(run: _Run, rows: Sequence[Any]) -> dict[int, CycleFacts]:
         known = run.facts[cycle]
         reports = dict(known.reports)
         for unit_id in {row.unit_id for row in rows if row.cycle == cycle}:
-            reports.update(await services.db(services.store.latest_reports, cycle, None,
+            reports.update(await services.bulk_db(services.store.latest_reports, cycle, None,
                                              unit_id))
         fresh[cycle] = dataclasses.replace(known, reports=reports)
     return fresh
@@ -302,7 +265,7 @@ async def _compose(run: _Run, rows: list[Any], t: Translator) -> tuple[str, Any,
                 row.task_id, row.unit_id) in acknowledged_pairs(facts[row.cycle]):
             reason = ACKNOWLEDGED
         if reason:  # it changed during this run
-            await services.db(store.mark_skipped, row.id, reason, now)
+            await services.bulk_db(store.mark_skipped, row.id, reason, now)
             run.report.skipped.append((row.id, reason))
         else:
             carried.append(row)
@@ -326,26 +289,59 @@ async def _compose(run: _Run, rows: list[Any], t: Translator) -> tuple[str, Any,
 async def _send_message(run: _Run, rows: list[Any], priority: int = 0) -> bool:
     """Claim, render, send and record one message (a digest, or a person's reminders).
 
-    Every row it carries is marked sent with its Telegram message id. False if its chat can no
-    longer be written to. ``priority``: how many more messages its chat is waiting for (see
-    :class:`SendWindow`).
+    At most ``run.in_flight`` messages are between their claim and their record at once, so
+    that a crash leaves at most that many sends unrecorded (docs/reminders.md). Every row the
+    message carries is leased together and marked sent with its Telegram message id as soon as
+    Telegram answered. False if its chat can no longer be written to. ``priority``: how many
+    more messages its chat is waiting for (see :class:`SendWindow`).
     """
-    services, store, now, report = run.services, run.services.store, run.now, run.report
-    claimed = [row for row in rows if await services.db(store.claim, row.id, now)]
-    if not claimed:
-        return True  # another run took them
+    async with run.in_flight:
+        if run.database_down:  # the run gives up on new claims; the rows stay pending
+            report_rows(run.report.waiting, rows)
+            return True
+        try:
+            claimed = await _with_database(
+                run, run.services.store.claim_leased, [row.id for row in rows], run.instance,
+                run.lease_seconds, run.now, patience=run.claim_patience)
+        except DatabaseUnavailable:
+            run.database_down = True
+            report_rows(run.report.waiting, rows)
+            return True
+        if not claimed:
+            return True  # another instance (or run) holds them
+        return await _send_claimed(run, claimed, priority)
+
+
+def report_rows(into: list[int], rows: Sequence[Any]) -> None:
+    """Add the rows' ids to one of a report's lists."""
+    into.extend(row.id for row in rows)
+
+
+async def _send_claimed(run: _Run, claimed: list[Any], priority: int) -> bool:
+    services = run.services
     chat_id = claimed[0].chat_id
     t = services.translator(run.languages.get(chat_id))
     try:
         if claimed[0].kind == ReminderKind.DIGEST.value:
             row = claimed[0]
             text = render_digest(services, t, row.cycle, run.facts[row.cycle], run.today)
-            message_id = await _send_text(run, chat_id, text, t, priority=priority)
+            keyboard = None
         else:
             text, keyboard, claimed = await _compose(run, claimed, t)
             if not claimed:
                 return True
-            message_id = await _send_text(run, chat_id, text, t, keyboard, priority)
+        for attempt in itertools.count(1):
+            try:
+                message_id = await _send_text(run, chat_id, text, t, keyboard, priority)
+                break
+            except (BadRequest, RetryAfter):
+                raise
+            except NetworkError as exc:  # a dropped connection, a 5xx: try again soon
+                run.incidents.append(first_line(exc))
+                if attempt > len(QUICK_RETRIES):
+                    raise
+                await asyncio.sleep(QUICK_RETRIES[attempt - 1] * run.quick_retry_scale)
+                run.report.resent_soon.append(claimed[0].id)
     except Forbidden as exc:
         await _forbidden(run, claimed, exc)
         return False
@@ -353,38 +349,112 @@ async def _send_message(run: _Run, rows: list[Any], priority: int = 0) -> bool:
         await _fail(run, claimed, f"bad request: {exc.message}")
         return True
     except (RetryAfter, NetworkError) as exc:
-        attempts = max(row.attempts for row in claimed) + 1
-        if attempts >= MAX_ATTEMPTS:
-            await _fail(run, claimed, f"gave up after {attempts} attempts: {exc}")
-            return True
-        delay = retry_delay(attempts)
-        if isinstance(exc, RetryAfter):  # AIORateLimiter already waited and retried
-            # ``exc.retry_after`` warns until PTB_TIMEDELTA is set; the value is this one
-            delay = max(delay, exc._retry_after)
-        for row in claimed:
-            await services.db(store.retry_later, row.id, f"{type(exc).__name__}: {exc}", now)
-            run.retry_at[row.id] = now + delay
-            report.retried.append(row.id)
-        log.warning("reminders %s to chat %s: %s; retrying after %s",
-                    [row.id for row in claimed], chat_id, exc, delay)
+        await _retry(run, claimed, exc)
         return True
     except TelegramError as exc:
         await _fail(run, claimed, f"{type(exc).__name__}: {exc}")
         return True
-    except Exception as exc:  # a bug must not leave the rows "sending" nor stop the run
+    except Exception as exc:
+        if is_transient_database_error(exc):  # before the send: nothing went out
+            await _give_back(run, claimed, exc)
+            return True
+        # a bug must not leave the rows "sending" nor stop the run
         log.exception("reminders %s could not be sent", [row.id for row in claimed])
         await _fail(run, claimed, f"internal error: {type(exc).__name__}: {exc}")
         return True
-    for row in claimed:
-        await services.db(store.mark_sent, row.id, message_id, now)
-        run.retry_at.pop(row.id, None)
-        report.sent.append(row.id)
+    await _record_sent(run, claimed, message_id)
     return True
+
+
+async def _record_sent(run: _Run, rows: Sequence[Any], message_id: int) -> None:
+    """Mark the rows of a message Telegram accepted as sent, patiently: it went out, and a row
+    left ``sending`` would be sent again once its lease runs out."""
+    ids = [row.id for row in rows]
+    try:
+        await _with_database(run, run.services.store.mark_sent_many, ids, message_id, run.now,
+                             patience=RECORD_PATIENCE)
+    except DatabaseUnavailable:
+        log.error("reminders %s went out as message %s to chat %s but cannot be recorded: "
+                  "the database is unreachable; they will be sent again when their lease "
+                  "runs out", ids, message_id, rows[0].chat_id)
+        return
+    for row in rows:
+        run.retry_at.pop(row.id, None)
+        run.report.sent.append(row.id)
+
+
+async def _retry(run: _Run, rows: Sequence[Any], exc: TelegramError) -> None:
+    """A transient Telegram error: back to pending, retried after a back-off."""
+    services, store, now = run.services, run.services.store, run.now
+    attempts = max(row.attempts for row in rows) + 1
+    if attempts >= MAX_ATTEMPTS:
+        await _fail(run, rows, f"gave up after {attempts} attempts: {exc}")
+        return
+    delay = retry_delay(attempts)
+    if isinstance(exc, RetryAfter):  # the rate limiter already waited and retried
+        # ``exc.retry_after`` warns until PTB_TIMEDELTA is set; the value is this one
+        delay = max(delay, exc._retry_after)
+    for row in rows:
+        await services.bulk_db(store.retry_later, row.id, f"{type(exc).__name__}: {exc}", now)
+        run.retry_at[row.id] = now + delay
+        run.report.retried.append(row.id)
+    run.incidents.append(first_line(exc))
+
+
+async def _give_back(run: _Run, rows: Sequence[Any], exc: Exception) -> None:
+    """The database failed before the send: the rows go back to pending (their lease runs out
+    if even that fails), the run stops claiming, the next run tries again."""
+    run.database_down = True
+    try:
+        for row in rows:
+            await run.services.bulk_db(run.services.store.retry_later, row.id,
+                                  f"database error: {type(exc).__name__}", run.now)
+    except Exception as again:  # still down: the lease returns them
+        if not is_transient_database_error(again):
+            raise
+    report_rows(run.report.waiting, rows)
+
+
+class DatabaseUnavailable(Exception):
+    """The database kept failing for longer than the caller's patience."""
+
+
+async def _with_database(run: _Run, function: Callable[..., T], *args: Any,
+                         patience: float) -> T:
+    """``services.bulk_db(function, *args)``, retried with back-off while the database is
+    unreachable (a restart, a fail-over), for up to ``patience`` seconds.
+
+    Raises:
+        DatabaseUnavailable: still failing after ``patience`` seconds (one warning logged).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    delay = 0.5
+    while True:
+        try:
+            return await run.services.bulk_db(function, *args)
+        except Exception as exc:
+            if not is_transient_database_error(exc):
+                raise
+            if loop.time() + delay > deadline:
+                raise DatabaseUnavailable(str(exc)) from exc
+            if not run.database_warned:
+                run.database_warned = True
+                log.warning("the database is unreachable (%s); the dispatcher retries with "
+                            "back-off", first_line(exc))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception as one short line: its type and the first line of its text."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 async def _fail(run: _Run, rows: Sequence[Any], reason: str) -> None:
     for row in rows:
-        await run.services.db(run.services.store.mark_failed, row.id, reason, run.now)
+        await run.services.bulk_db(run.services.store.mark_failed, row.id, reason, run.now)
         run.retry_at.pop(row.id, None)
         run.report.failed.append((row.id, reason))
         run.failures.append((row, reason))
@@ -398,15 +468,15 @@ async def _forbidden(run: _Run, rows: Sequence[Any], exc: Forbidden) -> None:
     reason = f"forbidden: {exc.message}"
     chat_id = rows[0].chat_id
     for row in rows:
-        await services.db(store.mark_failed, row.id, reason, now)
+        await services.bulk_db(store.mark_failed, row.id, reason, now)
         run.report.failed.append((row.id, reason))
     log.warning("reminders %s: chat %s refuses the bot: %s", [row.id for row in rows], chat_id,
                 exc.message)
     if chat_id in run.languages and chat_id > 0:
-        if await services.db(store.deactivate_person, chat_id,
+        if await services.bulk_db(store.deactivate_person, chat_id,
                              f"bot blocked or never started: {exc.message}", now):
             run.report.deactivated.append(chat_id)
-    elif await services.db(store.unbind_chat, chat_id, now):
+    elif await services.bulk_db(store.unbind_chat, chat_id, now):
         run.report.unbound.append(chat_id)
     else:
         run.failures.extend((row, reason) for row in rows)
@@ -426,7 +496,7 @@ async def tell_admins(application: Application, services: Services,
         pause_before: chats just written to: wait ``interval`` first (per-chat limit).
         interval: seconds between two messages to one chat.
     """
-    people = await services.db(services.store.list_people, None, "admin")
+    people = await services.bulk_db(services.store.list_people, None, "admin")
     targets = {p.telegram_user_id: p.language for p in people}
     for admin_id in services.settings.admins:
         targets.setdefault(admin_id, None)
@@ -514,18 +584,40 @@ async def dispatch_due(application: Application, now: dt.datetime | None = None
     clock).
     """
     services: Services = application.bot_data["services"]
-    store = services.store
     now = (now or services.clock.now()).astimezone(services.settings.zone)
+    started = asyncio.get_running_loop().time()
+    report = await _dispatch(application, services, now)
+    if report.sent or report.skipped or report.failed or report.retried:
+        log.info("%s", summary_line(report, now, asyncio.get_running_loop().time() - started))
+    return report
+
+
+def summary_line(report: DispatchReport, now: dt.datetime, seconds: float) -> str:
+    """One dispatch run in one log line: what it sent, skipped (by reason), retried, failed."""
+    reasons = Counter(reason for _, reason in report.skipped)
+    skipped = ", ".join(f"{count} {reason}" for reason, count in reasons.most_common())
+    return (f"dispatch at {now.isoformat(timespec='seconds')}: {len(report.sent)} sent, "
+            f"{len(report.skipped)} skipped{f' ({skipped})' if skipped else ''}, "
+            f"{len(report.retried)} to retry, {len(report.failed)} failed, "
+            f"{len(report.waiting)} waiting; {seconds:.1f} s")
+
+
+async def _dispatch(application: Application, services: Services, now: dt.datetime
+                    ) -> DispatchReport:
+    store = services.store
     report = DispatchReport()
-    for stale in await services.db(store.stale_sending, now - STALE_SENDING):
-        log.warning("reminder %s was interrupted while sending; it will be sent again", stale.id)
-        await services.db(store.retry_later, stale.id or 0, "interrupted while sending", now)
-    everyone = await services.db(store.list_people, None, None, False)
-    memberships = [(m.telegram_user_id, m.unit_id) for m in await services.db(store.memberships)]
+    released = await services.bulk_db(store.release_expired_leases, now)
+    if released:
+        log.warning("%s reminders were left sending by a stopped dispatcher (%s); their lease "
+                    "ran out and they are sent again", len(released),
+                    ", ".join(sorted({r.claimed_by or "-" for r in released})))
+    everyone = await services.bulk_db(store.list_people, None, None, False)
+    memberships = [(m.telegram_user_id, m.unit_id)
+                   for m in await services.bulk_db(store.memberships)]
     served: dict[int, list[str]] = defaultdict(list)
     for telegram_user_id, unit_id in memberships:
         served[telegram_user_id].append(unit_id)
-    bound = [c.chat_id for c in await services.db(store.leadership_chats)]
+    bound = [c.chat_id for c in await services.bulk_db(store.leadership_chats)]
     contacts, leadership = recipients(everyone, memberships, bound)
 
     cycle = now.year
@@ -534,24 +626,25 @@ async def dispatch_due(application: Application, now: dt.datetime | None = None
     last = application.bot_data.get("replanned_at")
     if (last is None or now - last >= REPLAN_EVERY or now < last
             or application.bot_data.get("planned") != fingerprint):
-        added = await services.db(store.plan_deliveries, specs[cycle], now)
+        added = await services.bulk_db(store.plan_deliveries, specs[cycle], now)
         application.bot_data["replanned_at"] = now
         application.bot_data["planned"] = fingerprint
         if added:
             log.info("planned %s new deliveries for %s", added, cycle)
-    due = await services.db(store.due_deliveries, now)
+    due = await services.bulk_db(store.due_deliveries, now)
     if not due:
         return report
     facts: dict[int, CycleFacts] = {}
     for row_cycle in {row.cycle for row in due}:
         if row_cycle not in specs:
             specs[row_cycle] = await planned_specs(services, row_cycle, contacts, leadership)
-        facts[row_cycle] = await services.db(store.cycle_facts, row_cycle)
+        facts[row_cycle] = await services.bulk_db(store.cycle_facts, row_cycle)
     finished, acknowledged = settled(services, facts)
     wanted = {s.key for cycle_specs in specs.values() for s in cycle_specs}
     inactive = {p.telegram_user_id for p in everyone if not p.active}
     retry_at: dict[int, dt.datetime] = application.bot_data.setdefault("retry_at", {})
     by_chat: dict[int, list[Any]] = defaultdict(list)
+    skips: list[tuple[int, str]] = []
     for decision in decide(due, now, finished, wanted, inactive, retry_at, acknowledged):
         row = decision.row
         if decision.send:
@@ -559,20 +652,27 @@ async def dispatch_due(application: Application, now: dt.datetime | None = None
         elif decision.wait:
             report.waiting.append(row.id)
         else:
-            await services.db(store.mark_skipped, row.id, decision.reason, now)
-            report.skipped.append((row.id, decision.reason))
+            skips.append((row.id, decision.reason))
             retry_at.pop(row.id, None)
             if decision.reason == NO_CONTACT:
                 report.units_without_contact.add((row.task_id, row.unit_id))
             elif decision.reason == NO_LEADERSHIP:
                 report.digest_without_leadership = True
-            log.info("reminder %s (%s, task %s, %s, chat %s) skipped: %s", row.id, row.kind,
-                     row.task_id, row.unit_id or "-", row.chat_id, decision.reason)
+    if skips:  # one transaction, whatever their number (thousands after a first start)
+        await services.bulk_db(store.mark_skipped_many, skips, now)
+        report.skipped.extend(skips)
     languages: dict[int, str | None] = {p.telegram_user_id: p.language for p in everyone}
-    languages |= {c.chat_id: c.language for c in await services.db(store.leadership_chats)}
-    run = _Run(application, services, now, report, languages,
-               SendWindow(int(application.bot_data.get("max_send_rate", MAX_SEND_RATE))),
-               application.bot_data.get("per_chat_interval", 1.0), retry_at, facts)
+    languages |= {c.chat_id: c.language for c in await services.bulk_db(store.leadership_chats)}
+    rate = int(application.bot_data.get("max_send_rate", MAX_SEND_RATE))
+    # With the pacer, its bulk window paces the sends as Telegram sees them (a second window
+    # here would hold each slot through the pacer's waits too, and slow the fan-out).
+    paced = (isinstance(application.bot.rate_limiter, ChatPacer)
+             and "max_send_rate" not in application.bot_data)
+    run = _Run(application, services, now, report, languages, SendWindow(0 if paced else rate),
+               application.bot_data.get("per_chat_interval", 1.0), retry_at, facts,
+               in_flight=asyncio.Semaphore(rate if rate > 0 else MAX_SEND_RATE),
+               instance=instance_of(application), lease_seconds=services.settings.lease_seconds,
+               quick_retry_scale=float(application.bot_data.get("quick_retry_scale", 1.0)))
 
     async def drain(rows: list[Any]) -> None:
         messages = messages_for(rows)
@@ -582,19 +682,75 @@ async def dispatch_due(application: Application, now: dt.datetime | None = None
             if not await _send_message(run, message, len(messages) - index - 1):
                 for rest in messages[index + 1:]:  # the chat refuses the bot: the rest cannot go
                     for row in rest:
-                        await services.db(store.mark_skipped, row.id, NOT_ENROLLED, now)
+                        await services.bulk_db(store.mark_skipped, row.id, NOT_ENROLLED, now)
                         report.skipped.append((row.id, NOT_ENROLLED))
                 return
 
-    await asyncio.gather(*(drain(rows) for rows in by_chat.values()))
+    renewal = asyncio.create_task(_renew_leases(run))
+    try:
+        await asyncio.gather(*(drain(rows) for rows in by_chat.values()))
+    finally:
+        renewal.cancel()
+    if run.incidents:  # one line for the run, however many sends met them
+        kinds = Counter(run.incidents)
+        log.warning("Telegram trouble during the dispatch: %s transient errors (%s); %s "
+                    "quick retries within the run, %s rows wait for a later run",
+                    len(run.incidents),
+                    "; ".join(f"{n} x {k}" for k, n in kinds.most_common(3)),
+                    len(report.resent_soon), len(report.retried))
     people = {p.telegram_user_id: p for p in everyone}
-    if (report.deactivated or report.unbound or report.units_without_contact
-            or report.digest_without_leadership or run.failures):
+    notice = news_for_admins(report, application.bot_data.setdefault("admins_told", {}),
+                             run.today)
+    if (notice.deactivated or notice.unbound or notice.units_without_contact
+            or notice.digest_without_leadership or run.failures):
         await tell_admins(application, services,
-                          lambda t: admin_notice(services, t, report, people, run.failures,
+                          lambda t: admin_notice(services, t, notice, people, run.failures,
                                                  served),
                           run.window, run.chats_written, run.interval)
     return report
+
+
+def news_for_admins(report: DispatchReport, told: dict[str, dt.date], today: dt.date
+                    ) -> DispatchReport:
+    """What of a run's report the admins have not heard today: a unit without contact and a
+    digest without leadership are told at most once a day (a unit with reminders at several
+    hours would otherwise be reported at each). ``told`` (kept by the caller) is updated.
+    """
+    units = {(task, unit) for task, unit in report.units_without_contact
+             if told.get(f"no contact:{unit}") != today}
+    leadership = report.digest_without_leadership and told.get("no leadership") != today
+    for _, unit in units:
+        told[f"no contact:{unit}"] = today
+    if leadership:
+        told["no leadership"] = today
+    return dataclasses.replace(report, units_without_contact=units,
+                               digest_without_leadership=leadership)
+
+
+def instance_of(application: Application) -> str:
+    """This process's name in ``reminder.claimed_by``: host, process id and a random part (a
+    new one at every start, so that a restarted bot never takes its predecessor's leases for
+    its own)."""
+    instance: str | None = application.bot_data.get("instance")
+    if instance is None:
+        instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        application.bot_data["instance"] = instance
+    return instance
+
+
+async def _renew_leases(run: _Run) -> None:
+    """Keep this instance's leases alive while the run sends (every third of a lease)."""
+    store = run.services.store
+    while True:
+        await asyncio.sleep(run.lease_seconds / 3)
+        try:
+            await run.services.bulk_db(store.renew_leases, run.instance, run.lease_seconds)
+        except Exception as exc:
+            if not is_transient_database_error(exc):
+                raise
+            if not run.database_warned:  # one line per outage
+                run.database_warned = True
+                log.warning("could not renew the reminder leases: %s", first_line(exc))
 
 
 @dataclass(frozen=True)
@@ -625,7 +781,7 @@ async def dry_run(services: Services, at: dt.datetime) -> list[Decision]:
     """What a dispatch run at ``at`` would do, without writing or sending anything."""
     at = at.astimezone(services.settings.zone)
     cycle = at.year
-    stored = {r.key: r for r in await services.db(services.store.reminders_for_cycle, cycle)}
+    stored = {r.key: r for r in await services.bulk_db(services.store.reminders_for_cycle, cycle)}
     specs = await current_specs(services, cycle)
     rows: list[DryRow] = []
     for spec in specs:
@@ -639,9 +795,9 @@ async def dry_run(services: Services, at: dt.datetime) -> list[Decision]:
         else:
             rows.append(DryRow(row.id or 0, *_identity(spec), spec.due_at, spec.cutoff, state,
                                row.attempts, row.created_at))
-    facts = {cycle: await services.db(services.store.cycle_facts, cycle)}
+    facts = {cycle: await services.bulk_db(services.store.cycle_facts, cycle)}
     finished, acknowledged = settled(services, facts)
-    everyone = await services.db(services.store.list_people, None, None, False)
+    everyone = await services.bulk_db(services.store.list_people, None, None, False)
     inactive = {p.telegram_user_id for p in everyone if not p.active}
     return decide(rows, at, finished, {s.key for s in specs}, inactive, None, acknowledged)
 

@@ -9,7 +9,8 @@ words them as a government notice in the reader's language. The rules, in short:
   (``schedules.workflow.task_view``): confirmed, reported done awaiting review, overdue, and
   the rest (under way or not reported yet, not late);
 * **finished early**: a unit's scored duty (:mod:`schedules.scorecard`) finished at least one
-  day before its due date; units with the most such tasks first, then the most days early;
+  day before its due date (marked when a leader has not confirmed it yet); units with the most
+  such tasks first, then the most days early;
 * **overdue**: a scored duty past its cutoff and not finished (missing, or blocked after the
   cutoff), with the days past due and the urges the unit received on that task; the longest
   overdue first;
@@ -52,11 +53,21 @@ class Counts:
 
 
 @dataclass(frozen=True)
+class EarlyItem:
+    """A task a unit finished early: how many days, and whether a leader confirmed it yet
+    (a report of done not reviewed yet is said so)."""
+
+    task_id: int
+    days_early: int
+    confirmed: bool
+
+
+@dataclass(frozen=True)
 class EarlyFinish:
-    """A unit that finished tasks early: (task id, days early) each, in task order."""
+    """A unit that finished tasks early, in task order."""
 
     unit_id: str
-    tasks: tuple[tuple[int, int], ...]
+    tasks: tuple[EarlyItem, ...]
 
 
 @dataclass(frozen=True)
@@ -129,9 +140,11 @@ def select_bulletin(timetable: Timetable, facts: CycleFacts, scores: Sequence[Un
     early: list[EarlyFinish] = []
     late: list[Overdue] = []
     for score in scores:
-        ahead = tuple((d.task_id, d.days_early) for d in score.duties
+        ahead = tuple(EarlyItem(d.task_id, d.days_early,
+                                states[(d.task_id, d.unit_id)].phase is Phase.CONFIRMED)
+                      for d in score.duties
                       if d.outcome is Outcome.ON_TIME and d.days_early is not None
-                      and d.days_early >= 1)
+                      and d.days_early >= 1 and (d.task_id, d.unit_id) in states)
         if ahead:
             early.append(EarlyFinish(score.unit_id, ahead))
         items = [LateItem(d.task_id, (today - d.due).days,
@@ -142,7 +155,7 @@ def select_bulletin(timetable: Timetable, facts: CycleFacts, scores: Sequence[Un
         if items:
             late.append(Overdue(score.unit_id, tuple(sorted(
                 items, key=lambda i: (-i.days_late, i.task_id)))))
-    early.sort(key=lambda e: (-len(e.tasks), -sum(days for _, days in e.tasks)))
+    early.sort(key=lambda e: (-len(e.tasks), -sum(i.days_early for i in e.tasks)))
     late.sort(key=lambda o: (-o.items[0].days_late, -len(o.items)))
 
     at_risk = []

@@ -28,6 +28,22 @@ class SystemClock:
         return dt.datetime.now(self.tz)
 
 
+class OffsetClock:
+    """Another clock moved by a fixed offset: a server whose clock is wrong (no NTP).
+
+    Only the application's idea of "now" moves; what the database judges by its own clock
+    (reminder leases) does not.
+    """
+
+    def __init__(self, clock: Clock, offset: dt.timedelta) -> None:
+        self.clock = clock
+        self.offset = offset
+
+    def now(self) -> dt.datetime:
+        """The underlying clock's instant plus the offset."""
+        return self.clock.now() + self.offset
+
+
 class FrozenClock:
     """A clock that stands still until moved; for tests and the demo's virtual time."""
 

@@ -14,6 +14,8 @@ from storage.store import (
     Store,
     alembic_config,
     head_revision,
+    is_transient_database_error,
+    known_revision,
 )
 from storage.tables import (
     DIGEST_TASK_ID,
@@ -74,4 +76,6 @@ __all__ = [
     "Urge",
     "alembic_config",
     "head_revision",
+    "is_transient_database_error",
+    "known_revision",
 ]

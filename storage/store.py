@@ -32,6 +32,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import aliased
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, col, create_engine, select
@@ -69,6 +70,8 @@ __all__ = [
     "Store",
     "alembic_config",
     "head_revision",
+    "is_transient_database_error",
+    "known_revision",
 ]
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
@@ -93,6 +96,8 @@ WORKFLOW_ACTIONS = ("report.added", "evidence.added", "reminder.acknowledged",
 _REMINDER_KEY = ("task_id", "unit_id", "cycle", "kind", "offset_days", "cutoff", "chat_id")
 _INSERT_BATCH = 500  # rows per INSERT; keeps far below both backends' bound-parameter limits
 SQLITE_BUSY_TIMEOUT_SECONDS = 15.0
+DEFAULT_LEASE_SECONDS = 60.0
+"""How long a claim holds unless renewed (the bot's ``DUBAN_LEASE_SECONDS``)."""
 """How long an SQLite writer waits for another writer before "database is locked"."""
 
 
@@ -140,6 +145,16 @@ def head_revision() -> str:
     return head
 
 
+def known_revision(revision: str) -> bool:
+    """Whether ``revision`` is one of this code's migrations (False: a newer duban made it)."""
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 class Store:
     """duban's database: people, invites, leadership chats, reports, reminders and the audit log.
 
@@ -159,11 +174,30 @@ class Store:
 
     # -- lifecycle -------------------------------------------------------------------------
     def upgrade(self, revision: str = "head") -> None:
-        """Bring the schema up to ``revision`` with Alembic (``upgrade head`` by default)."""
+        """Bring the schema up to ``revision`` with Alembic (``upgrade head`` by default).
+
+        All of it is one transaction, on SQLite too: pysqlite would run each ``CREATE`` outside
+        any transaction, so an interrupted first creation (Ctrl-C) left tables without a
+        version. Here the driver's own transaction handling is switched off for the upgrade and
+        SQLAlchemy's ``BEGIN`` is emitted instead (SQLAlchemy's "pysqlite serializable" recipe),
+        so SQLite's transactional DDL takes all of it or none.
+        """
         config = alembic_config()
-        with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
+        with self.engine.connect() as connection:
+            sqlite_driver = (connection.connection.dbapi_connection
+                             if connection.dialect.name == "sqlite" else None)
+            saved = sqlite_driver.isolation_level if sqlite_driver is not None else None
+            if sqlite_driver is not None:
+                sqlite_driver.isolation_level = None  # autocommit: no implicit BEGIN/COMMIT
+            try:
+                with connection.begin():
+                    if sqlite_driver is not None:
+                        connection.exec_driver_sql("BEGIN IMMEDIATE")
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, revision)
+            finally:
+                if sqlite_driver is not None:
+                    sqlite_driver.isolation_level = saved
 
     def current_revision(self) -> str | None:
         """The schema's Alembic revision, or None for a database never upgraded."""
@@ -789,14 +823,128 @@ class Store:
             return list(session.exec(statement.order_by(col(Reminder.due_at),
                                                         col(Reminder.id))))
 
-    def claim(self, reminder_id: int, now: dt.datetime) -> bool:
-        """Take a pending delivery for sending (pending -> sending).
+    def claim(self, reminder_id: int, now: dt.datetime, instance: str = "",
+              lease_seconds: float = DEFAULT_LEASE_SECONDS) -> bool:
+        """Take one pending delivery for sending (:meth:`claim_leased` of one row).
 
         Safe against racing dispatchers: exactly one caller gets True; send only then.
         """
-        return self._transition(reminder_id, now, "reminder.claimed",
-                                {ReminderState.PENDING}, state=ReminderState.SENDING,
-                                claimed_at=now)
+        return len(self.claim_leased([reminder_id], instance, lease_seconds, now)) == 1
+
+    def claim_leased(self, reminder_ids: Iterable[int], instance: str, lease_seconds: float,
+                     now: dt.datetime) -> list[Reminder]:
+        """Lease those of ``reminder_ids`` that are pending (pending -> sending), at once.
+
+        One transaction: the rows of one message are taken together or, those another
+        dispatcher holds, not at all. On PostgreSQL the candidates are locked with ``SELECT ...
+        FOR UPDATE SKIP LOCKED``, so racing instances never wait for one another; on SQLite the
+        ``UPDATE`` takes the single writer's lock. The lease ends ``lease_seconds`` after the
+        database's clock (:meth:`database_now`), never the caller's, so that instances whose
+        clocks differ agree on it.
+
+        Args:
+            reminder_ids: the deliveries wanted.
+            instance: who claims (``claimed_by``), e.g. ``host:pid:random``.
+            lease_seconds: how long the claim holds unless renewed (:meth:`renew_leases`).
+            now: the caller's clock, for ``claimed_at`` and the audit entries.
+
+        Returns:
+            The rows this call claimed, as they are now, in id order.
+        """
+        ids = sorted(set(reminder_ids))
+        if not ids:
+            return []
+        now = _utc(now, "now")
+        with self._session() as session, session.begin():
+            until = self._database_now(session) + dt.timedelta(seconds=lease_seconds)
+            candidates = select(Reminder.id).where(col(Reminder.id).in_(ids),
+                                                   Reminder.state == ReminderState.PENDING)
+            if self.engine.dialect.name == "postgresql":
+                candidates = candidates.with_for_update(skip_locked=True)
+            claimed = list(session.execute(
+                update(Reminder)
+                .where(col(Reminder.id).in_(candidates.scalar_subquery()),
+                       col(Reminder.state) == ReminderState.PENDING)
+                .values(state=ReminderState.SENDING, claimed_at=now, claimed_by=instance,
+                        lease_until=until)
+                .returning(Reminder)
+                .execution_options(synchronize_session=False)).scalars())
+            for row in claimed:
+                _audit(session, now, "reminder.claimed", f"reminder:{row.id}",
+                       instance=instance)
+            return sorted(claimed, key=lambda r: r.id or 0)
+
+    def renew_leases(self, instance: str, lease_seconds: float) -> int:
+        """Extend every lease ``instance`` holds to ``lease_seconds`` from the database's now.
+
+        Returns:
+            How many ``sending`` rows it holds.
+        """
+        with self._session() as session, session.begin():
+            until = self._database_now(session) + dt.timedelta(seconds=lease_seconds)
+            result = session.exec(
+                update(Reminder)
+                .where(col(Reminder.state) == ReminderState.SENDING,
+                       col(Reminder.claimed_by) == instance)
+                .values(lease_until=until)
+                .execution_options(synchronize_session=False))
+            return int(result.rowcount)
+
+    def release_expired_leases(self, now: dt.datetime) -> list[Reminder]:
+        """Return to pending every ``sending`` row whose lease ran out by the database's clock.
+
+        Its dispatcher died (kill -9, a power cut) or lost the database for longer than the
+        lease: whether its message reached Telegram is unknown (Telegram cannot be asked), so it
+        is sent again — the at-most-in-flight duplicates of docs/reminders.md. A row without a
+        lease (left by a version before leases) counts as expired. Counts an attempt.
+
+        Args:
+            now: the caller's clock, for the audit entries.
+
+        Returns:
+            The rows released, as they were (``claimed_by`` still set), in id order.
+        """
+        now = _utc(now, "now")
+        with self._session() as session, session.begin():
+            database_now = self._database_now(session)
+            expired = (col(Reminder.state) == ReminderState.SENDING) & (
+                col(Reminder.lease_until).is_(None)
+                | (col(Reminder.lease_until) < database_now))
+            rows = list(session.exec(select(Reminder).where(expired)
+                                     .order_by(col(Reminder.id))))
+            if not rows:
+                return []
+            session.exec(
+                update(Reminder)
+                .where(col(Reminder.id).in_([r.id for r in rows]),
+                       col(Reminder.state) == ReminderState.SENDING)
+                .values(state=ReminderState.PENDING, claimed_at=None, claimed_by=None,
+                        lease_until=None, reason="lease expired while sending",
+                        attempts=col(Reminder.attempts) + 1)
+                .execution_options(synchronize_session=False))
+            for row in rows:
+                _audit(session, now, "reminder.lease_expired", f"reminder:{row.id}",
+                       instance=row.claimed_by)
+            return rows
+
+    def database_now(self) -> dt.datetime:
+        """The database's clock, aware in UTC: what leases are judged by.
+
+        PostgreSQL: the server's ``now()``. SQLite: the database is a file on this machine, so
+        its clock is this machine's system clock (``CURRENT_TIMESTAMP``), never an application
+        clock that was moved.
+        """
+        with self._session() as session:
+            return self._database_now(session)
+
+    def _database_now(self, session: Session) -> dt.datetime:
+        if self.engine.dialect.name == "postgresql":
+            value = session.execute(select(func.now())).scalar_one()
+            return _utc(value, "now()")
+        # SQLite's CURRENT_TIMESTAMP is this machine's clock, in whole seconds; the same clock
+        # with its microseconds, read without touching the file (a read would take a snapshot
+        # before the write that follows).
+        return dt.datetime.now(dt.UTC)
 
     def mark_sent(self, reminder_id: int, message_id: int | None, now: dt.datetime) -> bool:
         """Record a delivery as sent (from sending or pending); False if it was not unfinished.
@@ -806,9 +954,34 @@ class Store:
             message_id: the Telegram message id, so that replies can be matched to it.
             now: when.
         """
-        return self._transition(reminder_id, now, "reminder.sent", _UNFINISHED,
-                                state=ReminderState.SENT, message_id=message_id, sent_at=now,
-                                reason="", details={"message_id": message_id})
+        return self.mark_sent_many([reminder_id], message_id, now) == [reminder_id]
+
+    def mark_sent_many(self, reminder_ids: Iterable[int], message_id: int | None,
+                       now: dt.datetime) -> list[int]:
+        """Record the deliveries one message carried as sent, in one transaction.
+
+        The dispatcher calls it as soon as Telegram answered, message by message (what a crash
+        can leave unrecorded is bounded by the messages in flight; docs/reminders.md).
+
+        Returns:
+            The ids this call marked (those still pending or sending), in id order.
+        """
+        ids = sorted(set(reminder_ids))
+        if not ids:
+            return []
+        now = _utc(now, "now")
+        with self._session() as session, session.begin():
+            marked = sorted(session.execute(
+                update(Reminder)
+                .where(col(Reminder.id).in_(ids), col(Reminder.state).in_(_UNFINISHED))
+                .values(state=ReminderState.SENT, message_id=message_id, sent_at=now,
+                        reason="", lease_until=None)
+                .returning(col(Reminder.id))
+                .execution_options(synchronize_session=False)).scalars())
+            for reminder_id in marked:
+                _audit(session, now, "reminder.sent", f"reminder:{reminder_id}",
+                       message_id=message_id)
+            return marked
 
     def mark_failed(self, reminder_id: int, reason: str, now: dt.datetime) -> bool:
         """Give up on a delivery (e.g. the user blocked the bot); counts an attempt."""
@@ -822,11 +995,42 @@ class Store:
                                 state=ReminderState.SKIPPED, reason=reason,
                                 details={"reason": reason})
 
+    def mark_skipped_many(self, skips: Iterable[tuple[int, str]], now: dt.datetime) -> int:
+        """:meth:`mark_skipped` for many deliveries (id, reason) in one transaction (the catch-up
+        after a first start skips thousands).
+
+        Returns:
+            How many were still unfinished and are skipped now.
+        """
+        by_reason: dict[str, list[int]] = {}
+        for reminder_id, reason in skips:
+            by_reason.setdefault(reason, []).append(reminder_id)
+        if not by_reason:
+            return 0
+        now = _utc(now, "now")
+        done = 0
+        with self._session() as session, session.begin():
+            for reason, ids in by_reason.items():
+                for batch in _batches(sorted(set(ids)), _INSERT_BATCH):
+                    marked = list(session.execute(
+                        update(Reminder)
+                        .where(col(Reminder.id).in_(batch),
+                               col(Reminder.state).in_(_UNFINISHED))
+                        .values(state=ReminderState.SKIPPED, reason=reason, lease_until=None)
+                        .returning(col(Reminder.id))
+                        .execution_options(synchronize_session=False)).scalars())
+                    for reminder_id in marked:
+                        _audit(session, now, "reminder.skipped", f"reminder:{reminder_id}",
+                               reason=reason)
+                    done += len(marked)
+        return done
+
     def retry_later(self, reminder_id: int, reason: str, now: dt.datetime) -> bool:
         """Put a claimed delivery back to pending (a transient error); counts an attempt."""
         return self._transition(reminder_id, now, "reminder.retried",
                                 {ReminderState.SENDING}, state=ReminderState.PENDING,
-                                reason=reason, claimed_at=None,
+                                reason=reason, claimed_at=None, claimed_by=None,
+                                lease_until=None,
                                 attempts=col(Reminder.attempts) + 1, details={"reason": reason})
 
     def acknowledge(self, reminder_id: int, telegram_user_id: int, now: dt.datetime) -> bool:
@@ -844,20 +1048,6 @@ class Store:
             _audit(session, now, "reminder.acknowledged", f"reminder:{reminder_id}",
                    actor=telegram_user_id)
             return True
-
-    def stale_sending(self, older_than: dt.datetime) -> list[Reminder]:
-        """Deliveries claimed before ``older_than`` and never finished (a crash while sending).
-
-        Whether they reached Telegram is unknown: ``retry_later`` them to send again (risking a
-        duplicate) or ``mark_failed``/``mark_skipped`` them.
-        """
-        older_than = _utc(older_than, "older_than")
-        statement = (select(Reminder)
-                     .where(Reminder.state == ReminderState.SENDING,
-                            col(Reminder.claimed_at) < older_than)
-                     .order_by(col(Reminder.claimed_at), col(Reminder.id)))
-        with self._session() as session:
-            return list(session.exec(statement))
 
     def get_reminder(self, reminder_id: int) -> Reminder | None:
         """The delivery with this id."""
@@ -1178,6 +1368,19 @@ class Store:
 
 
 # -- helpers -------------------------------------------------------------------------------
+def is_transient_database_error(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not be reached or dropped the connection (a
+    restart, a fail-over, a network cut), so that the same work may simply be tried again.
+
+    ``OperationalError`` (connection refused or lost, "database is locked", the server shutting
+    down) and any DB-API error that invalidated its connection are; an integrity or
+    programming error is not.
+    """
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
 def _create_engine(url: str, *, echo: bool) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":

@@ -294,7 +294,9 @@ class Reminder(SQLModel, table=True):
 
     A digest has ``task_id`` :data:`DIGEST_TASK_ID` and ``unit_id`` :data:`DIGEST_UNIT_ID` (which
     is why ``unit_id`` has no foreign key). ``claimed_at`` is when a dispatcher moved the row to
-    ``sending``.
+    ``sending``; ``claimed_by`` is that dispatcher instance and ``lease_until`` the end of its
+    lease, by the database's clock (renewed while it sends; an expired lease returns the row to
+    ``pending``).
     """
 
     __tablename__ = "reminder"
@@ -306,6 +308,7 @@ class Reminder(SQLModel, table=True):
         Index("ix_reminder_state_due_at", "state", "due_at"),
         Index("ix_reminder_chat_message", "chat_id", "message_id"),
         Index("ix_reminder_cycle", "cycle"),
+        Index("ix_reminder_state_lease", "state", "lease_until"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -322,6 +325,8 @@ class Reminder(SQLModel, table=True):
     attempts: int = 0
     message_id: int | None = Field(default=None, sa_type=BigInteger)
     claimed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    claimed_by: str | None = Field(default=None, max_length=96)
+    lease_until: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     acknowledged_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     acknowledged_by_telegram_id: int | None = Field(default=None, sa_type=BigInteger)

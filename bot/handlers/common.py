@@ -30,12 +30,12 @@ from telegram.ext import ContextTypes
 
 from bot.i18n import LANGUAGES, N_, Translator
 from bot.menus import set_person_commands
-from bot.messages import reply
+from bot.messages import is_transient_telegram_error, reply
 from bot.render import ECHO_PREVIEW, People, shorten
 from bot.services import Services, request_replan, services_of
 from schedules.planning import cycle_cutoff
 from schedules.text import visible_text
-from storage import InviteError
+from storage import InviteError, is_transient_database_error
 
 log = logging.getLogger(__name__)
 
@@ -494,9 +494,32 @@ def error_kind(error: BaseException | None) -> str:
 
 
 async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the error, tell the person the truth, page the admins once an hour per kind."""
-    log.error("handler failed", exc_info=context.error)
+    """Log the error, tell the person the truth, page the admins once an hour per kind.
+
+    Passing troubles (Telegram unreachable or answering 5xx, a failed poll, the database
+    restarting) are one warning line each and page nobody: nothing is lost, the bot recovers
+    by itself, and a person whose message could not be stored is told to send it again.
+    """
     services = services_of(context)
+    error = context.error
+    if is_transient_telegram_error(error):
+        where = "polling" if update is None else "a reply"
+        log.warning("Telegram trouble during %s: %s: %s", where, type(error).__name__, error)
+        return
+    if error is not None and is_transient_database_error(error):
+        log.warning("the database is unreachable; an update could not be handled: %s",
+                    str(error).strip().splitlines()[0] if str(error).strip() else
+                    type(error).__name__)
+        if isinstance(update, Update) and update.effective_message is not None \
+                and not in_group(update):
+            t = services.translator(update.effective_user.language_code
+                                    if update.effective_user else None)
+            await reply(update.effective_message, t.gettext(
+                "The database could not be reached just now, so I cannot confirm that what you "
+                "just sent was recorded. Please send it again in a minute; sending it twice "
+                "does no harm."), t)
+        return
+    log.error("handler failed", exc_info=error)
     now = services.now()
     kind = error_kind(context.error)
     paged: dict[str, dt.datetime] = context.bot_data.setdefault("errors_paged", {})

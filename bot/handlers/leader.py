@@ -405,7 +405,7 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     today = services.today()
     content = await asyncio.to_thread(build_workbook, t, services.timetable, data, today)
     await reply_file(message, content, ledger_filename(cycle, today),
-                     t.gettext("Status of cycle {year}, as of {date}.").format(
+                     t.gettext("Ledger (台账) of cycle {year}, as of {date}.").format(
                          year=cycle, date=t.date(today)))
 
 

@@ -44,7 +44,9 @@ def render_bulletin(t: Translator, timetable: Timetable, bulletin: Bulletin) -> 
     lines += ["", escape(t.gettext("1. Units that finished early"))]
     for finish in bulletin.early:
         items = [t.ngettext("task {number}, {days} day early", "task {number}, {days} days early",
-                            days).format(number=task, days=days) for task, days in finish.tasks]
+                            item.days_early).format(number=item.task_id, days=item.days_early)
+                 + ("" if item.confirmed else t.gettext(" (awaiting review)"))
+                 for item in finish.tasks]
         lines.append(indent + escape(_sentence(t, _unit(t, timetable, finish.unit_id), items)))
     if bulletin.early:
         lines.append(indent + escape(t.gettext("The units above are commended.")))

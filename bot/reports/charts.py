@@ -168,11 +168,11 @@ def tasks_chart(t: Translator, timetable: Timetable, cycle: int, facts: Facts, t
         fonts: where to look for the CJK font, first found wins (none found: the chart is in
             English, with :attr:`Chart.problem` set).
     """
-    font = find_cjk_font(fonts)
-    reader = t if font is not None else translator("en", t.zone)
-    rows = task_rows(reader, timetable, cycle, facts, today, titles=font is not None)
+    family = cjk_family(fonts)
+    reader = t if family is not None else translator("en", t.zone)
+    rows = task_rows(reader, timetable, cycle, facts, today, titles=family is not None)
     title = reader.gettext(TASKS_TITLE).format(year=cycle, date=reader.date(today))
-    return _chart(reader, rows, title, reader.gettext("responsible units"), font, fonts, t)
+    return _chart(reader, rows, title, reader.gettext("responsible units"), family, t)
 
 
 def units_chart(t: Translator, timetable: Timetable, cycle: int, facts: Facts, today: dt.date,
@@ -181,50 +181,61 @@ def units_chart(t: Translator, timetable: Timetable, cycle: int, facts: Facts, t
 
     Arguments as for :func:`tasks_chart`.
     """
-    font = find_cjk_font(fonts)
-    reader = t if font is not None else translator("en", t.zone)
+    family = cjk_family(fonts)
+    reader = t if family is not None else translator("en", t.zone)
     rows = unit_rows(reader, timetable, cycle, facts, today)
     title = reader.gettext(UNITS_TITLE).format(year=cycle, date=reader.date(today))
-    return _chart(reader, rows, title, reader.gettext("tasks"), font, fonts, t)
+    return _chart(reader, rows, title, reader.gettext("tasks"), family, t)
 
 
-def _family(font: Path) -> str:
-    """Register ``font`` with matplotlib (once) and return the family to draw with."""
-    from matplotlib import font_manager
-
-    if font not in _registered:
-        font_manager.fontManager.addfont(str(font))
-        names = [entry.name for entry in font_manager.fontManager.ttflist
-                 if Path(entry.fname) == font]
-        _registered[font] = next((n for n in names if n.endswith(CJK_FACE_SUFFIX)), names[0])
-    return _registered[font]
-
-
-def _chart(t: Translator, rows: Sequence[Row], title: str, xlabel: str, font: Path | None,
-           looked_in: Sequence[Path], asker: Translator) -> Chart:
-    """Draw ``rows``; ``asker`` is the translator of whoever reads :attr:`Chart.problem`."""
-    import matplotlib
-
+def cjk_family(fonts: Sequence[Path] = CJK_FONT_FILES) -> str | None:
+    """The font family to draw Chinese with: the first of ``fonts`` that exists, registered
+    with matplotlib by its path (once); None, logged with how to fix it, when there is none or
+    it cannot be read."""
+    font = find_cjk_font(fonts)
+    if font is None:
+        log.warning("no CJK font (looked for %s): charts are drawn in English; install it "
+                    "with: apt-get install fonts-noto-cjk",
+                    ", ".join(str(p) for p in fonts) or "none")
+        return None
     with _lock:
-        families = ["DejaVu Sans"]
-        problem = None
-        if font is not None:
-            families.insert(0, _family(font))
-        else:
-            problem = asker.gettext(NO_CJK_FONT)
-            log.warning("no CJK font (looked for %s): the chart is drawn in English; install "
-                        "it with: apt-get install fonts-noto-cjk",
-                        ", ".join(str(p) for p in looked_in) or "none")
-        with matplotlib.rc_context({"font.family": families, "font.size": 10,
-                                    "axes.titlesize": 12}):
-            figure = _draw(t, rows, title, xlabel)
-            buffer = BytesIO()
-            with warnings.catch_warnings():
-                if font is None:  # English only; nothing should be missing, but never crash
-                    warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-                # no "Software" stamp: the same chart gives the same bytes on every version
-                figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-            used = _font_files(figure)
+        if font not in _registered:
+            from matplotlib import font_manager
+
+            try:
+                font_manager.fontManager.addfont(str(font))
+            except (OSError, RuntimeError, ValueError) as exc:
+                log.warning("cannot read the CJK font %s (%s): charts are drawn in English; "
+                            "reinstall it with: apt-get install --reinstall fonts-noto-cjk",
+                            font, exc)
+                return None
+            names = [entry.name for entry in font_manager.fontManager.ttflist
+                     if Path(entry.fname) == font]
+            _registered[font] = next((n for n in names if n.endswith(CJK_FACE_SUFFIX)),
+                                     names[0])
+        return _registered[font]
+
+
+def _chart(t: Translator, rows: Sequence[Row], title: str, xlabel: str, family: str | None,
+           asker: Translator) -> Chart:
+    """Draw ``rows`` with the CJK ``family`` (None: English only); ``asker`` is the translator
+    of whoever reads :attr:`Chart.problem`."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    problem = asker.gettext(NO_CJK_FONT) if family is None else None
+    with _lock, matplotlib.rc_context({
+            "font.family": [family, "DejaVu Sans"] if family else ["DejaVu Sans"],
+            "font.size": 10, "axes.titlesize": 12}):
+        figure = _draw(t, rows, title, xlabel)
+        FigureCanvasAgg(figure)  # Agg, whatever backend matplotlib would pick
+        buffer = BytesIO()
+        with warnings.catch_warnings():
+            if family is None:  # English only; nothing should be missing, but never crash
+                warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+            # no "Software" stamp: the same chart gives the same bytes on every version
+            figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+        used = _font_files(figure)
     png = buffer.getvalue()
     # the PNG's own header (IHDR) holds its size: width and height, 4 bytes each, at byte 16
     return Chart(png, int.from_bytes(png[16:20]), int.from_bytes(png[20:24]), used, problem)

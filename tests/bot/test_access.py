@@ -187,7 +187,7 @@ CONTENT = {
     "/lang": r"^Choose your language", "/mytasks": r"Press a task number",
     "/report": r"Stored for task 15|Which year", "/summary": r"^Summary of cycle 2026",
     "/task": r"Ecology and Environment Bureau \(lead\)", "/unit": r"Tasks of cycle 2026",
-    "/overdue": r"^Overdue and silent", "/export": r"^Status of cycle 2026",
+    "/overdue": r"^Overdue and silent", "/export": r"^Ledger \(台账\) of cycle 2026",
     "/scores": r"^Scorecard of cycle 2026",
     "/bulletin": r"^Notice on the progress of the target tasks of 2026",
     "/chart": r"^Cycle 2026 per task", "/calendar": r"^Due days and reminder days of",

@@ -47,7 +47,7 @@ def test_chinese_bulletin_after_the_cutoff(seeded: Store, timetable: Timetable) 
     assert lines[3].startswith("\u3000\u3000根据《岑溪市2019-2020年降碳工作实施方案》"
                                "（岑政办发〔2020〕48号）目标任务时间表，截至2026年12月3日，")
     early = lines.index("一、提前完成任务的单位")
-    assert lines[early + 1:early + 4] == ["\u3000\u3000生态环境局：第15项提前18天。",
+    assert lines[early + 1:early + 4] == ["\u3000\u3000生态环境局：第15项提前18天（待审核）。",
                                           "\u3000\u3000农业农村局：第7项提前10天。",
                                           "\u3000\u3000对以上单位予以通报表扬。"]
     late = lines.index("二、逾期未完成任务的单位")

@@ -179,6 +179,17 @@ def test_without_the_font_the_chart_is_english_and_says_so(
     assert "fonts-noto-cjk" in caplog.text and str(nowhere[0]) in caplog.text
 
 
+def test_an_unreadable_font_file_falls_back_too(timetable: Timetable, tmp_path: Path,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    broken = tmp_path / "NotoSansCJK-Regular.ttc"
+    broken.write_bytes(b"not a font at all")
+    chart = units_chart(ZH, timetable, 2026, FACTS, TODAY, fonts=(broken,))
+    _image(chart)
+    assert chart.problem is not None and "fonts-noto-cjk" in chart.problem
+    assert all(path.name.startswith("DejaVu") for path in chart.font_files)
+    assert f"cannot read the CJK font {broken}" in caplog.text
+
+
 # -- /chart ---------------------------------------------------------------------------------------
 async def test_a_leader_gets_two_charts(harness: Harness) -> None:
     await harness.enrol(LEADER, None, "leader")

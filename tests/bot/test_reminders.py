@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import re
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -347,6 +348,8 @@ async def test_restart_in_the_middle_of_a_run(harness: Harness, restart: Restart
     for person, unit in people.items():
         await harness.enrol(person, unit)
     harness.app.bot_data["max_send_rate"] = 1  # one message a second overall: time to crash
+    services = harness.app.bot_data["services"]
+    services.settings = services.settings.model_copy(update={"lease_seconds": 1.0})
     harness.clock.set(at(11, 17))
     run = asyncio.create_task(dispatch_due(harness.app, at(11, 17)))
 
@@ -360,10 +363,10 @@ async def test_restart_in_the_middle_of_a_run(harness: Harness, restart: Restart
     with pytest.raises(asyncio.CancelledError):
         await run
     [first] = await asyncio.to_thread(served)
+    await asyncio.sleep(1.2)  # the lease of the message caught in flight runs out (real time)
     await restart()
     harness.app.bot_data["per_chat_interval"] = 0.0
-    # Later the same morning (rows caught while being claimed are retried after 10 minutes).
-    await run_at(harness, at(11, 17, 9, 20))
+    await run_at(harness, at(11, 17, 9, 1))
     for person, unit in people.items():
         [message] = reminders_in(harness, person)  # one message each, never two
         expected = sorted({r.task_id or 0 for r in unit_plan(
@@ -478,9 +481,11 @@ async def test_429_is_honoured_and_the_message_goes_once(harness: Harness) -> No
 @pytest.mark.parametrize("error_code", [500, 502])
 async def test_server_errors_retry_with_back_off(harness: Harness, error_code: int) -> None:
     await enrol_agri(harness)
-    harness.api.fail_next("sendMessage", error_code)
+    harness.app.bot_data["quick_retry_scale"] = 0.01
+    harness.api.fail_next("sendMessage", error_code, times=3)  # beyond the quick retries
     report = await run_at(harness, at(11, 17))
     assert report.sent == [] and len(report.retried) == 3  # the one message carries three
+    assert len(sends_to(harness, AGRI)) >= 3  # tried three times within the run
     rows = [r for r in rows_of(harness.store, AGRI) if r.id in report.retried]
     assert {(r.state, r.attempts) for r in rows} == {("pending", 1)}
     assert sorted(r.task_id for r in rows) == [7, 11, 23]
@@ -495,14 +500,30 @@ async def test_server_errors_retry_with_back_off(harness: Harness, error_code: i
         ("sent", reminders_in(harness, AGRI)[0]["message_id"])}
 
 
+@pytest.mark.parametrize("error_code", [500, 502])
+async def test_one_dropped_send_is_tried_again_within_the_run(
+        harness: Harness, error_code: int, caplog: pytest.LogCaptureFixture) -> None:
+    """A 5 % connection drop must not hold a fan-out's messages back for a minute."""
+    await enrol_agri(harness)
+    harness.app.bot_data["quick_retry_scale"] = 0.01
+    harness.api.fail_next("sendMessage", error_code)
+    report = await run_at(harness, at(11, 17))
+    assert len(report.sent) == 3 and report.retried == [] and report.failed == []
+    assert [tasks_of(m) for m in reminders_in(harness, AGRI)] == [[7, 11, 23]]
+    trouble = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(trouble) == 1 and trouble[0].exc_info is None, trouble
+    assert "1 transient errors" in trouble[0].getMessage()
+
+
 async def test_a_row_that_keeps_failing_is_given_up_and_admins_are_told(
         harness: Harness) -> None:
     await enrol_agri(harness)
     tries = [at(11, 17), at(11, 17, 9, 1), at(11, 17, 9, 3), at(11, 17, 9, 7),
              at(11, 17, 9, 15)]
     assert len(tries) == MAX_ATTEMPTS
+    harness.app.bot_data["quick_retry_scale"] = 0.01
     for index, when in enumerate(tries):
-        harness.api.fail_next("sendMessage", 500)  # the day's one message
+        harness.api.fail_next("sendMessage", 500, times=3)  # the day's one message, each try
         mark = last_id(harness, ADMIN)
         report = await run_at(harness, when)
         if index:

@@ -72,8 +72,25 @@ async def test_bulletin_is_a_notice_for_leaders_to_forward(harness: Harness) -> 
     pages = await harness.command(LEADER, "bulletin")
     text = "\n".join(p["text"] for p in pages)
     assert text.startswith("关于2026年度目标任务进展情况的通报")
-    assert "生态环境局：第15项提前14天。" in text  # reported on 16 November
+    assert "生态环境局：第15项提前14天（待审核）。" in text  # reported on 16 November
     assert "发展改革局：" in text.split("二、逾期未完成任务的单位", 1)[1]
     assert [p.get("reply_markup") for p in pages] == [None] * len(pages)  # nothing to press
     refused = await harness.command(ECOLOGY, "bulletin")
     assert "通报" not in refused[0]["text"]
+
+
+async def test_the_report_commands_are_in_the_leaders_and_the_groups_menus(
+        harness: Harness) -> None:
+    await harness.enrol(LEADER, None, "leader")
+    await harness.enrol(ECOLOGY, "生态环境局")
+    wanted = {"export", "scores", "bulletin"}
+    leader = {c["command"]: c["description"]
+              for c in harness.api.commands_for({"type": "chat", "chat_id": LEADER}, "")}
+    assert wanted <= set(leader)
+    assert leader["bulletin"] == "a draft bulletin (通报) to forward"  # the leader reads English
+    groups = harness.api.commands_for({"type": "all_group_chats"}, "")
+    assert {"scores", "bulletin"} <= {c["command"] for c in groups}
+    contact = harness.api.commands_for({"type": "chat", "chat_id": ECOLOGY}, "")
+    assert not wanted & {c["command"] for c in contact}
+    help_text = (await harness.command(LEADER, "help"))[0]["text"]
+    assert "/scores [year]" in help_text and "/bulletin [year]" in help_text

@@ -70,8 +70,16 @@ def test_units_that_finished_early_most_tasks_first() -> None:
                       report(7, "fgw", "done", at(2026, 11, 25)),
                       report(10, "zjj", "done", at(2026, 11, 30))], D(2026, 12, 2))
     # zjj finished on the due date itself: on time, but not early
-    assert [(e.unit_id, e.tasks) for e in found.early] == [("sthj", ((10, 9),)),
-                                                           ("fgw", ((7, 5),))]
+    assert [(e.unit_id, [(i.task_id, i.days_early) for i in e.tasks]) for e in found.early] \
+        == [("sthj", [(10, 9)]), ("fgw", [(7, 5)])]
+    assert not found.early[0].tasks[0].confirmed  # reported done, not reviewed yet
+
+
+def test_a_confirmed_early_finish_is_marked_confirmed() -> None:
+    done = report(7, "fgw", "done", at(2026, 11, 25))
+    found = bulletin([done], D(2026, 12, 2), reviews=[Review(done.id or 0, "confirmed")])
+    [item] = found.early[0].tasks
+    assert (item.task_id, item.days_early, item.confirmed) == (7, 5, True)
 
 
 def test_overdue_units_with_days_late_state_and_urges() -> None:

@@ -511,22 +511,59 @@ def test_mark_sent_failed_and_skipped(store: Store) -> None:
                                     "reminder.failed", "reminder.skipped", "reminder.sent"]
 
 
-def test_retry_later_and_stale_sending(store: Store) -> None:
+def test_retry_later_and_expired_leases(store: Store) -> None:
     store.plan_deliveries([_spec(offset_days=30), _spec(offset_days=14)], NOW)
     old, fresh = (r.id for r in store.due_deliveries(NOW))
     assert old and fresh
-    store.claim(old, NOW)
-    store.claim(fresh, NOW + dt.timedelta(minutes=10))
+    [dead] = store.claim_leased([old], "host:1:dead", -1, NOW)  # its lease has run out
+    [alive] = store.claim_leased([fresh], "host:2:alive", 60, NOW)
+    assert (dead.state, dead.claimed_by) == ("sending", "host:1:dead")
+    database_now = store.database_now()
+    assert alive.lease_until is not None
+    assert 55 <= (alive.lease_until - database_now).total_seconds() <= 60
 
-    stale = store.stale_sending(older_than=NOW + dt.timedelta(minutes=5))
-    assert [r.id for r in stale] == [old]
-    assert store.retry_later(old, "crashed while sending", NOW + dt.timedelta(minutes=6))
+    released = store.release_expired_leases(NOW + dt.timedelta(minutes=6))
+    assert [(r.id, r.claimed_by) for r in released] == [(old, "host:1:dead")]
+    assert store.retry_later(fresh, "a transient error", NOW + dt.timedelta(minutes=6))
     assert not store.retry_later(old, "not sending any more", NOW)
 
     again = store.get_reminder(old)
     assert again is not None
-    assert (again.state, again.attempts, again.claimed_at) == ("pending", 1, None)
-    assert [r.id for r in store.due_deliveries(NOW)] == [old]
+    assert (again.state, again.attempts, again.claimed_at, again.claimed_by,
+            again.lease_until) == ("pending", 1, None, None, None)
+    retried = store.get_reminder(fresh)
+    assert retried is not None and (retried.claimed_by, retried.lease_until) == (None, None)
+    assert [r.id for r in store.due_deliveries(NOW)] == [old, fresh]
+    assert "reminder.lease_expired" in _actions(store)
+
+
+def test_leases_are_judged_by_the_database_clock_not_the_callers(store: Store) -> None:
+    """An instance whose clock runs 11 minutes ahead takes nothing another one holds."""
+    store.plan_deliveries([_spec(task_id) for task_id in (1, 2, 3)], NOW)
+    ids = [r.id or 0 for r in store.due_deliveries(NOW)]
+    held = store.claim_leased(ids[:2], "first", 30, NOW)
+    assert [r.id for r in held] == ids[:2]
+    ahead = NOW + dt.timedelta(minutes=11)
+    assert store.release_expired_leases(ahead) == []
+    assert [r.id for r in store.claim_leased(ids, "second", 30, ahead)] == ids[2:]
+    assert {r.claimed_by for r in store.reminders_for_cycle(2025)} == {"first", "second"}
+
+
+def test_renewing_extends_only_the_instances_own_leases(store: Store) -> None:
+    store.plan_deliveries([_spec(task_id) for task_id in (1, 2)], NOW)
+    first, second = (r.id or 0 for r in store.due_deliveries(NOW))
+    store.claim_leased([first], "mine", 5, NOW)
+    store.claim_leased([second], "theirs", 5, NOW)
+    assert store.renew_leases("mine", 600) == 1
+    rows = {r.id: r for r in store.reminders_for_cycle(2025)}
+    lease = {key: (row.lease_until - store.database_now()).total_seconds()
+             for key, row in rows.items() if row.lease_until is not None}
+    assert lease[first] > 500 and lease[second] <= 5
+    assert store.mark_sent_many([first, second], 42, NOW) == [first, second]
+    assert store.renew_leases("mine", 600) == 0
+    assert {r.lease_until for r in store.reminders_for_cycle(2025)} == {None}
+
+
     assert store.get_reminder(10_000) is None
 
 

@@ -1,0 +1,103 @@
+"""Passing troubles are one line, page nobody and lose nothing (issue 12, items 2, 5 and 6).
+
+Telegram answering 5xx (or 502 with an HTML page), a failed poll, a 500 while the command menus
+are set at start, the database gone for a moment while someone reports: one WARNING line each,
+no traceback, no notice to the admins, and a person whose report could not be stored is told to
+send it again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pytest
+from sqlalchemy.exc import OperationalError
+from telegram.error import Conflict, NetworkError
+
+from bot.app import build_application
+from bot.logs import IsoFormatter
+from bot.pacing import ChatPacer
+from bot_api_standin import BotApiStandIn
+from schedules.clock import FrozenClock
+from schedules.model import Timetable
+from storage import Store
+from tests.bot.conftest import ADMIN, ECOLOGY, Harness, make_settings
+
+
+def trouble(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def admin_notices(harness: Harness) -> list[str]:
+    return [m["text"] for m in harness.api.bot_messages(ADMIN) if m["text"].startswith("⚠️ duban")]
+
+
+async def test_a_500_while_the_menus_are_set_at_start_is_one_line_and_the_bot_starts(
+        api: BotApiStandIn, store: Store, clock: FrozenClock, timetable: Timetable,
+        caplog: pytest.LogCaptureFixture) -> None:
+    for n in range(40):  # the menus set at start do not grow with the people enrolled
+        api.add_user(50_000 + n, f"联络员{n}", "zh-hans")
+        store.sync_units([(u.id, u.name, u.kind.value) for u in timetable.units], clock.now())
+        store.add_person(50_000 + n, f"联络员{n}", "contact", "ecology-environment", "zh_Hans",
+                         clock.now())
+    api.fail_next("setMyCommands", 500, times=2)
+    app = build_application(make_settings(api, store), timetable=timetable, store=store,
+                            clock=clock, auto_dispatch=False, pacer=ChatPacer(private_rate=50))
+    await app.initialize()
+    try:
+        assert app.post_init is not None
+        await app.post_init(app)  # does not raise
+        calls = api.calls("setMyCommands")
+        assert len(calls) <= 4 + 1  # default and group scopes, two languages; one admin
+        assert [r.getMessage()[:40] for r in trouble(caplog)] == [
+            "Telegram did not take 2 of the default c"]
+        assert all(r.exc_info is None for r in caplog.records)
+    finally:
+        await app.shutdown()
+
+
+async def test_a_failed_poll_is_one_warning_and_pages_nobody(
+        harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    for error in (NetworkError("Bad Gateway"), Conflict("terminated by other getUpdates"),
+                  NetworkError("httpx.ReadError: ")):
+        await harness.app.process_error(None, error)
+    lines = trouble(caplog)
+    assert len(lines) == 3 and all(r.levelno == logging.WARNING for r in lines)
+    assert all(r.exc_info is None for r in lines)
+    assert admin_notices(harness) == []
+
+
+async def test_a_report_while_the_database_is_gone_is_not_acknowledged(
+        harness: Harness, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    store = harness.store
+
+    def gone(*args: object, **kwargs: object) -> None:
+        raise OperationalError("INSERT ...", {}, Exception(
+            "connection to server at 127.0.0.1 failed: Connection refused"))
+
+    monkeypatch.setattr(store, "add_report_once", gone)
+    answer = await harness.command(ECOLOGY, "report", "15 已完成")
+    assert len(answer) == 1
+    assert "数据库" in answer[0]["text"] and "再发" in answer[0]["text"]
+    assert "无法确认" in answer[0]["text"]  # never "recorded"
+    assert store.latest_reports(2026, 15) == {}
+    lines = trouble(caplog)
+    assert len(lines) == 1 and lines[0].exc_info is None
+    assert admin_notices(harness) == []
+    monkeypatch.undo()  # the database is back: the same report goes in
+    await harness.command(ECOLOGY, "report", "15 已完成")
+    assert [r.status for r in store.latest_reports(2026, 15).values()] == ["done"]
+
+
+def test_log_lines_carry_iso_timestamps_with_their_offset() -> None:
+    record = logging.LogRecord("duban", logging.WARNING, __file__, 1, "hello", None, None)
+    record.created = dt.datetime(2026, 11, 24, 1, 0, 0, 250_000, tzinfo=dt.UTC).timestamp()
+    line = IsoFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s").format(record)
+    stamp = line.split(" ", 1)[0]
+    parsed = dt.datetime.fromisoformat(stamp)
+    assert parsed.utcoffset() is not None
+    assert parsed == dt.datetime(2026, 11, 24, 1, 0, 0, 250_000, tzinfo=dt.UTC)
+    assert line.endswith("WARNING duban: hello")
