@@ -8,6 +8,7 @@
     duban db upgrade                         create or upgrade the database schema
     duban db backup FILE                     copy the database into FILE (safe while running)
     duban db restore FILE [--replace]        put a backup back (stop the bot first)
+    duban db copy FROM_URL                   copy another database (SQLite) into this one
     duban invite --unit 生态环境局 [--role contact|leader|admin]   a one-time enrolment link
     duban remind --dry-run [--at ISO-TIME]   what would be sent at that time, to whom
     duban export --year 2026 [-o FILE]       the ledger (台账) as an Excel workbook
@@ -35,7 +36,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -124,17 +125,57 @@ def _timetable(args: argparse.Namespace, t: Translator) -> tuple[Settings, Timet
 
 
 def cmd_check(args: argparse.Namespace, t: Translator) -> int:
-    """Validate the timetable file and the configuration."""
-    settings = read_settings(t)
+    """Validate the timetable file and the configuration: the settings file, the token (never
+    shown), the database (reached, never made) and the webhook's port."""
+    from bot.checkup import (
+        check_database,
+        check_token,
+        check_webhook_port,
+        env_file_findings,
+    )
+    from bot.settings import env_file_of
+
+    settings = read_settings(t, warn=False)
     path = Path(args.path) if args.path else settings.tasks_path
     timetable = read_timetable(path, t)
     print(t.gettext("{path}: OK: {tasks} tasks, {units} units, {measures} measures.").format(
         path=path, tasks=len(timetable.tasks), units=len(timetable.units),
         measures=len(timetable.measures)))
+    env_file = env_file_of(settings)
+    findings = env_file_findings(env_file) if env_file is not None else []
+    findings += [check_token(settings), check_database(settings, t)]
+    webhook = check_webhook_port(settings, _bot_seems_running(settings)) \
+        if settings.webhook_url else None
+    if webhook is not None:
+        findings.append(webhook)
+    for finding in findings:
+        print(("  " if not finding.problem else "") + finding.line(t),
+              file=sys.stderr if finding.problem else sys.stdout)
+    warn_if_env_file_is_readable(t, settings)
+    problems = sum(finding.problem for finding in findings)
+    if problems:
+        print(t.ngettext("Configuration: {count} problem, from {source}.",
+                         "Configuration: {count} problems, from {source}.", problems).format(
+            count=problems, source=settings_source(t, settings)), file=sys.stderr)
+        return FAILED
     print(t.gettext("Configuration: OK, from {source}.").format(
         source=settings_source(t, settings)))
-    warn_if_env_file_is_readable(t, settings)
     return 0
+
+
+def _bot_seems_running(settings: Settings) -> bool:
+    """Whether a ``duban run`` uses the configured database now (SQLite: its lock file;
+    PostgreSQL: sessions named ``duban run``); False when that cannot be told."""
+    from bot.instance import RUN_APPLICATION_NAME, is_locked
+
+    if settings.sqlite_path is not None:
+        return is_locked(settings.sqlite_path.absolute())
+    from storage.backup import sessions_named
+
+    try:
+        return bool(sessions_named(settings.resolved_database_url, RUN_APPLICATION_NAME))
+    except Exception:  # unreachable: check_database says so on its own line
+        return False
 
 
 def cmd_tasks(args: argparse.Namespace, t: Translator) -> int:
@@ -240,9 +281,7 @@ def _stored_deliveries(settings: Settings, t: Translator, year: int
     if settings.sqlite_path is not None and not settings.sqlite_path.exists():
         return {}
     try:
-        with database(settings, t, create=False, upgrade=False) as store:
-            if store.current_revision() is None:
-                return {}
+        with database(settings, t) as store:
             rows = store.reminders_for_cycle(year)
     except CliError as exc:  # an unreachable server must not hide the plan itself
         print(t.gettext("Delivery states unavailable: {error}").format(error=exc.lines[0]),
@@ -338,8 +377,11 @@ def cmd_run(args: argparse.Namespace, t: Translator) -> int:
     if args.listen and not settings.webhook_url:
         raise CliError(t.gettext("--listen is the webhook's address: give --webhook-url (or "
                                  "DUBAN_WEBHOOK_URL) too."), status=USAGE)
+    if args.drop_webhook and settings.webhook_url:
+        raise CliError(t.gettext("--drop-webhook is for long polling; a webhook run sets its "
+                                 "own webhook."), status=USAGE)
     warn_if_env_file_is_readable(t, settings)
-    return run_bot(settings, t)
+    return run_bot(settings, t, drop_webhook=args.drop_webhook)
 
 
 def cmd_db(args: argparse.Namespace, t: Translator) -> int:
@@ -349,8 +391,10 @@ def cmd_db(args: argparse.Namespace, t: Translator) -> int:
         return _db_backup(args, settings, t)
     if args.action == "restore":
         return _db_restore(args, settings, t)
+    if args.action == "copy":
+        return _db_copy(args, settings, t)
     existed = settings.sqlite_path.exists() if settings.sqlite_path is not None else True
-    with database(settings, t) as store:
+    with database(settings, t, create=True, upgrade=True) as store:
         revision = store.current_revision()
     where = _where(settings)
     if not existed:
@@ -407,6 +451,15 @@ def _backup_error(exc: Exception, settings: Settings, t: Translator) -> CliError
             "The database {where} already holds {counts}. Stop the bot, then add --replace to "
             "overwrite it with the backup.").format(where=_where(settings),
                                                     counts=_counts_text(t, counts)))
+    if exc.reason == "too_new":
+        from storage import head_revision
+
+        return CliError(t.gettext(
+            "{path} holds schema revision {revision}, which this duban does not know (its "
+            "newest is {head}): it was made by a newer duban. Nothing was changed. Restore it "
+            "with that version of duban.").format(path=details["path"],
+                                                  revision=details["revision"],
+                                                  head=head_revision()))
     if exc.reason == "damaged":
         return CliError(t.gettext(
             "The copy failed SQLite's check ({error}): the database may be damaged; keep the "
@@ -437,21 +490,110 @@ def _db_restore(args: argparse.Namespace, settings: Settings, t: Translator) -> 
     if not source.is_file():
         raise CliError(t.gettext("Cannot read {path}: there is no such file.").format(
             path=source), status=USAGE)
-    if settings.sqlite_path is not None:
-        from bot.configuration import check_sqlite_location
-
-        check_sqlite_location(settings.sqlite_path, t, create=True)
-    try:
-        info = restore_database(settings.resolved_database_url, source, replace=args.replace)
-    except BackupError as exc:
-        raise _backup_error(exc, settings, t) from None
-    with database(settings, t) as store:  # a backup of an older duban: bring it up to date
-        revision = store.current_revision()
+    with _no_bot_running(settings, t):
+        try:
+            info = restore_database(settings.resolved_database_url, source,
+                                    replace=args.replace)
+        except BackupError as exc:
+            raise _backup_error(exc, settings, t) from None
+        with database(settings, t, create=True, upgrade=True) as store:  # an older backup
+            revision = store.current_revision()
     print(t.gettext("Restored {file} into {where}: {counts}; schema at revision {rev} (was "
                     "{old} in the backup).").format(
         file=source, where=_where(settings), counts=_counts_text(t, info.counts),
         rev=revision, old=info.revision or "?"))
     return 0
+
+
+def _db_copy(args: argparse.Namespace, settings: Settings, t: Translator) -> int:
+    """Copy another duban database (FROM_URL) into the configured, empty one."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.configuration import database_error, safe_url, url_hint
+    from bot.instance import is_locked
+    from storage import head_revision
+    from storage.copy import CopyError, copy_database
+
+    source = args.source
+    url_hint(source, t)
+    if source.startswith("sqlite:///"):
+        source_file = Path(source[len("sqlite:///"):].split("?", 1)[0])
+        if not source_file.is_file():
+            raise CliError(t.gettext("There is no database at {path} to copy from.").format(
+                path=source_file))
+        if is_locked(source_file.absolute()):
+            raise CliError(t.gettext(
+                "The bot is running on {path}: stop it first (systemctl stop duban), so that "
+                "the copy is whole.").format(path=source_file))
+    with _no_bot_running(settings, t):
+        with database(settings, t, create=True, upgrade=True):
+            pass  # the target's tables, at the newest revision
+        try:
+            counts = copy_database(source, settings.resolved_database_url)
+        except CopyError as exc:
+            if exc.reason == "same":
+                raise CliError(t.gettext("{source} is the configured database itself.").format(
+                    source=safe_url(source)), status=USAGE) from None
+            if exc.reason == "not_empty":
+                rows = ", ".join(f"{name} {count}" for name, count in exc.counts.items())
+                raise CliError(t.gettext(
+                    "The database {where} already holds rows ({rows}): the copy goes into an "
+                    "empty database only. Nothing was copied.").format(
+                    where=_where(settings), rows=rows)) from None
+            which = source if exc.reason == "source_revision" else \
+                settings.resolved_database_url
+            raise CliError(t.gettext(
+                "{url} is at schema revision {revision}, not {head}: bring it up to date first "
+                "(DATABASE_URL={url} duban db upgrade). Nothing was copied.").format(
+                url=safe_url(which), revision=exc.revision or "-",
+                head=head_revision())) from None
+        except SQLAlchemyError as exc:
+            raise database_error(exc, settings.resolved_database_url, t) from None
+    print(t.gettext("Copied {source} into {where}: {rows}.").format(
+        source=safe_url(source), where=_where(settings),
+        rows=", ".join(f"{name} {count}" for name, count in counts.items())))
+    return 0
+
+
+@contextlib.contextmanager
+def _no_bot_running(settings: Settings, t: Translator) -> Iterator[None]:
+    """Refuse while ``duban run`` uses the database; hold it off for the block.
+
+    SQLite: the lock file of :mod:`bot.instance`, held for the block (a bot that starts
+    meanwhile waits for nothing: it is refused). PostgreSQL: sessions named ``duban run`` in
+    ``pg_stat_activity``.
+    """
+    from bot.configuration import check_sqlite_location, database_error, permission_error
+    from bot.instance import RUN_APPLICATION_NAME, InstanceBusy, sqlite_instance_lock
+    from storage.backup import sessions_named
+
+    if settings.sqlite_path is None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            pids = sessions_named(settings.resolved_database_url, RUN_APPLICATION_NAME)
+        except SQLAlchemyError as exc:
+            raise database_error(exc, settings.resolved_database_url, t) from None
+        if pids:
+            raise CliError(t.gettext(
+                "The bot is running on {where} (PostgreSQL sessions of 'duban run', server "
+                "pids {pids}): stop every instance first (systemctl stop duban), then restore."
+            ).format(where=_where(settings), pids=", ".join(map(str, pids))))
+        yield
+        return
+    database_file = settings.sqlite_path.absolute()
+    check_sqlite_location(database_file, t, create=True)
+    try:
+        with sqlite_instance_lock(database_file, "restore"):
+            yield
+    except InstanceBusy as busy:
+        raise CliError(t.gettext(
+            "The bot is running on {path} (duban run, pid {pid}; lock file {lock}): stop it "
+            "first (systemctl stop duban), then restore.").format(
+            path=database_file, pid=busy.pid if busy.pid is not None else "?",
+            lock=busy.path)) from None
+    except PermissionError as exc:
+        raise permission_error(exc, t) from None
 
 
 # -- invitations -------------------------------------------------------------------------------
@@ -533,7 +675,7 @@ def cmd_remind(args: argparse.Namespace, t: Translator) -> int:
     from bot.reminders import DryRow, dry_run
     from bot.services import Services
     from schedules.clock import FrozenClock, SystemClock
-    from storage import Store, head_revision
+    from storage import Store
 
     if not args.dry_run:
         raise CliError(t.gettext("Only --dry-run is supported here: the running bot sends "
@@ -553,10 +695,7 @@ def cmd_remind(args: argparse.Namespace, t: Translator) -> int:
             stack.callback(store.close)
             store.upgrade()
         else:
-            store = stack.enter_context(database(settings, t, create=False, upgrade=False))
-            if store.current_revision() != head_revision():
-                raise CliError(t.gettext("The database's schema is not up to date: run 'duban "
-                                         "db upgrade' first."))
+            store = stack.enter_context(database(settings, t))
         services = Services(settings=settings, timetable=timetable, store=store,
                             clock=FrozenClock(at))
         decisions = asyncio.run(dry_run(services, at))
@@ -604,9 +743,10 @@ def cmd_export(args: argparse.Namespace, t: Translator) -> int:
 
     settings, timetable = _timetable(args, t)
     today = SystemClock(settings.zone).now().date()
-    if args.output:
-        target = _writable_target(Path(args.output), t)
-    else:  # never into the working directory (the checkout) unasked
+    target = _writable_target(Path(args.output), t) if args.output else None
+    with database(settings, t) as store:  # before the default folder: no database, no folder
+        data = collect(store, args.year)
+    if target is None:  # never into the working directory (the checkout) unasked
         target = default_ledger_path(settings.data_dir, args.year, today)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -614,8 +754,6 @@ def cmd_export(args: argparse.Namespace, t: Translator) -> int:
             raise CliError(t.gettext("Cannot write {path}: {error}.").format(
                 path=target, error=exc.strerror or exc)) from None
         target = _writable_target(target, t)
-    with database(settings, t) as store:
-        data = collect(store, args.year)
     try:
         target.write_bytes(build_workbook(translator(t.language, settings.zone), timetable,
                                           data, today))
@@ -665,8 +803,17 @@ def cmd_ics(args: argparse.Namespace, t: Translator) -> int:
     now = SystemClock(settings.zone).now()
     year = args.year or now.year
     target = _writable_target(Path(args.output), t)
-    with database(settings, t) as store:
-        facts = store.cycle_facts(year)
+    if settings.sqlite_path is not None and not settings.sqlite_path.exists():
+        from schedules.workflow import CycleFacts
+
+        # No database yet (none is made here): the timetable's dates, no extensions.
+        print(t.gettext("No database yet at {path}: the calendar has the timetable's dates, "
+                        "without extensions.").format(path=settings.sqlite_path),
+              file=sys.stderr)
+        facts = CycleFacts(year)
+    else:
+        with database(settings, t) as store:
+            facts = store.cycle_facts(year)
     calendar = WorkingDayCalendar()
     events = feed_events(timetable, year, [unit.id], calendar, settings.zone, facts.extensions)
     warn_calendar_fallback(calendar, t)
@@ -786,16 +933,21 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
         "Start the bot. Without --webhook-url it fetches updates by long polling; with it, "
         "Telegram posts them to that HTTPS URL, which a reverse proxy with TLS forwards to "
         "--listen (see docs/deploy.md). Every post must carry the webhook's secret token "
-        "(DUBAN_WEBHOOK_SECRET, else a new random one at every start)."))
+        "(DUBAN_WEBHOOK_SECRET, else one derived from the bot token). Long polling refuses to "
+        "start while a webhook is set, unless --drop-webhook."))
     p.add_argument("--webhook-url", metavar="URL", type=_checked(t, check_webhook_url),
                    help=t.gettext("the public https:// URL Telegram posts updates to (default: "
                                   "DUBAN_WEBHOOK_URL; none: long polling)"))
     p.add_argument("--listen", metavar=t.gettext("HOST:PORT"), type=_checked(t, parse_listen),
                    help=t.gettext("where the webhook server listens, behind the proxy "
                                   "(default: DUBAN_WEBHOOK_LISTEN, else 127.0.0.1:8443)"))
+    p.add_argument("--drop-webhook", action="store_true", help=t.gettext(
+        "long polling: delete the bot's webhook if one is set (by default duban refuses to "
+        "start: another instance may be taking updates by webhook)"))
     p.set_defaults(handler=cmd_run)
 
-    p = commands.add_parser("db", help=t.gettext("the database: schema, backup, restore"))
+    p = commands.add_parser("db", help=t.gettext(
+        "the database: schema, backup, restore, copy"))
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True,
                                parser_class=_Parser, title=t.gettext("actions"))
     db = actions.add_parser("upgrade", help=t.gettext("create or upgrade the schema"))
@@ -805,6 +957,16 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
         "Copy the database into FILE while the bot runs: SQLite with its online backup, "
         "PostgreSQL with pg_dump (custom format). FILE is replaced if it exists."))
     db.add_argument("file", metavar=t.gettext("FILE"), help=t.gettext("the backup file"))
+    db.set_defaults(handler=cmd_db)
+    db = actions.add_parser("copy", help=t.gettext(
+        "copy another duban database (e.g. the SQLite file) into the configured one"),
+        description=t.gettext(
+        "Copy every table of the duban database at FROM_URL (e.g. sqlite:////var/lib/duban/"
+        "duban.sqlite3) into the configured database (DATABASE_URL, e.g. PostgreSQL), ids "
+        "kept, in one transaction. The configured database must be empty; its tables are "
+        "made first. Stop the bot first."))
+    db.add_argument("source", metavar="FROM_URL", help=t.gettext(
+        "SQLAlchemy URL of the database to copy from"))
     db.set_defaults(handler=cmd_db)
     db = actions.add_parser("restore", help=t.gettext(
         "put a backup made by 'duban db backup' back (stop the bot first)"),
@@ -932,16 +1094,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         quiet_calendar_log()
     handler: Command = args.handler
     try:
-        return handler(args, t)
+        status = handler(args, t)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at the interpreter's exit
+        return status
     except CliError as exc:
         for line in exc.lines:
             print(line, file=sys.stderr)
         return exc.status
     except BrokenPipeError:
-        # The reader stopped reading (`duban tasks | head`): stop quietly.
+        # The reader stopped reading (`duban tasks | head`): it has what it wanted; stop
+        # quietly and successfully, as `cat` and `ls` do under `set -o pipefail`.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return FAILED
+        return 0
     except KeyboardInterrupt:
         return 130
     except OSError as exc:  # a file or folder the command needs: say which, and why

@@ -63,16 +63,33 @@ _PYDANTIC_MESSAGES = {
 }
 
 
-def read_settings(t: Translator) -> Settings:
+def read_settings(t: Translator, *, warn: bool = True) -> Settings:
     """The settings from the environment and ``.env`` (:func:`bot.settings.load_settings`).
+
+    Args:
+        t: the language of the messages.
+        warn: print a warning (stderr) for each line of the settings file that cannot be read
+            and each name duban does not know (``duban check`` reports them as problems).
 
     Raises:
         CliError: one line per bad variable, naming the ``.env`` file it came from.
     """
+    import logging
+
     from pydantic import ValidationError
 
+    # python-dotenv says "could not parse statement" in English; duban says it translated.
+    logging.getLogger("dotenv.main").setLevel(logging.ERROR)
     try:
-        return load_settings()
+        settings = load_settings()
+        env_file = env_file_of(settings)
+        if warn and env_file is not None:
+            from bot.envfile import env_file_findings
+
+            for finding in env_file_findings(env_file):
+                print(t.gettext("Warning: {problem}").format(problem=finding.line(t)),
+                      file=sys.stderr)
+        return settings
     except ConfigurationError as exc:
         raise CliError(t.gettext("Invalid configuration: {problem}").format(
             problem=exc.text.translate(t.gettext))) from None
@@ -253,37 +270,142 @@ def database_error(exc: Exception, url: str, t: Translator) -> CliError:
         url=safe_url(url), error=words, hint=t.gettext(hint)))
 
 
+def permission_error(exc: PermissionError, t: Translator) -> CliError:
+    """One line for a file or folder this user may not use: the path, its owner and mode, the
+    user duban runs as, and how to fix it."""
+    path = Path(exc.filename) if exc.filename else None
+    if path is None:
+        return CliError(t.gettext("Permission denied: {error} (duban runs as user {user}).")
+                        .format(error=exc, user=_who()))
+    shown = path if path.exists() else path.parent
+    try:
+        owner, mode = _owner(shown), _mode(shown)
+    except OSError:
+        owner, mode = "?", "?"
+    return CliError(t.gettext(
+        "Permission denied: {path} (it belongs to {owner}, mode {mode}); duban runs as user "
+        "{user}. Make it that user's (chown) or run duban as its owner.").format(
+        path=shown, owner=owner, mode=mode, user=_who()))
+
+
+def url_hint(url: str, t: Translator) -> None:
+    """Refuse the URL spellings SQLAlchemy cannot load here, with the one to use.
+
+    Raises:
+        CliError: ``postgres://`` (Heroku's spelling) or ``postgresql://`` without a driver
+            (SQLAlchemy would look for psycopg2, which duban does not install).
+    """
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme in ("postgres", "postgresql", "postgres+psycopg", "postgresql+psycopg2"):
+        rest = url.split("://", 1)[1]
+        raise CliError(t.gettext(
+            "DATABASE_URL begins with {scheme}://, which duban cannot use: write "
+            "postgresql+psycopg://{rest} (the psycopg 3 driver duban installs).").format(
+            scheme=scheme, rest=safe_url("postgresql+psycopg://" + rest).split("://", 1)[1]))
+
+
+def no_database_error(settings: Settings, t: Translator) -> CliError:
+    """One line: the configured database does not exist yet, and how to create it."""
+    where = (str(settings.sqlite_path.absolute()) if settings.sqlite_path is not None
+             else safe_url(settings.resolved_database_url))
+    return CliError(t.gettext(
+        "There is no duban database at {where} yet. Create it with 'duban db upgrade' (or by "
+        "starting the bot, 'duban run'); check DUBAN_DATA_DIR or DATABASE_URL if it should "
+        "be elsewhere.").format(where=where))
+
+
+def newer_schema_error(current: str, url: str, t: Translator) -> CliError:
+    """One line: the database was upgraded by a newer duban than this one."""
+    from storage import head_revision
+
+    return CliError(t.gettext(
+        "The database {url} is at schema revision {current}, which this duban does not know "
+        "(its newest is {head}): a newer duban upgraded it. Install that version again, or "
+        "restore the backup made before the upgrade (docs/deploy.md, \"Rollback\").").format(
+        url=safe_url(url), current=current, head=head_revision()))
+
+
 @contextmanager
-def database(settings: Settings, t: Translator, *, create: bool = True,
-             upgrade: bool = True) -> Iterator[Store]:
+def database(settings: Settings, t: Translator, *, create: bool = False,
+             upgrade: bool = False, application_name: str | None = None) -> Iterator[Store]:
     """The configured database as a :class:`storage.Store`, closed afterwards.
+
+    Only ``duban run``, ``duban db upgrade`` (and a restore) create or upgrade a database;
+    every other command opens the one that exists and refuses to go on without it.
 
     Args:
         settings: the settings (``DATABASE_URL`` or the SQLite file in ``DUBAN_DATA_DIR``).
         t: the language of the messages.
-        create: make the SQLite file (and its folder) when it does not exist yet.
-        upgrade: bring the schema to the newest revision first.
+        create: make the database (the SQLite file and its folder, or the tables) when there
+            is none yet.
+        upgrade: bring an older schema to the newest revision.
+        application_name: PostgreSQL: the ``application_name`` of the connections.
 
     Raises:
-        CliError: the database cannot be opened or used (one line, see :func:`database_error`).
+        CliError: one line: the database cannot be opened or used (:func:`database_error`),
+            there is none yet and ``create`` is false, its schema is older and ``upgrade`` is
+            false, its schema is newer than this code, or it is half made (an interrupted
+            creation of an older duban).
     """
+    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from storage import Store
+    from storage import Store, head_revision, known_revision
 
     url = settings.resolved_database_url
+    url_hint(url, t)
     sqlite = settings.sqlite_path
     if sqlite is not None:
-        check_sqlite_location(sqlite, t, create=create)
+        exists = check_sqlite_location(sqlite, t, create=create)
+        if not exists and not create:
+            raise no_database_error(settings, t)
+    engine_url = url
+    if application_name and not url.startswith("sqlite"):
+        try:
+            engine_url = make_url(url).update_query_dict(
+                {"application_name": application_name}).render_as_string(hide_password=False)
+        except Exception:  # an unparsable URL: Store says so below
+            engine_url = url
     try:
-        store = Store(url)
+        store = Store(engine_url)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise database_error(exc, url, t) from None
+    except PermissionError as exc:
+        raise permission_error(exc, t) from None
     try:
-        if upgrade:
+        current = store.current_revision()
+        if current is None:
+            if _has_tables(store):
+                raise CliError(t.gettext(
+                    "The database {url} has tables but no schema version: its creation was "
+                    "interrupted. If it holds no data yet (a new install), delete it (the "
+                    "SQLite file, or the tables) and run 'duban db upgrade' again.").format(
+                    url=safe_url(url)))
+            if not create:
+                raise no_database_error(settings, t)
+        elif not known_revision(current):
+            raise newer_schema_error(current, url, t)
+        elif current != head_revision() and not upgrade:
+            raise CliError(t.gettext(
+                "The database {url} is at schema revision {current}, older than this duban's "
+                "{head}: run 'duban db upgrade' first.").format(
+                url=safe_url(url), current=current, head=head_revision()))
+        if current is None or upgrade:
             store.upgrade()
         yield store
     except SQLAlchemyError as exc:
         raise database_error(exc, url, t) from None
+    except PermissionError as exc:
+        raise permission_error(exc, t) from None
     finally:
         store.close()
+
+
+def _has_tables(store: Store) -> bool:
+    from sqlalchemy import inspect
+
+    from storage.tables import metadata
+
+    with store.engine.connect() as connection:
+        present = set(inspect(connection).get_table_names())
+    return bool(present & set(metadata.tables))

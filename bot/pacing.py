@@ -6,11 +6,13 @@ minute to one group, and thirty a second overall; beyond that it answers 429 "re
 PTB's own ``AIORateLimiter`` keeps the overall and group limits, but a 429 halts *every* request
 for N seconds, so one busy group made an unrelated contact's ``/mytasks`` wait a minute.
 :class:`ChatPacer` (a ``BaseRateLimiter``) keeps a limit per chat and makes only the chat that
-drew a 429 wait. The overall and bulk budgets use ``aiolimiter`` as PTB does; the per-chat limit
-is a sliding window of our own (:class:`ChatWindow`), because a leaky bucket lets a burst of N
-and then N more through within one period: twice what Telegram allows a group. Bulk sends (the
-reminder dispatcher passes ``rate_limit_args=BULK``) have a budget of their own below the
-overall one, so replies to people always find room.
+drew a 429 wait. The overall, bulk and per-chat limits are sliding windows of our own
+(:class:`SendWindow`, :class:`ChatWindow`), because a leaky bucket (``aiolimiter``, PTB's
+``AIORateLimiter``) lets a burst of N and then N more through within one period: twice what
+Telegram allows. Bulk sends (the reminder dispatcher passes ``rate_limit_args=BULK``) have a
+budget of their own just below the overall one, and replies to people go ahead of them in the
+overall window, so a reply is answered within a second while a fan-out runs at close to
+Telegram's 30 a second.
 
 :class:`PerChatUpdates` (a ``BaseUpdateProcessor``) handles the updates of one chat one after
 another, in order, and those of different chats at the same time, so that one chat's wait never
@@ -21,12 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
-from aiolimiter import AsyncLimiter
 from telegram import Update
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
@@ -74,13 +77,85 @@ class ChatWindow:
                 self._finished.append(loop.time())
 
 
+class SendWindow:
+    """At most ``limit`` sends in flight or finished within the last ``period`` seconds.
+
+    A send counts from its start until ``period`` seconds after it *finished*, so that however
+    the requests are delayed on their way (a busy event loop, a slow connection), Telegram
+    never sees more than ``limit`` of them in any ``period``. Waiters with a higher
+    ``priority`` go first (the pacer puts replies to people ahead of bulk sends; the
+    dispatcher, without a pacer, chats with more messages still to send); equal priorities go
+    in arrival order.
+    """
+
+    def __init__(self, limit: int, period: float = 1.0) -> None:
+        self._limit = limit
+        self._period = period
+        self._finished: deque[float] = deque()
+        self._in_flight = 0
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+
+    @contextlib.asynccontextmanager
+    async def slot(self, priority: int = 0) -> AsyncIterator[None]:
+        """Hold a place in the window for the duration of one send."""
+        if self._limit <= 0:
+            yield
+            return
+        admitted = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (-priority, next(self._arrivals), admitted))
+        self._admit()
+        try:
+            await admitted
+        except asyncio.CancelledError:
+            if admitted.done() and not admitted.cancelled():  # admitted, then cancelled
+                self._release()
+            raise
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        self._in_flight -= 1
+        self._finished.append(asyncio.get_running_loop().time())
+        self._admit()
+
+    def _admit(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        now = loop.time()
+        while self._finished and now - self._finished[0] >= self._period:
+            self._finished.popleft()
+        while self._waiting and self._in_flight + len(self._finished) < self._limit:
+            _, _, admitted = heapq.heappop(self._waiting)
+            if not admitted.done():  # else its task was cancelled while waiting
+                self._in_flight += 1
+                admitted.set_result(None)
+        if self._waiting and self._finished:  # (if all are in flight, a release admits)
+            self._timer = loop.call_at(self._finished[0] + self._period, self._admit)
+
+
+REPLY_PRIORITY = 1
+"""The overall window's priority of a send that is not bulk (a reply to a person)."""
+
+
 class ChatPacer(BaseRateLimiter[str]):
     """Flood limits per chat, overall, and for bulk sends; a 429 pauses only its chat.
 
+    The overall and bulk budgets are :class:`SendWindow` s: a send holds its place from its
+    start until a second after its answer, so Telegram never sees more than the budget in any
+    second, however the requests bunch on the way. In the overall window replies to people
+    (every send that is not ``BULK``) go ahead of bulk sends waiting there: a reply waits at
+    most for the sends already under way, never behind a fan-out, and the fan-out may use all
+    the budget replies leave (the bulk window only keeps a little room free for them).
+
     Args:
         overall_rate: requests per second to all chats together (Telegram: 30).
-        bulk_rate: of those, how many bulk sends per second at most (the rest is kept for
-            replies).
+        bulk_rate: of those, how many bulk sends per second at most.
         private_rate: messages per ``private_period`` seconds to one private chat.
         private_period: see ``private_rate``.
         group_rate: messages per ``group_period`` seconds to one group (Telegram: 20 a minute).
@@ -88,12 +163,12 @@ class ChatPacer(BaseRateLimiter[str]):
         max_retries: how often one request is retried after a 429 before the error is raised.
     """
 
-    def __init__(self, overall_rate: float = 30, bulk_rate: float = 25,
+    def __init__(self, overall_rate: float = 30, bulk_rate: float = 28,
                  private_rate: float = 1, private_period: float = 1,
                  group_rate: float = 20, group_period: float = 60,
                  max_retries: int = 2) -> None:
-        self._overall = AsyncLimiter(overall_rate, 1) if overall_rate else None
-        self._bulk = AsyncLimiter(bulk_rate, 1) if bulk_rate else None
+        self._overall = SendWindow(int(overall_rate)) if overall_rate else None
+        self._bulk = SendWindow(int(bulk_rate)) if bulk_rate else None
         self._private = (private_rate, private_period)
         self._group = (group_rate, group_period)
         self._chats: dict[int | str, ChatWindow] = {}
@@ -138,10 +213,12 @@ class ChatPacer(BaseRateLimiter[str]):
                     return await callback(*args, **kwargs)
                 await self._wait_pause(chat)
                 window = self._chat_window(chat)
+                bulk = rate_limit_args == BULK
                 async with (window.slot() if window else contextlib.nullcontext()), \
-                        (self._bulk if rate_limit_args == BULK and self._bulk
+                        (self._bulk.slot() if bulk and self._bulk
                          else contextlib.nullcontext()), \
-                        (self._overall or contextlib.nullcontext()):
+                        (self._overall.slot(0 if bulk else REPLY_PRIORITY) if self._overall
+                         else contextlib.nullcontext()):
                     return await callback(*args, **kwargs)
             except RetryAfter as exc:
                 if attempt == self._max_retries or chat is None:

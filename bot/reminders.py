@@ -31,21 +31,19 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import heapq
 import itertools
 import logging
 import os
 import socket
 import uuid
-from collections import Counter, defaultdict, deque
+from collections import Counter, defaultdict
 from collections.abc import (
-    AsyncIterator,
     Callable,
     Collection,
     Mapping,
     Sequence,
 )
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any, TypeVar
@@ -55,7 +53,7 @@ from telegram.ext import Application, ContextTypes
 
 from bot.i18n import Translator
 from bot.messages import daily_keyboard, report_keyboard
-from bot.pacing import BULK
+from bot.pacing import BULK, ChatPacer, SendWindow
 from bot.render import (
     DueItem,
     Facts,
@@ -107,8 +105,11 @@ run, holding its lease; after these it goes back to pending with :func:`retry_de
 back-off (1, 2, 4, 8 minutes). A 5 % connection drop then costs a fan-out seconds, not
 minutes."""
 REPLAN_EVERY = dt.timedelta(hours=1)
-MAX_SEND_RATE = 25
-"""The dispatcher's sends in any second, below Telegram's ~30 to leave room for replies."""
+MAX_SEND_RATE = 28
+"""The dispatcher's messages in flight at once (between claim and record: what a crash can leave
+unrecorded), and its sends in any second when no pacer keeps the bulk budget (with
+:class:`bot.pacing.ChatPacer`, its bulk window of 28 a second does, and replies to people go
+ahead of every bulk send)."""
 
 
 @dataclass
@@ -137,16 +138,16 @@ async def planned_specs(services: Services, cycle: int, contacts: Mapping[str, S
 
 async def cycle_plan(services: Services, cycle: int) -> list[PlannedReminder]:
     """The cycle's planned reminders, each unit's cutoff moved by its approved extension."""
-    moved = cutoff_overrides(await services.db(services.store.extensions, cycle))
+    moved = cutoff_overrides(await services.bulk_db(services.store.extensions, cycle))
     return plan_reminders(services.timetable, cycle, services.calendar, moved)
 
 
 async def current_specs(services: Services, cycle: int) -> list[ReminderSpec]:
     """The delivery rows the cycle's plan asks for, given who is enrolled now."""
-    people = await services.db(services.store.list_people, None, None, False)
+    people = await services.bulk_db(services.store.list_people, None, None, False)
     memberships = [(m.telegram_user_id, m.unit_id)
-                   for m in await services.db(services.store.memberships)]
-    chats = [c.chat_id for c in await services.db(services.store.leadership_chats)]
+                   for m in await services.bulk_db(services.store.memberships)]
+    chats = [c.chat_id for c in await services.bulk_db(services.store.leadership_chats)]
     contacts, leadership = recipients(people, memberships, chats)
     return await planned_specs(services, cycle, contacts, leadership)
 
@@ -154,7 +155,7 @@ async def current_specs(services: Services, cycle: int) -> list[ReminderSpec]:
 async def sync_plan(services: Services, cycle: int, now: dt.datetime) -> int:
     """Write the cycle's delivery rows (idempotent); returns how many were new."""
     specs = await current_specs(services, cycle)
-    return await services.db(services.store.plan_deliveries, specs, now)
+    return await services.bulk_db(services.store.plan_deliveries, specs, now)
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -178,68 +179,6 @@ def render_digest(services: Services, t: Translator, cycle: int, facts: Facts,
 
 
 # -- sending ---------------------------------------------------------------------------------
-class SendWindow:
-    """At most ``limit`` sends in flight or finished within the last ``period`` seconds.
-
-    A send counts from its start until ``period`` seconds after it *finished*, so that however
-    the requests are delayed on their way (a busy event loop, a slow connection), Telegram
-    never sees more than ``limit`` of them in any ``period``. Waiters with a higher
-    ``priority`` go first (the dispatcher gives chats with more messages still to send a higher
-    one, so that their one-a-second chain does not wait behind everybody's first message);
-    equal priorities go in arrival order.
-    """
-
-    def __init__(self, limit: int, period: float = 1.0) -> None:
-        self._limit = limit
-        self._period = period
-        self._finished: deque[float] = deque()
-        self._in_flight = 0
-        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
-        self._arrivals = itertools.count()
-        self._timer: asyncio.TimerHandle | None = None
-
-    @asynccontextmanager
-    async def slot(self, priority: int = 0) -> AsyncIterator[None]:
-        """Hold a place in the window for the duration of one send."""
-        if self._limit <= 0:
-            yield
-            return
-        admitted = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (-priority, next(self._arrivals), admitted))
-        self._admit()
-        try:
-            await admitted
-        except asyncio.CancelledError:
-            if admitted.done() and not admitted.cancelled():  # admitted, then cancelled
-                self._release()
-            raise
-        try:
-            yield
-        finally:
-            self._release()
-
-    def _release(self) -> None:
-        self._in_flight -= 1
-        self._finished.append(asyncio.get_running_loop().time())
-        self._admit()
-
-    def _admit(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        now = loop.time()
-        while self._finished and now - self._finished[0] >= self._period:
-            self._finished.popleft()
-        while self._waiting and self._in_flight + len(self._finished) < self._limit:
-            _, _, admitted = heapq.heappop(self._waiting)
-            if not admitted.done():  # else its task was cancelled while waiting
-                self._in_flight += 1
-                admitted.set_result(None)
-        if self._waiting and self._finished:  # (if all are in flight, a release admits)
-            self._timer = loop.call_at(self._finished[0] + self._period, self._admit)
-
-
 @dataclass
 class _Run:
     """What one dispatch run shares between its concurrent senders."""
@@ -306,7 +245,7 @@ async def _fresh_facts(run: _Run, rows: Sequence[Any]) -> dict[int, CycleFacts]:
         known = run.facts[cycle]
         reports = dict(known.reports)
         for unit_id in {row.unit_id for row in rows if row.cycle == cycle}:
-            reports.update(await services.db(services.store.latest_reports, cycle, None,
+            reports.update(await services.bulk_db(services.store.latest_reports, cycle, None,
                                              unit_id))
         fresh[cycle] = dataclasses.replace(known, reports=reports)
     return fresh
@@ -326,7 +265,7 @@ async def _compose(run: _Run, rows: list[Any], t: Translator) -> tuple[str, Any,
                 row.task_id, row.unit_id) in acknowledged_pairs(facts[row.cycle]):
             reason = ACKNOWLEDGED
         if reason:  # it changed during this run
-            await services.db(store.mark_skipped, row.id, reason, now)
+            await services.bulk_db(store.mark_skipped, row.id, reason, now)
             run.report.skipped.append((row.id, reason))
         else:
             carried.append(row)
@@ -456,7 +395,7 @@ async def _retry(run: _Run, rows: Sequence[Any], exc: TelegramError) -> None:
         # ``exc.retry_after`` warns until PTB_TIMEDELTA is set; the value is this one
         delay = max(delay, exc._retry_after)
     for row in rows:
-        await services.db(store.retry_later, row.id, f"{type(exc).__name__}: {exc}", now)
+        await services.bulk_db(store.retry_later, row.id, f"{type(exc).__name__}: {exc}", now)
         run.retry_at[row.id] = now + delay
         run.report.retried.append(row.id)
     run.incidents.append(first_line(exc))
@@ -468,7 +407,7 @@ async def _give_back(run: _Run, rows: Sequence[Any], exc: Exception) -> None:
     run.database_down = True
     try:
         for row in rows:
-            await run.services.db(run.services.store.retry_later, row.id,
+            await run.services.bulk_db(run.services.store.retry_later, row.id,
                                   f"database error: {type(exc).__name__}", run.now)
     except Exception as again:  # still down: the lease returns them
         if not is_transient_database_error(again):
@@ -482,7 +421,7 @@ class DatabaseUnavailable(Exception):
 
 async def _with_database(run: _Run, function: Callable[..., T], *args: Any,
                          patience: float) -> T:
-    """``services.db(function, *args)``, retried with back-off while the database is
+    """``services.bulk_db(function, *args)``, retried with back-off while the database is
     unreachable (a restart, a fail-over), for up to ``patience`` seconds.
 
     Raises:
@@ -493,7 +432,7 @@ async def _with_database(run: _Run, function: Callable[..., T], *args: Any,
     delay = 0.5
     while True:
         try:
-            return await run.services.db(function, *args)
+            return await run.services.bulk_db(function, *args)
         except Exception as exc:
             if not is_transient_database_error(exc):
                 raise
@@ -515,7 +454,7 @@ def first_line(exc: BaseException) -> str:
 
 async def _fail(run: _Run, rows: Sequence[Any], reason: str) -> None:
     for row in rows:
-        await run.services.db(run.services.store.mark_failed, row.id, reason, run.now)
+        await run.services.bulk_db(run.services.store.mark_failed, row.id, reason, run.now)
         run.retry_at.pop(row.id, None)
         run.report.failed.append((row.id, reason))
         run.failures.append((row, reason))
@@ -529,15 +468,15 @@ async def _forbidden(run: _Run, rows: Sequence[Any], exc: Forbidden) -> None:
     reason = f"forbidden: {exc.message}"
     chat_id = rows[0].chat_id
     for row in rows:
-        await services.db(store.mark_failed, row.id, reason, now)
+        await services.bulk_db(store.mark_failed, row.id, reason, now)
         run.report.failed.append((row.id, reason))
     log.warning("reminders %s: chat %s refuses the bot: %s", [row.id for row in rows], chat_id,
                 exc.message)
     if chat_id in run.languages and chat_id > 0:
-        if await services.db(store.deactivate_person, chat_id,
+        if await services.bulk_db(store.deactivate_person, chat_id,
                              f"bot blocked or never started: {exc.message}", now):
             run.report.deactivated.append(chat_id)
-    elif await services.db(store.unbind_chat, chat_id, now):
+    elif await services.bulk_db(store.unbind_chat, chat_id, now):
         run.report.unbound.append(chat_id)
     else:
         run.failures.extend((row, reason) for row in rows)
@@ -557,7 +496,7 @@ async def tell_admins(application: Application, services: Services,
         pause_before: chats just written to: wait ``interval`` first (per-chat limit).
         interval: seconds between two messages to one chat.
     """
-    people = await services.db(services.store.list_people, None, "admin")
+    people = await services.bulk_db(services.store.list_people, None, "admin")
     targets = {p.telegram_user_id: p.language for p in people}
     for admin_id in services.settings.admins:
         targets.setdefault(admin_id, None)
@@ -667,17 +606,18 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
                     ) -> DispatchReport:
     store = services.store
     report = DispatchReport()
-    released = await services.db(store.release_expired_leases, now)
+    released = await services.bulk_db(store.release_expired_leases, now)
     if released:
         log.warning("%s reminders were left sending by a stopped dispatcher (%s); their lease "
                     "ran out and they are sent again", len(released),
                     ", ".join(sorted({r.claimed_by or "-" for r in released})))
-    everyone = await services.db(store.list_people, None, None, False)
-    memberships = [(m.telegram_user_id, m.unit_id) for m in await services.db(store.memberships)]
+    everyone = await services.bulk_db(store.list_people, None, None, False)
+    memberships = [(m.telegram_user_id, m.unit_id)
+                   for m in await services.bulk_db(store.memberships)]
     served: dict[int, list[str]] = defaultdict(list)
     for telegram_user_id, unit_id in memberships:
         served[telegram_user_id].append(unit_id)
-    bound = [c.chat_id for c in await services.db(store.leadership_chats)]
+    bound = [c.chat_id for c in await services.bulk_db(store.leadership_chats)]
     contacts, leadership = recipients(everyone, memberships, bound)
 
     cycle = now.year
@@ -686,19 +626,19 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
     last = application.bot_data.get("replanned_at")
     if (last is None or now - last >= REPLAN_EVERY or now < last
             or application.bot_data.get("planned") != fingerprint):
-        added = await services.db(store.plan_deliveries, specs[cycle], now)
+        added = await services.bulk_db(store.plan_deliveries, specs[cycle], now)
         application.bot_data["replanned_at"] = now
         application.bot_data["planned"] = fingerprint
         if added:
             log.info("planned %s new deliveries for %s", added, cycle)
-    due = await services.db(store.due_deliveries, now)
+    due = await services.bulk_db(store.due_deliveries, now)
     if not due:
         return report
     facts: dict[int, CycleFacts] = {}
     for row_cycle in {row.cycle for row in due}:
         if row_cycle not in specs:
             specs[row_cycle] = await planned_specs(services, row_cycle, contacts, leadership)
-        facts[row_cycle] = await services.db(store.cycle_facts, row_cycle)
+        facts[row_cycle] = await services.bulk_db(store.cycle_facts, row_cycle)
     finished, acknowledged = settled(services, facts)
     wanted = {s.key for cycle_specs in specs.values() for s in cycle_specs}
     inactive = {p.telegram_user_id for p in everyone if not p.active}
@@ -719,12 +659,16 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
             elif decision.reason == NO_LEADERSHIP:
                 report.digest_without_leadership = True
     if skips:  # one transaction, whatever their number (thousands after a first start)
-        await services.db(store.mark_skipped_many, skips, now)
+        await services.bulk_db(store.mark_skipped_many, skips, now)
         report.skipped.extend(skips)
     languages: dict[int, str | None] = {p.telegram_user_id: p.language for p in everyone}
-    languages |= {c.chat_id: c.language for c in await services.db(store.leadership_chats)}
+    languages |= {c.chat_id: c.language for c in await services.bulk_db(store.leadership_chats)}
     rate = int(application.bot_data.get("max_send_rate", MAX_SEND_RATE))
-    run = _Run(application, services, now, report, languages, SendWindow(rate),
+    # With the pacer, its bulk window paces the sends as Telegram sees them (a second window
+    # here would hold each slot through the pacer's waits too, and slow the fan-out).
+    paced = (isinstance(application.bot.rate_limiter, ChatPacer)
+             and "max_send_rate" not in application.bot_data)
+    run = _Run(application, services, now, report, languages, SendWindow(0 if paced else rate),
                application.bot_data.get("per_chat_interval", 1.0), retry_at, facts,
                in_flight=asyncio.Semaphore(rate if rate > 0 else MAX_SEND_RATE),
                instance=instance_of(application), lease_seconds=services.settings.lease_seconds,
@@ -738,7 +682,7 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
             if not await _send_message(run, message, len(messages) - index - 1):
                 for rest in messages[index + 1:]:  # the chat refuses the bot: the rest cannot go
                     for row in rest:
-                        await services.db(store.mark_skipped, row.id, NOT_ENROLLED, now)
+                        await services.bulk_db(store.mark_skipped, row.id, NOT_ENROLLED, now)
                         report.skipped.append((row.id, NOT_ENROLLED))
                 return
 
@@ -755,13 +699,32 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
                     "; ".join(f"{n} x {k}" for k, n in kinds.most_common(3)),
                     len(report.resent_soon), len(report.retried))
     people = {p.telegram_user_id: p for p in everyone}
-    if (report.deactivated or report.unbound or report.units_without_contact
-            or report.digest_without_leadership or run.failures):
+    notice = news_for_admins(report, application.bot_data.setdefault("admins_told", {}),
+                             run.today)
+    if (notice.deactivated or notice.unbound or notice.units_without_contact
+            or notice.digest_without_leadership or run.failures):
         await tell_admins(application, services,
-                          lambda t: admin_notice(services, t, report, people, run.failures,
+                          lambda t: admin_notice(services, t, notice, people, run.failures,
                                                  served),
                           run.window, run.chats_written, run.interval)
     return report
+
+
+def news_for_admins(report: DispatchReport, told: dict[str, dt.date], today: dt.date
+                    ) -> DispatchReport:
+    """What of a run's report the admins have not heard today: a unit without contact and a
+    digest without leadership are told at most once a day (a unit with reminders at several
+    hours would otherwise be reported at each). ``told`` (kept by the caller) is updated.
+    """
+    units = {(task, unit) for task, unit in report.units_without_contact
+             if told.get(f"no contact:{unit}") != today}
+    leadership = report.digest_without_leadership and told.get("no leadership") != today
+    for _, unit in units:
+        told[f"no contact:{unit}"] = today
+    if leadership:
+        told["no leadership"] = today
+    return dataclasses.replace(report, units_without_contact=units,
+                               digest_without_leadership=leadership)
 
 
 def instance_of(application: Application) -> str:
@@ -781,7 +744,7 @@ async def _renew_leases(run: _Run) -> None:
     while True:
         await asyncio.sleep(run.lease_seconds / 3)
         try:
-            await run.services.db(store.renew_leases, run.instance, run.lease_seconds)
+            await run.services.bulk_db(store.renew_leases, run.instance, run.lease_seconds)
         except Exception as exc:
             if not is_transient_database_error(exc):
                 raise
@@ -818,7 +781,7 @@ async def dry_run(services: Services, at: dt.datetime) -> list[Decision]:
     """What a dispatch run at ``at`` would do, without writing or sending anything."""
     at = at.astimezone(services.settings.zone)
     cycle = at.year
-    stored = {r.key: r for r in await services.db(services.store.reminders_for_cycle, cycle)}
+    stored = {r.key: r for r in await services.bulk_db(services.store.reminders_for_cycle, cycle)}
     specs = await current_specs(services, cycle)
     rows: list[DryRow] = []
     for spec in specs:
@@ -832,9 +795,9 @@ async def dry_run(services: Services, at: dt.datetime) -> list[Decision]:
         else:
             rows.append(DryRow(row.id or 0, *_identity(spec), spec.due_at, spec.cutoff, state,
                                row.attempts, row.created_at))
-    facts = {cycle: await services.db(services.store.cycle_facts, cycle)}
+    facts = {cycle: await services.bulk_db(services.store.cycle_facts, cycle)}
     finished, acknowledged = settled(services, facts)
-    everyone = await services.db(services.store.list_people, None, None, False)
+    everyone = await services.bulk_db(services.store.list_people, None, None, False)
     inactive = {p.telegram_user_id for p in everyone if not p.active}
     return decide(rows, at, finished, {s.key for s in specs}, inactive, None, acknowledged)
 

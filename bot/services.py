@@ -8,8 +8,11 @@ imports a handler or the wiring module, so any module of ``bot/`` may import it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
-from collections.abc import Callable
+import heapq
+import itertools
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
@@ -29,6 +32,46 @@ DB_CONCURRENCY = 2
 """Storage calls running at once in worker threads (see :meth:`Services.db`)."""
 
 
+REPLY_PRIORITY = 1
+"""The database priority of a call made for a person (the dispatcher's are 0)."""
+
+
+class DatabaseSlots:
+    """At most ``size`` holders at once; waiters with a higher priority first, then in order."""
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()
+
+    @contextlib.asynccontextmanager
+    async def slot(self, priority: int) -> AsyncIterator[None]:
+        """Hold one slot for the duration of the block."""
+        if self._free > 0 and not self._waiting:
+            self._free -= 1
+        else:
+            admitted = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._waiting, (-priority, next(self._arrivals), admitted))
+            try:
+                await admitted
+            except asyncio.CancelledError:
+                if admitted.done() and not admitted.cancelled():  # admitted, then cancelled
+                    self._release()
+                raise
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        while self._waiting:
+            _, _, admitted = heapq.heappop(self._waiting)
+            if not admitted.done():  # else its task was cancelled while waiting
+                admitted.set_result(None)
+                return
+        self._free += 1
+
+
 class ConfigError(Exception):
     """The bot cannot start with these settings; the message says how to fix them."""
 
@@ -43,18 +86,28 @@ class Services:
     clock: Clock
     calendar: WorkingDayCalendar = field(default_factory=WorkingDayCalendar)
 
-    _db_slots: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
+    _db_slots: DatabaseSlots | None = field(default=None, init=False, repr=False)
 
     async def db(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run one short storage call in a worker thread so the event loop never blocks.
 
         At most :data:`DB_CONCURRENCY` calls run at once: a reminder fan-out would otherwise
         start a thread per chat, and their fight for the GIL stalled the event loop for ~0.3 s
-        (docs/benchmarks.md).
+        (docs/benchmarks.md). Calls for people (handlers) go ahead of the dispatcher's
+        (:meth:`bulk_db`) waiting for a slot.
         """
+        return await self._run_db(REPLY_PRIORITY, function, *args, **kwargs)
+
+    async def bulk_db(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """:meth:`db` for the reminder dispatcher: behind every call made for a person, so that
+        a reply never waits behind a fan-out's claims and records."""
+        return await self._run_db(0, function, *args, **kwargs)
+
+    async def _run_db(self, priority: int, function: Callable[P, T], *args: P.args,
+                      **kwargs: P.kwargs) -> T:
         if self._db_slots is None:
-            self._db_slots = asyncio.Semaphore(DB_CONCURRENCY)
-        async with self._db_slots:
+            self._db_slots = DatabaseSlots(DB_CONCURRENCY)
+        async with self._db_slots.slot(priority):
             return await asyncio.to_thread(function, *args, **kwargs)
 
     def is_env_admin(self, telegram_user_id: int) -> bool:

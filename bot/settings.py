@@ -54,6 +54,8 @@ VARIABLES = {
     "webhook_secret": "DUBAN_WEBHOOK_SECRET",
 }
 DEFAULT_WEBHOOK_LISTEN = "127.0.0.1:8443"
+WEBHOOK_PORTS = (443, 80, 88, 8443)
+"""The only ports Telegram posts webhook updates to (Bot API, setWebhook)."""
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 """What Telegram accepts as a webhook's secret token (setWebhook ``secret_token``)."""
 
@@ -83,6 +85,14 @@ def check_webhook_url(value: str) -> str:
         raise TextError(N_("must be the public https:// URL Telegram posts updates to, e.g. "
                            "https://bot.example.org/duban (Telegram uses HTTPS only); got "
                            "{value!r}"), value=value)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and port not in WEBHOOK_PORTS:
+        raise TextError(N_("Telegram posts only to the ports 443, 80, 88 and 8443; the URL "
+                           "{value!r} names another (the proxy listens on the public port and "
+                           "forwards to DUBAN_WEBHOOK_LISTEN)"), value=value)
     return value.strip()
 
 
@@ -206,8 +216,8 @@ class Settings(BaseSettings):
     def _secret_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not _SECRET_TOKEN.fullmatch(value.get_secret_value()):
             raise TextError(N_("must be 1-256 letters, digits, '_' or '-' (what Telegram "
-                               "accepts as a secret token); leave it unset and duban makes a "
-                               "new one at every start"))
+                               "accepts as a secret token); leave it unset and duban derives "
+                               "one from the bot token"))
         return value
 
     @field_validator("tz")
@@ -262,6 +272,9 @@ def find_env_file(cwd: Path | None = None) -> Path | None:
     named = os.environ.get(ENV_FILE_VARIABLE, "").strip()
     if named:
         path = Path(named).expanduser().absolute()
+        for folder in reversed(path.parents):  # a folder on the way this user may not enter
+            if os.access(folder, os.F_OK) and not os.access(folder, os.X_OK):
+                _check_readable(folder)
         if not path.is_file():
             raise ConfigurationError(N_("{variable} names {path}, which is not a file"),
                                      variable=ENV_FILE_VARIABLE, path=path)
@@ -279,11 +292,21 @@ def find_env_file(cwd: Path | None = None) -> Path | None:
 
 
 def _check_readable(path: Path) -> None:
-    if not os.access(path, os.R_OK):
+    if not os.access(path, os.R_OK | (os.X_OK if path.is_dir() else 0)):
         raise ConfigurationError(
-            N_("cannot read {path}: permission denied (it belongs to {owner}, mode {mode}); run "
-               "duban as that user or make the file readable by this one"),
-            path=path, owner=_owner(path), mode=_mode(path))
+            N_("cannot read {path}: permission denied (it belongs to {owner}, mode {mode}; "
+               "duban runs as user {user}); run duban as that user (/usr/local/bin/duban does) "
+               "or make the file readable by this one"),
+            path=path, owner=_owner(path), mode=_mode(path), user=_user())
+
+
+def _user() -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
 
 
 def _owner(path: Path) -> str:

@@ -12,9 +12,12 @@
 #   --config-dir DIR   duban.env (mode 0600, the token) and tasks.yaml         [/etc/duban]
 #   --bin-dir DIR      where the `duban` command for operators goes             [/usr/local/bin]
 #   --unit-dir DIR     where duban.service goes ('' for none)                   [/etc/systemd/system]
+#   --backup-dir DIR   a backup of the database before the schema is upgraded
+#                      ('' for none)                                            [/var/backups/duban]
 #
 # Run it again to upgrade after `git pull`: it keeps duban.env and tasks.yaml, reinstalls the
-# package, upgrades the database schema and restarts the service if it is running.
+# package, backs the database up, upgrades its schema and restarts the service if it is
+# running. See docs/deploy.md ("Upgrade", "Rollback").
 set -euo pipefail
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 
@@ -26,6 +29,7 @@ state=/var/lib/duban
 config=/etc/duban
 bin=/usr/local/bin
 units=/etc/systemd/system
+backups=/var/backups/duban
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -37,7 +41,8 @@ while [ $# -gt 0 ]; do
     --config-dir) config="$2"; shift 2 ;;
     --bin-dir) bin="$2"; shift 2 ;;
     --unit-dir) units="$2"; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --backup-dir) backups="$2"; shift 2 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "deploy.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -47,6 +52,11 @@ step() { printf '== %s\n' "$*"; }
 if [ "$(id -u)" != 0 ]; then
   echo "deploy.sh: run it as root (sudo): it creates a user and system folders" >&2
   exit 2
+fi
+
+upgrade=no
+if [ -e "$config/duban.env" ]; then
+  upgrade=yes
 fi
 
 step "service user $user"
@@ -98,8 +108,11 @@ fi
 # the same version number again after a `git pull`: replace the installed copy all the same
 "$venv/bin/python" -m pip install --quiet --force-reinstall --no-deps "$checkout"
 if ! runuser -u "$user" -- "$venv/bin/duban" --help >/dev/null; then
-  echo "deploy.sh: user $user cannot run $venv/bin/duban; is $python (and the folders above" \
-       "it) readable by $user? Give --python /usr/bin/python3" >&2
+  echo "deploy.sh: user $user cannot run $venv/bin/duban. The venv's interpreter" \
+       "($(readlink -f "$venv/bin/python")) and every folder above it and above $checkout" \
+       "must be readable by $user: keep the checkout outside /root (e.g. /opt/duban) and make" \
+       "the venv with a system Python (--python /usr/bin/python3, then delete $venv and run" \
+       "this again)." >&2
   exit 1
 fi
 
@@ -117,6 +130,29 @@ chmod 0755 "$bin/duban"
 step "timetable and settings"
 "$bin/duban" check
 
+setting() {  # the value of a KEY=VALUE line of duban.env, or empty
+  sed -n "s/^$1=//p" "$config/duban.env" | tail -n 1
+}
+database_url="$(setting DATABASE_URL)"
+data_dir="$(setting DUBAN_DATA_DIR)"
+if [ -n "$backups" ]; then
+  if [ -n "$database_url" ] || [ -e "${data_dir:-$state}/duban.sqlite3" ]; then
+    step "backup of the database before its schema is upgraded, into $backups"
+    install -d -m 0711 "$backups"
+    install -d -o "$user" -g "$user" -m 0700 "$backups/pre-upgrade"
+    case "$database_url" in
+      postgresql*) suffix=pgdump ;;
+      *) suffix=sqlite3 ;;
+    esac
+    copy="$backups/pre-upgrade/duban-$(date +%Y%m%d-%H%M%S).$suffix"
+    if ! "$bin/duban" db backup "$copy"; then
+      echo "deploy.sh: the backup failed (the line above says why); nothing was upgraded." \
+           "Fix it, or give --backup-dir '' to upgrade without a backup." >&2
+      exit 1
+    fi
+  fi
+fi
+
 step "database schema"
 "$bin/duban" db upgrade
 
@@ -129,7 +165,7 @@ StateDirectoryMode=0750" ;;
   esac
   cat > "$units/duban.service" <<EOF
 [Unit]
-Description=duban 督办 Telegram bot
+Description=duban, the work plan's follow-up bot on Telegram
 # Start once the network is configured; duban also retries Telegram with back-off at start.
 Wants=network-online.target
 After=network-online.target
@@ -159,10 +195,36 @@ EOF
   fi
 fi
 
-cat <<EOF
-
-duban is installed. Next:
-  1. put the bot token and the admins' ids in $config/duban.env (mode 0600)
-  2. systemctl enable --now duban      (logs: journalctl -u duban -f)
-Operators run '$bin/duban ...' (as $user, with these settings) from any directory.
-EOF
+token="$(setting TELEGRAM_BOT_TOKEN)"
+admins="$(setting DUBAN_ADMINS)"
+echo
+if [ "$upgrade" = yes ]; then
+  echo "duban is upgraded; $config/duban.env and $config/tasks.yaml were kept."
+else
+  echo "duban is installed."
+fi
+todo=()
+if [ -z "$token" ]; then
+  todo+=("put the bot token from @BotFather in $config/duban.env: sudoedit $config/duban.env")
+fi
+if [ -n "$units" ] && [ -d /run/systemd/system ]; then
+  if systemctl is-active --quiet duban; then
+    echo "The service was restarted with the new version (logs: journalctl -u duban -f)."
+  else
+    todo+=("start it: systemctl enable --now duban      (logs: journalctl -u duban -f)")
+  fi
+elif [ -n "$units" ]; then
+  todo+=("no systemd here: run '$venv/bin/duban run' as $user under a supervisor (docs/deploy.md, \"Without systemd\")")
+fi
+if [ -z "$admins" ]; then
+  todo+=("once it runs, send /start to the bot: it tells you your Telegram id; put it in DUBAN_ADMINS in $config/duban.env and restart it")
+fi
+if [ ${#todo[@]} -gt 0 ]; then
+  echo "Next:"
+  n=1
+  for item in "${todo[@]}"; do
+    echo "  $n. $item"
+    n=$((n + 1))
+  done
+fi
+echo "Operators run '$bin/duban ...' (as $user, with these settings) from any directory."

@@ -15,6 +15,7 @@ from storage.store import (
     alembic_config,
     head_revision,
     is_transient_database_error,
+    known_revision,
 )
 from storage.tables import (
     DIGEST_TASK_ID,
@@ -76,4 +77,5 @@ __all__ = [
     "alembic_config",
     "head_revision",
     "is_transient_database_error",
+    "known_revision",
 ]

@@ -36,8 +36,10 @@ from typing import Literal
 from sqlalchemy import URL, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-__all__ = ["BackupError", "BackupInfo", "backup_database", "database_counts",
-           "restore_database"]
+from storage.store import known_revision
+
+__all__ = ["BackupError", "BackupInfo", "backup_database", "backup_revision",
+           "database_counts", "restore_database", "sessions_named"]
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_DUMP_MAGIC = b"PGDMP"
@@ -46,7 +48,7 @@ COUNTED = ("person", "invite", "leadership_chat", "status_report", "reminder")
 come from the timetable and the audit log from the rest)."""
 
 BackupErrorReason = Literal["no_database", "tool_missing", "tool_failed", "not_a_backup",
-                            "wrong_kind", "not_empty", "damaged"]
+                            "wrong_kind", "not_empty", "damaged", "too_new"]
 
 
 class BackupError(Exception):
@@ -57,7 +59,9 @@ class BackupError(Exception):
     ``details["tool"]``, ``details["error"]``, password masked), ``not_a_backup`` (the file is
     not a duban backup), ``wrong_kind`` (a PostgreSQL dump for SQLite or the other way round:
     ``details["kind"]``), ``not_empty`` (the database holds data: ``details["counts"]``),
-    ``damaged`` (SQLite's check of the copy failed: ``details["error"]``).
+    ``damaged`` (SQLite's check of the copy failed: ``details["error"]``), ``too_new`` (the
+    backup's schema revision is unknown to this code, a newer duban made it:
+    ``details["revision"]``).
     """
 
     def __init__(self, reason: BackupErrorReason, **details: object) -> None:
@@ -218,9 +222,12 @@ def restore_database(url: str, source: Path, *, replace: bool = False) -> Backup
         replace: overwrite a database that already holds people, invitations, groups, reports
             or reminders.
 
+    The backup's schema revision is read first: a backup made by a newer duban (a revision
+    this code does not know) is refused before anything is overwritten.
+
     Raises:
-        BackupError: ``not_a_backup``, ``wrong_kind``, ``not_empty``, ``tool_missing`` or
-            ``tool_failed``.
+        BackupError: ``not_a_backup``, ``wrong_kind``, ``too_new``, ``not_empty``,
+            ``tool_missing`` or ``tool_failed``.
     """
     parsed = make_url(url)
     if not source.is_file():
@@ -231,6 +238,9 @@ def restore_database(url: str, source: Path, *, replace: bool = False) -> Backup
         raise BackupError("not_a_backup", path=source)
     if kind != wanted:
         raise BackupError("wrong_kind", kind=kind, path=source)
+    revision = backup_revision(source, parsed)
+    if revision is not None and not known_revision(revision):
+        raise BackupError("too_new", revision=revision, path=source)
     if _is_sqlite(parsed):
         target = _sqlite_file(parsed)
         existing = database_counts(url) if target.exists() else {}
@@ -243,6 +253,40 @@ def restore_database(url: str, source: Path, *, replace: bool = False) -> Backup
     _run_tool(parsed, "pg_restore", "--clean", "--if-exists", "--no-owner",
               "--single-transaction", "--exit-on-error", str(source))
     return BackupInfo(source, source.stat().st_size, _pg_revision(url), database_counts(url))
+
+
+def backup_revision(source: Path, url: URL) -> str | None:
+    """The schema revision stored in the backup ``source`` (None if it holds none).
+
+    SQLite: read from the file (opened read-only). PostgreSQL dump: ``pg_restore`` prints the
+    data of its ``alembic_version`` table.
+
+    Raises:
+        BackupError: ``not_a_backup`` (not a SQLite file), ``tool_missing``, ``tool_failed``.
+    """
+    if _is_sqlite(url):
+        try:
+            origin = _read_only(source)
+            try:
+                return _sqlite_facts(origin)[0]
+            finally:
+                origin.close()
+        except sqlite3.DatabaseError as exc:
+            raise BackupError("not_a_backup", path=source, error=str(exc)) from None
+    program = shutil.which("pg_restore")
+    if program is None:
+        raise BackupError("tool_missing", tool="pg_restore")
+    result = subprocess.run([program, "--data-only", "--table=alembic_version", "--file=-",
+                             str(source)], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        raise BackupError("tool_failed", tool="pg_restore",
+                          error=lines[0] if lines else f"exit status {result.returncode}")
+    rows = result.stdout.split("FROM stdin;\n", 1)
+    if len(rows) < 2:
+        return None
+    first = rows[1].split("\n", 1)[0].strip()
+    return first if first and first != "\\." else None
 
 
 def _restore_sqlite(source: Path, target: Path) -> BackupInfo:
@@ -263,6 +307,22 @@ def _restore_sqlite(source: Path, target: Path) -> BackupInfo:
     finally:
         origin.close()
     return BackupInfo(source, source.stat().st_size, revision, counts)
+
+
+def sessions_named(url: str, application_name: str) -> list[int]:
+    """PostgreSQL: the process ids of the other sessions on the database of ``url`` whose
+    ``application_name`` is ``application_name`` (``pg_stat_activity``); [] for SQLite."""
+    if _is_sqlite(make_url(url)):
+        return []
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [int(pid) for pid in connection.execute(text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND "
+                "application_name = :name AND pid <> pg_backend_pid() ORDER BY pid"),
+                {"name": application_name}).scalars()]
+    finally:
+        engine.dispose()
 
 
 def _pg_revision(url: str) -> str | None:

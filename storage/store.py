@@ -71,6 +71,7 @@ __all__ = [
     "alembic_config",
     "head_revision",
     "is_transient_database_error",
+    "known_revision",
 ]
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
@@ -144,6 +145,16 @@ def head_revision() -> str:
     return head
 
 
+def known_revision(revision: str) -> bool:
+    """Whether ``revision`` is one of this code's migrations (False: a newer duban made it)."""
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 class Store:
     """duban's database: people, invites, leadership chats, reports, reminders and the audit log.
 
@@ -163,11 +174,30 @@ class Store:
 
     # -- lifecycle -------------------------------------------------------------------------
     def upgrade(self, revision: str = "head") -> None:
-        """Bring the schema up to ``revision`` with Alembic (``upgrade head`` by default)."""
+        """Bring the schema up to ``revision`` with Alembic (``upgrade head`` by default).
+
+        All of it is one transaction, on SQLite too: pysqlite would run each ``CREATE`` outside
+        any transaction, so an interrupted first creation (Ctrl-C) left tables without a
+        version. Here the driver's own transaction handling is switched off for the upgrade and
+        SQLAlchemy's ``BEGIN`` is emitted instead (SQLAlchemy's "pysqlite serializable" recipe),
+        so SQLite's transactional DDL takes all of it or none.
+        """
         config = alembic_config()
-        with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
+        with self.engine.connect() as connection:
+            sqlite_driver = (connection.connection.dbapi_connection
+                             if connection.dialect.name == "sqlite" else None)
+            saved = sqlite_driver.isolation_level if sqlite_driver is not None else None
+            if sqlite_driver is not None:
+                sqlite_driver.isolation_level = None  # autocommit: no implicit BEGIN/COMMIT
+            try:
+                with connection.begin():
+                    if sqlite_driver is not None:
+                        connection.exec_driver_sql("BEGIN IMMEDIATE")
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, revision)
+            finally:
+                if sqlite_driver is not None:
+                    sqlite_driver.isolation_level = saved
 
     def current_revision(self) -> str | None:
         """The schema's Alembic revision, or None for a database never upgraded."""

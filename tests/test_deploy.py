@@ -210,12 +210,51 @@ def test_running_the_script_again_upgrades_and_keeps_the_settings(
     env_file = d.config / "duban.env"
     env_file.write_text(env_file.read_text(encoding="utf-8") + "DUBAN_ADMINS=42\n",
                         encoding="utf-8")
+    backups = d.base / "pre"
     again = run("bash", d.checkout / "scripts" / "deploy.sh", "--user", d.user, "--python",
                 SYSTEM_PYTHON, "--state-dir", d.state, "--config-dir", d.config, "--bin-dir",
-                d.bin, "--unit-dir", d.units, timeout=600)
+                d.bin, "--unit-dir", d.units, "--backup-dir", backups, timeout=600)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "DUBAN_ADMINS=42" in env_file.read_text(encoding="utf-8")
     assert mode(env_file) == 0o600
+    # The database was backed up before its schema was upgraded (docs/deploy.md, "Rollback").
+    [copy] = list((backups / "pre-upgrade").iterdir())
+    assert copy.suffix == ".sqlite3" and mode(copy) == 0o600
+    assert copy.stat().st_uid == pwd.getpwnam(d.user).pw_uid
+    # The closing words fit a re-run: upgraded, settings kept; only what is left to do.
+    assert "duban is upgraded" in again.stdout and "were kept" in again.stdout
+    assert "duban is installed" not in again.stdout
+    assert "token" in again.stdout and "/start" not in again.stdout  # admins are set now
+    assert "duban is installed" in d.output and "/start" in d.output
+    own = [line for line in (again.stdout + d.output).splitlines()
+           if line.startswith(("== ", "duban is", "Next:", "  1.", "  2.", "Operators"))]
+    assert own and all(line.isascii() for line in own), own  # the script speaks English
+
+
+def test_permission_problems_name_the_path_and_the_user(deployment: Deployment) -> None:
+    d = deployment
+    private = d.base / "private"
+    private.mkdir(mode=0o755)
+    env_file = private / "duban.env"
+    env_file.write_text("DUBAN_ADMINS=1\n", encoding="utf-8")
+    env_file.chmod(0o600)
+    unreadable = as_user(d, d.venv_duban, "check",
+                         env=clean_env(DUBAN_ENV_FILE=str(env_file), LANG="en"))
+    assert unreadable.returncode == 1
+    line = unreadable.stderr.strip().splitlines()[-1]
+    for named in (str(env_file), "root", d.user):
+        assert named in line, (named, line)
+    assert "Traceback" not in unreadable.stderr
+    folder = d.base / "rootdata"
+    folder.mkdir(mode=0o755)
+    no_write = as_user(d, d.venv_duban, "run", env=clean_env(
+        DUBAN_DATA_DIR=str(folder), TELEGRAM_BOT_TOKEN="123:abc", LANG="en",
+        DATABASE_URL=f"sqlite:///{d.state / 'duban.sqlite3'}"))
+    assert no_write.returncode == 1
+    lines = no_write.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in no_write.stderr
+    for named in (str(folder), "root", d.user):
+        assert named in lines[0], (named, lines[0])
 
 
 def test_backup_and_restore_as_the_document_says(deployment: Deployment) -> None:

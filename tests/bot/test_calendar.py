@@ -136,6 +136,7 @@ async def test_calendar_refusals_say_what_to_do(harness: Harness) -> None:
 def test_duban_ics_writes_a_units_calendar(tmp_path: Path) -> None:
     result = duban("ics", "--unit", "农业农村局", "-o", "farm.ics", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "var").exists()  # no database is made for it
     calendar = Calendar.from_ical((tmp_path / "farm.ics").read_bytes())
     events = calendar.walk("VEVENT")
     assert f"{len(events)} " in result.stdout and "farm.ics" in result.stdout

@@ -356,6 +356,7 @@ def test_cli_export_writes_a_workbook(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("LANG", "zh_CN.UTF-8")
     target = tmp_path / "out.xlsx"
+    assert main(["db", "upgrade"]) == 0  # export reads a database, never makes one
     assert main(["export", "--tasks", str(ROOT / "data" / "tasks.yaml"), "--year", "2026",
                  "-o", str(target)]) == 0
     assert "out.xlsx" in capsys.readouterr().out

@@ -131,12 +131,14 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_a_listing_piped_into_head_stops_quietly(tmp_path: Path) -> None:
-    for command in ("tasks", "units", "plan --year 2026"):
-        shell = subprocess.run(f"'{DUBAN}' {command} | head -n 1", shell=True, cwd=tmp_path,
+    for command in ("tasks", "units", "plan --year 2026", "tasks --json"):
+        shell = subprocess.run(["bash", "-o", "pipefail", "-c",
+                                f"'{DUBAN}' {command} | head -n 1"], cwd=tmp_path,
                                env=clean_env(), capture_output=True, text=True, check=False,
                                timeout=60)
         assert len(shell.stdout.splitlines()) == 1, command
         assert shell.stderr == "", (command, shell.stderr)
+        assert shell.returncode == 0, command  # duban's own status, under pipefail
 
 
 def test_units_json_lists_groups_and_members(tmp_path: Path) -> None:
@@ -260,6 +262,7 @@ def test_invite_uses_the_env_file_username_and_ttl(tmp_path: Path) -> None:
 
     (tmp_path / ".env").write_text("TELEGRAM_BOT_USERNAME=@env_bot\nDUBAN_INVITE_TTL_DAYS=3\n",
                                    encoding="utf-8")
+    assert duban("db", "upgrade", cwd=tmp_path).returncode == 0
     result = duban("invite", "--unit", "水利电业公司", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     link = result.stdout.splitlines()[0]
@@ -292,6 +295,7 @@ def test_invite_asks_telegram_for_the_username(tmp_path: Path) -> None:
         api.add_bot("4242:INVITE-token", "asked_bot", 4242)
         env = clean_env(TELEGRAM_BOT_TOKEN="4242:INVITE-token",
                         TELEGRAM_API_BASE_URL=api.base_url)
+        assert duban("db", "upgrade", cwd=tmp_path).returncode == 0
         result = duban("invite", "--unit", "生态环境局", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("https://t.me/asked_bot?start=")
@@ -313,6 +317,7 @@ def test_db_upgrade_creates_the_sqlite_file_and_says_where(tmp_path: Path) -> No
 
 
 def test_db_backup_of_a_database_and_restore_into_a_fresh_folder(tmp_path: Path) -> None:
+    assert duban("db", "upgrade", cwd=tmp_path).returncode == 0
     made = duban("invite", "--unit", "林业局", "--bot-username", "some_bot", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     code = made.stdout.split("start=")[1].split()[0]
@@ -425,6 +430,7 @@ def test_an_unreachable_database_is_one_line_without_the_password(tmp_path: Path
 def test_export_writes_a_workbook(tmp_path: Path) -> None:
     from openpyxl import load_workbook
 
+    assert duban("db", "upgrade", cwd=tmp_path).returncode == 0
     result = duban("export", "--year", "2026", "-o", "out.xlsx", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "out.xlsx" in result.stdout
@@ -447,10 +453,11 @@ def test_timetable_problems_are_in_the_readers_language(tmp_path: Path) -> None:
 
 def test_check_warns_about_a_world_readable_env_file(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
-    env_file.write_text("TELEGRAM_BOT_TOKEN=1:abcdef\n", encoding="utf-8")
+    env_file.write_text("TELEGRAM_BOT_TOKEN=123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw\n",
+                        encoding="utf-8")
     env_file.chmod(0o644)
     loose = duban("check", cwd=tmp_path)
     assert loose.returncode == 0 and "chmod 600" in loose.stderr and "0644" in loose.stderr
-    assert "abcdef" not in loose.stdout + loose.stderr
+    assert "AAHdqTcv" not in loose.stdout + loose.stderr
     env_file.chmod(0o600)
     assert "chmod 600" not in duban("check", cwd=tmp_path).stderr

@@ -1,7 +1,7 @@
 """Exactly-once reminders through kill -9 and a second instance: real ``duban run`` processes.
 
 docs/reminders.md ("Sending") states the bound these tests measure: a crash leaves at most the
-messages in flight unrecorded (``max_send_rate``, 25), so at most that many are sent twice after
+messages in flight unrecorded (``MAX_SEND_RATE``, 28), so at most that many are sent twice after
 a restart, and the rest goes out within one lease and one dispatch interval; any number of
 instances on one PostgreSQL database, whatever their clocks say, send each reminder once.
 """

@@ -86,7 +86,12 @@ async def test_start_up_waits_for_a_network_that_comes_up_late(tmp_path: Path) -
             TELEGRAM_FILE_BASE_URL=f"{base}/file/bot"),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
-        await asyncio.sleep(2.5)  # the bot tries and retries while nothing listens
+        assert process.stderr is not None
+        seen = b""
+        while b"not reachable yet" not in seen:  # the bot tries and retries: nothing listens
+            line = await asyncio.wait_for(process.stderr.readline(), 60)
+            assert line, seen.decode()
+            seen += line
         assert process.returncode is None
         async with BotApiStandIn(port=port) as api:
             api.add_bot(TOKEN, "duban_test_bot", 123456)
@@ -101,7 +106,7 @@ async def test_start_up_waits_for_a_network_that_comes_up_late(tmp_path: Path) -
         if process.returncode is None:
             process.kill()
             await process.wait()
-    log = stderr.decode()
+    log = (seen + stderr).decode()
     assert_no_token(log)
     assert "not reachable yet" in log and "Traceback" not in log
 
