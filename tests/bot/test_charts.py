@@ -210,6 +210,7 @@ async def test_a_leader_gets_two_charts(harness: Harness) -> None:
 
 # -- duban chart ---------------------------------------------------------------------------------
 def test_duban_chart_writes_the_png_it_names(tmp_path: Path) -> None:
+    assert duban("db", "upgrade", cwd=tmp_path).returncode == 0  # no command but these makes one
     result = duban("chart", "--year", "2026", "--by", "units", "-o", "units.png", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     with Image.open(tmp_path / "units.png") as image:
