@@ -46,8 +46,11 @@ from bench.common import (
     SHANGHAI,
     TASKS_PATH,
     Figure,
+    Record,
+    add_common_options,
     contacts_by_unit,
     figure,
+    finish,
     info,
     load_fixture_elsewhere,
     max_rss_mib,
@@ -55,7 +58,6 @@ from bench.common import (
     migrated_store,
     percentile,
     print_environment,
-    print_table,
 )
 from bot.app import build_application
 from bot.reminders import dispatch_due
@@ -322,17 +324,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--backend", choices=BACKENDS, default="sqlite",
                         help="the database (default: sqlite, a temporary file)")
-    parser.add_argument("--quick", action="store_true",
-                        help="20 requests of each and 100 reminders instead of 50 and 300")
+    add_common_options(parser)
     options = parser.parse_args()
     print_environment()
+    record = Record("bench_bot", options)
     tally = LogTally()
     logging.basicConfig(handlers=[tally], level=logging.WARNING, force=True)
     figures = asyncio.run(run(options.backend, options.quick))
     figures.append(info("warnings and errors logged", sum(tally.seen.values())))
-    print_table(f"bench_bot — {options.backend}", figures)
     for line, count in tally.seen.most_common():
         print(f"  {count:4} x {line}")
+    finish(record, f"bench_bot — {options.backend}", figures)
 
 
 if __name__ == "__main__":

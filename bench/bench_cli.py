@@ -7,7 +7,7 @@ a temporary working directory with no ``.env``, and reports the minimum, median 
 time; measures ``import bot.cli`` alone in a fresh interpreter; and lists which heavy modules
 (Telegram, SQLAlchemy, Alembic, openpyxl, the bot's handlers) that import pulls in: none should,
 they belong to the subcommands that use them. Prints the figure table and writes the figures
-as JSON to ``bench/results/bench_cli.json``.
+as JSON to ``bench/results/bench_cli-<time>.json`` (``bench.common.Record``).
 """
 
 from __future__ import annotations
@@ -23,10 +23,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Figure, figure, info, print_environment, print_table
+from bench.common import (
+    Figure,
+    Record,
+    add_common_options,
+    figure,
+    finish,
+    info,
+    print_environment,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 DUBAN = Path(sys.executable).parent / "duban"
 HEAVY = ("telegram", "sqlalchemy", "alembic", "openpyxl", "bot.app", "bot.handlers", "storage")
 HELP_TARGET_MS = 500.0
@@ -101,16 +108,13 @@ def run(runs: int) -> tuple[list[Figure], dict[str, object]]:
 def main() -> None:
     """Parse the options, measure, print the table, write the JSON record."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help="5 runs per figure instead of 15")
-    parser.add_argument("--runs", type=int, help="runs per figure")
+    add_common_options(parser, runs=15)
     options = parser.parse_args()
     print_environment()
-    figures, record = run(options.runs or (5 if options.quick else 15))
-    print_table("bench_cli", figures)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    target = RESULTS / "bench_cli.json"
-    target.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwrote {target.relative_to(ROOT)}")
+    record = Record("bench_cli", options)
+    figures, details = run(3 if options.quick else max(options.runs, 3))
+    record.extra["details"] = details
+    finish(record, "bench_cli", figures)
 
 
 if __name__ == "__main__":

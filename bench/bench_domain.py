@@ -20,14 +20,16 @@ from bench.common import (
     SHANGHAI,
     TASKS_PATH,
     Figure,
+    Record,
+    add_common_options,
     concrete_units,
     figure,
+    finish,
     info,
     median_ms,
     mib,
     peak_allocated,
     print_environment,
-    print_table,
     timed,
 )
 from bot.i18n import translator
@@ -117,10 +119,11 @@ def run(runs: int) -> list[Figure]:
 def main() -> None:
     """Parse the options, measure, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help="5 timed runs instead of 20")
+    add_common_options(parser, runs=20)
     options = parser.parse_args()
     print_environment()
-    print_table("bench_domain", run(5 if options.quick else 20))
+    record = Record("bench_domain", options)
+    finish(record, "bench_domain", run(5 if options.quick else max(options.runs, 3)))
 
 
 if __name__ == "__main__":

@@ -32,15 +32,17 @@ from bench.common import (
     SHANGHAI,
     TASKS_PATH,
     Figure,
+    Record,
+    add_common_options,
     concrete_units,
     contacts_by_unit,
     figure,
+    finish,
     info,
     load_reports,
     median_ms,
     migrated_store,
     print_environment,
-    print_table,
     sync_units,
     timed,
 )
@@ -153,12 +155,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--backend", choices=(*BACKENDS, "both"), default="both",
                         help="the database to measure (default: both)")
-    parser.add_argument("--quick", action="store_true",
-                        help="5 timed runs and 500 inserts instead of 20 and 3,000")
+    add_common_options(parser, runs=20)
     options = parser.parse_args()
     print_environment()
+    record = Record("bench_storage", options)
+    figures = []
     for backend in BACKENDS if options.backend == "both" else (options.backend,):
-        print_table(f"bench_storage — {backend}", run(backend, options.quick))
+        figures += [Figure(f"{backend}: {f.name}", f.value, f.target, f.ok, f.number, f.unit,
+                           f.runs) for f in run(backend, options.quick)]
+    finish(record, "bench_storage", figures)
 
 
 if __name__ == "__main__":

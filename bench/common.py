@@ -6,21 +6,25 @@ Not a benchmark itself. The benchmarks are run from the repository root as modul
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import json
 import math
 import multiprocessing
 import os
 import platform
 import random
 import resource
+import shlex
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,7 +34,7 @@ from sqlalchemy import insert, text
 
 from schedules.loader import load_timetable
 from schedules.model import Timetable, UnitKind
-from storage import REPORT_STATUSES, AuditEntry, StatusReport, Store
+from storage import REPORT_STATUSES, AuditEntry, Membership, Person, StatusReport, Store
 
 T = TypeVar("T")
 
@@ -50,23 +54,43 @@ class Figure:
         value: The value as printed, with its unit.
         target: The target as printed (``< 200 ms``), or ``—`` when there is none.
         ok: Whether the target was met; None for a figure without a target.
+        number: The value as a number (in ``unit``), for the JSON record; None for text.
+        unit: The unit of ``number`` (``ms``, ``msgs/s``), "" for a count or a ratio.
+        runs: The value of each run when ``number`` is their median; empty otherwise.
     """
 
     name: str
     value: str
     target: str = "—"
     ok: bool | None = None
+    number: float | None = None
+    unit: str = ""
+    runs: tuple[float, ...] = ()
 
 
 def figure(name: str, value: float, unit: str, *, below: float | None = None,
-           at_most: float | None = None, digits: int = 1) -> Figure:
-    """A figure whose target, if any, is an upper bound (``below``: strict, ``at_most``: not)."""
+           at_most: float | None = None, at_least: float | None = None, digits: int = 1,
+           runs: Sequence[float] = ()) -> Figure:
+    """A figure and its target, if any: an upper bound (``below``: strict, ``at_most``: not)
+    or a lower one (``at_least``). ``runs``: the values of each run ``value`` is the median of."""
     shown = f"{value:,.{digits}f} {unit}".strip()
+    if runs:
+        shown += f" (median of {len(runs)})"
+    numbers = {"number": float(value), "unit": unit, "runs": tuple(float(r) for r in runs)}
     if below is not None:
-        return Figure(name, shown, f"< {below:g} {unit}".strip(), value < below)
+        return Figure(name, shown, f"< {below:g} {unit}".strip(), value < below, **numbers)
     if at_most is not None:
-        return Figure(name, shown, f"<= {at_most:g} {unit}".strip(), value <= at_most)
-    return Figure(name, shown)
+        return Figure(name, shown, f"<= {at_most:g} {unit}".strip(), value <= at_most,
+                      **numbers)
+    if at_least is not None:
+        return Figure(name, shown, f">= {at_least:g} {unit}".strip(), value >= at_least,
+                      **numbers)
+    return Figure(name, shown, **numbers)
+
+
+def median_figure(name: str, values: Sequence[float], unit: str, **target: Any) -> Figure:
+    """:func:`figure` of the median of ``values`` (one per run), keeping every run's value."""
+    return figure(name, statistics.median(values), unit, runs=values, **target)
 
 
 def info(name: str, value: object) -> Figure:
@@ -96,6 +120,134 @@ def print_environment() -> None:
     """One line naming the machine and the interpreter, for the record."""
     print(f"# {platform.node()} · {os.cpu_count()} cpus · Python {platform.python_version()} · "
           f"{sys.platform} · {dt.datetime.now(SHANGHAI):%Y-%m-%d %H:%M %Z}")
+
+
+# -- the record --------------------------------------------------------------------------------
+RESULTS_ENV = "DUBAN_BENCH_RESULTS"
+"""Environment variable naming the folder the JSON records go to (``bench/run_all --quick``
+sets it to a temporary folder, so that CI leaves the checkout clean)."""
+DEFAULT_RESULTS = ROOT / "bench" / "results"
+
+
+def add_common_options(parser: argparse.ArgumentParser, *, runs: int = 3) -> None:
+    """``--quick``, ``--runs N`` (default ``runs``, at least 3 for a median) and
+    ``--results DIR`` (default ``$DUBAN_BENCH_RESULTS``, else ``bench/results``)."""
+    parser.add_argument("--quick", action="store_true",
+                        help="a smaller load, for CI and a first look (figures are indicative)")
+    parser.add_argument("--runs", type=int, default=runs,
+                        help=f"repetitions whose median is reported (default {runs})")
+    parser.add_argument("--results", type=Path, default=None,
+                        help="folder for the JSON record (default: $DUBAN_BENCH_RESULTS, else "
+                             "bench/results)")
+
+
+def git_commit() -> dict[str, Any]:
+    """The commit measured (``git rev-parse HEAD``) and whether the work tree had changes."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                                  check=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    return {"commit": git("rev-parse", "HEAD") or None,
+            "branch": git("rev-parse", "--abbrev-ref", "HEAD") or None,
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+
+
+def machine() -> dict[str, Any]:
+    """The machine: CPU model and cores, RAM, OS, Python and the key library versions."""
+    model = platform.processor() or platform.machine()
+    memory = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = round(int(line.split()[1]) / 1024 / 1024, 1)
+                break
+    except OSError:
+        pass
+    versions: dict[str, str] = {}
+    from importlib import metadata
+    for package in ("python-telegram-bot", "sqlalchemy", "sqlmodel", "psycopg", "aiohttp",
+                    "openpyxl", "matplotlib"):
+        with suppress(metadata.PackageNotFoundError):
+            versions[package] = metadata.version(package)
+    import sqlite3
+    versions["sqlite"] = sqlite3.sqlite_version
+    return {"node": platform.node(), "cpu_model": model, "cores": os.cpu_count(),
+            "ram_gib": memory, "os": platform.platform(),
+            "python": platform.python_version(), "versions": versions}
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages (``os.getloadavg``)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+class Record:
+    """The JSON record of one benchmark run: started when made, written by :meth:`write`.
+
+    Holds the commit, the machine, the load average at the start and at the end, the command
+    line, the mode, every figure (with the values of each run where it is a median) and the
+    ratios measured in the same run.
+    """
+
+    def __init__(self, name: str, options: argparse.Namespace) -> None:
+        self.name = name
+        self.options = options
+        self.started = dt.datetime.now(dt.UTC)
+        self.load_at_start = load_average()
+        self.ratios: dict[str, float] = {}
+        self.extra: dict[str, Any] = {}
+
+    def ratio(self, name: str, value: float) -> float:
+        """Keep a ratio measured in this run (e.g. duban's rate over the bare bot's)."""
+        self.ratios[name] = round(value, 4)
+        return value
+
+    def write(self, figures: Sequence[Figure]) -> Path:
+        """Write the record as ``<results>/<name>-<timestamp>.json``; returns the path."""
+        folder = (getattr(self.options, "results", None)
+                  or Path(os.environ.get(RESULTS_ENV) or DEFAULT_RESULTS))
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = self.started.strftime("%Y%m%dT%H%M%SZ")
+        path = folder / f"{self.name}-{stamp}.json"
+        record = {
+            "benchmark": self.name,
+            "started": self.started.isoformat(timespec="seconds"),
+            "seconds": round((dt.datetime.now(dt.UTC) - self.started).total_seconds(), 1),
+            "mode": "quick" if getattr(self.options, "quick", False) else "full",
+            "command": shlex.join([Path(sys.executable).name, "-m", f"bench.{self.name}",
+                                   *sys.argv[1:]]),
+            **git_commit(),
+            "machine": machine(),
+            "load_average": {"start": self.load_at_start, "end": load_average()},
+            "figures": [{"name": f.name, "value": f.number, "unit": f.unit, "shown": f.value,
+                         "target": None if f.target == "—" else f.target, "ok": f.ok,
+                         **({"runs": list(f.runs)} if f.runs else {})} for f in figures],
+            "ratios": self.ratios,
+            **self.extra,
+        }
+        path.write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n",
+                        encoding="utf-8")
+        return path
+
+
+def finish(record: Record, title: str, figures: Sequence[Figure]) -> int:
+    """Write the JSON record, then print the figures (last); returns how many targets missed."""
+    path = record.write(figures)
+    try:
+        shown = path.relative_to(ROOT)
+    except ValueError:
+        shown = path
+    print(f"\nrecord: {shown} (load average {' '.join(map(str, load_average()))})")
+    return print_table(title, figures)
 
 
 # -- measuring ---------------------------------------------------------------------------------
@@ -258,3 +410,38 @@ def _load_fixture(url: str, cycles: tuple[int, ...], per_pair: int,
         return load_reports(store, timetable, cycles, per_pair, statuses=statuses)
     finally:
         store.close()
+
+
+def enrol_contacts(store: Store, contacts: dict[str, list[int]], now: dt.datetime,
+                   language: str = "zh_Hans") -> int:
+    """Enrol every contact of ``contacts`` (unit -> Telegram ids) at once: setup, a Core
+    ``INSERT`` of the person and membership rows (``Store.add_person`` makes one transaction,
+    and one audit entry, each). Returns how many."""
+    people = [{"telegram_user_id": telegram_id, "display_name": f"联络员{telegram_id}",
+               "language": language, "role": "contact", "active": True, "digests": False,
+               "created_at": now} for ids in contacts.values() for telegram_id in ids]
+    members = [{"telegram_user_id": telegram_id, "unit_id": unit_id, "active": True,
+                "created_at": now} for unit_id, ids in contacts.items() for telegram_id in ids]
+    with store.engine.begin() as connection:
+        for table, rows in ((Person, people), (Membership, members)):
+            for first in range(0, len(rows), 5000):
+                connection.execute(insert(table), rows[first:first + 5000])
+    return len(people)
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's peak resident set (Linux ``/proc/self/clear_refs``); False if the
+    kernel does not allow it (then :func:`peak_rss_mib` is the peak since start)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set (``VmHWM``) in MiB, since start or the last reset."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return max_rss_mib()

@@ -134,7 +134,6 @@ def cmd_check(args: argparse.Namespace, t: Translator) -> int:
         env_file_findings,
     )
     from bot.envfile import Finding
-    from bot.instance import is_locked
     from bot.reports.packages import missing_package_text, missing_packages
     from bot.settings import env_file_of
 
@@ -149,8 +148,8 @@ def cmd_check(args: argparse.Namespace, t: Translator) -> int:
     findings += [check_token(settings), check_database(settings, t)]
     findings += [Finding(missing_package_text(t, module), True)
                  for module in missing_packages()]
-    running = settings.sqlite_path is not None and is_locked(settings.sqlite_path.absolute())
-    webhook = check_webhook_port(settings, running)
+    webhook = check_webhook_port(settings, _bot_seems_running(settings)) \
+        if settings.webhook_url else None
     if webhook is not None:
         findings.append(webhook)
     for finding in findings:
@@ -166,6 +165,21 @@ def cmd_check(args: argparse.Namespace, t: Translator) -> int:
     print(t.gettext("Configuration: OK, from {source}.").format(
         source=settings_source(t, settings)))
     return 0
+
+
+def _bot_seems_running(settings: Settings) -> bool:
+    """Whether a ``duban run`` uses the configured database now (SQLite: its lock file;
+    PostgreSQL: sessions named ``duban run``); False when that cannot be told."""
+    from bot.instance import RUN_APPLICATION_NAME, is_locked
+
+    if settings.sqlite_path is not None:
+        return is_locked(settings.sqlite_path.absolute())
+    from storage.backup import sessions_named
+
+    try:
+        return bool(sessions_named(settings.resolved_database_url, RUN_APPLICATION_NAME))
+    except Exception:  # unreachable: check_database says so on its own line
+        return False
 
 
 def cmd_tasks(args: argparse.Namespace, t: Translator) -> int:

@@ -17,7 +17,7 @@ from html import escape, unescape
 from typing import Protocol
 
 from bot.i18n import N_, Translator
-from schedules.model import Role, Task, Timetable, Unit
+from schedules.model import Role, Task, Timetable, Unit, UnitKind
 from schedules.progress import ReportLike
 from schedules.text import visible_text
 from schedules.workflow import (
@@ -30,6 +30,7 @@ from schedules.workflow import (
     UnitState,
     cycle_views,
     task_view,
+    unit_state,
 )
 
 MESSAGE_LIMIT = 4000
@@ -340,12 +341,14 @@ def render_unit(t: Translator, timetable: Timetable, unit: Unit, cycle: int, fac
              t.gettext("Tasks of cycle {year}: {count}").format(year=cycle, count=len(duties)),
              ""]
     for task, assignment in duties:
-        view = task_view(timetable, task, known, today)
-        state = next((u for u in view.units if u.unit_id == unit.id), None)
-        if state is None:  # a group's own task: the task's consolidated state
+        if unit.kind is UnitKind.GROUP:  # a group's own task: the task's consolidated state
+            view = task_view(timetable, task, known, today)
             lines.append(f"{view.light.value} {task.id}. {escape(task.title)} "
                          f"({role_label(t, assignment.role)}) — {deadline_line(t, view, task)}")
             continue
+        # Only this unit's state (not every unit's, as task_view would): /unit reads only this
+        # unit's reports (docs/performance.md).
+        state = unit_state(timetable, task, unit.id, known, today)
         lines.append(f"{state.light.value} {task.id}. {escape(task.title)} "
                      f"({role_label(t, assignment.role)}) — {deadline_line(t, state, task)}")
         if state.phase is not Phase.CLOSED:

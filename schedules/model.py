@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Literal
+from functools import cached_property
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -278,19 +280,33 @@ class Timetable(_Strict):
     calendar: CalendarCorrections = CalendarCorrections()
 
     # -- look-ups ---------------------------------------------------------------------------
+    _CACHES: ClassVar[tuple[str, ...]] = ("units_by_id", "tasks_by_id", "duties_by_task")
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None,
+                   deep: bool = False) -> Timetable:
+        """A copy (see pydantic), without the look-up caches of this one."""
+        copied = super().model_copy(update=update, deep=deep)
+        for name in self._CACHES:
+            copied.__dict__.pop(name, None)
+        return copied
+
+    @cached_property
+    def units_by_id(self) -> dict[str, Unit]:
+        """unit id -> unit (built once: the timetable is immutable)."""
+        return {unit.id: unit for unit in self.units}
+
+    @cached_property
+    def tasks_by_id(self) -> dict[int, Task]:
+        """task id -> task (built once)."""
+        return {task.id: task for task in self.tasks}
+
     def unit(self, unit_id: str) -> Unit:
         """The unit with this id; KeyError if there is none."""
-        for unit in self.units:
-            if unit.id == unit_id:
-                return unit
-        raise KeyError(unit_id)
+        return self.units_by_id[unit_id]
 
     def task(self, task_id: int) -> Task:
         """The task with this id; KeyError if there is none."""
-        for task in self.tasks:
-            if task.id == task_id:
-                return task
-        raise KeyError(task_id)
+        return self.tasks_by_id[task_id]
 
     def find_unit(self, reference: str) -> Unit | None:
         """Resolve a unit by id, Chinese name or alias (case- and space-insensitive)."""
@@ -317,8 +333,23 @@ class Timetable(_Strict):
         """Every concrete unit with a duty on ``task``, groups expanded.
 
         A unit appears once, with its strongest role: the members of 领导小组 cooperating on a
-        task that one of them leads are therefore "the other member units" (task 23).
+        task that one of them leads are therefore "the other member units" (task 23). Computed
+        once per task of this timetable (every summary asks it for every task).
         """
+        known = self.duties_by_task.get(task.id)
+        if known is not None and self.tasks_by_id.get(task.id) is task:
+            return known
+        duties = self._responsible_units(task)
+        if self.tasks_by_id.get(task.id) is task:
+            self.duties_by_task[task.id] = duties
+        return duties
+
+    @cached_property
+    def duties_by_task(self) -> dict[int, tuple[Assignment, ...]]:
+        """task id -> :meth:`responsible_units` of that task, filled as they are asked."""
+        return {}
+
+    def _responsible_units(self, task: Task) -> tuple[Assignment, ...]:
         seen: dict[str, Assignment] = {}
         for role, unit_ids in task.units_by_role():
             for unit_id in unit_ids:

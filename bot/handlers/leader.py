@@ -81,7 +81,7 @@ from bot.reports.scorecard import render_scores
 from bot.services import Services, request_replan, services_of
 from schedules.bulletin import select_bulletin
 from schedules.commands import FIRST_CYCLE, LAST_CYCLE, parse_number
-from schedules.model import Timetable
+from schedules.model import Timetable, UnitKind
 from schedules.planning import next_reminder
 from schedules.workflow import (
     STALE_REVIEW,
@@ -312,7 +312,9 @@ async def unit_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             "ecology-environment.").format(
             ref="“" + echo(reference) + "”"), t)
         return
-    facts = await services.db(services.store.cycle_facts, cycle)
+    # A unit's own reports are enough, except for a group's own tasks (their consolidated state).
+    facts = await services.db(services.store.cycle_facts, cycle, None,
+                              None if unit.kind is UnitKind.GROUP else unit.id)
     await reply(message, render_unit(t, services.timetable, unit, cycle, facts,
                                      services.today()), t)
 

@@ -372,7 +372,7 @@ def test_cli_export_without_a_file_writes_into_the_data_folder(tmp_path, monkeyp
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("LANG", "en")
-    assert main(["db", "upgrade"]) == 0  # export makes no database (only run and db upgrade do)
+    assert main(["db", "upgrade"]) == 0  # export reads a database, never makes one
     capsys.readouterr()
     assert main(["export", "--tasks", str(ROOT / "data" / "tasks.yaml"), "--year", "2026"]) == 0
     [written] = (tmp_path / "var" / "exports").glob("duban-2026-*.xlsx")

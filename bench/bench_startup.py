@@ -1,0 +1,235 @@
+"""Start-up and footprint: ``duban run`` to its first getUpdates, idle memory, ``duban --help``.
+
+Each figure is a fresh process of the real console script, next to a fresh
+``python -c "import telegram"`` measured in the same run::
+
+    python -m bench.bench_startup            # 5 starts each with 20 and 2,000 people
+    python -m bench.bench_startup --quick    # 3 starts each with 20 and 200, 1 s idle
+
+Start-up: ``duban run`` (long polling) on a SQLite database with the shipped timetable and 20,
+then 2,000 enrolled contacts, against the Bot API stand-in (on a thread of this process). One
+``/start`` is waiting in the stand-in, so the bot's first ``getUpdates`` is answered at once and
+the stand-in logs it as it arrives: start-up is from just before the process is spawned to that
+call (one monotonic clock, the machine's). The process then idles (its dispatch job runs once,
+planning the cycle for everyone) for ``--idle`` seconds; its resident set (``VmRSS``) and peak
+(``VmHWM``) are read from ``/proc`` before it is killed. The start-up target is
+< 3 s and independent of the number of people: the ratio of the medians (2,000 over 20) is
+recorded. Idle RSS target: < 150 MB (MiB here, the stricter reading).
+
+``duban --help``: wall time of fresh processes after one warm-up (target < 0.5 s), beside
+``python -c "import telegram"`` and ``python -c pass``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.bench_cli import DUBAN
+from bench.common import (
+    SHANGHAI,
+    TASKS_PATH,
+    Figure,
+    Record,
+    add_common_options,
+    concrete_units,
+    finish,
+    info,
+    median_figure,
+    print_environment,
+)
+from schedules.loader import load_timetable
+from storage import Store
+from tests.bot.standin_thread import running_standin
+
+TOKEN = "123456:BENCH-startup-token"
+ADMIN = 1000
+FIRST_CONTACT = 100_000
+STARTUP_TARGET_S = 3.0
+IDLE_RSS_TARGET_MIB = 150.0
+HELP_TARGET_S = 0.5
+
+
+def enrolled_database(folder: Path, people: int) -> str:
+    """A migrated SQLite database in ``folder`` with ``people`` contacts over the units."""
+    url = f"sqlite:///{folder / 'duban.sqlite3'}"
+    timetable = load_timetable(TASKS_PATH)
+    now = dt.datetime(2026, 11, 1, tzinfo=SHANGHAI)
+    units = concrete_units(timetable)
+    with Store(url) as store:
+        store.upgrade()
+        store.sync_units([(u.id, u.name, u.kind.value) for u in timetable.units], now)
+        for index in range(people):
+            store.add_person(FIRST_CONTACT + index, f"联络员{index}", "contact",
+                             units[index % len(units)], "zh_Hans", now)
+    return url
+
+
+def proc_status(pid: int) -> dict[str, float]:
+    """``VmRSS`` and ``VmHWM`` of ``pid`` in MiB."""
+    found: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            found[key] = int(value.split()[0]) / 1024
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds ``pid`` has used so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_once(url: str, folder: Path, idle: float
+               ) -> tuple[float, float, float, float, float, float]:
+    """One ``duban run``: seconds to the first getUpdates and to the reply to the waiting
+    /start, RSS and peak RSS (MiB) after idling ``idle`` seconds, the CPU seconds the process
+    had used when its first getUpdates arrived, and its RSS (MiB) then."""
+    with running_standin() as api:
+        api.add_bot(TOKEN, "duban_startup_bot", 123456)
+        api.add_user(ADMIN, "管理员", "zh-hans")
+        waiting = api.send_command(ADMIN, "start")
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("DUBAN_", "TELEGRAM_")) and k != "DATABASE_URL"}
+        env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=api.base_url,
+                   TELEGRAM_FILE_BASE_URL=api.base_file_url, DATABASE_URL=url,
+                   DUBAN_DATA_DIR=str(folder / "var"), DUBAN_ADMINS=str(ADMIN))
+        start = time.monotonic()
+        process = subprocess.Popen([str(DUBAN), "run"], cwd=folder, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            first = replied = None
+            cpu = at_first = 0.0
+            deadline = start + 60
+            while (first is None or replied is None) and time.monotonic() < deadline:
+                if process.poll() is not None:
+                    raise RuntimeError("duban run stopped: "
+                                       + process.stderr.read().decode()[-2000:])  # type: ignore
+                polls = api.calls("getUpdates")
+                if polls and first is None:
+                    first = polls[0].at - start
+                    cpu = cpu_seconds(process.pid)
+                    at_first = proc_status(process.pid)["VmRSS"]
+                answers = [m for m in api.bot_messages(ADMIN)
+                           if m["message_id"] > waiting["message_id"]]
+                if answers and replied is None:
+                    replied = time.monotonic() - start
+                time.sleep(0.002)
+            if first is None or replied is None:
+                raise RuntimeError("duban run did not poll and answer within 60 s")
+            time.sleep(idle)
+            memory = proc_status(process.pid)
+        finally:
+            # Killed, not stopped: a graceful stop waits out the long poll, which is not what
+            # is measured here, and the database is thrown away.
+            process.kill()
+            process.wait()
+    return first, replied, memory["VmRSS"], memory["VmHWM"], cpu, at_first
+
+
+def process_probe(command: list[str], runs: int, cwd: Path | None = None
+                  ) -> tuple[list[float], list[float], list[float]]:
+    """Wall seconds, CPU seconds (user + system) and max RSS (MiB) of fresh processes of
+    ``command``, after one warm-up (``os.wait4``'s resource usage of each child)."""
+    wall: list[float] = []
+    cpu: list[float] = []
+    rss: list[float] = []
+    for index in range(runs + 1):
+        start = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode:
+            raise RuntimeError(f"{command} failed with {process.returncode}")
+        if index:
+            wall.append(elapsed)
+            cpu.append(usage.ru_utime + usage.ru_stime)
+            rss.append(usage.ru_maxrss / 1024)
+    return wall, cpu, rss
+
+
+def run(options: argparse.Namespace, record: Record) -> list[Figure]:
+    """Measure everything; the figures."""
+    runs = max(options.runs, 3)
+    idle = options.idle if options.idle is not None else (1.0 if options.quick else 5.0)
+    figures: list[Figure] = []
+    telegram_s, telegram_cpu, telegram_rss = process_probe(
+        [sys.executable, "-c", "import telegram"], runs)
+    bare_s, _, _ = process_probe([sys.executable, "-c", "pass"], runs)
+    medians: dict[int, float] = {}
+    few, many = 20, (200 if options.quick else 2000)
+    for people in (few, many):
+        with tempfile.TemporaryDirectory(prefix="duban-bench-startup-") as name:
+            folder = Path(name)
+            url = enrolled_database(folder, people)
+            results = [start_once(url, folder, idle) for _ in range(runs)]
+        first = [r[0] for r in results]
+        medians[people] = statistics.median(first)
+        figures += [
+            median_figure(f"`duban run` to first getUpdates, {people:,} people", first, "s",
+                          below=STARTUP_TARGET_S, digits=2),
+            median_figure(f"`duban run`: CPU used by its first getUpdates, {people:,} people",
+                          [r[4] for r in results], "s", digits=2),
+            median_figure(f"`duban run` to the reply to a waiting /start, {people:,} people",
+                          [r[1] for r in results], "s", digits=2),
+            median_figure(f"RSS at the first getUpdates, {people:,} people",
+                          [r[5] for r in results], "MiB"),
+            median_figure(f"idle RSS {idle:g} s after start, {people:,} people",
+                          [r[2] for r in results], "MiB", below=IDLE_RSS_TARGET_MIB),
+            median_figure(f"peak RSS by then (VmHWM), {people:,} people",
+                          [r[3] for r in results], "MiB"),
+        ]
+        record.extra.setdefault("starts", {})[people] = results
+    ratio = record.ratio(f"startup {many:,} people / {few} people", medians[many] / medians[few])
+    figures.append(info(f"start-up, {many:,} people over {few} people (ratio of medians)",
+                        f"{ratio:.2f}"))
+    figures += [
+        median_figure('`python -c "import telegram"` wall time', telegram_s, "s", digits=3),
+        median_figure('`python -c "import telegram"` CPU time', telegram_cpu, "s", digits=3),
+        median_figure('`python -c "import telegram"` max RSS', telegram_rss, "MiB"),
+        median_figure('`python -c "pass"` wall time', bare_s, "s", digits=3),
+    ]
+    with tempfile.TemporaryDirectory(prefix="duban-bench-help-") as name:
+        help_s, help_cpu, help_rss = process_probe([str(DUBAN), "--help"], max(runs, 5),
+                                                   Path(name))
+    figures += [
+        median_figure("`duban --help` wall time", help_s, "s", below=HELP_TARGET_S, digits=3),
+        median_figure("`duban --help` CPU time", help_cpu, "s", digits=3),
+        median_figure("`duban --help` max RSS", help_rss, "MiB"),
+    ]
+    record.ratio(f"start-up ({many:,} people) / import telegram",
+                 medians[many] / statistics.median(telegram_s))
+    record.ratio("duban --help / import telegram",
+                 statistics.median(help_s) / statistics.median(telegram_s))
+    figures.append(info(f"ratios to `import telegram`: start-up ({many:,} people), --help",
+                        f"{record.ratios[f'start-up ({many:,} people) / import telegram']:.2f}, "
+                        f"{record.ratios['duban --help / import telegram']:.2f}"))
+    return figures
+
+
+def main() -> None:
+    """Parse the options, measure, write the record, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    add_common_options(parser, runs=5)
+    parser.add_argument("--idle", type=float, default=None,
+                        help="seconds to idle after start before reading RSS (5; 1 --quick)")
+    options = parser.parse_args()
+    if options.quick and options.runs == 5:
+        options.runs = 3
+    print_environment()
+    record = Record("bench_startup", options)
+    finish(record, "bench_startup — start-up and footprint", run(options, record))
+
+
+if __name__ == "__main__":
+    main()
