@@ -195,6 +195,13 @@ class _Context:
         name = self.data.names.get(telegram_user_id)
         return name if name is not None else self.t.gettext("not enrolled")
 
+    def reporter(self, telegram_user_id: int | None, source: str | None) -> str | None:
+        """Who made a report: a person, or the command line (a report made with duban's
+        commands has no Telegram user)."""
+        if telegram_user_id is None and source == "cli":
+            return self.t.gettext(SOURCE_LABELS["cli"])
+        return self.who(telegram_user_id)
+
     def local(self, value: dt.datetime | None) -> dt.datetime | None:
         return None if value is None else _local(value, self.zone)
 
@@ -277,11 +284,11 @@ def _ledger(c: _Context) -> Sheet:
                 progress = _fraction(report.progress)
                 reported_on = _local(report.reported_at, c.zone).date()
                 # a stored report names its reporter (ReportFact need not)
-                reporter = c.who(getattr(report, "reporter_telegram_id", None))
+                reporter = c.reporter(getattr(report, "reporter_telegram_id", None),
+                                      getattr(report, "source", None))
             rows.append([*head, c.unit(state.unit_id), _role(t, task, state.role),
-                         _state(t, state), progress,
-                         latest.note if latest is not None else None, reported_on, reporter,
-                         state.cutoff - dt.timedelta(days=1) if state.cutoff else None,
+                         _state(t, state), progress, _note(c, report, latest), reported_on,
+                         reporter, state.cutoff - dt.timedelta(days=1) if state.cutoff else None,
                          _extension(t, state) or None, _review(c, state),
                          _acknowledged(c, state), t.gettext(LIGHT_WORDS[state.light])])
     return columns, rows
@@ -314,7 +321,8 @@ def _summary(c: _Context) -> Sheet:
         extensions = [f"{c.unit(u.unit_id)}{_colon(t)}{_extension(t, u)}"
                       for u in view.units if _extension(t, u)]
         rows.append([task.id, task.title, state, t.gettext(LIGHT_WORDS[view.light]), due,
-                     view.days_left, deadline_line(t, view, task),
+                     None if view.phase is Phase.CONFIRMED else view.days_left,
+                     deadline_line(t, view, task),
                      _leads(t, c.timetable, task), reported, len(view.units),
                      _joined(t, extensions),
                      _joined(t, [c.unit(u.unit_id) for u in view.awaiting_review])])
@@ -339,7 +347,8 @@ def _reports(c: _Context) -> Sheet:
         rows.append([c.local(report.reported_at), report.task_id,
                      _task_title(c.timetable, report.task_id), c.unit(report.unit_id),
                      _status(t, report.status), _fraction(report.progress),
-                     report.note or None, c.who(report.reporter_telegram_id),
+                     report.note or None, c.reporter(report.reporter_telegram_id,
+                                                     report.source),
                      t.gettext(source) if source else report.source])
     return columns, rows
 
@@ -576,6 +585,19 @@ def _latest_notes(history: Iterable[LoggedReport]) -> dict[tuple[int, str], Logg
     return notes
 
 
+def _note(c: _Context, report: object | None, latest: LoggedReport | None) -> str | None:
+    """The latest report's own note; a note of an older report is marked with its date (the
+    latest report said nothing new), so a 100% report never stands beside a 30% one's words."""
+    if latest is None:
+        return None
+    reported_at = getattr(report, "reported_at", None)
+    if report is None or getattr(report, "id", None) in (None, latest.id) or \
+            reported_at is None or latest.reported_at >= reported_at:
+        return latest.note
+    return c.t.gettext("{note} (reported on {date})").format(
+        note=latest.note, date=c.t.date(_local(latest.reported_at, c.zone).date()))
+
+
 def _extension(t: Translator, state: UnitState) -> str:
     """"extended to <due date>", or the request waiting for a decision, or ""."""
     if state.extension is not None and state.cutoff is not None:
@@ -605,7 +627,11 @@ def _review(c: _Context, state: UnitState) -> str | None:
 
 def _acknowledged(c: _Context, state: UnitState) -> str | None:
     if state.acknowledged is None:
-        return None
+        if state.report is None:
+            return None
+        # the scorecard counts a report as receipt (schedules.scorecard): say so here too
+        return c.t.gettext("the report counts as acknowledgement ({date})").format(
+            date=_when(state.report.reported_at, c.zone))
     return c.t.gettext("acknowledged by {who} on {when}").format(
         who=c.who(state.acknowledged.telegram_user_id) or "—",
         when=_when(state.acknowledged.at, c.zone))

@@ -192,10 +192,13 @@ def test_every_ledger_row_is_what_the_database_says(store: Store, timetable: Tim
                 else ZH.gettext(ROLE_LABELS[state.role]),
                 phase + ("，已逾期" if state.overdue else ""),
                 None if report is None or report.progress is None else report.progress / 100,
-                noted[-1].note if noted else None,
+                None if not noted else noted[-1].note if noted[-1].id == report.id
+                else f"{noted[-1].note}（{ZH.date(_local(noted[-1].reported_at).date())}报送）",
                 None if report is None else dt.datetime.combine(
                     _local(report.reported_at).date(), dt.time()),
-                None if report is None or report.reporter_telegram_id is None
+                None if report is None else "命令行" if getattr(report, "source", None) == "cli"
+                and report.reporter_telegram_id is None
+                else None if report.reporter_telegram_id is None
                 else names.get(report.reporter_telegram_id, "未登记人员"),
                 None if state.cutoff is None else dt.datetime.combine(
                     state.cutoff - dt.timedelta(days=1), dt.time())))
@@ -207,7 +210,9 @@ def test_the_workflow_columns_of_the_seeded_units(seeded: Store, timetable: Time
     rows = {(r[0], r[6]): r for r in _rows(_book(ZH, timetable,
                                                  collect(seeded, CYCLE)).worksheets[LEDGER])}
     agri = rows[(7, "农业农村局")]
-    assert agri[8:] == ("已审结", 1.0, "开始种植", dt.datetime(2026, 11, 20), "王芳",
+    # the 100% report said nothing: the older 30% report's note carries its date
+    assert agri[8:] == ("已审结", 1.0, "开始种植（2026年11月2日报送）", dt.datetime(2026, 11, 20),
+                        "王芳",
                         dt.datetime(2026, 11, 30), None, "李组长于2026-11-21 09:00审结",
                         "王芳于2026-11-16 09:30签收", "绿灯")
     forest = rows[(8, "林业局")]
@@ -242,7 +247,7 @@ def test_people_are_named_never_shown_as_telegram_numbers(books: Books) -> None:
     assert not [c for c in _cells(book) if c in numbers or c in {str(n) for n in numbers}]
     reports = _rows(book.worksheets[REPORTS])
     assert [r[7] for r in reports] == [
-        "王芳", None, "未登记人员", "陈静", "陈静", "王芳", None]  # None: the command line
+        "王芳", "命令行", "未登记人员", "陈静", "陈静", "王芳", "命令行"]  # no Telegram user
     assert [r[8] for r in reports][:2] == ["按钮", "命令行"]
 
 
@@ -355,3 +360,17 @@ def test_file_name_and_default_place() -> None:
 
 def test_names_map_is_the_seeded_people(seeded: Store) -> None:
     assert {k: v for k, v in collect(seeded, CYCLE).names.items() if k in NAMES} == NAMES
+
+
+def test_a_report_counts_as_acknowledgement_and_a_finished_task_has_no_days_left(
+        books: Books) -> None:
+    ledger = _rows(books["zh"].worksheets[LEDGER])
+    reported = [r for r in ledger if r[11] is not None]
+    assert reported and all(r[16] for r in reported)  # the scorecard's receipt, shown
+    by_report = [r for r in reported if str(r[16]).startswith("报送视为签收（")]
+    assert by_report and all(r[11].strftime("%Y-%m-%d") in r[16] for r in by_report)
+    assert all(r[16] is None for r in ledger if r[11] is None and "签收" not in str(r[16]))
+    summary = _rows(books["zh"].worksheets[SUMMARY])
+    confirmed = [r for r in summary if str(r[2]).startswith("已审结")]
+    assert confirmed and all(r[5] is None for r in confirmed)
+    assert any(r[5] is not None for r in summary if not str(r[2]).startswith("已审结"))
