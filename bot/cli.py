@@ -133,7 +133,8 @@ def cmd_check(args: argparse.Namespace, t: Translator) -> int:
         check_webhook_port,
         env_file_findings,
     )
-    from bot.instance import is_locked
+    from bot.envfile import Finding
+    from bot.reports.packages import missing_package_text, missing_packages
     from bot.settings import env_file_of
 
     settings = read_settings(t, warn=False)
@@ -145,8 +146,10 @@ def cmd_check(args: argparse.Namespace, t: Translator) -> int:
     env_file = env_file_of(settings)
     findings = env_file_findings(env_file) if env_file is not None else []
     findings += [check_token(settings), check_database(settings, t)]
-    running = settings.sqlite_path is not None and is_locked(settings.sqlite_path.absolute())
-    webhook = check_webhook_port(settings, running)
+    findings += [Finding(missing_package_text(t, module), True)
+                 for module in missing_packages()]
+    webhook = check_webhook_port(settings, _bot_seems_running(settings)) \
+        if settings.webhook_url else None
     if webhook is not None:
         findings.append(webhook)
     for finding in findings:
@@ -162,6 +165,21 @@ def cmd_check(args: argparse.Namespace, t: Translator) -> int:
     print(t.gettext("Configuration: OK, from {source}.").format(
         source=settings_source(t, settings)))
     return 0
+
+
+def _bot_seems_running(settings: Settings) -> bool:
+    """Whether a ``duban run`` uses the configured database now (SQLite: its lock file;
+    PostgreSQL: sessions named ``duban run``); False when that cannot be told."""
+    from bot.instance import RUN_APPLICATION_NAME, is_locked
+
+    if settings.sqlite_path is not None:
+        return is_locked(settings.sqlite_path.absolute())
+    from storage.backup import sessions_named
+
+    try:
+        return bool(sessions_named(settings.resolved_database_url, RUN_APPLICATION_NAME))
+    except Exception:  # unreachable: check_database says so on its own line
+        return False
 
 
 def cmd_tasks(args: argparse.Namespace, t: Translator) -> int:
@@ -705,6 +723,14 @@ def cmd_remind(args: argparse.Namespace, t: Translator) -> int:
 
 # -- export ------------------------------------------------------------------------------------
 
+def _require(module: str, t: Translator) -> None:
+    """Stop with one line naming ``module`` and how to install it when it cannot be imported."""
+    from bot.reports.packages import missing_package_text, missing_packages
+
+    if missing_packages(module):
+        raise CliError(missing_package_text(t, module))
+
+
 def _writable_target(path: Path, t: Translator) -> Path:
     """``path`` if a file can be written there, else a usage error naming the reason."""
     folder = path.absolute().parent
@@ -723,8 +749,9 @@ def _writable_target(path: Path, t: Translator) -> Path:
 
 def cmd_export(args: argparse.Namespace, t: Translator) -> int:
     """Write the ledger (台账) of a cycle as an Excel workbook."""
+    _require("openpyxl", t)
     from bot.reports.ledger import build_workbook, default_ledger_path
-    from bot.reports.record import collect
+    from bot.reports.record import collect, unfollowed_cycle, unfollowed_cycle_text
     from schedules.clock import SystemClock
 
     settings, timetable = _timetable(args, t)
@@ -732,6 +759,9 @@ def cmd_export(args: argparse.Namespace, t: Translator) -> int:
     target = _writable_target(Path(args.output), t) if args.output else None
     with database(settings, t) as store:  # before the default folder: no database, no folder
         data = collect(store, args.year)
+    current = SystemClock(settings.zone).now().year
+    if unfollowed_cycle(data, current):
+        raise CliError(unfollowed_cycle_text(t, args.year, current))
     if target is None:  # never into the working directory (the checkout) unasked
         target = default_ledger_path(settings.data_dir, args.year, today)
         try:
@@ -753,7 +783,9 @@ def cmd_export(args: argparse.Namespace, t: Translator) -> int:
 
 def cmd_chart(args: argparse.Namespace, t: Translator) -> int:
     """Draw the cycle's progress chart, per task or per unit, as a PNG file."""
+    _require("matplotlib", t)
     from bot.reports.charts import tasks_chart, units_chart
+    from bot.reports.record import collect, unfollowed_cycle, unfollowed_cycle_text
     from schedules.clock import SystemClock
 
     settings, timetable = _timetable(args, t)
@@ -761,7 +793,10 @@ def cmd_chart(args: argparse.Namespace, t: Translator) -> int:
     today = SystemClock(settings.zone).now().date()
     target = _writable_target(Path(args.output), t)
     with database(settings, t) as store:
-        facts = store.cycle_facts(args.year)
+        record = collect(store, args.year)
+    if unfollowed_cycle(record, today.year):
+        raise CliError(unfollowed_cycle_text(t, args.year, today.year))
+    facts = record.facts
     draw = units_chart if args.by == "units" else tasks_chart
     drawn = draw(t, timetable, args.year, facts, today)
     if drawn.problem:
@@ -778,6 +813,7 @@ def cmd_chart(args: argparse.Namespace, t: Translator) -> int:
 
 def cmd_ics(args: argparse.Namespace, t: Translator) -> int:
     """Write a unit's (or group's) due days and reminder days as an iCalendar file."""
+    _require("icalendar", t)
     from bot.reports.calendar import build_calendar
     from schedules.calendar import WorkingDayCalendar
     from schedules.clock import SystemClock

@@ -539,7 +539,34 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
             and not in_group(update):
         caller = await caller_of(update, services)
         t = caller.t if caller is not None else services.translator(None)
-        await reply(update.effective_message, t.gettext(
+        await reply(update.effective_message, error_apology(t, update, caller), t)
+
+
+READ_ONLY_COMMANDS = frozenset({
+    "start", "help", "mytasks", "calendar", "summary", "task", "unit", "overdue", "export",
+    "chart", "scores", "bulletin", "people", "audit"})
+"""Commands that only show something: when one fails, nothing the person sent can be lost."""
+
+
+def error_apology(t: Translator, update: Update, caller: Caller | None) -> str:
+    """What a person is told when their update failed: it fits what they sent and who they are.
+
+    A command that only shows something (:data:`READ_ONLY_COMMANDS`) lost nothing: try again
+    later. Anything else may or may not have been stored: a contact is pointed to /mytasks,
+    which shows what is stored; others (leaders, admins, strangers) cannot use it.
+    """
+    message = update.effective_message
+    text = (message.text or "") if message is not None else ""
+    command = text.split()[0].split("@")[0].removeprefix("/").casefold() \
+        if text.startswith("/") and text.split() else None
+    if command in READ_ONLY_COMMANDS:
+        return t.gettext("Sorry, something went wrong while answering /{command}; nothing was "
+                         "changed. The administrators have been told; please try again "
+                         "later.").format(command=command)
+    if caller is not None and caller.units:
+        return t.gettext(
             "Sorry, something went wrong and I cannot tell whether your last message was "
             "recorded. /mytasks shows what is stored; send it again if it is missing. The "
-            "administrators have been told."), t)
+            "administrators have been told.")
+    return t.gettext("Sorry, something went wrong and I cannot tell whether that was done. "
+                     "The administrators have been told; please try it again later.")

@@ -77,6 +77,7 @@ from bot.render import (
     workflow_lines,
 )
 from bot.reports.calendar import build_calendar, calendar_filename
+from bot.reports.packages import missing_package_text, missing_packages
 from bot.services import Services, services_of
 from schedules.commands import (
     FIRST_CYCLE,
@@ -217,6 +218,10 @@ async def calendar_feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         if len(words) == 1 else None)
     if cycle is None:
         await reply(message, t.gettext("Usage: /calendar [year], e.g. /calendar 2026."), t)
+        return
+    if missing_packages("icalendar"):
+        log.error("/calendar: icalendar is not installed (pip install -e .)")
+        await reply(message, missing_package_text(t, "icalendar"), t)
         return
     facts = await services.db(services.store.cycle_facts, cycle)
     events = await asyncio.to_thread(feed_events, services.timetable, cycle, caller.units,

@@ -75,7 +75,8 @@ from bot.render import (
 from bot.reports.bulletin import render_bulletin
 from bot.reports.charts import chart_filename, tasks_chart, units_chart
 from bot.reports.ledger import build_workbook, ledger_filename
-from bot.reports.record import collect, unit_scores
+from bot.reports.packages import missing_package_text, missing_packages
+from bot.reports.record import collect, unfollowed_cycle, unfollowed_cycle_text, unit_scores
 from bot.reports.scorecard import render_scores
 from bot.services import Services, request_replan, services_of
 from schedules.bulletin import select_bulletin
@@ -402,6 +403,9 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(message, t.gettext("Usage: /export [year], e.g. /export 2026."), t)
         return
     data = await services.db(collect, services.store, cycle)
+    if unfollowed_cycle(data, services.cycle()):
+        await reply(message, unfollowed_cycle_text(t, cycle, services.cycle()), t)
+        return
     today = services.today()
     content = await asyncio.to_thread(build_workbook, t, services.timetable, data, today)
     await reply_file(message, content, ledger_filename(cycle, today),
@@ -420,6 +424,9 @@ async def scores(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(message, t.gettext("Usage: /scores [year], e.g. /scores 2026."), t)
         return
     record = await services.db(collect, services.store, cycle)
+    if unfollowed_cycle(record, services.cycle()):
+        await reply(message, unfollowed_cycle_text(t, cycle, services.cycle()), t)
+        return
     today = services.today()
     found = unit_scores(services.timetable, record, today, t.zone)
     await reply(message, render_scores(t, services.timetable, cycle, found, today), t)
@@ -436,6 +443,9 @@ async def bulletin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(message, t.gettext("Usage: /bulletin [year], e.g. /bulletin 2026."), t)
         return
     record = await services.db(collect, services.store, cycle)
+    if unfollowed_cycle(record, services.cycle()):
+        await reply(message, unfollowed_cycle_text(t, cycle, services.cycle()), t)
+        return
     today = services.today()
     found = unit_scores(services.timetable, record, today, t.zone)
     chosen = select_bulletin(services.timetable, record.facts, found,
@@ -453,8 +463,15 @@ async def chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if cycle is None:
         await reply(message, t.gettext("Usage: /chart [year], e.g. /chart 2026."), t)
         return
-    facts = await services.db(services.store.cycle_facts, cycle)
-    today = services.today()
+    if missing_packages("matplotlib"):
+        log.error("/chart: matplotlib is not installed (pip install -e .)")
+        await reply(message, missing_package_text(t, "matplotlib"), t)
+        return
+    record = await services.db(collect, services.store, cycle)
+    if unfollowed_cycle(record, services.cycle()):
+        await reply(message, unfollowed_cycle_text(t, cycle, services.cycle()), t)
+        return
+    facts, today = record.facts, services.today()
     for kind, draw, caption in (
             ("tasks", tasks_chart, t.gettext("Cycle {year} per task, as of {date}.")),
             ("units", units_chart, t.gettext("Cycle {year} per unit, as of {date}."))):

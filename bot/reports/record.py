@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from bot.i18n import Translator
 from schedules.model import Timetable
 from schedules.scorecard import UnitScore, score_units
 from schedules.workflow import CycleFacts
@@ -70,6 +71,32 @@ class CycleRecord:
     def cycle(self) -> int:
         """The cycle year."""
         return self.facts.cycle
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing at all was appended about the cycle: no report, delivery, urge, review,
+        extension request or acknowledgement; duban did not follow it (not yet in use, or the
+        cycle has not begun)."""
+        facts = self.facts
+        return not (self.history or self.reminders or self.urges or self.log or facts.reports
+                    or facts.reviews or facts.extensions or facts.acknowledgements)
+
+
+def unfollowed_cycle(record: CycleRecord, current: int) -> bool:
+    """Whether the reports of ``record``'s cycle would be empty words: it is not the current
+    cycle (``current``) and nothing was recorded in it. Such a cycle's tasks were not followed
+    by duban, so no unit can be called overdue in it; the current cycle is reported on even
+    before anything was recorded (a new install)."""
+    return record.cycle != current and record.is_empty
+
+
+def unfollowed_cycle_text(t: Translator, cycle: int, current: int) -> str:
+    """The refusal for an :func:`unfollowed_cycle`, naming the current cycle."""
+    return t.gettext(
+        "No records for {year}: nothing was reported, reminded, urged or reviewed in that "
+        "cycle (duban was not in use then, or the cycle has not begun), so there is nothing "
+        "to report on and nobody is overdue in it. The current cycle is {current}.").format(
+        year=cycle, current=current)
 
 
 def collect(store: Store, cycle: int) -> CycleRecord:

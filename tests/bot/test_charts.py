@@ -30,6 +30,7 @@ from bot.reports.charts import (
 )
 from schedules.model import Timetable, UnitKind
 from schedules.workflow import CycleFacts, Light
+from tests.bot.cli_process import duban
 from tests.bot.conftest import ECOLOGY, LEADER, SHANGHAI, Harness
 
 ZH = translator("zh_Hans")
@@ -205,3 +206,19 @@ async def test_a_leader_gets_two_charts(harness: Harness) -> None:
     assert LIGHT_COLOURS[Light.AWAITING_REVIEW] in _colours(tasks)  # task 15, reported done
     assert [m["text"] for m in await harness.command(LEADER, "chart", "20x")] == [
         "Usage: /chart [year], e.g. /chart 2026."]
+
+
+# -- duban chart ---------------------------------------------------------------------------------
+def test_duban_chart_writes_the_png_it_names(tmp_path: Path) -> None:
+    assert duban("db", "upgrade", cwd=tmp_path).returncode == 0  # no command but these makes one
+    result = duban("chart", "--year", "2026", "--by", "units", "-o", "units.png", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with Image.open(tmp_path / "units.png") as image:
+        assert image.format == "PNG"
+        assert f"{image.width}×{image.height}" in result.stdout and "units.png" in result.stdout
+        assert image.height > 26 * ROW_INCHES * DPI  # 34 units
+    nowhere = duban("chart", "--year", "2026", "-o", "no/such/folder/x.png", cwd=tmp_path)
+    assert nowhere.returncode == 2 and "no/such/folder" in nowhere.stderr
+    assert "Traceback" not in nowhere.stderr
+    missing = duban("chart", "--year", "2026", cwd=tmp_path)  # -o is required
+    assert missing.returncode == 2 and "-o" in missing.stderr

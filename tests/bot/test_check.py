@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from bot.instance import sqlite_instance_lock
 from tests.bot.cli_process import clean_env, duban
 from tests.bot.conftest import TOKEN
 from tests.bot.test_run import free_port
@@ -85,7 +86,12 @@ def test_the_webhook_port_must_be_free(tmp_path: Path) -> None:
     assert free.returncode == 0 and f"127.0.0.1:{port} (free now)" in free.stdout
     with socket.create_server(("127.0.0.1", port)):
         taken = duban("check", cwd=tmp_path, env=env)
-    assert taken.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in taken.stderr
+        assert taken.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in taken.stderr
+        # The bot itself holds the port (and the database's lock): that is no problem.
+        assert duban("db", "upgrade", cwd=tmp_path).returncode == 0
+        with sqlite_instance_lock(tmp_path / "var" / "duban.sqlite3", "run"):
+            ours = duban("check", cwd=tmp_path, env=env)
+        assert ours.returncode == 0 and "by the running bot" in ours.stdout
     odd_port = duban("check", cwd=tmp_path, env=clean_env(
         LANG="en", DUBAN_WEBHOOK_URL="https://bot.example.org:8080/duban"))
     assert odd_port.returncode == 1 and "443, 80, 88 and 8443" in odd_port.stderr

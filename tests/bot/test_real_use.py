@@ -140,11 +140,13 @@ async def test_a_reply_to_last_years_overdue_notice_counts_for_last_year(
     # The 2027 reminders for task 15 are not silenced by the 2026 report.
     harness.clock.set(dt.datetime(2027, 11, 1, 9, 0, tzinfo=SHANGHAI))
     report = await dispatch_due(harness.app)
-    rows = {r.id: r for r in harness.store.reminders_for_cycle(2027)}
+    rows = {r.id: r for year in (2026, 2027) for r in harness.store.reminders_for_cycle(year)}
     skipped_done = [rows[i] for i, reason in report.skipped
-                    if reason == "unit reported done" and rows[i].task_id == 15]
+                    if reason == "unit reported done" and rows[i].task_id == 15
+                    and rows[i].cycle == 2027]
     assert skipped_done == []
-    assert any(rows[i].task_id == 15 and rows[i].unit_id == ECO for i in report.sent)
+    assert any(rows[i].task_id == 15 and rows[i].unit_id == ECO and rows[i].cycle == 2027
+               for i in report.sent)
 
 
 async def test_report_takes_a_year_and_asks_while_last_year_is_open(harness: Harness) -> None:
@@ -558,8 +560,9 @@ async def test_f4_a_future_year_is_refused_and_does_not_silence_it(harness: Harn
     assert harness.store.latest_reports(2027, 15) == {}
     harness.clock.set(dt.datetime(2027, 11, 1, 9, 0, tzinfo=SHANGHAI))
     report = await dispatch_due(harness.app)
-    rows = {r.id: r for r in harness.store.reminders_for_cycle(2027)}
-    assert any(rows[i].task_id == 15 and rows[i].unit_id == ECO for i in report.sent)
+    rows = {r.id: r for year in (2026, 2027) for r in harness.store.reminders_for_cycle(year)}
+    assert any(rows[i].task_id == 15 and rows[i].unit_id == ECO and rows[i].cycle == 2027
+               for i in report.sent)
 
 
 # F5 --------------------------------------------------------------------------------------------
