@@ -151,3 +151,32 @@ async def test_a_database_error_while_noting_a_refusal_neither_ends_the_run_nor_
     finally:
         await app.shutdown()
         store.close()
+
+
+async def test_a_stored_report_is_announced_once_the_database_is_back(
+        harness: Harness, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report is committed and acknowledged; the database fails a moment while the
+    leadership's review request is made: it is made when the database answers again, and the
+    person is never also told to send the report again."""
+    from tests.bot.test_workflow import AGRI, GROUP, enrol_all, last_id, newest
+
+    await enrol_all(harness)
+    store = harness.store
+    real = store.leadership_chats
+    failures = iter([True, True])
+
+    def flaky(*args: object, **kwargs: object) -> object:
+        if next(failures, False):
+            raise OperationalError("SELECT ...", {}, Exception("database is locked"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "leadership_chats", flaky)
+    monkeypatch.setattr("bot.handlers.contact.ANNOUNCE_RETRIES", (0.01, 0.01, 0.01))
+    group_mark = last_id(harness, GROUP)
+    answers = await harness.command(AGRI, "report", "7 已完成")
+    texts = " ".join(a["text"] for a in answers)
+    assert "已记录第7项任务" in texts and "无法确认" not in texts and "再发" not in texts
+    assert [r.status for r in store.latest_reports(2026, 7).values()] == ["done"]
+    requests = [m for m in newest(harness, GROUP, group_mark) if "第7项任务" in m["text"]]
+    assert len(requests) == 1
