@@ -6,7 +6,7 @@ Each report goes the whole way: the Bot API stand-in (a process of its own,
 and answers the person. Run from the repository root::
 
     python -m bench.bench_replies            # 5,000 reports from 500 people, both backends
-    python -m bench.bench_replies --quick    # 300 reports from 30 people, SQLite
+    python -m bench.bench_replies --quick    # 100 reports from 10 people, SQLite
 
 Throughput: all reports are put in the stand-in at once (10 per person), then the time from
 the first to the last answer (the stand-in's clock) gives reports per second. In the same run a
@@ -319,7 +319,8 @@ async def latency_during_fanout(backend: str, fanout: int, people: int, rate: fl
                digits=2),
         figure(f"{label}: answer max", max(waits), "s", digits=2),
         info(f"{label}: unanswered", len(answers) - len(waits)),
-        info(f"{label}: reminders sent by the fan-out", len(report.sent)),
+        info(f"{label}: reminder rows sent by the fan-out (several per message)",
+             len(report.sent)),
     ]
 
 
@@ -329,14 +330,14 @@ async def run(options: argparse.Namespace, record: Record) -> list[Figure]:
     runs = max(options.runs, 3)
     backends = ("sqlite",) if options.quick else (
         BACKENDS if options.backend == "both" else (options.backend,))
-    people = 30 if options.quick else options.reports // PER_PERSON
-    limited_people = 30 if options.quick else options.limited_reports // PER_PERSON
+    people = 10 if options.quick else options.reports // PER_PERSON
+    limited_people = 10 if options.quick else options.limited_reports // PER_PERSON
     figures: list[Figure] = []
     for backend in backends:
         figures += await pairing(backend, False, people, runs, timetable, record)
         figures += await pairing(backend, True, limited_people, runs, timetable, record)
-    figures += await latency_during_fanout("sqlite", 200 if options.quick else 2000,
-                                           50 if options.quick else 200, 2.0, timetable,
+    figures += await latency_during_fanout("sqlite", 100 if options.quick else 2000,
+                                           20 if options.quick else 200, 2.0, timetable,
                                            record)
     return figures
 

@@ -203,6 +203,7 @@ class Record:
         self.options = options
         self.started = dt.datetime.now(dt.UTC)
         self.load_at_start = load_average()
+        self.commit = git_commit()  # the code measured: as it was when the run started
         self.ratios: dict[str, float] = {}
         self.extra: dict[str, Any] = {}
 
@@ -225,7 +226,7 @@ class Record:
             "mode": "quick" if getattr(self.options, "quick", False) else "full",
             "command": shlex.join([Path(sys.executable).name, "-m", f"bench.{self.name}",
                                    *sys.argv[1:]]),
-            **git_commit(),
+            **self.commit,
             "machine": machine(),
             "load_average": {"start": self.load_at_start, "end": load_average()},
             "figures": [{"name": f.name, "value": f.number, "unit": f.unit, "shown": f.value,

@@ -38,6 +38,7 @@ import socket
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import (
+    Awaitable,
     Callable,
     Collection,
     Mapping,
@@ -343,16 +344,16 @@ async def _send_claimed(run: _Run, claimed: list[Any], priority: int) -> bool:
                 await asyncio.sleep(QUICK_RETRIES[attempt - 1] * run.quick_retry_scale)
                 run.report.resent_soon.append(claimed[0].id)
     except Forbidden as exc:
-        await _forbidden(run, claimed, exc)
+        await _unsent(run, claimed, _forbidden(run, claimed, exc))
         return False
     except BadRequest as exc:  # a NetworkError subclass, but retrying cannot help
-        await _fail(run, claimed, f"bad request: {exc.message}")
+        await _unsent(run, claimed, _fail(run, claimed, f"bad request: {exc.message}"))
         return True
     except (RetryAfter, NetworkError) as exc:
-        await _retry(run, claimed, exc)
+        await _unsent(run, claimed, _retry(run, claimed, exc))
         return True
     except TelegramError as exc:
-        await _fail(run, claimed, f"{type(exc).__name__}: {exc}")
+        await _unsent(run, claimed, _fail(run, claimed, f"{type(exc).__name__}: {exc}"))
         return True
     except Exception as exc:
         if is_transient_database_error(exc):  # before the send: nothing went out
@@ -364,6 +365,21 @@ async def _send_claimed(run: _Run, claimed: list[Any], priority: int) -> bool:
         return True
     await _record_sent(run, claimed, message_id)
     return True
+
+
+async def _unsent(run: _Run, rows: Sequence[Any], noting: Awaitable[None]) -> None:
+    """Note what Telegram said of a message that did not go out; when the database fails
+    meanwhile, leave the rows to their lease (they come back to pending and are tried again:
+    nothing went out, so nothing can be duplicated) instead of ending the run."""
+    try:
+        await noting
+    except Exception as exc:
+        if not is_transient_database_error(exc):
+            raise
+        run.database_down = True
+        log.warning("reminders %s were not sent and the database failed while noting why "
+                    "(%s); their lease returns them", [row.id for row in rows], first_line(exc))
+        report_rows(run.report.waiting, rows)
 
 
 async def _record_sent(run: _Run, rows: Sequence[Any], message_id: int) -> None:
@@ -688,9 +704,16 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
 
     renewal = asyncio.create_task(_renew_leases(run))
     try:
-        await asyncio.gather(*(drain(rows) for rows in by_chat.values()))
+        # every sender runs to its end, whatever another met: the leases stay renewed while
+        # any of them works, and the run never ends with a sender still sending
+        outcomes = await asyncio.gather(*(drain(rows) for rows in by_chat.values()),
+                                        return_exceptions=True)
     finally:
         renewal.cancel()
+    for outcome in outcomes:
+        if isinstance(outcome, Exception):
+            log.error("a reminder sender stopped: %s", first_line(outcome),
+                      exc_info=outcome)
     if run.incidents:  # one line for the run, however many sends met them
         kinds = Counter(run.incidents)
         log.warning("Telegram trouble during the dispatch: %s transient errors (%s); %s "

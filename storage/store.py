@@ -96,9 +96,9 @@ WORKFLOW_ACTIONS = ("report.added", "evidence.added", "reminder.acknowledged",
 _REMINDER_KEY = ("task_id", "unit_id", "cycle", "kind", "offset_days", "cutoff", "chat_id")
 _INSERT_BATCH = 500  # rows per INSERT; keeps far below both backends' bound-parameter limits
 SQLITE_BUSY_TIMEOUT_SECONDS = 15.0
-DEFAULT_LEASE_SECONDS = 60.0
-"""How long a claim holds unless renewed (the bot's ``DUBAN_LEASE_SECONDS``)."""
 """How long an SQLite writer waits for another writer before "database is locked"."""
+DEFAULT_LEASE_SECONDS = 30.0
+"""How long a claim holds unless renewed (the bot's ``DUBAN_LEASE_SECONDS``)."""
 
 
 class InviteError(Exception):

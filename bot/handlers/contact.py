@@ -106,7 +106,7 @@ from schedules.workflow import (
     report_refusal,
     unit_state,
 )
-from storage import StatusReport
+from storage import StatusReport, is_transient_database_error
 
 log = logging.getLogger(__name__)
 
@@ -576,10 +576,38 @@ async def store_report(update: Update, context: ContextTypes.DEFAULT_TYPE, calle
             "task": draft.task_id, "unit": draft.unit_id, "cycle": draft.cycle,
             "status": report.status, "progress": report.progress, "message_id": sent,
             "report_id": report.id, "until": services.now() + NOTE_WINDOW}
-    told = await announce(context, caller, recorded)
+    told = await announce_patiently(context, caller, recorded)
     if told:
         await reply(message, told, t)
     await attach_pending_evidence(context, caller, message)
+
+
+ANNOUNCE_RETRIES = (0.5, 1.0, 2.0, 4.0)
+"""Seconds to wait before each new try when the database fails while a stored report is
+announced (the lead unit's contacts, the leadership's review request)."""
+
+
+async def announce_patiently(context: ContextTypes.DEFAULT_TYPE, caller: Caller,
+                             recorded: Recorded) -> str:
+    """:func:`announce`, tried again while the database fails for a moment.
+
+    The report is stored and the person was told so: a database error now must neither tell
+    them to send it again nor lose the leadership's review request silently. After the last
+    try it is logged as an error (the admins see it in the log) and the person's answer stands.
+    """
+    for wait in (*ANNOUNCE_RETRIES, None):
+        try:
+            return await announce(context, caller, recorded)
+        except Exception as exc:
+            if not is_transient_database_error(exc):
+                raise
+            if wait is None:
+                log.error("report %s is stored, but the database failed while it was announced "
+                          "to the lead unit and the leadership: %s", recorded.report.id,
+                          str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                return ""
+            await asyncio.sleep(wait)
+    return ""
 
 
 async def attach_pending_evidence(context: ContextTypes.DEFAULT_TYPE, caller: Caller,

@@ -18,6 +18,7 @@ from telegram.error import Conflict, NetworkError
 from bot.app import build_application
 from bot.logs import IsoFormatter
 from bot.pacing import ChatPacer
+from bot.reminders import dispatch_due
 from bot_api_standin import BotApiStandIn
 from schedules.clock import FrozenClock
 from schedules.model import Timetable
@@ -101,3 +102,81 @@ def test_log_lines_carry_iso_timestamps_with_their_offset() -> None:
     assert parsed.utcoffset() is not None
     assert parsed == dt.datetime(2026, 11, 24, 1, 0, 0, 250_000, tzinfo=dt.UTC)
     assert line.endswith("WARNING duban: hello")
+
+
+async def test_a_database_error_while_noting_a_refusal_neither_ends_the_run_nor_strands_rows(
+        api: BotApiStandIn, timetable: Timetable, tmp_path: object,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A contact who blocked the bot, and the database locked just when that is noted: every
+    other contact's reminder goes out and is recorded within the run, and the refused rows wait
+    for their lease instead of the run ending with senders still sending."""
+    from collections import Counter
+
+    from tests.bot.fleet import DUE, contacts_due, enrol
+
+    store = Store(f"sqlite:///{tmp_path}/d.sqlite3")
+    contacts = contacts_due(30)
+    enrol(store, api, contacts)
+    blocked = sorted(contacts)[0]
+    api.block_bot(blocked)
+    clock = FrozenClock(DUE - dt.timedelta(days=60))
+    settings = make_settings(api, store).model_copy(update={"lease_seconds": 5.0})
+    app = build_application(settings, timetable=timetable, store=store, clock=clock,
+                            auto_dispatch=False, pacer=ChatPacer(private_rate=50))
+    app.bot_data["per_chat_interval"] = 0.0
+    app.bot_data["max_send_rate"] = 5
+    await app.initialize()
+    assert app.post_init is not None
+    await app.post_init(app)
+    try:
+        await dispatch_due(app, clock.now())
+        clock.set(DUE)
+
+        def locked(*args: object, **kwargs: object) -> None:
+            raise OperationalError("UPDATE reminder", {}, Exception("database is locked"))
+
+        monkeypatch.setattr(store, "mark_failed", locked)
+        report = await dispatch_due(app, DUE)  # does not raise
+        delivered = Counter(int(c.params["chat_id"]) for c in api.calls("sendMessage")
+                            if c.status == 200 and int(c.params["chat_id"]) in contacts)
+        rows = [r for r in store.reminders_for_cycle(2026)
+                if r.chat_id in contacts and r.due_at == DUE]
+        assert {r.chat_id for r in rows if r.state == "sent"} == set(contacts) - {blocked}
+        assert set(delivered) == set(contacts) - {blocked}
+        assert all(n == 1 for n in delivered.values())
+        refused = [r for r in rows if r.chat_id == blocked]
+        assert {r.state for r in refused} == {"sending"}  # the lease will return them
+        assert {r.id for r in refused} <= set(report.waiting)
+        assert any("their lease returns them" in r.getMessage() for r in trouble(caplog))
+    finally:
+        await app.shutdown()
+        store.close()
+
+
+async def test_a_stored_report_is_announced_once_the_database_is_back(
+        harness: Harness, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report is committed and acknowledged; the database fails a moment while the
+    leadership's review request is made: it is made when the database answers again, and the
+    person is never also told to send the report again."""
+    from tests.bot.test_workflow import AGRI, GROUP, enrol_all, last_id, newest
+
+    await enrol_all(harness)
+    store = harness.store
+    real = store.leadership_chats
+    failures = iter([True, True])
+
+    def flaky(*args: object, **kwargs: object) -> object:
+        if next(failures, False):
+            raise OperationalError("SELECT ...", {}, Exception("database is locked"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "leadership_chats", flaky)
+    monkeypatch.setattr("bot.handlers.contact.ANNOUNCE_RETRIES", (0.01, 0.01, 0.01))
+    group_mark = last_id(harness, GROUP)
+    answers = await harness.command(AGRI, "report", "7 已完成")
+    texts = " ".join(a["text"] for a in answers)
+    assert "已记录第7项任务" in texts and "无法确认" not in texts and "再发" not in texts
+    assert [r.status for r in store.latest_reports(2026, 7).values()] == ["done"]
+    requests = [m for m in newest(harness, GROUP, group_mark) if "第7项任务" in m["text"]]
+    assert len(requests) == 1
