@@ -63,8 +63,8 @@ def render_scores(t: Translator, timetable: Timetable, cycle: int,
                   scores: Sequence[UnitScore], today: dt.date) -> str:
     """``/scores``: one short paragraph per unit that had something to do (HTML-escaped).
 
-    Units with no task to deliver, no reminder and no urge are counted, not listed. The rules:
-    docs/scorecard.md.
+    Units with no task to deliver, no reminder and no urge are counted, not listed; the message
+    ends with the rules in brief (in full: docs/scorecard.md).
     """
     lines = ["<b>" + escape(t.gettext("Scorecard of cycle {year}, as of {date}").format(
         year=cycle, date=t.date(today))) + "</b>"]
@@ -86,8 +86,12 @@ def render_scores(t: Translator, timetable: Timetable, cycle: int,
             "{n} units had nothing to deliver and were not reminded: not listed.",
             quiet).format(n=quiet)))
     lines.append("")
-    lines.append(escape(t.gettext("How each number is counted: docs/scorecard.md; the "
-                                  "Scorecard sheet of /export has them as a table.")))
+    lines.append(escape(t.gettext(
+        "How it is counted: a unit is scored on the tasks it leads (or shares with no lead) "
+        "that have a due date this cycle; a task is on time when the unit reported it done "
+        "by the due date (an approved extension moves it), late when after it, missing when "
+        "not done and the cutoff has passed; a report counts as acknowledgement. The "
+        "Scorecard sheet of /export has the numbers as a table.")))
     return "\n".join(lines)
 
 

@@ -26,3 +26,11 @@ async def test_the_current_and_a_followed_cycle_are_reported_on(harness: Harness
     await harness.command(ECOLOGY, "report", "15 done")
     [export] = await harness.command(LEADER, "export", "2026")
     assert export["document"]["file_name"].startswith("duban-2026-")
+
+
+async def test_scores_end_with_the_rules_not_a_repository_path(harness: Harness) -> None:
+    await harness.enrol(LEADER, None, "leader")
+    pages = await harness.command(LEADER, "scores")
+    text = "\n".join(p["text"] for p in pages)
+    assert "docs/" not in text and ".md" not in text
+    assert "How it is counted:" in text and "approved extension" in text
