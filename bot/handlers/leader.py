@@ -48,7 +48,7 @@ from bot.handlers.common import (
     refuse_unknown,
 )
 from bot.handlers.contact import contact_task
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.messages import (
     reply,
     reply_file,
@@ -76,7 +76,13 @@ from bot.reports.bulletin import render_bulletin
 from bot.reports.charts import chart_filename, tasks_chart, units_chart
 from bot.reports.ledger import build_workbook, ledger_filename
 from bot.reports.packages import missing_package_text, missing_packages
-from bot.reports.record import collect, unfollowed_cycle, unfollowed_cycle_text, unit_scores
+from bot.reports.record import (
+    CycleRecord,
+    collect,
+    unfollowed_cycle,
+    unfollowed_cycle_text,
+    unit_scores,
+)
 from bot.reports.scorecard import render_scores
 from bot.services import Services, request_replan, services_of
 from schedules.bulletin import select_bulletin
@@ -392,20 +398,34 @@ async def review_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     await reply(message, text, t, InlineKeyboardMarkup(rows) if rows else None)
 
 
+async def cycle_record(ask: LeaderAsk, args: list[str] | None, usage: str
+                       ) -> tuple[int, CycleRecord] | None:
+    """The cycle a report command (/export, /scores, /bulletin, /chart) names and what was
+    recorded about it; otherwise the answer is given (``usage``, an ``N_``-marked text, for
+    arguments that are no year; the refusal of a cycle nothing was recorded in) and None."""
+    t, message, services = ask.t, ask.message, ask.services
+    cycle = cycle_argument(args, services)
+    if cycle is None:
+        await reply(message, t.gettext(usage), t)
+        return None
+    record = await services.db(collect, services.store, cycle)
+    if unfollowed_cycle(record, services.cycle()):
+        await reply(message, unfollowed_cycle_text(t, cycle, services.cycle()), t)
+        return None
+    return cycle, record
+
+
 async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/export [year]: the cycle's ledger (台账) as an Excel workbook."""
     ask = await leader_ask(update, context)
     if ask is None:
         return
     t, message, services = ask.t, ask.message, ask.services
-    cycle = cycle_argument(context.args, services)
-    if cycle is None:
-        await reply(message, t.gettext("Usage: /export [year], e.g. /export 2026."), t)
+    found = await cycle_record(ask, context.args,
+                               N_("Usage: /export [year], e.g. /export 2026."))
+    if found is None:
         return
-    data = await services.db(collect, services.store, cycle)
-    if unfollowed_cycle(data, services.cycle()):
-        await reply(message, unfollowed_cycle_text(t, cycle, services.cycle()), t)
-        return
+    cycle, data = found
     today = services.today()
     content = await asyncio.to_thread(build_workbook, t, services.timetable, data, today)
     await reply_file(message, content, ledger_filename(cycle, today),
@@ -419,14 +439,11 @@ async def scores(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if ask is None:
         return
     t, message, services = ask.t, ask.message, ask.services
-    cycle = cycle_argument(context.args, services)
-    if cycle is None:
-        await reply(message, t.gettext("Usage: /scores [year], e.g. /scores 2026."), t)
+    asked = await cycle_record(ask, context.args,
+                               N_("Usage: /scores [year], e.g. /scores 2026."))
+    if asked is None:
         return
-    record = await services.db(collect, services.store, cycle)
-    if unfollowed_cycle(record, services.cycle()):
-        await reply(message, unfollowed_cycle_text(t, cycle, services.cycle()), t)
-        return
+    cycle, record = asked
     today = services.today()
     found = unit_scores(services.timetable, record, today, t.zone)
     await reply(message, render_scores(t, services.timetable, cycle, found, today), t)
@@ -438,14 +455,11 @@ async def bulletin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if ask is None:
         return
     t, message, services = ask.t, ask.message, ask.services
-    cycle = cycle_argument(context.args, services)
-    if cycle is None:
-        await reply(message, t.gettext("Usage: /bulletin [year], e.g. /bulletin 2026."), t)
+    asked = await cycle_record(ask, context.args,
+                               N_("Usage: /bulletin [year], e.g. /bulletin 2026."))
+    if asked is None:
         return
-    record = await services.db(collect, services.store, cycle)
-    if unfollowed_cycle(record, services.cycle()):
-        await reply(message, unfollowed_cycle_text(t, cycle, services.cycle()), t)
-        return
+    _, record = asked
     today = services.today()
     found = unit_scores(services.timetable, record, today, t.zone)
     chosen = select_bulletin(services.timetable, record.facts, found,
@@ -459,18 +473,15 @@ async def chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if ask is None:
         return
     t, message, services = ask.t, ask.message, ask.services
-    cycle = cycle_argument(context.args, services)
-    if cycle is None:
-        await reply(message, t.gettext("Usage: /chart [year], e.g. /chart 2026."), t)
-        return
     if missing_packages("matplotlib"):
         log.error("/chart: matplotlib is not installed (pip install -e .)")
         await reply(message, missing_package_text(t, "matplotlib"), t)
         return
-    record = await services.db(collect, services.store, cycle)
-    if unfollowed_cycle(record, services.cycle()):
-        await reply(message, unfollowed_cycle_text(t, cycle, services.cycle()), t)
+    found = await cycle_record(ask, context.args,
+                               N_("Usage: /chart [year], e.g. /chart 2026."))
+    if found is None:
         return
+    cycle, record = found
     facts, today = record.facts, services.today()
     for kind, draw, caption in (
             ("tasks", tasks_chart, t.gettext("Cycle {year} per task, as of {date}.")),
