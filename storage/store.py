@@ -904,7 +904,9 @@ class Store:
         Its dispatcher died (kill -9, a power cut) or lost the database for longer than the
         lease: whether its message reached Telegram is unknown (Telegram cannot be asked), so it
         is sent again — the at-most-in-flight duplicates of docs/reminders.md. A row without a
-        lease (left by a version before leases) counts as expired. Counts an attempt.
+        lease (left by a version before leases) counts as expired. Counts no attempt: only a
+        request Telegram failed counts toward the give-up limit (:meth:`retry_later`), so a row
+        that lived through database outages and restarts still gets all its tries.
 
         Args:
             now: the caller's clock, for the audit entries.
@@ -927,8 +929,7 @@ class Store:
                 .where(col(Reminder.id).in_([r.id for r in rows]),
                        col(Reminder.state) == ReminderState.SENDING)
                 .values(state=ReminderState.PENDING, claimed_at=None, claimed_by=None,
-                        lease_until=None, reason="lease expired while sending",
-                        attempts=col(Reminder.attempts) + 1)
+                        lease_until=None, reason="lease expired while sending")
                 .execution_options(synchronize_session=False))
             for row in rows:
                 _audit(session, now, "reminder.lease_expired", f"reminder:{row.id}",
@@ -1033,13 +1034,22 @@ class Store:
                     done += len(marked)
         return done
 
-    def retry_later(self, reminder_id: int, reason: str, now: dt.datetime) -> bool:
-        """Put a claimed delivery back to pending (a transient error); counts an attempt."""
+    def retry_later(self, reminder_id: int, reason: str, now: dt.datetime, *,
+                    attempted: bool = True) -> bool:
+        """Put a claimed delivery back to pending (a transient error).
+
+        Args:
+            reminder_id: the delivery.
+            reason: why, kept in ``reason`` and the audit entry.
+            now: when.
+            attempted: Telegram was asked and failed: counts an attempt toward the give-up
+                limit. False for a give-back before any request (the database failed).
+        """
+        counted = {"attempts": col(Reminder.attempts) + 1} if attempted else {}
         return self._transition(reminder_id, now, "reminder.retried",
                                 {ReminderState.SENDING}, state=ReminderState.PENDING,
                                 reason=reason, claimed_at=None, claimed_by=None,
-                                lease_until=None,
-                                attempts=col(Reminder.attempts) + 1, details={"reason": reason})
+                                lease_until=None, details={"reason": reason}, **counted)
 
     def acknowledge(self, reminder_id: int, telegram_user_id: int, now: dt.datetime) -> bool:
         """Record that a recipient acknowledged a sent reminder; False if not sent or already."""

@@ -528,11 +528,16 @@ def test_retry_later_and_expired_leases(store: Store) -> None:
     assert not store.retry_later(old, "not sending any more", NOW)
 
     again = store.get_reminder(old)
-    assert again is not None
+    assert again is not None  # Telegram was never seen to fail it: no attempt counted
     assert (again.state, again.attempts, again.claimed_at, again.claimed_by,
-            again.lease_until) == ("pending", 1, None, None, None)
+            again.lease_until) == ("pending", 0, None, None, None)
     retried = store.get_reminder(fresh)
     assert retried is not None and (retried.claimed_by, retried.lease_until) == (None, None)
+    assert retried.attempts == 1
+    store.claim_leased([fresh], "host:2:alive", 60, NOW)
+    assert store.retry_later(fresh, "database error", NOW, attempted=False)  # a give-back
+    given_back = store.get_reminder(fresh)
+    assert given_back is not None and (given_back.state, given_back.attempts) == ("pending", 1)
     assert [r.id for r in store.due_deliveries(NOW)] == [old, fresh]
     assert "reminder.lease_expired" in _actions(store)
 
