@@ -419,12 +419,14 @@ async def _retry(run: _Run, rows: Sequence[Any], exc: TelegramError) -> None:
 
 async def _give_back(run: _Run, rows: Sequence[Any], exc: Exception) -> None:
     """The database failed before the send: the rows go back to pending (their lease runs out
-    if even that fails), the run stops claiming, the next run tries again."""
+    if even that fails), the run stops claiming, the next run tries again. No attempt is
+    counted: Telegram was not asked."""
     run.database_down = True
     try:
         for row in rows:
             await run.services.bulk_db(run.services.store.retry_later, row.id,
-                                  f"database error: {type(exc).__name__}", run.now)
+                                       f"database error: {type(exc).__name__}", run.now,
+                                       attempted=False)
     except Exception as again:  # still down: the lease returns them
         if not is_transient_database_error(again):
             raise
