@@ -24,13 +24,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event, func, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -69,6 +70,7 @@ __all__ = [
     "InviteError",
     "InviteErrorReason",
     "ReminderSpec",
+    "ReportRow",
     "Store",
     "alembic_config",
     "head_revision",
@@ -157,6 +159,23 @@ def known_revision(revision: str) -> bool:
         return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
     except CommandError:
         return False
+
+
+class ReportRow(NamedTuple):
+    """A stored status report as a plain row (:meth:`Store.reports_for_cycle`): the columns of
+    :class:`~storage.tables.StatusReport`, ``reported_at`` aware in UTC."""
+
+    id: int
+    task_id: int
+    unit_id: str
+    cycle: int
+    status: str
+    progress: int | None
+    note: str
+    reporter_telegram_id: int | None
+    reported_at: dt.datetime
+    source: str
+    source_message_id: int | None
 
 
 class Store:
@@ -1410,15 +1429,18 @@ class Store:
             return [entry for entry in session.exec(statement)
                     if entry.details_dict().get("cycle") == cycle]
 
-    def reports_for_cycle(self, cycle: int) -> list[StatusReport]:
+    def reports_for_cycle(self, cycle: int) -> list[ReportRow]:
         """Every report of a cycle, every task and unit, oldest first, in one query.
 
         Oldest is the earliest ``reported_at``, then the lowest id (the order they were added).
+        Plain rows, not ORM objects: a year at 1,000 units is 130,000 reports, and making an
+        ORM object of each took most of the export's reading.
         """
-        statement = (select(StatusReport).where(StatusReport.cycle == cycle)
+        columns = [getattr(StatusReport, name) for name in ReportRow._fields]
+        statement = (sa_select(*columns).where(col(StatusReport.cycle) == cycle)
                      .order_by(col(StatusReport.reported_at), col(StatusReport.id)))
-        with self._session() as session:
-            return list(session.exec(statement))
+        with self.engine.connect() as connection:
+            return [ReportRow._make(row) for row in connection.execute(statement)]
 
 
 # -- helpers -------------------------------------------------------------------------------
