@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from schedules.status import Status, parse_status_text
-from schedules.text import visible_text
+from schedules.text import N_, visible_text
 
 _FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 _DIGITS = re.compile(r"[0-9]{1,18}")
@@ -27,6 +27,10 @@ _PERCENT_SIGNS = "%％"
 FIRST_CYCLE = 2019
 """The plan's first year (岑政办发〔2020〕48号 covers 2019-2020); earlier years are refused."""
 LAST_CYCLE = 2100
+"""The last cycle year any command takes (the chat's and the command line's alike)."""
+YEAR_RULE = N_("The year must be from {first} to {last}.")
+"""How every command that takes a cycle year states :data:`FIRST_CYCLE`-:data:`LAST_CYCLE`
+(format it with ``first`` and ``last``)."""
 
 #: The status words ``/report`` takes as its first word (its usage text lists them).
 STATUS_WORDS: dict[str, Status] = {
@@ -37,6 +41,18 @@ STATUS_WORDS: dict[str, Status] = {
     "受阻": Status.BLOCKED, "困难": Status.BLOCKED, "blocked": Status.BLOCKED,
     "不适用": Status.NOT_APPLICABLE, "n/a": Status.NOT_APPLICABLE, "na": Status.NOT_APPLICABLE,
 }
+
+
+def parse_cycle_year(word: str, last: int = LAST_CYCLE) -> int | None:
+    """A cycle year written ``2026``, ``２０２６``, ``2026年`` or ``2026年度``, from
+    :data:`FIRST_CYCLE` to ``last`` (:data:`LAST_CYCLE`); None otherwise."""
+    return parse_number(word.strip().removesuffix("度").removesuffix("年"), FIRST_CYCLE, last)
+
+
+def looks_like_a_year(word: str) -> bool:
+    """Whether ``word`` is a whole number, with or without 年/年度 (so that a year out of
+    range is told apart from a word that is no year at all)."""
+    return parse_number(word.strip().removesuffix("度").removesuffix("年"), 0, 10**9) is not None
 
 
 def parse_number(text: str, low: int, high: int) -> int | None:

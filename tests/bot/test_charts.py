@@ -241,7 +241,7 @@ async def test_a_leader_gets_two_charts(harness: Harness) -> None:
     assert tasks.format == units.format == "PNG" and units.height > tasks.height
     assert LIGHT_COLOURS[Light.AWAITING_REVIEW] in _colours(tasks)  # task 15, reported done
     assert [m["text"] for m in await harness.command(LEADER, "chart", "20x")] == [
-        "Usage: /chart [year], e.g. /chart 2026."]
+        "Usage: /chart [year], e.g. /chart 2026. The year must be from 2019 to 2100."]
 
 
 # -- duban chart ---------------------------------------------------------------------------------
