@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -58,6 +58,23 @@ def _catalog(language: str) -> NullTranslations:
     return translations
 
 
+@cache
+def _locale(language: str) -> Locale:
+    return Locale.parse(_BABEL_LOCALES[language])
+
+
+@lru_cache(maxsize=8192)
+def _date_text(value: dt.date, fmt: str, language: str) -> str:
+    # Babel takes tens of microseconds a date; a list of 1,000 units shows a few days over and
+    # over.
+    return format_date(value, format=fmt, locale=_locale(language))
+
+
+@lru_cache(maxsize=512)
+def _percent_text(value: int, language: str) -> str:
+    return format_percent(value / 100, locale=_locale(language))
+
+
 @dataclass(frozen=True)
 class Translator:
     """Gettext plus Babel formatting for one language, showing instants in the office's zone.
@@ -75,7 +92,7 @@ class Translator:
     @property
     def locale(self) -> Locale:
         """The Babel locale used for dates and numbers."""
-        return Locale.parse(_BABEL_LOCALES[self.language])
+        return _locale(self.language)
 
     def gettext(self, message: str) -> str:
         """Translate ``message``."""
@@ -87,7 +104,9 @@ class Translator:
 
     def date(self, value: dt.date, fmt: str = "long") -> str:
         """A date in this language (2026年11月30日 / November 30, 2026)."""
-        return format_date(value, format=fmt, locale=self.locale)
+        if isinstance(value, dt.datetime):  # Babel shows a datetime's date as it is
+            value = value.date()
+        return _date_text(value, fmt, self.language)
 
     def day(self, value: dt.date | dt.datetime, fmt: str = "long") -> str:
         """The office-zone date of an instant (or a calendar date as it is), in this language.
@@ -99,7 +118,7 @@ class Translator:
             if value.tzinfo is None:
                 raise ValueError("refusing to format a naive datetime")
             value = value.astimezone(self.zone).date()
-        return format_date(value, format=fmt, locale=self.locale)
+        return _date_text(value, fmt, self.language)
 
     def moment(self, value: dt.datetime, fmt: str = "medium") -> str:
         """An instant as the office's wall-clock date and time, in this language."""
@@ -119,7 +138,7 @@ class Translator:
 
     def percent(self, value: int) -> str:
         """A whole percentage 0-100 as this language writes it."""
-        return format_percent(value / 100, locale=self.locale)
+        return _percent_text(value, self.language)
 
 
 def translator(language_code: str | None, zone: dt.tzinfo | None = None) -> Translator:

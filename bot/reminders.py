@@ -282,23 +282,30 @@ class _Batches(Generic[Item, R]):
 
 
 async def _claim_batch(run: _Run, messages: list[list[int]]) -> list[list[Any]]:
-    """Lease the rows of several messages at once, having read again the latest reports of
-    every unit that reported since the run's facts were read (a report may come in while the
-    run sends): one worker-thread call, retried while the database is down, and nothing is
-    claimed when a read fails.
+    """Lease the rows of several messages at once (retried while the database is down), then
+    read again the latest reports of every unit that reported since the run's facts were read
+    (a report may come in while the run sends; usually none did: one indexed query). When that
+    read fails, the claimed rows are given back (nothing went out) and nothing is sent.
     """
     store = run.services.store
+    claimed = await _with_database(run, store.claim_messages, messages, run.instance,
+                                   run.lease_seconds, run.now, patience=run.claim_patience)
     cycles = set(run.facts)
 
-    def work() -> tuple[list[list[Any]], int, dict[int, dict[tuple[int, str], Any]]]:
+    def read() -> tuple[int, dict[int, dict[tuple[int, str], Any]]]:
         newest, touched = store.reports_after(run.report_mark)
         fresh: dict[int, dict[tuple[int, str], Any]] = defaultdict(dict)
         for cycle, unit_id in sorted({(c, u) for _, u, c in touched if c in cycles}):
             fresh[cycle].update(store.latest_reports(cycle, None, unit_id))
-        claimed = store.claim_messages(messages, run.instance, run.lease_seconds, run.now)
-        return claimed, newest, fresh
+        return newest, fresh
 
-    claimed, newest, fresh = await _with_database(run, work, patience=run.claim_patience)
+    try:
+        newest, fresh = await run.services.bulk_db(read)
+    except Exception as exc:
+        if not is_transient_database_error(exc):
+            raise
+        await _give_back(run, [row for rows in claimed for row in rows], exc)
+        return [[] for _ in messages]
     for cycle, reports in fresh.items():
         known = run.facts[cycle]
         run.facts[cycle] = dataclasses.replace(known, reports={**known.reports, **reports})
@@ -478,12 +485,14 @@ async def _retry(run: _Run, rows: Sequence[Any], exc: TelegramError) -> None:
 
 async def _give_back(run: _Run, rows: Sequence[Any], exc: Exception) -> None:
     """The database failed before the send: the rows go back to pending (their lease runs out
-    if even that fails), the run stops claiming, the next run tries again."""
+    if even that fails), the run stops claiming, the next run tries again. No attempt is
+    counted: Telegram was not asked."""
     run.database_down = True
     try:
         for row in rows:
             await run.services.bulk_db(run.services.store.retry_later, row.id,
-                                  f"database error: {type(exc).__name__}", run.now)
+                                       f"database error: {type(exc).__name__}", run.now,
+                                       attempted=False)
     except Exception as again:  # still down: the lease returns them
         if not is_transient_database_error(again):
             raise

@@ -570,7 +570,8 @@ def _due_line(t: Translator, timetable: Timetable, item: DueItem, several_units:
 
 
 _TOKEN = re.compile(r"""<(?:[^>"']|"[^"]*"|'[^']*')*>"""  # a tag (a quoted ">" is inside)
-                    r"|&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z]+);|.", re.DOTALL)
+                    r"|&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z]+);"  # a character reference
+                    r"|[^<&\n]{2,}|.", re.DOTALL)  # a run of plain text, or one character
 _TAG_NAME = re.compile(r"</?\s*([a-zA-Z-]+)")
 
 
@@ -597,6 +598,16 @@ def _shown(token: str) -> str:
 def _visible(token: str) -> int:
     """UTF-16 code units a token shows once Telegram has parsed the HTML."""
     return len(_shown(token).encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _fitting(run: str, room: int) -> int:
+    """How many characters of ``run`` fit in ``room`` UTF-16 code units."""
+    used = 0
+    for count, character in enumerate(run):
+        used += 2 if character >= "\U00010000" else 1
+        if used > room:
+            return count
+    return len(run)
 
 
 def _shows_something(tokens: list[str]) -> bool:
@@ -646,6 +657,32 @@ def paginate(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
 
     for token in _TOKEN.findall(text):
         width = _visible(token)
+        if len(token) > 1 and token[0] not in "<&":
+            # A run of plain text (no tag, reference or line end) goes in whole if it fits;
+            # else what fits, then the page breaks as it would have at that character: a
+            # 100,000-character overdue list counted one character at a time was most of its
+            # cost.
+            while token and size + width > limit:
+                room = limit - size
+                fits = (min(room, len(token)) if max(token) < "\U00010000"
+                        else _fitting(token, room))
+                if not fits and not size:
+                    fits = 1  # a page takes at least one character
+                if fits:
+                    page.append(token[:fits])
+                    size += _visible(token[:fits])
+                    token = token[fits:]
+                    width = _visible(token)
+                    if not token:
+                        break
+                if line_end is not None:
+                    flush(line_end[0], line_end[2])
+                elif size:  # this line is longer than a page: cut it here
+                    flush(len(page), opened)
+            if token:
+                page.append(token)
+                size += width
+            continue
         if size + width > limit and size:
             if line_end is not None:
                 flush(line_end[0], line_end[2])

@@ -23,7 +23,7 @@ from bot.settings import Settings
 from schedules.calendar import WorkingDayCalendar
 from schedules.clock import Clock
 from schedules.model import Timetable
-from storage import Store
+from storage import Store, is_transient_database_error
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -34,6 +34,11 @@ DB_CONCURRENCY = 2
 
 REPLY_PRIORITY = 1
 """The database priority of a call made for a person (the dispatcher's are 0)."""
+
+REPLY_DB_RETRIES = (0.25, 0.5, 1.0, 2.0)
+"""Seconds to wait before each new try of a call made for a person while the database is
+unreachable (a restart, a fail-over, SQLite locked): about 4 s in all before the handler gives
+up and the person is told (``bot.handlers.common.error_handler``)."""
 
 
 class DatabaseSlots:
@@ -95,8 +100,22 @@ class Services:
         start a thread per chat, and their fight for the GIL stalled the event loop for ~0.3 s
         (docs/benchmarks.md). Calls for people (handlers) go ahead of the dispatcher's
         (:meth:`bulk_db`) waiting for a slot.
+
+        A transient database error (:func:`storage.is_transient_database_error`: the server
+        restarting, a dropped connection, SQLite locked) is tried again after each of
+        :data:`REPLY_DB_RETRIES`, the slot given up meanwhile; after the last the error is
+        raised for the error handler to tell the person. A failed call is tried again whole:
+        its transaction was rolled back (only a connection lost while the commit itself was
+        under way leaves that unknown), so every handler gets the retry in this one place.
         """
-        return await self._run_db(REPLY_PRIORITY, function, *args, **kwargs)
+        for wait in (*REPLY_DB_RETRIES, None):
+            try:
+                return await self._run_db(REPLY_PRIORITY, function, *args, **kwargs)
+            except Exception as exc:
+                if wait is None or not is_transient_database_error(exc):
+                    raise
+                await asyncio.sleep(wait)
+        raise AssertionError("unreachable")
 
     async def bulk_db(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """:meth:`db` for the reminder dispatcher: behind every call made for a person, so that

@@ -159,6 +159,11 @@ class CycleFacts:
         reviews: report id -> the review of that report (at most one per report).
         extensions: (task, unit) -> the unit's extension requests, oldest first.
         acknowledgements: (task, unit) -> the first acknowledgement.
+
+    The facts are not changed once made: :func:`cycle_views` keeps the views it computed from
+    them on the object (``views``), so that a summary, the overdue list and the charts asked of
+    the same facts (storage keeps the whole cycle's until something changes) compute the 26,000
+    unit states of 1,000 units once.
     """
 
     cycle: int
@@ -166,6 +171,8 @@ class CycleFacts:
     reviews: Mapping[int, ReviewFact] = field(default_factory=dict)
     extensions: Mapping[Pair, Sequence[ExtensionFact]] = field(default_factory=dict)
     acknowledgements: Mapping[Pair, Acknowledgement] = field(default_factory=dict)
+    views: dict[dt.date, tuple[Timetable, tuple[TaskView, ...]]] = field(
+        default_factory=dict, init=False, compare=False, repr=False)
 
     def review_of(self, report: ReportFact | None) -> ReviewFact | None:
         """The review of ``report``, if any."""
@@ -457,8 +464,22 @@ def task_cutoff(parts: Sequence[UnitState]) -> dt.date | None:
 
 
 def cycle_views(timetable: Timetable, facts: CycleFacts, today: dt.date) -> list[TaskView]:
-    """Every task's view in ``facts.cycle``, in the timetable's order."""
-    return [task_view(timetable, task, facts, today) for task in timetable.tasks]
+    """Every task's view in ``facts.cycle``, in the timetable's order.
+
+    Computed once per facts, timetable and day: kept on ``facts`` (:class:`CycleFacts`).
+    """
+    kept = facts.views.get(today)
+    if kept is not None and kept[0] is timetable:
+        return list(kept[1])
+    views = tuple(task_view(timetable, task, facts, today) for task in timetable.tasks)
+    if len(facts.views) >= _KEPT_VIEWS:
+        facts.views.clear()
+    facts.views[today] = (timetable, views)
+    return list(views)
+
+
+_KEPT_VIEWS = 3
+"""Days of views kept on one facts object (a day's views are all a process needs)."""
 
 
 def finished_pairs(timetable: Timetable, facts: CycleFacts) -> set[Pair]:

@@ -19,11 +19,12 @@ import datetime as dt
 import json
 import re
 import secrets
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from alembic import command
 from alembic.config import Config
@@ -31,6 +32,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event, func, update
 from sqlalchemy import insert as insert_rows
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -47,6 +49,7 @@ from storage.tables import (
     Evidence,
     EvidenceKind,
     Extension,
+    FactsRevision,
     Invite,
     LeadershipChat,
     Membership,
@@ -68,6 +71,7 @@ __all__ = [
     "InviteError",
     "InviteErrorReason",
     "ReminderSpec",
+    "ReportRow",
     "Store",
     "alembic_config",
     "head_revision",
@@ -98,6 +102,8 @@ _REMINDER_KEY = ("task_id", "unit_id", "cycle", "kind", "offset_days", "cutoff",
 _INSERT_BATCH = 500  # rows per INSERT; keeps far below both backends' bound-parameter limits
 SQLITE_BUSY_TIMEOUT_SECONDS = 15.0
 """How long an SQLite writer waits for another writer before "database is locked"."""
+_CACHED_CYCLES = 2
+"""How many cycles' facts a store keeps in memory (those asked for last)."""
 DEFAULT_LEASE_SECONDS = 30.0
 """How long a claim holds unless renewed (the bot's ``DUBAN_LEASE_SECONDS``)."""
 
@@ -156,6 +162,23 @@ def known_revision(revision: str) -> bool:
         return False
 
 
+class ReportRow(NamedTuple):
+    """A stored status report as a plain row (:meth:`Store.reports_for_cycle`): the columns of
+    :class:`~storage.tables.StatusReport`, ``reported_at`` aware in UTC."""
+
+    id: int
+    task_id: int
+    unit_id: str
+    cycle: int
+    status: str
+    progress: int | None
+    note: str
+    reporter_telegram_id: int | None
+    reported_at: dt.datetime
+    source: str
+    source_message_id: int | None
+
+
 class Store:
     """duban's database: people, invites, leadership chats, reports, reminders and the audit log.
 
@@ -172,6 +195,9 @@ class Store:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.engine: Engine = _create_engine(url, echo=echo)
+        # cycle -> (facts revision when read, the whole cycle's facts): see cycle_facts
+        self._facts: dict[int, tuple[int, CycleFacts]] = {}
+        self._facts_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------
     def upgrade(self, revision: str = "head") -> None:
@@ -663,6 +689,7 @@ class Store:
             _audit(session, now, "report.added", f"report:{report.id}",
                    actor=reporter_telegram_id, task_id=task_id, unit_id=unit_id, cycle=cycle,
                    status=status, progress=progress, source=source)
+            _facts_changed(session)
         return report, True
 
     def add_evidence(self, report_id: int, file_id: str, file_unique_id: str, kind: str,
@@ -933,7 +960,9 @@ class Store:
         Its dispatcher died (kill -9, a power cut) or lost the database for longer than the
         lease: whether its message reached Telegram is unknown (Telegram cannot be asked), so it
         is sent again — the at-most-in-flight duplicates of docs/reminders.md. A row without a
-        lease (left by a version before leases) counts as expired. Counts an attempt.
+        lease (left by a version before leases) counts as expired. Counts no attempt: only a
+        request Telegram failed counts toward the give-up limit (:meth:`retry_later`), so a row
+        that lived through database outages and restarts still gets all its tries.
 
         Args:
             now: the caller's clock, for the audit entries.
@@ -956,8 +985,7 @@ class Store:
                 .where(col(Reminder.id).in_([r.id for r in rows]),
                        col(Reminder.state) == ReminderState.SENDING)
                 .values(state=ReminderState.PENDING, claimed_at=None, claimed_by=None,
-                        lease_until=None, reason="lease expired while sending",
-                        attempts=col(Reminder.attempts) + 1)
+                        lease_until=None, reason="lease expired while sending")
                 .execution_options(synchronize_session=False))
             for row in rows:
                 _audit(session, now, "reminder.lease_expired", f"reminder:{row.id}",
@@ -1082,13 +1110,22 @@ class Store:
                     done += len(marked)
         return done
 
-    def retry_later(self, reminder_id: int, reason: str, now: dt.datetime) -> bool:
-        """Put a claimed delivery back to pending (a transient error); counts an attempt."""
+    def retry_later(self, reminder_id: int, reason: str, now: dt.datetime, *,
+                    attempted: bool = True) -> bool:
+        """Put a claimed delivery back to pending (a transient error).
+
+        Args:
+            reminder_id: the delivery.
+            reason: why, kept in ``reason`` and the audit entry.
+            now: when.
+            attempted: Telegram was asked and failed: counts an attempt toward the give-up
+                limit. False for a give-back before any request (the database failed).
+        """
+        counted = {"attempts": col(Reminder.attempts) + 1} if attempted else {}
         return self._transition(reminder_id, now, "reminder.retried",
                                 {ReminderState.SENDING}, state=ReminderState.PENDING,
                                 reason=reason, claimed_at=None, claimed_by=None,
-                                lease_until=None,
-                                attempts=col(Reminder.attempts) + 1, details={"reason": reason})
+                                lease_until=None, details={"reason": reason}, **counted)
 
     def acknowledge(self, reminder_id: int, telegram_user_id: int, now: dt.datetime) -> bool:
         """Record that a recipient acknowledged a sent reminder; False if not sent or already."""
@@ -1104,6 +1141,7 @@ class Store:
                 return False
             _audit(session, now, "reminder.acknowledged", f"reminder:{reminder_id}",
                    actor=telegram_user_id)
+            _facts_changed(session)
             return True
 
     def get_reminder(self, reminder_id: int) -> Reminder | None:
@@ -1186,6 +1224,8 @@ class Store:
                 _audit(session, now, "reminder.acknowledged", f"reminder:{row.id}",
                        actor=telegram_user_id, task_id=row.task_id, unit_id=row.unit_id,
                        cycle=row.cycle)
+            if rows:
+                _facts_changed(session)
             return rows
 
     def acknowledgements(self, cycle: int, task_id: int | None = None
@@ -1256,6 +1296,7 @@ class Store:
             _audit(session, now, f"review.{decision}", f"report:{report_id}",
                    actor=reviewer_telegram_id, task_id=report.task_id, unit_id=report.unit_id,
                    cycle=report.cycle, comment=comment)
+            _facts_changed(session)
             return session.get(Review, added[0])
 
     def reviews(self, cycle: int, task_id: int | None = None) -> dict[int, Review]:
@@ -1290,6 +1331,7 @@ class Store:
             _audit(session, now, "extension.requested", f"extension:{extension.id}",
                    actor=requested_by, task_id=task_id, unit_id=unit_id, cycle=cycle,
                    due_date=due_date, reason=reason)
+            _facts_changed(session)
             return extension
 
     def decide_extension(self, extension_id: int, approve: bool, decided_by: int | None,
@@ -1312,6 +1354,7 @@ class Store:
             _audit(session, now, f"extension.{state}", f"extension:{extension_id}",
                    actor=decided_by, task_id=extension.task_id, unit_id=extension.unit_id,
                    cycle=extension.cycle, due_date=extension.due_date, comment=comment)
+            _facts_changed(session)
             return extension
 
     def get_extension(self, extension_id: int) -> Extension | None:
@@ -1371,7 +1414,37 @@ class Store:
     def cycle_facts(self, cycle: int, task_id: int | None = None,
                     unit_id: str | None = None) -> CycleFacts:
         """What the workflow's states are read from: latest reports, reviews, extensions and
-        acknowledgements of a cycle (of one task, of one unit's reports)."""
+        acknowledgements of a cycle (of one task, of one unit's reports).
+
+        The whole cycle's facts (no ``task_id``, no ``unit_id``) are kept in memory and read
+        again only when :meth:`facts_revision` has moved since, whoever wrote: a summary at
+        1,000 units would otherwise read 130,000 reports each time. The same object is then
+        returned, and must not be changed (the domain caches its views on it).
+        """
+        if task_id is not None or unit_id is not None:
+            return self._read_facts(cycle, task_id, unit_id)
+        revision = self.facts_revision()  # read before the facts: a write between the two
+        with self._facts_lock:            # only makes the next call read them again
+            kept = self._facts.get(cycle)
+        if kept is not None and kept[0] == revision:
+            return kept[1]
+        facts = self._read_facts(cycle, None, None)
+        with self._facts_lock:
+            self._facts.pop(cycle, None)
+            self._facts[cycle] = (revision, facts)
+            while len(self._facts) > _CACHED_CYCLES:  # the cycles asked for last are kept
+                del self._facts[next(iter(self._facts))]
+        return facts
+
+    def facts_revision(self) -> int:
+        """How many changes the facts of every cycle have had (reports, reviews, extensions,
+        acknowledgements): equal numbers mean equal facts."""
+        with self._session() as session:
+            found = session.exec(select(FactsRevision.revision)
+                                 .where(FactsRevision.id == 1)).first()
+        return found or 0
+
+    def _read_facts(self, cycle: int, task_id: int | None, unit_id: str | None) -> CycleFacts:
         return CycleFacts(cycle, self.latest_reports(cycle, task_id, unit_id),
                           self.reviews(cycle, task_id), self.extensions(cycle, task_id),
                           self.acknowledgements(cycle, task_id))
@@ -1413,15 +1486,18 @@ class Store:
             return [entry for entry in session.exec(statement)
                     if entry.details_dict().get("cycle") == cycle]
 
-    def reports_for_cycle(self, cycle: int) -> list[StatusReport]:
+    def reports_for_cycle(self, cycle: int) -> list[ReportRow]:
         """Every report of a cycle, every task and unit, oldest first, in one query.
 
         Oldest is the earliest ``reported_at``, then the lowest id (the order they were added).
+        Plain rows, not ORM objects: a year at 1,000 units is 130,000 reports, and making an
+        ORM object of each took most of the export's reading.
         """
-        statement = (select(StatusReport).where(StatusReport.cycle == cycle)
+        columns = [getattr(StatusReport, name) for name in ReportRow._fields]
+        statement = (sa_select(*columns).where(col(StatusReport.cycle) == cycle)
                      .order_by(col(StatusReport.reported_at), col(StatusReport.id)))
-        with self._session() as session:
-            return list(session.exec(statement))
+        with self.engine.connect() as connection:
+            return [ReportRow._make(row) for row in connection.execute(statement)]
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -1619,6 +1695,15 @@ def _reminder_values(spec: ReminderSpec, now: dt.datetime) -> dict[str, Any]:
             "kind": spec.kind, "offset_days": spec.offset_days, "chat_id": spec.chat_id,
             "due_at": spec.due_at, "cutoff": spec.cutoff, "state": ReminderState.PENDING.value,
             "reason": "", "attempts": 0, "created_at": now}
+
+
+def _facts_changed(session: Session) -> None:
+    """Raise the facts' revision in this transaction (the row is made if it is missing)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(FactsRevision).values(id=1, revision=1)
+    session.exec(statement.on_conflict_do_update(
+        index_elements=["id"], set_={"revision": col(FactsRevision.revision) + 1}))
 
 
 def _audit(session: Session, now: dt.datetime, action: str, subject: str, *,

@@ -35,6 +35,7 @@ __all__ = [
     "Evidence",
     "EvidenceKind",
     "Extension",
+    "FactsRevision",
     "Invite",
     "LeadershipChat",
     "Membership",
@@ -412,6 +413,22 @@ class Urge(SQLModel, table=True):
     day: dt.date
     urged_by: int | None = Field(default=None, sa_type=BigInteger)
     urged_at: dt.datetime = Field(sa_type=UTCDateTime)
+
+
+class FactsRevision(SQLModel, table=True):
+    """A counter of the changes to what the workflow's states are read from: one row, id 1,
+    made by the first change (none yet: revision 0).
+
+    Every transaction that appends a report, a review or an extension request, decides an
+    extension or acknowledges a delivery raises it by one before it commits, so that a cached
+    copy of a cycle's facts (``Store.cycle_facts``) is known to be current with one lookup,
+    from any process. It is a marker, not history: the history is in the tables it counts.
+    """
+
+    __tablename__ = "facts_revision"
+
+    id: int = Field(default=1, primary_key=True)
+    revision: int = Field(default=0, sa_type=BigInteger)
 
 
 class AuditEntry(SQLModel, table=True):

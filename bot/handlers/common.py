@@ -514,10 +514,7 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
                 and not in_group(update):
             t = services.translator(update.effective_user.language_code
                                     if update.effective_user else None)
-            await reply(update.effective_message, t.gettext(
-                "The database could not be reached just now, so I cannot confirm that what you "
-                "just sent was recorded. Please send it again in a minute; sending it twice "
-                "does no harm."), t)
+            await reply(update.effective_message, database_apology(t, update), t)
         return
     log.error("handler failed", exc_info=error)
     now = services.now()
@@ -548,6 +545,34 @@ READ_ONLY_COMMANDS = frozenset({
 """Commands that only show something: when one fails, nothing the person sent can be lost."""
 
 
+def read_only_command(update: Update) -> str | None:
+    """The command the message is, when it only shows something (:data:`READ_ONLY_COMMANDS`;
+    ``/start`` with an invite code enrols, so it is not); else None."""
+    message = update.effective_message
+    words = ((message.text or "") if message is not None else "").split()
+    if not words or not words[0].startswith("/"):
+        return None
+    command = words[0].split("@")[0].removeprefix("/").casefold()
+    if command not in READ_ONLY_COMMANDS or (command == "start" and len(words) > 1):
+        return None
+    return command
+
+
+def database_apology(t: Translator, update: Update) -> str:
+    """What a person is told when the database stayed unreachable through the handler's
+    retries (:data:`bot.services.REPLY_DB_RETRIES`): a command that only shows something
+    changed nothing; anything else may or may not be stored, and sending it again is safe."""
+    command = read_only_command(update)
+    if command is not None:
+        return t.gettext("The database could not be reached just now, so /{command} cannot be "
+                         "answered; nothing was changed. Please try again in a "
+                         "minute.").format(command=command)
+    return t.gettext(
+        "The database could not be reached just now, so I cannot confirm that what you "
+        "just sent was recorded. Please send it again in a minute; sending it twice "
+        "does no harm.")
+
+
 def error_apology(t: Translator, update: Update, caller: Caller | None) -> str:
     """What a person is told when their update failed: it fits what they sent and who they are.
 
@@ -555,11 +580,8 @@ def error_apology(t: Translator, update: Update, caller: Caller | None) -> str:
     later. Anything else may or may not have been stored: a contact is pointed to /mytasks,
     which shows what is stored; others (leaders, admins, strangers) cannot use it.
     """
-    message = update.effective_message
-    text = (message.text or "") if message is not None else ""
-    command = text.split()[0].split("@")[0].removeprefix("/").casefold() \
-        if text.startswith("/") and text.split() else None
-    if command in READ_ONLY_COMMANDS:
+    command = read_only_command(update)
+    if command is not None:
         return t.gettext("Sorry, something went wrong while answering /{command}; nothing was "
                          "changed. The administrators have been told; please try again "
                          "later.").format(command=command)

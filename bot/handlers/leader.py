@@ -21,7 +21,9 @@ the leader replies to (:func:`comment_reply`, which runs before every other text
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -268,22 +270,29 @@ async def _task_number(args: list[str] | None, services: Services, message: Mess
 def task_keyboard(t: Translator, timetable: Timetable,
                   view: TaskView) -> InlineKeyboardMarkup | None:
     """A leader's buttons under /task N: review each report of done, urge each unit not done."""
-    rows: list[list[InlineKeyboardButton]] = []
-    for state in view.awaiting_review:
-        name = plain_unit_name(t, timetable.unit(state.unit_id))
-        rows.append([
-            InlineKeyboardButton(t.gettext("✅ confirm {unit}").format(unit=name),
-                                 callback_data=review_data(view.task_id, state.unit_id,
-                                                           view.cycle, "c", _shown(state))),
-            InlineKeyboardButton(t.gettext("↩️ return {unit}").format(unit=name),
-                                 callback_data=review_data(view.task_id, state.unit_id,
-                                                           view.cycle, "r", _shown(state)))])
-    urgeable = [s for s in view.units if urge_refusal(s) is None]
-    buttons = [InlineKeyboardButton(
-        t.gettext("📣 urge {unit}").format(unit=plain_unit_name(t, timetable.unit(s.unit_id))),
-        callback_data=urge_data(view.task_id, s.unit_id, view.cycle)) for s in urgeable]
-    rows += [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
-    rows = _capped(rows)
+    def review_rows() -> Iterator[list[InlineKeyboardButton]]:
+        for state in view.awaiting_review:
+            name = plain_unit_name(t, timetable.unit(state.unit_id))
+            yield [InlineKeyboardButton(t.gettext("✅ confirm {unit}").format(unit=name),
+                                        callback_data=review_data(view.task_id, state.unit_id,
+                                                                  view.cycle, "c",
+                                                                  _shown(state))),
+                   InlineKeyboardButton(t.gettext("↩️ return {unit}").format(unit=name),
+                                        callback_data=review_data(view.task_id, state.unit_id,
+                                                                  view.cycle, "r",
+                                                                  _shown(state)))]
+
+    def urge_rows() -> Iterator[list[InlineKeyboardButton]]:
+        urgeable = [s for s in view.units if urge_refusal(s) is None]
+        for i in range(0, len(urgeable), 2):
+            yield [InlineKeyboardButton(
+                t.gettext("📣 urge {unit}").format(
+                    unit=plain_unit_name(t, timetable.unit(s.unit_id))),
+                callback_data=urge_data(view.task_id, s.unit_id, view.cycle))
+                for s in urgeable[i:i + 2]]
+
+    # made only up to the cap (a task of 1,000 units would make 1,500 buttons for 90 shown)
+    rows = _capped(itertools.chain(review_rows(), urge_rows()))
     return InlineKeyboardMarkup(rows) if rows else None
 
 
@@ -292,7 +301,7 @@ def _shown(state: UnitState) -> int | None:
     return state.report.id if state.report is not None else None
 
 
-def _capped(rows: list[list[InlineKeyboardButton]]) -> list[list[InlineKeyboardButton]]:
+def _capped(rows: Iterable[list[InlineKeyboardButton]]) -> list[list[InlineKeyboardButton]]:
     kept: list[list[InlineKeyboardButton]] = []
     count = 0
     for row in rows:

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from telegram.ext import Application
 
 from bot.app import build_application
@@ -537,6 +538,55 @@ async def test_a_row_that_keeps_failing_is_given_up_and_admins_are_told(
     notice = [m["text"] for m in harness.api.bot_messages(ADMIN) if m["message_id"] > mark]
     assert any("第7项任务" in text and str(AGRI) in text for text in notice)
     assert reminders_in(harness, AGRI) == []
+
+
+async def test_lease_expiries_and_give_backs_leave_every_telegram_try(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a request Telegram failed counts toward the give-up limit: a row that went
+    through four lease expiries and four give-backs (database outages) still gets all
+    :data:`MAX_ATTEMPTS` tries before it fails for good."""
+    await enrol_agri(harness)
+    harness.app.bot_data["quick_retry_scale"] = 0.01
+    store = harness.store
+    await run_at(harness, at(11, 16, 10))  # plans; nothing due yet
+    ids = [r.id for r in rows_of(store, AGRI) if r.due_at == at(11, 17)]
+    assert len(ids) == 3
+    read, claim = store.reports_after, store.claim_messages
+    outage = {"on": False}
+
+    def claim_messages(*args: Any) -> Any:
+        claimed = claim(*args)
+        outage["on"] = True  # the database goes away right after the claim
+        return claimed
+
+    def reports_after(*args: Any) -> Any:
+        if outage["on"]:  # read after the claim, before the send: a give-back
+            raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+        return read(*args)
+
+    for crash in range(4):
+        # an instance claimed the rows and died: its lease has run out
+        assert len(store.claim_leased(ids, f"host:{crash}:dead", -1, at(11, 17))) == 3
+        monkeypatch.setattr(store, "claim_messages", claim_messages)
+        monkeypatch.setattr(store, "reports_after", reports_after)
+        report = await run_at(harness, at(11, 17, 9, crash))
+        monkeypatch.undo()
+        outage["on"] = False
+        assert report.sent == [] and report.failed == [] and sorted(report.waiting) == ids
+    assert reminders_in(harness, AGRI) == []  # Telegram was never asked
+    welcome = len(sends_to(harness, AGRI))
+    assert {r.attempts for r in rows_of(store, AGRI) if r.id in ids} == {0}
+    tries = [at(11, 17, 9, 10), at(11, 17, 9, 11), at(11, 17, 9, 13), at(11, 17, 9, 17),
+             at(11, 17, 9, 25)]
+    for index, when in enumerate(tries):
+        harness.api.fail_next("sendMessage", 500, times=3)  # beyond the quick retries
+        report = await run_at(harness, when)
+        rows = [r for r in rows_of(store, AGRI) if r.id in ids]
+        if index < len(tries) - 1:
+            assert report.failed == [] and sorted(report.retried) == ids, index
+            assert {(r.state, r.attempts) for r in rows} == {("pending", index + 1)}
+    assert {(r.state, r.attempts) for r in rows} == {("failed", MAX_ATTEMPTS)}
+    assert len(sends_to(harness, AGRI)) - welcome == 3 * MAX_ATTEMPTS  # every try was made
 
 
 async def test_403_deactivates_the_person_and_tells_the_admins(harness: Harness) -> None:

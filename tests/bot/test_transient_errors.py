@@ -23,7 +23,7 @@ from bot_api_standin import BotApiStandIn
 from schedules.clock import FrozenClock
 from schedules.model import Timetable
 from storage import Store
-from tests.bot.conftest import ADMIN, ECOLOGY, Harness, make_settings
+from tests.bot.conftest import ADMIN, ECOLOGY, Harness, button_data, make_settings
 
 
 def trouble(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -80,6 +80,7 @@ async def test_a_report_while_the_database_is_gone_is_not_acknowledged(
             "connection to server at 127.0.0.1 failed: Connection refused"))
 
     monkeypatch.setattr(store, "add_report_once", gone)
+    monkeypatch.setattr("bot.services.REPLY_DB_RETRIES", (0.01, 0.01))
     answer = await harness.command(ECOLOGY, "report", "15 已完成")
     assert len(answer) == 1
     assert "数据库" in answer[0]["text"] and "再发" in answer[0]["text"]
@@ -91,6 +92,76 @@ async def test_a_report_while_the_database_is_gone_is_not_acknowledged(
     monkeypatch.undo()  # the database is back: the same report goes in
     await harness.command(ECOLOGY, "report", "15 已完成")
     assert [r.status for r in store.latest_reports(2026, 15).values()] == ["done"]
+
+
+class Outage:
+    """Every store call fails as with the server unreachable, for the next ``calls`` of them
+    (the session cannot be opened: nothing is read or written)."""
+
+    def __init__(self, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.left = 0
+        self.failed = 0
+        real = store._session
+
+        def session() -> object:
+            if self.left:
+                self.left -= 1
+                self.failed += 1
+                raise OperationalError("SELECT ...", {}, Exception(
+                    "connection to server at 127.0.0.1 failed: Connection refused"))
+            return real()
+
+        monkeypatch.setattr(store, "_session", session)
+
+    def cut(self, calls: int) -> None:
+        self.left, self.failed = calls, 0
+
+
+async def test_every_handler_tries_the_database_again_for_a_moment(
+        harness: Harness, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database gone for a moment (a restart, a fail-over): a read, a command that writes
+    and a button press are each answered as usual, from the database once it is back."""
+    await harness.enrol(ECOLOGY, "生态环境局")
+    outage = Outage(harness.store, monkeypatch)
+    outage.cut(3)
+    listing = await harness.command(ECOLOGY, "mytasks")
+    assert outage.failed == 3 and outage.left == 0
+    assert "单位地区生产总值二氧化碳排放年度降低目标" in "\n".join(m["text"] for m in listing)
+    outage.cut(3)
+    stored = await harness.command(ECOLOGY, "report", "15 已完成")
+    assert outage.failed == 3
+    assert "已记录第15项任务" in stored[0]["text"], stored
+    outage.cut(3)
+    card = await harness.press(ECOLOGY, listing[-1]["message_id"], "t|15|ecology-environment")
+    assert outage.failed == 3 and "r|15|p|2026|ecology-environment" in button_data(card[0])
+    history = harness.store.report_history(15, "ecology-environment", 2026)
+    assert [r.status for r in history] == ["done"]  # once
+    assert trouble(caplog) == [] and admin_notices(harness) == []
+    assert harness.api.unanswered_callbacks() == []
+
+
+async def test_a_read_while_the_database_stays_gone_says_nothing_changed(
+        harness: Harness, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Longer than the retries: a command that only shows something says that nothing was
+    changed and to try again; a write says it cannot be confirmed and to send it again."""
+    await harness.enrol(ECOLOGY, "生态环境局")
+    monkeypatch.setattr("bot.services.REPLY_DB_RETRIES", (0.01, 0.02))
+    outage = Outage(harness.store, monkeypatch)
+    outage.cut(10**6)
+    listing = await harness.command(ECOLOGY, "mytasks")
+    assert outage.failed == 3  # the first try and two more
+    assert len(listing) == 1 and "/mytasks" in listing[0]["text"]
+    assert "数据库" in listing[0]["text"] and "未作任何更改" in listing[0]["text"]
+    assert "无法确认" not in listing[0]["text"]
+    report = await harness.command(ECOLOGY, "report", "15 已完成")
+    assert len(report) == 1 and "无法确认" in report[0]["text"] and "再发" in report[0]["text"]
+    outage.cut(0)
+    assert harness.store.latest_reports(2026, 15) == {}
+    lines = trouble(caplog)
+    assert len(lines) == 2 and all(r.exc_info is None for r in lines)
+    assert admin_notices(harness) == []
 
 
 def test_log_lines_carry_iso_timestamps_with_their_offset() -> None:

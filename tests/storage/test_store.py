@@ -528,11 +528,16 @@ def test_retry_later_and_expired_leases(store: Store) -> None:
     assert not store.retry_later(old, "not sending any more", NOW)
 
     again = store.get_reminder(old)
-    assert again is not None
+    assert again is not None  # Telegram was never seen to fail it: no attempt counted
     assert (again.state, again.attempts, again.claimed_at, again.claimed_by,
-            again.lease_until) == ("pending", 1, None, None, None)
+            again.lease_until) == ("pending", 0, None, None, None)
     retried = store.get_reminder(fresh)
     assert retried is not None and (retried.claimed_by, retried.lease_until) == (None, None)
+    assert retried.attempts == 1
+    store.claim_leased([fresh], "host:2:alive", 60, NOW)
+    assert store.retry_later(fresh, "database error", NOW, attempted=False)  # a give-back
+    given_back = store.get_reminder(fresh)
+    assert given_back is not None and (given_back.state, given_back.attempts) == ("pending", 1)
     assert [r.id for r in store.due_deliveries(NOW)] == [old, fresh]
     assert "reminder.lease_expired" in _actions(store)
 
@@ -852,3 +857,57 @@ def test_a_unit_is_urged_at_most_once_a_day_per_task(units: Store) -> None:
     assert [(u.task_id, u.day) for u in units.urges(2025, 7)] == [
         (7, day), (7, day + dt.timedelta(days=1))]
     assert _actions(units).count("task.urged") == 3
+
+
+# -- the cycle's facts, kept in memory ---------------------------------------------------------
+def test_the_cycles_facts_are_read_again_only_after_a_change(units: Store, db_url: str) -> None:
+    assert units.facts_revision() == 0
+    first = units.cycle_facts(2025)
+    assert units.cycle_facts(2025) is first  # nothing changed: the kept copy
+    assert units.cycle_facts(2025, 7) is not first  # one task's facts are read each time
+    done = units.add_report(7, "fgw", 2025, "done", None, "", 1001, NOW, "button")
+    assert done.id is not None
+    second = units.cycle_facts(2025)
+    assert second is not first and second.reports[(7, "fgw")].id == done.id
+    later = NOW + dt.timedelta(hours=1)
+    assert units.add_review(done.id, "confirmed", "", 2000, later) is not None
+    third = units.cycle_facts(2025)
+    assert third is not second and done.id in third.reviews
+    asked = units.request_extension(8, "jxj", 2025, dt.date(2025, 12, 20), "", 1001, later)
+    assert asked is not None and asked.id is not None
+    fourth = units.cycle_facts(2025)
+    assert [e.state for e in fourth.extensions[(8, "jxj")]] == ["pending"]
+    assert units.decide_extension(asked.id, True, 2000, "", later) is not None
+    fifth = units.cycle_facts(2025)
+    assert [e.state for e in fifth.extensions[(8, "jxj")]] == ["approved"]
+    units.plan_deliveries([_spec(9, "zjz", cycle=2025)], NOW)
+    reminder = units.reminders_for_cycle(2025)[0]
+    assert reminder.id is not None
+    units.mark_sent(reminder.id, 555, NOW)
+    assert units.cycle_facts(2025) is fifth  # a sent reminder is no fact of the states
+    assert units.acknowledge(reminder.id, 1001, later)
+    sixth = units.cycle_facts(2025)
+    assert (9, "zjz") in sixth.acknowledgements and (9, "zjz") not in fifth.acknowledgements
+    units.plan_deliveries([_spec(10, "zjz", cycle=2025, chat_id=1002)], NOW)
+    other = next(r for r in units.reminders_for_cycle(2025) if r.task_id == 10)
+    assert other.id is not None
+    units.mark_sent(other.id, 777, NOW)
+    assert [r.id for r in units.acknowledge_message(1002, 777, 1001, later)] == [other.id]
+    assert (10, "zjz") in units.cycle_facts(2025).acknowledgements
+    assert units.facts_revision() == 6
+    # a report repeated within its window stores nothing and changes nothing
+    kept = units.cycle_facts(2025)
+    units.add_report_once(7, "fgw", 2025, "done", None, "", 1001, NOW + dt.timedelta(seconds=5),
+                          "button", repeat_window=dt.timedelta(minutes=1))
+    assert units.cycle_facts(2025) is kept
+
+
+def test_a_change_made_through_another_store_is_seen(units: Store, db_url: str) -> None:
+    before = units.cycle_facts(2025)
+    other = Store(db_url)  # another process (a second instance, the command line)
+    try:
+        other.add_report(7, "fgw", 2025, "in_progress", 40, "", None, NOW, "cli")
+    finally:
+        other.close()
+    after = units.cycle_facts(2025)
+    assert after is not before and after.reports[(7, "fgw")].progress == 40
