@@ -451,13 +451,14 @@ def strand(run: _Run, rows: Sequence[Any]) -> None:
 async def give_back_stranded(application: Application, services: Services,
                              now: dt.datetime) -> None:
     """Put back to pending the rows a run of this instance left ``sending`` when the database
-    failed (no sender of this instance holds them: runs never overlap); no attempt counted,
-    Telegram was not asked (or its refusal was not noted and is met again)."""
+    failed (no sender of this instance holds them: runs never overlap) and that it still holds;
+    no attempt counted, Telegram was not asked (or its refusal was not noted and is met
+    again)."""
     stranded: set[int] = application.bot_data.get(STRANDED, set())
-    for reminder_id in sorted(stranded):
-        await services.bulk_db(services.store.retry_later, reminder_id,
-                               "database error", now, attempted=False)
-        stranded.discard(reminder_id)
+    if stranded:
+        await services.bulk_db(services.store.give_back, sorted(stranded),
+                               instance_of(application), "database error", now)
+        stranded.clear()
 
 
 class DatabaseUnavailable(Exception):
