@@ -444,7 +444,9 @@ async def _unsent(run: _Run, rows: Sequence[Any], noting: Awaitable[None]) -> No
             raise
         run.database_down = True
         log.warning("reminders %s were not sent and the database failed while noting why "
-                    "(%s); their lease returns them", [row.id for row in rows], first_line(exc))
+                    "(%s); the next run gives them back", [row.id for row in rows],
+                    first_line(exc))
+        strand(run, rows)
         report_rows(run.report.waiting, rows)
 
 
@@ -493,10 +495,36 @@ async def _give_back(run: _Run, rows: Sequence[Any], exc: Exception) -> None:
             await run.services.bulk_db(run.services.store.retry_later, row.id,
                                        f"database error: {type(exc).__name__}", run.now,
                                        attempted=False)
-    except Exception as again:  # still down: the lease returns them
+    except Exception as again:  # still down: the next run gives them back
         if not is_transient_database_error(again):
             raise
+        strand(run, rows)
     report_rows(run.report.waiting, rows)
+
+
+STRANDED = "stranded"
+"""``bot_data`` key: ids of rows this instance still holds ``sending`` although nothing of it
+sends them (the database failed while they were given back). The renewal would keep their
+lease alive while runs go on; the next run gives them back first (:func:`give_back_stranded`)."""
+
+
+def strand(run: _Run, rows: Sequence[Any]) -> None:
+    """Remember rows left ``sending`` that nothing sends, for the next run."""
+    stranded: set[int] = run.application.bot_data.setdefault(STRANDED, set())
+    stranded.update(row.id for row in rows)
+
+
+async def give_back_stranded(application: Application, services: Services,
+                             now: dt.datetime) -> None:
+    """Put back to pending the rows a run of this instance left ``sending`` when the database
+    failed (no sender of this instance holds them: runs never overlap) and that it still holds;
+    no attempt counted, Telegram was not asked (or its refusal was not noted and is met
+    again)."""
+    stranded: set[int] = application.bot_data.get(STRANDED, set())
+    if stranded:
+        await services.bulk_db(services.store.give_back, sorted(stranded),
+                               instance_of(application), "database error", now)
+        stranded.clear()
 
 
 class DatabaseUnavailable(Exception):
@@ -690,6 +718,7 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
                     ) -> DispatchReport:
     store = services.store
     report = DispatchReport()
+    await give_back_stranded(application, services, now)
     released = await services.bulk_db(store.release_expired_leases, now)
     if released:
         log.warning("%s reminders were left sending by a stopped dispatcher (%s); their lease "

@@ -1110,6 +1110,36 @@ class Store:
                     done += len(marked)
         return done
 
+    def give_back(self, reminder_ids: Iterable[int], instance: str, reason: str,
+                  now: dt.datetime) -> list[int]:
+        """Put back to pending those of ``reminder_ids`` that ``instance`` still holds
+        (``sending``, claimed by it), in one transaction; no attempt counted.
+
+        For rows an instance was kept from giving back (the database failed): a row whose
+        lease ran out meanwhile may be another instance's now, in flight, and is left to it.
+
+        Returns:
+            The ids given back, in id order.
+        """
+        ids = sorted(set(reminder_ids))
+        if not ids:
+            return []
+        now = _utc(now, "now")
+        with self._session() as session, session.begin():
+            given = sorted(session.execute(
+                update(Reminder)
+                .where(col(Reminder.id).in_(ids),
+                       col(Reminder.state) == ReminderState.SENDING,
+                       col(Reminder.claimed_by) == instance)
+                .values(state=ReminderState.PENDING, reason=reason, claimed_at=None,
+                        claimed_by=None, lease_until=None)
+                .returning(col(Reminder.id))
+                .execution_options(synchronize_session=False)).scalars())
+            for reminder_id in given:
+                _audit(session, now, "reminder.retried", f"reminder:{reminder_id}",
+                       reason=reason)
+            return given
+
     def retry_later(self, reminder_id: int, reason: str, now: dt.datetime, *,
                     attempted: bool = True) -> bool:
         """Put a claimed delivery back to pending (a transient error).

@@ -589,6 +589,42 @@ async def test_lease_expiries_and_give_backs_leave_every_telegram_try(
     assert len(sends_to(harness, AGRI)) - welcome == 3 * MAX_ATTEMPTS  # every try was made
 
 
+async def test_rows_the_database_kept_from_giving_back_go_at_the_next_run(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database fails after the claim and again while the rows are given back: they stay
+    ``sending`` with this instance's lease, which its renewal would keep alive; the next run
+    gives them back and sends them at once, not a lease later."""
+    await enrol_agri(harness)
+    store = harness.store
+    await run_at(harness, at(11, 16, 10))  # plans; nothing due yet
+    claim = store.claim_leased
+    down = {"on": False}
+
+    def claim_leased(*args: Any) -> Any:
+        claimed = claim(*args)
+        down["on"] = True
+        return claimed
+
+    def unreachable(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+
+    read, retry = store.latest_reports, store.retry_later
+    monkeypatch.setattr(store, "claim_leased", claim_leased)
+    monkeypatch.setattr(store, "latest_reports",
+                        lambda *a: unreachable() if down["on"] else read(*a))
+    monkeypatch.setattr(store, "retry_later",
+                        lambda *a, **k: unreachable() if down["on"] else retry(*a, **k))
+    first = await run_at(harness, at(11, 17))
+    monkeypatch.undo()
+    held = [r for r in rows_of(store, AGRI) if r.due_at == at(11, 17)]
+    assert first.sent == [] and sorted(first.waiting) == sorted(r.id for r in held)
+    assert {r.state for r in held} == {"sending"}  # a lease of 30 s from now
+    again = await run_at(harness, at(11, 17, 9, 1))
+    assert sorted(again.sent) == sorted(r.id for r in held)
+    assert [tasks_of(m) for m in reminders_in(harness, AGRI)] == [[7, 11, 23]]
+    assert {r.attempts for r in rows_of(store, AGRI) if r.id in again.sent} == {0}
+
+
 async def test_403_deactivates_the_person_and_tells_the_admins(harness: Harness) -> None:
     await enrol_agri(harness)
     welcome = len(sends_to(harness, AGRI))
