@@ -33,6 +33,7 @@ from bot.menus import set_person_commands
 from bot.messages import is_transient_telegram_error, reply
 from bot.render import ECHO_PREVIEW, People, shorten
 from bot.services import Services, request_replan, services_of
+from schedules.commands import FIRST_CYCLE, LAST_CYCLE, YEAR_RULE, looks_like_a_year
 from schedules.planning import cycle_cutoff
 from schedules.text import visible_text
 from storage import InviteError, is_transient_database_error
@@ -171,6 +172,25 @@ async def refuse_unknown(update: Update, t: Translator) -> None:
 def echo(text: str) -> str:
     """A user's argument repeated in an answer: shortened, then escaped."""
     return escape(shorten(text, ECHO_PREVIEW))
+
+
+def year_usage(t: Translator, usage: str, args: list[str] | None) -> str:
+    """The answer to a command whose year is wrong: its ``usage`` (a msgid) and the rule for
+    years (:data:`schedules.commands.YEAR_RULE`); a number out of that range is named first,
+    e.g. “1999”: the year must be from 2019 to 2100."""
+    words = args or []
+    if len(words) == 1 and looks_like_a_year(words[0]):
+        return year_refusal(t, words[0]) + "\n" + t.gettext(usage)
+    return t.gettext("{usage} {rule}").format(
+        usage=t.gettext(usage), rule=t.gettext(YEAR_RULE).format(first=FIRST_CYCLE,
+                                                                 last=LAST_CYCLE))
+
+
+def year_refusal(t: Translator, word: str) -> str:
+    """“1999”: the year must be from 2019 to 2100 (``word`` escaped)."""
+    return t.gettext("{word}: {rule}").format(
+        word="“" + echo(word) + "”",
+        rule=t.gettext(YEAR_RULE).format(first=FIRST_CYCLE, last=LAST_CYCLE))
 
 
 async def answer_query(query: CallbackQuery, text: str | None = None) -> bool:

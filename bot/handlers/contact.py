@@ -51,6 +51,7 @@ from bot.handlers.common import (
     in_group,
     known_caller,
     people_named,
+    year_usage,
 )
 from bot.i18n import N_, Translator
 from bot.messages import (
@@ -88,6 +89,7 @@ from schedules.commands import (
     ReportError,
     ReportProblem,
     named_task,
+    parse_cycle_year,
     parse_extend_args,
     parse_number,
     parse_report_text,
@@ -214,11 +216,11 @@ async def calendar_feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
             "an admin can enrol you for one with /invite."), t)
         return
     words = context.args or []
-    cycle = (services.cycle() if not words else parse_number(
-        words[0].removesuffix("度").removesuffix("年"), FIRST_CYCLE, LAST_CYCLE)
-        if len(words) == 1 else None)
+    cycle = (services.cycle() if not words else parse_cycle_year(words[0])
+             if len(words) == 1 else None)
     if cycle is None:
-        await reply(message, t.gettext("Usage: /calendar [year], e.g. /calendar 2026."), t)
+        await reply(message, year_usage(
+            t, N_("Usage: /calendar [year], e.g. /calendar 2026."), words), t)
         return
     if missing_packages("icalendar"):
         log.error("/calendar: icalendar is not installed (pip install -e .)")
@@ -925,7 +927,8 @@ REPORT_USAGE = N_("Usage: /report <task number> [year] <status> [percent] [note]
                   "不适用); the percentage is a whole number 0-100.")
 REPORT_PROBLEMS = {
     ReportProblem.UNKNOWN_TASK: N_("There is no task {word}; tasks are numbered 1 to {last}."),
-    ReportProblem.BAD_YEAR: N_("{word} is not a year you can report for: from 2019 to {year}."),
+    ReportProblem.BAD_YEAR: N_("{word} is not a year you can report for: from {first} to "
+                               "{year}."),
     ReportProblem.BAD_PERCENT: N_("{word} is not a percentage: give a whole number from 0 to "
                                   "100, e.g. 60%."),
     ReportProblem.NO_STATUS: N_("I could not tell one status from {word}."),
@@ -952,7 +955,7 @@ async def report_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         if parsed.problem in REPORT_PROBLEMS:
             text = t.gettext(REPORT_PROBLEMS[parsed.problem]).format(
                 word="“" + echo(parsed.word) + "”", last=len(services.timetable.tasks),
-                year=services.cycle()) + "\n" + usage
+                year=services.cycle(), first=FIRST_CYCLE) + "\n" + usage
         await reply(message, text, t)
         return
     problem = task_problem(services, caller, parsed.task_id, None,
