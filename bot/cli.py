@@ -53,8 +53,8 @@ from bot.configuration import (
 from bot.i18n import N_, Translator, translator
 from bot.oserrors import os_error_text
 from bot.settings import check_webhook_url, parse_listen
-from schedules.commands import FIRST_CYCLE, LAST_CYCLE
 from schedules.model import Assignment, Task, Timetable, Unit, UnitKind
+from schedules.years import FIRST_CYCLE, LAST_CYCLE
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -1107,7 +1107,7 @@ def _whole_number(t: Translator) -> Callable[[str], int]:
 
 def _year(t: Translator) -> Callable[[str], int]:
     """An argparse type: a cycle year by the chat's rule (:func:`parse_cycle_year`)."""
-    from schedules.commands import YEAR_RULE, parse_cycle_year
+    from schedules.years import YEAR_RULE, parse_cycle_year
 
     def parse(text: str) -> int:
         year = parse_cycle_year(text)

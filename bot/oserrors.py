@@ -16,11 +16,14 @@ from __future__ import annotations
 import errno
 import os
 import pwd
+import socket
 from pathlib import Path
 
 from bot.i18n import N_, Translator
+from schedules.text import Text
 
-__all__ = ["file_in_the_way", "file_mode", "file_owner", "os_error_text", "user_name"]
+__all__ = ["file_in_the_way", "file_mode", "file_owner", "listen_error", "os_error_text",
+           "user_name"]
 
 
 def user_name() -> str:
@@ -149,3 +152,27 @@ def file_in_the_way(path: Path) -> Path | None:
         if ancestor.exists() and not ancestor.is_dir():
             return ancestor
     return None
+
+
+LISTEN_REASONS = {
+    errno.EADDRINUSE: N_("another program listens there already"),
+    errno.EACCES: N_("a port below 1024 needs root: listen on a port from 1024 up, behind the "
+                     "proxy, e.g. 127.0.0.1:8443"),
+    errno.EADDRNOTAVAIL: N_("this machine has no such address: use 127.0.0.1 behind the proxy, "
+                            "or one of the machine's own addresses"),
+}
+"""Why a webhook cannot listen, by errno (a translatable reason each)."""
+
+
+def listen_error(exc: OSError) -> Text:
+    """Why the webhook's socket could not be opened, as a text to translate: a port in use, a
+    port below 1024 without root, an address the machine does not have, a host name that
+    cannot be resolved; otherwise the system's own words and code."""
+    if isinstance(exc, socket.gaierror):
+        return Text(N_("the host name cannot be resolved: give an IP address such as "
+                       "127.0.0.1"))
+    reason = LISTEN_REASONS.get(exc.errno or 0)
+    if reason is not None:
+        return Text(reason)
+    return Text(N_("the system refused: {error} ({code})"), {
+        "error": exc.strerror or exc, "code": errno.errorcode.get(exc.errno or 0, exc.errno)})

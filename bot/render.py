@@ -640,6 +640,8 @@ def paginate(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     Returns:
         At least one page (``[""]`` for empty text).
     """
+    if len(text) * 2 <= limit or len(text.encode("utf-16-le", "surrogatepass")) // 2 <= limit:
+        return [text]  # fits whatever it shows (a tag or an entity shows less than it takes)
     pages: list[str] = []
     page: list[str] = []  # tokens of the page being built
     size = 0

@@ -1,8 +1,8 @@
-"""The words of chat commands: one strict rule for numbers, and ``/report``'s arguments.
+"""The words of chat commands: ``/report``'s and ``/extend``'s arguments.
 
-Numbers are written with ASCII digits or full-width digits (０-９, what a Chinese input method
-types); nothing else counts: not ``²`` (Python's ``isdigit`` says yes), not ``-5``, not
-``0.5``, not 30 digits. A percentage is a whole number 0-100, with or without ``%``/``％``.
+Numbers and cycle years follow one strict rule, :mod:`schedules.years` (re-exported here:
+``parse_number``, ``parse_cycle_year``, ``FIRST_CYCLE``...). A percentage is a whole number
+0-100, with or without ``%``/``％``.
 
 ``/report <task> [year] <status> [percent] [note]`` (examples:
 ``/report 7 进行中 60% 已完成选址``, ``/report 15 2026年 已完成 材料已报送``, ``/report 7 done``),
@@ -19,19 +19,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from schedules.status import Status, parse_status_text
-from schedules.text import N_, visible_text
+from schedules.text import visible_text
+from schedules.years import FIRST_CYCLE, FULL_WIDTH_DIGITS, parse_number
+from schedules.years import LAST_CYCLE as LAST_CYCLE  # re-exported with the rule's other names
+from schedules.years import YEAR_RULE as YEAR_RULE
+from schedules.years import looks_like_a_year as looks_like_a_year
+from schedules.years import parse_cycle_year as parse_cycle_year
 
-_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
-_DIGITS = re.compile(r"[0-9]{1,18}")
 _PERCENT_SIGNS = "%％"
-FIRST_CYCLE = 2019
-"""The plan's first year (岑政办发〔2020〕48号 covers 2019-2020); earlier years are refused."""
-LAST_CYCLE = 2100
-"""The last cycle year any command takes (the chat's and the command line's alike)."""
-YEAR_RULE = N_("The year must be from {first} to {last}.")
-"""How every command that takes a cycle year states :data:`FIRST_CYCLE`-:data:`LAST_CYCLE`
-(format it with ``first`` and ``last``)."""
-
 #: The status words ``/report`` takes as its first word (its usage text lists them).
 STATUS_WORDS: dict[str, Status] = {
     "已完成": Status.DONE, "完成": Status.DONE, "done": Status.DONE,
@@ -43,40 +38,9 @@ STATUS_WORDS: dict[str, Status] = {
 }
 
 
-def parse_cycle_year(word: str, last: int = LAST_CYCLE) -> int | None:
-    """A cycle year written ``2026``, ``２０２６``, ``2026年`` or ``2026年度``, from
-    :data:`FIRST_CYCLE` to ``last`` (:data:`LAST_CYCLE`); None otherwise."""
-    return parse_number(word.strip().removesuffix("度").removesuffix("年"), FIRST_CYCLE, last)
-
-
-def looks_like_a_year(word: str) -> bool:
-    """Whether ``word`` is a whole number, with or without 年/年度 (so that a year out of
-    range is told apart from a word that is no year at all)."""
-    return parse_number(word.strip().removesuffix("度").removesuffix("年"), 0, 10**9) is not None
-
-
-def parse_number(text: str, low: int, high: int) -> int | None:
-    """A whole number written in ASCII or full-width digits, within ``low``..``high``.
-
-    Args:
-        text: one word, e.g. ``"15"``, ``"１５"``.
-        low: the smallest value accepted.
-        high: the largest value accepted.
-
-    Returns:
-        The number, or None for anything else (signs, fractions, other digit forms, out of
-        range).
-    """
-    written = text.strip().translate(_FULL_WIDTH_DIGITS)
-    if not _DIGITS.fullmatch(written):
-        return None
-    value = int(written)
-    return value if low <= value <= high else None
-
-
 def looks_like_percent(word: str) -> bool:
     """Whether a word is meant as a percentage: a number, or anything ending in ``%``/``％``."""
-    written = word.strip().translate(_FULL_WIDTH_DIGITS)
+    written = word.strip().translate(FULL_WIDTH_DIGITS)
     return written[-1:] in _PERCENT_SIGNS or re.fullmatch(r"[-+−]?[0-9.,]+", written) is not None
 
 
@@ -162,7 +126,7 @@ def parse_report_text(text: str, task_count: int, current_cycle: int
     Returns:
         The arguments, or the first problem found.
     """
-    text = text.translate(_FULL_WIDTH_DIGITS)
+    text = text.translate(FULL_WIDTH_DIGITS)
     first, rest = _next_word(text)
     task_match = _TASK.fullmatch(first)
     if not first or not rest.strip():
@@ -228,7 +192,7 @@ def named_task(text: str) -> int | None:
 
     A message that names another task is about that task, not a note on the one before.
     """
-    written = text.translate(_FULL_WIDTH_DIGITS)
+    written = text.translate(FULL_WIDTH_DIGITS)
     found = {int(next(g for g in m.groups() if g)) for m in _NAMED_TASK.finditer(written)}
     leading = _LEADING_TASK.match(written)
     if leading is not None:
@@ -254,7 +218,7 @@ def parse_date(word: str, year: int, near: dt.date | None = None) -> dt.date | N
     Returns:
         The date, or None when the word is not one (or names no real day).
     """
-    written = word.strip().translate(_FULL_WIDTH_DIGITS)
+    written = word.strip().translate(FULL_WIDTH_DIGITS)
     for form in _DATE_FORMS:
         match = form.fullmatch(written)
         if match is None:

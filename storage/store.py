@@ -31,6 +31,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event, func, update
+from sqlalchemy import insert as insert_rows
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -852,6 +853,24 @@ class Store:
             return list(session.exec(statement.order_by(col(Reminder.due_at),
                                                         col(Reminder.id))))
 
+    def newest_report_id(self) -> int:
+        """The highest report id so far (0 if none): where :meth:`reports_after` starts."""
+        with self._session() as session:
+            return int(session.exec(select(func.max(StatusReport.id))).one() or 0)
+
+    def reports_after(self, report_id: int) -> tuple[int, set[tuple[int, str, int]]]:
+        """The newest report id, and the (task, unit, cycle) of every report newer than
+        ``report_id``: what the dispatcher reads again while it sends (one indexed query,
+        usually answering that nothing came in).
+        """
+        statement = (select(StatusReport.id, StatusReport.task_id, StatusReport.unit_id,
+                            StatusReport.cycle)
+                     .where(col(StatusReport.id) > report_id))
+        with self._session() as session:
+            rows = list(session.exec(statement))
+        newest = max((row[0] or 0 for row in rows), default=report_id)
+        return newest, {(task_id, unit_id, cycle) for _, task_id, unit_id, cycle in rows}
+
     def claim(self, reminder_id: int, now: dt.datetime, instance: str = "",
               lease_seconds: float = DEFAULT_LEASE_SECONDS) -> bool:
         """Take one pending delivery for sending (:meth:`claim_leased` of one row).
@@ -865,11 +884,7 @@ class Store:
         """Lease those of ``reminder_ids`` that are pending (pending -> sending), at once.
 
         One transaction: the rows of one message are taken together or, those another
-        dispatcher holds, not at all. On PostgreSQL the candidates are locked with ``SELECT ...
-        FOR UPDATE SKIP LOCKED``, so racing instances never wait for one another; on SQLite the
-        ``UPDATE`` takes the single writer's lock. The lease ends ``lease_seconds`` after the
-        database's clock (:meth:`database_now`), never the caller's, so that instances whose
-        clocks differ agree on it.
+        dispatcher holds, not at all (:meth:`claim_messages` of one message).
 
         Args:
             reminder_ids: the deliveries wanted.
@@ -880,9 +895,32 @@ class Store:
         Returns:
             The rows this call claimed, as they are now, in id order.
         """
-        ids = sorted(set(reminder_ids))
+        return self.claim_messages([list(reminder_ids)], instance, lease_seconds, now)[0]
+
+    def claim_messages(self, messages: Sequence[Iterable[int]], instance: str,
+                       lease_seconds: float, now: dt.datetime) -> list[list[Reminder]]:
+        """Lease the pending rows of several messages with one statement in one transaction.
+
+        The dispatcher claims the messages its senders are about to send together (a few, at
+        most its in-flight limit), instead of one transaction per message. On PostgreSQL the
+        candidates are locked with ``SELECT ... FOR UPDATE SKIP LOCKED``, so racing instances
+        never wait for one another; on SQLite the ``UPDATE`` takes the single writer's lock.
+        The lease ends ``lease_seconds`` after the database's clock (:meth:`database_now`),
+        never the caller's, so that instances whose clocks differ agree on it.
+
+        Args:
+            messages: each message's deliveries (a row belongs to one message).
+            instance: who claims (``claimed_by``), e.g. ``host:pid:random``.
+            lease_seconds: how long the claims hold unless renewed (:meth:`renew_leases`).
+            now: the caller's clock, for ``claimed_at`` and the audit entries.
+
+        Returns:
+            For each message, the rows this call claimed, as they are now, in id order.
+        """
+        wanted = [sorted(set(ids)) for ids in messages]
+        ids = sorted({i for message in wanted for i in message})
         if not ids:
-            return []
+            return [[] for _ in wanted]
         now = _utc(now, "now")
         with self._session() as session, session.begin():
             until = self._database_now(session) + dt.timedelta(seconds=lease_seconds)
@@ -890,18 +928,17 @@ class Store:
                                                    Reminder.state == ReminderState.PENDING)
             if self.engine.dialect.name == "postgresql":
                 candidates = candidates.with_for_update(skip_locked=True)
-            claimed = list(session.execute(
+            claimed = {row.id: row for row in session.execute(
                 update(Reminder)
                 .where(col(Reminder.id).in_(candidates.scalar_subquery()),
                        col(Reminder.state) == ReminderState.PENDING)
                 .values(state=ReminderState.SENDING, claimed_at=now, claimed_by=instance,
                         lease_until=until)
                 .returning(Reminder)
-                .execution_options(synchronize_session=False)).scalars())
-            for row in claimed:
-                _audit(session, now, "reminder.claimed", f"reminder:{row.id}",
-                       instance=instance)
-            return sorted(claimed, key=lambda r: r.id or 0)
+                .execution_options(synchronize_session=False)).scalars()}
+            _audit_many(session, now, "reminder.claimed",
+                        [(f"reminder:{i}", {"instance": instance}) for i in sorted(claimed)])
+            return [[claimed[i] for i in message if i in claimed] for message in wanted]
 
     def renew_leases(self, instance: str, lease_seconds: float) -> int:
         """Extend every lease ``instance`` holds to ``lease_seconds`` from the database's now.
@@ -988,30 +1025,50 @@ class Store:
 
     def mark_sent_many(self, reminder_ids: Iterable[int], message_id: int | None,
                        now: dt.datetime) -> list[int]:
-        """Record the deliveries one message carried as sent, in one transaction.
-
-        The dispatcher calls it as soon as Telegram answered, message by message (what a crash
-        can leave unrecorded is bounded by the messages in flight; docs/reminders.md).
+        """Record the deliveries one message carried as sent, in one transaction
+        (:meth:`mark_sent_messages` of one message).
 
         Returns:
             The ids this call marked (those still pending or sending), in id order.
         """
-        ids = sorted(set(reminder_ids))
-        if not ids:
-            return []
+        return self.mark_sent_messages([(list(reminder_ids), message_id)], now)[0]
+
+    def mark_sent_messages(self, sent: Sequence[tuple[Iterable[int], int | None]],
+                           now: dt.datetime) -> list[list[int]]:
+        """Record several messages' deliveries as sent, each with its message id, in one
+        transaction.
+
+        The dispatcher records the messages Telegram accepted together as soon as it answered
+        (the records that wait for one transaction are of messages in flight, so what a crash
+        can leave unrecorded stays bounded by them; docs/reminders.md).
+
+        Args:
+            sent: (the deliveries one message carried, its Telegram message id), per message.
+            now: when.
+
+        Returns:
+            Per message, the ids this call marked (those still pending or sending), in id order.
+        """
+        wanted = [(sorted(set(ids)), message_id) for ids, message_id in sent]
+        if not any(ids for ids, _ in wanted):
+            return [[] for _ in wanted]
         now = _utc(now, "now")
+        marked_all: list[list[int]] = []
         with self._session() as session, session.begin():
-            marked = sorted(session.execute(
-                update(Reminder)
-                .where(col(Reminder.id).in_(ids), col(Reminder.state).in_(_UNFINISHED))
-                .values(state=ReminderState.SENT, message_id=message_id, sent_at=now,
-                        reason="", lease_until=None)
-                .returning(col(Reminder.id))
-                .execution_options(synchronize_session=False)).scalars())
-            for reminder_id in marked:
-                _audit(session, now, "reminder.sent", f"reminder:{reminder_id}",
-                       message_id=message_id)
-            return marked
+            for ids, message_id in wanted:
+                marked = sorted(session.execute(
+                    update(Reminder)
+                    .where(col(Reminder.id).in_(ids), col(Reminder.state).in_(_UNFINISHED))
+                    .values(state=ReminderState.SENT, message_id=message_id, sent_at=now,
+                            reason="", lease_until=None)
+                    .returning(col(Reminder.id))
+                    .execution_options(synchronize_session=False)).scalars()) if ids else []
+                marked_all.append(marked)
+            _audit_many(session, now, "reminder.sent",
+                        [(f"reminder:{i}", {"message_id": message_id})
+                         for marked, (_, message_id) in zip(marked_all, wanted, strict=True)
+                         for i in marked])
+        return marked_all
 
     def mark_failed(self, reminder_id: int, reason: str, now: dt.datetime) -> bool:
         """Give up on a delivery (e.g. the user blocked the bot); counts an attempt."""
@@ -1054,6 +1111,36 @@ class Store:
                                reason=reason)
                     done += len(marked)
         return done
+
+    def give_back(self, reminder_ids: Iterable[int], instance: str, reason: str,
+                  now: dt.datetime) -> list[int]:
+        """Put back to pending those of ``reminder_ids`` that ``instance`` still holds
+        (``sending``, claimed by it), in one transaction; no attempt counted.
+
+        For rows an instance was kept from giving back (the database failed): a row whose
+        lease ran out meanwhile may be another instance's now, in flight, and is left to it.
+
+        Returns:
+            The ids given back, in id order.
+        """
+        ids = sorted(set(reminder_ids))
+        if not ids:
+            return []
+        now = _utc(now, "now")
+        with self._session() as session, session.begin():
+            given = sorted(session.execute(
+                update(Reminder)
+                .where(col(Reminder.id).in_(ids),
+                       col(Reminder.state) == ReminderState.SENDING,
+                       col(Reminder.claimed_by) == instance)
+                .values(state=ReminderState.PENDING, reason=reason, claimed_at=None,
+                        claimed_by=None, lease_until=None)
+                .returning(col(Reminder.id))
+                .execution_options(synchronize_session=False)).scalars())
+            for reminder_id in given:
+                _audit(session, now, "reminder.retried", f"reminder:{reminder_id}",
+                       reason=reason)
+            return given
 
     def retry_later(self, reminder_id: int, reason: str, now: dt.datetime, *,
                     attempted: bool = True) -> bool:
@@ -1656,6 +1743,18 @@ def _audit(session: Session, now: dt.datetime, action: str, subject: str, *,
     session.add(AuditEntry(at=now, actor_telegram_id=actor, action=action, subject=subject,
                            details=json.dumps(details, ensure_ascii=False, sort_keys=True,
                                               default=_json_default)))
+
+
+def _audit_many(session: Session, now: dt.datetime, action: str,
+                entries: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """:func:`_audit` for many subjects of one action, in one ``INSERT`` (a fan-out's claims
+    and records would otherwise cost an ORM object and a flush each)."""
+    for batch in _batches(entries, _INSERT_BATCH):
+        session.execute(insert_rows(AuditEntry), [
+            {"at": now, "actor_telegram_id": None, "action": action, "subject": subject,
+             "details": json.dumps(details, ensure_ascii=False, sort_keys=True,
+                                   default=_json_default)}
+            for subject, details in batch])
 
 
 def _json_default(value: object) -> str:

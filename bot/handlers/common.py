@@ -178,12 +178,19 @@ def year_usage(t: Translator, usage: str, args: list[str] | None) -> str:
     """The answer to a command whose year is wrong: its ``usage`` (a msgid) and the rule for
     years (:data:`schedules.commands.YEAR_RULE`); a number out of that range is named first,
     e.g. “1999”: the year must be from 2019 to 2100."""
-    rule = t.gettext(YEAR_RULE).format(first=FIRST_CYCLE, last=LAST_CYCLE)
     words = args or []
     if len(words) == 1 and looks_like_a_year(words[0]):
-        return (t.gettext("{word}: {rule}").format(word="“" + echo(words[0]) + "”", rule=rule)
-                + "\n" + t.gettext(usage))
-    return t.gettext("{usage} {rule}").format(usage=t.gettext(usage), rule=rule)
+        return year_refusal(t, words[0]) + "\n" + t.gettext(usage)
+    return t.gettext("{usage} {rule}").format(
+        usage=t.gettext(usage), rule=t.gettext(YEAR_RULE).format(first=FIRST_CYCLE,
+                                                                 last=LAST_CYCLE))
+
+
+def year_refusal(t: Translator, word: str) -> str:
+    """“1999”: the year must be from 2019 to 2100 (``word`` escaped)."""
+    return t.gettext("{word}: {rule}").format(
+        word="“" + echo(word) + "”",
+        rule=t.gettext(YEAR_RULE).format(first=FIRST_CYCLE, last=LAST_CYCLE))
 
 
 async def answer_query(query: CallbackQuery, text: str | None = None) -> None:

@@ -48,6 +48,7 @@ from bot.handlers.common import (
     known_caller,
     people_named,
     refuse_unknown,
+    year_refusal,
     year_usage,
 )
 from bot.handlers.contact import contact_task
@@ -90,7 +91,7 @@ from bot.reports.record import (
 from bot.reports.scorecard import render_scores
 from bot.services import Services, request_replan, services_of
 from schedules.bulletin import select_bulletin
-from schedules.commands import FIRST_CYCLE, parse_cycle_year, parse_number
+from schedules.commands import FIRST_CYCLE, looks_like_a_year, parse_cycle_year, parse_number
 from schedules.model import Timetable, UnitKind
 from schedules.planning import next_reminder
 from schedules.workflow import (
@@ -257,6 +258,9 @@ async def _task_number(args: list[str] | None, services: Services, message: Mess
     """/task's one argument, a task number; None after telling why it is not one."""
     args = args or []
     last = len(services.timetable.tasks)
+    if len(args) == 2 and looks_like_a_year(args[1]):  # a year out of range (split_year)
+        await reply(message, year_refusal(t, args[1]), t)
+        return None
     number = parse_number(args[0], 1, 10**6) if len(args) == 1 else None
     if number is None:
         await reply(message, t.gettext("Usage: /task &lt;number&gt; [year], e.g. /task 7 or "
@@ -324,6 +328,11 @@ async def unit_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     args, cycle = split_year(context.args, services)
     reference = " ".join(args)
     unit = services.timetable.find_unit(reference) if reference else None
+    if unit is None and len(args) > 1 and looks_like_a_year(args[-1]):
+        unit = services.timetable.find_unit(" ".join(args[:-1]))
+        if unit is not None:  # the unit followed by a year out of range
+            await reply(message, year_refusal(t, args[-1]), t)
+            return
     if unit is None:
         await reply(message, t.gettext(
             "Unknown unit {ref}. Give an id, a name or an alias, e.g. /unit "

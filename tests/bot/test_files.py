@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from bot.files import (
     write_output,
 )
 from bot.i18n import translator
-from bot.oserrors import os_error_text
+from bot.oserrors import listen_error, os_error_text
 
 ZH = translator("zh_Hans")
 EN = translator("en")
@@ -210,3 +211,37 @@ def test_a_new_file_gets_the_usual_permissions(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert (tmp_path / "feed.ics").stat().st_mode & 0o777 == 0o644
+
+
+# -- a socket the webhook cannot open ---------------------------------------------------------
+@pytest.mark.parametrize(("error", "zh"), [
+    (OSError(errno.EADDRINUSE, "Address already in use"), "已有其他程序在此监听"),
+    (PermissionError(errno.EACCES, "Permission denied"), "1024 以下的端口需要 root 权限"),
+    (OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address"), "本机没有这个地址"),
+    (socket.gaierror(socket.EAI_NONAME, "Name or service not known"), "无法解析该主机名"),
+])
+def test_a_webhook_socket_refused_is_said_in_the_readers_words(error: OSError, zh: str) -> None:
+    text = listen_error(error).translate(ZH.gettext)
+    assert text.startswith(zh) and error.strerror not in text
+    assert listen_error(error).translate(EN.gettext) == str(listen_error(error))
+
+
+def test_a_rare_socket_error_keeps_the_systems_words() -> None:
+    error = OSError(errno.ENETDOWN, "Network is down")
+    assert listen_error(error).translate(ZH.gettext) == (
+        "系统拒绝了操作：Network is down（ENETDOWN）")
+
+
+def test_a_replaced_file_keeps_its_permissions_and_a_link_is_followed(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    ledger = shared / "台账.xlsx"
+    ledger.write_bytes(b"old")
+    ledger.chmod(0o664)  # the office's group may edit it
+    write_output(output_target(str(ledger), LEDGER, ZH, force=True), b"new", ZH)
+    assert ledger.read_bytes() == b"new" and ledger.stat().st_mode & 0o777 == 0o664
+    link = tmp_path / "latest.xlsx"
+    link.symlink_to(ledger)
+    write_output(output_target(str(link), LEDGER, ZH, force=True), b"newer", ZH)
+    assert link.is_symlink() and ledger.read_bytes() == b"newer"
+    assert sorted(p.name for p in shared.iterdir()) == ["台账.xlsx"]

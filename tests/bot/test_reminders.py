@@ -551,24 +551,24 @@ async def test_lease_expiries_and_give_backs_leave_every_telegram_try(
     await run_at(harness, at(11, 16, 10))  # plans; nothing due yet
     ids = [r.id for r in rows_of(store, AGRI) if r.due_at == at(11, 17)]
     assert len(ids) == 3
-    read, claim = store.latest_reports, store.claim_leased
+    read, claim = store.reports_after, store.claim_messages
     outage = {"on": False}
 
-    def claim_leased(*args: Any) -> Any:
+    def claim_messages(*args: Any) -> Any:
         claimed = claim(*args)
         outage["on"] = True  # the database goes away right after the claim
         return claimed
 
-    def latest_reports(*args: Any) -> Any:
-        if outage["on"]:  # read while composing, before the send: a give-back
+    def reports_after(*args: Any) -> Any:
+        if outage["on"]:  # read after the claim, before the send: a give-back
             raise OperationalError("SELECT", {}, Exception("server closed the connection"))
         return read(*args)
 
     for crash in range(4):
         # an instance claimed the rows and died: its lease has run out
         assert len(store.claim_leased(ids, f"host:{crash}:dead", -1, at(11, 17))) == 3
-        monkeypatch.setattr(store, "claim_leased", claim_leased)
-        monkeypatch.setattr(store, "latest_reports", latest_reports)
+        monkeypatch.setattr(store, "claim_messages", claim_messages)
+        monkeypatch.setattr(store, "reports_after", reports_after)
         report = await run_at(harness, at(11, 17, 9, crash))
         monkeypatch.undo()
         outage["on"] = False

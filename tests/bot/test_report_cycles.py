@@ -75,3 +75,15 @@ async def test_a_partial_unit_name_is_answered_with_the_unit_meant(harness: Harn
     assert "Did you mean Forestry Bureau (forestry)?" in town["text"]
     [nothing] = await harness.command(LEADER, "unit", "外星局")
     assert "Did you mean" not in nothing["text"]
+
+
+async def test_task_and_unit_with_a_year_out_of_range_state_the_range(harness: Harness) -> None:
+    await harness.enrol(LEADER, None, "leader")
+    [task] = await harness.command(LEADER, "task", "7 1999")
+    assert task["text"] == "“1999”: The year must be from 2019 to 2100."
+    [unit] = await harness.command(LEADER, "unit", "林业局 2101年")
+    assert unit["text"] == "“2101年”: The year must be from 2019 to 2100."
+    [chinese] = await harness.command(ADMIN, "task", "7 1999")
+    assert chinese["text"] == "“1999”：年份须在 2019–2100 之间。"
+    [fine] = await harness.command(LEADER, "task", "7 2025")
+    assert "2025" in fine["text"] and "2019 to 2100" not in fine["text"]
