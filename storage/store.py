@@ -588,12 +588,13 @@ class Store:
         """Follow a group that Telegram turned into a supergroup (``migrate_to_chat_id``).
 
         Moves the leadership chat and its unfinished deliveries to the new id; a delivery the
-        new id already has is skipped instead. False if ``old_chat_id`` is not a bound chat.
+        new id already has is skipped instead. False if ``old_chat_id`` is not a bound chat (or
+        was followed already: Telegram tells the move in the old group and in the new one).
         """
         now = _utc(now, "now")
         with self._session() as session, session.begin():
             old = session.get(LeadershipChat, old_chat_id)
-            if old is None:
+            if old is None or not old.active:
                 return False
             new = session.get(LeadershipChat, new_chat_id)
             if new is None:
