@@ -1543,8 +1543,12 @@ class Store:
     def cycle_log(self, cycle: int) -> list[AuditEntry]:
         """The supervision workflow's audit entries about one cycle, oldest first (the ledger's
         history sheet): reports, evidence, acknowledgements, reviews, extensions, urges."""
+        # The details are JSON text: entries that do not even contain the year's digits are
+        # left in the database (other cycles' reports: nine in ten at ten years), the rest is
+        # decoded and checked.
         statement = (select(AuditEntry)
-                     .where(col(AuditEntry.action).in_(WORKFLOW_ACTIONS))
+                     .where(col(AuditEntry.action).in_(WORKFLOW_ACTIONS),
+                            col(AuditEntry.details).contains(str(cycle)))
                      .order_by(col(AuditEntry.at), col(AuditEntry.id)))
         with self._session() as session:
             return [entry for entry in session.exec(statement)
