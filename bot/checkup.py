@@ -15,6 +15,7 @@ from pathlib import Path
 from bot.configuration import CliError, database_error, url_hint
 from bot.envfile import Finding, env_file_findings, note, problem
 from bot.i18n import Translator
+from bot.oserrors import listen_error
 from bot.settings import Settings, env_file_of, parse_listen
 from schedules.text import N_
 
@@ -111,6 +112,6 @@ def check_webhook_port(settings: Settings, bot_running: bool) -> Finding | None:
                          listen=settings.webhook_listen)
         return problem(N_("Webhook: cannot listen on {listen}: {error}; choose another "
                            "DUBAN_WEBHOOK_LISTEN or stop the program that uses it"),
-                        listen=settings.webhook_listen, error=exc.strerror or exc)
+                        listen=settings.webhook_listen, error=listen_error(exc))
     return note(N_("Webhook: {url}, listening on {listen} (free now)"),
                  url=settings.webhook_url, listen=settings.webhook_listen)

@@ -51,8 +51,10 @@ from bot.configuration import (
     warn_if_env_file_is_readable,
 )
 from bot.i18n import N_, Translator, translator
+from bot.oserrors import os_error_text
 from bot.settings import check_webhook_url, parse_listen
 from schedules.model import Assignment, Task, Timetable, Unit, UnitKind
+from schedules.years import FIRST_CYCLE, LAST_CYCLE
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -82,6 +84,12 @@ def _unit_ref(unit: Unit) -> dict[str, str]:
 def _resolve_unit(timetable: Timetable, reference: str, t: Translator) -> Unit:
     unit = timetable.find_unit(reference)
     if unit is None:
+        similar = timetable.similar_units(reference)
+        if similar:
+            raise CliError(t.gettext("Unknown unit {ref!r}; did you mean {units}? Give one by "
+                                     "its id, name or alias ('duban units' lists them).").format(
+                ref=reference, units=t.gettext(" or ").join(
+                    f"{unit_label(t, u)} ({u.id})" for u in similar)), status=USAGE)
         raise CliError(t.gettext("Unknown unit {ref!r}. Run 'duban units' to see ids, names and "
                                  "aliases.").format(ref=reference), status=USAGE)
     return unit
@@ -473,13 +481,16 @@ def _backup_error(exc: Exception, settings: Settings, t: Translator) -> CliError
 
 
 def _db_backup(args: argparse.Namespace, settings: Settings, t: Translator) -> int:
+    from bot.files import check_writable
     from storage.backup import BackupError, backup_database
 
-    target = _writable_target(Path(args.file), t)
+    target = check_writable(Path(args.file), t)
     try:
         info = backup_database(settings.resolved_database_url, target)
     except BackupError as exc:
         raise _backup_error(exc, settings, t) from None
+    except OSError as exc:
+        raise CliError(os_error_text(t, exc, exc.filename or target)) from None
     print(t.gettext("Backed up {where} to {file} ({size} bytes): schema revision {rev}, "
                     "{counts}.").format(where=_where(settings), file=target, size=info.size,
                                         rev=info.revision or "?",
@@ -731,59 +742,52 @@ def _require(module: str, t: Translator) -> None:
         raise CliError(missing_package_text(t, module))
 
 
-def _writable_target(path: Path, t: Translator) -> Path:
-    """``path`` if a file can be written there, else a usage error naming the reason."""
-    folder = path.absolute().parent
-    if not folder.is_dir():
-        raise CliError(t.gettext("Cannot write {path}: the folder {folder} does not exist.")
-                       .format(path=path, folder=folder), status=USAGE)
-    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and
-                                                     not os.access(path, os.W_OK)):
-        raise CliError(t.gettext("Cannot write {path}: permission denied.").format(path=path),
-                       status=USAGE)
-    if path.is_dir():
-        raise CliError(t.gettext("Cannot write {path}: it is a folder; give a file name.")
-                       .format(path=path), status=USAGE)
-    return path
-
-
 def cmd_export(args: argparse.Namespace, t: Translator) -> int:
     """Write the ledger (台账) of a cycle as an Excel workbook."""
     _require("openpyxl", t)
+    from bot.files import LEDGER, check_writable, output_target, write_output
     from bot.reports.ledger import build_workbook, default_ledger_path
     from bot.reports.record import collect, unfollowed_cycle, unfollowed_cycle_text
     from schedules.clock import SystemClock
 
     settings, timetable = _timetable(args, t)
     today = SystemClock(settings.zone).now().date()
-    target = _writable_target(Path(args.output), t) if args.output else None
+    target = output_target(args.output, LEDGER, t, force=args.force) if args.output else None
     with database(settings, t) as store:  # before the default folder: no database, no folder
         data = collect(store, args.year)
     current = SystemClock(settings.zone).now().year
     if unfollowed_cycle(data, current):
         raise CliError(unfollowed_cycle_text(t, args.year, current))
     if target is None:  # never into the working directory (the checkout) unasked
-        target = default_ledger_path(settings.data_dir, args.year, today)
+        path = default_ledger_path(settings.data_dir, args.year, today)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise CliError(t.gettext("Cannot write {path}: {error}.").format(
-                path=target, error=exc.strerror or exc)) from None
-        target = _writable_target(target, t)
-    try:
-        target.write_bytes(build_workbook(translator(t.language, settings.zone), timetable,
-                                          data, today))
-    except OSError as exc:
-        raise CliError(t.gettext("Cannot write {path}: {error}.").format(
-            path=target, error=exc.strerror or exc)) from None
+            raise CliError(os_error_text(t, exc, path)) from None
+        path = _free_name(check_writable(path, t, LEDGER.suffix))
+        target = output_target(str(path), LEDGER, t)
+    write_output(target, build_workbook(translator(t.language, settings.zone), timetable,
+                                        data, today), t)
     print(t.gettext("Wrote {path}: {count} reports of cycle {year}.").format(
-        path=target, count=len(data.history), year=args.year))
+        path=target.shown(t), count=len(data.history), year=args.year)
+        + target.replaced_note(t), file=target.report_stream)
     return 0
+
+
+def _free_name(path: Path) -> Path:
+    """``path``, or ``NAME-2.EXT``, ``NAME-3.EXT``...: the first that does not exist (a second
+    export on the same day keeps the first)."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return candidate
 
 
 def cmd_chart(args: argparse.Namespace, t: Translator) -> int:
     """Draw the cycle's progress chart, per task or per unit, as a PNG file."""
     _require("matplotlib", t)
+    from bot.files import CHART, output_target, write_output
     from bot.reports.charts import tasks_chart, units_chart
     from bot.reports.record import collect, unfollowed_cycle, unfollowed_cycle_text
     from schedules.clock import SystemClock
@@ -791,7 +795,7 @@ def cmd_chart(args: argparse.Namespace, t: Translator) -> int:
     settings, timetable = _timetable(args, t)
     t = translator(t.language, settings.zone)
     today = SystemClock(settings.zone).now().date()
-    target = _writable_target(Path(args.output), t)
+    target = output_target(args.output, CHART, t, force=args.force)
     with database(settings, t) as store:
         record = collect(store, args.year)
     if unfollowed_cycle(record, today.year):
@@ -801,19 +805,17 @@ def cmd_chart(args: argparse.Namespace, t: Translator) -> int:
     drawn = draw(t, timetable, args.year, facts, today)
     if drawn.problem:
         print(drawn.problem, file=sys.stderr)
-    try:
-        target.write_bytes(drawn.png)
-    except OSError as exc:
-        raise CliError(t.gettext("Cannot write {path}: {error}.").format(
-            path=target, error=exc.strerror or exc)) from None
+    write_output(target, drawn.png, t)
     print(t.gettext("Wrote {path}: the chart of cycle {year}, {width}×{height} pixels.").format(
-        path=target, year=args.year, width=drawn.width, height=drawn.height))
+        path=target.shown(t), year=args.year, width=drawn.width, height=drawn.height)
+        + target.replaced_note(t), file=target.report_stream)
     return 0
 
 
 def cmd_ics(args: argparse.Namespace, t: Translator) -> int:
     """Write a unit's (or group's) due days and reminder days as an iCalendar file."""
     _require("icalendar", t)
+    from bot.files import CALENDAR, output_target, write_output
     from bot.reports.calendar import build_calendar
     from schedules.calendar import WorkingDayCalendar
     from schedules.clock import SystemClock
@@ -824,7 +826,7 @@ def cmd_ics(args: argparse.Namespace, t: Translator) -> int:
     unit = _resolve_unit(timetable, args.unit, t)
     now = SystemClock(settings.zone).now()
     year = args.year or now.year
-    target = _writable_target(Path(args.output), t)
+    target = output_target(args.output, CALENDAR, t, force=args.force)
     if settings.sqlite_path is not None and not settings.sqlite_path.exists():
         from schedules.workflow import CycleFacts
 
@@ -839,13 +841,10 @@ def cmd_ics(args: argparse.Namespace, t: Translator) -> int:
     calendar = WorkingDayCalendar()
     events = feed_events(timetable, year, [unit.id], calendar, settings.zone, facts.extensions)
     warn_calendar_fallback(calendar, t)
-    try:
-        target.write_bytes(build_calendar(t, timetable, events, year, now, unit_label(t, unit)))
-    except OSError as exc:
-        raise CliError(t.gettext("Cannot write {path}: {error}.").format(
-            path=target, error=exc.strerror or exc)) from None
+    write_output(target, build_calendar(t, timetable, events, year, now, unit_label(t, unit)), t)
     print(t.gettext("Wrote {path}: {count} events of {unit} in cycle {year}.").format(
-        path=target, count=len(events), unit=unit_label(t, unit), year=year))
+        path=target.shown(t), count=len(events), unit=unit_label(t, unit), year=year)
+        + target.replaced_note(t), file=target.report_stream)
     return 0
 
 
@@ -921,9 +920,18 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
     def tasks_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--tasks", metavar=t.gettext("PATH"), help=tasks_help)
 
+    def output_rules(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-f", "--force", action="store_true", help=t.gettext(
+            "replace the file if it exists (without it, an existing file is never replaced)"))
+        p.epilog = t.gettext(
+            "The file name must end in the extension shown; a name without one gets it added. "
+            "-o - writes to standard output (a workbook or an image only into a file or a "
+            "pipe, not onto a terminal). The file is written whole or not at all.")
+
     def year_option(p: argparse.ArgumentParser, required: bool) -> None:
         p.add_argument("--year", type=_year(t), required=required, metavar=t.gettext("YEAR"),
-                       help=t.gettext("cycle year, e.g. 2026"))
+                       help=t.gettext("cycle year, {first} to {last}, e.g. 2026").format(
+                           first=FIRST_CYCLE, last=LAST_CYCLE))
 
     p = commands.add_parser("check", help=t.gettext("validate the timetable and the settings"),
                             description=t.gettext("Validate the timetable file and the settings."))
@@ -1029,8 +1037,9 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
     tasks_option(p)
     year_option(p, required=True)
     p.add_argument("-o", "--output", metavar=t.gettext("FILE"), help=t.gettext(
-        "file to write (default: exports/duban-<year>-<date>.xlsx in the data folder, "
-        "DUBAN_DATA_DIR)"))
+        "the .xlsx file to write, or - for standard output (default: exports/duban-<year>-"
+        "<date>.xlsx in the data folder, DUBAN_DATA_DIR, numbered -2, -3... when it exists)"))
+    output_rules(p)
     p.set_defaults(handler=cmd_export)
 
     p = commands.add_parser("chart", help=t.gettext(
@@ -1040,7 +1049,8 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
     tasks_option(p)
     year_option(p, required=True)
     p.add_argument("-o", "--output", metavar=t.gettext("FILE"), required=True,
-                   help=t.gettext("the PNG file to write"))
+                   help=t.gettext("the .png file to write, or - for standard output"))
+    output_rules(p)
     p.add_argument("--by", choices=["tasks", "units"], default="tasks",
                    help=t.gettext("one bar per task (default) or per unit"))
     p.set_defaults(handler=cmd_chart)
@@ -1055,7 +1065,8 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
                    help=t.gettext("the unit or group (id, name or alias)"))
     year_option(p, required=False)
     p.add_argument("-o", "--output", metavar=t.gettext("FILE"), required=True,
-                   help=t.gettext("the .ics file to write"))
+                   help=t.gettext("the .ics file to write, or - for standard output"))
+    output_rules(p)
     p.set_defaults(handler=cmd_ics)
 
     p = commands.add_parser("demo", help=t.gettext(
@@ -1095,14 +1106,15 @@ def _whole_number(t: Translator) -> Callable[[str], int]:
 
 
 def _year(t: Translator) -> Callable[[str], int]:
+    """An argparse type: a cycle year by the chat's rule (:func:`parse_cycle_year`)."""
+    from schedules.years import YEAR_RULE, parse_cycle_year
+
     def parse(text: str) -> int:
-        try:
-            year = int(text)
-        except ValueError:
-            year = 0
-        if not 2000 <= year <= 2100:
-            raise argparse.ArgumentTypeError(t.gettext("expected a year such as 2026, got "
-                                                       "{value!r}").format(value=text))
+        year = parse_cycle_year(text)
+        if year is None:
+            raise argparse.ArgumentTypeError(t.gettext("{value!r}: {rule}").format(
+                value=text, rule=t.gettext(YEAR_RULE).format(first=FIRST_CYCLE,
+                                                             last=LAST_CYCLE)))
         return year
     return parse
 
@@ -1131,10 +1143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
-    except OSError as exc:  # a file or folder the command needs: say which, and why
-        where = f" {exc.filename}" if exc.filename else ""
-        print(t.gettext("Cannot use{where}: {error}.").format(
-            where=where, error=exc.strerror or exc), file=sys.stderr)
+    except OSError as exc:  # a file or folder the command needs: say which, why, what to do
+        print(os_error_text(t, exc, action="use"), file=sys.stderr)
         return FAILED
 
 

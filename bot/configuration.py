@@ -7,7 +7,6 @@ how), so that every command reports a bad configuration the same way and never w
 from __future__ import annotations
 
 import os
-import pwd
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.i18n import Translator
+from bot.oserrors import file_mode, file_owner, os_error_text, user_name
 from bot.settings import (
     VARIABLES,
     ConfigurationError,
@@ -123,7 +123,7 @@ def warn_if_env_file_is_readable(t: Translator, settings: Settings) -> None:
     if env_file.stat().st_mode & 0o077:
         print(t.gettext("Warning: {file} holds the bot token and other users may read it (mode "
                         "{mode}): chmod 600 {file}").format(file=env_file,
-                                                            mode=_mode(env_file)),
+                                                            mode=file_mode(env_file)),
               file=sys.stderr)
 
 
@@ -166,24 +166,6 @@ def timetable_problem_lines(exc: TimetableError, t: Translator) -> list[str]:
 
 # -- the database --------------------------------------------------------------------------------
 
-def _who() -> str:
-    try:
-        return pwd.getpwuid(os.geteuid()).pw_name
-    except KeyError:
-        return str(os.geteuid())
-
-
-def _owner(path: Path) -> str:
-    try:
-        return path.owner()
-    except (KeyError, OSError):
-        return str(path.stat().st_uid)
-
-
-def _mode(path: Path) -> str:
-    return oct(path.stat().st_mode & 0o777)[2:].rjust(4, "0")
-
-
 def check_sqlite_location(path: Path, t: Translator, *, create: bool) -> bool:
     """Whether the SQLite file ``path`` exists; with ``create``, make its folder if needed.
 
@@ -202,8 +184,8 @@ def check_sqlite_location(path: Path, t: Translator, *, create: bool) -> bool:
             raise CliError(t.gettext(
                 "Cannot write the database {path}: {denied} belongs to {owner} (mode {mode}) and "
                 "user {user} may not write it; {hint}.").format(
-                path=path, denied=denied, owner=_owner(denied), mode=_mode(denied),
-                user=_who(), hint=hint))
+                path=path, denied=denied, owner=file_owner(denied), mode=file_mode(denied),
+                user=user_name(), hint=hint))
         return True
     if not create:
         return False
@@ -214,13 +196,12 @@ def check_sqlite_location(path: Path, t: Translator, *, create: bool) -> bool:
         raise CliError(t.gettext(
             "Cannot create the database {path}: {folder} belongs to {owner} (mode {mode}) and "
             "user {user} may not write in it; {hint}.").format(
-            path=path, folder=existing, owner=_owner(existing), mode=_mode(existing),
-            user=_who(), hint=hint))
+            path=path, folder=existing, owner=file_owner(existing), mode=file_mode(existing),
+            user=user_name(), hint=hint))
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise CliError(t.gettext("Cannot create the folder {folder}: {error}.").format(
-            folder=folder, error=exc.strerror or exc)) from None
+        raise CliError(os_error_text(t, exc, path)) from None
     return False
 
 
@@ -272,20 +253,11 @@ def database_error(exc: Exception, url: str, t: Translator) -> CliError:
 
 def permission_error(exc: PermissionError, t: Translator) -> CliError:
     """One line for a file or folder this user may not use: the path, its owner and mode, the
-    user duban runs as, and how to fix it."""
-    path = Path(exc.filename) if exc.filename else None
-    if path is None:
+    user duban runs as, and how to fix it (:func:`bot.oserrors.os_error_text`)."""
+    if not exc.filename:
         return CliError(t.gettext("Permission denied: {error} (duban runs as user {user}).")
-                        .format(error=exc, user=_who()))
-    shown = path if path.exists() else path.parent
-    try:
-        owner, mode = _owner(shown), _mode(shown)
-    except OSError:
-        owner, mode = "?", "?"
-    return CliError(t.gettext(
-        "Permission denied: {path} (it belongs to {owner}, mode {mode}); duban runs as user "
-        "{user}. Make it that user's (chown) or run duban as its owner.").format(
-        path=shown, owner=owner, mode=mode, user=_who()))
+                        .format(error=exc, user=user_name()))
+    return CliError(os_error_text(t, exc, action="use"))
 
 
 def url_hint(url: str, t: Translator) -> None:

@@ -47,9 +47,16 @@ from collections.abc import (
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import Application, ContextTypes
 
 from bot.i18n import Translator
@@ -92,6 +99,8 @@ from storage import is_transient_database_error
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Item = TypeVar("Item")
+R = TypeVar("R")
 
 JOB_NAME = "dispatch-reminders"
 RECORD_PATIENCE = 600.0
@@ -203,6 +212,10 @@ class _Run:
     database_warned: bool = False
     incidents: list[str] = field(default_factory=list)
     quick_retry_scale: float = 1.0
+    report_mark: int = 0
+    """The newest report id the run's facts have seen (see :func:`_claim_batch`)."""
+    claims: _Batches[list[int], list[Any]] | None = None
+    records: _Batches[tuple[list[int], int], list[int]] | None = None
 
     @property
     def today(self) -> dt.date:
@@ -221,10 +234,19 @@ async def _send_text(run: _Run, chat_id: int, text: str, t: Translator,
             page = page + "\n\n" + page_footer(t, index, len(pages))
         bulk: dict[str, Any] = {"rate_limit_args": BULK} if run.application.bot.rate_limiter \
             else {}
+        markup = reply_markup if index == len(pages) - 1 else None
         async with run.window.slot(priority + len(pages) - index - 1):
-            message = await run.application.bot.send_message(
-                chat_id, page, reply_markup=reply_markup if index == len(pages) - 1 else None,
-                **bulk)
+            try:
+                message = await run.application.bot.send_message(chat_id, page,
+                                                                 reply_markup=markup, **bulk)
+            except ChatMigrated as exc:  # a bound group became a supergroup: follow it
+                store = run.services.store
+                if await run.services.bulk_db(store.migrate_chat, chat_id, exc.new_chat_id,
+                                              run.now):
+                    log.info("leadership chat %s moved to %s", chat_id, exc.new_chat_id)
+                chat_id = exc.new_chat_id
+                message = await run.application.bot.send_message(chat_id, page,
+                                                                 reply_markup=markup, **bulk)
         run.chats_written.add(chat_id)
         message_id = message.message_id
     return message_id
@@ -237,25 +259,86 @@ def messages_for(rows: Sequence[Any]) -> list[list[Any]]:
     return ([reminders] if reminders else []) + digests
 
 
-async def _fresh_facts(run: _Run, rows: Sequence[Any]) -> dict[int, CycleFacts]:
-    """The run's facts with the latest reports of the rows' units read again (a report may have
-    come in while the run was sending)."""
-    services = run.services
-    fresh: dict[int, CycleFacts] = {}
-    for cycle in {row.cycle for row in rows}:
+class _Batches(Generic[Item, R]):
+    """Group commit: what senders submit while one batch is being written goes in the next.
+
+    One transaction for the claims (or the records) of the messages that reach that point at
+    about the same time, instead of one per message; a lone message is written at once. At
+    most ``limit`` items a batch.
+    """
+
+    def __init__(self, write: Callable[[list[Item]], Awaitable[list[R]]], limit: int) -> None:
+        self._write = write
+        self._limit = max(1, limit)
+        self._queue: list[tuple[Item, asyncio.Future[R]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def submit(self, item: Item) -> R:
+        """Queue ``item`` and wait for its batch: its own result, or the batch's exception."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        await asyncio.sleep(0)  # the senders ready at this instant join the first batch
+        while self._queue:
+            batch, self._queue = self._queue[:self._limit], self._queue[self._limit:]
+            try:
+                results = await self._write([item for item, _ in batch])
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+
+
+async def _claim_batch(run: _Run, messages: list[list[int]]) -> list[list[Any]]:
+    """Lease the rows of several messages at once (retried while the database is down), then
+    read again the latest reports of every unit that reported since the run's facts were read
+    (a report may come in while the run sends; usually none did: one indexed query). When that
+    read fails, the claimed rows are given back (nothing went out) and nothing is sent.
+    """
+    store = run.services.store
+    claimed = await _with_database(run, store.claim_messages, messages, run.instance,
+                                   run.lease_seconds, run.now, patience=run.claim_patience)
+    cycles = set(run.facts)
+
+    def read() -> tuple[int, dict[int, dict[tuple[int, str], Any]]]:
+        newest, touched = store.reports_after(run.report_mark)
+        fresh: dict[int, dict[tuple[int, str], Any]] = defaultdict(dict)
+        for cycle, unit_id in sorted({(c, u) for _, u, c in touched if c in cycles}):
+            fresh[cycle].update(store.latest_reports(cycle, None, unit_id))
+        return newest, fresh
+
+    try:
+        newest, fresh = await run.services.bulk_db(read)
+    except Exception as exc:
+        if not is_transient_database_error(exc):
+            raise
+        await _give_back(run, [row for rows in claimed for row in rows], exc)
+        return [[] for _ in messages]
+    for cycle, reports in fresh.items():
         known = run.facts[cycle]
-        reports = dict(known.reports)
-        for unit_id in {row.unit_id for row in rows if row.cycle == cycle}:
-            reports.update(await services.bulk_db(services.store.latest_reports, cycle, None,
-                                             unit_id))
-        fresh[cycle] = dataclasses.replace(known, reports=reports)
-    return fresh
+        run.facts[cycle] = dataclasses.replace(known, reports={**known.reports, **reports})
+    run.report_mark = max(run.report_mark, newest)
+    return claimed
+
+
+async def _record_batch(run: _Run, sent: list[tuple[list[int], int]]) -> list[list[int]]:
+    """Mark several messages' rows sent in one transaction, patiently (they went out)."""
+    return await _with_database(run, run.services.store.mark_sent_messages, sent, run.now,
+                                patience=RECORD_PATIENCE)
 
 
 async def _compose(run: _Run, rows: list[Any], t: Translator) -> tuple[str, Any, list[Any]]:
     """The text and keyboard of one person's message; the rows it carries (others skipped)."""
     services, store, now = run.services, run.services.store, run.now
-    facts = await _fresh_facts(run, rows)
+    facts = run.facts  # the latest reports read again with the claim (_claim_batch)
     finished = {(task, unit, cycle) for cycle, known in facts.items()
                 for task, unit in finished_pairs(services.timetable, known)}
     carried: list[Any] = []
@@ -300,10 +383,9 @@ async def _send_message(run: _Run, rows: list[Any], priority: int = 0) -> bool:
         if run.database_down:  # the run gives up on new claims; the rows stay pending
             report_rows(run.report.waiting, rows)
             return True
+        assert run.claims is not None
         try:
-            claimed = await _with_database(
-                run, run.services.store.claim_leased, [row.id for row in rows], run.instance,
-                run.lease_seconds, run.now, patience=run.claim_patience)
+            claimed = await run.claims.submit([row.id for row in rows])
         except DatabaseUnavailable:
             run.database_down = True
             report_rows(run.report.waiting, rows)
@@ -378,7 +460,9 @@ async def _unsent(run: _Run, rows: Sequence[Any], noting: Awaitable[None]) -> No
             raise
         run.database_down = True
         log.warning("reminders %s were not sent and the database failed while noting why "
-                    "(%s); their lease returns them", [row.id for row in rows], first_line(exc))
+                    "(%s); the next run gives them back", [row.id for row in rows],
+                    first_line(exc))
+        strand(run, rows)
         report_rows(run.report.waiting, rows)
 
 
@@ -386,9 +470,9 @@ async def _record_sent(run: _Run, rows: Sequence[Any], message_id: int) -> None:
     """Mark the rows of a message Telegram accepted as sent, patiently: it went out, and a row
     left ``sending`` would be sent again once its lease runs out."""
     ids = [row.id for row in rows]
+    assert run.records is not None
     try:
-        await _with_database(run, run.services.store.mark_sent_many, ids, message_id, run.now,
-                             patience=RECORD_PATIENCE)
+        await run.records.submit((ids, message_id))
     except DatabaseUnavailable:
         log.error("reminders %s went out as message %s to chat %s but cannot be recorded: "
                   "the database is unreachable; they will be sent again when their lease "
@@ -427,10 +511,36 @@ async def _give_back(run: _Run, rows: Sequence[Any], exc: Exception) -> None:
             await run.services.bulk_db(run.services.store.retry_later, row.id,
                                        f"database error: {type(exc).__name__}", run.now,
                                        attempted=False)
-    except Exception as again:  # still down: the lease returns them
+    except Exception as again:  # still down: the next run gives them back
         if not is_transient_database_error(again):
             raise
+        strand(run, rows)
     report_rows(run.report.waiting, rows)
+
+
+STRANDED = "stranded"
+"""``bot_data`` key: ids of rows this instance still holds ``sending`` although nothing of it
+sends them (the database failed while they were given back). The renewal would keep their
+lease alive while runs go on; the next run gives them back first (:func:`give_back_stranded`)."""
+
+
+def strand(run: _Run, rows: Sequence[Any]) -> None:
+    """Remember rows left ``sending`` that nothing sends, for the next run."""
+    stranded: set[int] = run.application.bot_data.setdefault(STRANDED, set())
+    stranded.update(row.id for row in rows)
+
+
+async def give_back_stranded(application: Application, services: Services,
+                             now: dt.datetime) -> None:
+    """Put back to pending the rows a run of this instance left ``sending`` when the database
+    failed (no sender of this instance holds them: runs never overlap) and that it still holds;
+    no attempt counted, Telegram was not asked (or its refusal was not noted and is met
+    again)."""
+    stranded: set[int] = application.bot_data.get(STRANDED, set())
+    if stranded:
+        await services.bulk_db(services.store.give_back, sorted(stranded),
+                               instance_of(application), "database error", now)
+        stranded.clear()
 
 
 class DatabaseUnavailable(Exception):
@@ -624,6 +734,7 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
                     ) -> DispatchReport:
     store = services.store
     report = DispatchReport()
+    await give_back_stranded(application, services, now)
     released = await services.bulk_db(store.release_expired_leases, now)
     if released:
         log.warning("%s reminders were left sending by a stopped dispatcher (%s); their lease "
@@ -653,6 +764,8 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
     if not due:
         return report
     facts: dict[int, CycleFacts] = {}
+    # before the facts: a report that comes in from here on is read again with the claims
+    report_mark = await services.bulk_db(store.newest_report_id)
     for row_cycle in {row.cycle for row in due}:
         if row_cycle not in specs:
             specs[row_cycle] = await planned_specs(services, row_cycle, contacts, leadership)
@@ -688,9 +801,13 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
              and "max_send_rate" not in application.bot_data)
     run = _Run(application, services, now, report, languages, SendWindow(0 if paced else rate),
                application.bot_data.get("per_chat_interval", 1.0), retry_at, facts,
-               in_flight=asyncio.Semaphore(rate if rate > 0 else MAX_SEND_RATE),
+               in_flight=asyncio.Semaphore(min(rate, MAX_SEND_RATE) if rate > 0
+                                           else MAX_SEND_RATE),
                instance=instance_of(application), lease_seconds=services.settings.lease_seconds,
-               quick_retry_scale=float(application.bot_data.get("quick_retry_scale", 1.0)))
+               quick_retry_scale=float(application.bot_data.get("quick_retry_scale", 1.0)),
+               report_mark=report_mark)
+    run.claims = _Batches(lambda messages: _claim_batch(run, messages), MAX_SEND_RATE)
+    run.records = _Batches(lambda sent: _record_batch(run, sent), MAX_SEND_RATE)
 
     async def drain(rows: list[Any]) -> None:
         messages = messages_for(rows)

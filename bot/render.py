@@ -91,6 +91,16 @@ def unit_name(t: Translator, unit: Unit) -> str:
     return escape(plain_unit_name(t, unit))
 
 
+def similar_units_text(t: Translator, timetable: Timetable, reference: str) -> str:
+    """" Did you mean …?" naming the units ``reference`` may have meant
+    (:meth:`schedules.model.Timetable.similar_units`), escaped; "" when there are none."""
+    similar = timetable.similar_units(reference)
+    if not similar:
+        return ""
+    return " " + t.gettext("Did you mean {units}?").format(units=t.gettext(" or ").join(
+        f"{unit_name(t, u)} ({escape(u.id)})" for u in similar))
+
+
 def status_label(t: Translator, status: str) -> str:
     """A stored status in the reader's language."""
     return t.gettext(STATUS_LABELS[status])
@@ -633,6 +643,8 @@ def paginate(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     Returns:
         At least one page (``[""]`` for empty text).
     """
+    if len(text) * 2 <= limit or len(text.encode("utf-16-le", "surrogatepass")) // 2 <= limit:
+        return [text]  # fits whatever it shows (a tag or an entity shows less than it takes)
     pages: list[str] = []
     page: list[str] = []  # tokens of the page being built
     size = 0

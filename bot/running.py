@@ -55,6 +55,7 @@ from bot.configuration import (
 from bot.i18n import Translator
 from bot.instance import RUN_APPLICATION_NAME, InstanceBusy, sqlite_instance_lock
 from bot.logs import IsoFormatter
+from bot.oserrors import listen_error
 from bot.settings import Settings, env_file_of, parse_listen
 
 if TYPE_CHECKING:
@@ -385,7 +386,8 @@ def bind_webhook_port(settings: Settings, t: Translator) -> Any:
         raise CliError(t.gettext(
             "Cannot listen on {listen} for the webhook: {error}. Choose another --listen "
             "(DUBAN_WEBHOOK_LISTEN), or stop the program that uses it (another duban?)."
-        ).format(listen=settings.webhook_listen, error=exc.strerror or exc)) from None
+        ).format(listen=settings.webhook_listen,
+                 error=listen_error(exc).translate(t.gettext))) from None
     listener.setblocking(False)
     return closing(listener)
 

@@ -13,7 +13,8 @@ words them as a government notice in the reader's language. The rules, in short:
   such tasks first, then the most days early;
 * **overdue**: a scored duty past its cutoff and not finished (missing, or blocked after the
   cutoff), with the days past due and the urges the unit received on that task; the longest
-  overdue first;
+  overdue first; one line per unit, its tasks that stand alike named together
+  (:attr:`Overdue.groups`);
 * **at risk**: a task not finished and not yet late whose cutoff is within
   :data:`AT_RISK_DAYS` days, or that a delivering unit reported blocked; with each delivering
   unit not finished and where it stands.
@@ -88,11 +89,52 @@ class LateItem:
 
 
 @dataclass(frozen=True)
+class LatePart:
+    """A unit's overdue tasks in the same state and urged as often (of one :class:`LateGroup`).
+
+    Attributes:
+        task_ids: the tasks, in the order of :attr:`Overdue.items`.
+        phase: where the unit stands on each.
+        urges: how many times the unit was urged on each.
+    """
+
+    task_ids: tuple[int, ...]
+    phase: Phase
+    urges: int
+
+
+@dataclass(frozen=True)
+class LateGroup:
+    """A unit's overdue tasks that are as many days late, named once in the bulletin
+    (第11、19项（尚未报送）、第16项（已退回，已催办1次）逾期3天), not each with its own "逾期3天".
+
+    Attributes:
+        days_late: days past the due date, the same for each task.
+        parts: the tasks by state and urges, in the order of their first task.
+    """
+
+    days_late: int
+    parts: tuple[LatePart, ...]
+
+
+@dataclass(frozen=True)
 class Overdue:
     """A unit with overdue tasks, the longest overdue first."""
 
     unit_id: str
     items: tuple[LateItem, ...]
+
+    @property
+    def groups(self) -> tuple[LateGroup, ...]:
+        """The items by days late (longest first), each by state and urges: one line per unit
+        that says each number of days once."""
+        by_days: dict[int, dict[tuple[Phase, int], list[int]]] = {}
+        for item in self.items:
+            by_days.setdefault(item.days_late, {}).setdefault(
+                (item.phase, item.urges), []).append(item.task_id)
+        return tuple(LateGroup(days, tuple(LatePart(tuple(tasks), phase, urges)
+                                           for (phase, urges), tasks in parts.items()))
+                     for days, parts in by_days.items())
 
 
 @dataclass(frozen=True)

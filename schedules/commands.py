@@ -1,7 +1,8 @@
-"""The words of chat commands: one strict rule for numbers, and ``/report``'s arguments.
+"""The words of chat commands: ``/report``'s and ``/extend``'s arguments.
 
-Numbers, percentages and years follow the one strict rule of :mod:`schedules.numbers` (ASCII or
-full-width digits; a percentage is a whole number 0-100).
+Numbers, percentages and years follow one strict rule: :mod:`schedules.years` (whole numbers
+and cycle years, re-exported here: ``parse_number``, ``parse_cycle_year``, ``FIRST_CYCLE``...)
+and :mod:`schedules.numbers` (percentages, years in words, other scripts' digits).
 
 ``/report <task> [year] <status> [percent] [note]`` (examples:
 ``/report 7 进行中 60% 已完成选址``, ``/report 15 2026年 已完成 材料已报送``, ``/report 7 done``),
@@ -22,17 +23,18 @@ from schedules.numbers import (
     YEAR_WORD,
     ascii_digits,
     foreign_digits,
-    looks_like_percent,
-    parse_number,
     parse_percent,
     parse_year,
 )
+from schedules.numbers import looks_like_percent as looks_like_percent
+from schedules.numbers import parse_number as parse_number
 from schedules.status import Status, parse_status_text
 from schedules.text import visible_text
-
-FIRST_CYCLE = 2019
-"""The plan's first year (岑政办发〔2020〕48号 covers 2019-2020); earlier years are refused."""
-LAST_CYCLE = 2100
+from schedules.years import FIRST_CYCLE
+from schedules.years import LAST_CYCLE as LAST_CYCLE  # re-exported with the rule's other names
+from schedules.years import YEAR_RULE as YEAR_RULE
+from schedules.years import looks_like_a_year as looks_like_a_year
+from schedules.years import parse_cycle_year as parse_cycle_year
 
 #: The status words ``/report`` takes as its first word (its usage text lists them).
 STATUS_WORDS: dict[str, Status] = {

@@ -8,8 +8,10 @@ Pure: no Telegram, no SQL, no iCalendar (``bot/reports/calendar.py`` writes the 
 For each task a unit has a duty on (groups expanded, cooperating units too) with a cutoff in
 the cycle:
 
-* one ``due`` event covering the whole last day (the day before the cutoff, 00:00 to 24:00 in
-  the office's time zone), moved by an approved extension (延期);
+* one ``due`` event, an all-day event on the last day (the day before the cutoff; the
+  ``.ics`` writes it as ``DTSTART;VALUE=DATE`` and ``DTEND`` the next day, so that a calendar
+  shows it on that day in every time zone, not as a 24-hour meeting), moved by an approved
+  extension (延期);
 * one ``reminder`` event at each of the unit's ``before`` reminders (``plan_reminders``: 30, 14,
   7, 3 and 1 days before the cutoff, moved back to a working day), which follow an extension
   too.
@@ -82,6 +84,17 @@ class FeedEvent:
     sequence: int = 0
 
     @property
+    def all_day(self) -> bool:
+        """Whether the event is a whole day (the due day): :attr:`day` to the day after, with
+        no time; ``start`` and ``end`` are then that day's midnight and the next."""
+        return self.kind is EventKind.DUE
+
+    @property
+    def day(self) -> dt.date:
+        """The day the event is on, in the office's time zone."""
+        return self.start.date()
+
+    @property
     def extended(self) -> bool:
         """Whether an approved extension moved the unit's due date."""
         return self.due != self.planned_due
@@ -148,9 +161,11 @@ def feed_events(timetable: Timetable, cycle: int, unit_ids: Iterable[str],
                                     dt.datetime.combine(cutoff, dt.time(), tzinfo=zone),
                                     due_date(cutoff), due_date(planned), assignment.role,
                                     sequence=approved))
-    for planned_reminder in plan_reminders(timetable, cycle, calendar, moved):
-        if (planned_reminder.kind is not ReminderKind.BEFORE
-                or planned_reminder.unit_id not in wanted or planned_reminder.task_id is None):
+    # only the ``before`` reminders: the calendar is not asked about the days of the others
+    # (next January's holidays, for the overdue notices of a cutoff extended into December)
+    for planned_reminder in plan_reminders(timetable, cycle, calendar, moved,
+                                           kinds=(ReminderKind.BEFORE,)):
+        if planned_reminder.unit_id not in wanted or planned_reminder.task_id is None:
             continue
         pair = (planned_reminder.task_id, planned_reminder.unit_id)
         if pair not in duties:

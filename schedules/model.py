@@ -9,6 +9,7 @@ towns of 各镇政府, the member units of the leading group) are units of kind 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from collections.abc import Mapping
 from enum import StrEnum
@@ -20,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from schedules.text import N_, TextError
 
 UNIT_ID_PATTERN = r"^[a-z][a-z0-9-]*$"
+SIMILAR_UNITS = 5
+"""How many units a failed unit look-up suggests at most (:meth:`Timetable.similar_units`)."""
 
 
 class _Strict(BaseModel):
@@ -315,6 +318,34 @@ class Timetable(_Strict):
             if any(normalise_name(s) == wanted for s in unit.spellings()):
                 return unit
         return None
+
+    def similar_units(self, reference: str, limit: int = SIMILAR_UNITS) -> tuple[Unit, ...]:
+        """The units a reference that resolves to none may have meant, best first.
+
+        First the units one of whose spellings (id, names, aliases; case and spaces ignored)
+        contains the reference or is contained in it (``生态`` -> 生态环境局, ``林业`` -> 林业局,
+        ``ecology`` -> ecology-environment), shortest spelling first; then, when none does,
+        the spellings closest to it (difflib: a typing slip such as ``生态环镜局``).
+
+        Args:
+            reference: what was typed.
+            limit: at most this many units.
+        """
+        wanted = normalise_name(reference)
+        if not wanted:
+            return ()
+        found: dict[str, tuple[int, Unit]] = {}
+        for unit in self.units:
+            for spelling in map(normalise_name, unit.spellings()):
+                if spelling and (wanted in spelling or spelling in wanted):
+                    rank = abs(len(spelling) - len(wanted))
+                    if unit.id not in found or rank < found[unit.id][0]:
+                        found[unit.id] = (rank, unit)
+        if found:
+            return tuple(unit for _, unit in sorted(found.values(), key=lambda r: r[0]))[:limit]
+        owners = {normalise_name(s): unit for unit in self.units for s in unit.spellings()}
+        close = difflib.get_close_matches(wanted, list(owners), n=limit * 3, cutoff=0.6)
+        return tuple(dict.fromkeys(owners[c] for c in close))[:limit]
 
     def policy_for(self, task: Task) -> ReminderPolicy:
         """The global reminder policy with the task's overrides applied."""

@@ -1,4 +1,5 @@
-"""The one strict rule for numbers, percentages and years people write in chat.
+"""The one strict rule for numbers, percentages and years people write in chat (with
+:mod:`schedules.years`, whose whole-number rule this module uses and re-exports).
 
 A number is written with ASCII digits or full-width digits (０-９, what a Chinese input method
 types) and nothing else: not ``²`` (Python's ``isdigit`` says yes), not Arabic-Indic ``٦٠`` or
@@ -16,33 +17,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
-_DIGITS = re.compile(r"[0-9]{1,18}")
+from schedules.years import FULL_WIDTH_DIGITS
+from schedules.years import parse_number as parse_number  # the one whole-number rule
+
 PERCENT_SIGNS = "%％"
 
 
 def ascii_digits(text: str) -> str:
     """``text`` with full-width digits written as ASCII ones (nothing else changes)."""
-    return text.translate(_FULL_WIDTH_DIGITS)
-
-
-def parse_number(text: str, low: int, high: int) -> int | None:
-    """A whole number written in ASCII or full-width digits, within ``low``..``high``.
-
-    Args:
-        text: one word, e.g. ``"15"``, ``"１５"``.
-        low: the smallest value accepted.
-        high: the largest value accepted.
-
-    Returns:
-        The number, or None for anything else (signs, fractions, other digit forms, out of
-        range).
-    """
-    written = ascii_digits(text.strip())
-    if not _DIGITS.fullmatch(written):
-        return None
-    value = int(written)
-    return value if low <= value <= high else None
+    return text.translate(FULL_WIDTH_DIGITS)
 
 
 def looks_like_percent(word: str) -> bool:

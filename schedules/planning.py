@@ -13,7 +13,7 @@ work is due the day before (:func:`due_date`), and :func:`days_left` is 0 on tha
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -136,8 +136,10 @@ def days_left(cutoff: dt.date, today: dt.date) -> int:
 def plan_reminders(
     timetable: Timetable, cycle: int, calendar: WorkingDayCalendar,
     cutoffs: Mapping[tuple[int, str], dt.date] | None = None,
+    kinds: Collection[ReminderKind] | None = None,
 ) -> list[PlannedReminder]:
-    """Every reminder of ``cycle``, sorted by (at, task, unit, kind, larger offset first).
+    """Every reminder of ``cycle`` (or of ``kinds`` only), sorted by (at, task, unit, kind,
+    larger offset first).
 
     - ``before``: to every concrete responsible unit (groups expanded, cooperating units too), on
       the cutoff minus each of the policy's offsets, moved back to the previous working day.
@@ -170,6 +172,10 @@ def plan_reminders(
         cycle: The cycle year.
         calendar: Working days.
         cutoffs: (task, unit) -> that unit's own cutoff, when an extension moved it.
+        kinds: only these kinds (default: all). The calendar is asked only about the days
+            these need: a calendar feed of the ``before`` reminders does not look up the
+            holidays of next January, where the overdue notices and digests of a cycle whose
+            cutoff was extended into December can fall.
 
     Returns:
         The planned reminders, sorted.
@@ -178,6 +184,7 @@ def plan_reminders(
     if corrections.holidays or corrections.workdays:
         calendar = calendar.corrected(corrections.holidays, corrections.workdays)
     moved = cutoffs or {}
+    wanted = frozenset(ReminderKind) if kinds is None else frozenset(kinds)
     planned: list[PlannedReminder] = []
     task_cutoffs: set[dt.date] = set()
     for task in timetable.tasks:
@@ -187,17 +194,19 @@ def plan_reminders(
         task_cutoffs.add(cutoff)
         policy = timetable.policy_for(task)
         assignments = timetable.responsible_units(task)
-        planned.extend(_ack_reminders(task, assignments, cycle, cutoff, policy, calendar))
+        if ReminderKind.ACKNOWLEDGE in wanted:
+            planned.extend(_ack_reminders(task, assignments, cycle, cutoff, policy, calendar))
         for cutoff_of_unit in sorted({moved.get((task.id, a.unit_id), cutoff)
                                       for a in assignments}):
             units = [a for a in assignments
                      if moved.get((task.id, a.unit_id), cutoff) == cutoff_of_unit]
-            planned.extend(_before_reminders(task, units, cycle, cutoff_of_unit, policy,
-                                             calendar))
-            if policy.overdue:
+            if ReminderKind.BEFORE in wanted:
+                planned.extend(_before_reminders(task, units, cycle, cutoff_of_unit, policy,
+                                                 calendar))
+            if policy.overdue and ReminderKind.OVERDUE in wanted:
                 planned.extend(_overdue_reminders(task, units, cycle, cutoff_of_unit, policy,
                                                   calendar))
-    if timetable.reminders.weekly_digest:
+    if timetable.reminders.weekly_digest and ReminderKind.DIGEST in wanted:
         planned.extend(_digests(sorted(task_cutoffs), cycle, timetable.reminders, calendar))
     return sorted(_unique(planned), key=_sort_key)
 

@@ -24,17 +24,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event, func, update
+from sqlalchemy import insert as insert_rows
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.orm import aliased
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, col, create_engine, select
 
@@ -69,6 +70,7 @@ __all__ = [
     "InviteError",
     "InviteErrorReason",
     "ReminderSpec",
+    "ReportRow",
     "Store",
     "alembic_config",
     "head_revision",
@@ -157,6 +159,23 @@ def known_revision(revision: str) -> bool:
         return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
     except CommandError:
         return False
+
+
+class ReportRow(NamedTuple):
+    """A stored status report as a plain row (:meth:`Store.reports_for_cycle`): the columns of
+    :class:`~storage.tables.StatusReport`, ``reported_at`` aware in UTC."""
+
+    id: int
+    task_id: int
+    unit_id: str
+    cycle: int
+    status: str
+    progress: int | None
+    note: str
+    reporter_telegram_id: int | None
+    reported_at: dt.datetime
+    source: str
+    source_message_id: int | None
 
 
 class Store:
@@ -569,12 +588,13 @@ class Store:
         """Follow a group that Telegram turned into a supergroup (``migrate_to_chat_id``).
 
         Moves the leadership chat and its unfinished deliveries to the new id; a delivery the
-        new id already has is skipped instead. False if ``old_chat_id`` is not a bound chat.
+        new id already has is skipped instead. False if ``old_chat_id`` is not a bound chat (or
+        was followed already: Telegram tells the move in the old group and in the new one).
         """
         now = _utc(now, "now")
         with self._session() as session, session.begin():
             old = session.get(LeadershipChat, old_chat_id)
-            if old is None:
+            if old is None or not old.active:
                 return False
             new = session.get(LeadershipChat, new_chat_id)
             if new is None:
@@ -699,7 +719,7 @@ class Store:
         return evidence
 
     def latest_reports(self, cycle: int, task_id: int | None = None,
-                       unit_id: str | None = None) -> dict[tuple[int, str], StatusReport]:
+                       unit_id: str | None = None) -> dict[tuple[int, str], ReportRow]:
         """The newest report per (task, unit) of a cycle, in one query.
 
         Newest is the latest ``reported_at``, then the highest id.
@@ -710,7 +730,7 @@ class Store:
         return self._newest_reports(cycle, task_id, unit_id, with_note=False)
 
     def latest_notes(self, cycle: int, task_id: int | None = None,
-                     unit_id: str | None = None) -> dict[tuple[int, str], StatusReport]:
+                     unit_id: str | None = None) -> dict[tuple[int, str], ReportRow]:
         """The newest report *with a note* per (task, unit) of a cycle, in one query.
 
         A later report without a note does not hide the last thing the unit wrote.
@@ -718,23 +738,26 @@ class Store:
         return self._newest_reports(cycle, task_id, unit_id, with_note=True)
 
     def _newest_reports(self, cycle: int, task_id: int | None, unit_id: str | None, *,
-                        with_note: bool) -> dict[tuple[int, str], StatusReport]:
+                        with_note: bool) -> dict[tuple[int, str], ReportRow]:
+        # Plain rows, not ORM objects: a cycle at 1,000 units has 26,000 pairs.
         rank = func.row_number().over(
             partition_by=(col(StatusReport.task_id), col(StatusReport.unit_id)),
             order_by=(col(StatusReport.reported_at).desc(), col(StatusReport.id).desc()),
         ).label("rank")
-        ranked = select(StatusReport, rank).where(StatusReport.cycle == cycle)
+        columns = [getattr(StatusReport, name) for name in ReportRow._fields]
+        ranked = sa_select(*columns, rank).where(col(StatusReport.cycle) == cycle)
         if with_note:
-            ranked = ranked.where(StatusReport.note != "")
+            ranked = ranked.where(col(StatusReport.note) != "")
         if task_id is not None:
-            ranked = ranked.where(StatusReport.task_id == task_id)
+            ranked = ranked.where(col(StatusReport.task_id) == task_id)
         if unit_id is not None:
-            ranked = ranked.where(StatusReport.unit_id == unit_id)
+            ranked = ranked.where(col(StatusReport.unit_id) == unit_id)
         subquery = ranked.subquery()
-        newest = aliased(StatusReport, subquery)
-        statement = select(newest).where(subquery.c.rank == 1)
-        with self._session() as session:
-            return {(r.task_id, r.unit_id): r for r in session.exec(statement)}
+        statement = (sa_select(*(subquery.c[name] for name in ReportRow._fields))
+                     .where(subquery.c.rank == 1))
+        with self.engine.connect() as connection:
+            return {(row.task_id, row.unit_id): row for row in
+                    map(ReportRow._make, connection.execute(statement))}
 
     def report_history(self, task_id: int, unit_id: str, cycle: int) -> list[StatusReport]:
         """Every report of a unit on a task for a cycle, oldest first."""
@@ -832,6 +855,24 @@ class Store:
             return list(session.exec(statement.order_by(col(Reminder.due_at),
                                                         col(Reminder.id))))
 
+    def newest_report_id(self) -> int:
+        """The highest report id so far (0 if none): where :meth:`reports_after` starts."""
+        with self._session() as session:
+            return int(session.exec(select(func.max(StatusReport.id))).one() or 0)
+
+    def reports_after(self, report_id: int) -> tuple[int, set[tuple[int, str, int]]]:
+        """The newest report id, and the (task, unit, cycle) of every report newer than
+        ``report_id``: what the dispatcher reads again while it sends (one indexed query,
+        usually answering that nothing came in).
+        """
+        statement = (select(StatusReport.id, StatusReport.task_id, StatusReport.unit_id,
+                            StatusReport.cycle)
+                     .where(col(StatusReport.id) > report_id))
+        with self._session() as session:
+            rows = list(session.exec(statement))
+        newest = max((row[0] or 0 for row in rows), default=report_id)
+        return newest, {(task_id, unit_id, cycle) for _, task_id, unit_id, cycle in rows}
+
     def claim(self, reminder_id: int, now: dt.datetime, instance: str = "",
               lease_seconds: float = DEFAULT_LEASE_SECONDS) -> bool:
         """Take one pending delivery for sending (:meth:`claim_leased` of one row).
@@ -845,11 +886,7 @@ class Store:
         """Lease those of ``reminder_ids`` that are pending (pending -> sending), at once.
 
         One transaction: the rows of one message are taken together or, those another
-        dispatcher holds, not at all. On PostgreSQL the candidates are locked with ``SELECT ...
-        FOR UPDATE SKIP LOCKED``, so racing instances never wait for one another; on SQLite the
-        ``UPDATE`` takes the single writer's lock. The lease ends ``lease_seconds`` after the
-        database's clock (:meth:`database_now`), never the caller's, so that instances whose
-        clocks differ agree on it.
+        dispatcher holds, not at all (:meth:`claim_messages` of one message).
 
         Args:
             reminder_ids: the deliveries wanted.
@@ -860,9 +897,32 @@ class Store:
         Returns:
             The rows this call claimed, as they are now, in id order.
         """
-        ids = sorted(set(reminder_ids))
+        return self.claim_messages([list(reminder_ids)], instance, lease_seconds, now)[0]
+
+    def claim_messages(self, messages: Sequence[Iterable[int]], instance: str,
+                       lease_seconds: float, now: dt.datetime) -> list[list[Reminder]]:
+        """Lease the pending rows of several messages with one statement in one transaction.
+
+        The dispatcher claims the messages its senders are about to send together (a few, at
+        most its in-flight limit), instead of one transaction per message. On PostgreSQL the
+        candidates are locked with ``SELECT ... FOR UPDATE SKIP LOCKED``, so racing instances
+        never wait for one another; on SQLite the ``UPDATE`` takes the single writer's lock.
+        The lease ends ``lease_seconds`` after the database's clock (:meth:`database_now`),
+        never the caller's, so that instances whose clocks differ agree on it.
+
+        Args:
+            messages: each message's deliveries (a row belongs to one message).
+            instance: who claims (``claimed_by``), e.g. ``host:pid:random``.
+            lease_seconds: how long the claims hold unless renewed (:meth:`renew_leases`).
+            now: the caller's clock, for ``claimed_at`` and the audit entries.
+
+        Returns:
+            For each message, the rows this call claimed, as they are now, in id order.
+        """
+        wanted = [sorted(set(ids)) for ids in messages]
+        ids = sorted({i for message in wanted for i in message})
         if not ids:
-            return []
+            return [[] for _ in wanted]
         now = _utc(now, "now")
         with self._session() as session, session.begin():
             until = self._database_now(session) + dt.timedelta(seconds=lease_seconds)
@@ -870,18 +930,17 @@ class Store:
                                                    Reminder.state == ReminderState.PENDING)
             if self.engine.dialect.name == "postgresql":
                 candidates = candidates.with_for_update(skip_locked=True)
-            claimed = list(session.execute(
+            claimed = {row.id: row for row in session.execute(
                 update(Reminder)
                 .where(col(Reminder.id).in_(candidates.scalar_subquery()),
                        col(Reminder.state) == ReminderState.PENDING)
                 .values(state=ReminderState.SENDING, claimed_at=now, claimed_by=instance,
                         lease_until=until)
                 .returning(Reminder)
-                .execution_options(synchronize_session=False)).scalars())
-            for row in claimed:
-                _audit(session, now, "reminder.claimed", f"reminder:{row.id}",
-                       instance=instance)
-            return sorted(claimed, key=lambda r: r.id or 0)
+                .execution_options(synchronize_session=False)).scalars()}
+            _audit_many(session, now, "reminder.claimed",
+                        [(f"reminder:{i}", {"instance": instance}) for i in sorted(claimed)])
+            return [[claimed[i] for i in message if i in claimed] for message in wanted]
 
     def renew_leases(self, instance: str, lease_seconds: float) -> int:
         """Extend every lease ``instance`` holds to ``lease_seconds`` from the database's now.
@@ -968,30 +1027,50 @@ class Store:
 
     def mark_sent_many(self, reminder_ids: Iterable[int], message_id: int | None,
                        now: dt.datetime) -> list[int]:
-        """Record the deliveries one message carried as sent, in one transaction.
-
-        The dispatcher calls it as soon as Telegram answered, message by message (what a crash
-        can leave unrecorded is bounded by the messages in flight; docs/reminders.md).
+        """Record the deliveries one message carried as sent, in one transaction
+        (:meth:`mark_sent_messages` of one message).
 
         Returns:
             The ids this call marked (those still pending or sending), in id order.
         """
-        ids = sorted(set(reminder_ids))
-        if not ids:
-            return []
+        return self.mark_sent_messages([(list(reminder_ids), message_id)], now)[0]
+
+    def mark_sent_messages(self, sent: Sequence[tuple[Iterable[int], int | None]],
+                           now: dt.datetime) -> list[list[int]]:
+        """Record several messages' deliveries as sent, each with its message id, in one
+        transaction.
+
+        The dispatcher records the messages Telegram accepted together as soon as it answered
+        (the records that wait for one transaction are of messages in flight, so what a crash
+        can leave unrecorded stays bounded by them; docs/reminders.md).
+
+        Args:
+            sent: (the deliveries one message carried, its Telegram message id), per message.
+            now: when.
+
+        Returns:
+            Per message, the ids this call marked (those still pending or sending), in id order.
+        """
+        wanted = [(sorted(set(ids)), message_id) for ids, message_id in sent]
+        if not any(ids for ids, _ in wanted):
+            return [[] for _ in wanted]
         now = _utc(now, "now")
+        marked_all: list[list[int]] = []
         with self._session() as session, session.begin():
-            marked = sorted(session.execute(
-                update(Reminder)
-                .where(col(Reminder.id).in_(ids), col(Reminder.state).in_(_UNFINISHED))
-                .values(state=ReminderState.SENT, message_id=message_id, sent_at=now,
-                        reason="", lease_until=None)
-                .returning(col(Reminder.id))
-                .execution_options(synchronize_session=False)).scalars())
-            for reminder_id in marked:
-                _audit(session, now, "reminder.sent", f"reminder:{reminder_id}",
-                       message_id=message_id)
-            return marked
+            for ids, message_id in wanted:
+                marked = sorted(session.execute(
+                    update(Reminder)
+                    .where(col(Reminder.id).in_(ids), col(Reminder.state).in_(_UNFINISHED))
+                    .values(state=ReminderState.SENT, message_id=message_id, sent_at=now,
+                            reason="", lease_until=None)
+                    .returning(col(Reminder.id))
+                    .execution_options(synchronize_session=False)).scalars()) if ids else []
+                marked_all.append(marked)
+            _audit_many(session, now, "reminder.sent",
+                        [(f"reminder:{i}", {"message_id": message_id})
+                         for marked, (_, message_id) in zip(marked_all, wanted, strict=True)
+                         for i in marked])
+        return marked_all
 
     def mark_failed(self, reminder_id: int, reason: str, now: dt.datetime) -> bool:
         """Give up on a delivery (e.g. the user blocked the bot); counts an attempt."""
@@ -1034,6 +1113,36 @@ class Store:
                                reason=reason)
                     done += len(marked)
         return done
+
+    def give_back(self, reminder_ids: Iterable[int], instance: str, reason: str,
+                  now: dt.datetime) -> list[int]:
+        """Put back to pending those of ``reminder_ids`` that ``instance`` still holds
+        (``sending``, claimed by it), in one transaction; no attempt counted.
+
+        For rows an instance was kept from giving back (the database failed): a row whose
+        lease ran out meanwhile may be another instance's now, in flight, and is left to it.
+
+        Returns:
+            The ids given back, in id order.
+        """
+        ids = sorted(set(reminder_ids))
+        if not ids:
+            return []
+        now = _utc(now, "now")
+        with self._session() as session, session.begin():
+            given = sorted(session.execute(
+                update(Reminder)
+                .where(col(Reminder.id).in_(ids),
+                       col(Reminder.state) == ReminderState.SENDING,
+                       col(Reminder.claimed_by) == instance)
+                .values(state=ReminderState.PENDING, reason=reason, claimed_at=None,
+                        claimed_by=None, lease_until=None)
+                .returning(col(Reminder.id))
+                .execution_options(synchronize_session=False)).scalars())
+            for reminder_id in given:
+                _audit(session, now, "reminder.retried", f"reminder:{reminder_id}",
+                       reason=reason)
+            return given
 
     def retry_later(self, reminder_id: int, reason: str, now: dt.datetime, *,
                     attempted: bool = True) -> bool:
@@ -1412,15 +1521,18 @@ class Store:
             return [entry for entry in session.exec(statement)
                     if entry.details_dict().get("cycle") == cycle]
 
-    def reports_for_cycle(self, cycle: int) -> list[StatusReport]:
+    def reports_for_cycle(self, cycle: int) -> list[ReportRow]:
         """Every report of a cycle, every task and unit, oldest first, in one query.
 
         Oldest is the earliest ``reported_at``, then the lowest id (the order they were added).
+        Plain rows, not ORM objects: a year at 1,000 units is 130,000 reports, and making an
+        ORM object of each took most of the export's reading.
         """
-        statement = (select(StatusReport).where(StatusReport.cycle == cycle)
+        columns = [getattr(StatusReport, name) for name in ReportRow._fields]
+        statement = (sa_select(*columns).where(col(StatusReport.cycle) == cycle)
                      .order_by(col(StatusReport.reported_at), col(StatusReport.id)))
-        with self._session() as session:
-            return list(session.exec(statement))
+        with self.engine.connect() as connection:
+            return [ReportRow._make(row) for row in connection.execute(statement)]
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -1634,6 +1746,18 @@ def _audit(session: Session, now: dt.datetime, action: str, subject: str, *,
     session.add(AuditEntry(at=now, actor_telegram_id=actor, action=action, subject=subject,
                            details=json.dumps(details, ensure_ascii=False, sort_keys=True,
                                               default=_json_default)))
+
+
+def _audit_many(session: Session, now: dt.datetime, action: str,
+                entries: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """:func:`_audit` for many subjects of one action, in one ``INSERT`` (a fan-out's claims
+    and records would otherwise cost an ORM object and a flush each)."""
+    for batch in _batches(entries, _INSERT_BATCH):
+        session.execute(insert_rows(AuditEntry), [
+            {"at": now, "actor_telegram_id": None, "action": action, "subject": subject,
+             "details": json.dumps(details, ensure_ascii=False, sort_keys=True,
+                                   default=_json_default)}
+            for subject, details in batch])
 
 
 def _json_default(value: object) -> str:

@@ -31,7 +31,7 @@ from bot.handlers.common import (
 )
 from bot.menus import set_person_commands
 from bot.messages import reply
-from bot.render import render_audit, render_people
+from bot.render import render_audit, render_people, similar_units_text
 from bot.services import Services, request_replan, services_of
 from schedules.loader import TimetableError, load_timetable
 from schedules.numbers import parse_number
@@ -138,7 +138,8 @@ async def people(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         unit = services.timetable.find_unit(reference)
         if unit is None:
             await reply(message, t.gettext("Unknown unit {ref}.").format(
-                ref="“" + echo(reference) + "”"), t)
+                ref="“" + echo(reference) + "”") + similar_units_text(
+                t, services.timetable, reference), t)
             return
     if unit is None:
         found = await services.db(services.store.list_people, None, None, False)
@@ -181,7 +182,8 @@ async def revoke(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         unit = services.timetable.find_unit(" ".join(args[1:]))
         if unit is None:
             await reply(message, t.gettext("Unknown unit {ref}.").format(
-                ref="“" + echo(" ".join(args[1:])) + "”"), t)
+                ref="“" + echo(" ".join(args[1:])) + "”") + similar_units_text(
+                t, services.timetable, " ".join(args[1:])), t)
             return
         if not await services.db(services.store.end_membership, target, unit.id,
                                  "revoked by admin", now, caller.telegram_user_id):

@@ -46,10 +46,12 @@ from bot.handlers.common import (
     Caller,
     answer_query,
     caller_of,
+    confirm_press,
     echo,
     in_group,
     known_caller,
     people_named,
+    year_usage,
 )
 from bot.i18n import N_, Translator
 from bot.messages import (
@@ -87,6 +89,7 @@ from schedules.commands import (
     ReportError,
     ReportProblem,
     named_task,
+    parse_cycle_year,
     parse_extend_args,
     parse_report_text,
 )
@@ -221,11 +224,11 @@ async def calendar_feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
             "an admin can enrol you for one with /invite."), t)
         return
     words = context.args or []
-    cycle = (services.cycle() if not words else parse_number(
-        words[0].removesuffix("度").removesuffix("年"), FIRST_CYCLE, LAST_CYCLE)
-        if len(words) == 1 else None)
+    cycle = (services.cycle() if not words else parse_cycle_year(words[0])
+             if len(words) == 1 else None)
     if cycle is None:
-        await reply(message, t.gettext("Usage: /calendar [year], e.g. /calendar 2026."), t)
+        await reply(message, year_usage(
+            t, N_("Usage: /calendar [year], e.g. /calendar 2026."), words), t)
         return
     if missing_packages("icalendar"):
         log.error("/calendar: icalendar is not installed (pip install -e .)")
@@ -727,8 +730,8 @@ async def acknowledge_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
     acknowledged = await services.db(services.store.acknowledge_message, reminder.chat_id,
                                      reminder.message_id, caller.telegram_user_id,
                                      services.now())
-    await answer_query(query, t.gettext("Thank you, noted as received.") if acknowledged
-                       else t.gettext("Already noted as received."))
+    await confirm_press(query, t.gettext("Thank you, noted as received.") if acknowledged
+                        else t.gettext("Already noted as received."), t)
 
 
 async def report_all_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -946,7 +949,8 @@ REPORT_USAGE = N_("Usage: /report <task number> [year] <status> [percent] [note]
                   "不适用); the percentage is a whole number 0-100.")
 REPORT_PROBLEMS = {
     ReportProblem.UNKNOWN_TASK: N_("There is no task {word}; tasks are numbered 1 to {last}."),
-    ReportProblem.BAD_YEAR: N_("{word} is not a year you can report for: from 2019 to {year}."),
+    ReportProblem.BAD_YEAR: N_("{word} is not a year you can report for: from {first} to "
+                               "{year}."),
     ReportProblem.BAD_PERCENT: N_("{word} is not a percentage: give a whole number from 0 to "
                                   "100, e.g. 60%."),
     ReportProblem.NO_STATUS: N_("I could not tell one status from {word}."),
@@ -973,7 +977,7 @@ async def report_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         if parsed.problem in REPORT_PROBLEMS:
             text = t.gettext(REPORT_PROBLEMS[parsed.problem]).format(
                 word="“" + echo(parsed.word) + "”", last=len(services.timetable.tasks),
-                year=services.cycle()) + "\n" + usage
+                year=services.cycle(), first=FIRST_CYCLE) + "\n" + usage
         await reply(message, text, t)
         return
     problem = task_problem(services, caller, parsed.task_id, None,
@@ -1210,7 +1214,8 @@ async def evidence(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def unsupported_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Voice, video, stickers and the like: say what the bot keeps."""
+    """Voice, video, stickers, dice, polls and any other kind the bot does not keep: say what
+    it keeps (privately; nothing in a group)."""
     message = update.effective_message
     if message is None or in_group(update):
         return

@@ -42,12 +42,15 @@ from bot.handlers.common import (
     Caller,
     answer_query,
     caller_of,
+    confirm_press,
     echo,
     in_group,
     in_leadership_chat,
     known_caller,
     people_named,
     refuse_unknown,
+    year_refusal,
+    year_usage,
 )
 from bot.handlers.contact import contact_task
 from bot.i18n import N_, Translator
@@ -71,6 +74,7 @@ from bot.render import (
     render_task,
     render_unit,
     report_line,
+    similar_units_text,
     states,
     unit_name,
 )
@@ -88,7 +92,7 @@ from bot.reports.record import (
 from bot.reports.scorecard import render_scores
 from bot.services import Services, request_replan, services_of
 from schedules.bulletin import select_bulletin
-from schedules.commands import FIRST_CYCLE, LAST_CYCLE
+from schedules.commands import FIRST_CYCLE, looks_like_a_year, parse_cycle_year
 from schedules.model import Timetable, UnitKind
 from schedules.numbers import parse_number
 from schedules.planning import next_reminder
@@ -164,7 +168,7 @@ def cycle_argument(args: list[str] | None, services: Services) -> int | None:
 
 def year_of(word: str) -> int | None:
     """A cycle year written ``2026``, ``２０２６`` or ``2026年``/``2026年度``; None otherwise."""
-    return parse_number(word.removesuffix("度").removesuffix("年"), FIRST_CYCLE, LAST_CYCLE)
+    return parse_cycle_year(word)
 
 
 def split_year(args: list[str] | None, services: Services) -> tuple[list[str], int]:
@@ -209,7 +213,8 @@ async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     t, message, services = ask.t, ask.message, ask.services
     cycle = cycle_argument(context.args, services)
     if cycle is None:
-        await reply(message, t.gettext("Usage: /summary [year], e.g. /summary 2026."), t)
+        await reply(message, year_usage(
+            t, N_("Usage: /summary [year], e.g. /summary 2026."), context.args), t)
         return
     facts = await services.db(services.store.cycle_facts, cycle)
     await reply(message, render_summary(t, services.timetable, cycle, facts,
@@ -254,6 +259,9 @@ async def _task_number(args: list[str] | None, services: Services, message: Mess
     """/task's one argument, a task number; None after telling why it is not one."""
     args = args or []
     last = len(services.timetable.tasks)
+    if len(args) == 2 and looks_like_a_year(args[1]):  # a year out of range (split_year)
+        await reply(message, year_refusal(t, args[1]), t)
+        return None
     number = parse_number(args[0], 1, 10**6) if len(args) == 1 else None
     if number is None:
         await reply(message, t.gettext("Usage: /task &lt;number&gt; [year], e.g. /task 7 or "
@@ -321,11 +329,17 @@ async def unit_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     args, cycle = split_year(context.args, services)
     reference = " ".join(args)
     unit = services.timetable.find_unit(reference) if reference else None
+    if unit is None and len(args) > 1 and looks_like_a_year(args[-1]):
+        unit = services.timetable.find_unit(" ".join(args[:-1]))
+        if unit is not None:  # the unit followed by a year out of range
+            await reply(message, year_refusal(t, args[-1]), t)
+            return
     if unit is None:
         await reply(message, t.gettext(
             "Unknown unit {ref}. Give an id, a name or an alias, e.g. /unit "
             "ecology-environment.").format(
-            ref="“" + echo(reference) + "”"), t)
+            ref="“" + echo(reference) + "”") + similar_units_text(
+            t, services.timetable, reference), t)
         return
     # A unit's own reports are enough, except for a group's own tasks (their consolidated state).
     facts = await services.db(services.store.cycle_facts, cycle, None,
@@ -347,7 +361,8 @@ async def overdue(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     t, message, services = ask.t, ask.message, ask.services
     cycle = cycle_argument(context.args, services)
     if cycle is None:
-        await reply(message, t.gettext("Usage: /overdue [year], e.g. /overdue 2026."), t)
+        await reply(message, year_usage(
+            t, N_("Usage: /overdue [year], e.g. /overdue 2026."), context.args), t)
         return
     today = services.today()
     timetable = services.timetable
@@ -392,7 +407,8 @@ async def review_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     t, message, services = ask.t, ask.message, ask.services
     cycle = cycle_argument(context.args, services)
     if cycle is None:
-        await reply(message, t.gettext("Usage: /review [year], e.g. /review 2026."), t)
+        await reply(message, year_usage(
+            t, N_("Usage: /review [year], e.g. /review 2026."), context.args), t)
         return
     facts = await services.db(services.store.cycle_facts, cycle)
     text, waiting = render_review_list(t, services.timetable, cycle, facts, services.today())
@@ -415,7 +431,7 @@ async def cycle_record(ask: LeaderAsk, args: list[str] | None, usage: str
     t, message, services = ask.t, ask.message, ask.services
     cycle = cycle_argument(args, services)
     if cycle is None:
-        await reply(message, t.gettext(usage), t)
+        await reply(message, year_usage(t, usage, args), t)
         return None
     record = await services.db(collect, services.store, cycle)
     if unfollowed_cycle(record, services.cycle()):
@@ -674,8 +690,8 @@ async def extension_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     decided = await services.db(services.store.decide_extension, extension_id, True,
                                 press.caller.telegram_user_id, "", services.now())
     if decided is None:
-        await answer_query(press.query, t.gettext(
-            "This extension request has already been decided."))
+        await confirm_press(press.query, t.gettext(
+            "This extension request has already been decided."), t)
         return
     await answer_query(press.query, t.gettext("Approved."))
     request_replan(context.application)  # the unit's reminders move to the new cutoff
@@ -739,9 +755,9 @@ async def urge_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     urge = await services.db(services.store.urge, state.task_id, state.unit_id, state.cycle,
                              services.today(), press.caller.telegram_user_id, now)
     if urge is None:
-        await answer_query(press.query, t.gettext(
+        await confirm_press(press.query, t.gettext(
             "{unit} was urged on this task today already.").format(
-            unit=plain_unit_name(t, unit)))
+            unit=plain_unit_name(t, unit)), t)
         return
     await answer_query(press.query)
     task = timetable.task(state.task_id)

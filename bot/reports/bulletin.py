@@ -3,17 +3,20 @@
 :func:`schedules.bulletin.select_bulletin` picks what it says; this module only words it in the
 reader's language, HTML-escaped for Telegram. Its shape is the office's usual one: a title
 (关于……工作进展情况的通报), the addressees, one paragraph with the plan and the counts, then
-一、units that finished early (commended), 二、units overdue, 三、tasks at risk, a closing
-request, and the issuing office and date.
+一、units that finished early (commended), 二、units overdue (one line per unit, its tasks
+as many days late named together: 生态环境局（9项）：第15、16……项（尚未报送）逾期8天。), 三、tasks
+at risk, a closing request, and the issuing office and date.
 """
 
 from __future__ import annotations
 
 from html import escape
 
+from babel.lists import format_list
+
 from bot.i18n import Translator
 from bot.render import phase_label, shorten
-from schedules.bulletin import Bulletin, LateItem, Risk
+from schedules.bulletin import Bulletin, LateGroup, LatePart, Risk
 from schedules.model import Timetable
 from schedules.workflow import Phase, UnitState
 
@@ -54,9 +57,13 @@ def render_bulletin(t: Translator, timetable: Timetable, bulletin: Bulletin) -> 
         lines.append(indent + escape(t.gettext("None so far.")))
 
     lines += ["", escape(t.gettext("2. Units with overdue tasks"))]
-    for unit in bulletin.overdue:
-        items = [_late(t, item) for item in unit.items]
-        lines.append(indent + escape(_sentence(t, _unit(t, timetable, unit.unit_id), items)))
+    for unit in bulletin.overdue:  # one line per unit, its tasks that stand alike together
+        head = _unit(t, timetable, unit.unit_id)
+        if len(unit.items) > 1:
+            head = t.ngettext("{unit} ({count} task)", "{unit} ({count} tasks)",
+                              len(unit.items)).format(unit=head, count=len(unit.items))
+        items = [_late(t, group) for group in unit.groups]
+        lines.append(indent + escape(_sentence(t, head, items)))
     if bulletin.overdue:
         lines.append(indent + escape(t.gettext(
             "The units above are asked to complete these tasks without delay and to report "
@@ -84,14 +91,28 @@ def _sentence(t: Translator, unit: str, items: list[str]) -> str:
     return f"{unit}：{'；'.join(items)}。"
 
 
-def _late(t: Translator, item: LateItem) -> str:
-    text = t.ngettext("task {number} ({state}), {days} day overdue",
-                      "task {number} ({state}), {days} days overdue", item.days_late).format(
-        number=item.task_id, state=phase_label(t, item.phase), days=item.days_late)
-    if item.urges:
-        text += t.ngettext(", urged {n} time", ", urged {n} times", item.urges).format(
-            n=item.urges)
-    return text
+def _late(t: Translator, group: LateGroup) -> str:
+    """Tasks as many days late, e.g. 第11、19项（尚未报送）、第16项（已退回，已催办1次）逾期3天."""
+    parts = [_late_part(t, part) for part in group.parts]
+    listed = "、".join(parts) if t.language != "en" else format_list(parts, locale="en")
+    return t.ngettext("{tasks}, {days} day overdue", "{tasks}, {days} days overdue",
+                      group.days_late).format(tasks=listed, days=group.days_late)
+
+
+def _late_part(t: Translator, part: LatePart) -> str:
+    """Tasks in one state, e.g. 第11、19项（尚未报送） or task 16 (returned, urged 1 time)."""
+    state = phase_label(t, part.phase)
+    many = len(part.task_ids) > 1
+    if part.urges and many:
+        state = t.ngettext("{state}, each urged {n} time", "{state}, each urged {n} times",
+                           part.urges).format(state=state, n=part.urges)
+    elif part.urges:
+        state = t.ngettext("{state}, urged {n} time", "{state}, urged {n} times",
+                           part.urges).format(state=state, n=part.urges)
+    numbers = [str(task_id) for task_id in part.task_ids]
+    listed = "、".join(numbers) if t.language != "en" else format_list(numbers, locale="en")
+    return t.ngettext("task {numbers} ({state})", "tasks {numbers} ({state})",
+                      len(numbers)).format(numbers=listed, state=state)
 
 
 def _risk(t: Translator, timetable: Timetable, risk: Risk) -> str:

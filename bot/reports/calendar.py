@@ -1,8 +1,9 @@
 """A calendar feed (.ics, RFC 5545) of units' due days and reminder days, with ``icalendar``.
 
 The events are :func:`schedules.feeds.feed_events`: each task's due day (moved by an approved
-extension) and each day duban reminds the unit, in the office's time zone (``DTSTART;TZID=``,
-with the zone's ``VTIMEZONE``). Titles and descriptions are in the reader's language. UIDs are
+extension), an all-day event (``DTSTART;VALUE=DATE``, ``DTEND`` the next day), and each
+reminder, at its time in the office's time zone (``DTSTART;TZID=``, with the zone's
+``VTIMEZONE``). Titles and descriptions are in the reader's language. UIDs are
 stable (cycle, task, unit, kind), so importing a newer file updates the events rather than
 adding copies. Nothing here talks to Telegram or the database::
 
@@ -100,8 +101,12 @@ def build_calendar(t: Translator, timetable: Timetable, events: Sequence[FeedEve
         entry = Event()
         entry.add("uid", event.uid)
         entry.add("dtstamp", stamp)
-        entry.add("dtstart", event.start)
-        entry.add("dtend", event.end)
+        if event.all_day:  # DTSTART;VALUE=DATE: the day itself, in every time zone
+            entry.add("dtstart", event.day)
+            entry.add("dtend", event.day + dt.timedelta(days=1))
+        else:
+            entry.add("dtstart", event.start)
+            entry.add("dtend", event.end)
         entry.add("summary", event_title(t, timetable, event))
         entry.add("description", event_description(t, timetable, event))
         entry.add("sequence", event.sequence)

@@ -4,8 +4,9 @@ Each row is a stacked horizontal bar of the workflow's lights (:data:`schedules.
 docs/workflow.md) in their colours: per task, how many of its responsible units (groups
 expanded, cooperating units too) are in each state; per unit, how many of its tasks are. The
 title names the cycle and the as-of date (the office's time zone); the figure grows with the
-rows, so that 26 tasks and 35 units stay legible. Nothing here talks to Telegram or the
-database::
+rows, so that 26 tasks and 35 units stay legible; beyond 40 units the chart per unit shows the
+40 with the most overdue or blocked tasks and adds the others up below it (:func:`neediest`).
+Nothing here talks to Telegram or the database::
 
     chart = tasks_chart(t, timetable, cycle, store.cycle_facts(cycle), today)
     await bot.send_document(chat_id, chart.png, filename=chart_filename(cycle, "tasks", today))
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING
 from bot.i18n import N_, Translator, translator
 from bot.render import Facts, facts_of, plain_unit_name, shorten
 from schedules.model import Timetable, UnitKind
-from schedules.workflow import LEGEND, Light, cycle_views, unit_state
+from schedules.workflow import LEGEND, Light, cycle_views
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -73,6 +74,12 @@ NO_CJK_FONT = N_("The chart is drawn in English with task numbers only: the Chin
                  "missing. Install it with: apt-get install fonts-noto-cjk")
 TASKS_TITLE = N_("Cycle {year}: each task's responsible units by state, as of {date}")
 UNITS_TITLE = N_("Cycle {year}: each unit's tasks by state, as of {date}")
+UNITS_TOP_TITLE = N_("Cycle {year}: the {shown} of {total} units with the most overdue or "
+                     "blocked tasks, their tasks by state, as of {date}")
+OTHER_UNITS = N_("The other {n} units' tasks: {counts}")
+MAX_UNIT_ROWS = 40
+"""Units drawn in the chart per unit: beyond this, the neediest (most 🔴, then 🟡, then ⚪), and
+the others added up below the chart (1,000 bars cannot be read, and took a minute to draw)."""
 
 _lock = threading.Lock()  # matplotlib's font manager and rcParams are global
 _registered: dict[Path, str] = {}
@@ -141,18 +148,36 @@ def task_rows(t: Translator, timetable: Timetable, cycle: int, facts: Facts, tod
 
 def unit_rows(t: Translator, timetable: Timetable, cycle: int, facts: Facts,
               today: dt.date) -> list[Row]:
-    """Per concrete unit with a duty, in the timetable's order: its tasks counted by light."""
-    known = facts_of(cycle, facts)
+    """Per concrete unit with a duty, in the timetable's order: its tasks counted by light.
+
+    Read from the tasks' views (each unit's state on each task it has a duty on), computed
+    once for both charts: asking each unit's state task by task was quadratic in the units.
+    """
+    counts: dict[str, Counter[Light]] = {}
+    for view in cycle_views(timetable, facts_of(cycle, facts), today):
+        for state in view.units:
+            counts.setdefault(state.unit_id, Counter())[state.light] += 1
     rows = []
     for unit in timetable.units:
         if unit.kind is UnitKind.GROUP:
             continue  # its members have rows of their own
-        duties = timetable.tasks_for_unit(unit.id)
-        if duties:
-            counts = Counter(unit_state(timetable, task, unit.id, known, today).light
-                             for task, _ in duties)
-            rows.append(Row(plain_unit_name(t, unit), counts))
+        found = counts.get(unit.id)
+        if found:
+            rows.append(Row(plain_unit_name(t, unit), found))
     return rows
+
+
+def neediest(rows: Sequence[Row], most: int = MAX_UNIT_ROWS) -> tuple[list[Row], Counter[Light]]:
+    """At most ``most`` rows: those with the most 🔴, then 🟡, then ⚪ (in their order when
+    equal), worst first, and the others' counts added up (empty when all are shown)."""
+    if len(rows) <= most:
+        return list(rows), Counter()
+    ranked = sorted(rows, key=lambda row: (-row.counts[Light.LATE], -row.counts[Light.DUE_SOON],
+                                           -row.counts[Light.NO_REPORT]))
+    rest: Counter[Light] = Counter()
+    for row in ranked[most:]:
+        rest.update(row.counts)
+    return ranked[:most], rest
 
 
 def tasks_chart(t: Translator, timetable: Timetable, cycle: int, facts: Facts, today: dt.date,
@@ -183,9 +208,19 @@ def units_chart(t: Translator, timetable: Timetable, cycle: int, facts: Facts, t
     """
     family = cjk_family(fonts)
     reader = t if family is not None else translator("en", t.zone)
-    rows = unit_rows(reader, timetable, cycle, facts, today)
+    every = unit_rows(reader, timetable, cycle, facts, today)
+    rows, rest = neediest(every)
     title = reader.gettext(UNITS_TITLE).format(year=cycle, date=reader.date(today))
-    return _chart(reader, rows, title, reader.gettext("tasks"), family, t)
+    label = reader.gettext("tasks")
+    if len(rows) < len(every):  # say what is shown, and what the others add up to
+        title = reader.gettext(UNITS_TOP_TITLE).format(
+            year=cycle, date=reader.date(today), shown=reader.number(len(rows)),
+            total=reader.number(len(every)))
+        label += "\n" + reader.gettext(OTHER_UNITS).format(
+            n=reader.number(len(every) - len(rows)), counts="; ".join(
+                f"{reader.gettext(meaning)} {reader.number(rest[light])}"
+                for light, meaning in LEGEND))
+    return _chart(reader, rows, title, label, family, t)
 
 
 def cjk_family(fonts: Sequence[Path] = CJK_FONT_FILES) -> str | None:

@@ -33,11 +33,14 @@ Text the users typed is always written as text, never as a formula.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
+from xml.sax.saxutils import escape as xml_escape
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -46,6 +49,7 @@ from openpyxl.cell.cell import Cell as XlCell
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.i18n import N_, Translator
@@ -92,6 +96,11 @@ DELIVERY_STATES = {"sent": N_("sent"), "failed": N_("failed"), "skipped": N_("sk
 EXTENSION_STATES = {"pending": N_("awaiting a decision"), "approved": N_("approved"),
                     "rejected": N_("rejected")}
 REVIEW_DECISIONS = {"confirmed": N_("confirmed done"), "returned": N_("returned")}
+
+_MERGED_COLUMNS = (2, 3, 4, 5)
+"""The ledger's columns merged over a task's rows: 目标任务, 考核内容, 牵头及配合部门, 完成时间
+(as the plan's attachment 2 prints them). 序号 is repeated on every row, so that a filter or a
+sort by task still keeps each row's task."""
 
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
@@ -160,11 +169,15 @@ def build_workbook(t: Translator, timetable: Timetable, data: CycleRecord,
                        for light in Light)
     fills = {t.gettext(LIGHT_WORDS[light]): PatternFill("solid", fgColor=colour)
              for light, colour in LIGHT_FILLS.items()}
+    bodies = []
     for index, (name, (columns, rows), freeze) in enumerate(sheets):
         sheet = workbook.active if index == 0 else workbook.create_sheet()
         assert sheet is not None
         sheet.title = t.gettext(name)
-        _fill(sheet, columns, rows, freeze, fills)
+        body = _frame(sheet, columns, rows, freeze, fills,
+                      merge=_MERGED_COLUMNS if name == SHEET_LEDGER else ())
+        body.path = f"xl/worksheets/sheet{index + 1}.xml"  # openpyxl's names, in sheet order
+        bodies.append(body)
         sheet.oddHeader.center.text = _header_text(title)
         sheet.oddHeader.right.text = _header_text(sheet.title)
         sheet.oddFooter.left.text = _header_text(as_of)
@@ -173,7 +186,7 @@ def build_workbook(t: Translator, timetable: Timetable, data: CycleRecord,
             sheet.cell(row=1, column=columns.light).comment = Comment(legend, "duban")
     buffer = BytesIO()
     workbook.save(buffer)
-    return buffer.getvalue()
+    return _package(buffer.getvalue(), bodies)
 
 
 # -- the sheets ---------------------------------------------------------------------------------
@@ -342,14 +355,32 @@ def _reports(c: _Context) -> Sheet:
     columns.add(t.gettext("Reported by"))
     columns.add(t.gettext("Source"))
     rows: list[list[Value]] = []
+    # A year at 1,000 units is 130,000 reports: each name, title and label is looked up once.
+    titles: dict[int, str | None] = {}
+    units: dict[str, str] = {}
+    statuses: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    reporters: dict[tuple[int | None, str], str | None] = {}
+    zone = c.zone
     for report in c.data.history:
-        source = SOURCE_LABELS.get(report.source)
-        rows.append([c.local(report.reported_at), report.task_id,
-                     _task_title(c.timetable, report.task_id), c.unit(report.unit_id),
-                     _status(t, report.status), _fraction(report.progress),
-                     report.note or None, c.reporter(report.reporter_telegram_id,
-                                                     report.source),
-                     t.gettext(source) if source else report.source])
+        task_id, unit_id, status, source = (report.task_id, report.unit_id, report.status,
+                                            report.source)
+        if task_id not in titles:
+            titles[task_id] = _task_title(c.timetable, task_id)
+        if unit_id not in units:
+            units[unit_id] = c.unit(unit_id)
+        if status not in statuses:
+            statuses[status] = _status(t, status)
+        if source not in sources:
+            label = SOURCE_LABELS.get(source)
+            sources[source] = t.gettext(label) if label else source
+        who = (report.reporter_telegram_id, source)
+        if who not in reporters:
+            reporters[who] = c.reporter(*who)
+        progress = report.progress
+        rows.append([_local(report.reported_at, zone), task_id, titles[task_id], units[unit_id],
+                     statuses[status], None if progress is None else progress / 100,
+                     report.note or None, reporters[who], sources[source]])
     return columns, rows
 
 
@@ -660,10 +691,32 @@ def _header_text(text: str) -> str:
 
 
 # -- writing ------------------------------------------------------------------------------------
-def _fill(sheet: Worksheet, columns: _Columns, rows: list[list[Value]], freeze: str,
-          fills: Mapping[str, PatternFill]) -> None:
-    """Write a bold, frozen, filterable header row and the rows; fit the column widths; set up
-    printing (landscape, one page wide, the header row on every page)."""
+# openpyxl made a Cell object and looked up a style for each of the 1.6 million cells of a year
+# at 1,000 units (about five minutes, docs/performance.md). Instead openpyxl writes each sheet's
+# frame (header row, widths, merges, filter, printing, styles) and the rows are streamed into its
+# XML as text: the same cells, values and styles, in a few seconds.
+_ROWS_END = "</sheetData>"
+_DIMENSION = re.compile(r'<dimension ref="[^"]*"\s*/>')
+
+
+@dataclass
+class _Body:
+    """A sheet's rows to stream into the XML openpyxl wrote for its frame."""
+
+    path: str  # the worksheet's part in the package, e.g. xl/worksheets/sheet1.xml
+    columns: _Columns
+    rows: list[list[Value]]
+    styles: list[int]  # each column's style id
+    quoted: list[int]  # each column's style id for text that looks like a formula
+    fills: dict[str, int]  # a light's word -> the style id of its coloured cell
+    merged: set[tuple[int, int]]  # (row, column) hidden under a merge above
+
+
+def _frame(sheet: Worksheet, columns: _Columns, rows: list[list[Value]], freeze: str,
+           fills: Mapping[str, PatternFill], merge: Sequence[int] = ()) -> _Body:
+    """Write a bold, frozen, filterable header row; fit the column widths; set up printing
+    (landscape, one page wide, the header row on every page); merge the ``merge`` columns over
+    runs of rows with the same first value (a task's rows); return the rows to stream."""
     bold = Font(bold=True)
     for index, header in enumerate(columns.headers, start=1):
         cell = _write(sheet, 1, index, header)
@@ -671,14 +724,18 @@ def _fill(sheet: Worksheet, columns: _Columns, rows: list[list[Value]], freeze: 
         cell.alignment = Alignment(vertical="center", wrap_text=True)
     top = Alignment(vertical="top")
     top_wrapped = Alignment(vertical="top", wrap_text=True)
-    for row_index, row in enumerate(rows, start=2):
-        for index, value in enumerate(row, start=1):
-            cell = _write(sheet, row_index, index, value)
-            if index in columns.formats:
-                cell.number_format = columns.formats[index]
-            cell.alignment = top_wrapped if index in columns.wrapped else top
+    styles, quoted = [], []
+    for index in range(1, len(columns.headers) + 1):
+        alignment = top_wrapped if index in columns.wrapped else top
+        number_format = columns.formats.get(index)
+        styles.append(_style_id(sheet, alignment, number_format))
+        quoted.append(_style_id(sheet, alignment, number_format, quote=True))
+    light_styles: dict[str, int] = {}
     if columns.light is not None:
-        _colour_lights(sheet, columns.light, len(rows), fills)
+        alignment = top_wrapped if columns.light in columns.wrapped else top
+        light_styles = {word: _style_id(sheet, alignment, columns.formats.get(columns.light),
+                                        fill=fill) for word, fill in fills.items()}
+    merged = _merge(sheet, rows, merge)
     sheet.freeze_panes = freeze
     sheet.print_title_rows = "1:1"
     sheet.page_setup.orientation = "landscape"
@@ -689,21 +746,119 @@ def _fill(sheet: Worksheet, columns: _Columns, rows: list[list[Value]], freeze: 
     last = get_column_letter(len(columns.headers))
     sheet.auto_filter.ref = f"A1:{last}{len(rows) + 1}"
     for index, header in enumerate(columns.headers, start=1):
-        widest = max([_width(header), *(_width(row[index - 1]) for row in rows)])
+        # each different value once: most repeat (units, titles, states)
+        widest = max([_width(header), *map(_width, {row[index - 1] for row in rows})])
         limit = columns.most.get(
             index, _MAX_TEXT_WIDTH if index in columns.wrapped else _MAX_WIDTH)
         width = min(max(widest + 2, columns.least[index]), limit)
         sheet.column_dimensions[get_column_letter(index)].width = width
+    return _Body("", columns, rows, styles, quoted, light_styles, merged)
 
 
-def _colour_lights(sheet: Worksheet, column: int, count: int,
-                   fills: Mapping[str, PatternFill]) -> None:
-    """Fill each light's cell with its colour (the words stay: a grey print still reads)."""
-    for row in range(2, count + 2):
-        cell = sheet.cell(row=row, column=column)
-        fill = fills.get(cell.value) if isinstance(cell.value, str) else None
-        if fill is not None:
-            cell.fill = fill
+def _merge(sheet: Worksheet, rows: list[list[Value]], columns: Sequence[int]
+           ) -> set[tuple[int, int]]:
+    """Merge each of ``columns`` (1-based) vertically over every run of two or more rows whose
+    first value is the same (one task's rows); the cells hidden under a merge."""
+    hidden: set[tuple[int, int]] = set()
+    if not columns:
+        return hidden
+    start = 0
+    for end in range(1, len(rows) + 1):
+        if end < len(rows) and rows[end][0] == rows[start][0]:
+            continue
+        if end - start > 1:
+            for column in columns:
+                letter = get_column_letter(column)
+                sheet.merged_cells.add(f"{letter}{start + 2}:{letter}{end + 1}")
+                hidden.update((row, column) for row in range(start + 3, end + 2))
+        start = end
+    return hidden
+
+
+def _style_id(sheet: Worksheet, alignment: Alignment, number_format: str | None,
+              fill: PatternFill | None = None, quote: bool = False) -> int:
+    """The workbook's id of a cell style (registered through a scratch cell, then removed)."""
+    cell = sheet.cell(row=1, column=_SCRATCH_COLUMN)
+    cell.alignment = alignment
+    if number_format:
+        cell.number_format = number_format
+    if fill is not None:
+        cell.fill = fill
+    if quote:
+        cell.quotePrefix = True
+    style = cell.style_id
+    del sheet._cells[(1, _SCRATCH_COLUMN)]  # openpyxl has no public way to remove a cell
+    return int(style)
+
+
+_SCRATCH_COLUMN = 16384  # Excel's last column, never one of ours
+
+
+def _package(saved: bytes, bodies: Sequence[_Body]) -> bytes:
+    """The workbook openpyxl saved with each sheet's rows streamed in after its header row."""
+    by_path = {body.path: body for body in bodies}
+    output = BytesIO()
+    with zipfile.ZipFile(BytesIO(saved)) as source, \
+            zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED, compresslevel=_LEVEL) as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            body = by_path.get(item.filename)
+            if body is not None:
+                xml = data.decode("utf-8")
+                cut = xml.index(_ROWS_END)
+                last = get_column_letter(len(body.columns.headers))
+                head = _DIMENSION.sub(f'<dimension ref="A1:{last}{len(body.rows) + 1}"/>',
+                                      xml[:cut], count=1)
+                data = "".join((head, *_row_xml(body), xml[cut:])).encode("utf-8")
+            target.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED,
+                            compresslevel=_LEVEL)
+    return output.getvalue()
+
+
+_LEVEL = 1
+"""zlib's fastest level: the XML is very repetitive, the file hardly grows."""
+
+
+def _row_xml(body: _Body) -> Iterator[str]:
+    """Each row as worksheet XML, cell by cell as openpyxl would write it."""
+    count = len(body.columns.headers)
+    starts = [f'<c r="{get_column_letter(i)}' for i in range(1, count + 1)]
+    empty = [f'" s="{style}"/>' for style in body.styles]
+    numbers = [f'" s="{style}" t="n"><v>' for style in body.styles]
+    texts: list[dict[str, str]] = [{} for _ in range(count)]  # a text -> its cell's XML
+    light = (body.columns.light or 0) - 1
+    hidden = body.merged
+    for number, row in enumerate(body.rows, start=2):
+        at = str(number)
+        cells = [f'<row r="{at}">']
+        for index, value in enumerate(row):
+            if hidden and (number, index + 1) in hidden:
+                continue
+            if value is None:
+                cells.append(starts[index] + at + empty[index])
+            elif isinstance(value, str):
+                text = texts[index].get(value)
+                if text is None:
+                    style = body.fills.get(value, body.styles[index]) if index == light else \
+                        body.styles[index]
+                    text = texts[index][value] = _text_xml(value, style, body.quoted[index])
+                cells.append(starts[index] + at + text)
+            elif isinstance(value, dt.date):  # a datetime too: Excel's serial day number
+                cells.append(f"{starts[index]}{at}{numbers[index]}{to_excel(value)}</v></c>")
+            else:
+                cells.append(f"{starts[index]}{at}{numbers[index]}{value}</v></c>")
+        cells.append("</row>")
+        yield "".join(cells)
+
+
+def _text_xml(value: str, style: int, quoted: int) -> str:
+    """A text cell's XML after its reference; ``quoted`` is the style of text that looks like a
+    formula (Excel's leading apostrophe keeps it text when edited)."""
+    text = ILLEGAL_CHARACTERS_RE.sub("", value)  # control characters are not allowed in XML
+    space = ' xml:space="preserve"' if text.strip() != text else ""
+    if text.startswith(_FORMULA_STARTS):
+        style = quoted
+    return f'" s="{style}" t="inlineStr"><is><t{space}>{xml_escape(text)}</t></is></c>'
 
 
 def _write(sheet: Worksheet, row: int, column: int, value: Value) -> XlCell:

@@ -52,12 +52,30 @@ def test_chinese_bulletin_after_the_cutoff(seeded: Store, timetable: Timetable) 
                                           "\u3000\u3000对以上单位予以通报表扬。"]
     late = lines.index("二、逾期未完成任务的单位")
     ecology = lines[late + 1]
-    assert ecology.startswith("\u3000\u3000生态环境局：")
-    assert "第16项（已退回）逾期3天，已催办1次" in ecology  # returned, urged once
-    assert "第15项" not in ecology and "第22项" not in ecology  # finished (22 late, but done)
+    # one line per unit, "逾期3天" said once for its tasks as many days late, by state
+    assert ecology == ("\u3000\u3000生态环境局（8项）：第11、19、20、23、24、25、26项"
+                       "（尚未报送）、第16项（已退回，已催办1次）逾期3天。")  # 15, 22 finished
+    assert lines[late + 2] == ("\u3000\u3000发展改革局（2项）：第18项（尚未报送）、第26项"
+                               "（进行中）逾期3天。")
+    assert lines[late + 3] == "\u3000\u3000市场监管局（2项）：第18、26项（尚未报送）逾期3天。"
+    units = lines[late + 1:lines.index("", late) - 1]  # before the closing request
+    assert units and all(line.count("逾期") == 1 for line in units)
     assert not any(line.startswith("\u3000\u3000林业局") for line in lines)  # extended
     assert lines[-2:] == ["岑溪市应对气候变化及节能减排工作领导小组办公室", "2026年12月3日"]
     assert len(paginate(text)) == 1  # one message: forwarded as it is
+
+
+def test_english_bulletin_groups_a_units_overdue_tasks_on_one_line(
+        seeded: Store, timetable: Timetable) -> None:
+    lines = unescape(_text(EN, timetable, seeded, dt.date(2026, 12, 3))).split("\n")
+    late = lines.index("2. Units with overdue tasks")
+    assert lines[late + 1] == (
+        "Ecology and Environment Bureau (8 tasks): tasks 11, 19, 20, 23, 24, 25, and 26 "
+        "(no report yet) and task 16 (returned, urged 1 time), 3 days overdue.")
+    assert lines[late + 3] == ("Market Regulation Bureau (2 tasks): tasks 18 and 26 (no report "
+                               "yet), 3 days overdue.")
+    assert lines[late + 4] == ("Industry and Information Technology Bureau: task 26 (no report "
+                               "yet), 3 days overdue.")
 
 
 def test_english_bulletin_before_the_cutoff_lists_tasks_at_risk(

@@ -55,14 +55,38 @@ def test_the_file_reads_back_with_every_event_in_the_office_zone(timetable: Time
     assert str(zone["TZID"]) == "Asia/Shanghai"
     for event in expected:
         read = events[event.uid]
+        if event.all_day:
+            continue
         assert read["DTSTART"].params["TZID"] == "Asia/Shanghai"
         assert read.decoded("DTSTART") == event.start
         assert read.decoded("DTEND") == event.end
         assert read.decoded("DTSTART").utcoffset() == dt.timedelta(hours=8)
     due = events["2026-task7-agriculture-rural-due@duban"]
-    assert due.decoded("DTSTART") == dt.datetime(2026, 11, 30, tzinfo=SHANGHAI)
-    assert due.decoded("DTEND") == dt.datetime(2026, 12, 1, tzinfo=SHANGHAI)
+    assert due.decoded("DTSTART") == dt.date(2026, 11, 30)
+    assert due.decoded("DTEND") == dt.date(2026, 12, 1)
     assert str(calendar["VERSION"]) == "2.0" and "duban" in str(calendar["PRODID"])
+
+
+def test_due_days_are_all_day_events_and_reminders_timed(timetable: Timetable) -> None:
+    """Not 00:00-24:00 meetings: a calendar shows a due day on that day, in every zone."""
+    text = build_calendar(ZH, timetable, feed_events(
+        timetable, 2026, ["ecology-environment", AGRICULTURE], WorkingDayCalendar(), SHANGHAI),
+        2026, NOW).decode()
+    events = _events(Calendar.from_ical(text))
+    dues = {uid: e for uid, e in events.items() if uid.endswith("-due@duban")}
+    assert len(dues) > 5
+    for event in dues.values():
+        start, end = event.decoded("DTSTART"), event.decoded("DTEND")
+        assert type(start) is dt.date and type(end) is dt.date, event.to_ical()
+        assert end - start == dt.timedelta(days=1)
+        assert event["DTSTART"].params["VALUE"] == "DATE"
+    assert "DTSTART;VALUE=DATE:20261130\r\nDTEND;VALUE=DATE:20261201" in text
+    assert "T000000" not in "".join(line for line in text.splitlines()
+                                    if line.startswith(("DTSTART;", "DTEND;")))
+    reminders = [e for uid, e in events.items() if "-reminder-" in uid]
+    assert reminders and all(
+        e["DTSTART"].params["TZID"] == "Asia/Shanghai"
+        and isinstance(e.decoded("DTSTART"), dt.datetime) for e in reminders)
 
 
 def test_titles_and_descriptions_are_in_the_readers_language(timetable: Timetable) -> None:
@@ -88,7 +112,7 @@ def test_uids_are_stable_across_exports_and_an_extension_updates_in_place(
     moved = _events(_ics(timetable, now=NOW + dt.timedelta(days=5), extensions={
         (7, AGRICULTURE): [Extension(1, dt.date(2026, 12, 20))]}))
     due = moved["2026-task7-agriculture-rural-due@duban"]
-    assert due.decoded("DTSTART") == dt.datetime(2026, 12, 20, tzinfo=SHANGHAI)
+    assert due.decoded("DTSTART") == dt.date(2026, 12, 20)
     assert due.decoded("SEQUENCE") == 1 > first["2026-task7-agriculture-rural-due@duban"].decoded(
         "SEQUENCE")
     assert str(due["SUMMARY"]) == "第7项任务截止（已延期）：农业农村局"
@@ -129,7 +153,12 @@ async def test_calendar_refusals_say_what_to_do(harness: Harness) -> None:
     [no_unit] = await harness.command(LEADER, "calendar")
     assert "you serve no unit" in no_unit["text"]
     [bad_year] = await harness.command(ECOLOGY, "calendar", "next")
-    assert bad_year["text"] == "用法：/calendar [年份]，例如 /calendar 2026。"
+    assert bad_year["text"] == ("用法：/calendar [年份]，例如 /calendar 2026。"
+                                "年份须在 2019–2100 之间。")
+    [too_early] = await harness.command(ECOLOGY, "calendar", "1999年")
+    assert too_early["text"] == ("“1999年”：年份须在 2019–2100 之间。\n"
+                                 "用法：/calendar [年份]，例如 /calendar 2026。")
+    assert "document" not in too_early
 
 
 # -- duban ics --------------------------------------------------------------------------------

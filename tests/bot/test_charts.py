@@ -19,10 +19,13 @@ from bot.reports.charts import (
     CJK_FONT_FILES,
     DPI,
     LIGHT_COLOURS,
+    MAX_UNIT_ROWS,
     ROW_INCHES,
     Chart,
+    Row,
     chart_filename,
     find_cjk_font,
+    neediest,
     task_rows,
     tasks_chart,
     unit_rows,
@@ -99,6 +102,39 @@ def test_each_unit_row_counts_its_tasks_by_its_own_light(timetable: Timetable) -
     assert rows["Agriculture and Rural Affairs Bureau"][Light.AWAITING_REVIEW] == 1
     late = unit_rows(EN, timetable, 2026, CycleFacts(2026), AFTER_CUTOFF)
     assert all(Light.DUE_SOON not in row.counts for row in late)  # after the cutoff: red
+
+
+def test_beyond_forty_units_the_neediest_are_drawn_and_the_others_added_up() -> None:
+    rows = [Row(f"town {n}", Counter({Light.LATE: n % 7, Light.NO_REPORT: n % 3,
+                                      Light.CONFIRMED: 5})) for n in range(100)]
+    shown, rest = neediest(rows)
+    assert len(shown) == MAX_UNIT_ROWS == 40
+    order = [(-r.counts[Light.LATE], -r.counts[Light.DUE_SOON], -r.counts[Light.NO_REPORT])
+             for r in shown]
+    assert order == sorted(order)
+    assert shown[0].label == "town 20"  # 6 late and 2 not reported: first of the most late
+    others = [r for r in rows if r not in shown]
+    assert min(r.counts[Light.LATE] for r in shown) >= max(r.counts[Light.LATE] for r in others)
+    assert rest == sum((r.counts for r in others), Counter())
+    assert neediest(rows[:40]) == (rows[:40], Counter())  # all drawn, as they come
+
+
+def test_a_chart_of_many_units_draws_forty_rows(timetable: Timetable) -> None:
+    data = timetable.model_dump(mode="json", exclude_none=True)
+    towns = [f"town-{n}" for n in range(60)]
+    data["units"] = [{"id": u, "name": f"第{n}镇", "name_en": f"Town {n}", "kind": "town"}
+                     for n, u in enumerate(towns)]
+    data["measures"] = ()
+    for task in data["tasks"]:
+        task.update(cooperating_units=(), lead_units=towns if task.get("lead_units") else (),
+                    joint_units=() if task.get("lead_units") else towns)
+        task.pop("reminders", None)
+    many = Timetable.model_validate(data)
+    tasks = _image(tasks_chart(EN, many, 2026, CycleFacts(2026), AFTER_CUTOFF))
+    units = _image(units_chart(EN, many, 2026, CycleFacts(2026), AFTER_CUTOFF))
+    assert len(unit_rows(EN, many, 2026, CycleFacts(2026), AFTER_CUTOFF)) == 60
+    # 40 rows (and a line below saying what the other 20 add up to), not 60
+    assert 14 * ROW_INCHES * DPI <= units.height - tasks.height < 20 * ROW_INCHES * DPI
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +241,7 @@ async def test_a_leader_gets_two_charts(harness: Harness) -> None:
     assert tasks.format == units.format == "PNG" and units.height > tasks.height
     assert LIGHT_COLOURS[Light.AWAITING_REVIEW] in _colours(tasks)  # task 15, reported done
     assert [m["text"] for m in await harness.command(LEADER, "chart", "20x")] == [
-        "Usage: /chart [year], e.g. /chart 2026."]
+        "Usage: /chart [year], e.g. /chart 2026. The year must be from 2019 to 2100."]
 
 
 # -- duban chart ---------------------------------------------------------------------------------

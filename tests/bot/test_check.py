@@ -87,6 +87,10 @@ def test_the_webhook_port_must_be_free(tmp_path: Path) -> None:
     with socket.create_server(("127.0.0.1", port)):
         taken = duban("check", cwd=tmp_path, env=env)
         assert taken.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in taken.stderr
+        assert "another program listens there already" in taken.stderr
+        chinese = duban("check", cwd=tmp_path, env={**env, "LANG": "zh_CN.UTF-8"})
+        assert f"无法在 127.0.0.1:{port} 上监听：已有其他程序在此监听" in chinese.stderr
+        assert "Address already in use" not in chinese.stderr
         # The bot itself holds the port (and the database's lock): that is no problem.
         assert duban("db", "upgrade", cwd=tmp_path).returncode == 0
         with sqlite_instance_lock(tmp_path / "var" / "duban.sqlite3", "run"):

@@ -83,7 +83,14 @@ def _book(t: Translator, timetable: Timetable, record: CycleRecord,
 
 
 def _rows(sheet: Worksheet) -> list[tuple[Any, ...]]:
-    return list(sheet.iter_rows(min_row=2, values_only=True))
+    """The rows below the header, a merged cell's value on every row it spans."""
+    rows = [list(row) for row in sheet.iter_rows(min_row=2, values_only=True)]
+    for merged in sheet.merged_cells.ranges:
+        value = sheet.cell(row=merged.min_row, column=merged.min_col).value
+        for row in range(merged.min_row, merged.max_row + 1):
+            for column in range(merged.min_col, merged.max_col + 1):
+                rows[row - 2][column - 1] = value
+    return [tuple(row) for row in rows]
 
 
 def _header(sheet: Worksheet) -> list[Any]:
@@ -204,6 +211,28 @@ def test_every_ledger_row_is_what_the_database_says(store: Store, timetable: Tim
                     state.cutoff - dt.timedelta(days=1), dt.time())))
     assert [row[:14] for row in rows] == expected_rows
     assert len(rows) == sum(len(timetable.responsible_units(t)) for t in timetable.tasks)
+
+
+def test_a_tasks_plan_columns_are_merged_over_its_units_rows(books: Books,
+                                                              timetable: Timetable) -> None:
+    sheet = books["zh"].worksheets[LEDGER]
+    merged = {str(r) for r in sheet.merged_cells.ranges}
+    expected, row = set(), 2
+    for task in timetable.tasks:
+        count = len(timetable.responsible_units(task))
+        if count > 1:  # 目标任务, 考核内容, 牵头及配合部门, 完成时间
+            expected |= {f"{letter}{row}:{letter}{row + count - 1}" for letter in "BCDE"}
+        assert sheet.cell(row=row, column=1).value == task.id
+        assert sheet.cell(row=row, column=2).value == task.title
+        for below in range(row + 1, row + count):
+            assert sheet.cell(row=below, column=1).value == task.id  # 序号 on every row
+            assert sheet.cell(row=below, column=2).value is None  # under the merge
+            assert sheet.cell(row=below, column=7).value is not None  # the unit's own
+        row += count
+    assert any(len(timetable.responsible_units(t)) > 1 for t in timetable.tasks)
+    assert merged == expected
+    for other in books["zh"].worksheets[1:]:
+        assert not other.merged_cells.ranges, other.title
 
 
 def test_the_workflow_columns_of_the_seeded_units(seeded: Store, timetable: Timetable) -> None:

@@ -80,7 +80,7 @@ async def test_a_year_in_words_not_begun_or_before_the_plan_is_refused(harness: 
                                                                      args: str) -> None:
     await in_january_with_2026_followed(harness)
     answer = await harness.command(ECOLOGY, "report", args)
-    assert "不是可报送的年份" in texts(answer), texts(answer)
+    assert "不是可以报送的年度" in texts(answer), texts(answer)
     assert all(harness.store.latest_reports(c, 15) == {} for c in (2018, 2026, 2027, 2028))
 
 

@@ -551,24 +551,24 @@ async def test_lease_expiries_and_give_backs_leave_every_telegram_try(
     await run_at(harness, at(11, 16, 10))  # plans; nothing due yet
     ids = [r.id for r in rows_of(store, AGRI) if r.due_at == at(11, 17)]
     assert len(ids) == 3
-    read, claim = store.latest_reports, store.claim_leased
+    read, claim = store.reports_after, store.claim_messages
     outage = {"on": False}
 
-    def claim_leased(*args: Any) -> Any:
+    def claim_messages(*args: Any) -> Any:
         claimed = claim(*args)
         outage["on"] = True  # the database goes away right after the claim
         return claimed
 
-    def latest_reports(*args: Any) -> Any:
-        if outage["on"]:  # read while composing, before the send: a give-back
+    def reports_after(*args: Any) -> Any:
+        if outage["on"]:  # read after the claim, before the send: a give-back
             raise OperationalError("SELECT", {}, Exception("server closed the connection"))
         return read(*args)
 
     for crash in range(4):
         # an instance claimed the rows and died: its lease has run out
         assert len(store.claim_leased(ids, f"host:{crash}:dead", -1, at(11, 17))) == 3
-        monkeypatch.setattr(store, "claim_leased", claim_leased)
-        monkeypatch.setattr(store, "latest_reports", latest_reports)
+        monkeypatch.setattr(store, "claim_messages", claim_messages)
+        monkeypatch.setattr(store, "reports_after", reports_after)
         report = await run_at(harness, at(11, 17, 9, crash))
         monkeypatch.undo()
         outage["on"] = False
@@ -587,6 +587,42 @@ async def test_lease_expiries_and_give_backs_leave_every_telegram_try(
             assert {(r.state, r.attempts) for r in rows} == {("pending", index + 1)}
     assert {(r.state, r.attempts) for r in rows} == {("failed", MAX_ATTEMPTS)}
     assert len(sends_to(harness, AGRI)) - welcome == 3 * MAX_ATTEMPTS  # every try was made
+
+
+async def test_rows_the_database_kept_from_giving_back_go_at_the_next_run(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database fails after the claim and again while the rows are given back: they stay
+    ``sending`` with this instance's lease, which its renewal would keep alive; the next run
+    gives them back and sends them at once, not a lease later."""
+    await enrol_agri(harness)
+    store = harness.store
+    await run_at(harness, at(11, 16, 10))  # plans; nothing due yet
+    claim = store.claim_leased
+    down = {"on": False}
+
+    def claim_leased(*args: Any) -> Any:
+        claimed = claim(*args)
+        down["on"] = True
+        return claimed
+
+    def unreachable(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+
+    read, retry = store.latest_reports, store.retry_later
+    monkeypatch.setattr(store, "claim_leased", claim_leased)
+    monkeypatch.setattr(store, "latest_reports",
+                        lambda *a: unreachable() if down["on"] else read(*a))
+    monkeypatch.setattr(store, "retry_later",
+                        lambda *a, **k: unreachable() if down["on"] else retry(*a, **k))
+    first = await run_at(harness, at(11, 17))
+    monkeypatch.undo()
+    held = [r for r in rows_of(store, AGRI) if r.due_at == at(11, 17)]
+    assert first.sent == [] and sorted(first.waiting) == sorted(r.id for r in held)
+    assert {r.state for r in held} == {"sending"}  # a lease of 30 s from now
+    again = await run_at(harness, at(11, 17, 9, 1))
+    assert sorted(again.sent) == sorted(r.id for r in held)
+    assert [tasks_of(m) for m in reminders_in(harness, AGRI)] == [[7, 11, 23]]
+    assert {r.attempts for r in rows_of(store, AGRI) if r.id in again.sent} == {0}
 
 
 async def test_403_deactivates_the_person_and_tells_the_admins(harness: Harness) -> None:

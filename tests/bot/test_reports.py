@@ -73,7 +73,9 @@ async def test_bulletin_is_a_notice_for_leaders_to_forward(harness: Harness) -> 
     text = "\n".join(p["text"] for p in pages)
     assert text.startswith("关于2026年度目标任务进展情况的通报")
     assert "生态环境局：第15项提前14天（待审核）。" in text  # reported on 16 November
-    assert "发展改革局：" in text.split("二、逾期未完成任务的单位", 1)[1]
+    overdue = text.split("二、逾期未完成任务的单位", 1)[1].split("三、", 1)[0]
+    assert re.search(r"\n\u3000\u3000发展改革局(（\d+项）)?：第\d", overdue), overdue
+    assert all(line.count("逾期") == 1 for line in overdue.split("\n") if "：第" in line)
     assert [p.get("reply_markup") for p in pages] == [None] * len(pages)  # nothing to press
     refused = await harness.command(ECOLOGY, "bulletin")
     assert "通报" not in refused[0]["text"]

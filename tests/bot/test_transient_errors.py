@@ -216,9 +216,13 @@ async def test_a_database_error_while_noting_a_refusal_neither_ends_the_run_nor_
         assert set(delivered) == set(contacts) - {blocked}
         assert all(n == 1 for n in delivered.values())
         refused = [r for r in rows if r.chat_id == blocked]
-        assert {r.state for r in refused} == {"sending"}  # the lease will return them
+        assert {r.state for r in refused} == {"sending"}
         assert {r.id for r in refused} <= set(report.waiting)
-        assert any("their lease returns them" in r.getMessage() for r in trouble(caplog))
+        assert any("the next run gives them back" in r.getMessage() for r in trouble(caplog))
+        monkeypatch.undo()  # the database is back: the next run, well within the lease,
+        again = await dispatch_due(app, DUE + dt.timedelta(minutes=1))  # tries them again
+        assert sorted(r for r, _ in again.failed) == sorted(r.id for r in refused)
+        assert again.deactivated == [blocked] and again.sent == []
     finally:
         await app.shutdown()
         store.close()

@@ -10,7 +10,14 @@ import datetime as dt
 from dataclasses import dataclass
 from itertools import count
 
-from schedules.bulletin import AT_RISK_DAYS, Bulletin, select_bulletin
+from schedules.bulletin import (
+    AT_RISK_DAYS,
+    Bulletin,
+    LateItem,
+    LatePart,
+    Overdue,
+    select_bulletin,
+)
 from schedules.scorecard import score_units
 from schedules.workflow import CycleFacts, Phase
 from tests.schedules.factories import SHANGHAI, at, small_timetable
@@ -93,6 +100,27 @@ def test_overdue_units_with_days_late_state_and_urges() -> None:
     assert "town-b" in by_unit and by_unit["town-b"][0].phase is Phase.NO_REPORT
     assert {o.unit_id for o in found.overdue} == {"fgw", "town-a", "town-b", "sthj", "zjj"}
     assert found.at_risk == ()  # late is not "at risk": it is overdue
+
+
+def test_a_units_overdue_tasks_are_grouped_by_days_then_state_and_urges() -> None:
+    items = (LateItem(7, 9, Phase.NO_REPORT, 0), LateItem(3, 4, Phase.NO_REPORT, 0),
+             LateItem(4, 4, Phase.BLOCKED, 1), LateItem(5, 4, Phase.NO_REPORT, 0),
+             LateItem(6, 4, Phase.BLOCKED, 1), LateItem(8, 4, Phase.BLOCKED, 2))
+    groups = Overdue("fgw", items).groups
+    assert [g.days_late for g in groups] == [9, 4]  # each number of days once, longest first
+    assert groups[0].parts == (LatePart((7,), Phase.NO_REPORT, 0),)
+    assert groups[1].parts == (LatePart((3, 5), Phase.NO_REPORT, 0),
+                               LatePart((4, 6), Phase.BLOCKED, 1),
+                               LatePart((8,), Phase.BLOCKED, 2))
+    assert Overdue("fgw", ()).groups == ()
+
+
+def test_the_selected_overdue_units_group_their_tasks() -> None:
+    found = bulletin([report(10, "sthj", "in_progress", at(2026, 11, 10), progress=20)],
+                     D(2026, 12, 4), urged=[(10, "sthj")])
+    by_unit = {o.unit_id: o.groups for o in found.overdue}
+    [sthj] = by_unit["sthj"]
+    assert sthj.days_late == 4 and sthj.parts == (LatePart((10,), Phase.IN_PROGRESS, 1),)
 
 
 def test_nothing_is_overdue_on_the_due_date() -> None:

@@ -12,7 +12,7 @@ import pytest
 from schedules.calendar import WorkingDayCalendar
 from schedules.feeds import REMINDER_MINUTES, EventKind, FeedEvent, feed_events
 from schedules.model import Role, Timetable
-from schedules.planning import cycle_cutoff
+from schedules.planning import ReminderKind, cycle_cutoff, plan_reminders
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -139,3 +139,54 @@ def test_a_once_only_task_has_events_only_in_its_year(timetable: Timetable) -> N
                       if e.kind is EventKind.DUE)
     assert {12, 13, 14} <= set(in_2020)
     assert not {1, 2} & set(in_2020)
+
+
+class RecordingCalendar(WorkingDayCalendar):
+    """A working-day calendar that notes every year it is asked about."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.years: set[int] = set()
+
+    def is_working_day(self, day: dt.date) -> bool:
+        self.years.add(day.year)
+        return super().is_working_day(day)
+
+
+@pytest.mark.parametrize("extended_to", [dt.date(2026, 12, 10), dt.date(2026, 12, 28)])
+def test_a_feed_asks_the_calendar_only_about_its_own_days(
+        timetable: Timetable, extended_to: dt.date) -> None:
+    """A 2026 feed warned about 2027's holidays: the whole plan was made for it, and the
+    overdue notices of a cutoff extended into December fall in January."""
+    calendar = RecordingCalendar()
+    extensions = {(7, AGRICULTURE): [Extension(1, extended_to, "approved")]}
+    events = feed_events(timetable, 2026, [AGRICULTURE, "ecology-environment"], calendar,
+                         SHANGHAI, extensions)
+    assert calendar.years == {2026} and {e.day.year for e in events} == {2026}
+    whole_plan = RecordingCalendar()
+    plan_reminders(timetable, 2026, whole_plan, {(7, AGRICULTURE): extended_to})
+    assert 2027 in whole_plan.years  # what the feed no longer asks
+
+
+def test_a_feed_extended_into_next_year_asks_about_that_year(timetable: Timetable) -> None:
+    calendar = RecordingCalendar()
+    extensions = {(7, AGRICULTURE): [Extension(1, dt.date(2027, 1, 20), "approved")]}
+    feed_events(timetable, 2026, [AGRICULTURE], calendar, SHANGHAI, extensions)
+    assert calendar.years == {2026, 2027}  # its reminders are in January
+
+
+def test_only_the_kinds_asked_for_are_planned(timetable: Timetable) -> None:
+    everything = plan_reminders(timetable, 2026, CALENDAR)
+    before = plan_reminders(timetable, 2026, CALENDAR, kinds=(ReminderKind.BEFORE,))
+    assert before == [r for r in everything if r.kind is ReminderKind.BEFORE]
+    assert {r.kind for r in plan_reminders(timetable, 2026, CALENDAR, kinds=(
+        ReminderKind.DIGEST, ReminderKind.ACKNOWLEDGE))} == {ReminderKind.DIGEST,
+                                                              ReminderKind.ACKNOWLEDGE}
+
+
+def test_the_due_day_is_an_all_day_event_on_the_last_day(timetable: Timetable) -> None:
+    events = _events(timetable, [AGRICULTURE])
+    assert all(e.all_day for e in events if e.kind is EventKind.DUE)
+    assert not any(e.all_day for e in events if e.kind is EventKind.REMINDER)
+    due = _due(events)[7]
+    assert due.day == dt.date(2026, 11, 30) == due.due

@@ -216,6 +216,28 @@ def test_every_spelling_resolves_to_its_own_unit(timetable: Timetable) -> None:
             assert timetable.find_unit(spelling) == unit, spelling
 
 
+@pytest.mark.parametrize(("typed", "meant"), [
+    ("生态", ["ecology-environment"]),  # part of a name
+    ("林业", ["forestry"]),
+    ("ecology", ["ecology-environment"]),  # part of an id
+    ("Forest", ["forestry"]),  # part of an English name, any case
+    ("生态环境局办公室", ["ecology-environment"]),  # a name with more after it
+    ("生态环镜局", ["ecology-environment"]),  # a typing slip: the closest spelling
+    ("外星局", []),  # like no unit
+    ("", []),
+])
+def test_a_reference_that_names_no_unit_gets_the_units_meant(
+        timetable: Timetable, typed: str, meant: list[str]) -> None:
+    assert timetable.find_unit(typed) is None
+    assert [u.id for u in timetable.similar_units(typed)] == meant
+
+
+def test_a_short_reference_lists_at_most_five_units(timetable: Timetable) -> None:
+    towns = timetable.similar_units("镇")
+    assert len(towns) == 5 and all(u.name.endswith("镇") for u in towns)
+    assert len(timetable.similar_units("镇", limit=2)) == 2
+
+
 def test_unit_kinds(timetable: Timetable) -> None:
     kinds = {unit.id: unit.kind for unit in timetable.units}
     assert kinds["ecology-environment"] is UnitKind.BUREAU

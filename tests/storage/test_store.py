@@ -542,6 +542,24 @@ def test_retry_later_and_expired_leases(store: Store) -> None:
     assert "reminder.lease_expired" in _actions(store)
 
 
+def test_give_back_leaves_rows_another_instance_holds_now(store: Store) -> None:
+    """An instance kept from giving rows back tries again later: what its lease lost to
+    another instance meanwhile (in flight there) stays with that one."""
+    store.plan_deliveries([_spec(task_id) for task_id in (1, 2, 3)], NOW)
+    mine, lost, sent = (r.id or 0 for r in store.due_deliveries(NOW))
+    store.claim_leased([mine, lost, sent], "host:1:a", -1, NOW)
+    store.release_expired_leases(NOW)
+    store.claim_leased([mine], "host:1:a", 30, NOW)
+    store.claim_leased([lost, sent], "host:2:b", 30, NOW)
+    store.mark_sent_many([sent], 77, NOW)
+    assert store.give_back([mine, lost, sent], "host:1:a", "database error", NOW) == [mine]
+    rows = {r.id: r for r in store.reminders_for_cycle(2025)}
+    assert (rows[mine].state, rows[mine].claimed_by, rows[mine].attempts) == ("pending", None, 0)
+    assert (rows[lost].state, rows[lost].claimed_by) == ("sending", "host:2:b")
+    assert rows[sent].state == "sent"
+    assert store.give_back([], "host:1:a", "database error", NOW) == []
+
+
 def test_leases_are_judged_by_the_database_clock_not_the_callers(store: Store) -> None:
     """An instance whose clock runs 11 minutes ahead takes nothing another one holds."""
     store.plan_deliveries([_spec(task_id) for task_id in (1, 2, 3)], NOW)
