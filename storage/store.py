@@ -52,6 +52,7 @@ from storage.tables import (
     Invite,
     LeadershipChat,
     Membership,
+    NoticeMessage,
     Person,
     PersonRole,
     Reminder,
@@ -1219,6 +1220,36 @@ class Store:
         with self._session() as session:
             return list(session.exec(statement))
 
+    def record_notice_messages(self, chat_id: int, message_id: int,
+                               about: Iterable[tuple[int, str, int]], kind: str,
+                               now: dt.datetime) -> None:
+        """Remember what a message the bot sent (not a reminder) is about, so that a reply to
+        it, or a task button under it, belongs to the same task, unit and cycle.
+
+        Args:
+            chat_id: the chat it went to.
+            message_id: its Telegram message id (the last page's, which carries the buttons).
+            about: (task, unit, cycle) it is about; task 0 for every task of the unit.
+            kind: what it was: ``returned``, ``urged``, ``extension``, ``listing``...
+            now: when it was sent.
+        """
+        now = _utc(now, "now")
+        with self._session() as session, session.begin():
+            for task_id, unit_id, cycle in dict.fromkeys(about):
+                session.add(NoticeMessage(chat_id=chat_id, message_id=message_id,
+                                          task_id=task_id, unit_id=unit_id, cycle=cycle,
+                                          kind=kind, sent_at=now))
+
+    def notice_messages(self, chat_id: int, message_id: int) -> list[NoticeMessage]:
+        """What a message the bot sent is about (:meth:`record_notice_messages`), in the order
+        recorded; none for a message not recorded."""
+        statement = (select(NoticeMessage)
+                     .where(NoticeMessage.chat_id == chat_id,
+                            NoticeMessage.message_id == message_id)
+                     .order_by(col(NoticeMessage.id)))
+        with self._session() as session:
+            return list(session.exec(statement))
+
     def _transition(self, reminder_id: int, now: dt.datetime, action: str,
                     from_states: Iterable[str], *, details: dict[str, Any] | None = None,
                     **values: Any) -> bool:
@@ -1514,8 +1545,12 @@ class Store:
     def cycle_log(self, cycle: int) -> list[AuditEntry]:
         """The supervision workflow's audit entries about one cycle, oldest first (the ledger's
         history sheet): reports, evidence, acknowledgements, reviews, extensions, urges."""
+        # The details are JSON text: entries that do not even contain the year's digits are
+        # left in the database (other cycles' reports: nine in ten at ten years), the rest is
+        # decoded and checked.
         statement = (select(AuditEntry)
-                     .where(col(AuditEntry.action).in_(WORKFLOW_ACTIONS))
+                     .where(col(AuditEntry.action).in_(WORKFLOW_ACTIONS),
+                            col(AuditEntry.details).contains(str(cycle)))
                      .order_by(col(AuditEntry.at), col(AuditEntry.id)))
         with self._session() as session:
             return [entry for entry in session.exec(statement)

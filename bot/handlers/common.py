@@ -137,6 +137,24 @@ def in_group(update: Update) -> bool:
     return chat is not None and chat.type != ChatType.PRIVATE
 
 
+SENT_AT_GRAIN = dt.timedelta(seconds=1)
+"""Telegram dates a message to the second: a message handled within that long is dated by the
+clock, which keeps the order of a note and the button press just before it."""
+
+
+def sent_at(services: Services, message: Message | None) -> dt.datetime:
+    """When a message was sent (``message.date``), in the office's time zone: the time of a
+    report, and which cycle and day it belongs to, however late the bot handles it (a restart,
+    a backlog). Never in the future; a message handled at once takes the clock's time (Telegram
+    dates to the second only). Without a message (a button press, whose time Telegram does not
+    give): now."""
+    now = services.now()
+    if message is None or message.date is None:
+        return now
+    when = min(message.date.astimezone(services.settings.zone), now)
+    return when if now - when >= SENT_AT_GRAIN else now
+
+
 async def in_leadership_chat(update: Update, services: Services) -> bool:
     """Whether the update comes from a bound leadership group chat."""
     chat = update.effective_chat

@@ -51,6 +51,7 @@ from bot.handlers.common import (
     in_group,
     known_caller,
     people_named,
+    sent_at,
     year_usage,
 )
 from bot.i18n import N_, Translator
@@ -65,7 +66,7 @@ from bot.messages import (
     report_keyboard,
     review_keyboard,
 )
-from bot.notices import notify_leadership, notify_unit
+from bot.notices import notify_leadership, notify_unit, remember_notices
 from bot.render import (
     deadline_line,
     plain_unit_name,
@@ -110,6 +111,7 @@ from schedules.workflow import (
     NOT_THIS_CYCLE,
     PAST_DATE,
     Phase,
+    ReviewDecision,
     UnitState,
     extension_refusal,
     report_refusal,
@@ -204,7 +206,10 @@ async def my_tasks(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         rows = [buttons[i:i + 6] for i in range(0, len(buttons), 6)]
         if rows:
             text += "\n\n" + t.gettext("Press a task number to report on it.")
-        await reply(message, text, t, InlineKeyboardMarkup(rows) if rows else None)
+        sent = await reply(message, text, t, InlineKeyboardMarkup(rows) if rows else None)
+        if sent is not None and rows:  # its task buttons are about this cycle, pressed whenever
+            await services.db(services.store.record_notice_messages, message.chat_id, sent,
+                              [(0, unit_id, cycle)], "listing", services.now())
 
 
 async def calendar_feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -261,11 +266,11 @@ async def open_task(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     caller, message, services, t = press.caller, press.message, press.services, press.t
     task_id = parse_number(press.fields[0], 1, 10**6) if press.fields else None
     unit_id = press.fields[1] if len(press.fields) > 1 else ""
-    cycle = services.cycle()
     if task_id is None or unit_id not in caller.units:
         await answer_query(press.query, t.gettext("This button has expired."))
         return
     await answer_query(press.query)
+    cycle = await message_cycle(services, context.user_data or {}, message, task_id, unit_id)
     problem = task_problem(services, caller, task_id, unit_id, cycle)
     if problem:
         await reply(message, t.gettext(problem).format(number=task_id), t)
@@ -273,6 +278,26 @@ async def open_task(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     sent = await reply(message, await task_card(services, t, task_id, unit_id, cycle), t,
                        report_keyboard(t, task_id, cycle, unit_id))
     remember_about(context, sent, task_id, unit_id, cycle)
+
+
+async def message_cycle(services: Services, user_data: dict[str, Any], message: Message,
+                        task_id: int, unit_id: str) -> int:
+    """The cycle a task button under one of the bot's messages acts on: that message's own (a
+    reminder or overdue notice, a return or urge, a /mytasks listing, a task card), whenever it
+    is pressed — a button under December's overdue notice pressed in January is December's.
+    The current cycle for a message the bot kept no record of."""
+    rows = await services.db(services.store.reminders_by_message, message.chat_id,
+                             message.message_id)
+    cycles = [r.cycle for r in rows if r.task_id == task_id and r.unit_id == unit_id]
+    if not cycles:
+        notices = await services.db(services.store.notice_messages, message.chat_id,
+                                    message.message_id)
+        cycles = [n.cycle for n in notices
+                  if n.task_id in (0, task_id) and n.unit_id == unit_id]
+    about = user_data.get("about", {}).get(message.message_id)
+    if not cycles and about is not None and tuple(about[:2]) == (task_id, unit_id):
+        cycles = [about[2]]
+    return cycles[0] if cycles else services.cycle()
 
 
 async def task_card(services: Services, t: Translator, task_id: int, unit_id: str,
@@ -315,6 +340,7 @@ class Draft:
     statuses: tuple[str, ...] = REPORT_STATUSES  # the statuses to offer
     cycle_given: bool = False
     years: tuple[int, ...] = ()  # the years offered, when the bot asked which
+    at: dt.datetime | None = None  # when the message was sent (None: a button, now)
     files: tuple[dict[str, Any], ...] = ()  # sent with the words: kept with this report
 
 
@@ -376,21 +402,30 @@ async def _fill_in(services: Services, caller: Caller, draft: Draft) -> Draft:
         if len(units) == 1:
             draft = dataclasses.replace(draft, unit_id=units[0])
     if draft.unit_id is not None and draft.cycle is None:
-        current = services.cycle()
+        current = (draft.at or services.now()).year  # the year it was sent in
         previous = current - 1
-        latest = await services.db(services.store.latest_reports, previous, task_id,
-                                   draft.unit_id)
-        before = latest.get((task_id, draft.unit_id))
-        reminded = before is None and await services.db(
-            services.store.was_reminded, task_id, draft.unit_id, previous)
-        task = services.timetable.task(task_id)
-        still_open = (previous >= FIRST_CYCLE and cycle_is_open(
-            services.timetable, task, previous, before.status if before else None, reminded))
-        if not still_open:
+        if not await previous_cycle_open(services, task_id, draft.unit_id, previous):
             draft = dataclasses.replace(draft, cycle=current)
         else:
             draft = dataclasses.replace(draft, years=(previous, current))
     return draft
+
+
+async def previous_cycle_open(services: Services, task_id: int, unit_id: str,
+                              previous: int) -> bool:
+    """Whether the unit still owes ``previous``'s cycle of the task (``cycle_is_open``): a
+    report that is not done, or done and returned (退回) by a leader, or none after a reminder."""
+    if previous < FIRST_CYCLE:
+        return False
+    facts = await services.db(services.store.cycle_facts, previous, task_id, unit_id)
+    before = facts.reports.get((task_id, unit_id))
+    review = facts.review_of(before) if before is not None else None
+    reminded = before is None and await services.db(services.store.was_reminded, task_id,
+                                                    unit_id, previous)
+    return cycle_is_open(services.timetable, services.timetable.task(task_id), previous,
+                         before.status if before else None, reminded,
+                         returned=review is not None
+                         and review.decision == ReviewDecision.RETURNED.value)
 
 
 Question = tuple[str, str, list[tuple[str, str]]]
@@ -413,7 +448,7 @@ def _question(services: Services, caller: Caller, draft: Draft) -> Question | No
                 .format(number=draft.task_id), "u",
                 [(u.id, u.name_en if t.language == "en" else u.name) for u in units])
     if draft.cycle is None:
-        current = services.cycle()
+        current = draft.years[-1] if draft.years else services.cycle()
         return (t.gettext("Your unit has not finished task {number} for {previous}. Which "
                           "year is this report for?").format(number=draft.task_id,
                                                              previous=current - 1), "y",
@@ -497,13 +532,19 @@ class Recorded:
 
 async def record_report(services: Services, caller: Caller, task_id: int, unit_id: str,
                         cycle: int, status: str, percent: int | None, note: str, source: str,
-                        message_id: int | None) -> Recorded | str:
-    """Store a report the workflow allows; otherwise the refusal, in the caller's language."""
+                        message_id: int | None, at: dt.datetime | None = None
+                        ) -> Recorded | str:
+    """Store a report the workflow allows; otherwise the refusal, in the caller's language.
+
+    ``at``: when it was sent (its message's date; None: now, for a button), which is the time
+    stored and the day its state is judged on (on time or late).
+    """
     t = caller.t
+    at = at or services.now()
     timetable = services.timetable
     task = timetable.task(task_id)
     facts = await services.db(services.store.cycle_facts, cycle, task_id, unit_id)
-    before = unit_state(timetable, task, unit_id, facts, services.today())
+    before = unit_state(timetable, task, unit_id, facts, at.date())
     refusal = report_refusal(before)
     if refusal:
         return t.gettext(refusal).format(number=task_id, year=cycle,
@@ -511,10 +552,10 @@ async def record_report(services: Services, caller: Caller, task_id: int, unit_i
     percent = carried_progress(status, percent, facts.reports.get((task_id, unit_id)))
     report, new = await services.db(
         services.store.add_report_once, task_id, unit_id, cycle, status, percent, note,
-        caller.telegram_user_id, services.now(), source, message_id, REPEAT_WINDOW)
+        caller.telegram_user_id, at, source, message_id, REPEAT_WINDOW)
     reports = {**facts.reports, (task_id, unit_id): report}
     after = unit_state(timetable, task, unit_id, dataclasses.replace(facts, reports=reports),
-                       services.today())
+                       at.date())
     return Recorded(report, new, before, after)
 
 
@@ -543,7 +584,8 @@ async def announce(context: ContextTypes.DEFAULT_TYPE, caller: Caller, recorded:
                     unit=unit_name(r, unit), number=task.id, year=state.cycle,
                     report=report_line(r, report, None)) + "\n" + r.gettext(
                     "/task {number} shows every unit's input.").format(number=task.id),
-                skip=caller.telegram_user_id)
+                skip=caller.telegram_user_id,
+                sent=remember_notices(services, task.id, lead, state.cycle, "input"))
         if not reached:
             return ""
         return t.gettext("Your input has been passed to the lead unit ({units}).").format(
@@ -574,7 +616,7 @@ async def store_report(update: Update, context: ContextTypes.DEFAULT_TYPE, calle
         return
     recorded = await record_report(services, caller, draft.task_id, draft.unit_id, draft.cycle,
                                    draft.status, draft.percent, draft.note, draft.source,
-                                   draft.message_id)
+                                   draft.message_id, draft.at)
     if isinstance(recorded, str):
         await reply(message, recorded, t)
         return
@@ -867,12 +909,7 @@ async def extension_cycle(services: Services, task_id: int, unit_id: str,
     this_cutoff = cycle_cutoff(services.timetable, task, current)
     if previous < FIRST_CYCLE or (this_cutoff is not None and due_date >= this_cutoff):
         return current
-    latest = await services.db(services.store.latest_reports, previous, task_id, unit_id)
-    before = latest.get((task_id, unit_id))
-    reminded = before is None and await services.db(services.store.was_reminded, task_id,
-                                                    unit_id, previous)
-    owed = cycle_is_open(services.timetable, task, previous,
-                         before.status if before else None, reminded)
+    owed = await previous_cycle_open(services, task_id, unit_id, previous)
     return previous if owed else current
 
 
@@ -970,24 +1007,24 @@ async def report_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     services = services_of(context)
     t = caller.t
     usage = escape(t.gettext(REPORT_USAGE))
+    at = sent_at(services, message)
     parsed = parse_report_text(_COMMAND.sub("", message.text, count=1),
-                               len(services.timetable.tasks), services.cycle())
+                               len(services.timetable.tasks), at.year)
     if isinstance(parsed, ReportError):
         text = usage
         if parsed.problem in REPORT_PROBLEMS:
             text = t.gettext(REPORT_PROBLEMS[parsed.problem]).format(
                 word="“" + echo(parsed.word) + "”", last=len(services.timetable.tasks),
-                year=services.cycle(), first=FIRST_CYCLE) + "\n" + usage
+                year=at.year, first=FIRST_CYCLE) + "\n" + usage
         await reply(message, text, t)
         return
-    problem = task_problem(services, caller, parsed.task_id, None,
-                           parsed.cycle or services.cycle())
+    problem = task_problem(services, caller, parsed.task_id, None, parsed.cycle or at.year)
     if problem:
         await reply(message, t.gettext(problem).format(number=parsed.task_id), t)
         return
     await settle(update, context, caller, message, Draft(
         parsed.task_id, None, parsed.cycle, parsed.status.value, parsed.percent, parsed.note,
-        "command", message.message_id, cycle_given=parsed.cycle is not None))
+        "command", message.message_id, cycle_given=parsed.cycle is not None, at=at))
 
 
 # -- replies in words, and files ---------------------------------------------------------------
@@ -1024,8 +1061,9 @@ async def still_open_for_notes(services: Services, awaiting: dict[str, Any]) -> 
 
 async def targets_of(services: Services, caller: Caller, message: Message,
                      user_data: dict[str, Any]) -> tuple[tuple[int, str, int], ...]:
-    """The (task, unit, cycle) a reply is about: those of the reminder, task card or
-    acknowledgement it answers (none for a message that is not a reply)."""
+    """The (task, unit, cycle) a reply is about: those of the reminder, notice (a return, an
+    urge, an extension decision), task card or acknowledgement it answers (none for a message
+    that is not a reply)."""
     replied = message.reply_to_message
     if replied is None:
         return ()
@@ -1033,6 +1071,10 @@ async def targets_of(services: Services, caller: Caller, message: Message,
                              replied.message_id)
     found = [(r.task_id, r.unit_id, r.cycle) for r in rows
              if r.task_id and r.unit_id in caller.units]
+    notices = await services.db(services.store.notice_messages, message.chat_id,
+                                replied.message_id)
+    found += [(n.task_id, n.unit_id, n.cycle) for n in notices
+              if n.task_id and n.unit_id in caller.units]
     about = user_data.get("about", {}).get(replied.message_id)
     if about is not None and about[1] in caller.units:
         found.append(about)
@@ -1137,6 +1179,7 @@ async def read_words(update: Update, context: ContextTypes.DEFAULT_TYPE, caller:
             "To report, reply to a reminder, press the buttons under /mytasks, or use "
             "/report <task> <status> [note].")), t)
         return
+    draft = dataclasses.replace(draft, at=sent_at(services, message))  # when it was written
     if file is not None:  # kept with the report these words make, whichever task it is
         draft = dataclasses.replace(draft, files=(file,))
     await settle(update, context, caller, message, draft)
