@@ -103,6 +103,21 @@ _REMINDER_KEY = ("task_id", "unit_id", "cycle", "kind", "offset_days", "cutoff",
 _INSERT_BATCH = 500  # rows per INSERT; keeps far below both backends' bound-parameter limits
 SQLITE_BUSY_TIMEOUT_SECONDS = 15.0
 """How long an SQLite writer waits for another writer before "database is locked"."""
+POSTGRES_CONNECT_ARGS: dict[str, Any] = {
+    "connect_timeout": 3,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+    "options": "-c statement_timeout=30000 -c idle_in_transaction_session_timeout=60000",
+}
+"""libpq settings of every PostgreSQL connection, so that a database that accepts connections
+but never answers (a paused machine, a firewall that drops packets, a hung fail-over) makes a
+call fail within seconds (a transient error: retried with back-off, the person told) instead of
+blocking it for ever: 3 s to connect (handshake included), TCP keepalives and a 10 s limit on
+unacknowledged data for a connection that went silent, and on the server 30 s for a statement
+and 60 s for a transaction left idle (its locks freed). Read by docs/deploy.md."""
 _CACHED_CYCLES = 2
 """How many cycles' facts a store keeps in memory (those asked for last)."""
 DEFAULT_LEASE_SECONDS = 30.0
@@ -221,6 +236,8 @@ class Store:
                 with connection.begin():
                     if sqlite_driver is not None:
                         connection.exec_driver_sql("BEGIN IMMEDIATE")
+                    else:  # an index on a large table may take longer than a statement may
+                        connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
                     config.attributes["connection"] = connection
                     command.upgrade(config, revision)
             finally:
@@ -1609,6 +1626,10 @@ def is_transient_database_error(exc: BaseException) -> bool:
 
 def _create_engine(url: str, *, echo: bool) -> Engine:
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        # Settings in the URL's query win over these defaults.
+        connect_args = {k: v for k, v in POSTGRES_CONNECT_ARGS.items() if k not in parsed.query}
+        return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, echo=echo, pool_pre_ping=True)
     database = parsed.database or ""
