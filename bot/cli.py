@@ -817,7 +817,7 @@ def cmd_ics(args: argparse.Namespace, t: Translator) -> int:
     """Write a unit's (or group's) due days and reminder days as an iCalendar file."""
     _require("icalendar", t)
     from bot.files import CALENDAR, output_target, write_output
-    from bot.reports.calendar import build_calendar
+    from bot.reports.calendar import build_calendar, live_events
     from schedules.calendar import WorkingDayCalendar
     from schedules.clock import SystemClock
     from schedules.feeds import feed_events
@@ -840,11 +840,12 @@ def cmd_ics(args: argparse.Namespace, t: Translator) -> int:
         with database(settings, t) as store:
             facts = store.cycle_facts(year)
     calendar = WorkingDayCalendar()
-    events = feed_events(timetable, year, [unit.id], calendar, settings.zone, facts.extensions)
+    events = feed_events(timetable, year, [unit.id], calendar, settings.zone, facts=facts)
     warn_calendar_fallback(calendar, t)
     write_output(target, build_calendar(t, timetable, events, year, now, unit_label(t, unit)), t)
     print(t.gettext("Wrote {path}: {count} events of {unit} in cycle {year}.").format(
-        path=target.shown(t), count=len(events), unit=unit_label(t, unit), year=year)
+        path=target.shown(t), count=len(live_events(events)), unit=unit_label(t, unit),
+        year=year)
         + target.replaced_note(t), file=target.report_stream)
     return 0
 
