@@ -944,3 +944,12 @@ def test_cycle_log_is_the_cycles_workflow_entries_only(units: Store) -> None:
     assert log[0].subject == f"report:{this.id}"
     assert [e.details_dict()["cycle"] for e in units.cycle_log(2024)] == [2024]
     assert [e.details_dict()["cycle"] for e in units.cycle_log(2026)] == [2026]
+
+
+def test_people_names_are_everyone_ever_enrolled(units: Store) -> None:
+    _contact(units, 3001)
+    _contact(units, 3002, "jxj")
+    assert units.deactivate_person(3002, "left", NOW)
+    assert units.people_names() == {3001: "user 3001", 3002: "user 3002"}
+    assert units.people_names() == {p.telegram_user_id: p.display_name
+                                    for p in units.list_people(None, None, False)}
