@@ -326,12 +326,11 @@ def commands(store: Store, timetable: Timetable) -> dict[str, Callable[[], Any]]
 
     def task_command() -> list[str]:
         facts = store.cycle_facts(CYCLE, task.id)
-        notes = store.latest_notes(CYCLE, task.id)
         urges = {u.unit_id: (u.urged_by, u.urged_at) for u in store.urges(CYCLE, task.id)}
         people = People(store.people_names())
         view = task_view(timetable, task, facts, TODAY)
         task_keyboard(t, timetable, view)
-        return paginate(render_task(t, timetable, task, CYCLE, facts, TODAY, notes,
+        return paginate(render_task(t, timetable, task, CYCLE, facts, TODAY,
                                     people=people, urges=urges, view=view))
 
     def overdue() -> list[str]:
