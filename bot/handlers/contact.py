@@ -241,8 +241,7 @@ async def calendar_feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         return
     facts = await services.db(services.store.cycle_facts, cycle)
     events = await asyncio.to_thread(feed_events, services.timetable, cycle, caller.units,
-                                     services.calendar, services.settings.zone,
-                                     facts.extensions)
+                                     services.calendar, services.settings.zone, facts=facts)
     names = "、".join(plain_unit_name(t, services.timetable.unit(u)) for u in caller.units)
     if not events:
         await reply(message, t.gettext(
