@@ -670,10 +670,11 @@ class Store:
                         repeat_window: dt.timedelta | None = None) -> tuple[StatusReport, bool]:
         """Append a report unless it only repeats the same person's report of a moment ago.
 
-        A double press is one report: when ``repeat_window`` is given and the unit's newest
-        report on the task in the cycle came from the same reporter less than that long ago
-        with the same status, and the new one adds no note and no other percentage, nothing is
-        stored. Arguments and errors as :meth:`add_report`.
+        A double press, or the same /report or reply sent twice, is one report: when
+        ``repeat_window`` is given and the unit's newest report on the task in the cycle came
+        from the same reporter less than that long ago with the same status, and the new one
+        adds no other note and no other percentage, nothing is stored. Arguments and errors as
+        :meth:`add_report`.
 
         Returns:
             ``(report, True)`` for a new report, ``(the earlier report, False)`` for a repeat.
@@ -695,7 +696,7 @@ class Store:
                               col(StatusReport.id).desc())
                     .limit(1)).first()
                 if (newest is not None and newest.reporter_telegram_id == reporter_telegram_id
-                        and newest.status == status and not note
+                        and newest.status == status and note in ("", newest.note)
                         and progress in (None, newest.progress)
                         and now - newest.reported_at < repeat_window):
                     return newest, False
@@ -1565,7 +1566,8 @@ class Store:
     def _read_facts(self, cycle: int, task_id: int | None, unit_id: str | None) -> CycleFacts:
         return CycleFacts(cycle, self.latest_reports(cycle, task_id, unit_id),
                           self.reviews(cycle, task_id), self.extensions(cycle, task_id),
-                          self.acknowledgements(cycle, task_id))
+                          self.acknowledgements(cycle, task_id),
+                          self.latest_notes(cycle, task_id, unit_id))
 
     # -- audit -----------------------------------------------------------------------------
     def audit_log(self, limit: int = 100, action: str | None = None) -> list[AuditEntry]:

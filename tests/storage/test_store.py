@@ -883,6 +883,22 @@ def test_a_double_press_is_one_report(units: Store) -> None:
     assert len(units.report_history(1, "fgw", 2025)) == 5
 
 
+def test_the_same_note_sent_twice_is_one_report(units: Store) -> None:
+    """A /report or a reply sent twice is one report too: the same note is no new note."""
+    window = dt.timedelta(minutes=1)
+    first, _ = units.add_report_once(1, "fgw", 2025, "in_progress", 60, "正在核查", 555, NOW,
+                                     "command", repeat_window=window)
+    for progress, note in ((60, "正在核查"), (None, ""), (None, "正在核查")):
+        again, new = units.add_report_once(1, "fgw", 2025, "in_progress", progress, note, 555,
+                                           NOW + dt.timedelta(seconds=10), "reply",
+                                           repeat_window=window)
+        assert not new and again.id == first.id, (progress, note)
+    _, new = units.add_report_once(1, "fgw", 2025, "in_progress", 60, "另附照片", 555,
+                                   NOW + dt.timedelta(seconds=20), "reply", repeat_window=window)
+    assert new
+    assert [r.note for r in units.report_history(1, "fgw", 2025)] == ["正在核查", "另附照片"]
+
+
 def test_the_latest_note_survives_a_later_report_without_one(units: Store) -> None:
     units.add_report(1, "fgw", 2025, "in_progress", 60, "正在核查", 555, NOW, "command")
     units.add_report(1, "fgw", 2025, "done", None, "", 555, NOW + dt.timedelta(hours=1),
