@@ -1067,6 +1067,15 @@ def test_cycle_log_is_the_cycles_workflow_entries_only(units: Store) -> None:
     assert [e.details_dict()["cycle"] for e in units.cycle_log(2026)] == [2026]
 
 
+def test_people_names_are_everyone_ever_enrolled(units: Store) -> None:
+    _contact(units, 3001)
+    _contact(units, 3002, "jxj")
+    assert units.deactivate_person(3002, "left", NOW)
+    assert units.people_names() == {3001: "user 3001", 3002: "user 3002"}
+    assert units.people_names() == {p.telegram_user_id: p.display_name
+                                    for p in units.list_people(None, None, False)}
+
+
 def test_a_silent_postgresql_server_fails_a_call_within_seconds() -> None:
     """A server that accepts the connection and never answers: the call fails with a transient
     error (retried by the callers) after the connect timeout, instead of hanging."""
