@@ -37,6 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, create_engine, select
 
 from schedules.delivery import DeliveryKey, ReminderSpec
@@ -1019,13 +1020,24 @@ class Store:
                                      .order_by(col(Reminder.id))))
             if not rows:
                 return []
-            session.exec(
-                update(Reminder)
-                .where(col(Reminder.id).in_([r.id for r in rows]),
-                       col(Reminder.state) == ReminderState.SENDING)
-                .values(state=ReminderState.PENDING, claimed_at=None, claimed_by=None,
-                        lease_until=None, reason="lease expired while sending")
-                .execution_options(synchronize_session=False))
+            # The update checks the lease and its holder again: on PostgreSQL (READ COMMITTED)
+            # another instance may have released and claimed a row since the select, and that
+            # fresh claim is in flight.
+            holders: dict[str | None, list[int]] = {}
+            for row in rows:
+                holders.setdefault(row.claimed_by, []).append(row.id or 0)
+            released: set[int] = set()
+            for holder, ids in holders.items():
+                held = (col(Reminder.claimed_by).is_(None) if holder is None
+                        else col(Reminder.claimed_by) == holder)
+                released.update(session.execute(
+                    update(Reminder)
+                    .where(col(Reminder.id).in_(ids), expired, held)
+                    .values(state=ReminderState.PENDING, claimed_at=None, claimed_by=None,
+                            lease_until=None, reason="lease expired while sending")
+                    .returning(col(Reminder.id))
+                    .execution_options(synchronize_session=False)).scalars())
+            rows = [row for row in rows if row.id in released]
             for row in rows:
                 _audit(session, now, "reminder.lease_expired", f"reminder:{row.id}",
                        instance=row.claimed_by)
@@ -1107,21 +1119,33 @@ class Store:
                          for i in marked])
         return marked_all
 
-    def mark_failed(self, reminder_id: int, reason: str, now: dt.datetime) -> bool:
-        """Give up on a delivery (e.g. the user blocked the bot); counts an attempt."""
-        return self._transition(reminder_id, now, "reminder.failed", _UNFINISHED,
-                                state=ReminderState.FAILED, reason=reason,
+    def mark_failed(self, reminder_id: int, reason: str, now: dt.datetime,
+                    instance: str = "") -> bool:
+        """Give up on a delivery (e.g. the user blocked the bot); counts an attempt.
+
+        Only a pending row or one ``instance`` holds (:func:`_held_by`).
+        """
+        return self._transition(reminder_id, now, "reminder.failed",
+                                _held_by(instance, or_pending=True),
+                                state=ReminderState.FAILED, reason=reason, lease_until=None,
                                 attempts=col(Reminder.attempts) + 1, details={"reason": reason})
 
-    def mark_skipped(self, reminder_id: int, reason: str, now: dt.datetime) -> bool:
-        """Decide not to send a delivery (e.g. the unit already reported done, or too late)."""
-        return self._transition(reminder_id, now, "reminder.skipped", _UNFINISHED,
-                                state=ReminderState.SKIPPED, reason=reason,
+    def mark_skipped(self, reminder_id: int, reason: str, now: dt.datetime,
+                     instance: str = "") -> bool:
+        """Decide not to send a delivery (e.g. the unit already reported done, or too late).
+
+        Only a pending row or one ``instance`` holds (:func:`_held_by`): a skip decided from a
+        read made before another instance claimed the row must not undo its send.
+        """
+        return self._transition(reminder_id, now, "reminder.skipped",
+                                _held_by(instance, or_pending=True),
+                                state=ReminderState.SKIPPED, reason=reason, lease_until=None,
                                 details={"reason": reason})
 
-    def mark_skipped_many(self, skips: Iterable[tuple[int, str]], now: dt.datetime) -> int:
+    def mark_skipped_many(self, skips: Iterable[tuple[int, str]], now: dt.datetime,
+                          instance: str = "") -> int:
         """:meth:`mark_skipped` for many deliveries (id, reason) in one transaction (the catch-up
-        after a first start skips thousands).
+        after a first start skips thousands); only pending rows and those ``instance`` holds.
 
         Returns:
             How many were still unfinished and are skipped now.
@@ -1139,7 +1163,7 @@ class Store:
                     marked = list(session.execute(
                         update(Reminder)
                         .where(col(Reminder.id).in_(batch),
-                               col(Reminder.state).in_(_UNFINISHED))
+                               _held_by(instance, or_pending=True))
                         .values(state=ReminderState.SKIPPED, reason=reason, lease_until=None)
                         .returning(col(Reminder.id))
                         .execution_options(synchronize_session=False)).scalars())
@@ -1167,9 +1191,7 @@ class Store:
         with self._session() as session, session.begin():
             given = sorted(session.execute(
                 update(Reminder)
-                .where(col(Reminder.id).in_(ids),
-                       col(Reminder.state) == ReminderState.SENDING,
-                       col(Reminder.claimed_by) == instance)
+                .where(col(Reminder.id).in_(ids), _held_by(instance))
                 .values(state=ReminderState.PENDING, reason=reason, claimed_at=None,
                         claimed_by=None, lease_until=None)
                 .returning(col(Reminder.id))
@@ -1180,19 +1202,21 @@ class Store:
             return given
 
     def retry_later(self, reminder_id: int, reason: str, now: dt.datetime, *,
-                    attempted: bool = True) -> bool:
-        """Put a claimed delivery back to pending (a transient error).
+                    instance: str = "", attempted: bool = True) -> bool:
+        """Put a delivery ``instance`` holds back to pending (a transient error).
 
         Args:
             reminder_id: the delivery.
             reason: why, kept in ``reason`` and the audit entry.
             now: when.
+            instance: who claimed it: a row whose lease ran out and that another instance
+                claimed since is left to that instance (:func:`_held_by`).
             attempted: Telegram was asked and failed: counts an attempt toward the give-up
                 limit. False for a give-back before any request (the database failed).
         """
         counted = {"attempts": col(Reminder.attempts) + 1} if attempted else {}
         return self._transition(reminder_id, now, "reminder.retried",
-                                {ReminderState.SENDING}, state=ReminderState.PENDING,
+                                _held_by(instance), state=ReminderState.PENDING,
                                 reason=reason, claimed_at=None, claimed_by=None,
                                 lease_until=None, details={"reason": reason}, **counted)
 
@@ -1285,15 +1309,14 @@ class Store:
             return list(session.exec(statement))
 
     def _transition(self, reminder_id: int, now: dt.datetime, action: str,
-                    from_states: Iterable[str], *, details: dict[str, Any] | None = None,
+                    allowed: ColumnElement[bool], *, details: dict[str, Any] | None = None,
                     **values: Any) -> bool:
-        """Change a delivery only if it is in one of ``from_states``; True if this call did."""
+        """Change a delivery only if ``allowed`` holds for it; True if this call did."""
         now = _utc(now, "now")
         with self._session() as session, session.begin():
             result = session.exec(
                 update(Reminder)
-                .where(col(Reminder.id) == reminder_id,
-                       col(Reminder.state).in_([str(s) for s in from_states]))
+                .where(col(Reminder.id) == reminder_id, allowed)
                 .values(**values)
                 .execution_options(synchronize_session=False))
             if result.rowcount != 1:
@@ -1786,6 +1809,19 @@ def _use_invite(session: Session, code: str, now: dt.datetime, telegram_user_id:
     _audit(session, now, "invite.used", f"invite:{code}", actor=telegram_user_id,
            chat_id=chat_id)
     return invite
+
+
+def _held_by(instance: str, *, or_pending: bool = False) -> ColumnElement[bool]:
+    """The one rule for leaving ``sending``: only the instance that holds the row (its
+    ``claimed_by``) moves it on (back to pending, failed, skipped). Once its lease ran out,
+    another instance may have released and claimed it and be sending it now; the old holder's
+    late verdict must not undo that. ``or_pending``: pending rows too (a skip or a failure
+    decided before any claim). Recording a row sent is not bound by it: that a message went out
+    is a fact whoever sent it (:meth:`Store.mark_sent_messages`).
+    """
+    held = ((col(Reminder.state) == ReminderState.SENDING)
+            & (col(Reminder.claimed_by) == instance))
+    return (held | (col(Reminder.state) == ReminderState.PENDING)) if or_pending else held
 
 
 def _without_cutoff(key: DeliveryKey) -> tuple[object, ...]:
