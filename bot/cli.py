@@ -752,7 +752,8 @@ def cmd_export(args: argparse.Namespace, t: Translator) -> int:
 
     settings, timetable = _timetable(args, t)
     today = SystemClock(settings.zone).now().date()
-    target = output_target(args.output, LEDGER, t, force=args.force) if args.output else None
+    target = (output_target(args.output, LEDGER, t, force=args.force)
+              if args.output is not None else None)  # -o "" is refused, not the default
     with database(settings, t) as store:  # before the default folder: no database, no folder
         data = collect(store, args.year)
     current = SystemClock(settings.zone).now().year
@@ -816,7 +817,7 @@ def cmd_ics(args: argparse.Namespace, t: Translator) -> int:
     """Write a unit's (or group's) due days and reminder days as an iCalendar file."""
     _require("icalendar", t)
     from bot.files import CALENDAR, output_target, write_output
-    from bot.reports.calendar import build_calendar
+    from bot.reports.calendar import build_calendar, live_events
     from schedules.calendar import WorkingDayCalendar
     from schedules.clock import SystemClock
     from schedules.feeds import feed_events
@@ -839,11 +840,12 @@ def cmd_ics(args: argparse.Namespace, t: Translator) -> int:
         with database(settings, t) as store:
             facts = store.cycle_facts(year)
     calendar = WorkingDayCalendar()
-    events = feed_events(timetable, year, [unit.id], calendar, settings.zone, facts.extensions)
+    events = feed_events(timetable, year, [unit.id], calendar, settings.zone, facts=facts)
     warn_calendar_fallback(calendar, t)
     write_output(target, build_calendar(t, timetable, events, year, now, unit_label(t, unit)), t)
     print(t.gettext("Wrote {path}: {count} events of {unit} in cycle {year}.").format(
-        path=target.shown(t), count=len(events), unit=unit_label(t, unit), year=year)
+        path=target.shown(t), count=len(live_events(events)), unit=unit_label(t, unit),
+        year=year)
         + target.replaced_note(t), file=target.report_stream)
     return 0
 

@@ -103,6 +103,21 @@ _REMINDER_KEY = ("task_id", "unit_id", "cycle", "kind", "offset_days", "cutoff",
 _INSERT_BATCH = 500  # rows per INSERT; keeps far below both backends' bound-parameter limits
 SQLITE_BUSY_TIMEOUT_SECONDS = 15.0
 """How long an SQLite writer waits for another writer before "database is locked"."""
+POSTGRES_CONNECT_ARGS: dict[str, Any] = {
+    "connect_timeout": 3,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+    "options": "-c statement_timeout=30000 -c idle_in_transaction_session_timeout=60000",
+}
+"""libpq settings of every PostgreSQL connection, so that a database that accepts connections
+but never answers (a paused machine, a firewall that drops packets, a hung fail-over) makes a
+call fail within seconds (a transient error: retried with back-off, the person told) instead of
+blocking it for ever: 3 s to connect (handshake included), TCP keepalives and a 10 s limit on
+unacknowledged data for a connection that went silent, and on the server 30 s for a statement
+and 60 s for a transaction left idle (its locks freed). Read by docs/deploy.md."""
 _CACHED_CYCLES = 2
 """How many cycles' facts a store keeps in memory (those asked for last)."""
 DEFAULT_LEASE_SECONDS = 30.0
@@ -223,6 +238,8 @@ class Store:
                 with connection.begin():
                     if sqlite_driver is not None:
                         connection.exec_driver_sql("BEGIN IMMEDIATE")
+                    else:  # an index on a large table may take longer than a statement may
+                        connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
                     config.attributes["connection"] = connection
                     command.upgrade(config, revision)
             finally:
@@ -688,10 +705,11 @@ class Store:
                         repeat_window: dt.timedelta | None = None) -> tuple[StatusReport, bool]:
         """Append a report unless it only repeats the same person's report of a moment ago.
 
-        A double press is one report: when ``repeat_window`` is given and the unit's newest
-        report on the task in the cycle came from the same reporter less than that long ago
-        with the same status, and the new one adds no note and no other percentage, nothing is
-        stored. Arguments and errors as :meth:`add_report`.
+        A double press, or the same /report or reply sent twice, is one report: when
+        ``repeat_window`` is given and the unit's newest report on the task in the cycle came
+        from the same reporter less than that long ago with the same status, and the new one
+        adds no other note and no other percentage, nothing is stored. Arguments and errors as
+        :meth:`add_report`.
 
         Returns:
             ``(report, True)`` for a new report, ``(the earlier report, False)`` for a repeat.
@@ -713,7 +731,7 @@ class Store:
                               col(StatusReport.id).desc())
                     .limit(1)).first()
                 if (newest is not None and newest.reporter_telegram_id == reporter_telegram_id
-                        and newest.status == status and not note
+                        and newest.status == status and note in ("", newest.note)
                         and progress in (None, newest.progress)
                         and now - newest.reported_at < repeat_window):
                     return newest, False
@@ -1569,7 +1587,8 @@ class Store:
     def _read_facts(self, cycle: int, task_id: int | None, unit_id: str | None) -> CycleFacts:
         return CycleFacts(cycle, self.latest_reports(cycle, task_id, unit_id),
                           self.reviews(cycle, task_id), self.extensions(cycle, task_id),
-                          self.acknowledgements(cycle, task_id))
+                          self.acknowledgements(cycle, task_id),
+                          self.latest_notes(cycle, task_id, unit_id))
 
     # -- audit -----------------------------------------------------------------------------
     def audit_log(self, limit: int = 100, action: str | None = None) -> list[AuditEntry]:
@@ -1642,6 +1661,10 @@ def is_transient_database_error(exc: BaseException) -> bool:
 
 def _create_engine(url: str, *, echo: bool) -> Engine:
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        # Settings in the URL's query win over these defaults.
+        connect_args = {k: v for k, v in POSTGRES_CONNECT_ARGS.items() if k not in parsed.query}
+        return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, echo=echo, pool_pre_ping=True)
     database = parsed.database or ""

@@ -311,8 +311,15 @@ def capabilities(t: Translator, caller: Caller, example: int = 7) -> str:
              t.gettext("Forwarded messages are never read as reports or commands.")]
     if caller.units:
         rules += [t.gettext("A reply to a reminder counts for that reminder's year."),
-                  t.gettext("Pressing the same status twice within a minute counts once; "
-                            "thanks and emoji are never kept as a note.")]
+                  t.gettext("The same report sent twice within a minute (a button, /report or "
+                            "a reply) counts once; thanks, emoji and questions are never kept "
+                            "as a note."),
+                  t.gettext("Numbers are written in digits 0-9 (or ０-９); a percentage is a "
+                            "whole number 0-100, and a bare number in reply to my "
+                            "acknowledgement is one. A year may be written 2026, 二〇二六年, "
+                            "今年 or 去年."),
+                  t.gettext("第16项, 任务16 or a number before the status (16 已完成) names "
+                            "task 16; 2项已完成 is a count, not task 2.")]
     return "\n".join(escape(line) for line in lines) + "\n\n" + "\n".join(
         "• " + escape(rule) for rule in rules)
 

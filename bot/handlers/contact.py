@@ -92,13 +92,19 @@ from schedules.commands import (
     named_task,
     parse_cycle_year,
     parse_extend_args,
-    parse_number,
     parse_report_text,
 )
 from schedules.feeds import feed_events
+from schedules.numbers import foreign_digits, is_bare_number, parse_number, parse_percent
 from schedules.planning import cycle_cutoff
 from schedules.progress import carried_progress, cycle_is_open, deliverers, is_closed
-from schedules.status import Status, is_acknowledgement, is_small_talk, parse_status_text
+from schedules.status import (
+    Status,
+    is_acknowledgement,
+    is_question,
+    is_small_talk,
+    parse_status_text,
+)
 from schedules.text import visible_text
 from schedules.workflow import (
     EXTENSION_PENDING,
@@ -118,7 +124,9 @@ log = logging.getLogger(__name__)
 NOTE_WINDOW = dt.timedelta(minutes=15)
 """A message that is not a reply counts as the note of a button report only this soon after."""
 REPEAT_WINDOW = dt.timedelta(minutes=1)
-"""The same status from the same person within this long is one report (a double press)."""
+"""The same report (status, percentage, note) from the same person on the same task, unit and
+cycle within this long is one report, whatever the channel: a double press, or the same /report
+or reply sent twice."""
 REPORT_STATUSES = ("done", "in_progress", "blocked", "not_applicable")
 DRAFTS_KEPT = 20
 """Open questions remembered per person; older ones expire."""
@@ -233,8 +241,7 @@ async def calendar_feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         return
     facts = await services.db(services.store.cycle_facts, cycle)
     events = await asyncio.to_thread(feed_events, services.timetable, cycle, caller.units,
-                                     services.calendar, services.settings.zone,
-                                     facts.extensions)
+                                     services.calendar, services.settings.zone, facts=facts)
     names = "、".join(plain_unit_name(t, services.timetable.unit(u)) for u in caller.units)
     if not events:
         await reply(message, t.gettext(
@@ -298,7 +305,6 @@ async def task_card(services: Services, t: Translator, task_id: int, unit_id: st
     timetable = services.timetable
     task = timetable.task(task_id)
     facts = await services.db(services.store.cycle_facts, cycle, task_id, unit_id)
-    notes = await services.db(services.store.latest_notes, cycle, task_id, unit_id)
     state = unit_state(timetable, task, unit_id, facts, services.today())
     lines = [f"{state.light.value} <b>{task.id}. {escape(task.title)}</b>",
              t.gettext("{unit} is {role} ({year}).").format(
@@ -307,7 +313,7 @@ async def task_card(services: Services, t: Translator, task_id: int, unit_id: st
              deadline_line(t, state, task)]
     lines += [f"• {escape(item)}" for item in task.items]
     lines.append(t.gettext("Latest report: {report}").format(report=report_line(
-        t, state.report, note=notes.get((task_id, unit_id)), state=state)))
+        t, state.report, state=state)))
     lines += workflow_lines(t, state, await people_named(services))
     return "\n".join(lines)
 
@@ -334,6 +340,7 @@ class Draft:
     cycle_given: bool = False
     years: tuple[int, ...] = ()  # the years offered, when the bot asked which
     at: dt.datetime | None = None  # when the message was sent (None: a button, now)
+    files: tuple[dict[str, Any], ...] = ()  # sent with the words: kept with this report
 
 
 ABOUT_KEPT = 50
@@ -464,19 +471,30 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     caller, t = press.caller, press.t
     drafts: dict[str, Draft] = context.user_data.get("drafts", {})  # type: ignore[union-attr]
+    answered: dict[str, bool] = context.user_data.setdefault(  # type: ignore[union-attr]
+        "answered", {})
+    if len(press.fields) == 3 and press.fields[0] in answered:
+        # a second press on a question already answered (a double press): what the first
+        # press chose stands
+        await answer_query(press.query, t.gettext(
+            "Already answered: your first choice is recorded."))
+        return
     if len(press.fields) != 3 or press.fields[0] not in drafts:
         await answer_query(press.query, t.gettext(
             "This question has expired; please send your report again."))
         return
     token, field, value = press.fields
     draft = drafts[token]
-    answered = _answer(draft, field, value, caller)
-    if answered is None:
+    answered_draft = _answer(draft, field, value, caller)
+    if answered_draft is None:
         await answer_query(press.query, t.gettext("This button has expired."))
         return
     drafts.pop(token)
+    while len(answered) >= DRAFTS_KEPT * 2:
+        answered.pop(next(iter(answered)))
+    answered[token] = True
     await answer_query(press.query)
-    await settle(update, context, caller, press.message, answered)
+    await settle(update, context, caller, press.message, answered_draft)
 
 
 def _answer(draft: Draft, field: str, value: str, caller: Caller) -> Draft | None:
@@ -533,8 +551,7 @@ async def record_report(services: Services, caller: Caller, task_id: int, unit_i
     percent = carried_progress(status, percent, facts.reports.get((task_id, unit_id)))
     report, new = await services.db(
         services.store.add_report_once, task_id, unit_id, cycle, status, percent, note,
-        caller.telegram_user_id, at, source, message_id,
-        REPEAT_WINDOW if source == "button" else None)
+        caller.telegram_user_id, at, source, message_id, REPEAT_WINDOW)
     reports = {**facts.reports, (task_id, unit_id): report}
     after = unit_state(timetable, task, unit_id, dataclasses.replace(facts, reports=reports),
                        at.date())
@@ -608,7 +625,8 @@ async def store_report(update: Update, context: ContextTypes.DEFAULT_TYPE, calle
                                 "cycle": draft.cycle, "report_id": report.id}
     unit = services.timetable.unit(draft.unit_id)
     head = t.gettext("Stored for task {number}, {unit} ({cycle}): {report}") if recorded.new \
-        else t.gettext("Already stored for task {number}, {unit} ({cycle}): {report}")
+        else t.gettext("Already stored for task {number}, {unit} ({cycle}); the repeat was not "
+                       "stored again: {report}")
     text = head.format(number=draft.task_id, unit=unit_name(t, unit), cycle=report.cycle,
                        report=report_line(t, report, state=recorded.after))
     if draft.source == "button":
@@ -624,6 +642,10 @@ async def store_report(update: Update, context: ContextTypes.DEFAULT_TYPE, calle
     told = await announce_patiently(context, caller, recorded)
     if told:
         await reply(message, told, t)
+    if draft.files:  # sent with the words that made this report: kept with it
+        user_data.setdefault("pending_evidence", []).extend(
+            {**f, "task": draft.task_id, "unit": draft.unit_id, "cycle": draft.cycle}
+            for f in draft.files)
     await attach_pending_evidence(context, caller, message)
 
 
@@ -950,8 +972,7 @@ async def contact_task(update: Update, context: ContextTypes.DEFAULT_TYPE,
     delivering = set(deliverers(timetable, task))
     only = None if delivering & set(units) else units
     facts = await services.db(services.store.cycle_facts, cycle, task_id)
-    notes = await services.db(services.store.latest_notes, cycle, task_id)
-    text = render_task(t, timetable, task, cycle, facts, services.today(), notes,
+    text = render_task(t, timetable, task, cycle, facts, services.today(),
                        people=await people_named(services), only=only)
     await reply(message, text, t, report_keyboard(t, task_id, cycle, units[0])
                 if len(units) == 1 else None)
@@ -1006,6 +1027,12 @@ async def report_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 # -- replies in words, and files ---------------------------------------------------------------
+QUESTION_ANSWER = N_("I keep reports, not questions, so nothing was stored. Please ask the "
+                     "office that sends the reminders directly. To add a note to your report, "
+                     "write it as a statement (e.g. 材料已报送) in reply to my acknowledgement; "
+                     "to report, reply to a reminder or use /report.")
+
+
 def awaiting_note(user_data: dict[str, Any], now: dt.datetime,
                   replied: Message | None) -> dict[str, Any] | None:
     """The button report waiting for a note: any message within the window, later only replies
@@ -1091,9 +1118,18 @@ async def read_words(update: Update, context: ContextTypes.DEFAULT_TYPE, caller:
                         else t.gettext("Already noted as received."), t)
             return
     if is_small_talk(words):
-        return  # thanks, 好的, 👍: nothing to store, nothing to answer
+        return  # thanks, 好的，谢谢, 👍, [强]: nothing to store, nothing to answer
+    if is_question(words):  # 需要上传附件吗？ is neither a report nor a note
+        await reply(message, escape(t.gettext(QUESTION_ANSWER)), t)
+        return
+    written = visible_text(words)
+    foreign = foreign_digits(written)
+    parsed = parse_status_text(written)
+    if foreign or parsed.bad_percent:  # ٦٠, 0.5%, 150%: asked again, nothing stored
+        await reply(message, t.gettext(REPORT_PROBLEMS[ReportProblem.BAD_PERCENT]).format(
+            word="“" + echo(foreign or parsed.bad_percent) + "”"), t)
+        return
     user_data: dict[str, Any] = context.user_data  # type: ignore[assignment]
-    parsed = parse_status_text(visible_text(words))
     status = parsed.status.value if parsed.status is not None and not parsed.ambiguous else None
     named = named_task(words)
     awaiting = awaiting_note(user_data, services.now(), message.reply_to_message)
@@ -1102,9 +1138,22 @@ async def read_words(update: Update, context: ContextTypes.DEFAULT_TYPE, caller:
     if awaiting is not None and not await still_open_for_notes(services, awaiting):
         awaiting = None  # reviewed, or reported again since: words are read afresh
     targets = await targets_of(services, caller, message, user_data)
-    if named is not None and named not in {task for task, _, _ in targets}:
-        targets = ()
-    if awaiting is not None:
+    if named is not None:  # 第15项已完成 replying to a day's reminder is about task 15 only
+        targets = tuple(target for target in targets if target[0] == named)
+    if awaiting is not None and is_bare_number(written):
+        # a bare number after a status button is the percentage the acknowledgement invited
+        percent = parse_percent(written)
+        unfinished = awaiting["status"] not in ("done", "not_applicable")
+        if percent is None or not unfinished or percent == 100:
+            wrong = (ReportProblem.BAD_PERCENT if percent is None
+                     else ReportProblem.CONTRADICTION)
+            await reply(message, t.gettext(REPORT_PROBLEMS[wrong]).format(
+                word="“" + echo(written) + "”"), t)
+            return
+        user_data.pop("awaiting_note", None)
+        draft = Draft(awaiting["task"], awaiting["unit"], awaiting["cycle"], awaiting["status"],
+                      percent, "", "reply", message.message_id, cycle_given=True)
+    elif awaiting is not None:
         user_data.pop("awaiting_note", None)
         unfinished = awaiting["status"] not in ("done", "not_applicable")
         draft = Draft(awaiting["task"], awaiting["unit"], awaiting["cycle"], awaiting["status"],
@@ -1130,8 +1179,8 @@ async def read_words(update: Update, context: ContextTypes.DEFAULT_TYPE, caller:
             "/report <task> <status> [note].")), t)
         return
     draft = dataclasses.replace(draft, at=sent_at(services, message))  # when it was written
-    if file is not None:
-        user_data.setdefault("pending_evidence", []).append(file)
+    if file is not None:  # kept with the report these words make, whichever task it is
+        draft = dataclasses.replace(draft, files=(file,))
     await settle(update, context, caller, message, draft)
 
 
@@ -1150,6 +1199,21 @@ async def evidence(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
     t = caller.t
     user_data: dict[str, Any] = context.user_data  # type: ignore[assignment]
+    if message.document is not None:
+        file_id, unique, kind = (message.document.file_id, message.document.file_unique_id,
+                                 "document")
+        name = message.document.file_name or ""
+    else:
+        photo = message.photo[-1]
+        file_id, unique, kind, name = photo.file_id, photo.file_unique_id, "photo", ""
+    file: dict[str, Any] = {"file_id": file_id, "file_unique_id": unique, "kind": kind,
+                            "file_name": name}
+    caption = visible_text(message.caption or "")
+    if caption and not is_small_talk(caption) and not is_question(caption):
+        # The caption says something: it is read as a report in words (第16项已完成 is about
+        # task 16, whatever the file replies to), and the file is kept with that report.
+        await read_words(update, context, caller, message, caption, file)
+        return
     targets = await targets_of(services, caller, message, user_data)
     awaiting = awaiting_note(user_data, services.now(), message.reply_to_message)
     if len(targets) == 1:
@@ -1173,21 +1237,7 @@ async def evidence(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if problem:
         await reply(message, t.gettext(problem).format(number=task_id), t)
         return
-    if message.document is not None:
-        file_id, unique, kind = (message.document.file_id, message.document.file_unique_id,
-                                 "document")
-        name = message.document.file_name or ""
-    else:
-        photo = message.photo[-1]
-        file_id, unique, kind, name = photo.file_id, photo.file_unique_id, "photo", ""
-    file = {"task": task_id, "unit": unit_id, "cycle": cycle, "file_id": file_id,
-            "file_unique_id": unique, "kind": kind, "file_name": name}
-    caption = visible_text(message.caption or "")
-    if caption and not is_small_talk(caption):
-        # The caption says something: it is read as a report in words, and the file is kept
-        # with that report.
-        await read_words(update, context, caller, message, caption, file)
-        return
+    file.update(task=task_id, unit=unit_id, cycle=cycle)
     latest = await services.db(services.store.latest_reports, cycle, task_id, unit_id)
     report = latest.get((task_id, unit_id))
     if report is None:

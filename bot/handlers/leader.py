@@ -92,8 +92,9 @@ from bot.reports.record import (
 from bot.reports.scorecard import render_scores
 from bot.services import Services, request_replan, services_of
 from schedules.bulletin import select_bulletin
-from schedules.commands import FIRST_CYCLE, looks_like_a_year, parse_cycle_year, parse_number
+from schedules.commands import FIRST_CYCLE, looks_like_a_year, parse_cycle_year
 from schedules.model import Timetable, UnitKind
+from schedules.numbers import parse_number
 from schedules.planning import next_reminder
 from schedules.workflow import (
     STALE_REVIEW,
@@ -250,12 +251,11 @@ async def task_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     task = services.timetable.task(number)
     facts = await services.db(services.store.cycle_facts, cycle, task.id)
-    notes = await services.db(services.store.latest_notes, cycle, task.id)
     urges = {u.unit_id: (u.urged_by, u.urged_at)
              for u in await services.db(services.store.urges, cycle, task.id)}
     today = services.today()
     view = task_view(services.timetable, task, facts, today)
-    await reply(message, render_task(t, services.timetable, task, cycle, facts, today, notes,
+    await reply(message, render_task(t, services.timetable, task, cycle, facts, today,
                                      people=await people_named(services), urges=urges), t,
                 task_keyboard(t, services.timetable, view))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 
 from schedules.workflow import Acknowledgement
 from storage import (
@@ -20,7 +22,9 @@ from storage import (
     Person,
     ReminderSpec,
     Store,
+    is_transient_database_error,
 )
+from tests.dbs import silent_server
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime(2025, 11, 3, 9, 30, 15, 123456, tzinfo=SHANGHAI)
@@ -859,6 +863,22 @@ def test_a_double_press_is_one_report(units: Store) -> None:
     assert len(units.report_history(1, "fgw", 2025)) == 5
 
 
+def test_the_same_note_sent_twice_is_one_report(units: Store) -> None:
+    """A /report or a reply sent twice is one report too: the same note is no new note."""
+    window = dt.timedelta(minutes=1)
+    first, _ = units.add_report_once(1, "fgw", 2025, "in_progress", 60, "正在核查", 555, NOW,
+                                     "command", repeat_window=window)
+    for progress, note in ((60, "正在核查"), (None, ""), (None, "正在核查")):
+        again, new = units.add_report_once(1, "fgw", 2025, "in_progress", progress, note, 555,
+                                           NOW + dt.timedelta(seconds=10), "reply",
+                                           repeat_window=window)
+        assert not new and again.id == first.id, (progress, note)
+    _, new = units.add_report_once(1, "fgw", 2025, "in_progress", 60, "另附照片", 555,
+                                   NOW + dt.timedelta(seconds=20), "reply", repeat_window=window)
+    assert new
+    assert [r.note for r in units.report_history(1, "fgw", 2025)] == ["正在核查", "另附照片"]
+
+
 def test_the_latest_note_survives_a_later_report_without_one(units: Store) -> None:
     units.add_report(1, "fgw", 2025, "in_progress", 60, "正在核查", 555, NOW, "command")
     units.add_report(1, "fgw", 2025, "done", None, "", 555, NOW + dt.timedelta(hours=1),
@@ -1025,3 +1045,31 @@ def test_cycle_log_is_the_cycles_workflow_entries_only(units: Store) -> None:
     assert log[0].subject == f"report:{this.id}"
     assert [e.details_dict()["cycle"] for e in units.cycle_log(2024)] == [2024]
     assert [e.details_dict()["cycle"] for e in units.cycle_log(2026)] == [2026]
+
+
+def test_a_silent_postgresql_server_fails_a_call_within_seconds() -> None:
+    """A server that accepts the connection and never answers: the call fails with a transient
+    error (retried by the callers) after the connect timeout, instead of hanging."""
+    with silent_server() as port:
+        store = Store(f"postgresql+psycopg://postgres@127.0.0.1:{port}/duban")
+        started = time.monotonic()
+        try:
+            with pytest.raises(OperationalError) as raised:
+                store.database_now()
+        finally:
+            store.close()
+    assert is_transient_database_error(raised.value)
+    assert time.monotonic() - started < 6
+
+
+def test_postgresql_connections_carry_their_time_limits(store: Store, backend: str) -> None:
+    if backend != "postgres":
+        pytest.skip("PostgreSQL's settings; SQLite has its busy timeout")
+    with store.engine.connect() as connection:
+        shown = {name: connection.exec_driver_sql(f"SHOW {name}").scalar_one()
+                 for name in ("statement_timeout", "idle_in_transaction_session_timeout")}
+    assert shown["statement_timeout"] == "30s"
+    assert shown["idle_in_transaction_session_timeout"] == "1min"
+    store.upgrade()  # an upgrade lifts the statement limit for its own transaction only
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("SHOW statement_timeout").scalar_one() == "30s"
