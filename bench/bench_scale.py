@@ -326,14 +326,12 @@ def commands(store: Store, timetable: Timetable) -> dict[str, Callable[[], Any]]
 
     def task_command() -> list[str]:
         facts = store.cycle_facts(CYCLE, task.id)
-        notes = store.latest_notes(CYCLE, task.id)
         urges = {u.unit_id: (u.urged_by, u.urged_at) for u in store.urges(CYCLE, task.id)}
-        people = People({p.telegram_user_id: p.display_name
-                         for p in store.list_people(None, None, False)})
+        people = People(store.people_names())
         view = task_view(timetable, task, facts, TODAY)
         task_keyboard(t, timetable, view)
-        return paginate(render_task(t, timetable, task, CYCLE, facts, TODAY, notes,
-                                    people=people, urges=urges))
+        return paginate(render_task(t, timetable, task, CYCLE, facts, TODAY,
+                                    people=people, urges=urges, view=view))
 
     def overdue() -> list[str]:
         facts = store.cycle_facts(CYCLE)

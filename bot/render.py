@@ -305,7 +305,7 @@ def workflow_lines(t: Translator, state: UnitState, people: People = NOBODY,
 def render_task(t: Translator, timetable: Timetable, task: Task, cycle: int, facts: Facts,
                 today: dt.date, notes: Latest | None = None, *, people: People = NOBODY,
                 urges: Mapping[str, tuple[int | None, dt.datetime]] | None = None,
-                only: Iterable[str] | None = None) -> str:
+                only: Iterable[str] | None = None, view: TaskView | None = None) -> str:
     """One task: the consolidated status first, then every unit's input.
 
     Each unit shows its light, its latest report (notes whole; a unit whose latest report has
@@ -315,8 +315,11 @@ def render_task(t: Translator, timetable: Timetable, task: Task, cycle: int, fac
     Args:
         only: the cooperating units to show (a cooperating contact sees only their own input);
             None: every unit.
+        view: the task's view of these facts, if the caller has it already (it is computed
+            otherwise: 1,000 units' states).
     """
-    view = task_view(timetable, task, facts_of(cycle, facts), today)
+    if view is None:
+        view = task_view(timetable, task, facts_of(cycle, facts), today)
     lines = [f"{view.light.value} <b>{task.id}. {escape(task.title)}</b>",
              deadline_line(t, view, task) + _task_marks(t, timetable, view)]
     lines += [f"• {escape(item)}" for item in task.items]

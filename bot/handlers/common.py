@@ -128,8 +128,7 @@ async def caller_of(update: Update, services: Services) -> Caller | None:
 
 async def people_named(services: Services) -> People:
     """Everyone ever enrolled, by Telegram id, to name who acknowledged, reviewed or urged."""
-    people = await services.db(services.store.list_people, None, None, False)
-    return People({p.telegram_user_id: p.display_name for p in people})
+    return People(await services.db(services.store.people_names))
 
 
 def in_group(update: Update) -> bool:

@@ -256,7 +256,8 @@ async def task_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     today = services.today()
     view = task_view(services.timetable, task, facts, today)
     await reply(message, render_task(t, services.timetable, task, cycle, facts, today,
-                                     people=await people_named(services), urges=urges), t,
+                                     people=await people_named(services), urges=urges,
+                                     view=view), t,
                 task_keyboard(t, services.timetable, view))
 
 

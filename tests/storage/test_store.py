@@ -548,6 +548,26 @@ def test_retry_later_and_expired_leases(store: Store) -> None:
     assert "reminder.lease_expired" in _actions(store)
 
 
+def test_a_retry_keeps_its_back_off_pages_and_unanswered_sends_in_the_row(store: Store) -> None:
+    store.plan_deliveries([_spec()], NOW)
+    (row,) = store.due_deliveries(NOW)
+    assert row.id is not None and (row.not_before, row.pages_sent, row.unanswered) == (None, 0, 0)
+    until = NOW + dt.timedelta(minutes=1)
+    store.claim_leased([row.id], "host:1:a", 30, NOW)
+    assert store.retry_later(row.id, "TimedOut", NOW, instance="host:1:a", not_before=until,
+                             pages_sent=2, unanswered=True)
+    again = store.get_reminder(row.id)
+    assert again is not None
+    assert (again.not_before, again.pages_sent, again.unanswered, again.attempts) == (
+        until, 2, 1, 1)
+    store.claim_leased([row.id], "host:1:a", 30, NOW)
+    assert store.retry_later(row.id, "database error", NOW, instance="host:1:a",
+                             attempted=False)  # a give-back leaves them as they were
+    again = store.get_reminder(row.id)
+    assert again is not None
+    assert (again.not_before, again.pages_sent, again.unanswered) == (until, 2, 1)
+
+
 def test_give_back_leaves_rows_another_instance_holds_now(store: Store) -> None:
     """An instance kept from giving rows back tries again later: what its lease lost to
     another instance meanwhile (in flight there) stays with that one."""
@@ -1045,6 +1065,15 @@ def test_cycle_log_is_the_cycles_workflow_entries_only(units: Store) -> None:
     assert log[0].subject == f"report:{this.id}"
     assert [e.details_dict()["cycle"] for e in units.cycle_log(2024)] == [2024]
     assert [e.details_dict()["cycle"] for e in units.cycle_log(2026)] == [2026]
+
+
+def test_people_names_are_everyone_ever_enrolled(units: Store) -> None:
+    _contact(units, 3001)
+    _contact(units, 3002, "jxj")
+    assert units.deactivate_person(3002, "left", NOW)
+    assert units.people_names() == {3001: "user 3001", 3002: "user 3002"}
+    assert units.people_names() == {p.telegram_user_id: p.display_name
+                                    for p in units.list_people(None, None, False)}
 
 
 def test_a_silent_postgresql_server_fails_a_call_within_seconds() -> None:
