@@ -54,7 +54,7 @@ from bot.i18n import N_, Translator, translator
 from bot.oserrors import os_error_text
 from bot.settings import check_webhook_url, parse_listen
 from schedules.model import Assignment, Task, Timetable, Unit, UnitKind
-from schedules.years import FIRST_CYCLE, LAST_CYCLE
+from schedules.years import FIRST_CYCLE, LAST_CYCLE, parse_number
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -1103,11 +1103,11 @@ def _checked(t: Translator, check: Callable[[str], object]) -> Callable[[str], s
 
 def _whole_number(t: Translator) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        try:
-            return int(text)
-        except ValueError:
+        number = parse_number(text, 0, 10**9)  # the chat's rule: int() takes "٣" and "-5"
+        if number is None:
             raise argparse.ArgumentTypeError(t.gettext("expected a whole number, got {value!r}")
-                                             .format(value=text)) from None
+                                             .format(value=text))
+        return number
     return parse
 
 

@@ -114,6 +114,7 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
         (("invite", "--role", "leader", "--unit", "生态环境局"), "--unit"),
         (("invite", "--unit", "生态环境局", "--days", "0"), "--days"),
         (("invite", "--unit", "生态环境局", "--days", "x"), "--days"),
+        (("invite", "--unit", "生态环境局", "--days", "٣"), "٣"),  # other scripts' digits
         (("invite", "--unit", "各镇政府", "--bot-username", "x"), "各镇政府"),
         (("invite", "--unit", "生态环境局"), "--bot-username"),
         (("invite", "--unit", "生态环境局", "--bot-username", "b"), "'b'"),
