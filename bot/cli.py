@@ -478,6 +478,10 @@ def _backup_error(exc: Exception, settings: Settings, t: Translator) -> CliError
             "with that version of duban.").format(path=details["path"],
                                                   revision=details["revision"],
                                                   head=head_revision()))
+    if exc.reason == "is_database":
+        return CliError(t.gettext(
+            "{path} is the database itself (or its journal); a backup there would be lost with "
+            "the next change. Name another file.").format(path=details["path"]))
     if exc.reason == "damaged":
         return CliError(t.gettext(
             "The copy failed SQLite's check ({error}): the database may be damaged; keep the "
