@@ -84,12 +84,14 @@ def _unit_ref(unit: Unit) -> dict[str, str]:
 def _resolve_unit(timetable: Timetable, reference: str, t: Translator) -> Unit:
     unit = timetable.find_unit(reference)
     if unit is None:
+        from bot.render import units_meant  # here: the renderer is not needed for --help
+
         similar = timetable.similar_units(reference)
         if similar:
             raise CliError(t.gettext("Unknown unit {ref!r}; did you mean {units}? Give one by "
                                      "its id, name or alias ('duban units' lists them).").format(
-                ref=reference, units=t.gettext(" or ").join(
-                    f"{unit_label(t, u)} ({u.id})" for u in similar)), status=USAGE)
+                ref=reference, units=units_meant(
+                    t, [f"{unit_label(t, u)} ({u.id})" for u in similar])), status=USAGE)
         raise CliError(t.gettext("Unknown unit {ref!r}. Run 'duban units' to see ids, names and "
                                  "aliases.").format(ref=reference), status=USAGE)
     return unit
