@@ -144,6 +144,8 @@ class Enrolment:
     role: str
     unit_id: str | None
     units: tuple[str, ...]
+    invite_code: str = ""
+    invite_created_by: int | None = None  # the admin who made the link (None: the CLI)
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -518,7 +520,40 @@ class Store:
                        col(Membership.active).is_(True))
                 .order_by(col(Membership.id))))
             return Enrolment(person=person, role=invite.role, unit_id=invite.unit_id,
-                             units=tuple(units))
+                             units=tuple(units), invite_code=invite.code,
+                             invite_created_by=invite.created_by)
+
+    def open_invites(self, now: dt.datetime) -> list[Invite]:
+        """Invites that can still be used (not used, not expired), newest first."""
+        now = _utc(now, "now")
+        statement = (select(Invite)
+                     .where(col(Invite.used_at).is_(None), col(Invite.expires_at) > now)
+                     .order_by(col(Invite.created_at).desc(), col(Invite.code)))
+        with self._session() as session:
+            return list(session.exec(statement))
+
+    def cancel_invite(self, code_start: str, now: dt.datetime,
+                      actor: int | None = None) -> list[Invite]:
+        """Cancel the one open invite whose code begins with ``code_start``: it expires now
+        (audit ``invite.cancelled``), and opening its link says it has expired.
+
+        Returns:
+            The open invites the start matches: one (cancelled now), none, or several (nothing
+            is cancelled: a longer start is needed).
+        """
+        now = _utc(now, "now")
+        if not code_start or not INVITE_CODE_PATTERN.fullmatch(code_start):
+            return []
+        with self._session() as session, session.begin():
+            found = list(session.exec(
+                select(Invite)
+                .where(col(Invite.code).startswith(code_start, autoescape=True),
+                       col(Invite.used_at).is_(None), col(Invite.expires_at) > now)))
+            if len(found) == 1:
+                found[0].expires_at = now
+                _audit(session, now, "invite.cancelled", f"invite:{found[0].code}",
+                       actor=actor, role=found[0].role, unit_id=found[0].unit_id)
+            return found
 
     def record_failed_enrolment(self, telegram_user_id: int, reason: str,
                                 now: dt.datetime) -> None:
@@ -1192,7 +1227,9 @@ class Store:
             return given
 
     def retry_later(self, reminder_id: int, reason: str, now: dt.datetime, *,
-                    instance: str = "", attempted: bool = True) -> bool:
+                    instance: str = "", attempted: bool = True,
+                    not_before: dt.datetime | None = None, pages_sent: int | None = None,
+                    unanswered: bool = False) -> bool:
         """Put a delivery ``instance`` holds back to pending (a transient error).
 
         Args:
@@ -1203,8 +1240,20 @@ class Store:
                 claimed since is left to that instance (:func:`_held_by`).
             attempted: Telegram was asked and failed: counts an attempt toward the give-up
                 limit. False for a give-back before any request (the database failed).
+            not_before: the end of its back-off, kept in the row so that every instance (and
+                this one after a restart) waits for it; None leaves the row's as it is.
+            pages_sent: how many pages of its message Telegram accepted (a later try sends
+                from the next one); None leaves the row's as it is.
+            unanswered: Telegram did not answer the send in time (it may have delivered it):
+                counted in ``unanswered``.
         """
-        counted = {"attempts": col(Reminder.attempts) + 1} if attempted else {}
+        counted: dict[str, Any] = {"attempts": col(Reminder.attempts) + 1} if attempted else {}
+        if not_before is not None:
+            counted["not_before"] = _utc(not_before, "not_before")
+        if pages_sent is not None:
+            counted["pages_sent"] = pages_sent
+        if unanswered:
+            counted["unanswered"] = col(Reminder.unanswered) + 1
         return self._transition(reminder_id, now, "reminder.retried",
                                 _held_by(instance), state=ReminderState.PENDING,
                                 reason=reason, claimed_at=None, claimed_by=None,

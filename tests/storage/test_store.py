@@ -548,6 +548,26 @@ def test_retry_later_and_expired_leases(store: Store) -> None:
     assert "reminder.lease_expired" in _actions(store)
 
 
+def test_a_retry_keeps_its_back_off_pages_and_unanswered_sends_in_the_row(store: Store) -> None:
+    store.plan_deliveries([_spec()], NOW)
+    (row,) = store.due_deliveries(NOW)
+    assert row.id is not None and (row.not_before, row.pages_sent, row.unanswered) == (None, 0, 0)
+    until = NOW + dt.timedelta(minutes=1)
+    store.claim_leased([row.id], "host:1:a", 30, NOW)
+    assert store.retry_later(row.id, "TimedOut", NOW, instance="host:1:a", not_before=until,
+                             pages_sent=2, unanswered=True)
+    again = store.get_reminder(row.id)
+    assert again is not None
+    assert (again.not_before, again.pages_sent, again.unanswered, again.attempts) == (
+        until, 2, 1, 1)
+    store.claim_leased([row.id], "host:1:a", 30, NOW)
+    assert store.retry_later(row.id, "database error", NOW, instance="host:1:a",
+                             attempted=False)  # a give-back leaves them as they were
+    again = store.get_reminder(row.id)
+    assert again is not None
+    assert (again.not_before, again.pages_sent, again.unanswered) == (until, 2, 1)
+
+
 def test_give_back_leaves_rows_another_instance_holds_now(store: Store) -> None:
     """An instance kept from giving rows back tries again later: what its lease lost to
     another instance meanwhile (in flight there) stays with that one."""
