@@ -432,8 +432,9 @@ def render_overdue(t: Translator, timetable: Timetable, cycle: int, facts: Facts
     lines = ["<b>" + t.gettext("Overdue and silent, cycle {year}").format(year=cycle) + "</b>"]
     lines.append("<b>" + t.gettext("Missed the cutoff") + "</b>")
     lines += missed or [t.gettext("none")]
-    lines.append("<b>" + t.gettext("Cutoff within {n} days, no report yet").format(
-        n=soon_days) + "</b>")
+    lines.append("<b>" + t.ngettext("Cutoff within {n} day, no report yet",
+                                    "Cutoff within {n} days, no report yet",
+                                    soon_days).format(n=soon_days) + "</b>")
     lines += approaching or [t.gettext("none")]
     return "\n".join(lines)
 

@@ -309,7 +309,8 @@ def capabilities(t: Translator, caller: Caller, example: int = 7) -> str:
     rules = [t.gettext("Edited messages are not recorded: send a new report instead."),
              t.gettext("Forwarded messages are never read as reports or commands.")]
     if caller.units:
-        rules += [t.gettext("A reply to a reminder counts for that reminder's year."),
+        rules += [t.gettext("A reply or a button under a reminder or notice counts for that "
+                            "message's year; a report counts from when you sent it."),
                   t.gettext("The same report sent twice within a minute (a button, /report or "
                             "a reply) counts once; thanks, emoji and questions are never kept "
                             "as a note."),

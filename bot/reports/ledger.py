@@ -435,6 +435,7 @@ FAILURES = (  # (what the stored reason contains, lower case; what it means)
     ("upgraded to a supergroup", N_("the group became a supergroup")),
     ("chat migrated", N_("the group became a supergroup")),
     ("message is too long", N_("the message was too long for Telegram")),
+    ("did not answer", N_("Telegram did not answer twice; the message may have arrived")),
     ("gave up after", N_("network errors: the bot gave up after several attempts")),
     ("timed out", N_("network error: Telegram did not answer in time")),
     ("internal error", N_("an error in the bot (its log has the details)")),

@@ -416,3 +416,27 @@ async def test_nobody_reviews_their_own_units_report(harness: Harness, decision:
     await harness.press(other_leader, theirs["message_id"], next(
         d for d in button_data(theirs) if d.split("|")[4] == "c"))
     assert [r.decision for r in harness.store.reviews(2026, 15).values()] == ["confirmed"]
+
+
+async def test_help_states_the_cycle_and_time_rules(harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    shown = texts(await harness.command(ECOLOGY, "help"))
+    assert "计入该消息所属年度" in shown and "以您发出消息的时间为准" in shown
+    await harness.enrol(LEADER, None, "admin")
+    assert "/invites" in texts(await harness.command(LEADER, "help"))
+
+
+async def test_a_file_question_under_last_years_notice_opens_last_years_task(
+        harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    harness.clock.set(dt.datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))
+    await dispatch_due(harness.app)  # the overdue notice lists several tasks
+    notice = next(m for m in reversed(harness.api.bot_messages(ECOLOGY))
+                  if len([d for d in button_data(m) if d.startswith("t|")]) > 1)
+    harness.clock.set(dt.datetime(2027, 1, 4, 10, 0, tzinfo=SHANGHAI))
+    harness.api.send_document(ECOLOGY, "验收报告.pdf", b"x",
+                              reply_to_message_id=notice["message_id"])
+    await harness.pump()
+    question = harness.api.bot_messages(ECOLOGY)[-1]
+    [shown] = await harness.press(ECOLOGY, question["message_id"], f"t|15|{ECO}")
+    assert f"r|15|d|2026|{ECO}" in button_data(shown)
