@@ -1405,6 +1405,30 @@ class Store:
                         row.acknowledged_by_telegram_id, row.acknowledged_at))
         return found
 
+    def acknowledged_among(self, pairs: Iterable[tuple[int, str, int]]
+                           ) -> dict[tuple[int, str, int], Acknowledgement]:
+        """The first acknowledgement of those of ``pairs`` (task, unit, cycle) acknowledged so
+        far: what the dispatcher reads again just before it sends acknowledgement reminders
+        (one indexed query per cycle).
+        """
+        by_cycle: dict[int, set[tuple[int, str]]] = {}
+        for task_id, unit_id, cycle in pairs:
+            by_cycle.setdefault(cycle, set()).add((task_id, unit_id))
+        found: dict[tuple[int, str, int], Acknowledgement] = {}
+        with self._session() as session:
+            for cycle, wanted in sorted(by_cycle.items()):
+                statement = (select(Reminder.task_id, Reminder.unit_id, Reminder.acknowledged_at,
+                                    Reminder.acknowledged_by_telegram_id)
+                             .where(col(Reminder.task_id).in_({t for t, _ in wanted}),
+                                    col(Reminder.unit_id).in_({u for _, u in wanted}),
+                                    Reminder.cycle == cycle,
+                                    col(Reminder.acknowledged_at).is_not(None))
+                             .order_by(col(Reminder.acknowledged_at), col(Reminder.id)))
+                for task_id, unit_id, at, by in session.exec(statement):
+                    if (task_id, unit_id) in wanted and at is not None and by:
+                        found.setdefault((task_id, unit_id, cycle), Acknowledgement(by, at))
+        return found
+
     # -- reviews, extensions, urges ----------------------------------------------------------
     def get_report(self, report_id: int) -> StatusReport | None:
         """The report with this id."""
