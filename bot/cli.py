@@ -84,12 +84,14 @@ def _unit_ref(unit: Unit) -> dict[str, str]:
 def _resolve_unit(timetable: Timetable, reference: str, t: Translator) -> Unit:
     unit = timetable.find_unit(reference)
     if unit is None:
+        from bot.render import units_meant  # here: the renderer is not needed for --help
+
         similar = timetable.similar_units(reference)
         if similar:
             raise CliError(t.gettext("Unknown unit {ref!r}; did you mean {units}? Give one by "
                                      "its id, name or alias ('duban units' lists them).").format(
-                ref=reference, units=t.gettext(" or ").join(
-                    f"{unit_label(t, u)} ({u.id})" for u in similar)), status=USAGE)
+                ref=reference, units=units_meant(
+                    t, [f"{unit_label(t, u)} ({u.id})" for u in similar])), status=USAGE)
         raise CliError(t.gettext("Unknown unit {ref!r}. Run 'duban units' to see ids, names and "
                                  "aliases.").format(ref=reference), status=USAGE)
     return unit
@@ -269,9 +271,15 @@ DELIVERY_STATES = {"pending": N_("pending"), "sending": N_("sending"), "sent": N
 
 def quiet_calendar_log() -> None:
     """Keep the calendar's English log warning out of the CLI: it prints its own, translated."""
-    calendar_log = logging.getLogger("schedules.calendar")
-    calendar_log.addHandler(logging.NullHandler())
-    calendar_log.propagate = False
+    quiet_log("schedules.calendar")
+
+
+def quiet_log(name: str) -> None:
+    """Keep logger ``name``'s English lines (meant for the bot's log) off a command's standard
+    error, where the command says the same in the reader's language."""
+    logger = logging.getLogger(name)
+    logger.addHandler(logging.NullHandler())
+    logger.propagate = False
 
 
 def warn_calendar_fallback(calendar: WorkingDayCalendar, t: Translator) -> None:
@@ -472,6 +480,10 @@ def _backup_error(exc: Exception, settings: Settings, t: Translator) -> CliError
             "with that version of duban.").format(path=details["path"],
                                                   revision=details["revision"],
                                                   head=head_revision()))
+    if exc.reason == "is_database":
+        return CliError(t.gettext(
+            "{path} is the database itself (or its journal); a backup there would be lost with "
+            "the next change. Name another file.").format(path=details["path"]))
     if exc.reason == "damaged":
         return CliError(t.gettext(
             "The copy failed SQLite's check ({error}): the database may be damaged; keep the "
@@ -504,7 +516,7 @@ def _db_restore(args: argparse.Namespace, settings: Settings, t: Translator) -> 
     source = Path(args.file)
     if not source.is_file():
         raise CliError(t.gettext("Cannot read {path}: there is no such file.").format(
-            path=source), status=USAGE)
+            path=source))  # a problem with files: 1, as README says
     with _no_bot_running(settings, t):
         try:
             info = restore_database(settings.resolved_database_url, source,
@@ -769,7 +781,9 @@ def cmd_export(args: argparse.Namespace, t: Translator) -> int:
         target = output_target(str(path), LEDGER, t)
     write_output(target, build_workbook(translator(t.language, settings.zone), timetable,
                                         data, today), t)
-    print(t.gettext("Wrote {path}: {count} reports of cycle {year}.").format(
+    print(t.ngettext("Wrote {path}: {count} report of cycle {year}.",
+                     "Wrote {path}: {count} reports of cycle {year}.",
+                     len(data.history)).format(
         path=target.shown(t), count=len(data.history), year=args.year)
         + target.replaced_note(t), file=target.report_stream)
     return 0
@@ -797,6 +811,7 @@ def cmd_chart(args: argparse.Namespace, t: Translator) -> int:
     t = translator(t.language, settings.zone)
     today = SystemClock(settings.zone).now().date()
     target = output_target(args.output, CHART, t, force=args.force)
+    quiet_log("bot.reports.charts")  # a missing font: drawn.problem says it, translated
     with database(settings, t) as store:
         record = collect(store, args.year)
     if unfollowed_cycle(record, today.year):
@@ -843,9 +858,10 @@ def cmd_ics(args: argparse.Namespace, t: Translator) -> int:
     events = feed_events(timetable, year, [unit.id], calendar, settings.zone, facts=facts)
     warn_calendar_fallback(calendar, t)
     write_output(target, build_calendar(t, timetable, events, year, now, unit_label(t, unit)), t)
-    print(t.gettext("Wrote {path}: {count} events of {unit} in cycle {year}.").format(
-        path=target.shown(t), count=len(live_events(events)), unit=unit_label(t, unit),
-        year=year)
+    count = len(live_events(events))
+    print(t.ngettext("Wrote {path}: {count} event of {unit} in cycle {year}.",
+                     "Wrote {path}: {count} events of {unit} in cycle {year}.", count).format(
+        path=target.shown(t), count=count, unit=unit_label(t, unit), year=year)
         + target.replaced_note(t), file=target.report_stream)
     return 0
 

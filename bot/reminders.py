@@ -311,23 +311,31 @@ class _Batches(Generic[Item, R]):
 async def _claim_batch(run: _Run, messages: list[list[int]]) -> list[list[Any]]:
     """Lease the rows of several messages at once (retried while the database is down), then
     read again the latest reports of every unit that reported since the run's facts were read
-    (a report may come in while the run sends; usually none did: one indexed query). When that
-    read fails, the claimed rows are given back (nothing went out) and nothing is sent.
+    (a report may come in while the run sends; usually none did: one indexed query), and
+    whether the claimed acknowledgement reminders' tasks were acknowledged meanwhile (收到
+    pressed during the run). When that read fails, the claimed rows are given back (nothing
+    went out) and nothing is sent.
+
+    The mark (the newest report id before the facts were read) does not move during the run:
+    on PostgreSQL ids are taken when a report is inserted but seen when it commits, so a report
+    with a lower id than one already read may still come in.
     """
     store = run.services.store
     claimed = await _with_database(run, store.claim_messages, messages, run.instance,
                                    run.lease_seconds, run.now, patience=run.claim_patience)
     cycles = set(run.facts)
+    asked = {(row.task_id, row.unit_id, row.cycle) for rows in claimed for row in rows
+             if row.kind == ReminderKind.ACKNOWLEDGE.value and row.cycle in cycles}
 
-    def read() -> tuple[int, dict[int, dict[tuple[int, str], Any]]]:
-        newest, touched = store.reports_after(run.report_mark)
+    def read() -> tuple[dict[int, dict[tuple[int, str], Any]], dict[tuple[int, str, int], Any]]:
+        _, touched = store.reports_after(run.report_mark)
         fresh: dict[int, dict[tuple[int, str], Any]] = defaultdict(dict)
         for cycle, unit_id in sorted({(c, u) for _, u, c in touched if c in cycles}):
             fresh[cycle].update(store.latest_reports(cycle, None, unit_id))
-        return newest, fresh
+        return fresh, store.acknowledged_among(asked) if asked else {}
 
     try:
-        newest, fresh = await run.services.bulk_db(read)
+        fresh, acknowledged = await run.services.bulk_db(read)
     except Exception as exc:
         if not is_transient_database_error(exc):
             raise
@@ -336,7 +344,10 @@ async def _claim_batch(run: _Run, messages: list[list[int]]) -> list[list[Any]]:
     for cycle, reports in fresh.items():
         known = run.facts[cycle]
         run.facts[cycle] = dataclasses.replace(known, reports={**known.reports, **reports})
-    run.report_mark = max(run.report_mark, newest)
+    for (task_id, unit_id, cycle), acknowledgement in acknowledged.items():
+        known = run.facts[cycle]
+        run.facts[cycle] = dataclasses.replace(known, acknowledgements={
+            **known.acknowledgements, (task_id, unit_id): acknowledgement})
     return claimed
 
 

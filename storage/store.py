@@ -144,6 +144,8 @@ class Enrolment:
     role: str
     unit_id: str | None
     units: tuple[str, ...]
+    invite_code: str = ""
+    invite_created_by: int | None = None  # the admin who made the link (None: the CLI)
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -518,7 +520,40 @@ class Store:
                        col(Membership.active).is_(True))
                 .order_by(col(Membership.id))))
             return Enrolment(person=person, role=invite.role, unit_id=invite.unit_id,
-                             units=tuple(units))
+                             units=tuple(units), invite_code=invite.code,
+                             invite_created_by=invite.created_by)
+
+    def open_invites(self, now: dt.datetime) -> list[Invite]:
+        """Invites that can still be used (not used, not expired), newest first."""
+        now = _utc(now, "now")
+        statement = (select(Invite)
+                     .where(col(Invite.used_at).is_(None), col(Invite.expires_at) > now)
+                     .order_by(col(Invite.created_at).desc(), col(Invite.code)))
+        with self._session() as session:
+            return list(session.exec(statement))
+
+    def cancel_invite(self, code_start: str, now: dt.datetime,
+                      actor: int | None = None) -> list[Invite]:
+        """Cancel the one open invite whose code begins with ``code_start``: it expires now
+        (audit ``invite.cancelled``), and opening its link says it has expired.
+
+        Returns:
+            The open invites the start matches: one (cancelled now), none, or several (nothing
+            is cancelled: a longer start is needed).
+        """
+        now = _utc(now, "now")
+        if not code_start or not INVITE_CODE_PATTERN.fullmatch(code_start):
+            return []
+        with self._session() as session, session.begin():
+            found = list(session.exec(
+                select(Invite)
+                .where(col(Invite.code).startswith(code_start, autoescape=True),
+                       col(Invite.used_at).is_(None), col(Invite.expires_at) > now)))
+            if len(found) == 1:
+                found[0].expires_at = now
+                _audit(session, now, "invite.cancelled", f"invite:{found[0].code}",
+                       actor=actor, role=found[0].role, unit_id=found[0].unit_id)
+            return found
 
     def record_failed_enrolment(self, telegram_user_id: int, reason: str,
                                 now: dt.datetime) -> None:
@@ -1368,6 +1403,30 @@ class Store:
                 if row.acknowledged_at is not None and row.acknowledged_by_telegram_id:
                     found.setdefault((row.task_id, row.unit_id), Acknowledgement(
                         row.acknowledged_by_telegram_id, row.acknowledged_at))
+        return found
+
+    def acknowledged_among(self, pairs: Iterable[tuple[int, str, int]]
+                           ) -> dict[tuple[int, str, int], Acknowledgement]:
+        """The first acknowledgement of those of ``pairs`` (task, unit, cycle) acknowledged so
+        far: what the dispatcher reads again just before it sends acknowledgement reminders
+        (one indexed query per cycle).
+        """
+        by_cycle: dict[int, set[tuple[int, str]]] = {}
+        for task_id, unit_id, cycle in pairs:
+            by_cycle.setdefault(cycle, set()).add((task_id, unit_id))
+        found: dict[tuple[int, str, int], Acknowledgement] = {}
+        with self._session() as session:
+            for cycle, wanted in sorted(by_cycle.items()):
+                statement = (select(Reminder.task_id, Reminder.unit_id, Reminder.acknowledged_at,
+                                    Reminder.acknowledged_by_telegram_id)
+                             .where(col(Reminder.task_id).in_({t for t, _ in wanted}),
+                                    col(Reminder.unit_id).in_({u for _, u in wanted}),
+                                    Reminder.cycle == cycle,
+                                    col(Reminder.acknowledged_at).is_not(None))
+                             .order_by(col(Reminder.acknowledged_at), col(Reminder.id)))
+                for task_id, unit_id, at, by in session.exec(statement):
+                    if (task_id, unit_id) in wanted and at is not None and by:
+                        found.setdefault((task_id, unit_id, cycle), Acknowledgement(by, at))
         return found
 
     # -- reviews, extensions, urges ----------------------------------------------------------

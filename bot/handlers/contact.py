@@ -1237,9 +1237,12 @@ async def evidence(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         rows = [[InlineKeyboardButton(f"{task} · " + _title(services, task),
                                       callback_data=f"t|{task}|{unit}")]
                 for task, unit, _ in targets[:MAX_TASK_BUTTONS]]
-        await reply(message, t.gettext(
+        asked = await reply(message, t.gettext(
             "This reminder lists several tasks: open the one the file is for, then send the "
             "file again as a reply to that task."), t, InlineKeyboardMarkup(rows))
+        if asked is not None:  # its task buttons are the reminder's cycles
+            await services.db(services.store.record_notice_messages, message.chat_id, asked,
+                              targets[:MAX_TASK_BUTTONS], "question", services.now())
         return
     else:
         await reply(message, t.gettext(

@@ -481,6 +481,31 @@ async def test_429_is_honoured_and_the_message_goes_once(harness: Harness) -> No
     assert [tasks_of(m) for m in reminders_in(harness, AGRI)] == [[7, 11, 23]]
 
 
+async def test_an_acknowledgement_during_the_run_stops_its_reminder(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """收到 pressed after the run read its facts, before it claims: the acknowledgement
+    reminder is skipped, as one pressed before the run is."""
+    harness.clock.set(at(10, 1))
+    await enrol_agri(harness)
+    store = harness.store
+    await run_at(harness, at(10, 1, 8))  # plans
+    ack = min((r for r in rows_of(store, AGRI) if r.kind == "ack"), key=lambda r: r.due_at)
+    first_before = min((r for r in rows_of(store, AGRI, ack.task_id) if r.kind == "before"),
+                       key=lambda r: r.due_at)
+    await run_at(harness, first_before.due_at.astimezone(SHANGHAI))
+    reminder = reminders_in(harness, AGRI)[-1]
+    claim = store.claim_messages
+
+    def press_then_claim(*args: Any) -> Any:
+        store.acknowledge_message(AGRI, reminder["message_id"], AGRI, ack.due_at)
+        return claim(*args)
+
+    monkeypatch.setattr(store, "claim_messages", press_then_claim)
+    await run_at(harness, ack.due_at.astimezone(SHANGHAI))
+    row = store.get_reminder(ack.id or 0)
+    assert row is not None and (row.state, row.reason) == ("skipped", ACKNOWLEDGED)
+
+
 @pytest.mark.parametrize("error_code", [500, 502])
 async def test_server_errors_retry_with_back_off(harness: Harness, error_code: int) -> None:
     await enrol_agri(harness)

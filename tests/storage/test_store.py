@@ -931,6 +931,11 @@ def test_acknowledging_a_message_acknowledges_every_task_it_lists(units: Store) 
     units.acknowledge_message(3003, 40, 3003, later + dt.timedelta(hours=1))
     assert units.acknowledgements(2025, 7) == {(7, "jxj"): Acknowledgement(2002, later)}
     assert [e.action for e in units.audit_log(limit=4)] == ["reminder.acknowledged"] * 4
+    # the dispatcher's question just before it sends acknowledgement reminders
+    assert units.acknowledged_among([(7, "jxj", 2025), (9, "jxj", 2025), (8, "fgw", 2025),
+                                     (7, "jxj", 2024)]) == {
+        (7, "jxj", 2025): Acknowledgement(2002, later)}
+    assert units.acknowledged_among([]) == {}
 
 
 def test_a_report_is_reviewed_once_and_only_while_it_is_the_latest(units: Store) -> None:
