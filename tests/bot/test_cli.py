@@ -118,7 +118,6 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
         (("invite", "--unit", "各镇政府", "--bot-username", "x"), "各镇政府"),
         (("invite", "--unit", "生态环境局"), "--bot-username"),
         (("invite", "--unit", "生态环境局", "--bot-username", "b"), "'b'"),
-        (("export", "--year", "2026", "-o", "/no/such/dir/x.xlsx"), "/no/such/dir"),
         (("remind", "--at", "2026-11-16T09:00"), "--dry-run"),
         (("remind", "--dry-run", "--at", "tomorrow"), "tomorrow"),
         (("nonsense",), "nonsense"),
@@ -128,6 +127,10 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
         assert result.returncode == 2, (args, result.stderr)
         assert named in result.stderr, (args, result.stderr)
         no_traceback(result)
+    # a missing folder is a problem with files (README: 1), found before any database too
+    folder = duban("export", "--year", "2026", "-o", "/no/such/dir/x.xlsx", cwd=tmp_path)
+    assert folder.returncode == 1 and "/no/such/dir" in folder.stderr, folder.stderr
+    no_traceback(folder)
     assert not (tmp_path / "var").exists()  # no database made for a wrong command line
 
 
