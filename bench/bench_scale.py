@@ -175,6 +175,8 @@ def load_postgres(url: str, timetable: Timetable, cycles: tuple[int, ...],
         raw = store.engine.raw_connection()
         try:
             cursor = raw.cursor()
+            # the store's connections stop a statement after 30 s; loading 1.3M rows takes longer
+            cursor.execute("SET statement_timeout = 0")
             with cursor.copy(f"COPY status_report ({', '.join(COLUMNS)}) FROM STDIN") as copy:
                 for row in report_rows(timetable, cycles, per_pair):
                     copy.write_row(row)
@@ -182,6 +184,7 @@ def load_postgres(url: str, timetable: Timetable, cycles: tuple[int, ...],
         finally:
             raw.close()
         with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("SET statement_timeout = 0"))
             conn.execute(text("VACUUM ANALYZE"))
         return time.perf_counter() - start
     finally:

@@ -84,12 +84,14 @@ def _unit_ref(unit: Unit) -> dict[str, str]:
 def _resolve_unit(timetable: Timetable, reference: str, t: Translator) -> Unit:
     unit = timetable.find_unit(reference)
     if unit is None:
+        from bot.render import units_meant  # here: the renderer is not needed for --help
+
         similar = timetable.similar_units(reference)
         if similar:
             raise CliError(t.gettext("Unknown unit {ref!r}; did you mean {units}? Give one by "
                                      "its id, name or alias ('duban units' lists them).").format(
-                ref=reference, units=t.gettext(" or ").join(
-                    f"{unit_label(t, u)} ({u.id})" for u in similar)), status=USAGE)
+                ref=reference, units=units_meant(
+                    t, [f"{unit_label(t, u)} ({u.id})" for u in similar])), status=USAGE)
         raise CliError(t.gettext("Unknown unit {ref!r}. Run 'duban units' to see ids, names and "
                                  "aliases.").format(ref=reference), status=USAGE)
     return unit
@@ -432,11 +434,15 @@ def _where(settings: Settings) -> str:
 
 
 def _counts_text(t: Translator, counts: dict[str, int]) -> str:
-    return t.gettext("{people} people, {invites} invitations, {groups} groups, {reports} "
-                     "reports, {reminders} reminders").format(
-        people=counts.get("person", 0), invites=counts.get("invite", 0),
-        groups=counts.get("leadership_chat", 0), reports=counts.get("status_report", 0),
-        reminders=counts.get("reminder", 0))
+    """What a database holds, each count with its word in the right plural form."""
+    people, invites, groups, reports, reminders = (counts.get(table, 0) for table in (
+        "person", "invite", "leadership_chat", "status_report", "reminder"))
+    return t.gettext("{people}, {invites}, {groups}, {reports}, {reminders}").format(
+        people=t.ngettext("{n} person", "{n} people", people).format(n=people),
+        invites=t.ngettext("{n} invitation", "{n} invitations", invites).format(n=invites),
+        groups=t.ngettext("{n} group", "{n} groups", groups).format(n=groups),
+        reports=t.ngettext("{n} report", "{n} reports", reports).format(n=reports),
+        reminders=t.ngettext("{n} reminder", "{n} reminders", reminders).format(n=reminders))
 
 
 def _backup_error(exc: Exception, settings: Settings, t: Translator) -> CliError:

@@ -17,7 +17,7 @@ from html import escape, unescape
 from typing import Protocol
 
 from bot.i18n import N_, Translator
-from schedules.model import Role, Task, Timetable, Unit, UnitKind
+from schedules.model import SIMILAR_UNITS, Role, Task, Timetable, Unit, UnitKind
 from schedules.progress import ReportLike
 from schedules.text import visible_text
 from schedules.workflow import (
@@ -97,8 +97,19 @@ def similar_units_text(t: Translator, timetable: Timetable, reference: str) -> s
     similar = timetable.similar_units(reference)
     if not similar:
         return ""
-    return " " + t.gettext("Did you mean {units}?").format(units=t.gettext(" or ").join(
-        f"{unit_name(t, u)} ({escape(u.id)})" for u in similar))
+    return " " + t.gettext("Did you mean {units}?").format(units=units_meant(
+        t, [f"{unit_name(t, u)} ({escape(u.id)})" for u in similar]))
+
+
+def units_meant(t: Translator, labels: Sequence[str]) -> str:
+    """The first :data:`SIMILAR_UNITS` of ``labels`` joined with "or", and how many more
+    matched (``镇`` matches the 14 towns and 各镇政府)."""
+    shown = t.gettext(" or ").join(labels[:SIMILAR_UNITS])
+    more = len(labels) - SIMILAR_UNITS
+    if more <= 0:
+        return shown
+    return t.ngettext("{units}, or {n} more unit", "{units}, or {n} more units", more).format(
+        units=shown, n=more)
 
 
 def status_label(t: Translator, status: str) -> str:

@@ -160,7 +160,8 @@ class CycleFacts:
         extensions: (task, unit) -> the unit's extension requests, oldest first.
         acknowledgements: (task, unit) -> the first acknowledgement.
         notes: (task, unit) -> the unit's latest report *with a note* (a later report without
-            one does not hide what the unit last wrote; every view shows it, with its date).
+            one does not hide what the unit last wrote; the views of one task or one unit show
+            it, with its date). Storage reads it with one task's or one unit's facts only.
 
     The facts are not changed once made: :func:`cycle_views` keeps the views it computed from
     them on the object (``views``), so that a summary, the overdue list and the charts asked of

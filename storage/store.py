@@ -1630,10 +1630,14 @@ class Store:
         return found or 0
 
     def _read_facts(self, cycle: int, task_id: int | None, unit_id: str | None) -> CycleFacts:
+        # The latest notes only for one task's or one unit's facts (the views that show notes):
+        # the whole cycle's summaries show none, and at 1,000 units a second pass over the
+        # cycle's reports would double the cost of reading its facts after every change.
+        narrow = task_id is not None or unit_id is not None
         return CycleFacts(cycle, self.latest_reports(cycle, task_id, unit_id),
                           self.reviews(cycle, task_id), self.extensions(cycle, task_id),
                           self.acknowledgements(cycle, task_id),
-                          self.latest_notes(cycle, task_id, unit_id))
+                          self.latest_notes(cycle, task_id, unit_id) if narrow else {})
 
     # -- audit -----------------------------------------------------------------------------
     def audit_log(self, limit: int = 100, action: str | None = None) -> list[AuditEntry]:

@@ -95,6 +95,7 @@ from schedules.commands import (
     parse_report_text,
 )
 from schedules.feeds import feed_events
+from schedules.model import UnitKind
 from schedules.numbers import foreign_digits, is_bare_number, parse_number, parse_percent
 from schedules.planning import cycle_cutoff
 from schedules.progress import carried_progress, cycle_is_open, deliverers, is_closed
@@ -195,9 +196,11 @@ async def my_tasks(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
     t = caller.t
     cycle = services.cycle()
-    facts = await services.db(services.store.cycle_facts, cycle)
     for unit_id in caller.units:
         unit = services.timetable.unit(unit_id)
+        # the unit's own facts, with its latest notes (a group's tasks: every unit's)
+        facts = await services.db(services.store.cycle_facts, cycle, None,
+                                  None if unit.kind is UnitKind.GROUP else unit_id)
         text = render_unit(t, services.timetable, unit, cycle, facts, services.today())
         open_tasks = [task.id for task, _ in services.timetable.tasks_for_unit(unit_id)
                       if not is_closed(task, cycle)]

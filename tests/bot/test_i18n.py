@@ -83,8 +83,6 @@ COUNTED = re.compile(r"\{(n|count|days|done|reminded|others)\} (\w+ )?(days?|tas
 MANY_COUNTS = {  # several counts in one line, each always many: no single plural form fits
     "Timetable reloaded: {tasks} tasks, {units} units. Reminders are re-planned at the next run.",
     "{path}: OK: {tasks} tasks, {units} units, {measures} measures.",
-    "{people} people, {invites} invitations, {groups} groups, {reports} reports, "
-    "{reminders} reminders",
 }
 
 
@@ -129,3 +127,14 @@ def test_an_empty_cycle_is_nothing_to_report_on_in_chinese_too() -> None:
     chinese = unfollowed_cycle_text(translator("zh_Hans"), 2020, 2026)
     assert "因此无可报告" in chinese and "通报" not in chinese
     assert "nothing to report on" in unfollowed_cycle_text(translator("en"), 2020, 2026)
+
+
+def test_a_databases_counts_take_the_singular_for_one() -> None:
+    """duban db backup/restore said '1 groups'."""
+    from bot.cli import _counts_text
+
+    counts = {"person": 1, "invite": 0, "leadership_chat": 1, "status_report": 2, "reminder": 1}
+    assert _counts_text(translator("en"), counts) == (
+        "1 person, 0 invitations, 1 group, 2 reports, 1 reminder")
+    assert _counts_text(translator("zh_Hans"), counts) == (
+        "1 人、0 个邀请、1 个群组、2 条报告、1 条提醒")
