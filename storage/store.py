@@ -969,7 +969,8 @@ class Store:
         candidates are locked with ``SELECT ... FOR UPDATE SKIP LOCKED``, so racing instances
         never wait for one another; on SQLite the ``UPDATE`` takes the single writer's lock.
         The lease ends ``lease_seconds`` after the database's clock (:meth:`database_now`),
-        never the caller's, so that instances whose clocks differ agree on it.
+        never the caller's, so that instances whose clocks differ agree on it; a row whose
+        back-off (``not_before``, :meth:`retry_later`) has not ended by that clock is not taken.
 
         Args:
             messages: each message's deliveries (a row belongs to one message).
@@ -987,14 +988,20 @@ class Store:
         now = _utc(now, "now")
         with self._session() as session, session.begin():
             until = self._database_now(session) + dt.timedelta(seconds=lease_seconds)
+            database_now = until - dt.timedelta(seconds=lease_seconds)
+            # a row backing off (``not_before``, written on the database's clock) is not
+            # claimable before its time, whatever the caller's clock or due list says
+            ready = col(Reminder.not_before).is_(None) | (
+                col(Reminder.not_before) <= database_now)
             candidates = select(Reminder.id).where(col(Reminder.id).in_(ids),
-                                                   Reminder.state == ReminderState.PENDING)
+                                                   Reminder.state == ReminderState.PENDING,
+                                                   ready)
             if self.engine.dialect.name == "postgresql":
                 candidates = candidates.with_for_update(skip_locked=True)
             claimed = {row.id: row for row in session.execute(
                 update(Reminder)
                 .where(col(Reminder.id).in_(candidates.scalar_subquery()),
-                       col(Reminder.state) == ReminderState.PENDING)
+                       col(Reminder.state) == ReminderState.PENDING, ready)
                 .values(state=ReminderState.SENDING, claimed_at=now, claimed_by=instance,
                         lease_until=until)
                 .returning(Reminder)
@@ -1228,7 +1235,7 @@ class Store:
 
     def retry_later(self, reminder_id: int, reason: str, now: dt.datetime, *,
                     instance: str = "", attempted: bool = True,
-                    not_before: dt.datetime | None = None, pages_sent: int | None = None,
+                    back_off: dt.timedelta | None = None, pages_sent: int | None = None,
                     unanswered: bool = False) -> bool:
         """Put a delivery ``instance`` holds back to pending (a transient error).
 
@@ -1240,16 +1247,19 @@ class Store:
                 claimed since is left to that instance (:func:`_held_by`).
             attempted: Telegram was asked and failed: counts an attempt toward the give-up
                 limit. False for a give-back before any request (the database failed).
-            not_before: the end of its back-off, kept in the row so that every instance (and
-                this one after a restart) waits for it; None leaves the row's as it is.
+            back_off: how long to wait before the next try. Its end is kept in the row
+                (``not_before``) on the database's clock (:meth:`database_now`), like leases,
+                so that every instance (and this one after a restart), whatever its own clock,
+                waits for it; :meth:`claim_messages` refuses the row until then. None leaves
+                the row's as it is.
             pages_sent: how many pages of its message Telegram accepted (a later try sends
                 from the next one); None leaves the row's as it is.
             unanswered: Telegram did not answer the send in time (it may have delivered it):
                 counted in ``unanswered``.
         """
         counted: dict[str, Any] = {"attempts": col(Reminder.attempts) + 1} if attempted else {}
-        if not_before is not None:
-            counted["not_before"] = _utc(not_before, "not_before")
+        if back_off is not None:
+            counted["not_before"] = self.database_now() + back_off
         if pages_sent is not None:
             counted["pages_sent"] = pages_sent
         if unanswered:

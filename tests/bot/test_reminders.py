@@ -507,6 +507,7 @@ async def test_an_acknowledgement_during_the_run_stops_its_reminder(
 
 
 @pytest.mark.parametrize("error_code", [500, 502])
+@pytest.mark.usefixtures("database_follows_clock")
 async def test_server_errors_retry_with_back_off(harness: Harness, error_code: int) -> None:
     await enrol_agri(harness)
     harness.app.bot_data["quick_retry_scale"] = 0.01
@@ -526,6 +527,30 @@ async def test_server_errors_retry_with_back_off(harness: Harness, error_code: i
     stored = [harness.store.get_reminder(r.id) for r in rows]
     assert {(r.state, r.message_id) for r in stored if r is not None} == {
         ("sent", reminders_in(harness, AGRI)[0]["message_id"])}
+
+
+@pytest.mark.parametrize("skew_minutes", [11, -11])
+async def test_the_back_off_is_judged_by_the_database_clock(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch, skew_minutes: int) -> None:
+    """Two instances whose clocks differ by 11 minutes (no NTP): the one that did not send
+    waits for the back-off the first one wrote, by the database's clock, neither sending at
+    once (its clock ahead) nor waiting 11 minutes too long (its clock behind)."""
+    await enrol_agri(harness)
+    harness.app.bot_data["quick_retry_scale"] = 0.01
+    database = {"ahead": dt.timedelta(0)}  # the database's clock minus the instance's
+    monkeypatch.setattr(harness.store, "_database_now", lambda session: (
+        harness.clock.now() + database["ahead"]).astimezone(dt.UTC))
+    harness.api.fail_next("sendMessage", 500, times=3)  # beyond the quick retries
+    first = at(11, 17) + dt.timedelta(minutes=12)  # due since 09:00 by either clock
+    report = await run_at(harness, first)
+    assert len(report.retried) == 3
+    skew = dt.timedelta(minutes=skew_minutes)
+    database["ahead"] = -skew  # from here on, an instance whose clock is off by ``skew``
+    within = await run_at(harness, first + dt.timedelta(seconds=30) + skew)  # backing off
+    assert within.sent == [] and sorted(within.waiting) == sorted(report.retried)
+    after = await run_at(harness, first + dt.timedelta(seconds=65) + skew)  # 5 s after it ended
+    assert sorted(after.sent) == sorted(report.retried)
+    assert [tasks_of(m) for m in reminders_in(harness, AGRI)] == [[7, 11, 23]]
 
 
 @pytest.mark.parametrize("error_code", [500, 502])
@@ -587,6 +612,7 @@ async def test_a_page_that_failed_is_sent_again_not_the_pages_before_it(
     assert tasks_of(last) == [7, 11, 23]  # the keyboard on the last page
 
 
+@pytest.mark.usefixtures("database_follows_clock")
 async def test_a_later_run_sends_the_pages_telegram_did_not_accept(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     await enrol_agri(harness)
@@ -602,6 +628,7 @@ async def test_a_later_run_sends_the_pages_telegram_did_not_accept(
     assert len(firsts) == 3 and firsts.count("第0行") == 1
 
 
+@pytest.mark.usefixtures("database_follows_clock")
 async def test_a_send_telegram_did_not_answer_is_tried_again_once(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     """Telegram delivered the message but its answer did not come back in time (a read
@@ -635,6 +662,7 @@ async def test_a_send_telegram_did_not_answer_is_tried_again_once(
     assert len(reminders_in(harness, AGRI)) == 2
 
 
+@pytest.mark.usefixtures("database_follows_clock")
 async def test_the_back_off_holds_after_a_restart(harness: Harness,
                                                   restart: Restart) -> None:
     """The back-off is kept in the rows: a restarted bot (or another instance) waits too."""
@@ -652,6 +680,7 @@ async def test_the_back_off_holds_after_a_restart(harness: Harness,
     assert sorted(later.sent) == sorted(report.retried)
 
 
+@pytest.mark.usefixtures("database_follows_clock")
 async def test_a_row_that_keeps_failing_is_given_up_and_admins_are_told(
         harness: Harness) -> None:
     await enrol_agri(harness)
@@ -676,6 +705,7 @@ async def test_a_row_that_keeps_failing_is_given_up_and_admins_are_told(
     assert reminders_in(harness, AGRI) == []
 
 
+@pytest.mark.usefixtures("database_follows_clock")
 async def test_lease_expiries_and_give_backs_leave_every_telegram_try(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     """Only a request Telegram failed counts toward the give-up limit: a row that went
