@@ -388,6 +388,19 @@ class Store:
                    unit_id=unit_id, reason=reason)
             return True
 
+    def caller(self, telegram_user_id: int) -> tuple[Person | None, list[str]]:
+        """:meth:`get_person` and :meth:`units_of` in one session: who sent an update (every
+        update asks)."""
+        statement = (select(Membership.unit_id)
+                     .where(Membership.telegram_user_id == telegram_user_id,
+                            col(Membership.active).is_(True))
+                     .order_by(col(Membership.id)))
+        with self._session() as session:
+            person = _person(session, telegram_user_id)
+            if person is None or not person.active:
+                return person, []
+            return person, list(session.exec(statement))
+
     def units_of(self, telegram_user_id: int) -> list[str]:
         """The unit ids an active person serves now, in the order they joined them."""
         statement = (select(Membership.unit_id)

@@ -102,6 +102,7 @@ from schedules.workflow import (
     EXTENSION_PENDING,
     NOT_THIS_CYCLE,
     PAST_DATE,
+    CycleFacts,
     Phase,
     UnitState,
     extension_refusal,
@@ -369,14 +370,20 @@ async def _fill_in(services: Services, caller: Caller, draft: Draft) -> Draft:
     if draft.unit_id is not None and draft.cycle is None:
         current = services.cycle()
         previous = current - 1
-        latest = await services.db(services.store.latest_reports, previous, task_id,
-                                   draft.unit_id)
-        before = latest.get((task_id, draft.unit_id))
-        reminded = before is None and await services.db(
-            services.store.was_reminded, task_id, draft.unit_id, previous)
         task = services.timetable.task(task_id)
-        still_open = (previous >= FIRST_CYCLE and cycle_is_open(
-            services.timetable, task, previous, before.status if before else None, reminded))
+        store, unit_id = services.store, draft.unit_id
+
+        def last_year() -> tuple[StatusReport | None, bool]:
+            """The unit's latest report on the task last year, and whether it was reminded
+            (one worker-thread call)."""
+            before = store.latest_reports(previous, task_id, unit_id).get((task_id, unit_id))
+            return before, before is None and store.was_reminded(task_id, unit_id, previous)
+
+        still_open = False
+        if previous >= FIRST_CYCLE and cycle_cutoff(services.timetable, task, previous):
+            before, reminded = await services.db(last_year)
+            still_open = cycle_is_open(services.timetable, task, previous,
+                                       before.status if before else None, reminded)
         if not still_open:
             draft = dataclasses.replace(draft, cycle=current)
         else:
@@ -480,19 +487,28 @@ async def record_report(services: Services, caller: Caller, task_id: int, unit_i
                         message_id: int | None) -> Recorded | str:
     """Store a report the workflow allows; otherwise the refusal, in the caller's language."""
     t = caller.t
-    timetable = services.timetable
+    timetable, store = services.timetable, services.store
     task = timetable.task(task_id)
-    facts = await services.db(services.store.cycle_facts, cycle, task_id, unit_id)
-    before = unit_state(timetable, task, unit_id, facts, services.today())
-    refusal = report_refusal(before)
-    if refusal:
+    today, now = services.today(), services.now()
+
+    def check_and_store() -> tuple[CycleFacts, UnitState, str, tuple[StatusReport, bool] | None]:
+        """The workflow's check on the cycle's facts, then the report appended if it is
+        allowed: one worker-thread call (the check is pure)."""
+        facts = store.cycle_facts(cycle, task_id, unit_id)
+        before = unit_state(timetable, task, unit_id, facts, today)
+        refusal = report_refusal(before)
+        if refusal:
+            return facts, before, refusal, None
+        carried = carried_progress(status, percent, facts.reports.get((task_id, unit_id)))
+        return facts, before, "", store.add_report_once(
+            task_id, unit_id, cycle, status, carried, note, caller.telegram_user_id, now,
+            source, message_id, REPEAT_WINDOW if source == "button" else None)
+
+    facts, before, refusal, stored = await services.db(check_and_store)
+    if stored is None:
         return t.gettext(refusal).format(number=task_id, year=cycle,
                                          unit=unit_name(t, timetable.unit(unit_id)))
-    percent = carried_progress(status, percent, facts.reports.get((task_id, unit_id)))
-    report, new = await services.db(
-        services.store.add_report_once, task_id, unit_id, cycle, status, percent, note,
-        caller.telegram_user_id, services.now(), source, message_id,
-        REPEAT_WINDOW if source == "button" else None)
+    report, new = stored
     reports = {**facts.reports, (task_id, unit_id): report}
     after = unit_state(timetable, task, unit_id, dataclasses.replace(facts, reports=reports),
                        services.today())
