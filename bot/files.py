@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,8 +164,9 @@ def write_output(output: Output, data: bytes, t: Translator) -> None:
     """Write ``data`` to the output, whole or not at all.
 
     A file is written to a temporary file beside it (made with the usual permissions, the
-    umask applied), then renamed onto it. Without ``force`` a file that appeared meanwhile is
-    not replaced.
+    umask applied, or those of the file it replaces), then renamed onto it; a symbolic link is
+    followed (the file it points to is replaced). Without ``force`` a file that appeared
+    meanwhile is not replaced.
 
     Raises:
         CliError: the system refused (:func:`os_error_text`); no file is left half written.
@@ -175,11 +177,15 @@ def write_output(output: Output, data: bytes, t: Translator) -> None:
         sys.stdout.buffer.flush()
         return
     path = output.path
+    if path.is_symlink():  # replace the file the link points to, not the link
+        path = path.resolve()
     temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(descriptor, "wb") as file:
             file.write(data)
+        if path.exists():  # a replaced file keeps its permissions (a shared folder's group)
+            os.chmod(temporary, stat.S_IMODE(path.stat().st_mode))
         if not output.force and path.exists():
             raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path))
         os.replace(temporary, path)

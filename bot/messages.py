@@ -13,7 +13,14 @@ import logging
 from collections.abc import Iterator
 
 from telegram import Bot, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+)
 
 from bot.i18n import N_, Translator
 from bot.render import page_footer, paginate
@@ -148,16 +155,37 @@ def is_transient_telegram_error(error: BaseException | None) -> bool:
     return isinstance(error, (NetworkError, RetryAfter, Conflict))
 
 
+CHAT_CLOSED = ("chat not found", "not enough rights", "have no rights", "chat_write_forbidden",
+               "group chat was deactivated", "bot is not a member", "need administrator rights",
+               "peer_id_invalid", "chat_restricted", "topic_closed")
+"""What Telegram says (400) when the chat itself does not take the bot's messages: the group
+is gone, the bot was removed or muted there. Not the bot's fault, and no retry helps."""
+
+
+def chat_closed(error: BaseException) -> bool:
+    """Whether a send failed because the chat takes no message from the bot (gone, the bot
+    removed, blocked or muted: :data:`CHAT_CLOSED`), not because of what was sent."""
+    if isinstance(error, Forbidden):
+        return True
+    return isinstance(error, BadRequest) and any(
+        words in error.message.casefold() for words in CHAT_CLOSED)
+
+
 @contextlib.contextmanager
 def not_our_fault(chat_id: int, what: str) -> Iterator[None]:
     """Swallow (and log) the errors of one send that are the person's or the network's: the
-    person blocked the bot, Telegram keeps the chat busy (429 after the pacer's retries), the
-    network failed. A ``BadRequest`` is the bot's own fault (bad HTML, too long) and is raised.
+    person blocked the bot, the group is gone or the bot may not write there
+    (:func:`chat_closed`), Telegram keeps the chat busy (429 after the pacer's retries), the
+    network failed. Any other ``BadRequest`` is the bot's own fault (bad HTML, too long) and is
+    raised.
     """
     try:
         yield
-    except BadRequest:
-        raise
+    except BadRequest as exc:
+        if not chat_closed(exc):
+            raise
+        log.warning("chat %s does not take messages from the bot (%s dropped): %s", chat_id,
+                    what, exc.message)
     except Forbidden as exc:
         log.info("chat %s does not take messages from the bot (%s dropped): %s", chat_id,
                  what, exc)
@@ -172,8 +200,13 @@ async def reply(message: Message, text: str, t: Translator,
     """Answer ``message`` in its chat, paged; the last page's id, None when Telegram would not
     take it (see :func:`not_our_fault`: what the person sent is already handled)."""
     with not_our_fault(message.chat_id, "a reply"):
-        return await send_pages(message.get_bot(), message.chat_id, text, t, reply_markup,
-                                reply_to_message_id=message.message_id)
+        try:
+            return await send_pages(message.get_bot(), message.chat_id, text, t, reply_markup,
+                                    reply_to_message_id=message.message_id)
+        except ChatMigrated as exc:  # the group became a supergroup: answer there
+            log.info("chat %s moved to %s; the reply follows it", message.chat_id,
+                     exc.new_chat_id)
+            return await send_pages(message.get_bot(), exc.new_chat_id, text, t, reply_markup)
     return None
 
 

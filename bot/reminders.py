@@ -49,7 +49,14 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any, Generic, TypeVar
 
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import Application, ContextTypes
 
 from bot.i18n import Translator
@@ -227,10 +234,19 @@ async def _send_text(run: _Run, chat_id: int, text: str, t: Translator,
             page = page + "\n\n" + page_footer(t, index, len(pages))
         bulk: dict[str, Any] = {"rate_limit_args": BULK} if run.application.bot.rate_limiter \
             else {}
+        markup = reply_markup if index == len(pages) - 1 else None
         async with run.window.slot(priority + len(pages) - index - 1):
-            message = await run.application.bot.send_message(
-                chat_id, page, reply_markup=reply_markup if index == len(pages) - 1 else None,
-                **bulk)
+            try:
+                message = await run.application.bot.send_message(chat_id, page,
+                                                                 reply_markup=markup, **bulk)
+            except ChatMigrated as exc:  # a bound group became a supergroup: follow it
+                store = run.services.store
+                if await run.services.bulk_db(store.migrate_chat, chat_id, exc.new_chat_id,
+                                              run.now):
+                    log.info("leadership chat %s moved to %s", chat_id, exc.new_chat_id)
+                chat_id = exc.new_chat_id
+                message = await run.application.bot.send_message(chat_id, page,
+                                                                 reply_markup=markup, **bulk)
         run.chats_written.add(chat_id)
         message_id = message.message_id
     return message_id

@@ -92,6 +92,8 @@ class Services:
     calendar: WorkingDayCalendar = field(default_factory=WorkingDayCalendar)
 
     _db_slots: DatabaseSlots | None = field(default=None, init=False, repr=False)
+    closed_chats_told: dict[int, dt.date] = field(default_factory=dict, init=False, repr=False)
+    """Bound groups that took no notice, and the office day the admins were last told."""
 
     async def db(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run one short storage call in a worker thread so the event loop never blocks.

@@ -449,6 +449,7 @@ class BotApiStandIn:
         self._file_seq = 0
         self._callback_seq = 0
         self._faults: dict[str, list[_Fault]] = {}
+        self._refusing_chats: dict[int, tuple[int, str, dict[str, Any] | None]] = {}
         self._calls: list[ApiCall] = []
         self._transcript: list[TranscriptEvent] = []
         self._changed = asyncio.Event()
@@ -848,13 +849,15 @@ class BotApiStandIn:
     def send_media(
         self,
         user_id: int,
-        kind: Literal["voice", "video", "sticker", "video_note", "audio", "animation"],
+        kind: Literal["voice", "video", "sticker", "video_note", "audio", "animation", "dice",
+                      "poll", "venue", "game", "story"],
         reply_to_message_id: int | None = None,
         *,
         chat_id: int | None = None,
         token: str | None = None,
     ) -> JSONDict:
-        """The user sends a voice message, video, sticker... (no file is kept by the stand-in).
+        """The user sends a voice message, video, sticker, dice, poll... (no file is kept by the
+        stand-in).
 
         Returns:
             The created ``Message`` JSON.
@@ -869,6 +872,18 @@ class BotApiStandIn:
             "video_note": {**ident, "length": 240, "duration": 3},
             "sticker": {**ident, "type": "regular", "width": 512, "height": 512,
                         "is_animated": False, "is_video": False, "emoji": "👍"},
+            "dice": {"emoji": "🎲", "value": 3},
+            "poll": {"id": f"poll-{self._file_seq}", "question": "周五开会?",
+                     "options": [{"persistent_id": "1", "text": "是", "voter_count": 0},
+                                 {"persistent_id": "2", "text": "否", "voter_count": 0}],
+                     "total_voter_count": 0, "is_closed": False, "is_anonymous": True,
+                     "type": "regular", "allows_multiple_answers": False,
+                     "allows_revoting": True, "members_only": False},
+            "venue": {"location": {"latitude": 30.0, "longitude": 120.0},
+                      "title": "区政府", "address": "人民路1号"},
+            "game": {"title": "game", "description": "a game",
+                     "photo": [{**ident, "width": 64, "height": 64}]},
+            "story": {"chat": {"id": user_id, "type": "private"}, "id": self._file_seq},
         }
         return self._user_message(
             user_id, chat_id, reply_to_message_id, {kind: shapes[kind]}, kind=kind,
@@ -1226,6 +1241,23 @@ class BotApiStandIn:
         fault = _Fault(error_code, description, retry_after, times)
         self._faults.setdefault(method.lower(), []).append(fault)
 
+    def refuse_chat(
+        self,
+        chat_id: int,
+        error_code: int | None,
+        description: str = "",
+        parameters: dict[str, Any] | None = None,
+    ) -> None:
+        """Make every ``send*`` call to one chat fail with this answer, until called again with
+        ``error_code`` None: a group that is gone (400 "chat not found"), where the bot may not
+        write (400 "not enough rights..."), that the bot was removed from (403), or that became
+        a supergroup (400 with ``parameters={"migrate_to_chat_id": ...}``).
+        """
+        if error_code is None:
+            self._refusing_chats.pop(chat_id, None)
+        else:
+            self._refusing_chats[chat_id] = (error_code, description, parameters)
+
     def _take_fault(self, method: str) -> _Fault | None:
         queue = self._faults.get(method.lower())
         if not queue:
@@ -1262,6 +1294,10 @@ class BotApiStandIn:
                     )
                 parameters = {"retry_after": fault.retry_after} if fault.retry_after else None
                 raise ApiError(fault.error_code, fault.description, parameters)
+            target = _chat_id_of(params)
+            refusal = self._refusing_chats.get(target) if target is not None else None
+            if refusal is not None and method_name.startswith("send"):
+                raise ApiError(*refusal)
             call = validate_call(method_name, params, files, spec=self._spec)
             result = await self._handlers[method_name](bot, call)
             body = {"ok": True, "result": result}
@@ -1989,3 +2025,11 @@ class BotApiStandIn:
         if "user_id" in scope:
             parts.append(str(scope["user_id"]))
         return ":".join(parts)
+
+
+def _chat_id_of(params: Mapping[str, Any]) -> int | None:
+    """The ``chat_id`` a call names, as a number (None without one, or for an ``@username``)."""
+    try:
+        return int(params["chat_id"])
+    except (KeyError, TypeError, ValueError):
+        return None

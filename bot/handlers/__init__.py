@@ -70,13 +70,14 @@ def register_handlers(application: Application) -> None:
     private = filters.ChatType.PRIVATE
     application.add_handler(MessageHandler(
         private & (filters.Document.ALL | filters.PHOTO), contact.evidence))
-    application.add_handler(MessageHandler(
-        private & (filters.VOICE | filters.VIDEO | filters.VIDEO_NOTE | filters.AUDIO
-                   | filters.Sticker.ALL | filters.ANIMATION | filters.LOCATION
-                   | filters.CONTACT), contact.unsupported_media))
     application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND,
                                            contact.text_reply))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, common.chat_migrated))
+    #    Any other kind of message (voice, video, stickers, dice, polls, games, venues,
+    #    stories...) is not kept: a short answer privately, silence in groups.
+    application.add_handler(MessageHandler(
+        private & filters.UpdateType.MESSAGE & ~filters.TEXT & ~filters.StatusUpdate.ALL,
+        contact.unsupported_media))
     # 6. Unknown commands last (answered in private chats only).
     application.add_handler(MessageHandler(filters.COMMAND, common.unknown_command))
     application.add_error_handler(common.error_handler)

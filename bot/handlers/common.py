@@ -25,7 +25,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest, NetworkError, TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.i18n import LANGUAGES, N_, Translator
@@ -192,18 +192,30 @@ def year_refusal(t: Translator, word: str) -> str:
         rule=t.gettext(YEAR_RULE).format(first=FIRST_CYCLE, last=LAST_CYCLE))
 
 
-async def answer_query(query: CallbackQuery, text: str | None = None) -> None:
-    """Answer a button press; a press answered too late is not an error.
+async def answer_query(query: CallbackQuery, text: str | None = None) -> bool:
+    """Answer a button press; whether Telegram took the answer. A failed answer is no error.
 
-    Telegram accepts an answer only for a short while ("query is too old"); the answer only
-    stops the spinner, so whatever the press did stands and is confirmed by a message.
+    Telegram accepts an answer only for a short while ("query is too old"), may ask the bot
+    to wait (429), or be unreachable: the answer only stops the spinner (and shows a pop-up),
+    so whatever the press did stands; a handler whose pop-up carried the only confirmation
+    says it by a message instead (:func:`confirm_press`).
     """
     try:
         await query.answer(text)
     except BadRequest as exc:
         log.info("a button press could not be answered: %s", exc.message)
-    except NetworkError as exc:
-        log.warning("a button press could not be answered: %s", exc)
+        return False
+    except TelegramError as exc:  # RetryAfter, NetworkError, ...: cosmetic all the same
+        log.warning("a button press could not be answered: %s: %s", type(exc).__name__, exc)
+        return False
+    return True
+
+
+async def confirm_press(query: CallbackQuery, text: str, t: Translator) -> None:
+    """Confirm what a press did in a pop-up, or by a message when the pop-up could not be
+    shown (a press handled too late for Telegram): the person always sees it."""
+    if not await answer_query(query, text) and isinstance(query.message, Message):
+        await reply(query.message, text, t)
 
 
 async def expired_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -492,14 +504,20 @@ def _addressed_elsewhere(message: Message, context: ContextTypes.DEFAULT_TYPE) -
 
 
 async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A bound group became a supergroup: follow it to its new chat id."""
+    """A bound group became a supergroup: follow it to its new chat id (Telegram says so in
+    the old group, ``migrate_to_chat_id``, and in the new one, ``migrate_from_chat_id``)."""
     message = update.effective_message
-    if message is None or message.migrate_to_chat_id is None:
+    if message is None:
+        return
+    if message.migrate_to_chat_id is not None:
+        old, new = message.chat_id, message.migrate_to_chat_id
+    elif message.migrate_from_chat_id is not None:
+        old, new = message.migrate_from_chat_id, message.chat_id
+    else:
         return
     services = services_of(context)
-    if await services.db(services.store.migrate_chat, message.chat_id,
-                         message.migrate_to_chat_id, services.now()):
-        log.info("leadership chat %s moved to %s", message.chat_id, message.migrate_to_chat_id)
+    if await services.db(services.store.migrate_chat, old, new, services.now()):
+        log.info("leadership chat %s moved to %s", old, new)
 
 
 # -- errors -------------------------------------------------------------------------------------

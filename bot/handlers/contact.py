@@ -46,6 +46,7 @@ from bot.handlers.common import (
     Caller,
     answer_query,
     caller_of,
+    confirm_press,
     echo,
     in_group,
     known_caller,
@@ -722,8 +723,8 @@ async def acknowledge_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
     acknowledged = await services.db(services.store.acknowledge_message, reminder.chat_id,
                                      reminder.message_id, caller.telegram_user_id,
                                      services.now())
-    await answer_query(query, t.gettext("Thank you, noted as received.") if acknowledged
-                       else t.gettext("Already noted as received."))
+    await confirm_press(query, t.gettext("Thank you, noted as received.") if acknowledged
+                        else t.gettext("Already noted as received."), t)
 
 
 async def report_all_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -1178,7 +1179,8 @@ async def evidence(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def unsupported_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Voice, video, stickers and the like: say what the bot keeps."""
+    """Voice, video, stickers, dice, polls and any other kind the bot does not keep: say what
+    it keeps (privately; nothing in a group)."""
     message = update.effective_message
     if message is None or in_group(update):
         return

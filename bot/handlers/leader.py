@@ -42,6 +42,7 @@ from bot.handlers.common import (
     Caller,
     answer_query,
     caller_of,
+    confirm_press,
     echo,
     in_group,
     in_leadership_chat,
@@ -689,8 +690,8 @@ async def extension_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     decided = await services.db(services.store.decide_extension, extension_id, True,
                                 press.caller.telegram_user_id, "", services.now())
     if decided is None:
-        await answer_query(press.query, t.gettext(
-            "This extension request has already been decided."))
+        await confirm_press(press.query, t.gettext(
+            "This extension request has already been decided."), t)
         return
     await answer_query(press.query, t.gettext("Approved."))
     request_replan(context.application)  # the unit's reminders move to the new cutoff
@@ -754,9 +755,9 @@ async def urge_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     urge = await services.db(services.store.urge, state.task_id, state.unit_id, state.cycle,
                              services.today(), press.caller.telegram_user_id, now)
     if urge is None:
-        await answer_query(press.query, t.gettext(
+        await confirm_press(press.query, t.gettext(
             "{unit} was urged on this task today already.").format(
-            unit=plain_unit_name(t, unit)))
+            unit=plain_unit_name(t, unit)), t)
         return
     await answer_query(press.query)
     task = timetable.task(state.task_id)

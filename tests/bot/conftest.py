@@ -63,9 +63,10 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[BotApiStandIn]:
-    """The stand-in with the bot and the simulated people registered."""
-    async with BotApiStandIn() as stand_in:
+async def api(clock: FrozenClock) -> AsyncIterator[BotApiStandIn]:
+    """The stand-in with the bot and the simulated people registered; the messages people send
+    are dated by the test's clock, as Telegram dates them when they are sent."""
+    async with BotApiStandIn(wall_clock=lambda: clock.now().timestamp()) as stand_in:
         stand_in.add_bot(TOKEN, BOT_USERNAME, 123456)
         stand_in.add_user(ADMIN, "管理员", "zh-hans")
         stand_in.add_user(LEADER, "Leader Li", "en")

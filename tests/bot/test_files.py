@@ -230,3 +230,18 @@ def test_a_rare_socket_error_keeps_the_systems_words() -> None:
     error = OSError(errno.ENETDOWN, "Network is down")
     assert listen_error(error).translate(ZH.gettext) == (
         "系统拒绝了操作：Network is down（ENETDOWN）")
+
+
+def test_a_replaced_file_keeps_its_permissions_and_a_link_is_followed(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    ledger = shared / "台账.xlsx"
+    ledger.write_bytes(b"old")
+    ledger.chmod(0o664)  # the office's group may edit it
+    write_output(output_target(str(ledger), LEDGER, ZH, force=True), b"new", ZH)
+    assert ledger.read_bytes() == b"new" and ledger.stat().st_mode & 0o777 == 0o664
+    link = tmp_path / "latest.xlsx"
+    link.symlink_to(ledger)
+    write_output(output_target(str(link), LEDGER, ZH, force=True), b"newer", ZH)
+    assert link.is_symlink() and ledger.read_bytes() == b"newer"
+    assert sorted(p.name for p in shared.iterdir()) == ["台账.xlsx"]

@@ -929,3 +929,18 @@ def test_a_change_made_through_another_store_is_seen(units: Store, db_url: str) 
         other.close()
     after = units.cycle_facts(2025)
     assert after is not before and after.reports[(7, "fgw")].progress == 40
+
+
+def test_cycle_log_is_the_cycles_workflow_entries_only(units: Store) -> None:
+    this = units.add_report(7, "fgw", 2025, "done", None, "2024 写的", 1001, NOW, "button")
+    units.add_report(7, "fgw", 2024, "done", None, "", 1001, NOW, "button")  # another cycle
+    units.add_report(7, "fgw", 2026, "done", None, "", 1001, NOW, "button")
+    # of 2025, with 2026 in its details (its new due date)
+    asked = units.request_extension(8, "jxj", 2025, dt.date(2026, 1, 20), "", 1001, NOW)
+    assert asked is not None
+    log = units.cycle_log(2025)
+    assert [(e.action, e.details_dict()["cycle"]) for e in log] == [
+        ("report.added", 2025), ("extension.requested", 2025)]
+    assert log[0].subject == f"report:{this.id}"
+    assert [e.details_dict()["cycle"] for e in units.cycle_log(2024)] == [2024]
+    assert [e.details_dict()["cycle"] for e in units.cycle_log(2026)] == [2026]

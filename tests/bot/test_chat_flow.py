@@ -1,0 +1,208 @@
+"""What happens around a report: which cycle a button or a reply under a notice acts on, when a
+message was sent, Telegram's errors on answers and notices, groups that moved or closed, and
+who may review or enrol whom.
+
+Each test drives the real bot through the Bot API stand-in on SQLite and PostgreSQL; the rules
+are written down in docs/chat.md and docs/access.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bot.reminders import dispatch_due
+from tests.bot.conftest import ADMIN, ECOLOGY, LEADER, SHANGHAI, Harness, button_data
+
+ECO = "ecology-environment"
+GROUP = -100777
+
+
+def texts(messages: list[dict]) -> str:
+    return "\n".join(m.get("text", "") for m in messages)
+
+
+def error_notices(harness: Harness) -> list[str]:
+    return [m["text"] for m in harness.api.bot_messages(ADMIN)
+            if m.get("text", "").startswith("⚠️ duban")]
+
+
+def review_requests(harness: Harness, chat_id: int) -> list[dict]:
+    return [m for m in harness.api.bot_messages(chat_id)
+            if any(d.startswith("v|") for d in button_data(m))]
+
+
+async def card(harness: Harness, task: int = 15) -> dict:
+    listing = await harness.command(ECOLOGY, "mytasks")
+    message = next(m for m in listing if any(d.startswith(f"t|{task}|{ECO}")
+                                             for d in button_data(m)))
+    data = next(d for d in button_data(message) if d.startswith(f"t|{task}|{ECO}"))
+    return (await harness.press(ECOLOGY, message["message_id"], data))[0]
+
+
+# -- answering a press is cosmetic ---------------------------------------------------------------
+@pytest.mark.parametrize(("code", "description", "retry_after"), [
+    (429, None, 3),
+    (400, "Bad Request: query is too old and response timeout expired or query ID is invalid",
+     None),
+    (502, None, None),
+])
+async def test_a_failed_answer_to_a_press_never_loses_the_report(
+        harness: Harness, code: int, description: str | None, retry_after: int | None) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    shown = await card(harness)
+    harness.api.fail_next("answerCallbackQuery", code, description, retry_after=retry_after)
+    ack = await harness.press(ECOLOGY, shown["message_id"], f"r|15|d|2026|{ECO}")
+    assert harness.store.latest_reports(2026, 15)[(15, ECO)].status == "done"
+    assert "已记录第15项任务" in texts(ack) and "出错" not in texts(ack)
+    assert error_notices(harness) == []
+
+
+async def test_a_late_received_press_is_confirmed_by_a_message(harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    harness.clock.set(dt.datetime(2026, 11, 17, 9, 0, tzinfo=SHANGHAI))
+    await dispatch_due(harness.app)
+    reminder = next(m for m in reversed(harness.api.bot_messages(ECOLOGY))
+                    if any(d.startswith("a|") for d in button_data(m)))
+    received = next(d for d in button_data(reminder) if d.startswith("a|"))
+    harness.api.fail_next("answerCallbackQuery", 400, "Bad Request: query is too old and "
+                          "response timeout expired or query ID is invalid")
+    told = await harness.press(ECOLOGY, reminder["message_id"], received)
+    assert "已记为收到" in texts(told)
+    assert harness.store.acknowledgements(2026)
+    # Answered in time, the pop-up says it and no message is added.
+    again = await harness.press(ECOLOGY, reminder["message_id"], received)
+    assert again == []
+
+
+# -- notices to several chats -------------------------------------------------------------------
+@pytest.mark.parametrize(("code", "description"), [
+    (400, "Bad Request: chat not found"),
+    (400, "Bad Request: not enough rights to send text messages to the chat"),
+    (403, "Forbidden: bot was kicked from the supergroup chat"),
+])
+async def test_a_closed_group_stops_no_notice_and_is_told_once_a_day(
+        harness: Harness, code: int, description: str) -> None:
+    harness.api.add_group(GROUP, "降碳领导小组")
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.enrol(LEADER, None, "leader")
+    await harness.bind(LEADER, GROUP)
+    await harness.command(LEADER, "digest", "on")
+    harness.api.refuse_chat(GROUP, code, description)
+    ack = await harness.command(ECOLOGY, "report", "15 已完成 材料已报送")
+    assert "已记录" in texts(ack) and "无法确定" not in texts(ack)
+    assert review_requests(harness, LEADER)  # the leader still gets the review request
+    assert error_notices(harness) == []
+    told = [m["text"] for m in harness.api.bot_messages(ADMIN) if str(GROUP) in m["text"]]
+    assert len(told) == 1 and f"/unbind {GROUP}" in told[0]
+    await harness.command(ECOLOGY, "report", "16 已完成 材料已报送")
+    assert len(review_requests(harness, LEADER)) == 2
+    assert len([m for m in harness.api.bot_messages(ADMIN) if str(GROUP) in m["text"]]) == 1
+    harness.clock.advance(dt.timedelta(days=1))
+    await harness.command(ECOLOGY, "report", "11 已完成 材料已报送")
+    assert len([m for m in harness.api.bot_messages(ADMIN) if str(GROUP) in m["text"]]) == 2
+
+
+@pytest.mark.parametrize("description", [
+    "Bad Request: not enough rights to send text messages to the chat",
+    "Bad Request: CHAT_WRITE_FORBIDDEN",
+])
+async def test_a_command_in_a_group_the_bot_may_not_write_to_pages_nobody(
+        harness: Harness, description: str) -> None:
+    harness.api.add_group(GROUP, "降碳领导小组")
+    await harness.enrol(LEADER, None, "leader")
+    await harness.bind(LEADER, GROUP)
+    harness.api.refuse_chat(GROUP, 400, description)
+    await harness.command(LEADER, "summary", chat_id=GROUP)
+    await harness.command(LEADER, "task", "15", chat_id=GROUP)
+    assert error_notices(harness) == []
+
+
+async def test_a_bad_notice_is_still_the_bots_fault(harness: Harness) -> None:
+    """Only the chat's own refusals are forgiven: a notice Telegram rejects for what it says
+    is a bug the admins hear of."""
+    from bot.notices import deliver
+
+    await harness.enrol(ECOLOGY, "生态环境局")
+    harness.api.fail_next("sendMessage", 400, "Bad Request: can't parse entities")
+    services = harness.app.bot_data["services"]
+    with pytest.raises(Exception, match="parse entities"):
+        await deliver(harness.app.bot, services, ECOLOGY, "<b>x", services.translator(None))
+
+
+# -- groups that became supergroups -----------------------------------------------------------
+async def test_a_notice_follows_a_group_that_became_a_supergroup(harness: Harness) -> None:
+    old, new = -4001, -1004001
+    harness.api.add_group(old, "降碳领导小组", supergroup=False)
+    harness.api.add_group(new, "降碳领导小组", supergroup=True)
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.enrol(LEADER, None, "leader")
+    await harness.bind(LEADER, old)
+    harness.api.refuse_chat(old, 400, "Bad Request: group chat was upgraded to a supergroup "
+                            "chat", {"migrate_to_chat_id": new})
+    await harness.command(ECOLOGY, "report", "15 已完成 材料已报送")
+    assert [c.chat_id for c in harness.store.leadership_chats()] == [new]
+    assert review_requests(harness, new)
+    assert error_notices(harness) == []
+
+
+async def test_a_digest_follows_a_group_that_became_a_supergroup(harness: Harness) -> None:
+    old, new = -4001, -1004001
+    harness.api.add_group(old, "降碳领导小组", supergroup=False)
+    harness.api.add_group(new, "降碳领导小组", supergroup=True)
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.enrol(LEADER, None, "leader")
+    await harness.bind(LEADER, old)
+    harness.api.refuse_chat(old, 400, "Bad Request: group chat was upgraded to a supergroup "
+                            "chat", {"migrate_to_chat_id": new})
+    harness.clock.set(dt.datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI))
+    before = len(harness.api.bot_messages(new))
+    report = await dispatch_due(harness.app)
+    assert [c.chat_id for c in harness.store.leadership_chats()] == [new]
+    assert len(harness.api.bot_messages(new)) > before
+    assert not report.failed
+
+
+@pytest.mark.parametrize("side", ["old group", "new group"])
+async def test_the_migrate_service_message_moves_the_binding(harness: Harness,
+                                                             side: str) -> None:
+    from telegram import Update
+
+    old, new = -4001, -1004001
+    harness.api.add_group(old, "降碳领导小组", supergroup=False)
+    await harness.enrol(LEADER, None, "leader")
+    await harness.bind(LEADER, old)
+    if side == "old group":
+        chat, moved = {"id": old, "type": "group", "title": "降碳领导小组"}, {
+            "migrate_to_chat_id": new}
+    else:
+        chat, moved = {"id": new, "type": "supergroup", "title": "降碳领导小组"}, {
+            "migrate_from_chat_id": old}
+    for update_id in (10**6, 10**6 + 1):  # told twice: followed once
+        update = Update.de_json({"update_id": update_id, "message": {
+            "message_id": 10**5, "date": 1795000000, "chat": chat, **moved}}, harness.app.bot)
+        await harness.app.process_update(update)
+    assert [c.chat_id for c in harness.store.leadership_chats()] == [new]
+    assert len(harness.store.audit_log(action="chat.migrated")) == 1
+
+
+# -- kinds of message the bot does not keep -------------------------------------------------------
+@pytest.mark.parametrize("kind", ["dice", "poll", "venue", "game", "story", "voice"])
+async def test_any_kind_of_message_not_kept_gets_the_short_answer(harness: Harness,
+                                                                   kind) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    sent = harness.api.send_media(ECOLOGY, kind)
+    await harness.pump()
+    answer = harness.bot_messages_after(ECOLOGY, sent["message_id"])
+    assert len(answer) == 1 and "文件" in answer[0]["text"]
+    assert harness.store.latest_reports(2026) == {}
+
+
+async def test_a_dice_in_a_group_gets_no_answer(harness: Harness) -> None:
+    harness.api.add_group(GROUP, "降碳领导小组")
+    await harness.enrol(LEADER, None, "leader")
+    await harness.bind(LEADER, GROUP)
+    sent = harness.api.send_media(LEADER, "dice", chat_id=GROUP)
+    await harness.pump()
+    assert harness.bot_messages_after(GROUP, sent["message_id"]) == []
