@@ -110,7 +110,7 @@ from schedules.workflow import (
     report_refusal,
     unit_state,
 )
-from storage import StatusReport, is_transient_database_error
+from storage import ReportRow, StatusReport, is_transient_database_error
 
 log = logging.getLogger(__name__)
 
@@ -374,7 +374,7 @@ async def _fill_in(services: Services, caller: Caller, draft: Draft) -> Draft:
         task = services.timetable.task(task_id)
         store, unit_id = services.store, draft.unit_id
 
-        def last_year() -> tuple[StatusReport | None, bool]:
+        def last_year() -> tuple[ReportRow | None, bool]:
             """The unit's latest report on the task last year, and whether it was reminded
             (one worker-thread call)."""
             before = store.latest_reports(previous, task_id, unit_id).get((task_id, unit_id))
