@@ -816,8 +816,14 @@ class Store:
         added = 0
         moved: list[int] = []
         with self._session() as session, session.begin():
-            known = {r.key: r for r in session.exec(
-                select(Reminder).where(col(Reminder.cycle).in_(cycles)))}
+            # plain rows, not ORM objects: a cycle of 2,000 contacts has tens of thousands
+            known = {(r.task_id, r.unit_id, r.cycle, r.kind, r.offset_days, r.cutoff,
+                      r.chat_id): r for r in session.execute(
+                sa_select(col(Reminder.id), col(Reminder.task_id), col(Reminder.unit_id),
+                          col(Reminder.cycle), col(Reminder.kind), col(Reminder.offset_days),
+                          col(Reminder.cutoff), col(Reminder.chat_id), col(Reminder.state),
+                          col(Reminder.due_at))
+                .where(col(Reminder.cycle).in_(cycles)))}
             # pending rows by their key without the cutoff: the ones a moved cutoff takes along
             movable = {_without_cutoff(key): row for key, row in known.items()
                        if row.state == ReminderState.PENDING and key not in wanted}
