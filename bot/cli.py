@@ -754,7 +754,8 @@ def cmd_export(args: argparse.Namespace, t: Translator) -> int:
 
     settings, timetable = _timetable(args, t)
     today = SystemClock(settings.zone).now().date()
-    target = output_target(args.output, LEDGER, t, force=args.force) if args.output else None
+    target = (output_target(args.output, LEDGER, t, force=args.force)
+              if args.output is not None else None)  # -o "" is refused, not the default
     with database(settings, t) as store:  # before the default folder: no database, no folder
         data = collect(store, args.year)
     current = SystemClock(settings.zone).now().year

@@ -469,6 +469,11 @@ async def run_demo(out: TextIO, *, language: str = "zh_Hans", database_url: str 
     print(t.gettext("{count} messages in {seconds} s of real time; everything went through the "
                     "local stand-in on 127.0.0.1.").format(
         count=result.messages, seconds=f"{time.perf_counter() - started:.1f}"), file=out)
+    if database_url is None:  # the reports need the data: say how to keep them
+        print(t.gettext("The demo's data were in a temporary database, now removed. To keep "
+                        "them for duban export, chart and ics: duban demo --database-url "
+                        "sqlite:///demo.sqlite3, then DATABASE_URL=sqlite:///demo.sqlite3 "
+                        "duban export --year {year}.").format(year=year), file=out)
     if result.errors:
         for error in result.errors:
             print(error, file=sys.stderr)

@@ -15,13 +15,22 @@
 * **Standard output.** ``-o -`` writes to standard output: the calendar (text) always; the
   workbook and the image only when standard output is a file or a pipe, never a terminal.
   The line saying what was written then goes to standard error.
+* **A device or a pipe** that exists (``/dev/stdout``, ``/dev/null``, a named pipe) is
+  written to directly, never a file made beside it: ``/dev/stdout`` is standard output (the
+  rule for ``-`` applies), ``/dev/null`` takes the data and discards them.
+* **A name is needed**: an empty ``-o ""`` (an unset ``$OUT``), one of blanks only, and a bare
+  extension (``-o .xlsx``) are refused rather than replaced by a default name.
 * **Whole or not at all.** The data are made first, then written to a temporary file beside
   the target and renamed onto it: a full disk or a refusal leaves no half file, and a replaced
   file stays as it was until the new one is complete.
 
 A refusal, found beforehand or met while writing, is worded by
-:func:`bot.oserrors.os_error_text` (which path, which user lacks which right, how to fix it),
-like every other file error of the commands.
+:func:`bot.oserrors.os_error_text` (which path, which user lacks which right, a read-only disk,
+how to fix it), like every other file error of the commands.
+
+Exit status (README, "Exit status"): a ``-o`` value that is wrong in itself (no name, another
+extension, binary data to a terminal) is a usage error, 2; a file or folder the system refuses,
+or a file there already without ``--force``, is a problem with files, 1.
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from bot.configuration import USAGE, CliError
+from bot.configuration import FAILED, USAGE, CliError
 from bot.i18n import N_, Translator
 from bot.oserrors import file_in_the_way, os_error_text
 
@@ -75,6 +84,8 @@ class Output:
     force: bool = False
     replaces: bool = False
     """Whether a file is there already (and ``force`` was given)."""
+    stream: bool = False
+    """Whether ``path`` is a device or a pipe (written to directly, never replaced)."""
 
     def shown(self, t: Translator) -> str:
         """The target for messages: its path, or "standard output"."""
@@ -89,13 +100,45 @@ class Output:
     def report_stream(self) -> TextIO:
         """Where the line saying what was written goes: standard error when the data go to
         standard output, so that it does not mix with them."""
-        return sys.stderr if self.path is None else sys.stdout
+        return sys.stderr if self.path is None or self.stream else sys.stdout
 
 
 def _refusal(t: Translator, number: int, path: Path, suffix: str = "") -> CliError:
-    """A usage error for a target that cannot be written, in :func:`os_error_text`'s words."""
+    """A file problem (status 1) for a target that cannot be written, in
+    :func:`os_error_text`'s words."""
     error = OSError(number, os.strerror(number), str(path))
-    return CliError(os_error_text(t, error, path, "write", suffix), status=USAGE)
+    return CliError(os_error_text(t, error, path, "write", suffix), status=FAILED)
+
+
+def read_only(folder: Path) -> bool:
+    """Whether ``folder`` is on a file system mounted read-only (a refusal there is no
+    matter of permissions: chmod would not help)."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return False
+
+
+def _is_stream(path: Path) -> bool:
+    """Whether ``path`` (its link followed) is a character device, a pipe or a socket."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def _is_terminal(path: Path) -> bool:
+    """Whether the device ``path`` is a terminal (opened without waiting, never adopted as
+    the controlling terminal)."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        return os.isatty(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def check_writable(path: Path, t: Translator, suffix: str = "") -> Path:
@@ -114,7 +157,8 @@ def check_writable(path: Path, t: Translator, suffix: str = "") -> Path:
         raise _refusal(t, errno.ENOENT, path, suffix)
     if not os.access(folder, os.W_OK | os.X_OK) or (absolute.exists()
                                                      and not os.access(absolute, os.W_OK)):
-        raise _refusal(t, errno.EACCES, path, suffix)
+        # access() says no for a read-only disk too: tell that apart, chmod would not help
+        raise _refusal(t, errno.EROFS if read_only(folder) else errno.EACCES, path, suffix)
     return path
 
 
@@ -130,34 +174,58 @@ def output_target(given: str, kind: OutputKind, t: Translator, *, force: bool = 
         stdout_is_terminal: whether standard output is a terminal (default: ask it).
 
     Raises:
-        CliError: (usage) binary data to a terminal, another extension, an existing file
-            without ``force``, a folder that does not exist or may not be written.
+        CliError: a usage error (2) for no name, another extension or binary data to a
+            terminal; a file problem (1) for an existing file without ``force``, a folder that
+            does not exist, may not be written or is on a read-only disk.
     """
     if given == STDOUT:
         if stdout_is_terminal is None:
             stdout_is_terminal = sys.stdout.isatty()
-        if stdout_is_terminal and not kind.text:
-            raise CliError(t.gettext(
-                "-o - writes to standard output, which is a terminal here, and {what}: "
-                "redirect it into a file (-o - > FILE{suffix}) or give -o FILE{suffix}.").format(
-                what=t.gettext(kind.what), suffix=kind.suffix), status=USAGE)
+        _refuse_terminal(kind, t, stdout_is_terminal, given)
         return Output(None, kind)
+    if not given.strip():
+        raise CliError(t.gettext(
+            "-o needs a file name, and {given!r} has none (an empty variable?): give -o "
+            "FILE{suffix}, or -o - for standard output.").format(given=given,
+                                                                 suffix=kind.suffix),
+            status=USAGE)
     path = Path(given)
+    if _is_stream(path):  # /dev/stdout, /dev/null, a named pipe: written to, never beside
+        _refuse_terminal(kind, t, _is_terminal(path), given)
+        return Output(path, kind, stream=True)
+    if path.name.lower() in (kind.suffix, kind.suffix.lstrip(".")) and not path.is_dir():
+        raise CliError(t.gettext(
+            "Cannot write {path}: the name is only the extension. Give a name before it, "
+            "e.g. {example}.").format(path=given,
+                                      example=path.with_name(f"duban{kind.suffix}")),
+            status=USAGE)
     if given.endswith(("/", os.sep)) and not path.is_dir():  # a folder meant, not there
         raise _refusal(t, errno.ENOENT, path / f"duban{kind.suffix}", kind.suffix)
     if not path.is_dir():
         if not path.suffix:
             path = path.with_name(path.name + kind.suffix)
         elif path.suffix.lower() != kind.suffix:
+            stem = Path(path.stem)  # a.xlsx.pdf: a.xlsx, not a.xlsx.xlsx
+            example = (path.with_name(stem.name) if stem.suffix.lower() == kind.suffix
+                       else path.with_suffix(kind.suffix))
             raise CliError(t.gettext(
                 "Cannot write {path}: {what}; its name must end in {suffix}, e.g. {example}."
             ).format(path=given, what=t.gettext(kind.what), suffix=kind.suffix,
-                     example=path.with_suffix(kind.suffix)), status=USAGE)
+                     example=example), status=USAGE)
     check_writable(path, t, kind.suffix)
     exists = path.exists()
     if exists and not force:
         raise _refusal(t, errno.EEXIST, path, kind.suffix)
     return Output(path, kind, force, replaces=exists)
+
+
+def _refuse_terminal(kind: OutputKind, t: Translator, terminal: bool, given: str) -> None:
+    """A usage error when binary data would go to a terminal (``-o -`` or ``/dev/stdout``)."""
+    if terminal and not kind.text:
+        raise CliError(t.gettext(
+            "-o {given} writes to standard output, which is a terminal here, and {what}: "
+            "redirect it into a file (-o - > FILE{suffix}) or give -o FILE{suffix}.").format(
+            given=given, what=t.gettext(kind.what), suffix=kind.suffix), status=USAGE)
 
 
 def write_output(output: Output, data: bytes, t: Translator) -> None:
@@ -177,6 +245,14 @@ def write_output(output: Output, data: bytes, t: Translator) -> None:
         sys.stdout.buffer.flush()
         return
     path = output.path
+    if output.stream:  # a device or a pipe: no temporary file, nothing to rename
+        try:
+            sys.stdout.flush()
+            with open(path, "wb") as device:
+                device.write(data)
+        except OSError as exc:
+            raise CliError(os_error_text(t, exc, path)) from None
+        return
     if path.is_symlink():  # replace the file the link points to, not the link
         path = path.resolve()
     temporary = path.with_name(f".{path.name}.{os.getpid()}.part")

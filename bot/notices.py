@@ -67,6 +67,16 @@ async def notify_leadership(bot: Bot, services: Services, text_for: TextFor,
     return await _send_all(bot, services, targets, text_for, keyboard_for)
 
 
+def remember_notices(services: Services, task_id: int, unit_id: str, cycle: int,
+                     kind: str) -> Sent:
+    """A :data:`Sent` that records each message of a notice to a unit as being about this task
+    and cycle, so that a reply to it, or a button under it, is too (``notice_message``)."""
+    async def record(chat_id: int, message_id: int) -> None:
+        await services.db(services.store.record_notice_messages, chat_id, message_id,
+                          [(task_id, unit_id, cycle)], kind, services.now())
+    return record
+
+
 async def notify_admins(bot: Bot, services: Services, text_for: TextFor) -> None:
     """Send a notice to every admin (``DUBAN_ADMINS`` and enrolled admins) privately."""
     people = await services.db(services.store.list_people, None, "admin")
@@ -132,7 +142,7 @@ async def _chat_closed(bot: Bot, services: Services, chat_id: int, exc: Telegram
     log.warning("group %s takes no message from the bot: %s", chat_id, exc)
     if bound is None or not bound.active:
         return
-    await notify_admins(bot, services, lambda r: "⚠️ " + r.gettext(
+    await notify_admins(bot, services, lambda r: "🚫 " + r.gettext(
         "The bot cannot write to the leadership group {title} ({chat}): Telegram says "
         "“{reason}”. Its notices and digests are not getting through. Add the bot back (with "
         "the right to send messages), or stop sending there with /unbind {chat}.").format(

@@ -72,8 +72,9 @@ def os_error_text(t: Translator, exc: OSError, path: Path | str | None = None,
         file where a folder was meant, a file there already, a name too long, a file in use);
         for any other error the system's words and its code.
     """
-    where = Path(path if path is not None else exc.filename or "")
-    shown = str(where) if str(where) not in ("", ".") else "?"
+    given = path if path is not None else exc.filename
+    where = Path(given or "")
+    shown = str(where) if given not in (None, "") else "?"  # "." is the working folder
     reason = _reason(t, exc.errno, where, action, suffix)
     if reason is None:
         code = errno.errorcode.get(exc.errno or 0, str(exc.errno))

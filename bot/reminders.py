@@ -349,7 +349,7 @@ async def _compose(run: _Run, rows: list[Any], t: Translator) -> tuple[str, Any,
                 row.task_id, row.unit_id) in acknowledged_pairs(facts[row.cycle]):
             reason = ACKNOWLEDGED
         if reason:  # it changed during this run
-            await services.bulk_db(store.mark_skipped, row.id, reason, now)
+            await services.bulk_db(store.mark_skipped, row.id, reason, now, run.instance)
             run.report.skipped.append((row.id, reason))
         else:
             carried.append(row)
@@ -495,7 +495,8 @@ async def _retry(run: _Run, rows: Sequence[Any], exc: TelegramError) -> None:
         # ``exc.retry_after`` warns until PTB_TIMEDELTA is set; the value is this one
         delay = max(delay, exc._retry_after)
     for row in rows:
-        await services.bulk_db(store.retry_later, row.id, f"{type(exc).__name__}: {exc}", now)
+        await services.bulk_db(store.retry_later, row.id, f"{type(exc).__name__}: {exc}", now,
+                               instance=run.instance)
         run.retry_at[row.id] = now + delay
         run.report.retried.append(row.id)
     run.incidents.append(first_line(exc))
@@ -510,7 +511,7 @@ async def _give_back(run: _Run, rows: Sequence[Any], exc: Exception) -> None:
         for row in rows:
             await run.services.bulk_db(run.services.store.retry_later, row.id,
                                        f"database error: {type(exc).__name__}", run.now,
-                                       attempted=False)
+                                       instance=run.instance, attempted=False)
     except Exception as again:  # still down: the next run gives them back
         if not is_transient_database_error(again):
             raise
@@ -582,7 +583,8 @@ def first_line(exc: BaseException) -> str:
 
 async def _fail(run: _Run, rows: Sequence[Any], reason: str) -> None:
     for row in rows:
-        await run.services.bulk_db(run.services.store.mark_failed, row.id, reason, run.now)
+        await run.services.bulk_db(run.services.store.mark_failed, row.id, reason, run.now,
+                                   run.instance)
         run.retry_at.pop(row.id, None)
         run.report.failed.append((row.id, reason))
         run.failures.append((row, reason))
@@ -596,7 +598,7 @@ async def _forbidden(run: _Run, rows: Sequence[Any], exc: Forbidden) -> None:
     reason = f"forbidden: {exc.message}"
     chat_id = rows[0].chat_id
     for row in rows:
-        await services.bulk_db(store.mark_failed, row.id, reason, now)
+        await services.bulk_db(store.mark_failed, row.id, reason, now, run.instance)
         run.report.failed.append((row.id, reason))
     log.warning("reminders %s: chat %s refuses the bot: %s", [row.id for row in rows], chat_id,
                 exc.message)
@@ -791,7 +793,7 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
             elif decision.reason == NO_LEADERSHIP:
                 report.digest_without_leadership = True
     if skips:  # one transaction, whatever their number (thousands after a first start)
-        await services.bulk_db(store.mark_skipped_many, skips, now)
+        await services.bulk_db(store.mark_skipped_many, skips, now, instance_of(application))
         report.skipped.extend(skips)
     languages: dict[int, str | None] = {p.telegram_user_id: p.language for p in everyone}
     languages |= {c.chat_id: c.language for c in await services.bulk_db(store.leadership_chats)}
@@ -818,7 +820,8 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
             if not await _send_message(run, message, len(messages) - index - 1):
                 for rest in messages[index + 1:]:  # the chat refuses the bot: the rest cannot go
                     for row in rest:
-                        await services.bulk_db(store.mark_skipped, row.id, NOT_ENROLLED, now)
+                        await services.bulk_db(store.mark_skipped, row.id, NOT_ENROLLED, now,
+                                               run.instance)
                         report.skipped.append((row.id, NOT_ENROLLED))
                 return
 

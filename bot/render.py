@@ -137,9 +137,11 @@ def report_line(t: Translator, report: ReportLike | None,
         report: the unit's latest report, or None.
         note_limit: show at most this many characters of the note ("…" after), None: all.
         note: the unit's latest report *with a note*, when newer reports have none: its note
-            is shown with its own date.
+            is shown with its own date (default: the state's, see ``CycleFacts.notes``).
         state: the unit's state, when known: its light is shown (🟢 once confirmed).
     """
+    if note is None and state is not None:
+        note = state.note
     if report is None:
         light = state.light.value if state is not None else Light.NO_REPORT.value
         return light + " " + t.gettext("no report yet")
@@ -307,8 +309,8 @@ def render_task(t: Translator, timetable: Timetable, task: Task, cycle: int, fac
     """One task: the consolidated status first, then every unit's input.
 
     Each unit shows its light, its latest report (notes whole; a unit whose latest report has
-    no note shows its latest note from ``notes``), the review, extension, acknowledgement and
-    last urge.
+    no note shows its latest note, from ``notes`` or else the facts'), the review, extension,
+    acknowledgement and last urge.
 
     Args:
         only: the cooperating units to show (a cooperating contact sees only their own input);
@@ -450,7 +452,8 @@ def render_review_list(t: Translator, timetable: Timetable, cycle: int, facts: F
         task = timetable.task(state.task_id)
         lines.append(f"{number}. {Light.AWAITING_REVIEW.value} {task.id}. {escape(task.title)} · "
                      f"{unit_name(t, timetable.unit(state.unit_id))} "
-                     f"({role_label(t, state.role)}): {report_line(t, state.report)}")
+                     f"({role_label(t, state.role)}): "
+                     f"{report_line(t, state.report, note=state.note)}")
     return "\n".join(lines), waiting
 
 

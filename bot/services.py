@@ -39,6 +39,10 @@ REPLY_DB_RETRIES = (0.25, 0.5, 1.0, 2.0)
 """Seconds to wait before each new try of a call made for a person while the database is
 unreachable (a restart, a fail-over, SQLite locked): about 4 s in all before the handler gives
 up and the person is told (``bot.handlers.common.error_handler``)."""
+REPLY_DB_PATIENCE = 5.0
+"""Seconds after which a call made for a person is not tried again: a database that lets each
+try wait for its connect timeout (storage.store.POSTGRES_CONNECT_ARGS) must not keep a person
+waiting for all of :data:`REPLY_DB_RETRIES` on top."""
 
 
 class DatabaseSlots:
@@ -110,11 +114,14 @@ class Services:
         its transaction was rolled back (only a connection lost while the commit itself was
         under way leaves that unknown), so every handler gets the retry in this one place.
         """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + REPLY_DB_PATIENCE
         for wait in (*REPLY_DB_RETRIES, None):
             try:
                 return await self._run_db(REPLY_PRIORITY, function, *args, **kwargs)
             except Exception as exc:
-                if wait is None or not is_transient_database_error(exc):
+                if (wait is None or not is_transient_database_error(exc)
+                        or loop.time() + wait > deadline):
                     raise
                 await asyncio.sleep(wait)
         raise AssertionError("unreachable")

@@ -1,8 +1,8 @@
 """The words of chat commands: ``/report``'s and ``/extend``'s arguments.
 
-Numbers and cycle years follow one strict rule, :mod:`schedules.years` (re-exported here:
-``parse_number``, ``parse_cycle_year``, ``FIRST_CYCLE``...). A percentage is a whole number
-0-100, with or without ``%``/``％``.
+Numbers, percentages and years follow one strict rule: :mod:`schedules.years` (whole numbers
+and cycle years, re-exported here: ``parse_number``, ``parse_cycle_year``, ``FIRST_CYCLE``...)
+and :mod:`schedules.numbers` (percentages, years in words, other scripts' digits).
 
 ``/report <task> [year] <status> [percent] [note]`` (examples:
 ``/report 7 进行中 60% 已完成选址``, ``/report 15 2026年 已完成 材料已报送``, ``/report 7 done``),
@@ -18,15 +18,24 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from schedules.numbers import (
+    PERCENT_SIGNS,
+    YEAR_WORD,
+    ascii_digits,
+    foreign_digits,
+    parse_percent,
+    parse_year,
+)
+from schedules.numbers import looks_like_percent as looks_like_percent
+from schedules.numbers import parse_number as parse_number
 from schedules.status import Status, parse_status_text
 from schedules.text import visible_text
-from schedules.years import FIRST_CYCLE, FULL_WIDTH_DIGITS, parse_number
+from schedules.years import FIRST_CYCLE
 from schedules.years import LAST_CYCLE as LAST_CYCLE  # re-exported with the rule's other names
 from schedules.years import YEAR_RULE as YEAR_RULE
 from schedules.years import looks_like_a_year as looks_like_a_year
 from schedules.years import parse_cycle_year as parse_cycle_year
 
-_PERCENT_SIGNS = "%％"
 #: The status words ``/report`` takes as its first word (its usage text lists them).
 STATUS_WORDS: dict[str, Status] = {
     "已完成": Status.DONE, "完成": Status.DONE, "done": Status.DONE,
@@ -36,20 +45,6 @@ STATUS_WORDS: dict[str, Status] = {
     "受阻": Status.BLOCKED, "困难": Status.BLOCKED, "blocked": Status.BLOCKED,
     "不适用": Status.NOT_APPLICABLE, "n/a": Status.NOT_APPLICABLE, "na": Status.NOT_APPLICABLE,
 }
-
-
-def looks_like_percent(word: str) -> bool:
-    """Whether a word is meant as a percentage: a number, or anything ending in ``%``/``％``."""
-    written = word.strip().translate(FULL_WIDTH_DIGITS)
-    return written[-1:] in _PERCENT_SIGNS or re.fullmatch(r"[-+−]?[0-9.,]+", written) is not None
-
-
-def parse_percent(word: str) -> int | None:
-    """A percentage 0-100 from ``60%``, ``６０％`` or ``60``; None when it is not one."""
-    written = word.strip()
-    if written[-1:] in _PERCENT_SIGNS:
-        written = written[:-1]
-    return parse_number(written, 0, 100)
 
 
 class ReportProblem(StrEnum):
@@ -93,7 +88,6 @@ class ReportError:
 # Separators between /report's leading words: white space (ideographic too) and commas.
 _WORD = re.compile(r"[\s,，、;；:：]*([^\s,，、;；:：]+)")
 _TRAILING_PUNCTUATION = "。.，,；;！!"
-_YEAR = re.compile(r"([0-9]{4})(?:年度|年)?")
 _TASK = re.compile(r"第?([0-9]{1,7})项?")
 # A bare number is a percentage unless the next word makes it a date, a count or a unit:
 # "12 月底完成" is the 12th month, not 12%.
@@ -106,6 +100,21 @@ def _next_word(text: str) -> tuple[str, str]:
     if match is None:
         return "", ""
     return match.group(1), text[match.end():]
+
+
+def _leading_year(word: str) -> tuple[str, str]:
+    """The year a word names or begins with, and what follows it glued on.
+
+    ``2026年`` -> ("2026年", ""); ``去年已完成`` -> ("去年", "已完成"): a year glued to a word
+    counts only when that word is a status word (今年完成不了 is no year, it is a status).
+    """
+    if YEAR_WORD.fullmatch(word):
+        return word, ""
+    match = YEAR_WORD.match(word)
+    glued = word[match.end():] if match else ""
+    if match and STATUS_WORDS.get(glued.rstrip(_TRAILING_PUNCTUATION).casefold()) is not None:
+        return match.group(0), glued
+    return "", ""
 
 
 def parse_report_text(text: str, task_count: int, current_cycle: int
@@ -126,7 +135,9 @@ def parse_report_text(text: str, task_count: int, current_cycle: int
     Returns:
         The arguments, or the first problem found.
     """
-    text = text.translate(FULL_WIDTH_DIGITS)
+    if foreign_digits(text):  # ٢٠٢٦, ६०: never a number, so never a year or a percentage
+        return ReportError(ReportProblem.USAGE, foreign_digits(text))
+    text = ascii_digits(text)
     first, rest = _next_word(text)
     task_match = _TASK.fullmatch(first)
     if not first or not rest.strip():
@@ -138,18 +149,25 @@ def parse_report_text(text: str, task_count: int, current_cycle: int
         return ReportError(ReportProblem.UNKNOWN_TASK, first)
     cycle = None
     word, after = _next_word(rest)
-    year_match = _YEAR.fullmatch(word)
-    if year_match is not None:
-        cycle = parse_number(year_match.group(1), FIRST_CYCLE, current_cycle)
-        if cycle is None:
-            return ReportError(ReportProblem.BAD_YEAR, word)
-        rest = after
-        word, after = _next_word(rest)
+    year_word, glued = _leading_year(word)
+    if year_word:
+        year = parse_year(year_word, current_cycle)
+        if year is None or not FIRST_CYCLE <= year <= current_cycle:
+            return ReportError(ReportProblem.BAD_YEAR, year_word)
+        cycle = year
+        if glued:  # 去年已完成: the year, then the status word
+            rest = glued + after
+            word, after = glued, after
+        else:
+            rest = after
+            word, after = _next_word(rest)
         if not word:
             return ReportError(ReportProblem.USAGE)
     status = STATUS_WORDS.get(word.rstrip(_TRAILING_PUNCTUATION).casefold())
     if status is None:
         whole = parse_status_text(visible_text(rest))
+        if whole.bad_percent:
+            return ReportError(ReportProblem.BAD_PERCENT, whole.bad_percent)
         if whole.status is None:
             return ReportError(ReportProblem.NO_STATUS, " ".join(rest.split()))
         return ReportArgs(task_id, cycle, whole.status, whole.percent, whole.note)
@@ -161,7 +179,7 @@ def parse_report_text(text: str, task_count: int, current_cycle: int
         word, after = word + "%", after_following
         following, _ = _next_word(after)
     written = word.rstrip(_TRAILING_PUNCTUATION)
-    is_bare = written[-1:] not in _PERCENT_SIGNS
+    is_bare = written[-1:] not in PERCENT_SIGNS
     if written and looks_like_percent(written) and not (
             is_bare and _MEASURE_WORD.match(following or "")):
         percent = parse_percent(written)
@@ -176,23 +194,30 @@ def parse_report_text(text: str, task_count: int, current_cycle: int
     return ReportArgs(task_id, cycle, status, percent, visible_text(rest))
 
 
-_NAMED_TASK = re.compile(r"第\s*([0-9]{1,3})\s*项|任务\s*([0-9]{1,3})|(?<![a-z])task\s*#?\s*"
-                         r"([0-9]{1,3})", re.IGNORECASE)
+_NAMED_TASK = re.compile(r"第\s*([0-9]{1,3})\s*项|任务\s*([0-9]{1,3})|([0-9]{1,3})\s*号任务"
+                         r"|(?<![a-z])task\s*#?\s*([0-9]{1,3})", re.IGNORECASE)
 
 
+# A bare number before a status word names a task, as in /report (16 已完成, 16、已完成); with a
+# measure word it is a count (2项已完成: two items are done) or a date (15号已完成: done on the
+# 15th), never a task.
 _LEADING_TASK = re.compile(
-    r"\s*([0-9]{1,3})\s*[项号]?\s*[.、，,:：]?\s*(?=" + "|".join(
+    r"\s*([0-9]{1,3})(?![0-9])\s*[.、，,:：]?\s*(?=" + "|".join(
         re.escape(word) for word in sorted(STATUS_WORDS, key=len, reverse=True)) + ")",
     re.IGNORECASE)
 
 
 def named_task(text: str) -> int | None:
-    """The one task number a message names (第16项, 任务16, task 16, or a number before a
-    status word as in /report: 16 已完成), or None (none, several).
+    """The one task number a message names, or None (none, several).
 
-    A message that names another task is about that task, not a note on the one before.
+    第16项, 任务16, 16号任务, task 16, or a bare number before a status word as in /report
+    (``16 已完成``). ``2项已完成`` is a count (two items done) and ``15号已完成`` a date: neither
+    names a task. A message that names another task is about that task, not a note on the one
+    before.
     """
-    written = text.translate(FULL_WIDTH_DIGITS)
+    if foreign_digits(text):
+        return None
+    written = ascii_digits(text)
     found = {int(next(g for g in m.groups() if g)) for m in _NAMED_TASK.finditer(written)}
     leading = _LEADING_TASK.match(written)
     if leading is not None:
@@ -218,7 +243,7 @@ def parse_date(word: str, year: int, near: dt.date | None = None) -> dt.date | N
     Returns:
         The date, or None when the word is not one (or names no real day).
     """
-    written = word.strip().translate(FULL_WIDTH_DIGITS)
+    written = ascii_digits(word.strip())
     for form in _DATE_FORMS:
         match = form.fullmatch(written)
         if match is None:

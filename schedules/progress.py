@@ -92,13 +92,14 @@ def carried_progress(status: str, percent: int | None,
 
 
 def cycle_is_open(timetable: Timetable, task: Task, cycle: int, latest_status: str | None,
-                  reminded: bool) -> bool:
+                  reminded: bool, returned: bool = False) -> bool:
     """Whether the bot is still following a unit on ``task`` in ``cycle``.
 
     It is when the task had a cutoff that cycle and the unit's latest report then is neither
-    done nor not applicable; a unit that never reported counts only if it was reminded (a cycle
-    from before the bot was deployed is not open). A ``/report`` without a year asks which year
-    is meant while the previous cycle is open (docs/chat.md).
+    done nor not applicable, or was returned (退回) by a leader: either way the unit still has
+    to act; a unit that never reported counts only if it was reminded (a cycle from before the
+    bot was deployed is not open). A ``/report`` without a year asks which year is meant while
+    the previous cycle is open (docs/chat.md).
 
     Args:
         timetable: the timetable.
@@ -106,12 +107,13 @@ def cycle_is_open(timetable: Timetable, task: Task, cycle: int, latest_status: s
         cycle: the cycle year.
         latest_status: the unit's latest status on the task in that cycle, or None.
         reminded: whether a reminder or overdue notice about it reached the unit that cycle.
+        returned: whether a leader returned that latest report.
     """
     if cycle_cutoff(timetable, task, cycle) is None:
         return False
     if latest_status is None:
         return reminded
-    return latest_status not in FINISHED
+    return returned or latest_status not in FINISHED
 
 
 def deliverers(timetable: Timetable, task: Task) -> tuple[str, ...]:

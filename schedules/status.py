@@ -11,7 +11,8 @@ Reading rules, in order (each matched phrase is consumed so later rules do not r
    -> blocked.
 2. Partial completion is not done: 部分完成, 基本完成, 初步完成, partly done -> in progress.
 3. Completion with a percentage is progress: 完成80% / 80%已完成 / 80% done -> in progress below
-   100, done at 100 or more. 完成情况 / 完成时间 are nouns, no status.
+   100, done at 100 (a percentage that is not a whole number 0-100 is
+   ``bad_percent``: asked again). 完成情况 / 完成时间 are nouns, no status.
 4. Completion in the past tense is done: 已完成, 已按计划完成, 已如期办结.
 5. Completion still to come is not done: 预计11月底完成, 正在抓紧完成, will be done -> in progress.
 6. Denied obstacles are no status: 无困难, 没有阻碍, not blocked, no blockers.
@@ -29,6 +30,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
+
+from schedules.numbers import parse_percent
 
 
 class Status(StrEnum):
@@ -65,6 +68,8 @@ class ParsedStatus:
         percent: A progress percentage 0-100 if the text gives one.
         note: The original text, stripped.
         ambiguous: True when the text names more than one status.
+        bad_percent: a percentage written that is not a whole number 0-100 (``0.5%``,
+            ``150%``, ``-5%``): the bot asks again instead of reading the text.
     """
 
     status: Status | None
@@ -72,6 +77,7 @@ class ParsedStatus:
     percent: int | None
     note: str
     ambiguous: bool
+    bad_percent: str = ""
 
 
 _DONE_ZH = r"(?:完成|完工|办结|竣工)"
@@ -79,8 +85,12 @@ _DONE_EN = r"(?:done|finished|completed?)"
 _A = r"(?<![a-z])"  # an English word starts (\b would not: Chinese characters are word characters)
 _Z = r"(?![a-z])"  # an English word ends
 _CN_NUMBER = r"[零〇一二两三四五六七八九十百]{1,4}"
-_PERCENT = rf"(?:(?<![\d.\-−])(\d{{1,3}}(?:\.\d+)?)\s*%|百分之({_CN_NUMBER}))"
+# Any number before % is matched (signed, fractional, long) so that one that is not a whole
+# 0-100 is caught and asked about, not read in part (-5% as 5%, 0.5% as 5%); only ASCII digits
+# count (NFKC has folded full-width ones), never other scripts' (schedules.numbers).
+_PERCENT = rf"(?:(?<![0-9.])([-−]?[0-9]+(?:\.[0-9]*)?)\s*%|百分之({_CN_NUMBER}))"
 _PERCENT_RE = re.compile(_PERCENT)
+_OVERFULFILLED = rf"超额(?:已经|已)?{_DONE_ZH}(?:了|率)?(?:约|达到|达|为)?\s*(?:{_PERCENT})?"
 _CLAUSE = r"[^,，.。;；!！?？\n]"  # a character that does not end the clause
 
 # (pattern, status); None = consume the phrase without a status. Order matters: see the module
@@ -109,7 +119,9 @@ _RULES: tuple[tuple[re.Pattern[str], Status | None], ...] = tuple(
          Status.IN_PROGRESS),
         (rf"{_A}(?:partly|partially|mostly|almost|nearly|half)\s+{_DONE_EN}{_Z}",
          Status.IN_PROGRESS),
-        # 3. completion with a percentage, and completion as a noun
+        # 3. completion with a percentage, and completion as a noun; over-fulfilment (超额完成
+        # 120%) is done, its percentage no progress
+        (_OVERFULFILLED, Status.DONE),
         (rf"(?:已经|已)?{_DONE_ZH}(?:了|度|率|进度|比例)?(?:约|近|达到|达|超过|为)?\s*"
          rf"(?P<pct>{_PERCENT})", None),
         (rf"(?P<pct>{_PERCENT})\s*(?:已经|已)?{_DONE_ZH}", None),
@@ -124,7 +136,7 @@ _RULES: tuple[tuple[re.Pattern[str], Status | None], ...] = tuple(
          rf"{_DONE_ZH}", Status.IN_PROGRESS),
         (rf"(?:今天|今日|明天|明日|后天|本周|这周|下周|下个?星期|周[一二三四五六日末]"
          rf"|本月|这个月|下个?月|月底|月末|年底|年末|年内|近期|近日|尽快|随后|稍后|下旬|中旬|上旬"
-         rf"|\d{{1,2}}\s*月|\d{{1,2}}\s*[日号]){_CLAUSE}{{0,6}}?(?:前|之前|以前)?{_DONE_ZH}"
+         rf"|[0-9]{{1,2}}\s*月|[0-9]{{1,2}}\s*[日号]){_CLAUSE}{{0,6}}?(?:前|之前|以前)?{_DONE_ZH}"
          rf"(?!了)",
          Status.IN_PROGRESS),
         (rf"{_A}(?:will|shall|should|expected to|expect to|plan to|planned to|going to)\s+"
@@ -161,9 +173,10 @@ def parse_status_text(text: str) -> ParsedStatus:
     note = text.strip()
     # NFKC folds full-width digits and signs (８０％ -> 80%) so one pattern reads both
     remaining = unicodedata.normalize("NFKC", note)
+    bad_percent = _bad_percent(re.sub(_OVERFULFILLED, "", remaining))
     if _QUESTION.search(remaining):  # 完成了吗？ done? — a question reports nothing
         return ParsedStatus(status=None, candidates=frozenset(), percent=_first_percent(
-            remaining), note=note, ambiguous=False)
+            remaining), note=note, ambiguous=False, bad_percent=bad_percent)
     percent = _first_percent(remaining)
     candidates: set[Status] = set()
     for pattern, status in _RULES:
@@ -184,29 +197,76 @@ def parse_status_text(text: str) -> ParsedStatus:
     ambiguous = len(candidates) > 1
     status = next(iter(candidates)) if len(candidates) == 1 else None
     return ParsedStatus(status=status, candidates=frozenset(candidates), percent=percent,
-                        note=note, ambiguous=ambiguous)
+                        note=note, ambiguous=ambiguous, bad_percent=bad_percent)
 
 
-# Courtesy words that carry no report: after a button they must not become its note.
-_SMALL_TALK = frozenset({
-    "谢谢", "谢谢你", "谢谢您", "谢了", "多谢", "感谢", "非常感谢", "辛苦了", "辛苦",
-    "好的", "好", "好滴", "好嘞", "行", "可以", "收到", "收到了", "已收到", "知道了",
-    "明白", "明白了", "嗯", "嗯嗯", "哦", "噢", "ok", "okay", "okk", "k", "thanks",
-    "thank you", "thankyou", "thx", "ty", "noted", "got it", "great", "fine", "sure", "yes",
-    "yep", "cheers",
+# Courtesy that carries no report: after a button it must not become its note. A message is
+# small talk when, once emoji, punctuation and stickers-as-text ([强], [抱拳]) are set aside, it
+# is made only of these pieces, in any combination or repetition (好的好的, 收到，谢谢！,
+# 谢谢领导, 嗯，知道了, ok thanks).
+_COURTESY_ZH = frozenset({
+    "谢谢", "谢", "谢啦", "多谢", "感谢", "感激", "非常", "十分", "万分", "特别", "太", "辛苦",
+    "辛苦了", "麻烦", "麻烦了", "拜托", "不客气", "不用谢", "客气", "好", "好的", "好滴", "好嘞",
+    "好哒", "好吧", "行", "可以", "没问题", "没事", "收到", "已收到", "收悉", "已收悉", "知道",
+    "知道了", "明白", "了解", "清楚", "懂", "懂了", "晓得", "对", "是", "是的", "对的", "嗯",
+    "嗯嗯", "哦", "噢", "喔", "哈", "哈哈", "欧克", "赞", "点赞", "棒", "给力", "谢谢你", "谢谢您",
+    "您辛苦了", "你辛苦了", "大家", "领导", "老师", "主任", "局长", "科长", "书记", "同志", "再见",
+    "了", "的", "啊", "呀", "啦", "呢", "吧", "嘛", "哟",
+})  # no 你/您 alone: 你好 is a greeting, answered with how to report
+_COURTESY_EN = frozenset({
+    "ok", "okay", "okk", "k", "kk", "thanks", "thank", "thankyou", "thx", "ty", "you", "very",
+    "much", "so", "a", "lot", "many", "noted", "got", "it", "great", "fine", "sure", "yes",
+    "yep", "yeah", "cheers", "alright", "all", "right", "good", "nice", "cool", "sir", "madam",
+    "understood", "roger", "received",
 })
+_LONGEST_COURTESY = max(map(len, _COURTESY_ZH))
+# A WeChat or QQ sticker pasted as text: a short word in square brackets.
+_STICKER = re.compile(r"[\[【]([^\[\]【】]{1,6})[\]】]")
+_RUN = re.compile(r"[a-z]+|[^a-z\s]+")
+
+
+def _only_courtesy(run: str) -> bool:
+    """Whether a run of Chinese characters is a sequence of courtesy pieces."""
+    reachable = [True] + [False] * len(run)
+    for end in range(1, len(run) + 1):
+        reachable[end] = any(reachable[start] and run[start:end] in _COURTESY_ZH
+                             for start in range(max(0, end - _LONGEST_COURTESY), end))
+    return reachable[-1]
 
 
 def is_small_talk(text: str) -> bool:
-    """Whether a message is only courtesy (谢谢, 好的, 👍, "thanks") or has no words at all.
+    """Whether a message is only courtesy (谢谢, 好的，谢谢, 👍, [强], "ok thanks") or has no
+    words at all.
 
-    Emoji, punctuation, white space and invisible characters (zero-width space) are ignored;
-    what remains must be empty or one of the courtesy phrases, in any case.
+    Emoji, punctuation, white space, invisible characters (zero-width space) and stickers
+    written as text ([强]) are set aside; what remains must be empty or made of courtesy
+    phrases, in any combination and any case. Digits are never courtesy (60 is a percentage).
     """
-    kept = "".join(ch if unicodedata.category(ch)[0] in "LN" else " "
-                   for ch in unicodedata.normalize("NFKC", text))
-    core = " ".join(kept.split()).casefold()
-    return core == "" or core in _SMALL_TALK
+    text = unicodedata.normalize("NFKC", text)
+    text = _STICKER.sub(lambda m: " " if not parse_status_text(m.group(1)).candidates
+                        else m.group(0), text)
+    kept = "".join(ch if unicodedata.category(ch)[0] in "LN" else " " for ch in text)
+    for run in _RUN.findall(kept.casefold()):
+        if run.isascii() and run.isalpha():
+            if run not in _COURTESY_EN:
+                return False
+        elif not _only_courtesy(run):
+            return False
+    return True
+
+
+_QUESTION_START = re.compile(r"^\W*(?:请问|请教|想问|问一下|是否|能否|可否|是不是|有没有|要不要"
+                             r"|需不需要|怎么|如何|何时|什么时候|哪里|哪些)")
+_QUESTION_END = re.compile(r"[?？]\W*$|(?:吗|么|嘛|没有?)\s*[?？。.!！]?\s*$")
+
+
+def is_question(text: str) -> bool:
+    """Whether a message asks something (需要上传附件吗？, 请问…, 是否…, ends with ? or ？).
+
+    A question is never a report nor a note: the bot answers it with how to ask the office.
+    """
+    written = unicodedata.normalize("NFKC", text).strip()
+    return bool(_QUESTION_END.search(written) or _QUESTION_START.search(written))
 
 
 _ACKNOWLEDGEMENT = frozenset({"收到", "收到了", "已收到", "签收", "已签收", "收到谢谢", "好的收到",
@@ -258,14 +318,23 @@ def _first_percent(text: str) -> int | None:
     return None
 
 
+def _bad_percent(text: str) -> str:
+    """The first percentage written that is not a whole number 0-100, or ""."""
+    for match in _PERCENT_RE.finditer(text):
+        if match.group(1) is not None and _percent_value(match.group(0)) is None:
+            return match.group(0)
+    return ""
+
+
 def _percent_value(written: str) -> int | None:
-    """The whole percent (rounded down, so 99.9% is not done) of ``80%`` or ``百分之八十``."""
+    """The percent of ``80%`` or ``百分之八十`` by the one strict rule (a whole number 0-100,
+    see :mod:`schedules.numbers`); None for ``0.5%``, ``150%``, ``-5%``."""
     match = _PERCENT_RE.fullmatch(written.strip())
     if match is None:
         return None
     arabic, chinese = match.groups()
     if arabic is not None:
-        return int(float(arabic))
+        return parse_percent(arabic)
     return _chinese_number(chinese)
 
 

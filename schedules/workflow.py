@@ -159,6 +159,8 @@ class CycleFacts:
         reviews: report id -> the review of that report (at most one per report).
         extensions: (task, unit) -> the unit's extension requests, oldest first.
         acknowledgements: (task, unit) -> the first acknowledgement.
+        notes: (task, unit) -> the unit's latest report *with a note* (a later report without
+            one does not hide what the unit last wrote; every view shows it, with its date).
 
     The facts are not changed once made: :func:`cycle_views` keeps the views it computed from
     them on the object (``views``), so that a summary, the overdue list and the charts asked of
@@ -171,6 +173,7 @@ class CycleFacts:
     reviews: Mapping[int, ReviewFact] = field(default_factory=dict)
     extensions: Mapping[Pair, Sequence[ExtensionFact]] = field(default_factory=dict)
     acknowledgements: Mapping[Pair, Acknowledgement] = field(default_factory=dict)
+    notes: Mapping[Pair, ReportFact] = field(default_factory=dict)
     views: dict[dt.date, tuple[Timetable, tuple[TaskView, ...]]] = field(
         default_factory=dict, init=False, compare=False, repr=False)
 
@@ -231,6 +234,8 @@ class UnitState:
         days_left: whole days left after today before its cutoff (negative: days late).
         overdue: the cutoff has passed and it is not reported done.
         light: its light.
+        note: its latest report with a note (the latest report itself, or an earlier one when
+            the latest has none), or None.
     """
 
     task_id: int
@@ -249,6 +254,7 @@ class UnitState:
     days_left: int | None
     overdue: bool
     light: Light
+    note: ReportFact | None = None
 
     @property
     def finished(self) -> bool:
@@ -327,7 +333,7 @@ def _unit_state(timetable: Timetable, task: Task, unit_id: str, role: Role, deli
     return UnitState(task.id, unit_id, facts.cycle, role, delivers, phase, report, review,
                      cutoff, planned, extension, pending_extension(requests),
                      facts.acknowledgements.get(pair), left, overdue,
-                     light_of(phase, overdue, left))
+                     light_of(phase, overdue, left), facts.notes.get(pair))
 
 
 # -- the consolidated state of a task ----------------------------------------------------------

@@ -33,8 +33,10 @@ def parse_cycle_year(word: str, last: int = LAST_CYCLE) -> int | None:
 
 def looks_like_a_year(word: str) -> bool:
     """Whether ``word`` is a whole number, with or without 年/年度 (so that a year out of
-    range is told apart from a word that is no year at all)."""
-    return parse_number(word.strip().removesuffix("度").removesuffix("年"), 0, 10**9) is not None
+    range is told apart from a word that is no year at all); a sign counts too: ``-1`` is a
+    year out of range, like ``1999``."""
+    digits = word.strip().removesuffix("度").removesuffix("年").lstrip("+-−－＋")
+    return parse_number(digits, 0, 10**9) is not None
 
 
 def parse_number(text: str, low: int, high: int) -> int | None:

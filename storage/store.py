@@ -37,6 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, create_engine, select
 
 from schedules.delivery import DeliveryKey, ReminderSpec
@@ -52,6 +53,7 @@ from storage.tables import (
     Invite,
     LeadershipChat,
     Membership,
+    NoticeMessage,
     Person,
     PersonRole,
     Reminder,
@@ -101,6 +103,21 @@ _REMINDER_KEY = ("task_id", "unit_id", "cycle", "kind", "offset_days", "cutoff",
 _INSERT_BATCH = 500  # rows per INSERT; keeps far below both backends' bound-parameter limits
 SQLITE_BUSY_TIMEOUT_SECONDS = 15.0
 """How long an SQLite writer waits for another writer before "database is locked"."""
+POSTGRES_CONNECT_ARGS: dict[str, Any] = {
+    "connect_timeout": 3,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+    "options": "-c statement_timeout=30000 -c idle_in_transaction_session_timeout=60000",
+}
+"""libpq settings of every PostgreSQL connection, so that a database that accepts connections
+but never answers (a paused machine, a firewall that drops packets, a hung fail-over) makes a
+call fail within seconds (a transient error: retried with back-off, the person told) instead of
+blocking it for ever: 3 s to connect (handshake included), TCP keepalives and a 10 s limit on
+unacknowledged data for a connection that went silent, and on the server 30 s for a statement
+and 60 s for a transaction left idle (its locks freed). Read by docs/deploy.md."""
 _CACHED_CYCLES = 2
 """How many cycles' facts a store keeps in memory (those asked for last)."""
 DEFAULT_LEASE_SECONDS = 30.0
@@ -219,6 +236,8 @@ class Store:
                 with connection.begin():
                     if sqlite_driver is not None:
                         connection.exec_driver_sql("BEGIN IMMEDIATE")
+                    else:  # an index on a large table may take longer than a statement may
+                        connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
                     config.attributes["connection"] = connection
                     command.upgrade(config, revision)
             finally:
@@ -664,10 +683,11 @@ class Store:
                         repeat_window: dt.timedelta | None = None) -> tuple[StatusReport, bool]:
         """Append a report unless it only repeats the same person's report of a moment ago.
 
-        A double press is one report: when ``repeat_window`` is given and the unit's newest
-        report on the task in the cycle came from the same reporter less than that long ago
-        with the same status, and the new one adds no note and no other percentage, nothing is
-        stored. Arguments and errors as :meth:`add_report`.
+        A double press, or the same /report or reply sent twice, is one report: when
+        ``repeat_window`` is given and the unit's newest report on the task in the cycle came
+        from the same reporter less than that long ago with the same status, and the new one
+        adds no other note and no other percentage, nothing is stored. Arguments and errors as
+        :meth:`add_report`.
 
         Returns:
             ``(report, True)`` for a new report, ``(the earlier report, False)`` for a repeat.
@@ -689,7 +709,7 @@ class Store:
                               col(StatusReport.id).desc())
                     .limit(1)).first()
                 if (newest is not None and newest.reporter_telegram_id == reporter_telegram_id
-                        and newest.status == status and not note
+                        and newest.status == status and note in ("", newest.note)
                         and progress in (None, newest.progress)
                         and now - newest.reported_at < repeat_window):
                     return newest, False
@@ -1002,13 +1022,24 @@ class Store:
                                      .order_by(col(Reminder.id))))
             if not rows:
                 return []
-            session.exec(
-                update(Reminder)
-                .where(col(Reminder.id).in_([r.id for r in rows]),
-                       col(Reminder.state) == ReminderState.SENDING)
-                .values(state=ReminderState.PENDING, claimed_at=None, claimed_by=None,
-                        lease_until=None, reason="lease expired while sending")
-                .execution_options(synchronize_session=False))
+            # The update checks the lease and its holder again: on PostgreSQL (READ COMMITTED)
+            # another instance may have released and claimed a row since the select, and that
+            # fresh claim is in flight.
+            holders: dict[str | None, list[int]] = {}
+            for row in rows:
+                holders.setdefault(row.claimed_by, []).append(row.id or 0)
+            released: set[int] = set()
+            for holder, ids in holders.items():
+                held = (col(Reminder.claimed_by).is_(None) if holder is None
+                        else col(Reminder.claimed_by) == holder)
+                released.update(session.execute(
+                    update(Reminder)
+                    .where(col(Reminder.id).in_(ids), expired, held)
+                    .values(state=ReminderState.PENDING, claimed_at=None, claimed_by=None,
+                            lease_until=None, reason="lease expired while sending")
+                    .returning(col(Reminder.id))
+                    .execution_options(synchronize_session=False)).scalars())
+            rows = [row for row in rows if row.id in released]
             for row in rows:
                 _audit(session, now, "reminder.lease_expired", f"reminder:{row.id}",
                        instance=row.claimed_by)
@@ -1090,21 +1121,33 @@ class Store:
                          for i in marked])
         return marked_all
 
-    def mark_failed(self, reminder_id: int, reason: str, now: dt.datetime) -> bool:
-        """Give up on a delivery (e.g. the user blocked the bot); counts an attempt."""
-        return self._transition(reminder_id, now, "reminder.failed", _UNFINISHED,
-                                state=ReminderState.FAILED, reason=reason,
+    def mark_failed(self, reminder_id: int, reason: str, now: dt.datetime,
+                    instance: str = "") -> bool:
+        """Give up on a delivery (e.g. the user blocked the bot); counts an attempt.
+
+        Only a pending row or one ``instance`` holds (:func:`_held_by`).
+        """
+        return self._transition(reminder_id, now, "reminder.failed",
+                                _held_by(instance, or_pending=True),
+                                state=ReminderState.FAILED, reason=reason, lease_until=None,
                                 attempts=col(Reminder.attempts) + 1, details={"reason": reason})
 
-    def mark_skipped(self, reminder_id: int, reason: str, now: dt.datetime) -> bool:
-        """Decide not to send a delivery (e.g. the unit already reported done, or too late)."""
-        return self._transition(reminder_id, now, "reminder.skipped", _UNFINISHED,
-                                state=ReminderState.SKIPPED, reason=reason,
+    def mark_skipped(self, reminder_id: int, reason: str, now: dt.datetime,
+                     instance: str = "") -> bool:
+        """Decide not to send a delivery (e.g. the unit already reported done, or too late).
+
+        Only a pending row or one ``instance`` holds (:func:`_held_by`): a skip decided from a
+        read made before another instance claimed the row must not undo its send.
+        """
+        return self._transition(reminder_id, now, "reminder.skipped",
+                                _held_by(instance, or_pending=True),
+                                state=ReminderState.SKIPPED, reason=reason, lease_until=None,
                                 details={"reason": reason})
 
-    def mark_skipped_many(self, skips: Iterable[tuple[int, str]], now: dt.datetime) -> int:
+    def mark_skipped_many(self, skips: Iterable[tuple[int, str]], now: dt.datetime,
+                          instance: str = "") -> int:
         """:meth:`mark_skipped` for many deliveries (id, reason) in one transaction (the catch-up
-        after a first start skips thousands).
+        after a first start skips thousands); only pending rows and those ``instance`` holds.
 
         Returns:
             How many were still unfinished and are skipped now.
@@ -1122,7 +1165,7 @@ class Store:
                     marked = list(session.execute(
                         update(Reminder)
                         .where(col(Reminder.id).in_(batch),
-                               col(Reminder.state).in_(_UNFINISHED))
+                               _held_by(instance, or_pending=True))
                         .values(state=ReminderState.SKIPPED, reason=reason, lease_until=None)
                         .returning(col(Reminder.id))
                         .execution_options(synchronize_session=False)).scalars())
@@ -1150,9 +1193,7 @@ class Store:
         with self._session() as session, session.begin():
             given = sorted(session.execute(
                 update(Reminder)
-                .where(col(Reminder.id).in_(ids),
-                       col(Reminder.state) == ReminderState.SENDING,
-                       col(Reminder.claimed_by) == instance)
+                .where(col(Reminder.id).in_(ids), _held_by(instance))
                 .values(state=ReminderState.PENDING, reason=reason, claimed_at=None,
                         claimed_by=None, lease_until=None)
                 .returning(col(Reminder.id))
@@ -1163,19 +1204,21 @@ class Store:
             return given
 
     def retry_later(self, reminder_id: int, reason: str, now: dt.datetime, *,
-                    attempted: bool = True) -> bool:
-        """Put a claimed delivery back to pending (a transient error).
+                    instance: str = "", attempted: bool = True) -> bool:
+        """Put a delivery ``instance`` holds back to pending (a transient error).
 
         Args:
             reminder_id: the delivery.
             reason: why, kept in ``reason`` and the audit entry.
             now: when.
+            instance: who claimed it: a row whose lease ran out and that another instance
+                claimed since is left to that instance (:func:`_held_by`).
             attempted: Telegram was asked and failed: counts an attempt toward the give-up
                 limit. False for a give-back before any request (the database failed).
         """
         counted = {"attempts": col(Reminder.attempts) + 1} if attempted else {}
         return self._transition(reminder_id, now, "reminder.retried",
-                                {ReminderState.SENDING}, state=ReminderState.PENDING,
+                                _held_by(instance), state=ReminderState.PENDING,
                                 reason=reason, claimed_at=None, claimed_by=None,
                                 lease_until=None, details={"reason": reason}, **counted)
 
@@ -1237,16 +1280,45 @@ class Store:
         with self._session() as session:
             return list(session.exec(statement))
 
+    def record_notice_messages(self, chat_id: int, message_id: int,
+                               about: Iterable[tuple[int, str, int]], kind: str,
+                               now: dt.datetime) -> None:
+        """Remember what a message the bot sent (not a reminder) is about, so that a reply to
+        it, or a task button under it, belongs to the same task, unit and cycle.
+
+        Args:
+            chat_id: the chat it went to.
+            message_id: its Telegram message id (the last page's, which carries the buttons).
+            about: (task, unit, cycle) it is about; task 0 for every task of the unit.
+            kind: what it was: ``returned``, ``urged``, ``extension``, ``listing``...
+            now: when it was sent.
+        """
+        now = _utc(now, "now")
+        with self._session() as session, session.begin():
+            for task_id, unit_id, cycle in dict.fromkeys(about):
+                session.add(NoticeMessage(chat_id=chat_id, message_id=message_id,
+                                          task_id=task_id, unit_id=unit_id, cycle=cycle,
+                                          kind=kind, sent_at=now))
+
+    def notice_messages(self, chat_id: int, message_id: int) -> list[NoticeMessage]:
+        """What a message the bot sent is about (:meth:`record_notice_messages`), in the order
+        recorded; none for a message not recorded."""
+        statement = (select(NoticeMessage)
+                     .where(NoticeMessage.chat_id == chat_id,
+                            NoticeMessage.message_id == message_id)
+                     .order_by(col(NoticeMessage.id)))
+        with self._session() as session:
+            return list(session.exec(statement))
+
     def _transition(self, reminder_id: int, now: dt.datetime, action: str,
-                    from_states: Iterable[str], *, details: dict[str, Any] | None = None,
+                    allowed: ColumnElement[bool], *, details: dict[str, Any] | None = None,
                     **values: Any) -> bool:
-        """Change a delivery only if it is in one of ``from_states``; True if this call did."""
+        """Change a delivery only if ``allowed`` holds for it; True if this call did."""
         now = _utc(now, "now")
         with self._session() as session, session.begin():
             result = session.exec(
                 update(Reminder)
-                .where(col(Reminder.id) == reminder_id,
-                       col(Reminder.state).in_([str(s) for s in from_states]))
+                .where(col(Reminder.id) == reminder_id, allowed)
                 .values(**values)
                 .execution_options(synchronize_session=False))
             if result.rowcount != 1:
@@ -1499,7 +1571,8 @@ class Store:
     def _read_facts(self, cycle: int, task_id: int | None, unit_id: str | None) -> CycleFacts:
         return CycleFacts(cycle, self.latest_reports(cycle, task_id, unit_id),
                           self.reviews(cycle, task_id), self.extensions(cycle, task_id),
-                          self.acknowledgements(cycle, task_id))
+                          self.acknowledgements(cycle, task_id),
+                          self.latest_notes(cycle, task_id, unit_id))
 
     # -- audit -----------------------------------------------------------------------------
     def audit_log(self, limit: int = 100, action: str | None = None) -> list[AuditEntry]:
@@ -1572,6 +1645,10 @@ def is_transient_database_error(exc: BaseException) -> bool:
 
 def _create_engine(url: str, *, echo: bool) -> Engine:
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        # Settings in the URL's query win over these defaults.
+        connect_args = {k: v for k, v in POSTGRES_CONNECT_ARGS.items() if k not in parsed.query}
+        return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, echo=echo, pool_pre_ping=True)
     database = parsed.database or ""
@@ -1739,6 +1816,19 @@ def _use_invite(session: Session, code: str, now: dt.datetime, telegram_user_id:
     _audit(session, now, "invite.used", f"invite:{code}", actor=telegram_user_id,
            chat_id=chat_id)
     return invite
+
+
+def _held_by(instance: str, *, or_pending: bool = False) -> ColumnElement[bool]:
+    """The one rule for leaving ``sending``: only the instance that holds the row (its
+    ``claimed_by``) moves it on (back to pending, failed, skipped). Once its lease ran out,
+    another instance may have released and claimed it and be sending it now; the old holder's
+    late verdict must not undo that. ``or_pending``: pending rows too (a skip or a failure
+    decided before any claim). Recording a row sent is not bound by it: that a message went out
+    is a fact whoever sent it (:meth:`Store.mark_sent_messages`).
+    """
+    held = ((col(Reminder.state) == ReminderState.SENDING)
+            & (col(Reminder.claimed_by) == instance))
+    return (held | (col(Reminder.state) == ReminderState.PENDING)) if or_pending else held
 
 
 def _without_cutoff(key: DeliveryKey) -> tuple[object, ...]:

@@ -415,6 +415,29 @@ class Urge(SQLModel, table=True):
     urged_at: dt.datetime = Field(sa_type=UTCDateTime)
 
 
+class NoticeMessage(SQLModel, table=True):
+    """A message the bot sent about one task (or every task) of a unit in one cycle, other than
+    a reminder (whose rows say it already): a return (退回), an urge (催办), an extension
+    decision, a /mytasks listing. A reply to it, or a task button under it, is about that task
+    and cycle, however much later it comes.
+
+    ``task_id`` 0: about every task of the unit (a listing). ``kind``: what the message was
+    (``returned``, ``urged``, ``extension``, ``listing``...), for the reader of the table.
+    """
+
+    __tablename__ = "notice_message"
+    __table_args__ = (Index("ix_notice_message_chat_message", "chat_id", "message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_type=BigInteger)
+    message_id: int = Field(sa_type=BigInteger)
+    task_id: int
+    unit_id: str = Field(foreign_key="unit.id", max_length=48)
+    cycle: int
+    kind: str = Field(max_length=16)
+    sent_at: dt.datetime = Field(sa_type=UTCDateTime)
+
+
 class FactsRevision(SQLModel, table=True):
     """A counter of the changes to what the workflow's states are read from: one row, id 1,
     made by the first change (none yet: revision 0).

@@ -12,9 +12,11 @@ test, unless ``DUBAN_SKIP_PG=1`` is set (then the PostgreSQL tests are skipped).
 from __future__ import annotations
 
 import os
+import socket
+import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -120,3 +122,31 @@ def store(db_url: str) -> Iterator[Store]:
     """A migrated :class:`Store` on the backend under test."""
     with migrated_store(db_url) as migrated:
         yield migrated
+
+
+@contextmanager
+def silent_server() -> Iterator[int]:
+    """A TCP port that accepts connections and never says a word (a paused machine, a hung
+    fail-over): what a database call must not wait for without limit."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.2)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            with suppress(OSError):
+                accepted.append(listener.accept()[0])
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        acceptor.join(5)
+        for connection in accepted:
+            connection.close()
+        listener.close()

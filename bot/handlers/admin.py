@@ -33,8 +33,8 @@ from bot.menus import set_person_commands
 from bot.messages import reply
 from bot.render import render_audit, render_people, similar_units_text
 from bot.services import Services, request_replan, services_of
-from schedules.commands import parse_number
 from schedules.loader import TimetableError, load_timetable
+from schedules.numbers import parse_number
 
 log = logging.getLogger(__name__)
 

@@ -136,6 +136,24 @@ def in_group(update: Update) -> bool:
     return chat is not None and chat.type != ChatType.PRIVATE
 
 
+SENT_AT_GRAIN = dt.timedelta(seconds=1)
+"""Telegram dates a message to the second: a message handled within that long is dated by the
+clock, which keeps the order of a note and the button press just before it."""
+
+
+def sent_at(services: Services, message: Message | None) -> dt.datetime:
+    """When a message was sent (``message.date``), in the office's time zone: the time of a
+    report, and which cycle and day it belongs to, however late the bot handles it (a restart,
+    a backlog). Never in the future; a message handled at once takes the clock's time (Telegram
+    dates to the second only). Without a message (a button press, whose time Telegram does not
+    give): now."""
+    now = services.now()
+    if message is None or message.date is None:
+        return now
+    when = min(message.date.astimezone(services.settings.zone), now)
+    return when if now - when >= SENT_AT_GRAIN else now
+
+
 async def in_leadership_chat(update: Update, services: Services) -> bool:
     """Whether the update comes from a bound leadership group chat."""
     chat = update.effective_chat
@@ -289,8 +307,15 @@ def capabilities(t: Translator, caller: Caller, example: int = 7) -> str:
              t.gettext("Forwarded messages are never read as reports or commands.")]
     if caller.units:
         rules += [t.gettext("A reply to a reminder counts for that reminder's year."),
-                  t.gettext("Pressing the same status twice within a minute counts once; "
-                            "thanks and emoji are never kept as a note.")]
+                  t.gettext("The same report sent twice within a minute (a button, /report or "
+                            "a reply) counts once; thanks, emoji and questions are never kept "
+                            "as a note."),
+                  t.gettext("Numbers are written in digits 0-9 (or ０-９); a percentage is a "
+                            "whole number 0-100, and a bare number in reply to my "
+                            "acknowledgement is one. A year may be written 2026, 二〇二六年, "
+                            "今年 or 去年."),
+                  t.gettext("第16项, 任务16 or a number before the status (16 已完成) names "
+                            "task 16; 2项已完成 is a count, not task 2.")]
     return "\n".join(escape(line) for line in lines) + "\n\n" + "\n".join(
         "• " + escape(rule) for rule in rules)
 

@@ -51,6 +51,7 @@ from bot.handlers.common import (
     in_group,
     known_caller,
     people_named,
+    sent_at,
     year_usage,
 )
 from bot.i18n import N_, Translator
@@ -65,7 +66,7 @@ from bot.messages import (
     report_keyboard,
     review_keyboard,
 )
-from bot.notices import notify_leadership, notify_unit
+from bot.notices import notify_leadership, notify_unit, remember_notices
 from bot.render import (
     deadline_line,
     plain_unit_name,
@@ -91,13 +92,19 @@ from schedules.commands import (
     named_task,
     parse_cycle_year,
     parse_extend_args,
-    parse_number,
     parse_report_text,
 )
 from schedules.feeds import feed_events
+from schedules.numbers import foreign_digits, is_bare_number, parse_number, parse_percent
 from schedules.planning import cycle_cutoff
 from schedules.progress import carried_progress, cycle_is_open, deliverers, is_closed
-from schedules.status import Status, is_acknowledgement, is_small_talk, parse_status_text
+from schedules.status import (
+    Status,
+    is_acknowledgement,
+    is_question,
+    is_small_talk,
+    parse_status_text,
+)
 from schedules.text import visible_text
 from schedules.workflow import (
     EXTENSION_PENDING,
@@ -105,19 +112,24 @@ from schedules.workflow import (
     PAST_DATE,
     CycleFacts,
     Phase,
+    ReportFact,
+    ReviewDecision,
+    ReviewFact,
     UnitState,
     extension_refusal,
     report_refusal,
     unit_state,
 )
-from storage import ReportRow, StatusReport, is_transient_database_error
+from storage import StatusReport, is_transient_database_error
 
 log = logging.getLogger(__name__)
 
 NOTE_WINDOW = dt.timedelta(minutes=15)
 """A message that is not a reply counts as the note of a button report only this soon after."""
 REPEAT_WINDOW = dt.timedelta(minutes=1)
-"""The same status from the same person within this long is one report (a double press)."""
+"""The same report (status, percentage, note) from the same person on the same task, unit and
+cycle within this long is one report, whatever the channel: a double press, or the same /report
+or reply sent twice."""
 REPORT_STATUSES = ("done", "in_progress", "blocked", "not_applicable")
 DRAFTS_KEPT = 20
 """Open questions remembered per person; older ones expire."""
@@ -197,7 +209,10 @@ async def my_tasks(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         rows = [buttons[i:i + 6] for i in range(0, len(buttons), 6)]
         if rows:
             text += "\n\n" + t.gettext("Press a task number to report on it.")
-        await reply(message, text, t, InlineKeyboardMarkup(rows) if rows else None)
+        sent = await reply(message, text, t, InlineKeyboardMarkup(rows) if rows else None)
+        if sent is not None and rows:  # its task buttons are about this cycle, pressed whenever
+            await services.db(services.store.record_notice_messages, message.chat_id, sent,
+                              [(0, unit_id, cycle)], "listing", services.now())
 
 
 async def calendar_feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -254,11 +269,11 @@ async def open_task(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     caller, message, services, t = press.caller, press.message, press.services, press.t
     task_id = parse_number(press.fields[0], 1, 10**6) if press.fields else None
     unit_id = press.fields[1] if len(press.fields) > 1 else ""
-    cycle = services.cycle()
     if task_id is None or unit_id not in caller.units:
         await answer_query(press.query, t.gettext("This button has expired."))
         return
     await answer_query(press.query)
+    cycle = await message_cycle(services, context.user_data or {}, message, task_id, unit_id)
     problem = task_problem(services, caller, task_id, unit_id, cycle)
     if problem:
         await reply(message, t.gettext(problem).format(number=task_id), t)
@@ -268,13 +283,32 @@ async def open_task(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     remember_about(context, sent, task_id, unit_id, cycle)
 
 
+async def message_cycle(services: Services, user_data: dict[str, Any], message: Message,
+                        task_id: int, unit_id: str) -> int:
+    """The cycle a task button under one of the bot's messages acts on: that message's own (a
+    reminder or overdue notice, a return or urge, a /mytasks listing, a task card), whenever it
+    is pressed — a button under December's overdue notice pressed in January is December's.
+    The current cycle for a message the bot kept no record of."""
+    rows = await services.db(services.store.reminders_by_message, message.chat_id,
+                             message.message_id)
+    cycles = [r.cycle for r in rows if r.task_id == task_id and r.unit_id == unit_id]
+    if not cycles:
+        notices = await services.db(services.store.notice_messages, message.chat_id,
+                                    message.message_id)
+        cycles = [n.cycle for n in notices
+                  if n.task_id in (0, task_id) and n.unit_id == unit_id]
+    about = user_data.get("about", {}).get(message.message_id)
+    if not cycles and about is not None and tuple(about[:2]) == (task_id, unit_id):
+        cycles = [about[2]]
+    return cycles[0] if cycles else services.cycle()
+
+
 async def task_card(services: Services, t: Translator, task_id: int, unit_id: str,
                     cycle: int) -> str:
     """One task for a contact: items, their unit's role, cutoff and latest report."""
     timetable = services.timetable
     task = timetable.task(task_id)
     facts = await services.db(services.store.cycle_facts, cycle, task_id, unit_id)
-    notes = await services.db(services.store.latest_notes, cycle, task_id, unit_id)
     state = unit_state(timetable, task, unit_id, facts, services.today())
     lines = [f"{state.light.value} <b>{task.id}. {escape(task.title)}</b>",
              t.gettext("{unit} is {role} ({year}).").format(
@@ -283,7 +317,7 @@ async def task_card(services: Services, t: Translator, task_id: int, unit_id: st
              deadline_line(t, state, task)]
     lines += [f"• {escape(item)}" for item in task.items]
     lines.append(t.gettext("Latest report: {report}").format(report=report_line(
-        t, state.report, note=notes.get((task_id, unit_id)), state=state)))
+        t, state.report, state=state)))
     lines += workflow_lines(t, state, await people_named(services))
     return "\n".join(lines)
 
@@ -309,6 +343,8 @@ class Draft:
     statuses: tuple[str, ...] = REPORT_STATUSES  # the statuses to offer
     cycle_given: bool = False
     years: tuple[int, ...] = ()  # the years offered, when the bot asked which
+    at: dt.datetime | None = None  # when the message was sent (None: a button, now)
+    files: tuple[dict[str, Any], ...] = ()  # sent with the words: kept with this report
 
 
 ABOUT_KEPT = 50
@@ -369,27 +405,38 @@ async def _fill_in(services: Services, caller: Caller, draft: Draft) -> Draft:
         if len(units) == 1:
             draft = dataclasses.replace(draft, unit_id=units[0])
     if draft.unit_id is not None and draft.cycle is None:
-        current = services.cycle()
+        current = (draft.at or services.now()).year  # the year it was sent in
         previous = current - 1
-        task = services.timetable.task(task_id)
-        store, unit_id = services.store, draft.unit_id
-
-        def last_year() -> tuple[ReportRow | None, bool]:
-            """The unit's latest report on the task last year, and whether it was reminded
-            (one worker-thread call)."""
-            before = store.latest_reports(previous, task_id, unit_id).get((task_id, unit_id))
-            return before, before is None and store.was_reminded(task_id, unit_id, previous)
-
-        still_open = False
-        if previous >= FIRST_CYCLE and cycle_cutoff(services.timetable, task, previous):
-            before, reminded = await services.db(last_year)
-            still_open = cycle_is_open(services.timetable, task, previous,
-                                       before.status if before else None, reminded)
-        if not still_open:
+        if not await previous_cycle_open(services, task_id, draft.unit_id, previous):
             draft = dataclasses.replace(draft, cycle=current)
         else:
             draft = dataclasses.replace(draft, years=(previous, current))
     return draft
+
+
+async def previous_cycle_open(services: Services, task_id: int, unit_id: str,
+                              previous: int) -> bool:
+    """Whether the unit still owes ``previous``'s cycle of the task (``cycle_is_open``): a
+    report that is not done, or done and returned (退回) by a leader, or none after a reminder."""
+    task = services.timetable.task(task_id)
+    if previous < FIRST_CYCLE or cycle_cutoff(services.timetable, task, previous) is None:
+        return False  # (cycle_is_open's first rule, without reading the database)
+    store = services.store
+
+    def last_year() -> tuple[ReportFact | None, ReviewFact | None, bool]:
+        """The unit's latest report then, its review, and whether it was reminded: one
+        worker-thread call (every /report without a year asks)."""
+        facts = store.cycle_facts(previous, task_id, unit_id)
+        before = facts.reports.get((task_id, unit_id))
+        review = facts.review_of(before) if before is not None else None
+        return before, review, before is None and store.was_reminded(task_id, unit_id,
+                                                                     previous)
+
+    before, review, reminded = await services.db(last_year)
+    return cycle_is_open(services.timetable, task, previous,
+                         before.status if before else None, reminded,
+                         returned=review is not None
+                         and review.decision == ReviewDecision.RETURNED.value)
 
 
 Question = tuple[str, str, list[tuple[str, str]]]
@@ -412,7 +459,7 @@ def _question(services: Services, caller: Caller, draft: Draft) -> Question | No
                 .format(number=draft.task_id), "u",
                 [(u.id, u.name_en if t.language == "en" else u.name) for u in units])
     if draft.cycle is None:
-        current = services.cycle()
+        current = draft.years[-1] if draft.years else services.cycle()
         return (t.gettext("Your unit has not finished task {number} for {previous}. Which "
                           "year is this report for?").format(number=draft.task_id,
                                                              previous=current - 1), "y",
@@ -436,19 +483,30 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     caller, t = press.caller, press.t
     drafts: dict[str, Draft] = context.user_data.get("drafts", {})  # type: ignore[union-attr]
+    answered: dict[str, bool] = context.user_data.setdefault(  # type: ignore[union-attr]
+        "answered", {})
+    if len(press.fields) == 3 and press.fields[0] in answered:
+        # a second press on a question already answered (a double press): what the first
+        # press chose stands
+        await answer_query(press.query, t.gettext(
+            "Already answered: your first choice is recorded."))
+        return
     if len(press.fields) != 3 or press.fields[0] not in drafts:
         await answer_query(press.query, t.gettext(
             "This question has expired; please send your report again."))
         return
     token, field, value = press.fields
     draft = drafts[token]
-    answered = _answer(draft, field, value, caller)
-    if answered is None:
+    answered_draft = _answer(draft, field, value, caller)
+    if answered_draft is None:
         await answer_query(press.query, t.gettext("This button has expired."))
         return
     drafts.pop(token)
+    while len(answered) >= DRAFTS_KEPT * 2:
+        answered.pop(next(iter(answered)))
+    answered[token] = True
     await answer_query(press.query)
-    await settle(update, context, caller, press.message, answered)
+    await settle(update, context, caller, press.message, answered_draft)
 
 
 def _answer(draft: Draft, field: str, value: str, caller: Caller) -> Draft | None:
@@ -485,25 +543,30 @@ class Recorded:
 
 async def record_report(services: Services, caller: Caller, task_id: int, unit_id: str,
                         cycle: int, status: str, percent: int | None, note: str, source: str,
-                        message_id: int | None) -> Recorded | str:
-    """Store a report the workflow allows; otherwise the refusal, in the caller's language."""
+                        message_id: int | None, at: dt.datetime | None = None
+                        ) -> Recorded | str:
+    """Store a report the workflow allows; otherwise the refusal, in the caller's language.
+
+    ``at``: when it was sent (its message's date; None: now, for a button), which is the time
+    stored and the day its state is judged on (on time or late).
+    """
     t = caller.t
+    at = at or services.now()
     timetable, store = services.timetable, services.store
     task = timetable.task(task_id)
-    today, now = services.today(), services.now()
 
     def check_and_store() -> tuple[CycleFacts, UnitState, str, tuple[StatusReport, bool] | None]:
         """The workflow's check on the cycle's facts, then the report appended if it is
         allowed: one worker-thread call (the check is pure)."""
         facts = store.cycle_facts(cycle, task_id, unit_id)
-        before = unit_state(timetable, task, unit_id, facts, today)
+        before = unit_state(timetable, task, unit_id, facts, at.date())
         refusal = report_refusal(before)
         if refusal:
             return facts, before, refusal, None
         carried = carried_progress(status, percent, facts.reports.get((task_id, unit_id)))
         return facts, before, "", store.add_report_once(
-            task_id, unit_id, cycle, status, carried, note, caller.telegram_user_id, now,
-            source, message_id, REPEAT_WINDOW if source == "button" else None)
+            task_id, unit_id, cycle, status, carried, note, caller.telegram_user_id, at,
+            source, message_id, REPEAT_WINDOW)
 
     facts, before, refusal, stored = await services.db(check_and_store)
     if stored is None:
@@ -512,7 +575,7 @@ async def record_report(services: Services, caller: Caller, task_id: int, unit_i
     report, new = stored
     reports = {**facts.reports, (task_id, unit_id): report}
     after = unit_state(timetable, task, unit_id, dataclasses.replace(facts, reports=reports),
-                       services.today())
+                       at.date())
     return Recorded(report, new, before, after)
 
 
@@ -541,7 +604,8 @@ async def announce(context: ContextTypes.DEFAULT_TYPE, caller: Caller, recorded:
                     unit=unit_name(r, unit), number=task.id, year=state.cycle,
                     report=report_line(r, report, None)) + "\n" + r.gettext(
                     "/task {number} shows every unit's input.").format(number=task.id),
-                skip=caller.telegram_user_id)
+                skip=caller.telegram_user_id,
+                sent=remember_notices(services, task.id, lead, state.cycle, "input"))
         if not reached:
             return ""
         return t.gettext("Your input has been passed to the lead unit ({units}).").format(
@@ -572,7 +636,7 @@ async def store_report(update: Update, context: ContextTypes.DEFAULT_TYPE, calle
         return
     recorded = await record_report(services, caller, draft.task_id, draft.unit_id, draft.cycle,
                                    draft.status, draft.percent, draft.note, draft.source,
-                                   draft.message_id)
+                                   draft.message_id, draft.at)
     if isinstance(recorded, str):
         await reply(message, recorded, t)
         return
@@ -582,7 +646,8 @@ async def store_report(update: Update, context: ContextTypes.DEFAULT_TYPE, calle
                                 "cycle": draft.cycle, "report_id": report.id}
     unit = services.timetable.unit(draft.unit_id)
     head = t.gettext("Stored for task {number}, {unit} ({cycle}): {report}") if recorded.new \
-        else t.gettext("Already stored for task {number}, {unit} ({cycle}): {report}")
+        else t.gettext("Already stored for task {number}, {unit} ({cycle}); the repeat was not "
+                       "stored again: {report}")
     text = head.format(number=draft.task_id, unit=unit_name(t, unit), cycle=report.cycle,
                        report=report_line(t, report, state=recorded.after))
     if draft.source == "button":
@@ -598,6 +663,10 @@ async def store_report(update: Update, context: ContextTypes.DEFAULT_TYPE, calle
     told = await announce_patiently(context, caller, recorded)
     if told:
         await reply(message, told, t)
+    if draft.files:  # sent with the words that made this report: kept with it
+        user_data.setdefault("pending_evidence", []).extend(
+            {**f, "task": draft.task_id, "unit": draft.unit_id, "cycle": draft.cycle}
+            for f in draft.files)
     await attach_pending_evidence(context, caller, message)
 
 
@@ -860,12 +929,7 @@ async def extension_cycle(services: Services, task_id: int, unit_id: str,
     this_cutoff = cycle_cutoff(services.timetable, task, current)
     if previous < FIRST_CYCLE or (this_cutoff is not None and due_date >= this_cutoff):
         return current
-    latest = await services.db(services.store.latest_reports, previous, task_id, unit_id)
-    before = latest.get((task_id, unit_id))
-    reminded = before is None and await services.db(services.store.was_reminded, task_id,
-                                                    unit_id, previous)
-    owed = cycle_is_open(services.timetable, task, previous,
-                         before.status if before else None, reminded)
+    owed = await previous_cycle_open(services, task_id, unit_id, previous)
     return previous if owed else current
 
 
@@ -929,8 +993,7 @@ async def contact_task(update: Update, context: ContextTypes.DEFAULT_TYPE,
     delivering = set(deliverers(timetable, task))
     only = None if delivering & set(units) else units
     facts = await services.db(services.store.cycle_facts, cycle, task_id)
-    notes = await services.db(services.store.latest_notes, cycle, task_id)
-    text = render_task(t, timetable, task, cycle, facts, services.today(), notes,
+    text = render_task(t, timetable, task, cycle, facts, services.today(),
                        people=await people_named(services), only=only)
     await reply(message, text, t, report_keyboard(t, task_id, cycle, units[0])
                 if len(units) == 1 else None)
@@ -964,27 +1027,33 @@ async def report_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     services = services_of(context)
     t = caller.t
     usage = escape(t.gettext(REPORT_USAGE))
+    at = sent_at(services, message)
     parsed = parse_report_text(_COMMAND.sub("", message.text, count=1),
-                               len(services.timetable.tasks), services.cycle())
+                               len(services.timetable.tasks), at.year)
     if isinstance(parsed, ReportError):
         text = usage
         if parsed.problem in REPORT_PROBLEMS:
             text = t.gettext(REPORT_PROBLEMS[parsed.problem]).format(
                 word="“" + echo(parsed.word) + "”", last=len(services.timetable.tasks),
-                year=services.cycle(), first=FIRST_CYCLE) + "\n" + usage
+                year=at.year, first=FIRST_CYCLE) + "\n" + usage
         await reply(message, text, t)
         return
-    problem = task_problem(services, caller, parsed.task_id, None,
-                           parsed.cycle or services.cycle())
+    problem = task_problem(services, caller, parsed.task_id, None, parsed.cycle or at.year)
     if problem:
         await reply(message, t.gettext(problem).format(number=parsed.task_id), t)
         return
     await settle(update, context, caller, message, Draft(
         parsed.task_id, None, parsed.cycle, parsed.status.value, parsed.percent, parsed.note,
-        "command", message.message_id, cycle_given=parsed.cycle is not None))
+        "command", message.message_id, cycle_given=parsed.cycle is not None, at=at))
 
 
 # -- replies in words, and files ---------------------------------------------------------------
+QUESTION_ANSWER = N_("I keep reports, not questions, so nothing was stored. Please ask the "
+                     "office that sends the reminders directly. To add a note to your report, "
+                     "write it as a statement (e.g. 材料已报送) in reply to my acknowledgement; "
+                     "to report, reply to a reminder or use /report.")
+
+
 def awaiting_note(user_data: dict[str, Any], now: dt.datetime,
                   replied: Message | None) -> dict[str, Any] | None:
     """The button report waiting for a note: any message within the window, later only replies
@@ -1012,8 +1081,9 @@ async def still_open_for_notes(services: Services, awaiting: dict[str, Any]) -> 
 
 async def targets_of(services: Services, caller: Caller, message: Message,
                      user_data: dict[str, Any]) -> tuple[tuple[int, str, int], ...]:
-    """The (task, unit, cycle) a reply is about: those of the reminder, task card or
-    acknowledgement it answers (none for a message that is not a reply)."""
+    """The (task, unit, cycle) a reply is about: those of the reminder, notice (a return, an
+    urge, an extension decision), task card or acknowledgement it answers (none for a message
+    that is not a reply)."""
     replied = message.reply_to_message
     if replied is None:
         return ()
@@ -1021,6 +1091,10 @@ async def targets_of(services: Services, caller: Caller, message: Message,
                              replied.message_id)
     found = [(r.task_id, r.unit_id, r.cycle) for r in rows
              if r.task_id and r.unit_id in caller.units]
+    notices = await services.db(services.store.notice_messages, message.chat_id,
+                                replied.message_id)
+    found += [(n.task_id, n.unit_id, n.cycle) for n in notices
+              if n.task_id and n.unit_id in caller.units]
     about = user_data.get("about", {}).get(replied.message_id)
     if about is not None and about[1] in caller.units:
         found.append(about)
@@ -1065,9 +1139,18 @@ async def read_words(update: Update, context: ContextTypes.DEFAULT_TYPE, caller:
                         else t.gettext("Already noted as received."), t)
             return
     if is_small_talk(words):
-        return  # thanks, 好的, 👍: nothing to store, nothing to answer
+        return  # thanks, 好的，谢谢, 👍, [强]: nothing to store, nothing to answer
+    if is_question(words):  # 需要上传附件吗？ is neither a report nor a note
+        await reply(message, escape(t.gettext(QUESTION_ANSWER)), t)
+        return
+    written = visible_text(words)
+    foreign = foreign_digits(written)
+    parsed = parse_status_text(written)
+    if foreign or parsed.bad_percent:  # ٦٠, 0.5%, 150%: asked again, nothing stored
+        await reply(message, t.gettext(REPORT_PROBLEMS[ReportProblem.BAD_PERCENT]).format(
+            word="“" + echo(foreign or parsed.bad_percent) + "”"), t)
+        return
     user_data: dict[str, Any] = context.user_data  # type: ignore[assignment]
-    parsed = parse_status_text(visible_text(words))
     status = parsed.status.value if parsed.status is not None and not parsed.ambiguous else None
     named = named_task(words)
     awaiting = awaiting_note(user_data, services.now(), message.reply_to_message)
@@ -1076,9 +1159,22 @@ async def read_words(update: Update, context: ContextTypes.DEFAULT_TYPE, caller:
     if awaiting is not None and not await still_open_for_notes(services, awaiting):
         awaiting = None  # reviewed, or reported again since: words are read afresh
     targets = await targets_of(services, caller, message, user_data)
-    if named is not None and named not in {task for task, _, _ in targets}:
-        targets = ()
-    if awaiting is not None:
+    if named is not None:  # 第15项已完成 replying to a day's reminder is about task 15 only
+        targets = tuple(target for target in targets if target[0] == named)
+    if awaiting is not None and is_bare_number(written):
+        # a bare number after a status button is the percentage the acknowledgement invited
+        percent = parse_percent(written)
+        unfinished = awaiting["status"] not in ("done", "not_applicable")
+        if percent is None or not unfinished or percent == 100:
+            wrong = (ReportProblem.BAD_PERCENT if percent is None
+                     else ReportProblem.CONTRADICTION)
+            await reply(message, t.gettext(REPORT_PROBLEMS[wrong]).format(
+                word="“" + echo(written) + "”"), t)
+            return
+        user_data.pop("awaiting_note", None)
+        draft = Draft(awaiting["task"], awaiting["unit"], awaiting["cycle"], awaiting["status"],
+                      percent, "", "reply", message.message_id, cycle_given=True)
+    elif awaiting is not None:
         user_data.pop("awaiting_note", None)
         unfinished = awaiting["status"] not in ("done", "not_applicable")
         draft = Draft(awaiting["task"], awaiting["unit"], awaiting["cycle"], awaiting["status"],
@@ -1103,8 +1199,9 @@ async def read_words(update: Update, context: ContextTypes.DEFAULT_TYPE, caller:
             "To report, reply to a reminder, press the buttons under /mytasks, or use "
             "/report <task> <status> [note].")), t)
         return
-    if file is not None:
-        user_data.setdefault("pending_evidence", []).append(file)
+    draft = dataclasses.replace(draft, at=sent_at(services, message))  # when it was written
+    if file is not None:  # kept with the report these words make, whichever task it is
+        draft = dataclasses.replace(draft, files=(file,))
     await settle(update, context, caller, message, draft)
 
 
@@ -1123,6 +1220,21 @@ async def evidence(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
     t = caller.t
     user_data: dict[str, Any] = context.user_data  # type: ignore[assignment]
+    if message.document is not None:
+        file_id, unique, kind = (message.document.file_id, message.document.file_unique_id,
+                                 "document")
+        name = message.document.file_name or ""
+    else:
+        photo = message.photo[-1]
+        file_id, unique, kind, name = photo.file_id, photo.file_unique_id, "photo", ""
+    file: dict[str, Any] = {"file_id": file_id, "file_unique_id": unique, "kind": kind,
+                            "file_name": name}
+    caption = visible_text(message.caption or "")
+    if caption and not is_small_talk(caption) and not is_question(caption):
+        # The caption says something: it is read as a report in words (第16项已完成 is about
+        # task 16, whatever the file replies to), and the file is kept with that report.
+        await read_words(update, context, caller, message, caption, file)
+        return
     targets = await targets_of(services, caller, message, user_data)
     awaiting = awaiting_note(user_data, services.now(), message.reply_to_message)
     if len(targets) == 1:
@@ -1146,21 +1258,7 @@ async def evidence(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if problem:
         await reply(message, t.gettext(problem).format(number=task_id), t)
         return
-    if message.document is not None:
-        file_id, unique, kind = (message.document.file_id, message.document.file_unique_id,
-                                 "document")
-        name = message.document.file_name or ""
-    else:
-        photo = message.photo[-1]
-        file_id, unique, kind, name = photo.file_id, photo.file_unique_id, "photo", ""
-    file = {"task": task_id, "unit": unit_id, "cycle": cycle, "file_id": file_id,
-            "file_unique_id": unique, "kind": kind, "file_name": name}
-    caption = visible_text(message.caption or "")
-    if caption and not is_small_talk(caption):
-        # The caption says something: it is read as a report in words, and the file is kept
-        # with that report.
-        await read_words(update, context, caller, message, caption, file)
-        return
+    file.update(task=task_id, unit=unit_id, cycle=cycle)
     latest = await services.db(services.store.latest_reports, cycle, task_id, unit_id)
     report = latest.get((task_id, unit_id))
     if report is None:

@@ -62,7 +62,7 @@ from bot.messages import (
     send_pages,
     urge_data,
 )
-from bot.notices import notify_unit
+from bot.notices import notify_unit, remember_notices
 from bot.reminders import cycle_plan
 from bot.render import (
     deadline_line,
@@ -92,8 +92,9 @@ from bot.reports.record import (
 from bot.reports.scorecard import render_scores
 from bot.services import Services, request_replan, services_of
 from schedules.bulletin import select_bulletin
-from schedules.commands import FIRST_CYCLE, looks_like_a_year, parse_cycle_year, parse_number
+from schedules.commands import FIRST_CYCLE, looks_like_a_year, parse_cycle_year
 from schedules.model import Timetable, UnitKind
+from schedules.numbers import parse_number
 from schedules.planning import next_reminder
 from schedules.workflow import (
     STALE_REVIEW,
@@ -244,12 +245,11 @@ async def task_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     task = services.timetable.task(number)
     facts = await services.db(services.store.cycle_facts, cycle, task.id)
-    notes = await services.db(services.store.latest_notes, cycle, task.id)
     urges = {u.unit_id: (u.urged_by, u.urged_at)
              for u in await services.db(services.store.urges, cycle, task.id)}
     today = services.today()
     view = task_view(services.timetable, task, facts, today)
-    await reply(message, render_task(t, services.timetable, task, cycle, facts, today, notes,
+    await reply(message, render_task(t, services.timetable, task, cycle, facts, today,
                                      people=await people_named(services), urges=urges), t,
                 task_keyboard(t, services.timetable, view))
 
@@ -656,7 +656,9 @@ async def _confirmed(context: ContextTypes.DEFAULT_TYPE, caller: Caller, message
     await notify_unit(context.bot, services, state.unit_id, lambda r: "🟢 " + r.gettext(
         "{who} confirmed task {number} ({year}) done for {unit} on {when}: it is closed "
         "(销号).").format(who=who, number=state.task_id, year=state.cycle,
-                        unit=unit_name(r, unit), when=r.moment(now, "short")))
+                        unit=unit_name(r, unit), when=r.moment(now, "short")),
+        sent=remember_notices(services, state.task_id, state.unit_id, state.cycle,
+                              "confirmed"))
     await reply(message, "🟢 " + t.gettext(
         "Task {number} confirmed done for {unit} by {who}.").format(
         number=state.task_id, unit=unit_name(t, unit), who=who), t)
@@ -720,7 +722,9 @@ async def _extension_decided(context: ContextTypes.DEFAULT_TYPE, caller: Caller,
                 who=who, number=extension.task_id, year=extension.cycle,
                 unit=unit_name(r, unit), reason=escape(extension.decision_comment))
         mine = "❌ " + t.gettext("Extension of task {number} for {unit} to {date} rejected.")
-    await notify_unit(context.bot, services, extension.unit_id, notice)
+    await notify_unit(context.bot, services, extension.unit_id, notice,
+                      sent=remember_notices(services, extension.task_id, extension.unit_id,
+                                            extension.cycle, "extension"))
     await reply(message, mine.format(number=extension.task_id, unit=unit_name(t, unit),
                                            date=t.date(extension.due_date)), t)
 
@@ -772,7 +776,8 @@ async def urge_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
                 report=report_line(r, state.report, state=state)) + "\n"
             + r.gettext("Please report now: press a status, or /extend if you need more "
                         "time."),
-        lambda r: report_keyboard(r, task.id, state.cycle, state.unit_id))
+        lambda r: report_keyboard(r, task.id, state.cycle, state.unit_id),
+        sent=remember_notices(services, task.id, state.unit_id, state.cycle, "urged"))
     text = "📣 " + t.gettext("{unit} urged on task {number}.").format(
         unit=unit_name(t, unit), number=task.id)
     if not reached:
@@ -858,7 +863,8 @@ async def _return(context: ContextTypes.DEFAULT_TYPE, caller: Caller, message: M
             "{who} returned task {number} ({year}) to {unit}: {comment}").format(
             who=who, number=task.id, year=about["cycle"], unit=unit_name(r, unit),
             comment=escape(comment)) + "\n" + next_step(r),
-        lambda r: report_keyboard(r, task.id, about["cycle"], unit.id))
+        lambda r: report_keyboard(r, task.id, about["cycle"], unit.id),
+        sent=remember_notices(services, task.id, unit.id, about["cycle"], "returned"))
     await reply(message, "↩️ " + t.gettext(
         "Task {number} returned to {unit}; they have your comment.").format(
         number=task.id, unit=unit_name(t, unit)), t)

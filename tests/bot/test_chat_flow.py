@@ -206,3 +206,146 @@ async def test_a_dice_in_a_group_gets_no_answer(harness: Harness) -> None:
     sent = harness.api.send_media(LEADER, "dice", chat_id=GROUP)
     await harness.pump()
     assert harness.bot_messages_after(GROUP, sent["message_id"]) == []
+
+
+# -- the cycle of a button or a reply under a notice ---------------------------------------------
+async def returned_in_november(harness: Harness) -> None:
+    """Task 15 reported done for 2026 on 20 November, returned by the leader."""
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.enrol(LEADER, None, "leader")
+    harness.clock.set(dt.datetime(2026, 11, 20, 10, 0, tzinfo=SHANGHAI))
+    await harness.command(ECOLOGY, "report", "15 已完成 材料已报送")
+    review = review_requests(harness, LEADER)[-1]
+    prompt = await harness.press(LEADER, review["message_id"], next(
+        d for d in button_data(review) if d.split("|")[4] == "r"))
+    await harness.say(LEADER, "材料不全，请补充", reply_to=prompt[-1]["message_id"])
+
+
+@pytest.mark.parametrize("under", ["overdue notice", "mytasks listing", "urge notice"])
+async def test_a_task_button_acts_on_its_messages_cycle_whenever_pressed(
+        harness: Harness, under: str) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.enrol(LEADER, None, "leader")
+    harness.clock.set(dt.datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))
+    await dispatch_due(harness.app)  # the 2026 overdue notice
+    if under == "mytasks listing":
+        messages = await harness.command(ECOLOGY, "mytasks")
+    elif under == "urge notice":
+        listed = await harness.command(LEADER, "overdue")
+        message, data = next((m, d) for m in listed for d in button_data(m)
+                             if d.startswith(f"u|15|{ECO}"))
+        await harness.press(LEADER, message["message_id"], data)
+        messages = [m for m in harness.api.bot_messages(ECOLOGY) if "催办" in m["text"]]
+    else:
+        messages = harness.api.bot_messages(ECOLOGY)
+    holder = next(m for m in reversed(messages)
+                  if any(d.startswith(("t|15|", "r|15|")) for d in button_data(m)))
+    harness.clock.set(dt.datetime(2027, 1, 4, 10, 0, tzinfo=SHANGHAI))
+    if any(d.startswith("t|15|") for d in button_data(holder)):
+        [shown] = await harness.press(ECOLOGY, holder["message_id"], f"t|15|{ECO}")
+        assert "2026" in shown["text"]
+        holder = shown
+    done = next(d for d in button_data(holder) if d.startswith("r|15|d|"))
+    assert done == f"r|15|d|2026|{ECO}"
+    await harness.press(ECOLOGY, holder["message_id"], done)
+    assert harness.store.latest_reports(2026, 15)[(15, ECO)].status == "done"
+    assert harness.store.latest_reports(2027, 15) == {}
+
+
+async def test_a_returned_cycle_is_open_for_the_year_question(harness: Harness) -> None:
+    await returned_in_november(harness)
+    harness.clock.set(dt.datetime(2027, 1, 4, 10, 0, tzinfo=SHANGHAI))
+    question = await harness.command(ECOLOGY, "report", "15 已完成 已补充材料")
+    assert "哪一年度" in question[0]["text"]
+    assert [d.split("|")[-1] for d in button_data(question[0])] == ["2026", "2027"]
+    assert harness.store.latest_reports(2027, 15) == {}
+    await harness.press(ECOLOGY, question[0]["message_id"], button_data(question[0])[0])
+    assert harness.store.latest_reports(2026, 15)[(15, ECO)].note == "已补充材料"
+
+
+async def test_a_confirmed_cycle_is_not_asked_about(harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.enrol(LEADER, None, "leader")
+    harness.clock.set(dt.datetime(2026, 11, 20, 10, 0, tzinfo=SHANGHAI))
+    await harness.command(ECOLOGY, "report", "15 已完成 材料已报送")
+    review = review_requests(harness, LEADER)[-1]
+    await harness.press(LEADER, review["message_id"], next(
+        d for d in button_data(review) if d.split("|")[4] == "c"))
+    harness.clock.set(dt.datetime(2027, 1, 4, 10, 0, tzinfo=SHANGHAI))
+    ack = await harness.command(ECOLOGY, "report", "15 进行中 10%")
+    assert "哪一年度" not in texts(ack)
+    assert harness.store.latest_reports(2027, 15)[(15, ECO)].progress == 10
+
+
+@pytest.mark.parametrize(("notice", "when"), [
+    ("退回", dt.datetime(2026, 11, 21, 10, 0, tzinfo=SHANGHAI)),
+    ("退回", dt.datetime(2027, 1, 4, 10, 0, tzinfo=SHANGHAI)),
+    ("催办", dt.datetime(2026, 12, 3, 10, 0, tzinfo=SHANGHAI)),
+    ("催办", dt.datetime(2027, 1, 4, 10, 0, tzinfo=SHANGHAI)),
+])
+async def test_a_reply_in_words_to_a_notice_counts_for_its_task_and_cycle(
+        harness: Harness, notice: str, when: dt.datetime) -> None:
+    await returned_in_november(harness)
+    if notice == "催办":
+        harness.clock.set(dt.datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI))
+        listed = await harness.command(LEADER, "overdue")
+        message, data = next((m, d) for m in listed for d in button_data(m)
+                             if d.startswith(f"u|15|{ECO}"))
+        await harness.press(LEADER, message["message_id"], data)
+    sent = next(m for m in reversed(harness.api.bot_messages(ECOLOGY)) if notice in m["text"])
+    harness.clock.set(when)
+    answer = await harness.say(ECOLOGY, "已完成，已补充材料", reply_to=sent["message_id"])
+    latest = harness.store.latest_reports(2026, 15)[(15, ECO)]
+    assert latest.status == "done" and "已补充材料" in latest.note, texts(answer)
+    assert harness.store.latest_reports(2027, 15) == {}
+    assert "已记录" in texts(answer)
+
+
+async def test_a_reply_to_an_extension_decision_counts_for_its_task(harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.enrol(LEADER, None, "leader")
+    await harness.command(ECOLOGY, "extend", "15 12-20 设备未到")
+    request = next(m for m in reversed(harness.api.bot_messages(LEADER))
+                   if any(d.startswith("x|") for d in button_data(m)))
+    await harness.press(LEADER, request["message_id"], next(
+        d for d in button_data(request) if d.endswith("|a")))
+    decided = harness.api.bot_messages(ECOLOGY)[-1]
+    assert "延期" in decided["text"]
+    await harness.say(ECOLOGY, "进行中 70%，设备已到货", reply_to=decided["message_id"])
+    latest = harness.store.latest_reports(2026, 15)[(15, ECO)]
+    assert (latest.status, latest.progress) == ("in_progress", 70)
+
+
+# -- the time of a message is when it was sent ----------------------------------------------------
+async def test_a_report_counts_when_it_was_sent_not_when_it_was_handled(
+        harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    harness.clock.set(dt.datetime(2026, 11, 30, 23, 50, tzinfo=SHANGHAI))
+    harness.api.send_command(ECOLOGY, "report", "15 已完成 材料已报送")
+    harness.api.send_text(ECOLOGY, "第16项已完成")
+    harness.clock.set(dt.datetime(2026, 12, 1, 8, 0, tzinfo=SHANGHAI))  # a restart overnight
+    await harness.pump()
+    for task in (15, 16):
+        reported = harness.store.latest_reports(2026, task)[(task, ECO)].reported_at
+        assert reported.astimezone(SHANGHAI) == dt.datetime(2026, 11, 30, 23, 50,
+                                                            tzinfo=SHANGHAI)
+
+
+async def test_a_report_sent_on_new_years_eve_is_for_the_old_year(harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    harness.clock.set(dt.datetime(2026, 12, 31, 23, 55, tzinfo=SHANGHAI))
+    harness.api.send_command(ECOLOGY, "report", "16 进行中 40%")
+    harness.clock.set(dt.datetime(2027, 1, 1, 0, 30, tzinfo=SHANGHAI))
+    await harness.pump()
+    assert harness.store.latest_reports(2026, 16)[(16, ECO)].progress == 40
+    assert harness.store.latest_reports(2027, 16) == {}
+
+
+async def test_a_message_dated_in_the_future_counts_now(harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    harness.clock.set(dt.datetime(2026, 11, 20, 10, 0, tzinfo=SHANGHAI))
+    harness.api.send_command(ECOLOGY, "report", "15 进行中 40%")
+    harness.clock.set(dt.datetime(2026, 11, 20, 9, 0, tzinfo=SHANGHAI))  # a clock behind
+    await harness.pump()
+    reported = harness.store.latest_reports(2026, 15)[(15, ECO)].reported_at
+    assert reported.astimezone(SHANGHAI) == dt.datetime(2026, 11, 20, 9, 0, tzinfo=SHANGHAI)

@@ -76,6 +76,7 @@ async def test_demo_in_chinese_walks_the_cycle(db_url: str, offline: list[Any]) 
     assert code == 0
     assert elapsed < 45, f"the demo took {elapsed:.1f} s"
     transcript, summary = sections(out.getvalue(), "zh_Hans")
+    assert "临时数据库" not in summary  # the database given is kept: nothing to say
 
     # Enrolment through the admin's deep links; the leader binds the group chat.
     assert lines_with(transcript, "王芳", "→ duban", "/start ")
@@ -143,6 +144,9 @@ async def test_demo_in_english(offline: list[Any]) -> None:
     out = io.StringIO()
     assert await run_demo(out, language="en") == 0
     transcript, summary = sections(out.getvalue(), "en")
+    # a temporary database: the demo says how to keep its data for the reports
+    assert "temporary database, now removed" in summary
+    assert "duban demo --database-url sqlite:///demo.sqlite3" in summary
     assert lines_with(transcript, "→ Liu Yang", "⏰ Reminder: 2 tasks", "[⏳ all in progress]")
     assert lines_with(transcript, "Wang Fang ", "▶ ⏳ in progress")
     assert lines_with(transcript, "Wang Fang ", "→ duban", "done, the report has been filed")

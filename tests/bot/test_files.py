@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.configuration import USAGE, CliError
+from bot.configuration import FAILED, USAGE, CliError
 from bot.files import (
     CALENDAR,
     CHART,
@@ -139,7 +139,7 @@ def test_an_existing_file_is_kept_unless_forced_and_then_said_replaced(
     existing.write_bytes(b"the office's copy")
     with pytest.raises(CliError) as refused:
         output_target(str(existing), kind, ZH)
-    assert refused.value.status == USAGE
+    assert refused.value.status == FAILED  # a problem with files, not a wrong command line
     assert refused.value.lines == (f"无法写入 {existing}：文件已存在。如要替换，请加 --force"
                                    "（-f）；或换一个文件名。",)
     forced = output_target(str(existing), kind, EN, force=True)
@@ -245,3 +245,116 @@ def test_a_replaced_file_keeps_its_permissions_and_a_link_is_followed(tmp_path: 
     write_output(output_target(str(link), LEDGER, ZH, force=True), b"newer", ZH)
     assert link.is_symlink() and ledger.read_bytes() == b"newer"
     assert sorted(p.name for p in shared.iterdir()) == ["台账.xlsx"]
+
+
+# -- a read-only disk is no matter of permissions ----------------------------------------------
+class _ReadOnlyMount:
+    f_flag = os.ST_RDONLY
+
+
+@pytest.mark.parametrize("kind", [LEDGER, CHART, CALENDAR])
+def test_a_read_only_disk_is_said_read_only_not_no_permission(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: OutputKind) -> None:
+    """The tester's case: a tmpfs mounted read-only (root 0777) was told to chown or chmod."""
+    monkeypatch.setattr("bot.files.os.access", lambda *args, **kwargs: False)
+    monkeypatch.setattr("bot.files.os.statvfs", lambda path: _ReadOnlyMount())
+    with pytest.raises(CliError) as refused:
+        output_target(str(tmp_path / "x"), kind, ZH)
+    assert refused.value.status == FAILED
+    assert refused.value.lines == (f"无法写入 {tmp_path / ('x' + kind.suffix)}：{tmp_path} "
+                                   "位于只读文件系统上（写保护的磁盘，或以只读方式挂载）。"
+                                   "请写到其他文件夹。",)
+    with pytest.raises(CliError) as english:
+        output_target(str(tmp_path / "x"), kind, EN)
+    assert "read-only file system" in english.value.lines[0]
+    assert "chmod" not in english.value.lines[0]
+
+
+def test_a_writable_disk_without_the_right_is_still_no_permission(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.files.os.access", lambda *args, **kwargs: False)
+    with pytest.raises(CliError) as refused:
+        output_target(str(tmp_path / "x.xlsx"), LEDGER, ZH)
+    assert "chown 或 chmod" in refused.value.lines[0] and "只读" not in refused.value.lines[0]
+
+
+# -- odd -o values ------------------------------------------------------------------------------
+@pytest.mark.parametrize("given", ["", " ", "\t", "  "])
+def test_an_empty_or_blank_name_is_refused_not_replaced_by_the_default(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str) -> None:
+    """-o "$OUT" with OUT unset wrote the default file silently."""
+    monkeypatch.chdir(tmp_path)
+    for kind in (LEDGER, CHART, CALENDAR):
+        with pytest.raises(CliError) as refused:
+            output_target(given, kind, ZH)
+        assert refused.value.status == USAGE
+        assert "-o 需要文件名" in refused.value.lines[0], refused.value.lines
+    with pytest.raises(CliError) as english:
+        output_target(given, LEDGER, EN)
+    assert english.value.lines[0].startswith("-o needs a file name")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("kind", "given"), [
+    (LEDGER, ".xlsx"), (CALENDAR, ".ics"), (CHART, ".PNG"), (LEDGER, "sub/.xlsx"),
+    (CALENDAR, "ics"),
+])
+def test_a_bare_extension_is_refused_not_doubled(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: OutputKind, given: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(CliError) as refused:
+        output_target(given, kind, EN)
+    assert refused.value.status == USAGE
+    example = Path(given).with_name(f"duban{kind.suffix}")
+    assert refused.value.lines == (f"Cannot write {given}: the name is only the extension. "
+                                   f"Give a name before it, e.g. {example}.",)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sub"]
+
+
+@pytest.mark.parametrize(("kind", "given", "example"), [
+    (LEDGER, "a.xlsx.pdf", "a.xlsx"), (CALENDAR, "feed.ICS.txt", "feed.ICS"),
+    (CHART, "c.png.jpg", "c.png"), (LEDGER, "a.b.pdf", "a.b.xlsx"),
+])
+def test_a_name_with_the_extension_before_another_suggests_dropping_the_last(
+        tmp_path: Path, kind: OutputKind, given: str, example: str) -> None:
+    with pytest.raises(CliError) as refused:
+        output_target(str(tmp_path / given), kind, EN)
+    assert refused.value.lines[0].endswith(f"e.g. {tmp_path / example}.")
+
+
+def test_the_working_folder_is_named_not_a_question_mark(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for given in (".", "./"):
+        with pytest.raises(CliError) as refused:
+            output_target(given, LEDGER, EN)
+        assert refused.value.lines == ("Cannot write .: it is a folder. Give a file name, "
+                                       "e.g. duban.xlsx.",)
+        assert refused.value.status == FAILED
+    with pytest.raises(CliError) as chinese:
+        output_target(".", CALENDAR, ZH)
+    assert chinese.value.lines[0].startswith("无法写入 .：这是一个文件夹")
+
+
+@pytest.mark.parametrize("kind", [LEDGER, CHART, CALENDAR])
+def test_dev_null_is_written_to_never_beside(kind: OutputKind) -> None:
+    before = set(os.listdir("/dev"))
+    target = output_target("/dev/null", kind, ZH)
+    assert target.stream and not target.replaces and target.shown(ZH) == "/dev/null"
+    write_output(target, b"discarded", ZH)
+    assert set(os.listdir("/dev")) - before == set()
+
+
+def test_a_named_pipe_gets_the_data_directly(tmp_path: Path) -> None:
+    pipe = tmp_path / "feed.ics"
+    os.mkfifo(pipe)
+    reader = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        target = output_target(str(pipe), CALENDAR, EN)  # exists, yet no --force needed
+        assert target.stream
+        write_output(target, b"BEGIN:VCALENDAR", EN)
+        assert os.read(reader, 100) == b"BEGIN:VCALENDAR"
+    finally:
+        os.close(reader)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["feed.ics"]

@@ -253,7 +253,7 @@ async def test_a_double_press_is_one_report(harness: Harness) -> None:
     harness.clock.advance(dt.timedelta(seconds=5))
     again = await harness.press(ECOLOGY, card[0]["message_id"], f"r|15|d|2026|{ECO}")
     assert len(history(harness, 15)) == 1
-    assert "已记录过" in again[0]["text"]
+    assert "重复的报送未重复记录" in again[0]["text"]
 
 
 @pytest.mark.parametrize("small_talk", ["谢谢", "好的", "👍", "\u200b", "Thanks!", "收到 🙏"])

@@ -71,7 +71,7 @@ def test_extension_overwrite_and_force_are_the_same_for_every_report(
     made = written.read_bytes()
     written.write_bytes(b"the office's own edits")
     again = duban(*args, "-o", f"台账{suffix}", cwd=tmp_path)
-    assert again.returncode == 2
+    assert again.returncode == 1  # a problem with files; the wrong extension above is usage
     assert again.stderr.strip() == (f"无法写入 台账{suffix}：文件已存在。如要替换，请加 --force"
                                     "（-f）；或换一个文件名。")
     assert written.read_bytes() == b"the office's own edits"
@@ -102,9 +102,29 @@ def test_a_missing_folder_is_said_in_chinese_with_what_to_do(tmp_path: Path) -> 
                  ("db", "backup")):
         target = str(tmp_path / "归档" / "x")
         result = duban(*args, *(("-o",) if args[0] != "db" else ()), target, cwd=tmp_path)
-        assert result.returncode == 2, (args, result.stderr)
+        assert result.returncode == 1, (args, result.stderr)  # README: files are 1
         assert f"文件夹 {tmp_path / '归档'} 不存在。请先创建（mkdir -p" in result.stderr
         assert "No such file" not in result.stderr and "Errno" not in result.stderr
+
+
+@pytest.mark.parametrize("command", sorted(REPORTS))
+def test_an_empty_name_is_refused_and_dev_stdout_is_standard_output(
+        tmp_path: Path, command: str) -> None:
+    """-o "$OUT" with OUT unset wrote the default file; -o /dev/stdout made /dev/stdout.ics."""
+    args, suffix, _ = REPORTS[command]
+    assert duban("db", "upgrade", cwd=tmp_path).returncode == 0
+    empty = duban(*args, "-o", "", cwd=tmp_path)
+    assert empty.returncode == 2 and "-o 需要文件名" in empty.stderr, empty.stderr
+    to_stdout = subprocess.run([str(DUBAN), *args, "-o", "/dev/stdout"], cwd=tmp_path,
+                               env=clean_env(LANG="en"), capture_output=True, check=False,
+                               timeout=60)
+    assert to_stdout.returncode == 0, to_stdout.stderr
+    assert to_stdout.stdout[:4] in (b"PK\x03\x04", b"\x89PNG", b"BEGI")
+    assert b"Wrote /dev/stdout" in to_stdout.stderr
+    assert not Path(f"/dev/stdout{suffix}").exists()
+    assert duban(*args, "-o", "/dev/null", cwd=tmp_path).returncode == 0
+    assert not Path(f"/dev/null{suffix}").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["var"]  # no default file either
 
 
 # -- years: one rule, said where a year is taken ------------------------------------------------

@@ -38,7 +38,8 @@ async def test_scores_end_with_the_rules_not_a_repository_path(harness: Harness)
 
 @pytest.mark.parametrize(("command", "year"), [
     ("export", "1999"), ("chart", "2101"), ("scores", "2018年"), ("bulletin", "1999"),
-    ("summary", "1999"), ("overdue", "３０００"), ("review", "1")])
+    ("summary", "1999"), ("overdue", "３０００"), ("review", "1"), ("export", "-1"),
+    ("chart", "-2026"), ("scores", "－5")])
 async def test_a_year_out_of_range_is_answered_with_the_range(
         harness: Harness, command: str, year: str) -> None:
     """/export 1999 printed only the usage; the command line took 2000 and the chat 2019."""

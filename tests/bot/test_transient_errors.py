@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 
 import pytest
 from sqlalchemy.exc import OperationalError
@@ -19,11 +20,14 @@ from bot.app import build_application
 from bot.logs import IsoFormatter
 from bot.pacing import ChatPacer
 from bot.reminders import dispatch_due
+from bot.services import Services
+from bot.settings import Settings
 from bot_api_standin import BotApiStandIn
-from schedules.clock import FrozenClock
+from schedules.clock import FrozenClock, SystemClock
 from schedules.model import Timetable
 from storage import Store
 from tests.bot.conftest import ADMIN, ECOLOGY, Harness, button_data, make_settings
+from tests.dbs import silent_server
 
 
 def trouble(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -255,3 +259,18 @@ async def test_a_stored_report_is_announced_once_the_database_is_back(
     assert [r.status for r in store.latest_reports(2026, 7).values()] == ["done"]
     requests = [m for m in newest(harness, GROUP, group_mark) if "第7项任务" in m["text"]]
     assert len(requests) == 1
+
+
+async def test_a_silent_database_answers_a_person_within_seconds(timetable: Timetable) -> None:
+    """A database that accepts connections and never answers: a handler's call gives up after
+    its few seconds of tries (the person is told), it does not hang."""
+    with silent_server() as port:
+        store = Store(f"postgresql+psycopg://postgres@127.0.0.1:{port}/duban")
+        services = Services(Settings(database_url=store.url), timetable, store, SystemClock())
+        started = time.monotonic()
+        try:
+            with pytest.raises(OperationalError):
+                await services.db(store.database_now)
+        finally:
+            store.close()
+    assert time.monotonic() - started < 9

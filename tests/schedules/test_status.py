@@ -52,7 +52,7 @@ CASES: list[tuple[str, Status | None, set[Status], int | None]] = [
     ("80%", PROG, {PROG}, 80),
     ("８０％", PROG, {PROG}, 80),
     ("完成80%", PROG, {PROG}, 80),
-    ("已完成 85.5%", PROG, {PROG}, 85),
+    ("已完成 85.5%", None, set(), None),  # not a whole number: bad_percent, asked again
     ("完成百分之八十", PROG, {PROG}, 80),
     ("百分之百", DONE, {DONE}, 100),
     ("100%", DONE, {DONE}, 100),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 
 from schedules.workflow import Acknowledgement
 from storage import (
@@ -20,7 +22,9 @@ from storage import (
     Person,
     ReminderSpec,
     Store,
+    is_transient_database_error,
 )
+from tests.dbs import silent_server
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime(2025, 11, 3, 9, 30, 15, 123456, tzinfo=SHANGHAI)
@@ -524,8 +528,9 @@ def test_retry_later_and_expired_leases(store: Store) -> None:
 
     released = store.release_expired_leases(NOW + dt.timedelta(minutes=6))
     assert [(r.id, r.claimed_by) for r in released] == [(old, "host:1:dead")]
-    assert store.retry_later(fresh, "a transient error", NOW + dt.timedelta(minutes=6))
-    assert not store.retry_later(old, "not sending any more", NOW)
+    assert store.retry_later(fresh, "a transient error", NOW + dt.timedelta(minutes=6),
+                             instance="host:2:alive")
+    assert not store.retry_later(old, "not sending any more", NOW, instance="host:1:dead")
 
     again = store.get_reminder(old)
     assert again is not None  # Telegram was never seen to fail it: no attempt counted
@@ -535,7 +540,8 @@ def test_retry_later_and_expired_leases(store: Store) -> None:
     assert retried is not None and (retried.claimed_by, retried.lease_until) == (None, None)
     assert retried.attempts == 1
     store.claim_leased([fresh], "host:2:alive", 60, NOW)
-    assert store.retry_later(fresh, "database error", NOW, attempted=False)  # a give-back
+    assert store.retry_later(fresh, "database error", NOW, instance="host:2:alive",
+                             attempted=False)  # a give-back
     given_back = store.get_reminder(fresh)
     assert given_back is not None and (given_back.state, given_back.attempts) == ("pending", 1)
     assert [r.id for r in store.due_deliveries(NOW)] == [old, fresh]
@@ -558,6 +564,85 @@ def test_give_back_leaves_rows_another_instance_holds_now(store: Store) -> None:
     assert (rows[lost].state, rows[lost].claimed_by) == ("sending", "host:2:b")
     assert rows[sent].state == "sent"
     assert store.give_back([], "host:1:a", "database error", NOW) == []
+
+
+@pytest.mark.parametrize("verdict", ["retried", "given back", "failed", "skipped"])
+def test_only_the_holder_moves_a_row_out_of_sending(store: Store, verdict: str) -> None:
+    """An instance whose lease ran out (a long send, a partition) and that another instance
+    released and claimed meanwhile cannot undo that instance's claim with its late verdict."""
+    store.plan_deliveries([_spec()], NOW)
+    (row,) = store.due_deliveries(NOW)
+    assert row.id is not None
+    store.claim_leased([row.id], "host:1:a", -1, NOW)
+    assert [r.id for r in store.release_expired_leases(NOW)] == [row.id]
+    assert store.claim_leased([row.id], "host:2:b", 30, NOW)
+    moved = {
+        "retried": lambda who: store.retry_later(row.id, "NetworkError: 502", NOW,
+                                                 instance=who),
+        "given back": lambda who: store.retry_later(row.id, "database error", NOW,
+                                                    instance=who, attempted=False),
+        "failed": lambda who: store.mark_failed(row.id, "gave up", NOW, who),
+        "skipped": lambda who: store.mark_skipped(row.id, "unit reported done", NOW, who),
+    }[verdict]
+    assert not moved("host:1:a")
+    now = store.get_reminder(row.id)
+    assert now is not None
+    assert (now.state, now.claimed_by, now.attempts) == ("sending", "host:2:b", 0)
+    assert moved("host:2:b")  # its holder may
+    assert store.get_reminder(row.id).state != "sending"  # type: ignore[union-attr]
+
+
+def test_a_skip_from_a_stale_read_leaves_a_send_in_flight(store: Store) -> None:
+    """A run decides its skips from rows read while pending; one that another instance claimed
+    since is that instance's to record."""
+    store.plan_deliveries([_spec(task_id) for task_id in (1, 2)], NOW)
+    claimed, idle = (r.id or 0 for r in store.due_deliveries(NOW))
+    assert store.claim_leased([claimed], "host:2:b", 30, NOW)
+    skips = [(claimed, "superseded by a later reminder"), (idle, "superseded by a later reminder")]
+    assert store.mark_skipped_many(skips, NOW, "host:1:a") == 1
+    assert not store.mark_skipped(claimed, "unit reported done", NOW, "host:1:a")
+    assert store.mark_sent_many([claimed], 4242, NOW) == [claimed]
+    rows = {r.id: r for r in store.reminders_for_cycle(2025)}
+    assert (rows[claimed].state, rows[claimed].message_id) == ("sent", 4242)
+    assert rows[idle].state == "skipped"
+
+
+def test_releasing_leaves_a_row_another_instance_claimed_meanwhile(store: Store,
+                                                                   backend: str) -> None:
+    """PostgreSQL (READ COMMITTED): between the select of expired leases and their update,
+    another instance releases the row and claims it; the update must see the fresh lease."""
+    if backend != "postgres":
+        pytest.skip("SQLite has one writer: no other release can come between")
+    store.plan_deliveries([_spec()], NOW)
+    (row,) = store.due_deliveries(NOW)
+    assert row.id is not None
+    store.claim_leased([row.id], "host:1:dead", -1, NOW)
+    other = Store(store.url)
+    paused, go = threading.Event(), threading.Event()
+
+    def pause(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not paused.is_set() and statement.lstrip().upper().startswith("UPDATE REMINDER"):
+            paused.set()
+            go.wait(10)
+
+    event.listen(store.engine, "before_cursor_execute", pause)
+    released: list[int] = []
+    racer = threading.Thread(
+        target=lambda: released.extend(r.id or 0 for r in store.release_expired_leases(NOW)))
+    try:
+        racer.start()
+        assert paused.wait(10)
+        assert [r.id for r in other.release_expired_leases(NOW)] == [row.id]
+        assert [r.id for r in other.claim_leased([row.id], "host:2:b", 30, NOW)] == [row.id]
+        go.set()
+        racer.join(10)
+        now = other.get_reminder(row.id)
+    finally:
+        go.set()
+        event.remove(store.engine, "before_cursor_execute", pause)
+        other.close()
+    assert released == []
+    assert now is not None and (now.state, now.claimed_by) == ("sending", "host:2:b")
 
 
 def test_leases_are_judged_by_the_database_clock_not_the_callers(store: Store) -> None:
@@ -778,6 +863,22 @@ def test_a_double_press_is_one_report(units: Store) -> None:
     assert len(units.report_history(1, "fgw", 2025)) == 5
 
 
+def test_the_same_note_sent_twice_is_one_report(units: Store) -> None:
+    """A /report or a reply sent twice is one report too: the same note is no new note."""
+    window = dt.timedelta(minutes=1)
+    first, _ = units.add_report_once(1, "fgw", 2025, "in_progress", 60, "正在核查", 555, NOW,
+                                     "command", repeat_window=window)
+    for progress, note in ((60, "正在核查"), (None, ""), (None, "正在核查")):
+        again, new = units.add_report_once(1, "fgw", 2025, "in_progress", progress, note, 555,
+                                           NOW + dt.timedelta(seconds=10), "reply",
+                                           repeat_window=window)
+        assert not new and again.id == first.id, (progress, note)
+    _, new = units.add_report_once(1, "fgw", 2025, "in_progress", 60, "另附照片", 555,
+                                   NOW + dt.timedelta(seconds=20), "reply", repeat_window=window)
+    assert new
+    assert [r.note for r in units.report_history(1, "fgw", 2025)] == ["正在核查", "另附照片"]
+
+
 def test_the_latest_note_survives_a_later_report_without_one(units: Store) -> None:
     units.add_report(1, "fgw", 2025, "in_progress", 60, "正在核查", 555, NOW, "command")
     units.add_report(1, "fgw", 2025, "done", None, "", 555, NOW + dt.timedelta(hours=1),
@@ -944,3 +1045,31 @@ def test_cycle_log_is_the_cycles_workflow_entries_only(units: Store) -> None:
     assert log[0].subject == f"report:{this.id}"
     assert [e.details_dict()["cycle"] for e in units.cycle_log(2024)] == [2024]
     assert [e.details_dict()["cycle"] for e in units.cycle_log(2026)] == [2026]
+
+
+def test_a_silent_postgresql_server_fails_a_call_within_seconds() -> None:
+    """A server that accepts the connection and never answers: the call fails with a transient
+    error (retried by the callers) after the connect timeout, instead of hanging."""
+    with silent_server() as port:
+        store = Store(f"postgresql+psycopg://postgres@127.0.0.1:{port}/duban")
+        started = time.monotonic()
+        try:
+            with pytest.raises(OperationalError) as raised:
+                store.database_now()
+        finally:
+            store.close()
+    assert is_transient_database_error(raised.value)
+    assert time.monotonic() - started < 6
+
+
+def test_postgresql_connections_carry_their_time_limits(store: Store, backend: str) -> None:
+    if backend != "postgres":
+        pytest.skip("PostgreSQL's settings; SQLite has its busy timeout")
+    with store.engine.connect() as connection:
+        shown = {name: connection.exec_driver_sql(f"SHOW {name}").scalar_one()
+                 for name in ("statement_timeout", "idle_in_transaction_session_timeout")}
+    assert shown["statement_timeout"] == "30s"
+    assert shown["idle_in_transaction_session_timeout"] == "1min"
+    store.upgrade()  # an upgrade lifts the statement limit for its own transaction only
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("SHOW statement_timeout").scalar_one() == "30s"
