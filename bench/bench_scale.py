@@ -175,6 +175,8 @@ def load_postgres(url: str, timetable: Timetable, cycles: tuple[int, ...],
         raw = store.engine.raw_connection()
         try:
             cursor = raw.cursor()
+            # the store's connections stop a statement after 30 s; loading 1.3M rows takes longer
+            cursor.execute("SET statement_timeout = 0")
             with cursor.copy(f"COPY status_report ({', '.join(COLUMNS)}) FROM STDIN") as copy:
                 for row in report_rows(timetable, cycles, per_pair):
                     copy.write_row(row)
@@ -182,6 +184,7 @@ def load_postgres(url: str, timetable: Timetable, cycles: tuple[int, ...],
         finally:
             raw.close()
         with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("SET statement_timeout = 0"))
             conn.execute(text("VACUUM ANALYZE"))
         return time.perf_counter() - start
     finally:
@@ -326,14 +329,12 @@ def commands(store: Store, timetable: Timetable) -> dict[str, Callable[[], Any]]
 
     def task_command() -> list[str]:
         facts = store.cycle_facts(CYCLE, task.id)
-        notes = store.latest_notes(CYCLE, task.id)
         urges = {u.unit_id: (u.urged_by, u.urged_at) for u in store.urges(CYCLE, task.id)}
-        people = People({p.telegram_user_id: p.display_name
-                         for p in store.list_people(None, None, False)})
+        people = People(store.people_names())
         view = task_view(timetable, task, facts, TODAY)
         task_keyboard(t, timetable, view)
-        return paginate(render_task(t, timetable, task, CYCLE, facts, TODAY, notes,
-                                    people=people, urges=urges))
+        return paginate(render_task(t, timetable, task, CYCLE, facts, TODAY,
+                                    people=people, urges=urges, view=view))
 
     def overdue() -> list[str]:
         facts = store.cycle_facts(CYCLE)

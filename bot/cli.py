@@ -52,7 +52,7 @@ from bot.configuration import (
 )
 from bot.i18n import N_, Translator, translator
 from bot.oserrors import os_error_text
-from schedules.years import FIRST_CYCLE, LAST_CYCLE
+from schedules.years import FIRST_CYCLE, LAST_CYCLE, parse_number
 
 if TYPE_CHECKING:  # imported where used: `duban --help` loads no pydantic (bench_cli)
     from bot.settings import Settings
@@ -83,12 +83,14 @@ def _unit_ref(unit: Unit) -> dict[str, str]:
 def _resolve_unit(timetable: Timetable, reference: str, t: Translator) -> Unit:
     unit = timetable.find_unit(reference)
     if unit is None:
+        from bot.render import units_meant  # here: the renderer is not needed for --help
+
         similar = timetable.similar_units(reference)
         if similar:
             raise CliError(t.gettext("Unknown unit {ref!r}; did you mean {units}? Give one by "
                                      "its id, name or alias ('duban units' lists them).").format(
-                ref=reference, units=t.gettext(" or ").join(
-                    f"{unit_label(t, u)} ({u.id})" for u in similar)), status=USAGE)
+                ref=reference, units=units_meant(
+                    t, [f"{unit_label(t, u)} ({u.id})" for u in similar])), status=USAGE)
         raise CliError(t.gettext("Unknown unit {ref!r}. Run 'duban units' to see ids, names and "
                                  "aliases.").format(ref=reference), status=USAGE)
     return unit
@@ -268,9 +270,15 @@ DELIVERY_STATES = {"pending": N_("pending"), "sending": N_("sending"), "sent": N
 
 def quiet_calendar_log() -> None:
     """Keep the calendar's English log warning out of the CLI: it prints its own, translated."""
-    calendar_log = logging.getLogger("schedules.calendar")
-    calendar_log.addHandler(logging.NullHandler())
-    calendar_log.propagate = False
+    quiet_log("schedules.calendar")
+
+
+def quiet_log(name: str) -> None:
+    """Keep logger ``name``'s English lines (meant for the bot's log) off a command's standard
+    error, where the command says the same in the reader's language."""
+    logger = logging.getLogger(name)
+    logger.addHandler(logging.NullHandler())
+    logger.propagate = False
 
 
 def warn_calendar_fallback(calendar: WorkingDayCalendar, t: Translator) -> None:
@@ -426,11 +434,15 @@ def _where(settings: Settings) -> str:
 
 
 def _counts_text(t: Translator, counts: dict[str, int]) -> str:
-    return t.gettext("{people} people, {invites} invitations, {groups} groups, {reports} "
-                     "reports, {reminders} reminders").format(
-        people=counts.get("person", 0), invites=counts.get("invite", 0),
-        groups=counts.get("leadership_chat", 0), reports=counts.get("status_report", 0),
-        reminders=counts.get("reminder", 0))
+    """What a database holds, each count with its word in the right plural form."""
+    people, invites, groups, reports, reminders = (counts.get(table, 0) for table in (
+        "person", "invite", "leadership_chat", "status_report", "reminder"))
+    return t.gettext("{people}, {invites}, {groups}, {reports}, {reminders}").format(
+        people=t.ngettext("{n} person", "{n} people", people).format(n=people),
+        invites=t.ngettext("{n} invitation", "{n} invitations", invites).format(n=invites),
+        groups=t.ngettext("{n} group", "{n} groups", groups).format(n=groups),
+        reports=t.ngettext("{n} report", "{n} reports", reports).format(n=reports),
+        reminders=t.ngettext("{n} reminder", "{n} reminders", reminders).format(n=reminders))
 
 
 def _backup_error(exc: Exception, settings: Settings, t: Translator) -> CliError:
@@ -472,6 +484,10 @@ def _backup_error(exc: Exception, settings: Settings, t: Translator) -> CliError
             "with that version of duban.").format(path=details["path"],
                                                   revision=details["revision"],
                                                   head=head_revision()))
+    if exc.reason == "is_database":
+        return CliError(t.gettext(
+            "{path} is the database itself (or its journal); a backup there would be lost with "
+            "the next change. Name another file.").format(path=details["path"]))
     if exc.reason == "damaged":
         return CliError(t.gettext(
             "The copy failed SQLite's check ({error}): the database may be damaged; keep the "
@@ -504,7 +520,7 @@ def _db_restore(args: argparse.Namespace, settings: Settings, t: Translator) -> 
     source = Path(args.file)
     if not source.is_file():
         raise CliError(t.gettext("Cannot read {path}: there is no such file.").format(
-            path=source), status=USAGE)
+            path=source))  # a problem with files: 1, as README says
     with _no_bot_running(settings, t):
         try:
             info = restore_database(settings.resolved_database_url, source,
@@ -771,7 +787,9 @@ def cmd_export(args: argparse.Namespace, t: Translator) -> int:
         target = output_target(str(path), LEDGER, t)
     write_output(target, build_workbook(translator(t.language, settings.zone), timetable,
                                         data, today), t)
-    print(t.gettext("Wrote {path}: {count} reports of cycle {year}.").format(
+    print(t.ngettext("Wrote {path}: {count} report of cycle {year}.",
+                     "Wrote {path}: {count} reports of cycle {year}.",
+                     len(data.history)).format(
         path=target.shown(t), count=len(data.history), year=args.year)
         + target.replaced_note(t), file=target.report_stream)
     return 0
@@ -799,6 +817,7 @@ def cmd_chart(args: argparse.Namespace, t: Translator) -> int:
     t = translator(t.language, settings.zone)
     today = SystemClock(settings.zone).now().date()
     target = output_target(args.output, CHART, t, force=args.force)
+    quiet_log("bot.reports.charts")  # a missing font: drawn.problem says it, translated
     with database(settings, t) as store:
         record = collect(store, args.year)
     if unfollowed_cycle(record, today.year):
@@ -819,7 +838,7 @@ def cmd_ics(args: argparse.Namespace, t: Translator) -> int:
     """Write a unit's (or group's) due days and reminder days as an iCalendar file."""
     _require("icalendar", t)
     from bot.files import CALENDAR, output_target, write_output
-    from bot.reports.calendar import build_calendar
+    from bot.reports.calendar import build_calendar, live_events
     from schedules.calendar import WorkingDayCalendar
     from schedules.clock import SystemClock
     from schedules.feeds import feed_events
@@ -842,11 +861,13 @@ def cmd_ics(args: argparse.Namespace, t: Translator) -> int:
         with database(settings, t) as store:
             facts = store.cycle_facts(year)
     calendar = WorkingDayCalendar()
-    events = feed_events(timetable, year, [unit.id], calendar, settings.zone, facts.extensions)
+    events = feed_events(timetable, year, [unit.id], calendar, settings.zone, facts=facts)
     warn_calendar_fallback(calendar, t)
     write_output(target, build_calendar(t, timetable, events, year, now, unit_label(t, unit)), t)
-    print(t.gettext("Wrote {path}: {count} events of {unit} in cycle {year}.").format(
-        path=target.shown(t), count=len(events), unit=unit_label(t, unit), year=year)
+    count = len(live_events(events))
+    print(t.ngettext("Wrote {path}: {count} event of {unit} in cycle {year}.",
+                     "Wrote {path}: {count} events of {unit} in cycle {year}.", count).format(
+        path=target.shown(t), count=count, unit=unit_label(t, unit), year=year)
         + target.replaced_note(t), file=target.report_stream)
     return 0
 
@@ -1103,11 +1124,11 @@ def _checked(t: Translator, check: str) -> Callable[[str], str]:
 
 def _whole_number(t: Translator) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        try:
-            return int(text)
-        except ValueError:
+        number = parse_number(text, 0, 10**9)  # the chat's rule: int() takes "٣" and "-5"
+        if number is None:
             raise argparse.ArgumentTypeError(t.gettext("expected a whole number, got {value!r}")
-                                             .format(value=text)) from None
+                                             .format(value=text))
+        return number
     return parse
 
 

@@ -51,8 +51,10 @@ class InstanceBusy(Exception):
 
 
 def lock_path(database: Path) -> Path:
-    """The lock file of the SQLite database ``database``: ``<database>.lock`` beside it."""
-    return database.with_name(database.name + ".lock")
+    """The lock file of the SQLite database ``database``: ``<database>.lock`` beside the file
+    itself, symbolic links followed, so that every path to one file names one lock."""
+    real = database.resolve()
+    return real.with_name(real.name + ".lock")
 
 
 def _holder(path: Path) -> tuple[int | None, str]:

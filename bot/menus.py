@@ -42,6 +42,8 @@ LEADER_COMMANDS = (("summary", N_("status summary of the cycle")),
                    ("chart", N_("progress charts per task and per unit")),
                    ("digest", N_("digests in this chat: /digest on|off")))
 ADMIN_COMMANDS = (("invite", N_("enrolment link: /invite <unit> [role]")),
+                  ("invites", N_("enrolment links still open")),
+                  ("cancel", N_("cancel an open enrolment link: /cancel <id>")),
                   ("people", N_("enrolled people and bound groups")),
                   ("revoke", N_("remove a person: /revoke <telegram id> [unit]")),
                   ("unbind", N_("unbind a group: /unbind <chat id>")),

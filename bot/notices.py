@@ -77,12 +77,16 @@ def remember_notices(services: Services, task_id: int, unit_id: str, cycle: int,
     return record
 
 
-async def notify_admins(bot: Bot, services: Services, text_for: TextFor) -> None:
-    """Send a notice to every admin (``DUBAN_ADMINS`` and enrolled admins) privately."""
+async def notify_admins(bot: Bot, services: Services, text_for: TextFor,
+                        skip: int | None = None) -> None:
+    """Send a notice to every admin (``DUBAN_ADMINS`` and enrolled admins) privately, but
+    ``skip`` (the admin who caused it)."""
     people = await services.db(services.store.list_people, None, "admin")
     targets: dict[int, str | None] = {p.telegram_user_id: p.language for p in people}
     for admin_id in services.settings.admins:
         targets.setdefault(admin_id, None)
+    if skip is not None:
+        targets.pop(skip, None)
     await _send_all(bot, services, targets, text_for, None)
 
 

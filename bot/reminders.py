@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any, Generic, TypeVar
 
+import httpx
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -56,6 +57,7 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 from telegram.ext import Application, ContextTypes
 
@@ -200,7 +202,6 @@ class _Run:
     languages: dict[int, str | None]
     window: SendWindow
     interval: float
-    retry_at: dict[int, dt.datetime]
     facts: dict[int, CycleFacts] = field(default_factory=dict)
     failures: list[tuple[Any, str]] = field(default_factory=list)
     chats_written: set[int] = field(default_factory=set)
@@ -223,12 +224,20 @@ class _Run:
 
 
 async def _send_text(run: _Run, chat_id: int, text: str, t: Translator,
-                     reply_markup: Any = None, priority: int = 0) -> int:
-    """Send ``text`` in pages, paced; the last page's message id (it carries the keyboard)."""
+                     reply_markup: Any = None, priority: int = 0,
+                     progress: list[int] | None = None) -> int:
+    """Send ``text`` in pages, paced; the last page's message id (it carries the keyboard).
+
+    ``progress``: ``[pages Telegram accepted]``: the send starts after those (never after the
+    last page) and counts on, so that a try after a failure resumes where it stopped.
+    """
     pages = paginate(text)
     message_id = 0
+    start = min(progress[0], len(pages) - 1) if progress else 0
     for index, page in enumerate(pages):
-        if index:
+        if index < start:
+            continue
+        if index > start:
             await asyncio.sleep(run.interval)
         if len(pages) > 1:
             page = page + "\n\n" + page_footer(t, index, len(pages))
@@ -249,6 +258,8 @@ async def _send_text(run: _Run, chat_id: int, text: str, t: Translator,
                                                                  reply_markup=markup, **bulk)
         run.chats_written.add(chat_id)
         message_id = message.message_id
+        if progress is not None:
+            progress[0] = index + 1
     return message_id
 
 
@@ -300,23 +311,31 @@ class _Batches(Generic[Item, R]):
 async def _claim_batch(run: _Run, messages: list[list[int]]) -> list[list[Any]]:
     """Lease the rows of several messages at once (retried while the database is down), then
     read again the latest reports of every unit that reported since the run's facts were read
-    (a report may come in while the run sends; usually none did: one indexed query). When that
-    read fails, the claimed rows are given back (nothing went out) and nothing is sent.
+    (a report may come in while the run sends; usually none did: one indexed query), and
+    whether the claimed acknowledgement reminders' tasks were acknowledged meanwhile (收到
+    pressed during the run). When that read fails, the claimed rows are given back (nothing
+    went out) and nothing is sent.
+
+    The mark (the newest report id before the facts were read) does not move during the run:
+    on PostgreSQL ids are taken when a report is inserted but seen when it commits, so a report
+    with a lower id than one already read may still come in.
     """
     store = run.services.store
     claimed = await _with_database(run, store.claim_messages, messages, run.instance,
                                    run.lease_seconds, run.now, patience=run.claim_patience)
     cycles = set(run.facts)
+    asked = {(row.task_id, row.unit_id, row.cycle) for rows in claimed for row in rows
+             if row.kind == ReminderKind.ACKNOWLEDGE.value and row.cycle in cycles}
 
-    def read() -> tuple[int, dict[int, dict[tuple[int, str], Any]]]:
-        newest, touched = store.reports_after(run.report_mark)
+    def read() -> tuple[dict[int, dict[tuple[int, str], Any]], dict[tuple[int, str, int], Any]]:
+        _, touched = store.reports_after(run.report_mark)
         fresh: dict[int, dict[tuple[int, str], Any]] = defaultdict(dict)
         for cycle, unit_id in sorted({(c, u) for _, u, c in touched if c in cycles}):
             fresh[cycle].update(store.latest_reports(cycle, None, unit_id))
-        return newest, fresh
+        return fresh, store.acknowledged_among(asked) if asked else {}
 
     try:
-        newest, fresh = await run.services.bulk_db(read)
+        fresh, acknowledged = await run.services.bulk_db(read)
     except Exception as exc:
         if not is_transient_database_error(exc):
             raise
@@ -325,7 +344,10 @@ async def _claim_batch(run: _Run, messages: list[list[int]]) -> list[list[Any]]:
     for cycle, reports in fresh.items():
         known = run.facts[cycle]
         run.facts[cycle] = dataclasses.replace(known, reports={**known.reports, **reports})
-    run.report_mark = max(run.report_mark, newest)
+    for (task_id, unit_id, cycle), acknowledgement in acknowledged.items():
+        known = run.facts[cycle]
+        run.facts[cycle] = dataclasses.replace(known, acknowledgements={
+            **known.acknowledgements, (task_id, unit_id): acknowledgement})
     return claimed
 
 
@@ -404,6 +426,8 @@ async def _send_claimed(run: _Run, claimed: list[Any], priority: int) -> bool:
     services = run.services
     chat_id = claimed[0].chat_id
     t = services.translator(run.languages.get(chat_id))
+    # pages Telegram accepted already (an earlier try failed on a later one)
+    progress = [min(row.pages_sent for row in claimed)]
     try:
         if claimed[0].kind == ReminderKind.DIGEST.value:
             row = claimed[0]
@@ -415,13 +439,14 @@ async def _send_claimed(run: _Run, claimed: list[Any], priority: int) -> bool:
                 return True
         for attempt in itertools.count(1):
             try:
-                message_id = await _send_text(run, chat_id, text, t, keyboard, priority)
+                message_id = await _send_text(run, chat_id, text, t, keyboard, priority,
+                                              progress)
                 break
             except (BadRequest, RetryAfter):
                 raise
             except NetworkError as exc:  # a dropped connection, a 5xx: try again soon
                 run.incidents.append(first_line(exc))
-                if attempt > len(QUICK_RETRIES):
+                if attempt > len(QUICK_RETRIES) or unanswered(exc):
                     raise
                 await asyncio.sleep(QUICK_RETRIES[attempt - 1] * run.quick_retry_scale)
                 run.report.resent_soon.append(claimed[0].id)
@@ -432,7 +457,7 @@ async def _send_claimed(run: _Run, claimed: list[Any], priority: int) -> bool:
         await _unsent(run, claimed, _fail(run, claimed, f"bad request: {exc.message}"))
         return True
     except (RetryAfter, NetworkError) as exc:
-        await _unsent(run, claimed, _retry(run, claimed, exc))
+        await _unsent(run, claimed, _retry(run, claimed, exc, progress[0]))
         return True
     except TelegramError as exc:
         await _unsent(run, claimed, _fail(run, claimed, f"{type(exc).__name__}: {exc}"))
@@ -479,16 +504,30 @@ async def _record_sent(run: _Run, rows: Sequence[Any], message_id: int) -> None:
                   "runs out", ids, message_id, rows[0].chat_id)
         return
     for row in rows:
-        run.retry_at.pop(row.id, None)
         run.report.sent.append(row.id)
 
 
-async def _retry(run: _Run, rows: Sequence[Any], exc: TelegramError) -> None:
-    """A transient Telegram error: back to pending, retried after a back-off."""
+def unanswered(exc: TelegramError) -> bool:
+    """Whether Telegram may have delivered a send that raised ``exc``: the request went out
+    and its answer did not come back in time (a read or write timeout; not a connect or pool
+    timeout, which sent nothing)."""
+    return isinstance(exc, TimedOut) and not isinstance(
+        exc.__cause__, (httpx.ConnectTimeout, httpx.PoolTimeout))
+
+
+async def _retry(run: _Run, rows: Sequence[Any], exc: TelegramError, pages_sent: int) -> None:
+    """A transient Telegram error: back to pending, retried after a back-off kept in the rows
+    (``not_before``, so every instance waits for it), from the first page Telegram did not
+    accept (``pages_sent``). A send Telegram did not answer may have arrived: it is tried again
+    once, not more (the rows fail when that try is not answered either)."""
     services, store, now = run.services, run.services.store, run.now
     attempts = max(row.attempts for row in rows) + 1
+    unsure = unanswered(exc)
     if attempts >= MAX_ATTEMPTS:
         await _fail(run, rows, f"gave up after {attempts} attempts: {exc}")
+        return
+    if unsure and max(row.unanswered for row in rows) >= 1:
+        await _fail(run, rows, f"Telegram did not answer twice; it may have arrived: {exc}")
         return
     delay = retry_delay(attempts)
     if isinstance(exc, RetryAfter):  # the rate limiter already waited and retried
@@ -496,8 +535,8 @@ async def _retry(run: _Run, rows: Sequence[Any], exc: TelegramError) -> None:
         delay = max(delay, exc._retry_after)
     for row in rows:
         await services.bulk_db(store.retry_later, row.id, f"{type(exc).__name__}: {exc}", now,
-                               instance=run.instance)
-        run.retry_at[row.id] = now + delay
+                               instance=run.instance, not_before=now + delay,
+                               pages_sent=pages_sent, unanswered=unsure)
         run.report.retried.append(row.id)
     run.incidents.append(first_line(exc))
 
@@ -585,7 +624,6 @@ async def _fail(run: _Run, rows: Sequence[Any], reason: str) -> None:
     for row in rows:
         await run.services.bulk_db(run.services.store.mark_failed, row.id, reason, run.now,
                                    run.instance)
-        run.retry_at.pop(row.id, None)
         run.report.failed.append((row.id, reason))
         run.failures.append((row, reason))
     log.warning("reminders %s to chat %s failed: %s", [row.id for row in rows],
@@ -776,10 +814,9 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
     finished, acknowledged = settled(services, facts)
     wanted = {s.key for cycle_specs in specs.values() for s in cycle_specs}
     inactive = {p.telegram_user_id for p in everyone if not p.active}
-    retry_at: dict[int, dt.datetime] = application.bot_data.setdefault("retry_at", {})
     by_chat: dict[int, list[Any]] = defaultdict(list)
     skips: list[tuple[int, str]] = []
-    for decision in decide(due, now, finished, wanted, inactive, retry_at, acknowledged):
+    for decision in decide(due, now, finished, wanted, inactive, None, acknowledged):
         row = decision.row
         if decision.send:
             by_chat[row.chat_id].append(row)
@@ -787,7 +824,6 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
             report.waiting.append(row.id)
         else:
             skips.append((row.id, decision.reason))
-            retry_at.pop(row.id, None)
             if decision.reason == NO_CONTACT:
                 report.units_without_contact.add((row.task_id, row.unit_id))
             elif decision.reason == NO_LEADERSHIP:
@@ -803,7 +839,7 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
     paced = (isinstance(application.bot.rate_limiter, ChatPacer)
              and "max_send_rate" not in application.bot_data)
     run = _Run(application, services, now, report, languages, SendWindow(0 if paced else rate),
-               application.bot_data.get("per_chat_interval", 1.0), retry_at, facts,
+               application.bot_data.get("per_chat_interval", 1.0), facts,
                in_flight=asyncio.Semaphore(min(rate, MAX_SEND_RATE) if rate > 0
                                            else MAX_SEND_RATE),
                instance=instance_of(application), lease_seconds=services.settings.lease_seconds,
@@ -915,6 +951,7 @@ class DryRow:
     state: str
     attempts: int = 0
     created_at: dt.datetime | None = None
+    not_before: dt.datetime | None = None
 
 
 def _identity(spec: ReminderSpec) -> tuple[int, str, int, str, int, int]:
@@ -940,7 +977,7 @@ async def dry_run(services: Services, at: dt.datetime) -> list[Decision]:
                                created_at=at))
         else:
             rows.append(DryRow(row.id or 0, *_identity(spec), spec.due_at, spec.cutoff, state,
-                               row.attempts, row.created_at))
+                               row.attempts, row.created_at, row.not_before))
     facts = {cycle: await services.bulk_db(services.store.cycle_facts, cycle)}
     finished, acknowledged = settled(services, facts)
     everyone = await services.bulk_db(services.store.list_people, None, None, False)

@@ -17,7 +17,7 @@ from html import escape, unescape
 from typing import Protocol
 
 from bot.i18n import N_, Translator
-from schedules.model import Role, Task, Timetable, Unit, UnitKind
+from schedules.model import SIMILAR_UNITS, Role, Task, Timetable, Unit, UnitKind
 from schedules.progress import ReportLike
 from schedules.text import visible_text
 from schedules.workflow import (
@@ -97,8 +97,19 @@ def similar_units_text(t: Translator, timetable: Timetable, reference: str) -> s
     similar = timetable.similar_units(reference)
     if not similar:
         return ""
-    return " " + t.gettext("Did you mean {units}?").format(units=t.gettext(" or ").join(
-        f"{unit_name(t, u)} ({escape(u.id)})" for u in similar))
+    return " " + t.gettext("Did you mean {units}?").format(units=units_meant(
+        t, [f"{unit_name(t, u)} ({escape(u.id)})" for u in similar]))
+
+
+def units_meant(t: Translator, labels: Sequence[str]) -> str:
+    """The first :data:`SIMILAR_UNITS` of ``labels`` joined with "or", and how many more
+    matched (``镇`` matches the 14 towns and 各镇政府)."""
+    shown = t.gettext(" or ").join(labels[:SIMILAR_UNITS])
+    more = len(labels) - SIMILAR_UNITS
+    if more <= 0:
+        return shown
+    return t.ngettext("{units}, or {n} more unit", "{units}, or {n} more units", more).format(
+        units=shown, n=more)
 
 
 def status_label(t: Translator, status: str) -> str:
@@ -305,7 +316,7 @@ def workflow_lines(t: Translator, state: UnitState, people: People = NOBODY,
 def render_task(t: Translator, timetable: Timetable, task: Task, cycle: int, facts: Facts,
                 today: dt.date, notes: Latest | None = None, *, people: People = NOBODY,
                 urges: Mapping[str, tuple[int | None, dt.datetime]] | None = None,
-                only: Iterable[str] | None = None) -> str:
+                only: Iterable[str] | None = None, view: TaskView | None = None) -> str:
     """One task: the consolidated status first, then every unit's input.
 
     Each unit shows its light, its latest report (notes whole; a unit whose latest report has
@@ -315,8 +326,11 @@ def render_task(t: Translator, timetable: Timetable, task: Task, cycle: int, fac
     Args:
         only: the cooperating units to show (a cooperating contact sees only their own input);
             None: every unit.
+        view: the task's view of these facts, if the caller has it already (it is computed
+            otherwise: 1,000 units' states).
     """
-    view = task_view(timetable, task, facts_of(cycle, facts), today)
+    if view is None:
+        view = task_view(timetable, task, facts_of(cycle, facts), today)
     lines = [f"{view.light.value} <b>{task.id}. {escape(task.title)}</b>",
              deadline_line(t, view, task) + _task_marks(t, timetable, view)]
     lines += [f"• {escape(item)}" for item in task.items]
@@ -429,8 +443,9 @@ def render_overdue(t: Translator, timetable: Timetable, cycle: int, facts: Facts
     lines = ["<b>" + t.gettext("Overdue and silent, cycle {year}").format(year=cycle) + "</b>"]
     lines.append("<b>" + t.gettext("Missed the cutoff") + "</b>")
     lines += missed or [t.gettext("none")]
-    lines.append("<b>" + t.gettext("Cutoff within {n} days, no report yet").format(
-        n=soon_days) + "</b>")
+    lines.append("<b>" + t.ngettext("Cutoff within {n} day, no report yet",
+                                    "Cutoff within {n} days, no report yet",
+                                    soon_days).format(n=soon_days) + "</b>")
     lines += approaching or [t.gettext("none")]
     return "\n".join(lines)
 

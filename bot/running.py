@@ -260,6 +260,9 @@ def run_bot(settings: Settings, t: Translator, *, drop_webhook: bool = False) ->
                 log.info("updates by webhook: Telegram posts to %s, the proxy forwards to "
                          "http://%s:%s/%s", settings.webhook_url, host, port,
                          webhook_path(settings.webhook_url))
+                from bot.webhook import guard_webhook
+
+                guard_webhook()
                 application.run_webhook(
                     unix=listener, url_path=webhook_path(settings.webhook_url),
                     webhook_url=settings.webhook_url, secret_token=secret,

@@ -88,6 +88,7 @@ class ReportError:
 # Separators between /report's leading words: white space (ideographic too) and commas.
 _WORD = re.compile(r"[\s,，、;；:：]*([^\s,，、;；:：]+)")
 _TRAILING_PUNCTUATION = "。.，,；;！!"
+_SEPARATORS = ",，、;；:："
 _TASK = re.compile(r"第?([0-9]{1,7})项?")
 # A bare number is a percentage unless the next word makes it a date, a count or a unit:
 # "12 月底完成" is the 12th month, not 12%.
@@ -191,7 +192,13 @@ def parse_report_text(text: str, task_count: int, current_cycle: int
             or status is Status.NOT_APPLICABLE
             or (status in (Status.IN_PROGRESS, Status.BLOCKED) and percent == 100)):
         return ReportError(ReportProblem.CONTRADICTION, f"{word}")
-    return ReportArgs(task_id, cycle, status, percent, visible_text(rest))
+    return ReportArgs(task_id, cycle, status, percent, _note(rest))
+
+
+def _note(rest: str) -> str:
+    """The note after the status (and percentage): the separators before it are not part of it
+    (``已完成，材料已报送`` -> ``材料已报送``)."""
+    return visible_text(visible_text(rest).lstrip(_SEPARATORS))
 
 
 _NAMED_TASK = re.compile(r"第\s*([0-9]{1,3})\s*项|任务\s*([0-9]{1,3})|([0-9]{1,3})\s*号任务"

@@ -193,7 +193,9 @@ def decide(rows: Sequence[Any], now: dt.datetime, finished: Collection[tuple[int
         wanted: the delivery keys (:func:`delivery_key`) the timetable and the enrolled people
             ask for now; None: all.
         inactive: chats of people who are no longer enrolled.
-        retry_at: row id -> the earliest time to retry it after a transient error.
+        retry_at: row id -> the earliest time to retry it after a transient error, for rows
+            that do not carry it as ``not_before`` (the end of their back-off, kept in the
+            row so that every instance waits for it).
         acknowledged: (task, unit, cycle) that someone serving the unit acknowledged (签收).
 
     Returns:
@@ -238,7 +240,8 @@ def decide(rows: Sequence[Any], now: dt.datetime, finished: Collection[tuple[int
                 verdicts[id(row)] = Decision(
                     row, False, NO_LEADERSHIP if row.kind == ReminderKind.DIGEST.value
                     else NO_CONTACT)
-            elif row.id in retry_at and retry_at[row.id] > now:
+            elif (until := retry_at.get(row.id, getattr(row, "not_before", None))) is not None \
+                    and until > now:
                 verdicts[id(row)] = Decision(row, False, BACKING_OFF, wait=True)
             else:
                 verdicts[id(row)] = Decision(row, True)

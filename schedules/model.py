@@ -22,7 +22,8 @@ from schedules.text import N_, TextError
 
 UNIT_ID_PATTERN = r"^[a-z][a-z0-9-]*$"
 SIMILAR_UNITS = 5
-"""How many units a failed unit look-up suggests at most (:meth:`Timetable.similar_units`)."""
+"""How many units a failed unit look-up names (:meth:`Timetable.similar_units`); the answer
+says how many more matched."""
 
 
 class _Strict(BaseModel):
@@ -319,32 +320,49 @@ class Timetable(_Strict):
                 return unit
         return None
 
-    def similar_units(self, reference: str, limit: int = SIMILAR_UNITS) -> tuple[Unit, ...]:
-        """The units a reference that resolves to none may have meant, best first.
+    def similar_units(self, reference: str, limit: int | None = None) -> tuple[Unit, ...]:
+        """The units a reference that resolves to none may have meant, best first: all of
+        them (the caller shows :data:`SIMILAR_UNITS` and says how many more), or ``limit``.
 
-        First the units one of whose spellings (id, names, aliases; case and spaces ignored)
-        contains the reference or is contained in it (``生态`` -> 生态环境局, ``林业`` -> 林业局,
-        ``ecology`` -> ecology-environment), shortest spelling first; then, when none does,
-        the spellings closest to it (difflib: a typing slip such as ``生态环镜局``).
+        Three tiers, the first that finds any wins (spellings: id, names, aliases; case and
+        spaces ignored):
+
+        1. a spelling contains the reference or is contained in it (``生态`` -> 生态环境局,
+           ``林业`` -> 林业局, ``ecology`` -> ecology-environment, ``镇`` -> every town);
+        2. the reference's characters appear in a spelling in order, an abbreviation
+           (``发改`` -> 发展改革局, ``农农`` -> 农业农村局);
+        3. the spellings closest to it (difflib: a typing slip such as ``生态环镜局``).
+
+        Within a tier, a group all of whose members match comes first (``镇`` -> 各镇政府,
+        then the towns), then the closest in length.
 
         Args:
             reference: what was typed.
-            limit: at most this many units.
+            limit: at most this many units (None: every match).
         """
         wanted = normalise_name(reference)
         if not wanted:
             return ()
-        found: dict[str, tuple[int, Unit]] = {}
-        for unit in self.units:
-            for spelling in map(normalise_name, unit.spellings()):
-                if spelling and (wanted in spelling or spelling in wanted):
+        spellings = [(unit, spelling) for unit in self.units
+                     for spelling in map(normalise_name, unit.spellings()) if spelling]
+        for matches in (lambda s: wanted in s or s in wanted,
+                        lambda s: _in_order(wanted, s)):
+            found: dict[str, tuple[int, Unit]] = {}
+            for unit, spelling in spellings:
+                if matches(spelling):
                     rank = abs(len(spelling) - len(wanted))
                     if unit.id not in found or rank < found[unit.id][0]:
                         found[unit.id] = (rank, unit)
-        if found:
-            return tuple(unit for _, unit in sorted(found.values(), key=lambda r: r[0]))[:limit]
-        owners = {normalise_name(s): unit for unit in self.units for s in unit.spellings()}
-        close = difflib.get_close_matches(wanted, list(owners), n=limit * 3, cutoff=0.6)
+            if found:
+                for unit in self.units:  # a group that stands for the matches goes first
+                    if unit.kind is UnitKind.GROUP and unit.id in found and \
+                            all(m in found for m in unit.members):
+                        found[unit.id] = (-1, unit)
+                ranked = tuple(u for _, u in sorted(found.values(), key=lambda r: r[0]))
+                return ranked[:limit]
+        owners = {spelling: unit for unit, spelling in spellings}
+        close = difflib.get_close_matches(wanted, list(owners), n=SIMILAR_UNITS * 3,
+                                          cutoff=0.6)
         return tuple(dict.fromkeys(owners[c] for c in close))[:limit]
 
     def policy_for(self, task: Task) -> ReminderPolicy:
@@ -424,6 +442,14 @@ class Timetable(_Strict):
                     found.append((measure, role))
                     break
         return tuple(found)
+
+
+def _in_order(wanted: str, spelling: str) -> bool:
+    """Whether ``wanted``'s characters (two or more) appear in ``spelling`` in order."""
+    if len(wanted) < 2:
+        return False
+    rest = iter(spelling)
+    return all(character in rest for character in wanted)
 
 
 def normalise_name(text: str) -> str:

@@ -160,7 +160,8 @@ class CycleFacts:
         extensions: (task, unit) -> the unit's extension requests, oldest first.
         acknowledgements: (task, unit) -> the first acknowledgement.
         notes: (task, unit) -> the unit's latest report *with a note* (a later report without
-            one does not hide what the unit last wrote; every view shows it, with its date).
+            one does not hide what the unit last wrote; the views of one task or one unit show
+            it, with its date). Storage reads it with one task's or one unit's facts only.
 
     The facts are not changed once made: :func:`cycle_views` keeps the views it computed from
     them on the object (``views``), so that a summary, the overdue list and the charts asked of
@@ -313,20 +314,22 @@ def unit_state(timetable: Timetable, task: Task, unit_id: str, facts: CycleFacts
     duty = next((a for a in timetable.responsible_units(task) if a.unit_id == unit_id), None)
     if duty is None:
         raise KeyError(f"unit {unit_id!r} has no duty on task {task.id}")
-    return _unit_state(timetable, task, unit_id, duty.role,
-                       unit_id in deliverers(timetable, task), facts, today)
+    return _unit_state(task, unit_id, duty.role, unit_id in deliverers(timetable, task), facts,
+                       today, cycle_cutoff(timetable, task, facts.cycle),
+                       is_closed(task, facts.cycle))
 
 
-def _unit_state(timetable: Timetable, task: Task, unit_id: str, role: Role, delivers: bool,
-                facts: CycleFacts, today: dt.date) -> UnitState:
+def _unit_state(task: Task, unit_id: str, role: Role, delivers: bool, facts: CycleFacts,
+                today: dt.date, planned: dt.date | None, closed: bool) -> UnitState:
+    """``planned``: the task's cutoff in the cycle; ``closed``: whether the task is closed in it
+    (the same for all of a task's units: computed once per task)."""
     pair = (task.id, unit_id)
     report = facts.reports.get(pair)
     review = facts.review_of(report)
     requests = facts.extensions.get(pair, ())
     extension = approved_extension(requests)
-    planned = cycle_cutoff(timetable, task, facts.cycle)
     cutoff = extended_cutoff(extension) if extension is not None and planned else planned
-    phase = Phase.CLOSED if is_closed(task, facts.cycle) else _phase_of(report, review)
+    phase = Phase.CLOSED if closed else _phase_of(report, review)
     left = days_left(cutoff, today) if cutoff is not None else None
     overdue = (cutoff is not None and today >= cutoff
                and phase not in (*FINISHED_PHASES, Phase.CLOSED))
@@ -448,8 +451,9 @@ def task_view(timetable: Timetable, task: Task, facts: CycleFacts, today: dt.dat
         today: the current day in the office's time zone.
     """
     delivering = set(deliverers(timetable, task))
-    units = tuple(_unit_state(timetable, task, a.unit_id, a.role, a.unit_id in delivering,
-                              facts, today)
+    planned, closed = cycle_cutoff(timetable, task, facts.cycle), is_closed(task, facts.cycle)
+    units = tuple(_unit_state(task, a.unit_id, a.role, a.unit_id in delivering, facts, today,
+                              planned, closed)
                   for a in timetable.responsible_units(task))
     parts = [u for u in units if u.delivers] or list(units)
     cutoff = task_cutoff(parts) or cycle_cutoff(timetable, task, facts.cycle)

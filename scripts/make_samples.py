@@ -95,7 +95,7 @@ def render(t: Translator, timetable: Timetable, store: Store, out: Path,
             raise SystemExit(f"make_samples: {chart.problem}")
         written.append(_write(out / f"chart-{kind}-{YEAR}.{suffix}.png", chart.png))
     events = feed_events(timetable, YEAR, [CALENDAR_UNIT], WorkingDayCalendar(), ZONE,
-                         record.facts.extensions)
+                         facts=record.facts)  # as /calendar: a finished task's reminders go
     unit = timetable.unit(CALENDAR_UNIT)
     name = unit.name_en if t.language == "en" else unit.name
     written.append(_write(out / f"calendar-{YEAR}-{CALENDAR_UNIT}.{suffix}.ics",

@@ -48,7 +48,7 @@ COUNTED = ("person", "invite", "leadership_chat", "status_report", "reminder")
 come from the timetable and the audit log from the rest)."""
 
 BackupErrorReason = Literal["no_database", "tool_missing", "tool_failed", "not_a_backup",
-                            "wrong_kind", "not_empty", "damaged", "too_new"]
+                            "wrong_kind", "not_empty", "damaged", "too_new", "is_database"]
 
 
 class BackupError(Exception):
@@ -61,7 +61,8 @@ class BackupError(Exception):
     ``details["kind"]``), ``not_empty`` (the database holds data: ``details["counts"]``),
     ``damaged`` (SQLite's check of the copy failed: ``details["error"]``), ``too_new`` (the
     backup's schema revision is unknown to this code, a newer duban made it:
-    ``details["revision"]``).
+    ``details["revision"]``), ``is_database`` (the backup's target is the live database file
+    or one of its companions, through whatever path: ``details["path"]``).
     """
 
     def __init__(self, reason: BackupErrorReason, **details: object) -> None:
@@ -168,6 +169,8 @@ def backup_database(url: str, target: Path) -> BackupInfo:
 def _backup_sqlite(source: Path, target: Path) -> BackupInfo:
     if not source.is_file():
         raise BackupError("no_database", path=source)
+    if _is_live_file(target, source):  # replacing it would lose what the bot writes next
+        raise BackupError("is_database", path=target)
     with _partial(target) as partial:
         origin = _read_only(source)
         copy = sqlite3.connect(partial)
@@ -182,6 +185,21 @@ def _backup_sqlite(source: Path, target: Path) -> BackupInfo:
             copy.close()
             origin.close()
     return BackupInfo(target, target.stat().st_size, revision, counts)
+
+
+def _is_live_file(path: Path, database: Path) -> bool:
+    """Whether ``path`` is the SQLite file ``database`` or its write-ahead log, shared memory
+    or rollback journal, by any path (symbolic links followed, hard links compared)."""
+    live = [database.with_name(database.name + suffix) for suffix in ("", "-wal", "-shm",
+                                                                      "-journal")]
+    target = path.resolve()
+    for file in live:
+        if target == file.resolve():
+            return True
+        with contextlib.suppress(OSError):
+            if path.exists() and file.exists() and path.samefile(file):
+                return True
+    return False
 
 
 def _backup_postgres(url: URL, target: Path) -> BackupInfo:

@@ -144,6 +144,8 @@ class Enrolment:
     role: str
     unit_id: str | None
     units: tuple[str, ...]
+    invite_code: str = ""
+    invite_created_by: int | None = None  # the admin who made the link (None: the CLI)
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -455,6 +457,13 @@ class Store:
         with self._session() as session:
             return list(session.exec(statement.order_by(col(Person.id))))
 
+    def people_names(self) -> dict[int, str]:
+        """Everyone ever enrolled (active or not): Telegram id -> display name, in one query of
+        two columns (views name who acknowledged, reviewed or urged: 2,000 people at scale)."""
+        statement = sa_select(col(Person.telegram_user_id), col(Person.display_name))
+        with self.engine.connect() as connection:
+            return {row[0]: row[1] for row in connection.execute(statement)}
+
     def contacts_for_unit(self, unit_id: str) -> list[Person]:
         """The active people serving a unit (contacts, and leaders who serve one too)."""
         return self.list_people(unit_id=unit_id)
@@ -524,7 +533,40 @@ class Store:
                        col(Membership.active).is_(True))
                 .order_by(col(Membership.id))))
             return Enrolment(person=person, role=invite.role, unit_id=invite.unit_id,
-                             units=tuple(units))
+                             units=tuple(units), invite_code=invite.code,
+                             invite_created_by=invite.created_by)
+
+    def open_invites(self, now: dt.datetime) -> list[Invite]:
+        """Invites that can still be used (not used, not expired), newest first."""
+        now = _utc(now, "now")
+        statement = (select(Invite)
+                     .where(col(Invite.used_at).is_(None), col(Invite.expires_at) > now)
+                     .order_by(col(Invite.created_at).desc(), col(Invite.code)))
+        with self._session() as session:
+            return list(session.exec(statement))
+
+    def cancel_invite(self, code_start: str, now: dt.datetime,
+                      actor: int | None = None) -> list[Invite]:
+        """Cancel the one open invite whose code begins with ``code_start``: it expires now
+        (audit ``invite.cancelled``), and opening its link says it has expired.
+
+        Returns:
+            The open invites the start matches: one (cancelled now), none, or several (nothing
+            is cancelled: a longer start is needed).
+        """
+        now = _utc(now, "now")
+        if not code_start or not INVITE_CODE_PATTERN.fullmatch(code_start):
+            return []
+        with self._session() as session, session.begin():
+            found = list(session.exec(
+                select(Invite)
+                .where(col(Invite.code).startswith(code_start, autoescape=True),
+                       col(Invite.used_at).is_(None), col(Invite.expires_at) > now)))
+            if len(found) == 1:
+                found[0].expires_at = now
+                _audit(session, now, "invite.cancelled", f"invite:{found[0].code}",
+                       actor=actor, role=found[0].role, unit_id=found[0].unit_id)
+            return found
 
     def record_failed_enrolment(self, telegram_user_id: int, reason: str,
                                 now: dt.datetime) -> None:
@@ -1204,7 +1246,9 @@ class Store:
             return given
 
     def retry_later(self, reminder_id: int, reason: str, now: dt.datetime, *,
-                    instance: str = "", attempted: bool = True) -> bool:
+                    instance: str = "", attempted: bool = True,
+                    not_before: dt.datetime | None = None, pages_sent: int | None = None,
+                    unanswered: bool = False) -> bool:
         """Put a delivery ``instance`` holds back to pending (a transient error).
 
         Args:
@@ -1215,8 +1259,20 @@ class Store:
                 claimed since is left to that instance (:func:`_held_by`).
             attempted: Telegram was asked and failed: counts an attempt toward the give-up
                 limit. False for a give-back before any request (the database failed).
+            not_before: the end of its back-off, kept in the row so that every instance (and
+                this one after a restart) waits for it; None leaves the row's as it is.
+            pages_sent: how many pages of its message Telegram accepted (a later try sends
+                from the next one); None leaves the row's as it is.
+            unanswered: Telegram did not answer the send in time (it may have delivered it):
+                counted in ``unanswered``.
         """
-        counted = {"attempts": col(Reminder.attempts) + 1} if attempted else {}
+        counted: dict[str, Any] = {"attempts": col(Reminder.attempts) + 1} if attempted else {}
+        if not_before is not None:
+            counted["not_before"] = _utc(not_before, "not_before")
+        if pages_sent is not None:
+            counted["pages_sent"] = pages_sent
+        if unanswered:
+            counted["unanswered"] = col(Reminder.unanswered) + 1
         return self._transition(reminder_id, now, "reminder.retried",
                                 _held_by(instance), state=ReminderState.PENDING,
                                 reason=reason, claimed_at=None, claimed_by=None,
@@ -1366,6 +1422,30 @@ class Store:
                 if row.acknowledged_at is not None and row.acknowledged_by_telegram_id:
                     found.setdefault((row.task_id, row.unit_id), Acknowledgement(
                         row.acknowledged_by_telegram_id, row.acknowledged_at))
+        return found
+
+    def acknowledged_among(self, pairs: Iterable[tuple[int, str, int]]
+                           ) -> dict[tuple[int, str, int], Acknowledgement]:
+        """The first acknowledgement of those of ``pairs`` (task, unit, cycle) acknowledged so
+        far: what the dispatcher reads again just before it sends acknowledgement reminders
+        (one indexed query per cycle).
+        """
+        by_cycle: dict[int, set[tuple[int, str]]] = {}
+        for task_id, unit_id, cycle in pairs:
+            by_cycle.setdefault(cycle, set()).add((task_id, unit_id))
+        found: dict[tuple[int, str, int], Acknowledgement] = {}
+        with self._session() as session:
+            for cycle, wanted in sorted(by_cycle.items()):
+                statement = (select(Reminder.task_id, Reminder.unit_id, Reminder.acknowledged_at,
+                                    Reminder.acknowledged_by_telegram_id)
+                             .where(col(Reminder.task_id).in_({t for t, _ in wanted}),
+                                    col(Reminder.unit_id).in_({u for _, u in wanted}),
+                                    Reminder.cycle == cycle,
+                                    col(Reminder.acknowledged_at).is_not(None))
+                             .order_by(col(Reminder.acknowledged_at), col(Reminder.id)))
+                for task_id, unit_id, at, by in session.exec(statement):
+                    if (task_id, unit_id) in wanted and at is not None and by:
+                        found.setdefault((task_id, unit_id, cycle), Acknowledgement(by, at))
         return found
 
     # -- reviews, extensions, urges ----------------------------------------------------------
@@ -1569,10 +1649,14 @@ class Store:
         return found or 0
 
     def _read_facts(self, cycle: int, task_id: int | None, unit_id: str | None) -> CycleFacts:
+        # The latest notes only for one task's or one unit's facts (the views that show notes):
+        # the whole cycle's summaries show none, and at 1,000 units a second pass over the
+        # cycle's reports would double the cost of reading its facts after every change.
+        narrow = task_id is not None or unit_id is not None
         return CycleFacts(cycle, self.latest_reports(cycle, task_id, unit_id),
                           self.reviews(cycle, task_id), self.extensions(cycle, task_id),
                           self.acknowledgements(cycle, task_id),
-                          self.latest_notes(cycle, task_id, unit_id))
+                          self.latest_notes(cycle, task_id, unit_id) if narrow else {})
 
     # -- audit -----------------------------------------------------------------------------
     def audit_log(self, limit: int = 100, action: str | None = None) -> list[AuditEntry]:

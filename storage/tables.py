@@ -297,7 +297,9 @@ class Reminder(SQLModel, table=True):
     is why ``unit_id`` has no foreign key). ``claimed_at`` is when a dispatcher moved the row to
     ``sending``; ``claimed_by`` is that dispatcher instance and ``lease_until`` the end of its
     lease, by the database's clock (renewed while it sends; an expired lease returns the row to
-    ``pending``).
+    ``pending``). After a transient error ``not_before`` is the end of its back-off,
+    ``pages_sent`` how many pages of its message Telegram accepted and ``unanswered`` how many
+    sends Telegram did not answer in time (docs/reminders.md).
     """
 
     __tablename__ = "reminder"
@@ -328,6 +330,9 @@ class Reminder(SQLModel, table=True):
     claimed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     claimed_by: str | None = Field(default=None, max_length=96)
     lease_until: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    not_before: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    pages_sent: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    unanswered: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     acknowledged_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     acknowledged_by_telegram_id: int | None = Field(default=None, sa_type=BigInteger)

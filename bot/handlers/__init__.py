@@ -7,7 +7,8 @@
 * :mod:`bot.handlers.leader`: /bind (a leadership group), /summary, /task (contacts too),
   /unit, /overdue, /review, /export, /chart, /scores, /bulletin, /digest; review, extension and
   urge buttons, and the reasons asked for;
-* :mod:`bot.handlers.admin`: /invite, /people, /revoke, /unbind, /reload, /audit.
+* :mod:`bot.handlers.admin`: /invite, /invites, /cancel, /people, /revoke, /unbind, /reload,
+  /audit.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ COMMANDS = (
     ("overdue", leader.overdue), ("review", leader.review_command), ("export", leader.export),
     ("chart", leader.chart), ("scores", leader.scores), ("bulletin", leader.bulletin),
     ("digest", leader.digest),
-    ("invite", admin.invite), ("people", admin.people), ("revoke", admin.revoke),
+    ("invite", admin.invite), ("invites", admin.open_invites), ("cancel", admin.cancel_invite),
+    ("people", admin.people), ("revoke", admin.revoke),
     ("unbind", admin.unbind), ("reload", admin.reload_timetable), ("audit", admin.audit),
 )
 

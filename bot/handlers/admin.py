@@ -1,7 +1,9 @@
-"""Admins: /invite, /people, /revoke, /unbind, /reload, /audit — in a private chat only.
+"""Admins: /invite, /invites, /cancel, /people, /revoke, /unbind, /reload, /audit — in a
+private chat only.
 
 An admin enrols people with one-time deep links (sent only in a private chat: a link posted in
-a group is a link anyone there can use), lists people and the bound leadership groups, removes a
+a group is a link anyone there can use), lists the links still open and cancels one, is told of
+every enrolment and every group bound, lists people and the bound leadership groups, removes a
 person or one of a person's units, unbinds a group, reloads the timetable file (a bad file
 changes nothing), and reads the workflow's audit trail (who did what, when).
 """
@@ -29,6 +31,7 @@ from bot.handlers.common import (
     next_attempt,
     people_named,
 )
+from bot.i18n import Translator
 from bot.menus import set_person_commands
 from bot.messages import reply
 from bot.render import render_audit, render_people, similar_units_text
@@ -112,6 +115,78 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         "privately; whoever opens it first is enrolled.").format(
         role=t.gettext(ROLE_TITLES[role]), date=t.moment(created.expires_at),
         link=escape(link)), t)
+
+
+INVITE_ID_LENGTH = 8
+"""The first characters of an invitation's code that name it in /invites and /cancel."""
+
+
+def invite_label(t: Translator, services: Services, role: str, unit_id: str | None) -> str:
+    """What an invitation enrols as: a role, or a unit's contact."""
+    if unit_id is None:
+        return t.gettext(ROLE_TITLES[role])
+    unit = services.timetable.find_unit(unit_id)
+    name = unit_id if unit is None else (unit.name_en if t.language == "en" else unit.name)
+    return t.gettext("a contact of {unit}").format(unit=escape(name))
+
+
+async def open_invites(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/invites: the enrolment links that can still be used, and who made them."""
+    caller = await admin_caller(update, context)
+    message = update.effective_message
+    if caller is None or message is None:
+        return
+    services = services_of(context)
+    t = caller.t
+    found = await services.db(services.store.open_invites, services.now())
+    if not found:
+        await reply(message, t.gettext("No enrolment link is open: every one was used, expired "
+                                       "or cancelled."), t)
+        return
+    names = await people_named(services)
+    lines = [escape(t.gettext("Open enrolment links ({count}); /cancel <id> cancels one:")
+                    .format(count=len(found)))]
+    for invite in found:
+        lines.append(t.gettext("{id} · {what} · made by {who} on {made} · valid until "
+                               "{until}").format(
+            id=f"<code>{escape(invite.code[:INVITE_ID_LENGTH])}</code>",
+            what=invite_label(t, services, invite.role, invite.unit_id),
+            who=names.name(invite.created_by) if invite.created_by is not None
+            else t.gettext("the server (duban invite)"),
+            made=t.moment(invite.created_at, "short"), until=t.moment(invite.expires_at,
+                                                                     "short")))
+    await reply(message, "\n".join(lines), t)
+
+
+async def cancel_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/cancel <id>: an open enrolment link can no longer be used."""
+    caller = await admin_caller(update, context)
+    message = update.effective_message
+    if caller is None or message is None:
+        return
+    services = services_of(context)
+    t = caller.t
+    args = list(context.args or [])
+    if len(args) != 1:
+        await reply(message, escape(t.gettext(
+            "Usage: /cancel <id>, with the id /invites shows, e.g. /cancel Ab3dE6gH.")), t)
+        return
+    found = await services.db(services.store.cancel_invite, args[0], services.now(),
+                              caller.telegram_user_id)
+    if len(found) == 1:
+        await reply(message, t.gettext(
+            "Enrolment link {id} ({what}) is cancelled: opening it now says it has "
+            "expired.").format(id=escape(found[0].code[:INVITE_ID_LENGTH]),
+                               what=invite_label(t, services, found[0].role,
+                                                 found[0].unit_id)), t)
+    elif found:
+        await reply(message, t.gettext(
+            "{id} begins {count} open links: give more of the id.").format(
+            id="“" + echo(args[0]) + "”", count=len(found)), t)
+    else:
+        await reply(message, t.gettext(
+            "No open enrolment link has the id {id}; /invites lists them.").format(
+            id="“" + echo(args[0]) + "”"), t)
 
 
 ROLE_WORDS = {**{role: role for role in ROLES}, "联络员": "contact", "联系人": "contact",

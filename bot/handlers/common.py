@@ -31,12 +31,13 @@ from telegram.ext import ContextTypes
 from bot.i18n import LANGUAGES, N_, Translator
 from bot.menus import set_person_commands
 from bot.messages import is_transient_telegram_error, reply
+from bot.notices import notify_admins
 from bot.render import ECHO_PREVIEW, People, shorten
 from bot.services import Services, request_replan, services_of
 from schedules.commands import FIRST_CYCLE, LAST_CYCLE, YEAR_RULE, looks_like_a_year
 from schedules.planning import cycle_cutoff
 from schedules.text import visible_text
-from storage import InviteError, is_transient_database_error
+from storage import Enrolment, InviteError, is_transient_database_error
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +127,7 @@ async def caller_of(update: Update, services: Services) -> Caller | None:
 
 async def people_named(services: Services) -> People:
     """Everyone ever enrolled, by Telegram id, to name who acknowledged, reviewed or urged."""
-    people = await services.db(services.store.list_people, None, None, False)
-    return People({p.telegram_user_id: p.display_name for p in people})
+    return People(await services.db(services.store.people_names))
 
 
 def in_group(update: Update) -> bool:
@@ -296,6 +296,8 @@ def capabilities(t: Translator, caller: Caller, example: int = 7) -> str:
                   t.gettext("/bind — in a group: make it a leadership group")]
     if caller.is_admin:
         lines += [t.gettext("/invite <unit> [contact|leader|admin] — an enrolment link"),
+                  t.gettext("/invites — the enrolment links still open; /cancel <id> cancels "
+                            "one"),
                   t.gettext("/people [unit] — who is enrolled, and the bound groups"),
                   t.gettext("/revoke <telegram id> [unit] — remove a person, or one unit"),
                   t.gettext("/unbind <chat id> — stop a group being a leadership group"),
@@ -306,7 +308,8 @@ def capabilities(t: Translator, caller: Caller, example: int = 7) -> str:
     rules = [t.gettext("Edited messages are not recorded: send a new report instead."),
              t.gettext("Forwarded messages are never read as reports or commands.")]
     if caller.units:
-        rules += [t.gettext("A reply to a reminder counts for that reminder's year."),
+        rules += [t.gettext("A reply or a button under a reminder or notice counts for that "
+                            "message's year; a report counts from when you sent it."),
                   t.gettext("The same report sent twice within a minute (a button, /report or "
                             "a reply) counts once; thanks, emoji and questions are never kept "
                             "as a note."),
@@ -385,6 +388,36 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             role=t.gettext(ROLE_TITLES[caller.role]))
     await reply(message, who + "\n\n" + capabilities(t, caller, example_task(services, caller)),
                 t)
+    await tell_admins_of_enrolment(context, enrolment, len(caller.units))
+
+
+async def tell_admins_of_enrolment(context: ContextTypes.DEFAULT_TYPE, enrolment: Enrolment,
+                                   unit_count: int) -> None:
+    """Every enrolment is told to the admins (but the one enrolled): who, as what, with which
+    link made by whom, and the command that undoes it — a leaked link shows at once."""
+    services = services_of(context)
+    person = enrolment.person
+    names = await people_named(services)
+    unit = (services.timetable.find_unit(enrolment.unit_id)
+            if enrolment.unit_id is not None else None)
+    undo = (f"/revoke {person.telegram_user_id} {enrolment.unit_id}"
+            if unit is not None and unit_count > 1 else f"/revoke {person.telegram_user_id}")
+
+    def notice(r: Translator) -> str:
+        what = (r.gettext(ROLE_TITLES[enrolment.role]) if unit is None
+                else r.gettext("a contact of {unit}").format(
+                    unit=escape(unit.name_en if r.language == "en" else unit.name)))
+        maker = (names.name(enrolment.invite_created_by)
+                 if enrolment.invite_created_by is not None
+                 else r.gettext("the server (duban invite)"))
+        return "🆕 " + r.gettext(
+            "{name} ({id}) enrolled as {what} with the link {link} made by {maker}. To undo "
+            "it: {undo}").format(name=escape(visible_text(person.display_name)),
+                                 id=person.telegram_user_id, what=what,
+                                 link=escape(enrolment.invite_code[:8]), maker=maker,
+                                 undo=undo)
+
+    await notify_admins(context.bot, services, notice, skip=person.telegram_user_id)
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -95,6 +95,7 @@ from schedules.commands import (
     parse_report_text,
 )
 from schedules.feeds import feed_events
+from schedules.model import UnitKind
 from schedules.numbers import foreign_digits, is_bare_number, parse_number, parse_percent
 from schedules.planning import cycle_cutoff
 from schedules.progress import carried_progress, cycle_is_open, deliverers, is_closed
@@ -198,9 +199,11 @@ async def my_tasks(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
     t = caller.t
     cycle = services.cycle()
-    facts = await services.db(services.store.cycle_facts, cycle)
     for unit_id in caller.units:
         unit = services.timetable.unit(unit_id)
+        # the unit's own facts, with its latest notes (a group's tasks: every unit's)
+        facts = await services.db(services.store.cycle_facts, cycle, None,
+                                  None if unit.kind is UnitKind.GROUP else unit_id)
         text = render_unit(t, services.timetable, unit, cycle, facts, services.today())
         open_tasks = [task.id for task, _ in services.timetable.tasks_for_unit(unit_id)
                       if not is_closed(task, cycle)]
@@ -244,8 +247,7 @@ async def calendar_feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         return
     facts = await services.db(services.store.cycle_facts, cycle)
     events = await asyncio.to_thread(feed_events, services.timetable, cycle, caller.units,
-                                     services.calendar, services.settings.zone,
-                                     facts.extensions)
+                                     services.calendar, services.settings.zone, facts=facts)
     names = "、".join(plain_unit_name(t, services.timetable.unit(u)) for u in caller.units)
     if not events:
         await reply(message, t.gettext(
@@ -345,6 +347,7 @@ class Draft:
     years: tuple[int, ...] = ()  # the years offered, when the bot asked which
     at: dt.datetime | None = None  # when the message was sent (None: a button, now)
     files: tuple[dict[str, Any], ...] = ()  # sent with the words: kept with this report
+    noted: int | None = None  # the acknowledgement whose report these words annotate
 
 
 ABOUT_KEPT = 50
@@ -660,6 +663,13 @@ async def store_report(update: Update, context: ContextTypes.DEFAULT_TYPE, calle
             "task": draft.task_id, "unit": draft.unit_id, "cycle": draft.cycle,
             "status": report.status, "progress": report.progress, "message_id": sent,
             "report_id": report.id, "until": services.now() + NOTE_WINDOW}
+    elif draft.noted is not None:
+        # a note or percentage on a button report: a later reply to the same acknowledgement
+        # is still that report's (now this one's) note; other messages no longer are
+        user_data["awaiting_note"] = {
+            "task": draft.task_id, "unit": draft.unit_id, "cycle": draft.cycle,
+            "status": report.status, "progress": report.progress, "message_id": draft.noted,
+            "report_id": report.id, "until": None}
     told = await announce_patiently(context, caller, recorded)
     if told:
         await reply(message, told, t)
@@ -1063,7 +1073,8 @@ def awaiting_note(user_data: dict[str, Any], now: dt.datetime,
         return None
     if replied is not None:
         return awaiting if replied.message_id == awaiting["message_id"] else None
-    return awaiting if awaiting["until"] >= now else None
+    until = awaiting["until"]  # None: only replies to the acknowledgement
+    return awaiting if until is not None and until >= now else None
 
 
 async def still_open_for_notes(services: Services, awaiting: dict[str, Any]) -> bool:
@@ -1173,14 +1184,15 @@ async def read_words(update: Update, context: ContextTypes.DEFAULT_TYPE, caller:
             return
         user_data.pop("awaiting_note", None)
         draft = Draft(awaiting["task"], awaiting["unit"], awaiting["cycle"], awaiting["status"],
-                      percent, "", "reply", message.message_id, cycle_given=True)
+                      percent, "", "reply", message.message_id, cycle_given=True,
+                      noted=awaiting["message_id"])
     elif awaiting is not None:
         user_data.pop("awaiting_note", None)
         unfinished = awaiting["status"] not in ("done", "not_applicable")
         draft = Draft(awaiting["task"], awaiting["unit"], awaiting["cycle"], awaiting["status"],
                       parsed.percent if unfinished and parsed.percent is not None
                       else awaiting["progress"], parsed.note, "reply", message.message_id,
-                      cycle_given=True)
+                      cycle_given=True, noted=awaiting["message_id"])
     elif targets:
         draft = Draft(None, None, None, status, parsed.percent, parsed.note, "reply",
                       message.message_id, tasks=targets, statuses=_offered(parsed.candidates))
@@ -1245,9 +1257,12 @@ async def evidence(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         rows = [[InlineKeyboardButton(f"{task} · " + _title(services, task),
                                       callback_data=f"t|{task}|{unit}")]
                 for task, unit, _ in targets[:MAX_TASK_BUTTONS]]
-        await reply(message, t.gettext(
+        asked = await reply(message, t.gettext(
             "This reminder lists several tasks: open the one the file is for, then send the "
             "file again as a reply to that task."), t, InlineKeyboardMarkup(rows))
+        if asked is not None:  # its task buttons are the reminder's cycles
+            await services.db(services.store.record_notice_messages, message.chat_id, asked,
+                              targets[:MAX_TASK_BUTTONS], "question", services.now())
         return
     else:
         await reply(message, t.gettext(

@@ -62,7 +62,7 @@ from bot.messages import (
     send_pages,
     urge_data,
 )
-from bot.notices import notify_unit, remember_notices
+from bot.notices import notify_admins, notify_unit, remember_notices
 from bot.reminders import cycle_plan
 from bot.render import (
     deadline_line,
@@ -203,6 +203,12 @@ async def bind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(message, t.gettext(
         "This chat is now a leadership group: the leadership digests come here, and leaders "
         "can ask /summary here. An admin can /unbind it."), t)
+    who = escape(caller.display_name)
+    await notify_admins(context.bot, services, lambda r: "🔗 " + r.gettext(
+        "{who} ({id}) bound the group {title} ({chat}) as a leadership group: everyone in it "
+        "reads the digests and what leaders ask there. To undo it: /unbind {chat}").format(
+        who=who, id=caller.telegram_user_id, title=escape(chat.title or "—"), chat=chat.id),
+        skip=caller.telegram_user_id)
 
 
 async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -250,7 +256,8 @@ async def task_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     today = services.today()
     view = task_view(services.timetable, task, facts, today)
     await reply(message, render_task(t, services.timetable, task, cycle, facts, today,
-                                     people=await people_named(services), urges=urges), t,
+                                     people=await people_named(services), urges=urges,
+                                     view=view), t,
                 task_keyboard(t, services.timetable, view))
 
 
@@ -614,6 +621,13 @@ async def review_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         return
     t, services = press.t, press.services
     timetable = services.timetable
+    if state.unit_id in press.caller.units:  # nobody reviews their own unit's report
+        await answer_query(press.query)
+        await reply(press.message, t.gettext(
+            "You are a contact of {unit} yourself, so you cannot confirm or return its report "
+            "on task {number}: another leader must review it.").format(
+            unit=unit_name(t, timetable.unit(state.unit_id)), number=state.task_id), t)
+        return
     refusal = review_refusal(state, getattr(state.report, "id", None) or 0)
     if refusal is None and len(press.fields) == 5:
         shown = parse_number(press.fields[4], 1, 2**62)

@@ -4,10 +4,13 @@ The events are :func:`schedules.feeds.feed_events`: each task's due day (moved b
 extension), an all-day event (``DTSTART;VALUE=DATE``, ``DTEND`` the next day), and each
 reminder, at its time in the office's time zone (``DTSTART;TZID=``, with the zone's
 ``VTIMEZONE``). Titles and descriptions are in the reader's language. UIDs are
-stable (cycle, task, unit, kind), so importing a newer file updates the events rather than
-adding copies. Nothing here talks to Telegram or the database::
+stable (cycle, task, unit, kind, the reminder's offset), so importing a newer file updates the
+events rather than adding copies; a reminder the bot will not send (the unit reported the task
+done, or another reminder falls on its day) is written ``STATUS:CANCELLED`` under its UID with a
+higher ``SEQUENCE``, so that a re-import removes what an earlier file added (the rule:
+:mod:`schedules.feeds`). Nothing here talks to Telegram or the database::
 
-    events = feed_events(timetable, cycle, caller.units, calendar, zone, facts.extensions)
+    events = feed_events(timetable, cycle, caller.units, calendar, zone, facts=facts)
     data = build_calendar(t, timetable, events, cycle, now)
     await message.reply_document(data, filename=calendar_filename(cycle, "mine"))
 
@@ -21,7 +24,7 @@ from collections.abc import Sequence
 
 from bot.i18n import N_, Translator
 from bot.render import plain_unit_name, role_label
-from schedules.feeds import EventKind, FeedEvent
+from schedules.feeds import Cancelled, EventKind, FeedEvent
 from schedules.model import Timetable
 
 PRODUCT_ID = "-//duban//duban 督办 calendar feed//ZH"
@@ -58,10 +61,21 @@ def event_description(t: Translator, timetable: Timetable, event: FeedEvent) -> 
     if event.extended:
         lines.append(t.gettext("Extended; the timetable's due date was {date}.").format(
             date=t.date(event.planned_due)))
-    if event.kind is EventKind.REMINDER:
+    if event.cancelled is Cancelled.FINISHED:
+        lines.append(t.gettext("Cancelled: the unit reported the task done, so duban sends no "
+                               "more reminders of it."))
+    elif event.cancelled is Cancelled.MERGED:
+        lines.append(t.gettext("Cancelled: another reminder of the task falls on this day; "
+                               "duban sends that one."))
+    elif event.kind is EventKind.REMINDER:
         lines.append(t.gettext("duban reminds the unit's contacts on this day; report with the "
                                "buttons under the reminder, or /report."))
     return "\n".join(lines)
+
+
+def live_events(events: Sequence[FeedEvent]) -> list[FeedEvent]:
+    """The events the bot will act on (the cancelled ones left out): what a reader counts."""
+    return [e for e in events if not e.cancelled]
 
 
 def build_calendar(t: Translator, timetable: Timetable, events: Sequence[FeedEvent],
@@ -110,6 +124,8 @@ def build_calendar(t: Translator, timetable: Timetable, events: Sequence[FeedEve
         entry.add("summary", event_title(t, timetable, event))
         entry.add("description", event_description(t, timetable, event))
         entry.add("sequence", event.sequence)
+        # CANCELLED: a calendar that imported this UID before removes it (RFC 5545 3.8.1.11)
+        entry.add("status", "CANCELLED" if event.cancelled else "CONFIRMED")
         entry.add("transp", "TRANSPARENT")  # a reminder, not a meeting: the time stays free
         entry.add("categories", ["duban"])
         calendar.add_component(entry)

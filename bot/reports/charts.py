@@ -76,7 +76,6 @@ TASKS_TITLE = N_("Cycle {year}: each task's responsible units by state, as of {d
 UNITS_TITLE = N_("Cycle {year}: each unit's tasks by state, as of {date}")
 UNITS_TOP_TITLE = N_("Cycle {year}: the {shown} of {total} units with the most overdue or "
                      "blocked tasks, their tasks by state, as of {date}")
-OTHER_UNITS = N_("The other {n} units' tasks: {counts}")
 MAX_UNIT_ROWS = 40
 """Units drawn in the chart per unit: beyond this, the neediest (most 🔴, then 🟡, then ⚪), and
 the others added up below the chart (1,000 bars cannot be read, and took a minute to draw)."""
@@ -216,8 +215,10 @@ def units_chart(t: Translator, timetable: Timetable, cycle: int, facts: Facts, t
         title = reader.gettext(UNITS_TOP_TITLE).format(
             year=cycle, date=reader.date(today), shown=reader.number(len(rows)),
             total=reader.number(len(every)))
-        label += "\n" + reader.gettext(OTHER_UNITS).format(
-            n=reader.number(len(every) - len(rows)), counts="; ".join(
+        others = len(every) - len(rows)
+        label += "\n" + reader.ngettext("The other {n} unit's tasks: {counts}",
+                                        "The other {n} units' tasks: {counts}", others).format(
+            n=reader.number(others), counts="; ".join(
                 f"{reader.gettext(meaning)} {reader.number(rest[light])}"
                 for light, meaning in LEGEND))
     return _chart(reader, rows, title, label, family, t)

@@ -3,9 +3,9 @@
 Offices keep their ledger in Excel and hand it on, so nobody should re-type anything: dates are
 real date cells, progress is a number shown as a percentage, states and lights are words (the
 light's cell is also filled with its colour), people are named, and every sheet has a bold,
-frozen header row, an autofilter, its header row repeated on every printed page, and a print
-header naming the plan, the cycle and the sheet. The caller gathers what was appended
-(:func:`collect`) and sends the bytes::
+frozen header row, an autofilter (but the ledger sheet, merged as attachment 2), its header
+row repeated on every printed page, and a print header naming the plan, the cycle and the
+sheet. The caller gathers what was appended (:func:`collect`) and sends the bytes::
 
     data = await services.db(collect, services.store, cycle)
     content = build_workbook(t, timetable, data, today)
@@ -41,8 +41,8 @@ from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
-from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.cell.cell import Cell as XlCell
@@ -57,7 +57,7 @@ from bot.render import ACTION_LABELS, ROLE_LABELS, STATUS_LABELS, deadline_line,
 from bot.reports.record import CycleRecord, LoggedReport, unit_scores
 from bot.reports.scorecard import score_table
 from schedules.model import DeadlineKind, Role, Task, Timetable, Unit
-from schedules.workflow import LEGEND, Light, Phase, UnitState, cycle_views
+from schedules.workflow import FINISHED_PHASES, LEGEND, Light, Phase, UnitState, cycle_views
 
 SHEET_LEDGER = N_("Ledger")
 SHEET_SUMMARY = N_("Summary")
@@ -97,10 +97,15 @@ EXTENSION_STATES = {"pending": N_("awaiting a decision"), "approved": N_("approv
                     "rejected": N_("rejected")}
 REVIEW_DECISIONS = {"confirmed": N_("confirmed done"), "returned": N_("returned")}
 
-_MERGED_COLUMNS = (2, 3, 4, 5)
-"""The ledger's columns merged over a task's rows: 目标任务, 考核内容, 牵头及配合部门, 完成时间
-(as the plan's attachment 2 prints them). 序号 is repeated on every row, so that a filter or a
-sort by task still keeps each row's task."""
+_MERGED_COLUMNS = (2, 3, 4, 5, 6)
+"""The ledger's columns merged over a task's rows: 目标任务, 考核内容, 牵头及配合部门, 完成时间,
+备注 (as the plan's attachment 2 prints them). 序号 is repeated on every row, so that each row
+still names its task.
+
+The ledger sheet is attachment 2's shape, so it has no AutoFilter: Excel refuses to sort a range
+with merged cells, and a filter shows a task's later rows with blank merged columns. Filtering
+and sorting are done on the other sheets, which have no merges and one row per fact: 汇总 per
+task, 报送记录 per report, 考评 per unit (README, "The ledger")."""
 
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
@@ -131,13 +136,13 @@ def build_workbook(t: Translator, timetable: Timetable, data: CycleRecord,
                    today: dt.date) -> bytes:
     """The cycle's ledger as the bytes of an ``.xlsx`` workbook (the sheets: module docstring).
 
-    Excel has no time zones: times are converted to the plan's time zone
-    (``timetable.reminders.timezone``, Asia/Shanghai by default) and written as naive local
-    times; the column headers name the zone.
+    Excel has no time zones: times are converted to the office's time zone (``t.zone``,
+    ``DUBAN_TZ``, Asia/Shanghai by default) and written as naive local times; the column
+    headers name the zone.
 
     Args:
         t: the reader's translator (sheet names, headers, words, unit names; its zone is the
-            office's, for the day of a report in the scorecard).
+            office's: every date and time of the workbook is shown in it).
         timetable: the validated timetable.
         data: what was appended about the cycle.
         today: the current day in the office's time zone, for states and days left.
@@ -145,8 +150,7 @@ def build_workbook(t: Translator, timetable: Timetable, data: CycleRecord,
     Raises:
         ValueError: a time is naive.
     """
-    zone = ZoneInfo(timetable.reminders.timezone)
-    context = _Context(t, timetable, data, today, zone)
+    context = _Context(t, timetable, data, today, t.zone)
     workbook = Workbook()
     title = t.gettext("{plan}: ledger of cycle {year}").format(plan=timetable.plan.title,
                                                                year=data.cycle)
@@ -174,8 +178,9 @@ def build_workbook(t: Translator, timetable: Timetable, data: CycleRecord,
         sheet = workbook.active if index == 0 else workbook.create_sheet()
         assert sheet is not None
         sheet.title = t.gettext(name)
+        merged = name == SHEET_LEDGER
         body = _frame(sheet, columns, rows, freeze, fills,
-                      merge=_MERGED_COLUMNS if name == SHEET_LEDGER else ())
+                      merge=_MERGED_COLUMNS if merged else (), filtered=not merged)
         body.path = f"xl/worksheets/sheet{index + 1}.xml"  # openpyxl's names, in sheet order
         bodies.append(body)
         sheet.oddHeader.center.text = _header_text(title)
@@ -196,7 +201,7 @@ class _Context:
     timetable: Timetable
     data: CycleRecord
     today: dt.date
-    zone: ZoneInfo
+    zone: dt.tzinfo
 
     def unit(self, unit_id: str) -> str:
         return _unit_name(self.t, self.timetable, unit_id)
@@ -220,7 +225,7 @@ class _Context:
 
     def time_header(self, header: str) -> str:
         return self.t.gettext("{header} ({zone})").format(header=self.t.gettext(header),
-                                                         zone=self.zone.key)
+                                                         zone=zone_name(self.zone))
 
 
 class _Columns:
@@ -334,7 +339,8 @@ def _summary(c: _Context) -> Sheet:
         extensions = [f"{c.unit(u.unit_id)}{_colon(t)}{_extension(t, u)}"
                       for u in view.units if _extension(t, u)]
         rows.append([task.id, task.title, state, t.gettext(LIGHT_WORDS[view.light]), due,
-                     None if view.phase is Phase.CONFIRMED else view.days_left,
+                     # finished (reported done or confirmed): nothing is left to count down
+                     None if view.phase in FINISHED_PHASES else view.days_left,
                      deadline_line(t, view, task),
                      _leads(t, c.timetable, task), reported, len(view.units),
                      _joined(t, extensions),
@@ -408,11 +414,51 @@ def _reminders(c: _Context) -> Sheet:
                      reminder.cutoff - dt.timedelta(days=1), c.who(reminder.chat_id),
                      t.gettext(DELIVERY_STATES[reminder.state]),
                      # a skip reason is one of the dispatcher's marked messages; a failure
-                     # is Telegram's words, shown as they are
-                     t.gettext(reminder.reason) if reminder.reason else None,
+                     # is Telegram's words, said in the reader's (delivery_reason)
+                     delivery_reason(t, reminder.state, reminder.reason),
                      c.who(reminder.acknowledged_by_telegram_id),
                      c.local(reminder.acknowledged_at)])
     return columns, rows
+
+
+FAILURES = (  # (what the stored reason contains, lower case; what it means)
+    ("blocked by the user", N_("the person blocked the bot")),
+    ("user is deactivated", N_("the person's Telegram account was deleted")),
+    ("bot can't initiate conversation", N_("the person never started the bot")),
+    ("kicked from", N_("the bot was removed from the group")),
+    ("bot is not a member", N_("the bot is not in the group")),
+    ("chat not found", N_("the chat does not exist (any more)")),
+    ("not enough rights", N_("the bot may not send messages there")),
+    ("have no rights", N_("the bot may not send messages there")),
+    ("need administrator rights", N_("the bot may not send messages there")),
+    ("chat_write_forbidden", N_("the bot may not send messages there")),
+    ("upgraded to a supergroup", N_("the group became a supergroup")),
+    ("chat migrated", N_("the group became a supergroup")),
+    ("message is too long", N_("the message was too long for Telegram")),
+    ("did not answer", N_("Telegram did not answer twice; the message may have arrived")),
+    ("gave up after", N_("network errors: the bot gave up after several attempts")),
+    ("timed out", N_("network error: Telegram did not answer in time")),
+    ("internal error", N_("an error in the bot (its log has the details)")),
+)
+"""How a failed delivery's stored reason (Telegram's English, ``bot/reminders.py``) reads in
+the ledger: the first entry whose words it contains."""
+
+
+def delivery_reason(t: Translator, state: str, reason: str | None) -> str | None:
+    """A delivery's reason in the reader's language: a skip's is a marked message; a failure's
+    is Telegram's words, said by :data:`FAILURES` (any other failure keeps Telegram's words
+    after a translated lead)."""
+    if not reason:
+        return None
+    if state != "failed":
+        return t.gettext(reason)
+    lowered = reason.lower()
+    for words, meaning in FAILURES:
+        if words in lowered:
+            return t.gettext(meaning)
+    if lowered.startswith("forbidden"):
+        return t.gettext("the chat refuses the bot")
+    return t.gettext("Telegram refused the message: {error}").format(error=reason)
 
 
 def _extensions(c: _Context) -> Sheet:
@@ -505,7 +551,10 @@ def _audit(c: _Context) -> Sheet:
         for key in ("due_date", "reason", "comment", "file_name"):
             if details.get(key):
                 extra.append(str(details[key]))
-        rows.append([c.local(entry.at), c.who(entry.actor_telegram_id),
+        source = details.get("source")  # a report made on the command line has no person
+        rows.append([c.local(entry.at),
+                     c.reporter(entry.actor_telegram_id,
+                                source if isinstance(source, str) else None),
                      t.gettext(label) if label else entry.action,
                      task_id if isinstance(task_id, int) else None,
                      c.unit(unit_id) if isinstance(unit_id, str) else None,
@@ -590,9 +639,13 @@ def _completion_time(t: Translator, timetable: Timetable, task: Task) -> str | N
         return None
     if t.language != "en" and task.deadline.text:
         return task.deadline.text
+    cutoff = timetable.policy_for(task).cutoff  # the first late day: 12-01 is "before December"
+    first_of_month = cutoff.day == 1
+    day = format_date(dt.date(2024, cutoff.month, cutoff.day),
+                      "LLLL" if first_of_month else "MMMM d", locale=t.locale)
     if task.deadline.kind is DeadlineKind.ONCE:
-        return t.gettext("once, in {year}").format(year=task.deadline.year)
-    return t.gettext("every year")
+        return t.gettext("before {day} {year}").format(day=day, year=task.deadline.year)
+    return t.gettext("before {day} every year").format(day=day)
 
 
 def _role(t: Translator, task: Task, role: Role) -> str:
@@ -640,7 +693,12 @@ def _extension(t: Translator, state: UnitState) -> str:
     return ""
 
 
-def _when(value: dt.datetime, zone: ZoneInfo) -> str:
+def zone_name(zone: dt.tzinfo) -> str:
+    """A time zone's name for a header: its IANA key (``America/New_York``), else its name."""
+    return str(getattr(zone, "key", None) or zone.tzname(None) or zone)
+
+
+def _when(value: dt.datetime, zone: dt.tzinfo) -> str:
     return _local(value, zone).strftime("%Y-%m-%d %H:%M")
 
 
@@ -678,7 +736,7 @@ def _fraction(progress: int | None) -> float | None:
     return None if progress is None else progress / 100
 
 
-def _local(value: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+def _local(value: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
     """An aware datetime as naive wall-clock time in ``zone``, to the second."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"naive time {value!r}: give a time-zone-aware datetime")
@@ -713,10 +771,12 @@ class _Body:
 
 
 def _frame(sheet: Worksheet, columns: _Columns, rows: list[list[Value]], freeze: str,
-           fills: Mapping[str, PatternFill], merge: Sequence[int] = ()) -> _Body:
-    """Write a bold, frozen, filterable header row; fit the column widths; set up printing
-    (landscape, one page wide, the header row on every page); merge the ``merge`` columns over
-    runs of rows with the same first value (a task's rows); return the rows to stream."""
+           fills: Mapping[str, PatternFill], merge: Sequence[int] = (),
+           filtered: bool = True) -> _Body:
+    """Write a bold, frozen header row, with an AutoFilter when ``filtered``; fit the column
+    widths; set up printing (landscape, one page wide, the header row on every page); merge
+    the ``merge`` columns over runs of rows with the same first value (a task's rows); return
+    the rows to stream."""
     bold = Font(bold=True)
     for index, header in enumerate(columns.headers, start=1):
         cell = _write(sheet, 1, index, header)
@@ -744,7 +804,8 @@ def _frame(sheet: Worksheet, columns: _Columns, rows: list[list[Value]], freeze:
     sheet.page_setup.fitToHeight = 0
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
     last = get_column_letter(len(columns.headers))
-    sheet.auto_filter.ref = f"A1:{last}{len(rows) + 1}"
+    if filtered:
+        sheet.auto_filter.ref = f"A1:{last}{len(rows) + 1}"
     for index, header in enumerate(columns.headers, start=1):
         # each different value once: most repeat (units, titles, states)
         widest = max([_width(header), *map(_width, {row[index - 1] for row in rows})])

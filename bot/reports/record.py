@@ -101,7 +101,7 @@ def unfollowed_cycle_text(t: Translator, cycle: int, current: int) -> str:
 
 def collect(store: Store, cycle: int) -> CycleRecord:
     """Read what the reports of ``cycle`` show from the database (a few short queries)."""
-    names = {p.telegram_user_id: p.display_name for p in store.list_people(None, None, False)}
+    names = store.people_names()
     names.update({c.chat_id: c.title for c in store.leadership_chats(active_only=False)})
     return CycleRecord(store.cycle_facts(cycle), store.reports_for_cycle(cycle),
                        store.reminders_for_cycle(cycle), store.urges(cycle),

@@ -106,21 +106,31 @@ def _duties_line(t: Translator, score: UnitScore) -> str:
              t.gettext("extended {n}").format(n=score.extended)]
     average = score.average_days_early
     if average is not None:
-        days = t.number(round(abs(average), 1))
-        parts.append(t.gettext("on average {days} days early").format(days=days)
-                     if average >= 0 else
-                     t.gettext("on average {days} days late").format(days=days))
+        value = round(abs(average), 1)
+        days, n = t.number(value), plural_count(value)
+        parts.append(t.ngettext("on average {days} day early", "on average {days} days early",
+                                n).format(days=days) if average >= 0 else
+                     t.ngettext("on average {days} day late", "on average {days} days late",
+                                n).format(days=days))
     return DOT.join(parts)
 
 
 def _contact_line(t: Translator, score: UnitScore) -> str:
     rate = score.acknowledgement_rate
-    parts = [t.gettext("acknowledged {done} of {reminded} tasks reminded ({rate})").format(
+    parts = [t.ngettext("acknowledged {done} of {reminded} task reminded ({rate})",
+                        "acknowledged {done} of {reminded} tasks reminded ({rate})",
+                        score.reminded).format(
         done=score.acknowledged, reminded=score.reminded,
         rate=t.percent(round(rate * 100))) if rate is not None
         else t.gettext("not reminded yet"),
         t.ngettext("urged {n} time", "urged {n} times", score.urges).format(n=score.urges)]
     return DOT.join(parts)
+
+
+def plural_count(value: float) -> int:
+    """The number that picks a plural form for ``value`` as shown: 1 for exactly one (1 day),
+    a whole number as it is, 2 for a fraction (1.5 days: plural in English)."""
+    return int(value) if float(value).is_integer() else 2
 
 
 def _name(t: Translator, timetable: Timetable, unit_id: str) -> str:

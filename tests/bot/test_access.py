@@ -154,7 +154,7 @@ def _press(data: str) -> Callable[[World, int, int], Any]:
 
 
 ARGUMENTS = {"report": "15 ongoing 60%", "task": "15", "unit": "生态环境局", "digest": "on",
-             "invite": "leader", "revoke": "424242", "unbind": "-424242",
+             "invite": "leader", "revoke": "424242", "unbind": "-424242", "cancel": "NoSuchId",
              "extend": "16 12-20 equipment delayed", "audit": "15"}
 """Arguments that do the command's work but change nothing another cell reads."""
 
@@ -193,6 +193,8 @@ CONTENT = {
     "/chart": r"^Cycle 2026 per task", "/calendar": r"^Due days and reminder days of",
     "/digest": r"Digests will come to you here", "/invite": r"t\.me/duban_access_bot\?start=",
     "/people": r"^Enrolled people", "/revoke": r"No active person has the id 424242",
+    "/invites": r"^(Open enrolment links|No enrolment link is open)",
+    "/cancel": r"No open enrolment link has the id",
     "/unbind": r"No bound group has the id -424242", "/reload": r"^Timetable reloaded",
     "/extend": r"waiting for the leaders' decision", "/review": r"^Awaiting review, cycle 2026",
     "/audit": r"^Workflow log of task 15",
@@ -239,7 +241,8 @@ EXPECTED: dict[str, dict[str, str]] = {
         "/lang": "RAAAA", "/mytasks": "RARRR", "/report": "RARRR", "/summary": "RRAAA",
         "/task": "RAAAA", "/unit": "RRAAA", "/overdue": "RRAAA", "/export": "RRAAA",
         "/chart": "RRAAA", "/calendar": "RARRR",
-        "/digest": "RRARA", "/invite": "RRRAA", "/people": "RRRAA", "/revoke": "RRRAA",
+        "/digest": "RRARA", "/invite": "RRRAA", "/invites": "RRRAA", "/cancel": "RRRAA",
+        "/people": "RRRAA", "/revoke": "RRRAA",
         "/unbind": "RRRAA", "/reload": "RRRAA", "plain text": "RARRR",
         "/extend": "RARRR", "/review": "RRAAA", "/audit": "RRRAA",
         "/scores": "RRAAA",
@@ -254,7 +257,8 @@ EXPECTED: dict[str, dict[str, str]] = {
         "/lang": "-RAAA", "/mytasks": "-RRRR", "/report": "-RRRR", "/summary": "-RAAA",
         "/task": "-RAAA", "/unit": "-RAAA", "/overdue": "-RAAA", "/export": "-RAAA",
         "/chart": "-RAAA", "/calendar": "-RRRR",
-        "/digest": "-RRRR", "/invite": "---RR", "/people": "---RR", "/revoke": "---RR",
+        "/digest": "-RRRR", "/invite": "---RR", "/invites": "---RR", "/cancel": "---RR",
+        "/people": "---RR", "/revoke": "---RR",
         "/unbind": "---RR", "/reload": "---RR", "plain text": "-----",
         "/extend": "-RRRR", "/review": "-RAAA", "/audit": "---RR",
         "/scores": "-RAAA",
@@ -269,7 +273,8 @@ EXPECTED: dict[str, dict[str, str]] = {
         "/lang": "-RRRR", "/mytasks": "-RRRR", "/report": "-RRRR", "/summary": "-RRRR",
         "/task": "-RRRR", "/unit": "-RRRR", "/overdue": "-RRRR", "/export": "-RRRR",
         "/chart": "-RRRR", "/calendar": "-RRRR",
-        "/digest": "-RRRR", "/invite": "---RR", "/people": "---RR", "/revoke": "---RR",
+        "/digest": "-RRRR", "/invite": "---RR", "/invites": "---RR", "/cancel": "---RR",
+        "/people": "---RR", "/revoke": "---RR",
         "/unbind": "---RR", "/reload": "---RR", "plain text": "-----",
         "/extend": "-RRRR", "/review": "-RRRR", "/audit": "---RR",
         "/scores": "-RRRR",

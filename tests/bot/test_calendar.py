@@ -147,6 +147,45 @@ async def test_a_contact_gets_their_units_calendar(harness: Harness) -> None:
     assert {str(e["UID"]) for e in second.walk("VEVENT")} == {str(e["UID"]) for e in events}
 
 
+async def test_a_task_reported_done_has_its_reminders_cancelled_in_the_next_file(
+        harness: Harness) -> None:
+    """The tester's case: after /report 15 已完成, /calendar still carried task 15's later
+    reminders; now the same UIDs come cancelled (a re-import removes them), other tasks not."""
+    await harness.enrol(ECOLOGY, "生态环境局")
+    [before] = await harness.command(ECOLOGY, "calendar")
+    first = _events(Calendar.from_ical(harness.api.file(before["document"]["file_id"]).content))
+    mine = {uid for uid in first if uid.startswith("2026-task15-") and "-reminder-" in uid}
+    assert mine and all(str(first[uid]["STATUS"]) == "CONFIRMED" for uid in mine)
+    await harness.command(ECOLOGY, "report", "15 已完成")
+    [after] = await harness.command(ECOLOGY, "calendar")
+    second = _events(Calendar.from_ical(harness.api.file(after["document"]["file_id"]).content))
+    assert set(second) == set(first)
+    for uid in mine:
+        assert str(second[uid]["STATUS"]) == "CANCELLED"
+        assert second[uid].decoded("SEQUENCE") > first[uid].decoded("SEQUENCE")
+        assert "已取消：单位已报告完成本任务" in str(second[uid]["DESCRIPTION"])
+    due = "2026-task15-ecology-environment-due@duban"
+    assert str(second[due]["STATUS"]) == "CONFIRMED"  # the deadline stays
+    others = [uid for uid in second if not uid.startswith("2026-task15-")]
+    assert others and all(str(second[uid]["STATUS"]) == "CONFIRMED" for uid in others
+                          if "-reminder-" in uid and str(first[uid]["STATUS"]) == "CONFIRMED")
+
+
+def test_a_merged_reminder_is_written_cancelled_in_the_readers_language(
+        timetable: Timetable) -> None:
+    """After an extension to 20 December the 3-day and 1-day reminders share 18 December: the
+    3-day one stays in the file, cancelled, so that the earlier 27 November event goes."""
+    moved = _events(_ics(timetable, EN, extensions={
+        (7, AGRICULTURE): [Extension(1, dt.date(2026, 12, 20))]}))
+    stale = moved["2026-task7-agriculture-rural-reminder-3@duban"]
+    assert str(stale["STATUS"]) == "CANCELLED" and stale.decoded("SEQUENCE") == 1
+    assert "Cancelled: another reminder of the task falls on this day" in str(
+        stale["DESCRIPTION"])
+    kept = moved["2026-task7-agriculture-rural-reminder-1@duban"]
+    assert str(kept["STATUS"]) == "CONFIRMED" and kept.decoded("SEQUENCE") == 1
+    assert kept.decoded("DTSTART") == stale.decoded("DTSTART")
+
+
 async def test_calendar_refusals_say_what_to_do(harness: Harness) -> None:
     await harness.enrol(LEADER, None, "leader")
     await harness.enrol(ECOLOGY, "生态环境局")
@@ -168,7 +207,8 @@ def test_duban_ics_writes_a_units_calendar(tmp_path: Path) -> None:
     assert not (tmp_path / "var").exists()  # no database is made for it
     calendar = Calendar.from_ical((tmp_path / "farm.ics").read_bytes())
     events = calendar.walk("VEVENT")
-    assert f"{len(events)} " in result.stdout and "farm.ics" in result.stdout
+    live = [e for e in events if str(e["STATUS"]) != "CANCELLED"]
+    assert f"{len(live)} " in result.stdout and "farm.ics" in result.stdout
     assert {str(e["UID"]) for e in events} >= {"2026-task7-agriculture-rural-due@duban"}
     assert "第7项任务截止：农业农村局" in {str(e["SUMMARY"]) for e in events}
     unknown = duban("ics", "--unit", "no-such-unit", "-o", "x.ics", cwd=tmp_path,

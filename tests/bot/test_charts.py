@@ -254,7 +254,33 @@ def test_duban_chart_writes_the_png_it_names(tmp_path: Path) -> None:
         assert f"{image.width}×{image.height}" in result.stdout and "units.png" in result.stdout
         assert image.height > 26 * ROW_INCHES * DPI  # 34 units
     nowhere = duban("chart", "--year", "2026", "-o", "no/such/folder/x.png", cwd=tmp_path)
-    assert nowhere.returncode == 2 and "no/such/folder" in nowhere.stderr
+    assert nowhere.returncode == 1 and "no/such/folder" in nowhere.stderr  # a file problem
     assert "Traceback" not in nowhere.stderr
     missing = duban("chart", "--year", "2026", cwd=tmp_path)  # -o is required
     assert missing.returncode == 2 and "-o" in missing.stderr
+
+
+def test_duban_chart_without_the_font_says_it_once_in_the_readers_language(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The tester's case: the CLI printed the English log line (no CJK font (looked for …))
+    besides the translated 缺少中文字体… line."""
+    import logging
+
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'duban.sqlite3'}")
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    monkeypatch.setattr("bot.reports.charts.find_cjk_font", lambda fonts=(): None)
+    charts_log = logging.getLogger("bot.reports.charts")
+    monkeypatch.setattr(charts_log, "propagate", True)  # restored for the other tests
+    monkeypatch.setattr(charts_log, "handlers", [])
+    assert main(["db", "upgrade"]) == 0
+    capsys.readouterr()
+    assert main(["chart", "--year", "2026", "-o", "c.png"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("中文字体") == 1, err
+    assert "no CJK font" not in err and "looked for" not in err
+    assert not [r for r in caplog.records if r.name == "bot.reports.charts"]
+    assert (tmp_path / "c.png").read_bytes()[:8] == PNG_SIGNATURE

@@ -28,6 +28,12 @@ def error_notices(harness: Harness) -> list[str]:
             if m.get("text", "").startswith("⚠️ duban")]
 
 
+def closed_notices(harness: Harness) -> list[str]:
+    """What the admins were told of a bound group that takes no message."""
+    return [m["text"] for m in harness.api.bot_messages(ADMIN)
+            if m["text"].startswith("🚫") and str(GROUP) in m["text"]]
+
+
 def review_requests(harness: Harness, chat_id: int) -> list[dict]:
     return [m for m in harness.api.bot_messages(chat_id)
             if any(d.startswith("v|") for d in button_data(m))]
@@ -94,14 +100,14 @@ async def test_a_closed_group_stops_no_notice_and_is_told_once_a_day(
     assert "已记录" in texts(ack) and "无法确定" not in texts(ack)
     assert review_requests(harness, LEADER)  # the leader still gets the review request
     assert error_notices(harness) == []
-    told = [m["text"] for m in harness.api.bot_messages(ADMIN) if str(GROUP) in m["text"]]
+    told = closed_notices(harness)
     assert len(told) == 1 and f"/unbind {GROUP}" in told[0]
     await harness.command(ECOLOGY, "report", "16 已完成 材料已报送")
     assert len(review_requests(harness, LEADER)) == 2
-    assert len([m for m in harness.api.bot_messages(ADMIN) if str(GROUP) in m["text"]]) == 1
+    assert len(closed_notices(harness)) == 1
     harness.clock.advance(dt.timedelta(days=1))
     await harness.command(ECOLOGY, "report", "11 已完成 材料已报送")
-    assert len([m for m in harness.api.bot_messages(ADMIN) if str(GROUP) in m["text"]]) == 2
+    assert len(closed_notices(harness)) == 2
 
 
 @pytest.mark.parametrize("description", [
@@ -349,3 +355,88 @@ async def test_a_message_dated_in_the_future_counts_now(harness: Harness) -> Non
     await harness.pump()
     reported = harness.store.latest_reports(2026, 15)[(15, ECO)].reported_at
     assert reported.astimezone(SHANGHAI) == dt.datetime(2026, 11, 20, 9, 0, tzinfo=SHANGHAI)
+
+
+# -- enrolments, links and bindings the admins see; nobody reviews their own unit --------------
+def link_code(answer: list[dict]) -> str:
+    return answer[-1]["text"].split("start=")[1].split()[0]
+
+
+async def test_admins_are_told_of_every_enrolment_and_binding(harness: Harness) -> None:
+    stranger, group = 9999, -100999
+    harness.api.add_group(group, "外人的群")
+    code = link_code(await harness.command(ADMIN, "invite", "leader"))
+    seen = harness.last_message_id(ADMIN)
+    await harness.command(stranger, "start", code)  # a leaked link, opened privately
+    told = texts(harness.bot_messages_after(ADMIN, seen))
+    assert "路人" in told and "9999" in told and code[:8] in told and "/revoke 9999" in told
+    seen = harness.last_message_id(ADMIN)
+    await harness.bind(stranger, group)
+    told = texts(harness.bot_messages_after(ADMIN, seen))
+    assert "外人的群" in told and f"/unbind {group}" in told and "9999" in told
+    # A clerk's second unit: the undo takes only that unit away.
+    await harness.enrol(ECOLOGY, "生态环境局")
+    seen = harness.last_message_id(ADMIN)
+    await harness.enrol(ECOLOGY, "林业局")
+    told = texts(harness.bot_messages_after(ADMIN, seen))
+    assert f"/revoke {ECOLOGY} forestry" in told and "林业局联络员" in told
+
+
+async def test_an_admin_lists_open_links_and_cancels_one(harness: Harness) -> None:
+    first = link_code(await harness.command(ADMIN, "invite", "leader"))
+    second = link_code(await harness.command(ADMIN, "invite", "生态环境局"))
+    listed = texts(await harness.command(ADMIN, "invites"))
+    assert first[:8] in listed and second[:8] in listed and "生态环境局联络员" in listed
+    cancelled = texts(await harness.command(ADMIN, "cancel", first[:8]))
+    assert "已作废" in cancelled
+    refused = texts(await harness.command(LEADER, "start", first))
+    assert "expired" in refused and harness.store.get_person(LEADER) is None
+    listed = texts(await harness.command(ADMIN, "invites"))
+    assert first[:8] not in listed and second[:8] in listed
+    assert "没有编号为" in texts(await harness.command(ADMIN, "cancel", first[:8]))
+    assert harness.store.audit_log(action="invite.cancelled")
+    await harness.command(ECOLOGY, "start", second)  # used: no longer open
+    assert "没有尚可使用的登记链接" in texts(await harness.command(ADMIN, "invites"))
+
+
+@pytest.mark.parametrize("decision", ["c", "r"])
+async def test_nobody_reviews_their_own_units_report(harness: Harness, decision: str) -> None:
+    other_leader = 2001
+    harness.api.add_user(other_leader, "Leader Wu", "en")
+    await harness.enrol(LEADER, None, "leader")
+    await harness.enrol(LEADER, "生态环境局")
+    await harness.enrol(other_leader, None, "leader")
+    await harness.command(LEADER, "report", "15 已完成")
+    mine = review_requests(harness, LEADER)[-1]
+    refused = await harness.press(LEADER, mine["message_id"], next(
+        d for d in button_data(mine) if d.split("|")[4] == decision))
+    assert "another leader must review" in texts(refused)
+    assert harness.store.reviews(2026, 15) == {}
+    theirs = review_requests(harness, other_leader)[-1]
+    await harness.press(other_leader, theirs["message_id"], next(
+        d for d in button_data(theirs) if d.split("|")[4] == "c"))
+    assert [r.decision for r in harness.store.reviews(2026, 15).values()] == ["confirmed"]
+
+
+async def test_help_states_the_cycle_and_time_rules(harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    shown = texts(await harness.command(ECOLOGY, "help"))
+    assert "计入该消息所属年度" in shown and "以您发出消息的时间为准" in shown
+    await harness.enrol(LEADER, None, "admin")
+    assert "/invites" in texts(await harness.command(LEADER, "help"))
+
+
+async def test_a_file_question_under_last_years_notice_opens_last_years_task(
+        harness: Harness) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    harness.clock.set(dt.datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))
+    await dispatch_due(harness.app)  # the overdue notice lists several tasks
+    notice = next(m for m in reversed(harness.api.bot_messages(ECOLOGY))
+                  if len([d for d in button_data(m) if d.startswith("t|")]) > 1)
+    harness.clock.set(dt.datetime(2027, 1, 4, 10, 0, tzinfo=SHANGHAI))
+    harness.api.send_document(ECOLOGY, "验收报告.pdf", b"x",
+                              reply_to_message_id=notice["message_id"])
+    await harness.pump()
+    question = harness.api.bot_messages(ECOLOGY)[-1]
+    [shown] = await harness.press(ECOLOGY, question["message_id"], f"t|15|{ECO}")
+    assert f"r|15|d|2026|{ECO}" in button_data(shown)

@@ -114,10 +114,10 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
         (("invite", "--role", "leader", "--unit", "生态环境局"), "--unit"),
         (("invite", "--unit", "生态环境局", "--days", "0"), "--days"),
         (("invite", "--unit", "生态环境局", "--days", "x"), "--days"),
+        (("invite", "--unit", "生态环境局", "--days", "٣"), "٣"),  # other scripts' digits
         (("invite", "--unit", "各镇政府", "--bot-username", "x"), "各镇政府"),
         (("invite", "--unit", "生态环境局"), "--bot-username"),
         (("invite", "--unit", "生态环境局", "--bot-username", "b"), "'b'"),
-        (("export", "--year", "2026", "-o", "/no/such/dir/x.xlsx"), "/no/such/dir"),
         (("remind", "--at", "2026-11-16T09:00"), "--dry-run"),
         (("remind", "--dry-run", "--at", "tomorrow"), "tomorrow"),
         (("nonsense",), "nonsense"),
@@ -127,6 +127,10 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
         assert result.returncode == 2, (args, result.stderr)
         assert named in result.stderr, (args, result.stderr)
         no_traceback(result)
+    # a missing folder is a problem with files (README: 1), found before any database too
+    folder = duban("export", "--year", "2026", "-o", "/no/such/dir/x.xlsx", cwd=tmp_path)
+    assert folder.returncode == 1 and "/no/such/dir" in folder.stderr, folder.stderr
+    no_traceback(folder)
     assert not (tmp_path / "var").exists()  # no database made for a wrong command line
 
 
@@ -340,7 +344,7 @@ def test_db_backup_of_a_database_and_restore_into_a_fresh_folder(tmp_path: Path)
     assert duban("db", "restore", "--replace", str(backup), cwd=tmp_path,
                  env=env).returncode == 0
     junk = duban("db", "restore", str(tmp_path / ".env-missing"), cwd=tmp_path, env=env)
-    assert junk.returncode == 2
+    assert junk.returncode == 1  # a missing file is a problem with files (README), not usage
 
 
 def test_db_backup_without_pg_dump_is_one_line_naming_the_tool(tmp_path: Path) -> None:
@@ -351,6 +355,50 @@ def test_db_backup_without_pg_dump_is_one_line_naming_the_tool(tmp_path: Path) -
     assert "pg_dump" in result.stderr and "postgresql-client" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "s3cret" not in result.stderr
     no_traceback(result)
+
+
+def test_db_backup_refuses_the_live_database_by_any_path(tmp_path: Path) -> None:
+    """A backup onto the database (or its WAL) would be overwritten by the bot's next change,
+    and replacing the WAL loses what it holds: refused, the database unchanged."""
+    assert duban("db", "upgrade", cwd=tmp_path).returncode == 0
+    database = tmp_path / "var" / "duban.sqlite3"
+    with sqlite3.connect(database) as connection:  # a WAL file beside it, as under the bot
+        connection.execute("PRAGMA journal_mode=WAL")
+    before = database.read_bytes()
+    link = tmp_path / "link.sqlite3"
+    link.symlink_to(database)
+    twin = tmp_path / "twin.sqlite3"
+    twin.hardlink_to(database)
+    env = clean_env(LANG="en")
+    for target in (database, Path("var/duban.sqlite3"), Path("var/../var/duban.sqlite3"), link,
+                   twin, Path(f"{database}-wal")):
+        result = duban("db", "backup", str(target), cwd=tmp_path, env=env)
+        assert result.returncode == 1, (target, result.stdout)
+        assert "is the database itself" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        no_traceback(result)
+    assert database.read_bytes() == before
+
+
+def test_one_lock_per_database_file_whatever_the_path(tmp_path: Path) -> None:
+    """A running bot holds its SQLite file by the file, not the path written: a restore
+    through a symbolic link is refused as through the configured path."""
+    from bot.instance import InstanceBusy, sqlite_instance_lock
+
+    assert duban("db", "upgrade", cwd=tmp_path).returncode == 0
+    database = tmp_path / "var" / "duban.sqlite3"
+    backup = tmp_path / "b.sqlite3"
+    assert duban("db", "backup", str(backup), cwd=tmp_path).returncode == 0
+    link = tmp_path / "srv-duban.sqlite3"
+    link.symlink_to(database)
+    with sqlite_instance_lock(database, "run"):
+        with pytest.raises(InstanceBusy), sqlite_instance_lock(link, "run"):
+            pass
+        for url in (f"sqlite:///{database}", f"sqlite:///{link}"):
+            refused = duban("db", "restore", "--replace", str(backup), cwd=tmp_path,
+                            env=clean_env(DATABASE_URL=url))
+            assert refused.returncode == 1, (url, refused.stdout)
+            no_traceback(refused)
 
 
 def test_nothing_makes_a_database_before_the_configuration_is_good(tmp_path: Path) -> None:

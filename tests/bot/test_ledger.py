@@ -132,7 +132,8 @@ def test_every_sheet_prints_well_and_filters(books: Books) -> None:
     for sheet in book.worksheets:
         assert all(cell.font.bold for cell in sheet[1]), sheet.title
         assert sheet.freeze_panes is not None and sheet.freeze_panes.endswith("2")
-        assert sheet.auto_filter.ref == sheet.dimensions, sheet.title
+        if sheet.title != "台账":
+            assert sheet.auto_filter.ref == sheet.dimensions, sheet.title
         assert sheet.print_title_rows == "$1:$1"
         assert sheet.page_setup.orientation == "landscape"
         # the print header names the plan and the cycle, and the sheet: not "汇总 · 汇总"
@@ -141,6 +142,8 @@ def test_every_sheet_prints_well_and_filters(books: Books) -> None:
         assert sheet.oddFooter.left.text == "截至2026年12月3日"
         assert sheet.oddFooter.right.text == "第&P页，共&N页"
     assert book.worksheets[LEDGER].freeze_panes == "C2"  # number and task stay in view
+    # attachment 2's shape: merged plan columns, so no filter (Excel cannot sort merges)
+    assert book.worksheets[LEDGER].auto_filter.ref is None
     # eighteen columns print on A3, one page wide; the long texts wrap in narrow columns
     ledger = book.worksheets[LEDGER]
     assert str(ledger.page_setup.paperSize) == ledger.PAPERSIZE_A3
@@ -220,13 +223,14 @@ def test_a_tasks_plan_columns_are_merged_over_its_units_rows(books: Books,
     expected, row = set(), 2
     for task in timetable.tasks:
         count = len(timetable.responsible_units(task))
-        if count > 1:  # 目标任务, 考核内容, 牵头及配合部门, 完成时间
-            expected |= {f"{letter}{row}:{letter}{row + count - 1}" for letter in "BCDE"}
+        if count > 1:  # 目标任务, 考核内容, 牵头及配合部门, 完成时间, 备注
+            expected |= {f"{letter}{row}:{letter}{row + count - 1}" for letter in "BCDEF"}
         assert sheet.cell(row=row, column=1).value == task.id
         assert sheet.cell(row=row, column=2).value == task.title
         for below in range(row + 1, row + count):
             assert sheet.cell(row=below, column=1).value == task.id  # 序号 on every row
             assert sheet.cell(row=below, column=2).value is None  # under the merge
+            assert sheet.cell(row=below, column=6).value is None  # 备注 too, not repeated
             assert sheet.cell(row=below, column=7).value is not None  # the unit's own
         row += count
     assert any(len(timetable.responsible_units(t)) > 1 for t in timetable.tasks)
@@ -402,4 +406,86 @@ def test_a_report_counts_as_acknowledgement_and_a_finished_task_has_no_days_left
     summary = _rows(books["zh"].worksheets[SUMMARY])
     confirmed = [r for r in summary if str(r[2]).startswith("已审结")]
     assert confirmed and all(r[5] is None for r in confirmed)
-    assert any(r[5] is not None for r in summary if not str(r[2]).startswith("已审结"))
+    # reported done, awaiting review (blue) is finished too: no negative days left
+    awaiting = [r for r in summary if str(r[2]).startswith("已报完成")]
+    assert awaiting and all(r[5] is None for r in awaiting), awaiting
+    assert any(r[5] is not None for r in summary
+               if not str(r[2]).startswith(("已审结", "已报完成")))
+
+
+# -- the tester's findings on issue 11 -----------------------------------------------------------
+@pytest.mark.parametrize(("reason", "zh", "en"), [
+    ("forbidden: Forbidden: bot was blocked by the user", "对方已屏蔽机器人",
+     "the person blocked the bot"),
+    ("forbidden: Forbidden: user is deactivated", "对方的 Telegram 账号已注销",
+     "the person's Telegram account was deleted"),
+    ("forbidden: Forbidden: bot was kicked from the supergroup chat", "机器人已被移出群组",
+     "the bot was removed from the group"),
+    ("bad request: Chat not found", "聊天不存在（或已删除）",
+     "the chat does not exist (any more)"),
+    ("bad request: Not enough rights to send text messages to the chat", "无发送权限",
+     "the bot may not send messages there"),
+    ("gave up after 5 attempts: Timed out", "网络错误：多次重试后放弃",
+     "network errors: the bot gave up after several attempts"),
+    ("Telegram did not answer twice; it may have arrived: Timed out",
+     "Telegram 两次未响应；消息可能已送达",
+     "Telegram did not answer twice; the message may have arrived"),
+    ("internal error: KeyError: 'x'", "机器人内部错误（详见其日志）",
+     "an error in the bot (its log has the details)"),
+    ("forbidden: Forbidden: something new", "对方拒绝接收机器人的消息",
+     "the chat refuses the bot"),
+    ("bad request: Wrong file identifier",
+     "Telegram 拒绝了该消息：bad request: Wrong file identifier",
+     "Telegram refused the message: bad request: Wrong file identifier"),
+])
+def test_a_failed_delivery_says_why_in_the_readers_language(
+        seeded: Store, timetable: Timetable, reason: str, zh: str, en: str) -> None:
+    """The tester's case: 理由 read `forbidden: Forbidden: bot was blocked by the user` in the
+    Chinese ledger, where skip reasons were translated."""
+    record = collect(seeded, CYCLE)
+    pending = next(r for r in record.reminders if r.state == "pending")
+    failed = pending.model_copy(update={"state": "failed", "reason": reason})
+    record = replace(record, reminders=[*record.reminders, failed])
+    assert _rows(_book(ZH, timetable, record).worksheets[REMINDERS])[-1][7:9] == ("失败", zh)
+    assert _rows(_book(EN, timetable, record).worksheets[REMINDERS])[-1][8] == en
+
+
+def test_a_command_line_report_is_by_the_command_line_on_every_sheet(books: Books) -> None:
+    """The audit sheet left 操作人 blank for a report made with duban's commands."""
+    for language, words in (("zh", "命令行"), ("en", "command line")):
+        book = books[language]
+        reports = [r for r in _rows(book.worksheets[REPORTS]) if r[1] in (9, 22)]
+        assert reports and all(r[7] == words for r in reports)
+        audit = [r for r in _rows(book.worksheets[AUDIT]) if r[3] in (9, 22)]
+        assert audit and all(r[1] == words for r in audit), audit
+    people = [r for r in _rows(books["zh"].worksheets[AUDIT]) if r[3] == 7]
+    assert people and all(r[1] == "王芳" for r in people if r[2] == "报送")
+
+
+def test_english_completion_time_says_the_month_as_the_plan_does(books: Books,
+                                                                 timetable: Timetable) -> None:
+    """English read `every year` where Chinese read 每年12月前."""
+    english = {r[0]: r[4] for r in _rows(books["en"].worksheets[LEDGER])}
+    chinese = {r[0]: r[4] for r in _rows(books["zh"].worksheets[LEDGER])}
+    assert chinese[7] == "每年12月前" and english[7] == "before December every year"
+    assert english[12] == "before December 2020" and chinese[12] == "2020年12月前"
+    assert english[1] is None and chinese[1] is None  # statistics: blank, as in the plan
+
+
+def test_every_time_follows_the_office_zone(seeded: Store, timetable: Timetable) -> None:
+    """DUBAN_TZ=America/New_York: the ledger said 报送时间（Asia/Shanghai） with Shanghai times."""
+    from zoneinfo import ZoneInfo
+
+    york = ZoneInfo("America/New_York")
+    book = _book(translator("zh_Hans", york), timetable, collect(seeded, CYCLE))
+    for sheet in book.worksheets:
+        headers = " ".join(str(h) for h in _header(sheet))
+        assert "Asia/Shanghai" not in headers, sheet.title
+    assert _header(book.worksheets[REPORTS])[0] == "报送时间（America/New_York）"
+    sent = {r[1]: r for r in _rows(book.worksheets[REMINDERS])}[7]
+    # sent 16 November 09:01 in Shanghai: 15 November 20:01 in New York
+    assert sent[0] == dt.datetime(2026, 11, 15, 20, 1)
+    assert sent[10] == dt.datetime(2026, 11, 15, 20, 30)  # acknowledged 09:30 Shanghai
+    first = _rows(book.worksheets[REPORTS])[0]
+    stored = seeded.reports_for_cycle(CYCLE)[0]
+    assert first[0] == stored.reported_at.astimezone(york).replace(tzinfo=None)

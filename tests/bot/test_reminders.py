@@ -19,8 +19,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy.exc import OperationalError
-from telegram.ext import Application
+from telegram.error import TimedOut
+from telegram.ext import Application, ExtBot
 
+import bot.reminders as reminders
 from bot.app import build_application
 from bot.reminders import MAX_ATTEMPTS, DispatchReport, dispatch_due
 from bot_api_standin import BotApiStandIn
@@ -479,6 +481,31 @@ async def test_429_is_honoured_and_the_message_goes_once(harness: Harness) -> No
     assert [tasks_of(m) for m in reminders_in(harness, AGRI)] == [[7, 11, 23]]
 
 
+async def test_an_acknowledgement_during_the_run_stops_its_reminder(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """收到 pressed after the run read its facts, before it claims: the acknowledgement
+    reminder is skipped, as one pressed before the run is."""
+    harness.clock.set(at(10, 1))
+    await enrol_agri(harness)
+    store = harness.store
+    await run_at(harness, at(10, 1, 8))  # plans
+    ack = min((r for r in rows_of(store, AGRI) if r.kind == "ack"), key=lambda r: r.due_at)
+    first_before = min((r for r in rows_of(store, AGRI, ack.task_id) if r.kind == "before"),
+                       key=lambda r: r.due_at)
+    await run_at(harness, first_before.due_at.astimezone(SHANGHAI))
+    reminder = reminders_in(harness, AGRI)[-1]
+    claim = store.claim_messages
+
+    def press_then_claim(*args: Any) -> Any:
+        store.acknowledge_message(AGRI, reminder["message_id"], AGRI, ack.due_at)
+        return claim(*args)
+
+    monkeypatch.setattr(store, "claim_messages", press_then_claim)
+    await run_at(harness, ack.due_at.astimezone(SHANGHAI))
+    row = store.get_reminder(ack.id or 0)
+    assert row is not None and (row.state, row.reason) == ("skipped", ACKNOWLEDGED)
+
+
 @pytest.mark.parametrize("error_code", [500, 502])
 async def test_server_errors_retry_with_back_off(harness: Harness, error_code: int) -> None:
     await enrol_agri(harness)
@@ -514,6 +541,115 @@ async def test_one_dropped_send_is_tried_again_within_the_run(
     trouble = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(trouble) == 1 and trouble[0].exc_info is None, trouble
     assert "1 transient errors" in trouble[0].getMessage()
+
+
+LONG_REMINDER = "\n".join(f"第{n}行 " + "很长的提醒内容" * 10 for n in range(120))
+"""A reminder of three pages (about 9,000 characters)."""
+
+
+def fail_from_page(harness: Harness, monkeypatch: pytest.MonkeyPatch, page: int,
+                   times: int) -> None:
+    """Render every reminder as :data:`LONG_REMINDER`, and make the stand-in refuse (502) the
+    ``times`` sends to AGRI from its ``page``-th on (counted from 1)."""
+    monkeypatch.setattr(reminders, "render_reminder", lambda *a, **k: LONG_REMINDER)
+    original, calls = ExtBot.send_message, [0]
+
+    async def counting(self: ExtBot, chat_id: int, text: str, *args: Any,
+                       **kwargs: Any) -> Any:
+        if chat_id == AGRI:
+            calls[0] += 1
+            if calls[0] == page:
+                harness.api.fail_next("sendMessage", 502, times=times)
+        return await original(self, chat_id, text, *args, **kwargs)
+
+    monkeypatch.setattr(ExtBot, "send_message", counting)
+
+
+def pages_in(harness: Harness, chat_id: int) -> list[str]:
+    """The first line of every page of :data:`LONG_REMINDER` the chat received."""
+    return [m["text"].splitlines()[0].split()[0] for m in harness.api.bot_messages(chat_id)
+            if m["text"].startswith("第")]
+
+
+async def test_a_page_that_failed_is_sent_again_not_the_pages_before_it(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A quick retry within the run resumes at the page that failed."""
+    await enrol_agri(harness)
+    harness.app.bot_data["quick_retry_scale"] = 0.01
+    fail_from_page(harness, monkeypatch, 2, times=1)
+    report = await run_at(harness, at(11, 17))
+    assert len(report.sent) == 3 and report.resent_soon
+    firsts = pages_in(harness, AGRI)
+    assert len(firsts) == 3 and firsts[0] == "第0行" and len(set(firsts)) == 3
+    last = harness.api.bot_messages(AGRI)[-1]
+    assert {r.message_id for r in rows_of(harness.store, AGRI) if r.state == "sent"} == {
+        last["message_id"]}
+    assert tasks_of(last) == [7, 11, 23]  # the keyboard on the last page
+
+
+async def test_a_later_run_sends_the_pages_telegram_did_not_accept(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    await enrol_agri(harness)
+    harness.app.bot_data["quick_retry_scale"] = 0.01
+    fail_from_page(harness, monkeypatch, 2, times=3)  # beyond the quick retries
+    report = await run_at(harness, at(11, 17))
+    assert report.sent == [] and len(report.retried) == 3
+    assert {(r.state, r.pages_sent) for r in rows_of(harness.store, AGRI)
+            if r.id in report.retried} == {("pending", 1)}
+    later = await run_at(harness, at(11, 17, 9, 1))
+    assert sorted(later.sent) == sorted(report.retried)
+    firsts = pages_in(harness, AGRI)
+    assert len(firsts) == 3 and firsts.count("第0行") == 1
+
+
+async def test_a_send_telegram_did_not_answer_is_tried_again_once(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Telegram delivered the message but its answer did not come back in time (a read
+    timeout): it may have arrived, so it is sent again once, at a later run; when that is not
+    answered either the rows fail and the admins are told."""
+    await enrol_agri(harness)
+    harness.app.bot_data["quick_retry_scale"] = 0.01
+    original = ExtBot.send_message
+
+    async def answer_lost(self: ExtBot, chat_id: int, text: str, *args: Any,
+                          **kwargs: Any) -> Any:
+        result = await original(self, chat_id, text, *args, **kwargs)
+        if chat_id == AGRI:
+            raise TimedOut("Timed out")
+        return result
+
+    monkeypatch.setattr(ExtBot, "send_message", answer_lost)
+    first = await run_at(harness, at(11, 17))
+    assert first.sent == [] and len(first.retried) == 3
+    assert len(reminders_in(harness, AGRI)) == 1  # not again within the run
+    assert {r.unanswered for r in rows_of(harness.store, AGRI) if r.id in first.retried} == {1}
+    mark = last_id(harness, ADMIN)
+    second = await run_at(harness, at(11, 17, 9, 1))
+    assert len(reminders_in(harness, AGRI)) == 2 and len(second.failed) == 3
+    failed = [r for r in rows_of(harness.store, AGRI) if r.state == "failed"]
+    assert sorted(r.task_id for r in failed) == [7, 11, 23]
+    assert all("did not answer twice" in r.reason for r in failed)
+    assert any(str(AGRI) in m["text"] for m in harness.api.bot_messages(ADMIN)
+               if m["message_id"] > mark)
+    await run_at(harness, at(11, 17, 9, 20))
+    assert len(reminders_in(harness, AGRI)) == 2
+
+
+async def test_the_back_off_holds_after_a_restart(harness: Harness,
+                                                  restart: Restart) -> None:
+    """The back-off is kept in the rows: a restarted bot (or another instance) waits too."""
+    await enrol_agri(harness)
+    welcome = len(sends_to(harness, AGRI))
+    harness.app.bot_data["quick_retry_scale"] = 0.01
+    harness.api.fail_next("sendMessage", 502, times=3)
+    report = await run_at(harness, at(11, 17))
+    assert report.sent == [] and len(report.retried) == 3
+    await restart()
+    soon = await run_at(harness, at(11, 17) + dt.timedelta(seconds=30))
+    assert soon.retried == [] and sorted(soon.waiting) == sorted(report.retried)
+    assert len(sends_to(harness, AGRI)) == welcome + 3  # the first try, two quick retries
+    later = await run_at(harness, at(11, 17, 9, 1))
+    assert sorted(later.sent) == sorted(report.retried)
 
 
 async def test_a_row_that_keeps_failing_is_given_up_and_admins_are_told(

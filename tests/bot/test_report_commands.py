@@ -154,6 +154,7 @@ def test_the_first_cycle_is_a_year_the_command_line_takes(tmp_path: Path) -> Non
 @pytest.mark.parametrize(("given", "meant"), [
     ("生态", "生态环境局 (ecology-environment)"), ("林业", "林业局 (forestry)"),
     ("生态环镜局", "生态环境局 (ecology-environment)"), ("forest", "林业局 (forestry)"),
+    ("发改", "发展改革局 (development-reform)"), ("发改局", "发展改革局 (development-reform)"),
 ])
 def test_a_partial_unit_name_gets_a_suggestion(tmp_path: Path, given: str, meant: str) -> None:
     result = duban("ics", "--unit", given, "-o", "x.ics", cwd=tmp_path)
@@ -161,6 +162,17 @@ def test_a_partial_unit_name_gets_a_suggestion(tmp_path: Path, given: str, meant
     assert result.stderr.strip() == (f"未知单位 '{given}'；您是不是要找 {meant}？请用单位编号、"
                                      "名称或别名指定（'duban units' 可列出全部）。")
     assert not (tmp_path / "x.ics").exists()
+
+
+def test_a_reference_matching_many_units_names_five_and_counts_the_rest(
+        tmp_path: Path) -> None:
+    """``--unit 镇`` suggested 5 of the 14 towns, not 各镇政府, and did not say there were more."""
+    result = duban("ics", "--unit", "镇", "-o", "x.ics", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("未知单位 '镇'；您是不是要找 各镇政府 (towns)或岑城镇 ")
+    assert "，或另外10个单位？" in result.stderr, result.stderr
+    english = duban("ics", "--unit", "镇", "-o", "x.ics", cwd=tmp_path, env=clean_env(LANG="en"))
+    assert ", or 10 more units?" in english.stderr
 
 
 def test_a_unit_like_no_other_gets_the_list_command(tmp_path: Path) -> None:

@@ -74,6 +74,11 @@ async def test_a_partial_unit_name_is_answered_with_the_unit_meant(harness: Harn
         "Did you mean Ecology and Environment Bureau (ecology-environment)?")
     [town] = await harness.command(LEADER, "unit", "林业")
     assert "Did you mean Forestry Bureau (forestry)?" in town["text"]
+    [short] = await harness.command(LEADER, "unit", "发改")  # an abbreviation
+    assert short["text"].endswith("Did you mean Development and Reform Bureau "
+                                  "(development-reform)?")
+    [towns] = await harness.command(LEADER, "unit", "镇")
+    assert "(towns) or " in towns["text"] and "or 10 more units?" in towns["text"]
     [nothing] = await harness.command(LEADER, "unit", "外星局")
     assert "Did you mean" not in nothing["text"]
 

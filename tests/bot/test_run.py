@@ -11,6 +11,8 @@ import socket
 import time
 from pathlib import Path
 
+import httpx
+
 from bot_api_standin import BotApiStandIn
 from tests.bot.cli_process import DUBAN, TASKS, clean_env, duban
 from tests.bot.conftest import STRANGER, TOKEN
@@ -202,13 +204,33 @@ async def test_duban_run_takes_updates_by_webhook_and_refuses_a_wrong_secret(
             await asyncio.sleep(1.0)
             assert len(api.bot_messages(STRANGER)) == answered  # neither was handled
             assert not api.calls("getUpdates")
+            # the right secret, a body that is no update: 400 and one line each, no traceback
+            headers = {"X-Telegram-Bot-Api-Secret-Token": secret,
+                       "Content-Type": "application/json"}
+            async with httpx.AsyncClient(timeout=10) as client:
+                statuses = [(await client.post(f"http://127.0.0.1:{port}/duban/hook",
+                                               content=body, headers=headers)).status_code
+                            for body in MALFORMED_UPDATES]
+            assert statuses == [400] * len(MALFORMED_UPDATES)
+            sent = api.send_command(STRANGER, "start")  # and the bot goes on
+            assert await api.wait_for_bot_message(STRANGER, after=sent["message_id"],
+                                                  timeout=30)
         finally:
             process.terminate()
             _, stderr = await asyncio.wait_for(process.communicate(), 30)
     log = stderr.decode()
     assert_no_token(log)
-    assert secret not in log and "Traceback" not in log
+    assert secret not in log and "Traceback" not in log and "CRITICAL" not in log
     assert "webhook" in log and f"127.0.0.1:{port}/duban/hook" in log
+    refused = [line for line in log.splitlines() if "refused a post that is not an update" in line]
+    assert len(refused) == len(MALFORMED_UPDATES)
+    assert all(" WARNING " in line and len(line) < 400 for line in refused)
+
+
+MALFORMED_UPDATES = [b"{not json", b"", b"[]", b"null", b'"x"', b'{"message": {}}',
+                     b'{"update_id": "abc"}', b'{"update_id": 5, "message": {"text": "/start"}}',
+                     b'{"update_id": "' + b"6" * 100_000 + b'"}']
+"""Bodies posted with the right secret that are not updates Telegram would send."""
 
 
 def test_run_checks_the_webhook_options(tmp_path: Path) -> None:

@@ -63,6 +63,7 @@ class Row:
     cutoff: dt.date = CUTOFF
     attempts: int = 0
     created_at: dt.datetime | None = PLANNED_AT
+    not_before: dt.datetime | None = None
 
 
 def digest(id: int, due_at: dt.datetime, chat_id: int = -100, offset: int = 0) -> Row:
@@ -232,6 +233,11 @@ def test_a_row_backing_off_waits_and_still_supersedes_older_ones() -> None:
     assert result == {1: SUPERSEDED, 2: "wait: " + BACKING_OFF}
     assert verdicts(decide([Row(2)], at(11, 17, 9, 2), set(),
                            retry_at={2: at(11, 17, 9, 2)})) == {2: "send"}
+    # the back-off kept in the row (every instance reads it) holds the same way
+    stored = [Row(1, offset_days=30, due_at=at(10, 30)), Row(2, not_before=at(11, 17, 9, 2))]
+    assert verdicts(decide(stored, at(11, 17, 9, 1), set())) == {
+        1: SUPERSEDED, 2: "wait: " + BACKING_OFF}
+    assert verdicts(decide(stored[1:], at(11, 17, 9, 2), set())) == {2: "send"}
 
 
 def test_one_decision_per_row_in_due_order() -> None:

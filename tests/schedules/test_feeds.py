@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from schedules.calendar import WorkingDayCalendar
-from schedules.feeds import REMINDER_MINUTES, EventKind, FeedEvent, feed_events
+from schedules.feeds import REMINDER_MINUTES, Cancelled, EventKind, FeedEvent, feed_events
 from schedules.model import Role, Timetable
 from schedules.planning import ReminderKind, cycle_cutoff, plan_reminders
+from schedules.workflow import CycleFacts
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -97,12 +98,17 @@ def test_an_approved_extension_moves_the_due_day_and_reminders_under_the_same_ui
     assert due.start == dt.datetime(2026, 12, 20, tzinfo=SHANGHAI)
     assert due.extended and due.sequence == 1 and due.planned_due == dt.date(2026, 11, 30)
     # the same UIDs, so a re-import updates the events (the 3-day and the 1-day reminders
-    # before 21 December fall on one working day, 18 December: one reminder, the plan's)
-    assert {e.uid for e in moved} == {e.uid for e in before} - {
-        "2026-task7-agriculture-rural-reminder-3@duban"}
-    last = max((e for e in moved if e.task_id == 7 and e.kind is EventKind.REMINDER),
-               key=lambda e: e.start)
+    # before 21 December fall on one working day, 18 December: one reminder, the plan's; the
+    # 3-day one is there cancelled, a revision later, so that the re-import removes it)
+    assert {e.uid for e in moved} == {e.uid for e in before}
+    by_uid = {e.uid: e for e in moved}
+    stale = by_uid["2026-task7-agriculture-rural-reminder-3@duban"]
+    assert stale.cancelled is Cancelled.MERGED and stale.sequence == 1
+    assert stale.start == dt.datetime(2026, 12, 18, 9, tzinfo=SHANGHAI)
+    last = max((e for e in moved if e.task_id == 7 and e.kind is EventKind.REMINDER
+                and not e.cancelled), key=lambda e: e.start)
     assert last.start == dt.datetime(2026, 12, 18, 9, tzinfo=SHANGHAI)  # 20 Dec is a Sunday
+    assert last.offset_days == 1 and last.sequence == 1
     others = [(e.uid, e.start) for e in moved if e.task_id != 7]
     assert others == [(e.uid, e.start) for e in before if e.task_id != 7]
 
@@ -190,3 +196,90 @@ def test_the_due_day_is_an_all_day_event_on_the_last_day(timetable: Timetable) -
     assert not any(e.all_day for e in events if e.kind is EventKind.REMINDER)
     due = _due(events)[7]
     assert due.day == dt.date(2026, 11, 30) == due.due
+
+
+# -- what the bot will send: finished tasks and merged days are cancelled, never dropped --------
+@dataclass(frozen=True)
+class Report:
+    id: int | None
+    status: str
+    reported_at: dt.datetime = dt.datetime(2026, 11, 17, 10, tzinfo=SHANGHAI)
+
+
+@dataclass(frozen=True)
+class Review:
+    report_id: int
+    decision: str
+    comment: str = ""
+    reviewer_telegram_id: int | None = None
+    reviewed_at: dt.datetime = dt.datetime(2026, 11, 18, 10, tzinfo=SHANGHAI)
+
+
+def _facts(report: Report | None, review: Review | None = None,
+           pair: tuple[int, str] = (7, AGRICULTURE)) -> CycleFacts:
+    reviews = {review.report_id: review} if review is not None else {}
+    return CycleFacts(2026, reports={pair: report} if report else {}, reviews=reviews)
+
+
+def _task_reminders(timetable: Timetable, facts: CycleFacts, task: int = 7,
+                    unit: str = AGRICULTURE, cycle: int = 2026) -> dict[int, FeedEvent]:
+    return {e.offset_days: e for e in feed_events(timetable, cycle, [unit], CALENDAR,
+                                                  SHANGHAI, facts=facts)
+            if e.kind is EventKind.REMINDER and e.task_id == task}
+
+
+@pytest.mark.parametrize(("status", "decision"), [
+    ("done", None), ("done", "confirmed"), ("not_applicable", None)])
+def test_a_finished_tasks_reminders_are_cancelled_and_its_due_day_kept(
+        timetable: Timetable, status: str, decision: str | None) -> None:
+    """The tester's case: task 7 reported done 17 Nov and confirmed, the file still had 督办提醒
+    on 24, 27 and 30 November, which the dispatcher skips ('unit reported done')."""
+    review = Review(40, decision) if decision else None
+    events = feed_events(timetable, 2026, [AGRICULTURE], CALENDAR, SHANGHAI,
+                         facts=_facts(Report(40, status), review))
+    mine = [e for e in events if e.task_id == 7]
+    reminders = [e for e in mine if e.kind is EventKind.REMINDER]
+    assert [e.offset_days for e in reminders] == [30, 14, 7, 3, 1]  # every UID still there
+    assert all(e.cancelled is Cancelled.FINISHED for e in reminders)
+    assert all(e.sequence == 3 * 40 + 1 for e in reminders)
+    [due] = [e for e in mine if e.kind is EventKind.DUE]
+    assert not due.cancelled and due.sequence == 0  # the deadline stays
+    others = [e for e in events if e.task_id != 7]
+    assert others and not any(e.cancelled for e in others)  # other tasks untouched
+
+
+def test_sequence_grows_with_every_change_of_state(timetable: Timetable) -> None:
+    in_progress = _task_reminders(timetable, _facts(Report(10, "in_progress")))
+    done = _task_reminders(timetable, _facts(Report(15, "done")))
+    returned = _task_reminders(timetable, _facts(Report(15, "done"), Review(15, "returned")))
+    again = _task_reminders(timetable, _facts(Report(16, "done")))
+    confirmed = _task_reminders(timetable, _facts(Report(16, "done"), Review(16, "confirmed")))
+    states = [in_progress, done, returned, again, confirmed]
+    assert [bool(s[14].cancelled) for s in states] == [False, True, False, True, True]
+    sequences = [s[14].sequence for s in states]
+    assert sequences == sorted(sequences) and len(set(sequences[:4])) == 4
+    assert not any(e.cancelled for e in returned.values())  # a return brings them back
+
+
+def test_a_day_shared_by_two_offsets_is_one_reminder_and_one_cancelled_slot(
+        timetable: Timetable) -> None:
+    """Cycle 2025: task 8's 3-day and 1-day reminders fall on one working day: the file has
+    reminder-3 cancelled from the first export, so that a later file never drops a UID."""
+    reminders = _task_reminders(timetable, CycleFacts(2025), task=8, unit="forestry", cycle=2025)
+    sent = plan_reminders(timetable, 2025, CALENDAR, kinds=(ReminderKind.BEFORE,))
+    planned = {r.offset_days for r in sent if r.task_id == 8
+               and r.unit_id == "forestry"}
+    assert set(reminders) == {30, 14, 7, 3, 1} and 3 not in planned
+    assert {o for o, e in reminders.items() if not e.cancelled} == planned
+    assert reminders[3].cancelled is Cancelled.MERGED
+    assert reminders[3].start == reminders[1].start
+
+
+def test_every_export_has_the_same_uids_whatever_happened(timetable: Timetable) -> None:
+    plain = {e.uid for e in _events(timetable, [AGRICULTURE, "towns"])}
+    for facts in (_facts(Report(3, "done")), _facts(Report(3, "done"), Review(3, "returned"))):
+        assert {e.uid for e in feed_events(timetable, 2026, [AGRICULTURE, "towns"], CALENDAR,
+                                           SHANGHAI, facts=facts)} == plain
+    moved = feed_events(timetable, 2026, [AGRICULTURE, "towns"], CALENDAR, SHANGHAI, {
+        (7, AGRICULTURE): [Extension(1, dt.date(2026, 12, 20), "approved")]})
+    assert {e.uid for e in moved} == plain

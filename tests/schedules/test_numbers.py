@@ -82,6 +82,18 @@ def test_report_words_with_years_and_percentages(text: str,
     assert parse_report_text(text, 26, 2027) == expected
 
 
+@pytest.mark.parametrize(("text", "note"), [
+    ("15 已完成，材料已报送", "材料已报送"),
+    ("15 已完成：材料已报送", "材料已报送"),
+    ("15 进行中 60%，正在核查", "正在核查"),
+    ("15 进行中、 正在核查，下周完成", "正在核查，下周完成"),
+    ("15 已完成 材料：见附件", "材料：见附件"),
+])
+def test_the_separator_before_a_note_is_not_part_of_it(text: str, note: str) -> None:
+    args = parse_report_text(text, 26, 2026)
+    assert isinstance(args, ReportArgs) and args.note == note
+
+
 def test_status_text_flags_a_percentage_that_is_not_whole_0_to_100() -> None:
     for text, bad in (("完成0.5%", "0.5%"), ("进度-5%，正在核查", "-5%"), ("完成150%", "150%"),
                       ("完成率85.5%", "85.5%"), ("完成80%", ""), ("超额完成120%", "")):

@@ -223,6 +223,9 @@ def test_every_spelling_resolves_to_its_own_unit(timetable: Timetable) -> None:
     ("Forest", ["forestry"]),  # part of an English name, any case
     ("生态环境局办公室", ["ecology-environment"]),  # a name with more after it
     ("生态环镜局", ["ecology-environment"]),  # a typing slip: the closest spelling
+    ("发改", ["development-reform"]),  # an abbreviation: its characters in order
+    ("发改局", ["development-reform"]),
+    ("农农", ["agriculture-rural"]),
     ("外星局", []),  # like no unit
     ("", []),
 ])
@@ -232,10 +235,19 @@ def test_a_reference_that_names_no_unit_gets_the_units_meant(
     assert [u.id for u in timetable.similar_units(typed)] == meant
 
 
-def test_a_short_reference_lists_at_most_five_units(timetable: Timetable) -> None:
+def test_a_short_reference_gets_every_match_the_group_first(timetable: Timetable) -> None:
+    """``镇`` suggested 5 of the 14 towns and not 各镇政府, the group that stands for them."""
     towns = timetable.similar_units("镇")
-    assert len(towns) == 5 and all(u.name.endswith("镇") for u in towns)
+    assert towns[0].id == "towns"
+    assert {u.id for u in towns[1:]} == set(timetable.unit("towns").members)
+    assert len(towns) == 15 and all("镇" in u.name for u in towns)
     assert len(timetable.similar_units("镇", limit=2)) == 2
+    assert timetable.similar_units("town")[0].id == "towns"
+
+
+def test_one_character_is_no_abbreviation(timetable: Timetable) -> None:
+    # 局 is in most names: a single character matches by containment only
+    assert timetable.similar_units("改") == (timetable.unit("development-reform"),)
 
 
 def test_unit_kinds(timetable: Timetable) -> None:

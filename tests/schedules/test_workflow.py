@@ -36,6 +36,7 @@ from schedules.workflow import (
     actors,
     consolidated_light,
     cutoff_overrides,
+    cycle_views,
     extension_decision_refusal,
     extension_refusal,
     finished_pairs,
@@ -362,3 +363,18 @@ def test_an_acknowledged_or_finished_unit_gets_no_acknowledgement_reminder() -> 
                        acknowledged={(ANNUAL_TASK, "fgw", 2026)})
     assert [(d.row.id, d.send, d.reason) for d in decisions] == [
         (1, False, ACKNOWLEDGED), (2, True, ""), (3, False, REPORTED_DONE)]
+
+
+def test_cycle_views_are_computed_once_per_facts_day_and_timetable() -> None:
+    timetable = small_timetable()
+    facts = CycleFacts(2026, {(ANNUAL_TASK, "fgw"): Report(1, "in_progress", 40)})
+    first = cycle_views(timetable, facts, TODAY)
+    assert first == [task_view(timetable, t, facts, TODAY) for t in timetable.tasks]
+    again = cycle_views(timetable, facts, TODAY)
+    assert again == first and all(a is b for a, b in zip(again, first, strict=True))
+    later = cycle_views(timetable, facts, D(2026, 12, 5))  # another day: computed for it
+    assert later != first and later[0] is not first[0]
+    other = small_timetable()  # another timetable object (a reload): computed again
+    assert cycle_views(other, facts, TODAY)[0] is not first[0]
+    fresh = CycleFacts(2026, {(ANNUAL_TASK, "fgw"): Report(1, "done")})  # other facts
+    assert cycle_views(timetable, fresh, TODAY) != first

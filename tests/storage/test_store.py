@@ -548,6 +548,26 @@ def test_retry_later_and_expired_leases(store: Store) -> None:
     assert "reminder.lease_expired" in _actions(store)
 
 
+def test_a_retry_keeps_its_back_off_pages_and_unanswered_sends_in_the_row(store: Store) -> None:
+    store.plan_deliveries([_spec()], NOW)
+    (row,) = store.due_deliveries(NOW)
+    assert row.id is not None and (row.not_before, row.pages_sent, row.unanswered) == (None, 0, 0)
+    until = NOW + dt.timedelta(minutes=1)
+    store.claim_leased([row.id], "host:1:a", 30, NOW)
+    assert store.retry_later(row.id, "TimedOut", NOW, instance="host:1:a", not_before=until,
+                             pages_sent=2, unanswered=True)
+    again = store.get_reminder(row.id)
+    assert again is not None
+    assert (again.not_before, again.pages_sent, again.unanswered, again.attempts) == (
+        until, 2, 1, 1)
+    store.claim_leased([row.id], "host:1:a", 30, NOW)
+    assert store.retry_later(row.id, "database error", NOW, instance="host:1:a",
+                             attempted=False)  # a give-back leaves them as they were
+    again = store.get_reminder(row.id)
+    assert again is not None
+    assert (again.not_before, again.pages_sent, again.unanswered) == (until, 2, 1)
+
+
 def test_give_back_leaves_rows_another_instance_holds_now(store: Store) -> None:
     """An instance kept from giving rows back tries again later: what its lease lost to
     another instance meanwhile (in flight there) stays with that one."""
@@ -911,6 +931,11 @@ def test_acknowledging_a_message_acknowledges_every_task_it_lists(units: Store) 
     units.acknowledge_message(3003, 40, 3003, later + dt.timedelta(hours=1))
     assert units.acknowledgements(2025, 7) == {(7, "jxj"): Acknowledgement(2002, later)}
     assert [e.action for e in units.audit_log(limit=4)] == ["reminder.acknowledged"] * 4
+    # the dispatcher's question just before it sends acknowledgement reminders
+    assert units.acknowledged_among([(7, "jxj", 2025), (9, "jxj", 2025), (8, "fgw", 2025),
+                                     (7, "jxj", 2024)]) == {
+        (7, "jxj", 2025): Acknowledgement(2002, later)}
+    assert units.acknowledged_among([]) == {}
 
 
 def test_a_report_is_reviewed_once_and_only_while_it_is_the_latest(units: Store) -> None:
@@ -1045,6 +1070,15 @@ def test_cycle_log_is_the_cycles_workflow_entries_only(units: Store) -> None:
     assert log[0].subject == f"report:{this.id}"
     assert [e.details_dict()["cycle"] for e in units.cycle_log(2024)] == [2024]
     assert [e.details_dict()["cycle"] for e in units.cycle_log(2026)] == [2026]
+
+
+def test_people_names_are_everyone_ever_enrolled(units: Store) -> None:
+    _contact(units, 3001)
+    _contact(units, 3002, "jxj")
+    assert units.deactivate_person(3002, "left", NOW)
+    assert units.people_names() == {3001: "user 3001", 3002: "user 3002"}
+    assert units.people_names() == {p.telegram_user_id: p.display_name
+                                    for p in units.list_people(None, None, False)}
 
 
 def test_a_silent_postgresql_server_fails_a_call_within_seconds() -> None:
