@@ -6,7 +6,7 @@ Each report goes the whole way: the Bot API stand-in (a process of its own,
 and answers the person. Run from the repository root::
 
     python -m bench.bench_replies            # 5,000 reports from 500 people, both backends
-    python -m bench.bench_replies --quick    # 100 reports from 10 people, SQLite
+    python -m bench.bench_replies --quick    # 50 reports from 5 people, one run: that it runs
 
 Throughput: all reports are put in the stand-in at once (10 per person), then the time from
 the first to the last answer (the stand-in's clock) gives reports per second. In the same run a
@@ -327,17 +327,17 @@ async def latency_during_fanout(backend: str, fanout: int, people: int, rate: fl
 async def run(options: argparse.Namespace, record: Record) -> list[Figure]:
     """Both pairings on each backend, then latency during a fan-out."""
     timetable = load_timetable(TASKS_PATH)
-    runs = max(options.runs, 3)
+    runs = 1 if options.quick else max(options.runs, 3)  # quick: that it runs (CI)
     backends = ("sqlite",) if options.quick else (
         BACKENDS if options.backend == "both" else (options.backend,))
-    people = 10 if options.quick else options.reports // PER_PERSON
-    limited_people = 10 if options.quick else options.limited_reports // PER_PERSON
+    people = 5 if options.quick else options.reports // PER_PERSON
+    limited_people = 3 if options.quick else options.limited_reports // PER_PERSON
     figures: list[Figure] = []
     for backend in backends:
         figures += await pairing(backend, False, people, runs, timetable, record)
         figures += await pairing(backend, True, limited_people, runs, timetable, record)
-    figures += await latency_during_fanout("sqlite", 100 if options.quick else 2000,
-                                           20 if options.quick else 200, 2.0, timetable,
+    figures += await latency_during_fanout("sqlite", 30 if options.quick else 2000,
+                                           6 if options.quick else 200, 2.0, timetable,
                                            record)
     return figures
 

@@ -39,6 +39,11 @@ from schedules.model import Timetable
 from storage import Store
 
 log = logging.getLogger(__name__)
+
+CONNECTIONS = 8
+"""Connections to the Bot API kept for sends (getUpdates has its own)."""
+POOL_WAIT_SECONDS = 30.0
+"""How long a send may wait for a free connection before it fails as a network error."""
 __all__ = ["ConfigError", "build_application"]
 
 
@@ -143,6 +148,11 @@ def build_application(settings: Settings, *, timetable: Timetable | None = None,
         builder = builder.persistence(persistence)
     if request is not None:
         builder = builder.request(request)
+    else:
+        # A few kept-alive connections carry Telegram's 30 sends a second; httpcore checks
+        # every pooled connection at each request, so PTB's 256 made a busy reply path spend
+        # more on the pool than on the request. A request waits its turn for a connection.
+        builder = builder.connection_pool_size(CONNECTIONS).pool_timeout(POOL_WAIT_SECONDS)
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
     application = builder.build()

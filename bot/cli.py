@@ -52,13 +52,12 @@ from bot.configuration import (
 )
 from bot.i18n import N_, Translator, translator
 from bot.oserrors import os_error_text
-from bot.settings import check_webhook_url, parse_listen
-from schedules.model import Assignment, Task, Timetable, Unit, UnitKind
 from schedules.years import FIRST_CYCLE, LAST_CYCLE, parse_number
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: `duban --help` loads no pydantic (bench_cli)
     from bot.settings import Settings
     from schedules.calendar import WorkingDayCalendar
+    from schedules.model import Assignment, Task, Timetable, Unit
 
 Command = Callable[[argparse.Namespace, Translator], int]
 
@@ -330,6 +329,7 @@ def cmd_plan(args: argparse.Namespace, t: Translator) -> int:
     """Print the reminder calendar of a cycle year with each delivery's state."""
     from schedules.calendar import WorkingDayCalendar
     from schedules.clock import SystemClock
+    from schedules.model import UnitKind
     from schedules.planning import current_cycle, plan_reminders
 
     settings, timetable = _timetable(args, t)
@@ -655,6 +655,8 @@ def _bot_username(args: argparse.Namespace, settings: Settings, t: Translator) -
 
 def cmd_invite(args: argparse.Namespace, t: Translator) -> int:
     """Create a one-time enrolment link."""
+    from schedules.model import UnitKind
+
     settings, timetable = _timetable(args, t)
     days = args.days if args.days is not None else settings.invite_ttl_days
     if not 1 <= days <= 365:
@@ -987,10 +989,10 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
         "--listen (see docs/deploy.md). Every post must carry the webhook's secret token "
         "(DUBAN_WEBHOOK_SECRET, else one derived from the bot token). Long polling refuses to "
         "start while a webhook is set, unless --drop-webhook."))
-    p.add_argument("--webhook-url", metavar="URL", type=_checked(t, check_webhook_url),
+    p.add_argument("--webhook-url", metavar="URL", type=_checked(t, "check_webhook_url"),
                    help=t.gettext("the public https:// URL Telegram posts updates to (default: "
                                   "DUBAN_WEBHOOK_URL; none: long polling)"))
-    p.add_argument("--listen", metavar=t.gettext("HOST:PORT"), type=_checked(t, parse_listen),
+    p.add_argument("--listen", metavar=t.gettext("HOST:PORT"), type=_checked(t, "parse_listen"),
                    help=t.gettext("where the webhook server listens, behind the proxy "
                                   "(default: DUBAN_WEBHOOK_LISTEN, else 127.0.0.1:8443)"))
     p.add_argument("--drop-webhook", action="store_true", help=t.gettext(
@@ -1104,13 +1106,16 @@ def build_parser(t: Translator) -> argparse.ArgumentParser:
     return parser
 
 
-def _checked(t: Translator, check: Callable[[str], object]) -> Callable[[str], str]:
-    """An argparse type: the text as given, once ``check`` accepts it (its words translated)."""
+def _checked(t: Translator, check: str) -> Callable[[str], str]:
+    """An argparse type: the text as given, once ``bot.settings``' function ``check`` accepts
+    it (its words translated); bot.settings is imported only when the option is given."""
     from schedules.text import TextError
 
     def parse(text: str) -> str:
+        from bot import settings
+
         try:
-            check(text)
+            getattr(settings, check)(text)
         except TextError as exc:
             raise argparse.ArgumentTypeError(exc.text.translate(t.gettext)) from None
         return text

@@ -15,25 +15,25 @@ from typing import TYPE_CHECKING
 
 from bot.i18n import Translator
 from bot.oserrors import file_mode, file_owner, os_error_text, user_name
-from bot.settings import (
-    VARIABLES,
-    ConfigurationError,
-    Settings,
-    env_file_of,
-    load_settings,
-    shipped_tasks_path,
-)
-from schedules.loader import TimetableError, load_timetable
-from schedules.model import Timetable
 from schedules.text import N_, TextError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: `duban --help` needs none of them (bench_cli)
+    from bot.settings import Settings
+    from schedules.loader import TimetableError
+    from schedules.model import Timetable
     from storage import Store
 
 __all__ = ["CliError", "database", "read_settings", "read_timetable", "shipped_tasks_path"]
 
 USAGE = 2  # exit status: the command line is wrong
 FAILED = 1  # exit status: the command could not do its work (configuration, files, network)
+
+
+def shipped_tasks_path() -> Path:
+    """:func:`bot.settings.shipped_tasks_path` (imported when asked)."""
+    from bot.settings import shipped_tasks_path as shipped
+
+    return shipped()
 
 
 class CliError(Exception):
@@ -78,6 +78,8 @@ def read_settings(t: Translator, *, warn: bool = True) -> Settings:
 
     from pydantic import ValidationError
 
+    from bot.settings import VARIABLES, ConfigurationError, env_file_of, load_settings
+
     # python-dotenv says "could not parse statement" in English; duban says it translated.
     logging.getLogger("dotenv.main").setLevel(logging.ERROR)
     try:
@@ -117,6 +119,8 @@ def _setting_message(t: Translator, error: object) -> str:
 
 def warn_if_env_file_is_readable(t: Translator, settings: Settings) -> None:
     """Warn when the ``.env`` file in use may be read by other users (it holds the token)."""
+    from bot.settings import env_file_of
+
     env_file = env_file_of(settings)
     if env_file is None or settings.telegram_bot_token is None:
         return
@@ -129,6 +133,8 @@ def warn_if_env_file_is_readable(t: Translator, settings: Settings) -> None:
 
 def settings_source(t: Translator, settings: Settings) -> str:
     """Where the settings came from, for messages: the ``.env`` file or the environment only."""
+    from bot.settings import env_file_of
+
     env_file = env_file_of(settings)
     if env_file is None:
         return t.gettext("the environment (no .env file in {cwd})").format(cwd=Path.cwd())
@@ -144,6 +150,8 @@ def read_timetable(path: Path, t: Translator) -> Timetable:
         CliError: the file is missing (the message names the working directory, ``DUBAN_TASKS``
             and ``--tasks``) or has problems (one ``file:line: field: message`` line each).
     """
+    from schedules.loader import TimetableError, load_timetable
+
     try:
         return load_timetable(path)
     except TimetableError as exc:

@@ -791,7 +791,8 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
 
     cycle = now.year
     specs = {cycle: await planned_specs(services, cycle, contacts, leadership)}
-    fingerprint = frozenset((s.key, s.due_at, s.cutoff) for s in specs[cycle])
+    # a hash, not the set: the set of a cycle for 2,000 people held tens of MB for good
+    fingerprint = hash(frozenset((s.key, s.due_at, s.cutoff) for s in specs[cycle]))
     last = application.bot_data.get("replanned_at")
     if (last is None or now - last >= REPLAN_EVERY or now < last
             or application.bot_data.get("planned") != fingerprint):

@@ -408,6 +408,19 @@ class Store:
                    unit_id=unit_id, reason=reason)
             return True
 
+    def caller(self, telegram_user_id: int) -> tuple[Person | None, list[str]]:
+        """:meth:`get_person` and :meth:`units_of` in one session: who sent an update (every
+        update asks)."""
+        statement = (select(Membership.unit_id)
+                     .where(Membership.telegram_user_id == telegram_user_id,
+                            col(Membership.active).is_(True))
+                     .order_by(col(Membership.id)))
+        with self._session() as session:
+            person = _person(session, telegram_user_id)
+            if person is None or not person.active:
+                return person, []
+            return person, list(session.exec(statement))
+
     def units_of(self, telegram_user_id: int) -> list[str]:
         """The unit ids an active person serves now, in the order they joined them."""
         statement = (select(Membership.unit_id)
@@ -865,8 +878,14 @@ class Store:
         added = 0
         moved: list[int] = []
         with self._session() as session, session.begin():
-            known = {r.key: r for r in session.exec(
-                select(Reminder).where(col(Reminder.cycle).in_(cycles)))}
+            # plain rows, not ORM objects: a cycle of 2,000 contacts has tens of thousands
+            known = {(r.task_id, r.unit_id, r.cycle, r.kind, r.offset_days, r.cutoff,
+                      r.chat_id): r for r in session.execute(
+                sa_select(col(Reminder.id), col(Reminder.task_id), col(Reminder.unit_id),
+                          col(Reminder.cycle), col(Reminder.kind), col(Reminder.offset_days),
+                          col(Reminder.cutoff), col(Reminder.chat_id), col(Reminder.state),
+                          col(Reminder.due_at))
+                .where(col(Reminder.cycle).in_(cycles)))}
             # pending rows by their key without the cutoff: the ones a moved cutoff takes along
             movable = {_without_cutoff(key): row for key, row in known.items()
                        if row.state == ReminderState.PENDING and key not in wanted}

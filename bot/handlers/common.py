@@ -109,11 +109,10 @@ async def caller_of(update: Update, services: Services) -> Caller | None:
     user = update.effective_user
     if user is None:
         return None
-    person = await services.db(services.store.get_person, user.id)
+    person, served = await services.db(services.store.caller, user.id)
     if person is not None and person.active:
         language = person.language or services.translator(user.language_code).language
         role = "admin" if services.is_env_admin(user.id) else person.role
-        served = await services.db(services.store.units_of, user.id)
         known = {u.id for u in services.timetable.units}
         units = tuple(u for u in served if u in known)
         if len(units) < len(served):

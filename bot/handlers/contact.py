@@ -111,8 +111,11 @@ from schedules.workflow import (
     EXTENSION_PENDING,
     NOT_THIS_CYCLE,
     PAST_DATE,
+    CycleFacts,
     Phase,
+    ReportFact,
     ReviewDecision,
+    ReviewFact,
     UnitState,
     extension_refusal,
     report_refusal,
@@ -418,14 +421,22 @@ async def previous_cycle_open(services: Services, task_id: int, unit_id: str,
                               previous: int) -> bool:
     """Whether the unit still owes ``previous``'s cycle of the task (``cycle_is_open``): a
     report that is not done, or done and returned (退回) by a leader, or none after a reminder."""
-    if previous < FIRST_CYCLE:
-        return False
-    facts = await services.db(services.store.cycle_facts, previous, task_id, unit_id)
-    before = facts.reports.get((task_id, unit_id))
-    review = facts.review_of(before) if before is not None else None
-    reminded = before is None and await services.db(services.store.was_reminded, task_id,
-                                                    unit_id, previous)
-    return cycle_is_open(services.timetable, services.timetable.task(task_id), previous,
+    task = services.timetable.task(task_id)
+    if previous < FIRST_CYCLE or cycle_cutoff(services.timetable, task, previous) is None:
+        return False  # (cycle_is_open's first rule, without reading the database)
+    store = services.store
+
+    def last_year() -> tuple[ReportFact | None, ReviewFact | None, bool]:
+        """The unit's latest report then, its review, and whether it was reminded: one
+        worker-thread call (every /report without a year asks)."""
+        facts = store.cycle_facts(previous, task_id, unit_id)
+        before = facts.reports.get((task_id, unit_id))
+        review = facts.review_of(before) if before is not None else None
+        return before, review, before is None and store.was_reminded(task_id, unit_id,
+                                                                     previous)
+
+    before, review, reminded = await services.db(last_year)
+    return cycle_is_open(services.timetable, task, previous,
                          before.status if before else None, reminded,
                          returned=review is not None
                          and review.decision == ReviewDecision.RETURNED.value)
@@ -544,18 +555,27 @@ async def record_report(services: Services, caller: Caller, task_id: int, unit_i
     """
     t = caller.t
     at = at or services.now()
-    timetable = services.timetable
+    timetable, store = services.timetable, services.store
     task = timetable.task(task_id)
-    facts = await services.db(services.store.cycle_facts, cycle, task_id, unit_id)
-    before = unit_state(timetable, task, unit_id, facts, at.date())
-    refusal = report_refusal(before)
-    if refusal:
+
+    def check_and_store() -> tuple[CycleFacts, UnitState, str, tuple[StatusReport, bool] | None]:
+        """The workflow's check on the cycle's facts, then the report appended if it is
+        allowed: one worker-thread call (the check is pure)."""
+        facts = store.cycle_facts(cycle, task_id, unit_id)
+        before = unit_state(timetable, task, unit_id, facts, at.date())
+        refusal = report_refusal(before)
+        if refusal:
+            return facts, before, refusal, None
+        carried = carried_progress(status, percent, facts.reports.get((task_id, unit_id)))
+        return facts, before, "", store.add_report_once(
+            task_id, unit_id, cycle, status, carried, note, caller.telegram_user_id, at,
+            source, message_id, REPEAT_WINDOW)
+
+    facts, before, refusal, stored = await services.db(check_and_store)
+    if stored is None:
         return t.gettext(refusal).format(number=task_id, year=cycle,
                                          unit=unit_name(t, timetable.unit(unit_id)))
-    percent = carried_progress(status, percent, facts.reports.get((task_id, unit_id)))
-    report, new = await services.db(
-        services.store.add_report_once, task_id, unit_id, cycle, status, percent, note,
-        caller.telegram_user_id, at, source, message_id, REPEAT_WINDOW)
+    report, new = stored
     reports = {**facts.reports, (task_id, unit_id): report}
     after = unit_state(timetable, task, unit_id, dataclasses.replace(facts, reports=reports),
                        at.date())

@@ -763,10 +763,10 @@ async def test_rows_the_database_kept_from_giving_back_go_at_the_next_run(
     await enrol_agri(harness)
     store = harness.store
     await run_at(harness, at(11, 16, 10))  # plans; nothing due yet
-    claim = store.claim_leased
+    claim = store.claim_messages
     down = {"on": False}
 
-    def claim_leased(*args: Any) -> Any:
+    def claim_messages(*args: Any) -> Any:
         claimed = claim(*args)
         down["on"] = True
         return claimed
@@ -774,9 +774,9 @@ async def test_rows_the_database_kept_from_giving_back_go_at_the_next_run(
     def unreachable(*args: Any, **kwargs: Any) -> Any:
         raise OperationalError("SELECT", {}, Exception("server closed the connection"))
 
-    read, retry = store.latest_reports, store.retry_later
-    monkeypatch.setattr(store, "claim_leased", claim_leased)
-    monkeypatch.setattr(store, "latest_reports",
+    read, retry = store.reports_after, store.retry_later
+    monkeypatch.setattr(store, "claim_messages", claim_messages)
+    monkeypatch.setattr(store, "reports_after",
                         lambda *a: unreachable() if down["on"] else read(*a))
     monkeypatch.setattr(store, "retry_later",
                         lambda *a, **k: unreachable() if down["on"] else retry(*a, **k))
