@@ -509,10 +509,14 @@ async def _record_sent(run: _Run, rows: Sequence[Any], message_id: int) -> None:
 
 def unanswered(exc: TelegramError) -> bool:
     """Whether Telegram may have delivered a send that raised ``exc``: the request went out
-    and its answer did not come back in time (a read or write timeout; not a connect or pool
-    timeout, which sent nothing)."""
-    return isinstance(exc, TimedOut) and not isinstance(
-        exc.__cause__, (httpx.ConnectTimeout, httpx.PoolTimeout))
+    and no answer came back — a read or write timeout, or any error while reading the answer
+    (a connection reset, the server closing the connection without a response). Not a connect
+    or pool timeout, a refused connection or a failed write, which sent nothing, nor an error
+    Telegram answered (a 5xx)."""
+    if isinstance(exc, TimedOut):
+        return not isinstance(exc.__cause__, (httpx.ConnectTimeout, httpx.PoolTimeout))
+    return isinstance(exc, NetworkError) and isinstance(
+        exc.__cause__, (httpx.ReadError, httpx.RemoteProtocolError))
 
 
 async def _retry(run: _Run, rows: Sequence[Any], exc: TelegramError, pages_sent: int) -> None:

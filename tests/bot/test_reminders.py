@@ -17,14 +17,15 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy.exc import OperationalError
-from telegram.error import TimedOut
+from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.ext import Application, ExtBot
 
 import bot.reminders as reminders
 from bot.app import build_application
-from bot.reminders import MAX_ATTEMPTS, DispatchReport, dispatch_due
+from bot.reminders import MAX_ATTEMPTS, DispatchReport, dispatch_due, unanswered
 from bot_api_standin import BotApiStandIn
 from schedules.calendar import WorkingDayCalendar
 from schedules.clock import FrozenClock
@@ -628,12 +629,29 @@ async def test_a_later_run_sends_the_pages_telegram_did_not_accept(
     assert len(firsts) == 3 and firsts.count("第0行") == 1
 
 
+def lost_answer(kind: str) -> TelegramError:
+    """What python-telegram-bot raises when the request went out and no answer came back:
+    a read timeout, a connection reset while reading, the server closing the connection."""
+    causes: dict[str, Exception] = {
+        "read timeout": httpx.ReadTimeout("timed out"),
+        "reset": httpx.ReadError("[Errno 104] Connection reset by peer"),
+        "disconnected": httpx.RemoteProtocolError(
+            "Server disconnected without sending a response.")}
+    cause = causes[kind]
+    error: TelegramError = (TimedOut() if isinstance(cause, httpx.TimeoutException)
+                            else NetworkError(f"httpx.{type(cause).__name__}: {cause}"))
+    error.__cause__ = cause
+    return error
+
+
+@pytest.mark.parametrize("kind", ["read timeout", "reset", "disconnected"])
 @pytest.mark.usefixtures("database_follows_clock")
 async def test_a_send_telegram_did_not_answer_is_tried_again_once(
-        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Telegram delivered the message but its answer did not come back in time (a read
-    timeout): it may have arrived, so it is sent again once, at a later run; when that is not
-    answered either the rows fail and the admins are told."""
+        harness: Harness, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """Telegram delivered the message but its answer never came back (a read timeout, a
+    connection reset or closed after the request was written): it may have arrived, so it is
+    sent again once, at a later run, never within the run; when that is not answered either
+    the rows fail and the admins are told."""
     await enrol_agri(harness)
     harness.app.bot_data["quick_retry_scale"] = 0.01
     original = ExtBot.send_message
@@ -642,7 +660,7 @@ async def test_a_send_telegram_did_not_answer_is_tried_again_once(
                           **kwargs: Any) -> Any:
         result = await original(self, chat_id, text, *args, **kwargs)
         if chat_id == AGRI:
-            raise TimedOut("Timed out")
+            raise lost_answer(kind)
         return result
 
     monkeypatch.setattr(ExtBot, "send_message", answer_lost)
@@ -660,6 +678,23 @@ async def test_a_send_telegram_did_not_answer_is_tried_again_once(
                if m["message_id"] > mark)
     await run_at(harness, at(11, 17, 9, 20))
     assert len(reminders_in(harness, AGRI)) == 2
+
+
+def test_only_errors_after_the_request_went_out_are_unanswered() -> None:
+    """A connect error or a pool timeout sent nothing: an ordinary dropped connection."""
+    for kind in ("read timeout", "reset", "disconnected"):
+        assert unanswered(lost_answer(kind)), kind
+    write_timeout = TimedOut()
+    write_timeout.__cause__ = httpx.WriteTimeout("timed out")
+    assert unanswered(write_timeout)
+    for cause in (httpx.ConnectTimeout("timed out"), httpx.PoolTimeout("timed out"),
+                  httpx.ConnectError("[Errno 111] Connection refused"),
+                  httpx.WriteError("[Errno 32] Broken pipe")):
+        error: TelegramError = (TimedOut() if isinstance(cause, httpx.TimeoutException)
+                                else NetworkError(f"httpx.{type(cause).__name__}: {cause}"))
+        error.__cause__ = cause
+        assert not unanswered(error), cause
+    assert not unanswered(NetworkError("Bad Gateway"))  # Telegram answered: a 502
 
 
 @pytest.mark.usefixtures("database_follows_clock")
