@@ -1737,11 +1737,45 @@ def is_transient_database_error(exc: BaseException) -> bool:
     return isinstance(exc, (OperationalError, InterfaceError))
 
 
+def _option_settings(options: str) -> list[tuple[str, str]]:
+    """The ``-c name=value`` (``-cname=value``, ``--name=value``) settings of a libpq
+    ``options`` string, as (name, the words that set it); names as PostgreSQL reads them."""
+    words = options.split()
+    found: list[tuple[str, str]] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        setting = ""
+        if word == "-c" and index + 1 < len(words):
+            index += 1
+            setting = words[index]
+            word = f"-c {setting}"
+        elif word.startswith("-c") or word.startswith("--"):
+            setting = word[2:]
+        if "=" in setting:
+            found.append((setting.split("=", 1)[0].strip().lower().replace("-", "_"), word))
+        index += 1
+    return found
+
+
+def merge_postgres_options(defaults: str, url_options: str | Sequence[str]) -> str:
+    """The libpq ``options`` of a connection: the URL's own, plus every default setting
+    (:data:`POSTGRES_CONNECT_ARGS`) the URL does not set — so ``?options=-csearch_path%3Dx``
+    keeps the statement and idle-transaction limits; a URL setting of the same name wins."""
+    given = " ".join([url_options] if isinstance(url_options, str) else url_options)
+    named = {name for name, _ in _option_settings(given)}
+    kept = [words for name, words in _option_settings(defaults) if name not in named]
+    return " ".join([*kept, given]).strip()
+
+
 def _create_engine(url: str, *, echo: bool) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
-        # Settings in the URL's query win over these defaults.
+        # Settings in the URL's query win over these defaults; ``options`` are merged.
         connect_args = {k: v for k, v in POSTGRES_CONNECT_ARGS.items() if k not in parsed.query}
+        if "options" in parsed.query:
+            connect_args["options"] = merge_postgres_options(
+                POSTGRES_CONNECT_ARGS["options"], parsed.query["options"])
         return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, echo=echo, pool_pre_ping=True)

@@ -1107,6 +1107,27 @@ def test_a_silent_postgresql_server_fails_a_call_within_seconds() -> None:
     assert time.monotonic() - started < 6
 
 
+@pytest.mark.parametrize(("options", "expected"), [
+    ("-csearch_path%3Dpublic", {"search_path": "public", "statement_timeout": "30s",
+                                "idle_in_transaction_session_timeout": "1min"}),
+    ("-c%20statement_timeout%3D5000%20-c%20search_path%3Dpublic",
+     {"search_path": "public", "statement_timeout": "5s",
+      "idle_in_transaction_session_timeout": "1min"}),
+])
+def test_options_in_the_url_keep_the_time_limits_they_do_not_set(
+        db_url: str, backend: str, options: str, expected: dict[str, str]) -> None:
+    if backend != "postgres":
+        pytest.skip("libpq options")
+    store = Store(f"{db_url}?options={options}")
+    try:
+        with store.engine.connect() as connection:
+            shown = {name: connection.exec_driver_sql(f"SHOW {name}").scalar_one()
+                     for name in expected}
+    finally:
+        store.close()
+    assert shown == expected
+
+
 def test_postgresql_connections_carry_their_time_limits(store: Store, backend: str) -> None:
     if backend != "postgres":
         pytest.skip("PostgreSQL's settings; SQLite has its busy timeout")
