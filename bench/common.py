@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import math
 import multiprocessing
@@ -213,12 +214,18 @@ class Record:
         return value
 
     def write(self, figures: Sequence[Figure]) -> Path:
-        """Write the record as ``<results>/<name>-<timestamp>.json``; returns the path."""
+        """Write the record as ``<results>/<name>-<timestamp>.json`` (``-2``, ``-3``… when a run
+        that started in the same second wrote one already: records are never overwritten);
+        returns the path."""
         folder = (getattr(self.options, "results", None)
                   or Path(os.environ.get(RESULTS_ENV) or DEFAULT_RESULTS))
         folder.mkdir(parents=True, exist_ok=True)
         stamp = self.started.strftime("%Y%m%dT%H%M%SZ")
         path = folder / f"{self.name}-{stamp}.json"
+        for number in itertools.count(2):
+            if not path.exists():
+                break
+            path = folder / f"{self.name}-{stamp}-{number}.json"
         record = {
             "benchmark": self.name,
             "started": self.started.isoformat(timespec="seconds"),

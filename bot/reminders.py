@@ -509,10 +509,14 @@ async def _record_sent(run: _Run, rows: Sequence[Any], message_id: int) -> None:
 
 def unanswered(exc: TelegramError) -> bool:
     """Whether Telegram may have delivered a send that raised ``exc``: the request went out
-    and its answer did not come back in time (a read or write timeout; not a connect or pool
-    timeout, which sent nothing)."""
-    return isinstance(exc, TimedOut) and not isinstance(
-        exc.__cause__, (httpx.ConnectTimeout, httpx.PoolTimeout))
+    and no answer came back — a read or write timeout, or any error while reading the answer
+    (a connection reset, the server closing the connection without a response). Not a connect
+    or pool timeout, a refused connection or a failed write, which sent nothing, nor an error
+    Telegram answered (a 5xx)."""
+    if isinstance(exc, TimedOut):
+        return not isinstance(exc.__cause__, (httpx.ConnectTimeout, httpx.PoolTimeout))
+    return isinstance(exc, NetworkError) and isinstance(
+        exc.__cause__, (httpx.ReadError, httpx.RemoteProtocolError))
 
 
 async def _retry(run: _Run, rows: Sequence[Any], exc: TelegramError, pages_sent: int) -> None:
@@ -535,7 +539,7 @@ async def _retry(run: _Run, rows: Sequence[Any], exc: TelegramError, pages_sent:
         delay = max(delay, exc._retry_after)
     for row in rows:
         await services.bulk_db(store.retry_later, row.id, f"{type(exc).__name__}: {exc}", now,
-                               instance=run.instance, not_before=now + delay,
+                               instance=run.instance, back_off=delay,
                                pages_sent=pages_sent, unanswered=unsure)
         run.report.retried.append(row.id)
     run.incidents.append(first_line(exc))
@@ -816,7 +820,8 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
     inactive = {p.telegram_user_id for p in everyone if not p.active}
     by_chat: dict[int, list[Any]] = defaultdict(list)
     skips: list[tuple[int, str]] = []
-    for decision in decide(due, now, finished, wanted, inactive, None, acknowledged):
+    retry_at = await backing_off_until(services, due, now)
+    for decision in decide(due, now, finished, wanted, inactive, retry_at, acknowledged):
         row = decision.row
         if decision.send:
             by_chat[row.chat_id].append(row)
@@ -982,7 +987,23 @@ async def dry_run(services: Services, at: dt.datetime) -> list[Decision]:
     finished, acknowledged = settled(services, facts)
     everyone = await services.bulk_db(services.store.list_people, None, None, False)
     inactive = {p.telegram_user_id for p in everyone if not p.active}
-    return decide(rows, at, finished, {s.key for s in specs}, inactive, None, acknowledged)
+    retry_at = await backing_off_until(services, rows, at)
+    return decide(rows, at, finished, {s.key for s in specs}, inactive, retry_at, acknowledged)
+
+
+async def backing_off_until(services: Services, rows: Sequence[Any], now: dt.datetime
+                            ) -> dict[int, dt.datetime]:
+    """Row id -> the end of its back-off on this instance's clock (``now``).
+
+    ``not_before`` is written on the database's clock (``Store.retry_later``); moved by the
+    difference between that clock and ``now``, so that an instance whose clock runs ahead or
+    behind neither sends early (the claim refuses it anyway) nor waits too long.
+    """
+    waiting = [row for row in rows if getattr(row, "not_before", None) is not None]
+    if not waiting:
+        return {}
+    skew = await services.bulk_db(services.store.database_now) - now
+    return {row.id: row.not_before - skew for row in waiting}
 
 
 async def dispatch_job(context: ContextTypes.DEFAULT_TYPE) -> None:
