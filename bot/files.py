@@ -15,9 +15,11 @@
 * **Standard output.** ``-o -`` writes to standard output: the calendar (text) always; the
   workbook and the image only when standard output is a file or a pipe, never a terminal.
   The line saying what was written then goes to standard error.
-* **A device or a pipe** that exists (``/dev/stdout``, ``/dev/null``, a named pipe) is
-  written to directly, never a file made beside it: ``/dev/stdout`` is standard output (the
-  rule for ``-`` applies), ``/dev/null`` takes the data and discards them.
+* **Standard output by name.** ``/dev/stdout``, ``/dev/fd/1`` and ``/proc/self/fd/1`` are
+  ``-``, whatever they resolve to (a terminal, a pipe, the file the shell redirected into).
+* **A device or a pipe** that exists (``/dev/null``, ``/dev/stderr``, a named pipe) is
+  written to directly, never a file made beside it; ``/dev/null`` takes the data and discards
+  them. No file is ever made under ``/dev`` or ``/proc`` (a usage error).
 * **A name is needed**: an empty ``-o ""`` (an unset ``$OUT``), one of blanks only, and a bare
   extension (``-o .xlsx``) are refused rather than replaced by a default name.
 * **Whole or not at all.** The data are made first, then written to a temporary file beside

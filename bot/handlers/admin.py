@@ -183,7 +183,8 @@ async def cancel_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     wanted = invite_id(" ".join(args))
     if not wanted:
         await reply(message, escape(t.gettext(
-            "Usage: /cancel <id>, with the id /invites shows, e.g. /cancel Ab3dE6gH.")), t)
+            "Usage: /cancel <id>, with the id /invites shows or the link /invite printed, "
+            "e.g. /cancel Ab3dE6gH.")), t)
         return
     args = [wanted]
     found = await services.db(services.store.cancel_invite, wanted, services.now(),

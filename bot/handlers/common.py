@@ -297,8 +297,8 @@ def capabilities(t: Translator, caller: Caller, example: int = 7) -> str:
                   t.gettext("/bind — in a group: make it a leadership group")]
     if caller.is_admin:
         lines += [t.gettext("/invite <unit> [contact|leader|admin] — an enrolment link"),
-                  t.gettext("/invites — the enrolment links still open; /cancel <id> cancels "
-                            "one"),
+                  t.gettext("/invites — the enrolment links still open; /cancel <id or link> "
+                            "cancels one"),
                   t.gettext("/people [unit] — who is enrolled, and the bound groups"),
                   t.gettext("/revoke <telegram id> [unit] — remove a person, or one unit"),
                   t.gettext("/unbind <chat id> — stop a group being a leadership group"),
