@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import heapq
 import itertools
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
@@ -23,8 +24,9 @@ from bot.settings import Settings
 from schedules.calendar import WorkingDayCalendar
 from schedules.clock import Clock
 from schedules.model import Timetable
-from storage import Store, is_transient_database_error
+from storage import DatabaseStalled, Store, is_transient_database_error
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 P = ParamSpec("P")
 
@@ -43,6 +45,12 @@ REPLY_DB_PATIENCE = 5.0
 """Seconds after which a call made for a person is not tried again: a database that lets each
 try wait for its connect timeout (storage.store.POSTGRES_CONNECT_ARGS) must not keep a person
 waiting for all of :data:`REPLY_DB_RETRIES` on top."""
+
+
+BULK_DB_PATIENCE = 60.0
+"""Seconds a dispatcher's storage call may take on a database that can stall (PostgreSQL)
+before it is abandoned: beyond the server's own 30 s statement limit, so only a server that
+stopped answering reaches it."""
 
 
 class DatabaseSlots:
@@ -118,7 +126,8 @@ class Services:
         deadline = loop.time() + REPLY_DB_PATIENCE
         for wait in (*REPLY_DB_RETRIES, None):
             try:
-                return await self._run_db(REPLY_PRIORITY, function, *args, **kwargs)
+                return await self._run_db(REPLY_PRIORITY, function, *args,
+                                          _limit=max(deadline - loop.time(), 0.5), **kwargs)
             except Exception as exc:
                 if (wait is None or not is_transient_database_error(exc)
                         or loop.time() + wait > deadline):
@@ -129,14 +138,30 @@ class Services:
     async def bulk_db(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """:meth:`db` for the reminder dispatcher: behind every call made for a person, so that
         a reply never waits behind a fan-out's claims and records."""
-        return await self._run_db(0, function, *args, **kwargs)
+        return await self._run_db(0, function, *args, _limit=BULK_DB_PATIENCE, **kwargs)
 
-    async def _run_db(self, priority: int, function: Callable[P, T], *args: P.args,
-                      **kwargs: P.kwargs) -> T:
+    async def _run_db(self, priority: int, function: Callable[..., T], *args: object,
+                      _limit: float, **kwargs: object) -> T:
+        """Run ``function`` in a worker thread holding a slot. On a database that can stall
+        (``Store.can_stall``: PostgreSQL) the call is given up after ``_limit`` seconds: its
+        slot is freed, every connection abandoned (``Store.abandon_connections``: the stuck
+        thread's call fails at once) and :class:`storage.DatabaseStalled` raised, a transient
+        error. Without the limit a paused server held both slots, and so every handler and
+        the dispatcher, for as long as it stayed paused."""
         if self._db_slots is None:
             self._db_slots = DatabaseSlots(DB_CONCURRENCY)
         async with self._db_slots.slot(priority):
-            return await asyncio.to_thread(function, *args, **kwargs)
+            call = asyncio.to_thread(function, *args, **kwargs)
+            if not self.store.can_stall:
+                return await call
+            try:
+                return await asyncio.wait_for(call, _limit)
+            except TimeoutError:
+                abandoned = self.store.abandon_connections()
+                log.warning("a database call (%s) did not finish within %.1f s: the server "
+                            "stopped answering; %s connections abandoned",
+                            getattr(function, "__name__", function), _limit, abandoned)
+                raise DatabaseStalled(f"no answer within {_limit:.1f} s") from None
 
     def is_env_admin(self, telegram_user_id: int) -> bool:
         """Whether ``DUBAN_ADMINS`` names this Telegram user."""

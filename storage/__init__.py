@@ -7,6 +7,7 @@ values (str, int, aware datetimes), so the bot converts domain enums and ``Plann
 from storage.store import (
     INVITE_CODE_PATTERN,
     MIGRATIONS_DIR,
+    DatabaseStalled,
     Enrolment,
     InviteError,
     InviteErrorReason,
@@ -55,6 +56,7 @@ __all__ = [
     "REPORT_STATUSES",
     "REVIEW_DECISIONS",
     "AuditEntry",
+    "DatabaseStalled",
     "Enrolment",
     "Evidence",
     "EvidenceKind",

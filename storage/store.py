@@ -15,10 +15,13 @@ aware in UTC: convert them to the user's zone for display. Rows come back detach
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
 import re
 import secrets
+import socket
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -213,6 +216,15 @@ class Store:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.engine: Engine = _create_engine(url, echo=echo)
+        # every DBAPI connection open, for abandon_connections (held until closed, so that
+        # one dropped by an abandoned pool is closed, not left to the garbage collector)
+        self._connections: set[Any] = set()
+        if self.engine.dialect.name == "postgresql":
+            event.listen(self.engine, "connect",
+                         lambda connection, record: self._connections.add(connection))
+            for closing in ("close", "close_detached"):
+                event.listen(self.engine, closing,
+                             lambda connection, *rest: self._connections.discard(connection))
         # cycle -> (facts revision when read, the whole cycle's facts): see cycle_facts
         self._facts: dict[int, tuple[int, CycleFacts]] = {}
         self._facts_lock = threading.Lock()
@@ -254,6 +266,48 @@ class Store:
     def close(self) -> None:
         """Close every pooled connection. The store can still be used (it reconnects)."""
         self.engine.dispose()
+        for connection in list(self._connections):  # dropped by a pool abandoned earlier
+            if connection.closed:
+                self._connections.discard(connection)
+        for connection in [c for c in self._connections if c.info.transaction_status == 0]:
+            with contextlib.suppress(Exception):  # idle (0: no transaction, no call under way)
+                connection.close()
+            self._connections.discard(connection)
+
+    @property
+    def can_stall(self) -> bool:
+        """Whether a call may block without end on a server that stopped answering (a
+        paused PostgreSQL: the kernel still acknowledges, no timeout of libpq or the server
+        fires); callers then set their own limit and :meth:`abandon_connections`. SQLite's
+        waits end with its busy timeout."""
+        return self.engine.dialect.name == "postgresql"
+
+    def abandon_connections(self) -> int:
+        """The server stopped answering: shut down the socket of every connection (a call
+        blocked on one fails at once with a transient error, its thread freed) and empty the
+        pool, so that the next call connects afresh (and fails within the connect timeout
+        while the server stays silent). Calls in flight on a server that still answers fail
+        too, transiently, and are tried again by their callers.
+
+        Returns:
+            How many connections were shut down.
+        """
+        count = 0
+        for connection in list(self._connections):
+            with contextlib.suppress(Exception):
+                descriptor = connection.pgconn.socket
+                sock = socket.socket(fileno=os.dup(descriptor))
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                    count += 1
+                finally:
+                    sock.close()
+        self.engine.dispose()  # a new pool: the next call connects afresh
+        for connection in list(self._connections):
+            with contextlib.suppress(Exception):
+                connection.close()  # at once: its socket is shut (libpq's Terminate is lost)
+            self._connections.discard(connection)
+        return count
 
     def __enter__(self) -> Store:
         return self
@@ -1727,6 +1781,11 @@ class Store:
 
 
 # -- helpers -------------------------------------------------------------------------------
+class DatabaseStalled(Exception):
+    """A database call did not finish within its caller's limit (the server stopped
+    answering); transient (:func:`is_transient_database_error`)."""
+
+
 def is_transient_database_error(exc: BaseException) -> bool:
     """Whether ``exc`` says the database could not be reached or dropped the connection (a
     restart, a fail-over, a network cut), so that the same work may simply be tried again.
@@ -1735,7 +1794,8 @@ def is_transient_database_error(exc: BaseException) -> bool:
     down) and any DB-API error that invalidated its connection are; an integrity or
     programming error is not.
     """
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+    if isinstance(exc, DatabaseStalled) or (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated):
         return True
     return isinstance(exc, (OperationalError, InterfaceError))
 

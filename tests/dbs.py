@@ -150,3 +150,63 @@ def silent_server() -> Iterator[int]:
         for connection in accepted:
             connection.close()
         listener.close()
+
+
+class PausableProxy:
+    """A TCP forwarder in front of a server that can stop forwarding while keeping every
+    socket open, like a paused server machine (``docker pause``, SIGSTOP): the kernel still
+    accepts and acknowledges what clients send, nothing comes back. One thread per direction
+    of each connection."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.running = threading.Event()
+        self.running.set()
+        self._stop = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self._listener.settimeout(0.2)
+        self.port: int = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def pause(self) -> None:
+        """Stop forwarding (what arrives is held, unanswered)."""
+        self.running.clear()
+
+    def resume(self) -> None:
+        """Forward again."""
+        self.running.set()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client = self._listener.accept()[0]
+            except OSError:
+                continue
+            server = socket.create_connection(self.upstream)
+            self._sockets += [client, server]
+            for source, target in ((client, server), (server, client)):
+                threading.Thread(target=self._forward, args=(source, target),
+                                 daemon=True).start()
+
+    def _forward(self, source: socket.socket, target: socket.socket) -> None:
+        with suppress(OSError):
+            while not self._stop.is_set():
+                data = source.recv(65536)
+                if not data:
+                    break
+                while not self.running.is_set() and not self._stop.is_set():
+                    self.running.wait(0.1)  # paused: hold it, the socket stays open
+                target.sendall(data)
+        with suppress(OSError):
+            target.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        """Close every socket and stop the threads."""
+        self._stop.set()
+        self.running.set()
+        for sock in [self._listener, *self._sockets]:
+            with suppress(OSError):
+                sock.close()

@@ -8,6 +8,7 @@ send it again.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import time
@@ -20,14 +21,14 @@ from bot.app import build_application
 from bot.logs import IsoFormatter
 from bot.pacing import ChatPacer
 from bot.reminders import dispatch_due
-from bot.services import Services
+from bot.services import DB_CONCURRENCY, REPLY_DB_PATIENCE, Services
 from bot.settings import Settings
 from bot_api_standin import BotApiStandIn
 from schedules.clock import FrozenClock, SystemClock
 from schedules.model import Timetable
-from storage import Store
+from storage import DatabaseStalled, Store, is_transient_database_error
 from tests.bot.conftest import ADMIN, ECOLOGY, Harness, button_data, make_settings
-from tests.dbs import silent_server
+from tests.dbs import PausableProxy, pg_base_url, require_postgres, silent_server
 
 
 def trouble(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -274,3 +275,41 @@ async def test_a_silent_database_answers_a_person_within_seconds(timetable: Time
         finally:
             store.close()
     assert time.monotonic() - started < 9
+
+
+@pytest.mark.postgres
+async def test_a_paused_database_holds_no_slot_for_ever(
+        timetable: Timetable, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PostgreSQL server that stops answering while its sockets stay open (a paused
+    machine: the kernel acknowledges, no TCP or server timeout fires): a person's call gives
+    up within its patience, the slots are freed so that other calls go on (and give up too),
+    the dispatcher's calls have their own limit, and calls work again once it answers."""
+    require_postgres()
+    base = pg_base_url()
+    proxy = PausableProxy((base.host or "127.0.0.1", base.port or 5432))
+    url = base.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    store = Store(url)
+    services = Services(Settings(database_url=url), timetable, store, SystemClock())
+    monkeypatch.setattr("bot.services.BULK_DB_PATIENCE", 2.0)
+    try:
+        await services.db(store.database_now)  # a pooled connection through the proxy
+        proxy.pause()
+        started = time.monotonic()
+        outcomes = await asyncio.wait_for(asyncio.gather(
+            *(services.db(store.database_now) for _ in range(DB_CONCURRENCY + 2)),
+            return_exceptions=True), 30)
+        assert time.monotonic() - started < REPLY_DB_PATIENCE + 4
+        assert all(is_transient_database_error(o) for o in outcomes), outcomes
+        assert any(isinstance(o, DatabaseStalled) for o in outcomes), outcomes
+        started = time.monotonic()
+        with pytest.raises(Exception) as raised:
+            await asyncio.wait_for(services.bulk_db(store.database_now), 30)
+        assert is_transient_database_error(raised.value)
+        assert time.monotonic() - started < 2.0 + 3
+        proxy.resume()
+        started = time.monotonic()
+        assert await asyncio.wait_for(services.db(store.database_now), 10) is not None
+        assert time.monotonic() - started < 3
+    finally:
+        proxy.close()
+        store.close()
