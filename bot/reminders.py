@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import hashlib
 import itertools
 import logging
 import os
@@ -427,7 +428,8 @@ async def _send_claimed(run: _Run, claimed: list[Any], priority: int) -> bool:
     chat_id = claimed[0].chat_id
     t = services.translator(run.languages.get(chat_id))
     # pages Telegram accepted already (an earlier try failed on a later one)
-    progress = [min(row.pages_sent for row in claimed)]
+    progress = [0]
+    digest: str | None = None
     try:
         if claimed[0].kind == ReminderKind.DIGEST.value:
             row = claimed[0]
@@ -437,6 +439,9 @@ async def _send_claimed(run: _Run, claimed: list[Any], priority: int) -> bool:
             text, keyboard, claimed = await _compose(run, claimed, t)
             if not claimed:
                 return True
+        digest = text_digest(text)
+        if all(row.pages_digest == digest for row in claimed):  # the same text as then
+            progress[0] = min(row.pages_sent for row in claimed)
         for attempt in itertools.count(1):
             try:
                 message_id = await _send_text(run, chat_id, text, t, keyboard, priority,
@@ -457,7 +462,7 @@ async def _send_claimed(run: _Run, claimed: list[Any], priority: int) -> bool:
         await _unsent(run, claimed, _fail(run, claimed, f"bad request: {exc.message}"))
         return True
     except (RetryAfter, NetworkError) as exc:
-        await _unsent(run, claimed, _retry(run, claimed, exc, progress[0]))
+        await _unsent(run, claimed, _retry(run, claimed, exc, progress[0], digest))
         return True
     except TelegramError as exc:
         await _unsent(run, claimed, _fail(run, claimed, f"{type(exc).__name__}: {exc}"))
@@ -519,7 +524,13 @@ def unanswered(exc: TelegramError) -> bool:
         exc.__cause__, (httpx.ReadError, httpx.RemoteProtocolError))
 
 
-async def _retry(run: _Run, rows: Sequence[Any], exc: TelegramError, pages_sent: int) -> None:
+def text_digest(text: str) -> str:
+    """The hash of a message's text kept with its ``pages_sent`` (``reminder.pages_digest``)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+async def _retry(run: _Run, rows: Sequence[Any], exc: TelegramError, pages_sent: int,
+                 digest: str | None = None) -> None:
     """A transient Telegram error: back to pending, retried after a back-off kept in the rows
     (``not_before``, so every instance waits for it), from the first page Telegram did not
     accept (``pages_sent``). A send Telegram did not answer may have arrived: it is tried again
@@ -540,7 +551,8 @@ async def _retry(run: _Run, rows: Sequence[Any], exc: TelegramError, pages_sent:
     for row in rows:
         await services.bulk_db(store.retry_later, row.id, f"{type(exc).__name__}: {exc}", now,
                                instance=run.instance, back_off=delay,
-                               pages_sent=pages_sent, unanswered=unsure)
+                               pages_sent=pages_sent, pages_digest=digest,
+                               unanswered=unsure)
         run.report.retried.append(row.id)
     run.incidents.append(first_line(exc))
 

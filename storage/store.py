@@ -1255,7 +1255,7 @@ class Store:
     def retry_later(self, reminder_id: int, reason: str, now: dt.datetime, *,
                     instance: str = "", attempted: bool = True,
                     back_off: dt.timedelta | None = None, pages_sent: int | None = None,
-                    unanswered: bool = False) -> bool:
+                    pages_digest: str | None = None, unanswered: bool = False) -> bool:
         """Put a delivery ``instance`` holds back to pending (a transient error).
 
         Args:
@@ -1273,6 +1273,8 @@ class Store:
                 the row's as it is.
             pages_sent: how many pages of its message Telegram accepted (a later try sends
                 from the next one); None leaves the row's as it is.
+            pages_digest: the hash of the text those pages belong to (a later try resumes
+                only while its text has it); kept with ``pages_sent``.
             unanswered: Telegram did not answer the send in time (it may have delivered it):
                 counted in ``unanswered``.
         """
@@ -1281,6 +1283,7 @@ class Store:
             counted["not_before"] = self.database_now() + back_off
         if pages_sent is not None:
             counted["pages_sent"] = pages_sent
+            counted["pages_digest"] = pages_digest
         if unanswered:
             counted["unanswered"] = col(Reminder.unanswered) + 1
         return self._transition(reminder_id, now, "reminder.retried",

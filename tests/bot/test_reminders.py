@@ -629,6 +629,28 @@ async def test_a_later_run_sends_the_pages_telegram_did_not_accept(
     assert len(firsts) == 3 and firsts.count("第0行") == 1
 
 
+@pytest.mark.usefixtures("database_follows_clock")
+async def test_a_text_changed_since_is_sent_from_its_first_page(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pages counted belong to the text of that try: when the text changed before the
+    next one (a task edited, a report in), the new text goes from its first page."""
+    await enrol_agri(harness)
+    harness.app.bot_data["quick_retry_scale"] = 0.01
+    fail_from_page(harness, monkeypatch, 2, times=3)  # beyond the quick retries
+    report = await run_at(harness, at(11, 17))
+    assert len(report.retried) == 3
+    assert [m["text"].split()[0] for m in harness.api.bot_messages(AGRI)
+            if m["text"].startswith("第")] == ["第0行"]
+    changed = LONG_REMINDER.replace("很长的提醒内容", "改过的提醒内容")
+    monkeypatch.setattr(reminders, "render_reminder", lambda *a, **k: changed)
+    later = await run_at(harness, at(11, 17, 9, 1))
+    assert sorted(later.sent) == sorted(report.retried)
+    pages = [m["text"] for m in harness.api.bot_messages(AGRI) if m["text"].startswith("第")]
+    assert len(pages) == 4 and pages[1].startswith("第0行 改过的提醒内容")  # from its start
+    assert all("改过的" in page and "很长的" not in page for page in pages[1:])
+    assert "第119行 改过的" in pages[-1]
+
+
 def lost_answer(kind: str) -> TelegramError:
     """What python-telegram-bot raises when the request went out and no answer came back:
     a read timeout, a connection reset while reading, the server closing the connection."""
