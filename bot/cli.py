@@ -594,8 +594,18 @@ def _no_bot_running(settings: Settings, t: Translator) -> Iterator[None]:
     meanwhile waits for nothing: it is refused). PostgreSQL: sessions named ``duban run`` in
     ``pg_stat_activity``.
     """
-    from bot.configuration import check_sqlite_location, database_error, permission_error
-    from bot.instance import RUN_APPLICATION_NAME, InstanceBusy, sqlite_instance_lock
+    from bot.configuration import (
+        check_sqlite_location,
+        database_error,
+        permission_error,
+        several_names_error,
+    )
+    from bot.instance import (
+        RUN_APPLICATION_NAME,
+        InstanceBusy,
+        SeveralNames,
+        sqlite_instance_lock,
+    )
     from storage.backup import sessions_named
 
     if settings.sqlite_path is None:
@@ -623,6 +633,8 @@ def _no_bot_running(settings: Settings, t: Translator) -> Iterator[None]:
             "first (systemctl stop duban), then restore.").format(
             path=database_file, pid=busy.pid if busy.pid is not None else "?",
             lock=busy.path)) from None
+    except SeveralNames as linked:
+        raise several_names_error(linked.path, linked.links, t) from None
     except PermissionError as exc:
         raise permission_error(exc, t) from None
 

@@ -259,6 +259,14 @@ def database_error(exc: Exception, url: str, t: Translator) -> CliError:
         url=safe_url(url), error=words, hint=t.gettext(hint)))
 
 
+def several_names_error(path: Path, links: int, t: Translator) -> CliError:
+    """One line: the SQLite file has hard links, which the one-process lock cannot cover."""
+    return CliError(t.gettext(
+        "The database {path} has {links} names (hard links): a bot and a restore using two "
+        "of them would each write their own WAL file and split it. Keep one name (remove the "
+        "other links, e.g. find / -samefile {path}).").format(path=path, links=links))
+
+
 def permission_error(exc: PermissionError, t: Translator) -> CliError:
     """One line for a file or folder this user may not use: the path, its owner and mode, the
     user duban runs as, and how to fix it (:func:`bot.oserrors.os_error_text`)."""

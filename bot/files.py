@@ -15,9 +15,11 @@
 * **Standard output.** ``-o -`` writes to standard output: the calendar (text) always; the
   workbook and the image only when standard output is a file or a pipe, never a terminal.
   The line saying what was written then goes to standard error.
-* **A device or a pipe** that exists (``/dev/stdout``, ``/dev/null``, a named pipe) is
-  written to directly, never a file made beside it: ``/dev/stdout`` is standard output (the
-  rule for ``-`` applies), ``/dev/null`` takes the data and discards them.
+* **Standard output by name.** ``/dev/stdout``, ``/dev/fd/1`` and ``/proc/self/fd/1`` are
+  ``-``, whatever they resolve to (a terminal, a pipe, the file the shell redirected into).
+* **A device or a pipe** that exists (``/dev/null``, ``/dev/stderr``, a named pipe) is
+  written to directly, never a file made beside it; ``/dev/null`` takes the data and discards
+  them. No file is ever made under ``/dev`` or ``/proc`` (a usage error).
 * **A name is needed**: an empty ``-o ""`` (an unset ``$OUT``), one of blanks only, and a bare
   extension (``-o .xlsx``) are refused rather than replaced by a default name.
 * **Whole or not at all.** The data are made first, then written to a temporary file beside
@@ -128,6 +130,32 @@ def _is_stream(path: Path) -> bool:
     return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
+_STANDARD_OUTPUT_NAMES = frozenset({"/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"})
+_DEVICE_FOLDERS = ("/dev", "/proc")
+
+
+def names_standard_output(given: str) -> bool:
+    """Whether ``-o given`` names standard output (``/dev/stdout``, ``/dev/fd/1``,
+    ``/proc/self/fd/1``, however spelt): it means ``-`` whatever it resolves to — a terminal,
+    a pipe, or the file the shell redirected it into (``-o /dev/stdout > o.xlsx``)."""
+    return os.path.normpath(given.strip()).replace("//", "/") in _STANDARD_OUTPUT_NAMES
+
+
+def _device_folder(path: Path) -> str:
+    """/dev or /proc when ``path`` lies under it (as written, or its folder resolved), else "":
+    a file is never made there."""
+    absolute = Path(os.path.normpath(path.absolute()))
+    try:
+        folder = absolute.parent.resolve()
+    except (OSError, RuntimeError):
+        folder = absolute.parent
+    for root in _DEVICE_FOLDERS:
+        if any(place == Path(root) or Path(root) in place.parents
+               for place in (absolute, folder)):
+            return root
+    return ""
+
+
 def _is_terminal(path: Path) -> bool:
     """Whether the device ``path`` is a terminal (opened without waiting, never adopted as
     the controlling terminal)."""
@@ -178,7 +206,7 @@ def output_target(given: str, kind: OutputKind, t: Translator, *, force: bool = 
             terminal; a file problem (1) for an existing file without ``force``, a folder that
             does not exist, may not be written or is on a read-only disk.
     """
-    if given == STDOUT:
+    if given == STDOUT or names_standard_output(given):
         if stdout_is_terminal is None:
             stdout_is_terminal = sys.stdout.isatty()
         _refuse_terminal(kind, t, stdout_is_terminal, given)
@@ -190,9 +218,15 @@ def output_target(given: str, kind: OutputKind, t: Translator, *, force: bool = 
                                                                  suffix=kind.suffix),
             status=USAGE)
     path = Path(given)
-    if _is_stream(path):  # /dev/stdout, /dev/null, a named pipe: written to, never beside
+    if _is_stream(path):  # /dev/null, /dev/stderr, a named pipe: written to, never beside
         _refuse_terminal(kind, t, _is_terminal(path), given)
         return Output(path, kind, stream=True)
+    devices = _device_folder(path)
+    if devices:  # /dev/nothing: no file is ever made under /dev or /proc
+        raise CliError(t.gettext(
+            "Cannot write {path}: {folder} holds devices, not files. Give -o FILE{suffix}, "
+            "or -o - for standard output.").format(path=given, folder=devices,
+                                                  suffix=kind.suffix), status=USAGE)
     if path.name.lower() in (kind.suffix, kind.suffix.lstrip(".")) and not path.is_dir():
         raise CliError(t.gettext(
             "Cannot write {path}: the name is only the extension. Give a name before it, "

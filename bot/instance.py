@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["RUN_APPLICATION_NAME", "InstanceBusy", "is_locked", "lock_path",
+__all__ = ["RUN_APPLICATION_NAME", "InstanceBusy", "SeveralNames", "is_locked", "lock_path",
            "sqlite_instance_lock"]
 
 RUN_APPLICATION_NAME = "duban run"
@@ -48,6 +48,23 @@ class InstanceBusy(Exception):
 
     def __str__(self) -> str:
         return f"{self.path} is held by pid {self.pid} ({self.purpose})"
+
+
+@dataclass
+class SeveralNames(Exception):
+    """The database file has hard links: a lock taken through one name would not stop a
+    process that opens it through another (its WAL beside that name: a split database).
+
+    Attributes:
+        path: the database file, as given.
+        links: how many names it has (``st_nlink``).
+    """
+
+    path: Path
+    links: int
+
+    def __str__(self) -> str:
+        return f"{self.path} has {self.links} names (hard links)"
 
 
 def lock_path(database: Path) -> Path:
@@ -76,8 +93,15 @@ def sqlite_instance_lock(database: Path, purpose: str) -> Iterator[Path]:
 
     Raises:
         InstanceBusy: another process holds it.
+        SeveralNames: the file has hard links (the lock, by name, cannot cover them).
         OSError: the lock file cannot be created or opened (e.g. ``PermissionError``).
     """
+    try:
+        links = os.stat(database).st_nlink
+    except FileNotFoundError:
+        links = 1
+    if links > 1:
+        raise SeveralNames(database, links)
     path = lock_path(database)
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
     try:

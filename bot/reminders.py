@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import hashlib
 import itertools
 import logging
 import os
@@ -427,7 +428,8 @@ async def _send_claimed(run: _Run, claimed: list[Any], priority: int) -> bool:
     chat_id = claimed[0].chat_id
     t = services.translator(run.languages.get(chat_id))
     # pages Telegram accepted already (an earlier try failed on a later one)
-    progress = [min(row.pages_sent for row in claimed)]
+    progress = [0]
+    digest: str | None = None
     try:
         if claimed[0].kind == ReminderKind.DIGEST.value:
             row = claimed[0]
@@ -437,6 +439,9 @@ async def _send_claimed(run: _Run, claimed: list[Any], priority: int) -> bool:
             text, keyboard, claimed = await _compose(run, claimed, t)
             if not claimed:
                 return True
+        digest = text_digest(text)
+        if all(row.pages_digest == digest for row in claimed):  # the same text as then
+            progress[0] = min(row.pages_sent for row in claimed)
         for attempt in itertools.count(1):
             try:
                 message_id = await _send_text(run, chat_id, text, t, keyboard, priority,
@@ -457,7 +462,7 @@ async def _send_claimed(run: _Run, claimed: list[Any], priority: int) -> bool:
         await _unsent(run, claimed, _fail(run, claimed, f"bad request: {exc.message}"))
         return True
     except (RetryAfter, NetworkError) as exc:
-        await _unsent(run, claimed, _retry(run, claimed, exc, progress[0]))
+        await _unsent(run, claimed, _retry(run, claimed, exc, progress[0], digest))
         return True
     except TelegramError as exc:
         await _unsent(run, claimed, _fail(run, claimed, f"{type(exc).__name__}: {exc}"))
@@ -509,13 +514,23 @@ async def _record_sent(run: _Run, rows: Sequence[Any], message_id: int) -> None:
 
 def unanswered(exc: TelegramError) -> bool:
     """Whether Telegram may have delivered a send that raised ``exc``: the request went out
-    and its answer did not come back in time (a read or write timeout; not a connect or pool
-    timeout, which sent nothing)."""
-    return isinstance(exc, TimedOut) and not isinstance(
-        exc.__cause__, (httpx.ConnectTimeout, httpx.PoolTimeout))
+    and no answer came back — a read or write timeout, or any error while reading the answer
+    (a connection reset, the server closing the connection without a response). Not a connect
+    or pool timeout, a refused connection or a failed write, which sent nothing, nor an error
+    Telegram answered (a 5xx)."""
+    if isinstance(exc, TimedOut):
+        return not isinstance(exc.__cause__, (httpx.ConnectTimeout, httpx.PoolTimeout))
+    return isinstance(exc, NetworkError) and isinstance(
+        exc.__cause__, (httpx.ReadError, httpx.RemoteProtocolError))
 
 
-async def _retry(run: _Run, rows: Sequence[Any], exc: TelegramError, pages_sent: int) -> None:
+def text_digest(text: str) -> str:
+    """The hash of a message's text kept with its ``pages_sent`` (``reminder.pages_digest``)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+async def _retry(run: _Run, rows: Sequence[Any], exc: TelegramError, pages_sent: int,
+                 digest: str | None = None) -> None:
     """A transient Telegram error: back to pending, retried after a back-off kept in the rows
     (``not_before``, so every instance waits for it), from the first page Telegram did not
     accept (``pages_sent``). A send Telegram did not answer may have arrived: it is tried again
@@ -535,8 +550,9 @@ async def _retry(run: _Run, rows: Sequence[Any], exc: TelegramError, pages_sent:
         delay = max(delay, exc._retry_after)
     for row in rows:
         await services.bulk_db(store.retry_later, row.id, f"{type(exc).__name__}: {exc}", now,
-                               instance=run.instance, not_before=now + delay,
-                               pages_sent=pages_sent, unanswered=unsure)
+                               instance=run.instance, back_off=delay,
+                               pages_sent=pages_sent, pages_digest=digest,
+                               unanswered=unsure)
         run.report.retried.append(row.id)
     run.incidents.append(first_line(exc))
 
@@ -816,7 +832,8 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
     inactive = {p.telegram_user_id for p in everyone if not p.active}
     by_chat: dict[int, list[Any]] = defaultdict(list)
     skips: list[tuple[int, str]] = []
-    for decision in decide(due, now, finished, wanted, inactive, None, acknowledged):
+    retry_at = await backing_off_until(services, due, now)
+    for decision in decide(due, now, finished, wanted, inactive, retry_at, acknowledged):
         row = decision.row
         if decision.send:
             by_chat[row.chat_id].append(row)
@@ -982,7 +999,23 @@ async def dry_run(services: Services, at: dt.datetime) -> list[Decision]:
     finished, acknowledged = settled(services, facts)
     everyone = await services.bulk_db(services.store.list_people, None, None, False)
     inactive = {p.telegram_user_id for p in everyone if not p.active}
-    return decide(rows, at, finished, {s.key for s in specs}, inactive, None, acknowledged)
+    retry_at = await backing_off_until(services, rows, at)
+    return decide(rows, at, finished, {s.key for s in specs}, inactive, retry_at, acknowledged)
+
+
+async def backing_off_until(services: Services, rows: Sequence[Any], now: dt.datetime
+                            ) -> dict[int, dt.datetime]:
+    """Row id -> the end of its back-off on this instance's clock (``now``).
+
+    ``not_before`` is written on the database's clock (``Store.retry_later``); moved by the
+    difference between that clock and ``now``, so that an instance whose clock runs ahead or
+    behind neither sends early (the claim refuses it anyway) nor waits too long.
+    """
+    waiting = [row for row in rows if getattr(row, "not_before", None) is not None]
+    if not waiting:
+        return {}
+    skew = await services.bulk_db(services.store.database_now) - now
+    return {row.id: row.not_before - skew for row in waiting}
 
 
 async def dispatch_job(context: ContextTypes.DEFAULT_TYPE) -> None:

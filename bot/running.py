@@ -51,9 +51,10 @@ from bot.configuration import (
     database,
     permission_error,
     read_timetable,
+    several_names_error,
 )
 from bot.i18n import Translator
-from bot.instance import RUN_APPLICATION_NAME, InstanceBusy, sqlite_instance_lock
+from bot.instance import RUN_APPLICATION_NAME, InstanceBusy, SeveralNames, sqlite_instance_lock
 from bot.logs import IsoFormatter
 from bot.oserrors import listen_error
 from bot.settings import Settings, env_file_of, parse_listen
@@ -416,6 +417,8 @@ def run_lock(settings: Settings, t: Translator) -> Any:
                 yield
         except InstanceBusy as busy:
             raise busy_error(busy, database_file, t) from None
+        except SeveralNames as linked:
+            raise several_names_error(linked.path, linked.links, t) from None
         except PermissionError as exc:
             raise permission_error(exc, t) from None
 

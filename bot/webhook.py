@@ -32,6 +32,8 @@ def malformed(body: bytes, bot: Any) -> str:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return "not JSON"
+    except RecursionError:  # nested deeper than the reader goes: no update Telegram sends
+        return "JSON nested too deeply"
     if not isinstance(data, dict):
         return f"JSON {type(data).__name__}, not an object"
     if not isinstance(data.get("update_id"), int) or isinstance(data["update_id"], bool):

@@ -28,7 +28,7 @@ from schedules.numbers import (
 )
 from schedules.numbers import looks_like_percent as looks_like_percent
 from schedules.numbers import parse_number as parse_number
-from schedules.status import Status, parse_status_text
+from schedules.status import NAMED_TASK, Status, parse_status_text, says_nothing_more
 from schedules.text import visible_text
 from schedules.years import FIRST_CYCLE
 from schedules.years import LAST_CYCLE as LAST_CYCLE  # re-exported with the rule's other names
@@ -53,6 +53,7 @@ class ReportProblem(StrEnum):
     USAGE = "usage"  # no task number, no status word, or a task number that is not a number
     UNKNOWN_TASK = "unknown_task"  # a number, but no such task
     BAD_YEAR = "bad_year"  # a year before the plan, or one that has not begun
+    TWO_YEARS = "two_years"  # the words name two different years
     BAD_PERCENT = "bad_percent"  # a percentage that is not a whole number 0-100
     NO_STATUS = "no_status"  # the text names no status, or several
     CONTRADICTION = "contradiction"  # done with 50%, in progress with 100%, n/a with any
@@ -118,6 +119,64 @@ def _leading_year(word: str) -> tuple[str, str]:
     return "", ""
 
 
+_PAST_YEAR_WORDS = ("今年度", "今年", "本年度", "本年", "当年", "去年度", "去年", "上一年度",
+                    "上一年", "上年度", "上年", "前年度", "前年")
+# A year named anywhere in /report's words (not only after the task): 去年已经完成, 已完成（去年）,
+# 已完成 2026年的, last year done. It counts when what follows cannot make it a time within the
+# task (今年完成不了 is a status, 去年遗留问题 a note): the end, a separator, 的, or done said
+# in the past.
+_YEAR_ANYWHERE = re.compile(
+    r"(?:(?P<rel>" + "|".join(_PAST_YEAR_WORDS) + r")"
+    r"|(?P<num>[0-9]{4}|[〇零○Ｏ一二三四五六七八九]{4})\s*(?P<suffix>年度|年)"
+    r"|(?<![a-z])(?P<en>last|previous|this|current)\s+year(?![a-z])"
+    r"|(?<![a-z])(?P<before>the\s+year\s+before\s+last)(?![a-z]))"
+    r"(?=\s|$|[的,，。.;；:：、!！)）\]】]|已|(?:完成|完工|办结|竣工)(?:了|$|[\s,，。.;；!！])"
+    r"|(?:done|finished|completed?)(?![a-z]))",
+    re.IGNORECASE)
+_ENGLISH_YEARS = {"last": -1, "previous": -1, "this": 0, "current": 0}
+
+
+def _years_named(text: str, current_cycle: int) -> tuple[list[tuple[str, int | None]], str]:
+    """Every year the words name anywhere (the word as written and its year, None for no
+    year), and the words without them (nor a 的 after them, nor brackets left empty)."""
+    found: list[tuple[str, int | None]] = []
+
+    def take(match: re.Match[str]) -> str:
+        if match.group("rel"):
+            year = parse_year(match.group("rel"), current_cycle)
+        elif match.group("num"):
+            year = parse_year(match.group("num") + match.group("suffix"), current_cycle)
+        elif match.group("en"):
+            year = current_cycle + _ENGLISH_YEARS[match.group("en").casefold()]
+        else:
+            year = current_cycle - 2
+        found.append((match.group(0), year))
+        return " "
+
+    rest = _YEAR_ANYWHERE.sub(take, text)
+    if found:
+        rest = re.sub(r"^(\s*)的", r"\1", re.sub(r"(\s)的", r"\1", rest))
+        rest = re.sub(r"[（(]\s*[）)]|[【\[]\s*[】\]]", " ", rest)
+    return found, rest
+
+
+def year_in_words(text: str, current_cycle: int) -> tuple[int | None, str] | ReportError:
+    """The one year a report in words names anywhere, by the rule ``/report`` follows (第15项
+    去年已完成 is a 2026 report on 4 January 2027), and the words without it.
+
+    Returns:
+        (the year, or None for none; the rest), or the problem: two different years, or a year
+        that cannot be reported for.
+    """
+    named, rest = _years_named(ascii_digits(text), current_cycle)
+    for written, year in named:
+        if year is None or not FIRST_CYCLE <= year <= current_cycle:
+            return ReportError(ReportProblem.BAD_YEAR, written)
+    if len({year for _, year in named}) > 1:
+        return ReportError(ReportProblem.TWO_YEARS, " ".join(w for w, _ in named))
+    return (named[0][1] if named else None), (rest if named else text)
+
+
 def parse_report_text(text: str, task_count: int, current_cycle: int
                       ) -> ReportArgs | ReportError:
     """Read ``/report <task> [year] <status> [percent] [note]`` from the text after the command.
@@ -149,12 +208,24 @@ def parse_report_text(text: str, task_count: int, current_cycle: int
     if not 1 <= task_id <= task_count:
         return ReportError(ReportProblem.UNKNOWN_TASK, first)
     cycle = None
+    named, rest = _years_named(rest, current_cycle)
+    for written, year in named:
+        if year is None or not FIRST_CYCLE <= year <= current_cycle:
+            return ReportError(ReportProblem.BAD_YEAR, written)
+    if len({year for _, year in named}) > 1:
+        return ReportError(ReportProblem.TWO_YEARS, " ".join(w for w, _ in named))
+    if named:
+        cycle = named[0][1]
+        if not rest.strip(" \t\n\u3000" + _SEPARATORS + _TRAILING_PUNCTUATION):
+            return ReportError(ReportProblem.USAGE, named[0][0])
     word, after = _next_word(rest)
     year_word, glued = _leading_year(word)
     if year_word:
         year = parse_year(year_word, current_cycle)
         if year is None or not FIRST_CYCLE <= year <= current_cycle:
             return ReportError(ReportProblem.BAD_YEAR, year_word)
+        if cycle not in (None, year):
+            return ReportError(ReportProblem.TWO_YEARS, " ".join([year_word, named[0][0]]))
         cycle = year
         if glued:  # 去年已完成: the year, then the status word
             rest = glued + after
@@ -171,7 +242,7 @@ def parse_report_text(text: str, task_count: int, current_cycle: int
             return ReportError(ReportProblem.BAD_PERCENT, whole.bad_percent)
         if whole.status is None:
             return ReportError(ReportProblem.NO_STATUS, " ".join(rest.split()))
-        return ReportArgs(task_id, cycle, whole.status, whole.percent, whole.note)
+        return ReportArgs(task_id, cycle, whole.status, whole.percent, whole.own_note)
     rest = after
     percent = None
     word, after = _next_word(rest)
@@ -197,20 +268,21 @@ def parse_report_text(text: str, task_count: int, current_cycle: int
 
 def _note(rest: str) -> str:
     """The note after the status (and percentage): the separators before it are not part of it
-    (``已完成，材料已报送`` -> ``材料已报送``)."""
-    return visible_text(visible_text(rest).lstrip(_SEPARATORS))
+    (``已完成，材料已报送`` -> ``材料已报送``); words that say nothing more (``了。``) are none."""
+    note = visible_text(visible_text(rest).lstrip(_SEPARATORS))
+    return "" if says_nothing_more(note) else note
 
 
-_NAMED_TASK = re.compile(r"第\s*([0-9]{1,3})\s*项|任务\s*([0-9]{1,3})|([0-9]{1,3})\s*号任务"
-                         r"|(?<![a-z])task\s*#?\s*([0-9]{1,3})", re.IGNORECASE)
+_NAMED_TASK = NAMED_TASK
 
 
-# A bare number before a status word names a task, as in /report (16 已完成, 16、已完成); with a
-# measure word it is a count (2项已完成: two items are done) or a date (15号已完成: done on the
-# 15th), never a task.
+# A bare number before a status word (maybe after a year: 16 去年已完成) names a task, as in
+# /report (16 已完成, 16、已完成); with a measure word it is a count (2项已完成: two items
+# are done) or a date (15号已完成: done on the 15th), never a task.
 _LEADING_TASK = re.compile(
-    r"\s*([0-9]{1,3})(?![0-9])\s*[.、，,:：]?\s*(?=" + "|".join(
-        re.escape(word) for word in sorted(STATUS_WORDS, key=len, reverse=True)) + ")",
+    r"\s*([0-9]{1,3})(?![0-9])\s*[.、，,:：]?\s*"
+    r"(?=(?:(?:" + "|".join(_PAST_YEAR_WORDS) + r"|[0-9]{4}\s*年度?)的?\s*)?(?:" + "|".join(
+        re.escape(word) for word in sorted(STATUS_WORDS, key=len, reverse=True)) + "))",
     re.IGNORECASE)
 
 

@@ -70,6 +70,9 @@ class ParsedStatus:
         ambiguous: True when the text names more than one status.
         bad_percent: a percentage written that is not a whole number 0-100 (``0.5%``,
             ``150%``, ``-5%``): the bot asks again instead of reading the text.
+        restates: the words say nothing beyond the status: once the status phrases, a
+            percentage, the task's naming (第15项, task 15, a leading 15), punctuation and
+            particles (了, 的, 谢谢) are set aside nothing is left (see :attr:`own_note`).
     """
 
     status: Status | None
@@ -78,6 +81,13 @@ class ParsedStatus:
     note: str
     ambiguous: bool
     bad_percent: str = ""
+    restates: bool = False
+
+    @property
+    def own_note(self) -> str:
+        """The note to keep: "" when the words only restate the status (``已完成``,
+        ``第15项已完成``, ``done.``): the same report sent twice, in any channel, is one."""
+        return "" if self.restates else self.note
 
 
 _DONE_ZH = r"(?:完成|完工|办结|竣工)"
@@ -88,8 +98,12 @@ _CN_NUMBER = r"[零〇一二两三四五六七八九十百]{1,4}"
 # Any number before % is matched (signed, fractional, long) so that one that is not a whole
 # 0-100 is caught and asked about, not read in part (-5% as 5%, 0.5% as 5%); only ASCII digits
 # count (NFKC has folded full-width ones), never other scripts' (schedules.numbers).
-_PERCENT = rf"(?:(?<![0-9.])([-−]?[0-9]+(?:\.[0-9]*)?)\s*%|百分之({_CN_NUMBER}))"
+# A percentage is a whole word: nothing of a formula or a name glued before it (1/2%, 1e2%,
+# a60%); such a word is caught whole as a bad percentage (_GLUED_PERCENT) and asked about.
+_GLUE = r"0-9A-Za-z./+\-−_^*×÷=%"
+_PERCENT = rf"(?:(?<![{_GLUE}])([-−]?[0-9]+(?:\.[0-9]*)?)\s*%|百分之({_CN_NUMBER}))"
 _PERCENT_RE = re.compile(_PERCENT)
+_GLUED_PERCENT = re.compile(rf"(?<![{_GLUE}])[{_GLUE}]*[0-9][{_GLUE}]*\s*%")
 _OVERFULFILLED = rf"超额(?:已经|已)?{_DONE_ZH}(?:了|率)?(?:约|达到|达|为)?\s*(?:{_PERCENT})?"
 _CLAUSE = r"[^,，.。;；!！?？\n]"  # a character that does not end the clause
 
@@ -197,7 +211,44 @@ def parse_status_text(text: str) -> ParsedStatus:
     ambiguous = len(candidates) > 1
     status = next(iter(candidates)) if len(candidates) == 1 else None
     return ParsedStatus(status=status, candidates=frozenset(candidates), percent=percent,
-                        note=note, ambiguous=ambiguous, bad_percent=bad_percent)
+                        note=note, ambiguous=ambiguous, bad_percent=bad_percent,
+                        restates=says_nothing_more(note))
+
+
+NAMED_TASK = re.compile(r"第\s*([0-9]{1,3})\s*项|任务\s*([0-9]{1,3})|([0-9]{1,3})\s*号任务"
+                        r"|(?<![a-z])task\s*#?\s*([0-9]{1,3})", re.IGNORECASE)
+"""How a message names a task: 第16项, 任务16, 16号任务, task 16."""
+_LEADING_NUMBER = re.compile(r"^\s*#?[0-9]{1,3}(?![0-9])(?!\s*[^\W0-9a-z])", re.IGNORECASE)
+_PARTICLES = frozenset("了的啦啊呀吧哦")
+
+
+# A status said plainly, nothing more: 已完成, 已经完成了, 进行中, done, in progress (a plan
+# such as 预计月底完成 or a reason such as 资金不足受阻 says more).
+_PLAIN_STATUS = re.compile(
+    rf"(?:已经|已)?(?:全部)?{_DONE_ZH}|进行中|推进中|受阻|不适用"
+    rf"|{_A}(?:{_DONE_EN}|in\s+progress|ongoing|blocked|n/a|not\s+applicable){_Z}",
+    re.IGNORECASE)
+
+
+def says_nothing_more(text: str) -> bool:
+    """Whether words say nothing beyond a plain status: only status words (已完成, done),
+    percentages 0-100, a task's naming (第15项, task 15, a leading bare 15 as in /report),
+    punctuation, particles (了, 的) or courtesy (谢谢, thanks)."""
+    text = _PLAIN_STATUS.sub(" ", unicodedata.normalize("NFKC", text))
+    # a percentage 0-100 is the progress stored; 超额完成120% says more
+    text = _PERCENT_RE.sub(lambda m: " " if _percent_value(m.group(0)) is not None
+                           else m.group(0), NAMED_TASK.sub(" ", text))
+    text = _LEADING_NUMBER.sub(" ", text)
+    # punctuation, spaces, emoji set aside; a math or currency sign (<, $) may say something
+    kept = "".join(" " if unicodedata.category(ch)[0] in "PZC"
+                   or unicodedata.category(ch) in ("So", "Sk") else ch for ch in text)
+    for run in _RUN.findall(kept.casefold()):
+        if run.isascii() and run.isalpha():
+            if run not in _COURTESY_EN:
+                return False
+        elif not (all(ch in _PARTICLES for ch in run) or _only_courtesy(run)):
+            return False
+    return True
 
 
 # Courtesy that carries no report: after a button it must not become its note. A message is
@@ -319,9 +370,11 @@ def _first_percent(text: str) -> int | None:
 
 
 def _bad_percent(text: str) -> str:
-    """The first percentage written that is not a whole number 0-100, or ""."""
-    for match in _PERCENT_RE.finditer(text):
-        if match.group(1) is not None and _percent_value(match.group(0)) is None:
+    """The first percentage written that is not a whole number 0-100 on its own (``0.5%``,
+    ``150%``, ``1/2%``, ``a60%``, ``60%-70%``), or ""."""
+    for match in _GLUED_PERCENT.finditer(text):
+        clean = _PERCENT_RE.fullmatch(match.group(0))
+        if clean is None or _percent_value(match.group(0)) is None:
             return match.group(0)
     return ""
 

@@ -31,6 +31,18 @@ def parse_cycle_year(word: str, last: int = LAST_CYCLE) -> int | None:
     return parse_number(word.strip().removesuffix("度").removesuffix("年"), FIRST_CYCLE, last)
 
 
+def glue_year_suffix(words: list[str] | tuple[str, ...] | None) -> list[str]:
+    """A command's words with a lone 年 / 年度 joined to the word before it: ``2026 年`` is
+    ``2026年`` (words may be separated by spaces), whatever command takes the year."""
+    glued: list[str] = []
+    for word in words or ():
+        if glued and word.strip() in ("年", "年度"):
+            glued[-1] += word.strip()
+        else:
+            glued.append(word)
+    return glued
+
+
 def looks_like_a_year(word: str) -> bool:
     """Whether ``word`` is a whole number, with or without 年/年度 (so that a year out of
     range is told apart from a word that is no year at all); a sign counts too: ``-1`` is a

@@ -188,10 +188,13 @@ def _backup_sqlite(source: Path, target: Path) -> BackupInfo:
 
 
 def _is_live_file(path: Path, database: Path) -> bool:
-    """Whether ``path`` is the SQLite file ``database`` or its write-ahead log, shared memory
-    or rollback journal, by any path (symbolic links followed, hard links compared)."""
-    live = [database.with_name(database.name + suffix) for suffix in ("", "-wal", "-shm",
-                                                                      "-journal")]
+    """Whether ``path`` is the SQLite file ``database`` or its write-ahead log, shared memory,
+    rollback journal or the running bot's lock file (``<database>.lock`` beside the file the
+    links lead to: replacing it would let a second bot lock a new file), by any path (symbolic
+    links followed, hard links compared)."""
+    real = database.resolve()
+    live = [base.with_name(base.name + suffix) for base in (database, real)
+            for suffix in ("", "-wal", "-shm", "-journal", ".lock")]
     target = path.resolve()
     for file in live:
         if target == file.resolve():

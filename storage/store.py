@@ -988,7 +988,8 @@ class Store:
         candidates are locked with ``SELECT ... FOR UPDATE SKIP LOCKED``, so racing instances
         never wait for one another; on SQLite the ``UPDATE`` takes the single writer's lock.
         The lease ends ``lease_seconds`` after the database's clock (:meth:`database_now`),
-        never the caller's, so that instances whose clocks differ agree on it.
+        never the caller's, so that instances whose clocks differ agree on it; a row whose
+        back-off (``not_before``, :meth:`retry_later`) has not ended by that clock is not taken.
 
         Args:
             messages: each message's deliveries (a row belongs to one message).
@@ -1006,14 +1007,20 @@ class Store:
         now = _utc(now, "now")
         with self._session() as session, session.begin():
             until = self._database_now(session) + dt.timedelta(seconds=lease_seconds)
+            database_now = until - dt.timedelta(seconds=lease_seconds)
+            # a row backing off (``not_before``, written on the database's clock) is not
+            # claimable before its time, whatever the caller's clock or due list says
+            ready = col(Reminder.not_before).is_(None) | (
+                col(Reminder.not_before) <= database_now)
             candidates = select(Reminder.id).where(col(Reminder.id).in_(ids),
-                                                   Reminder.state == ReminderState.PENDING)
+                                                   Reminder.state == ReminderState.PENDING,
+                                                   ready)
             if self.engine.dialect.name == "postgresql":
                 candidates = candidates.with_for_update(skip_locked=True)
             claimed = {row.id: row for row in session.execute(
                 update(Reminder)
                 .where(col(Reminder.id).in_(candidates.scalar_subquery()),
-                       col(Reminder.state) == ReminderState.PENDING)
+                       col(Reminder.state) == ReminderState.PENDING, ready)
                 .values(state=ReminderState.SENDING, claimed_at=now, claimed_by=instance,
                         lease_until=until)
                 .returning(Reminder)
@@ -1247,8 +1254,8 @@ class Store:
 
     def retry_later(self, reminder_id: int, reason: str, now: dt.datetime, *,
                     instance: str = "", attempted: bool = True,
-                    not_before: dt.datetime | None = None, pages_sent: int | None = None,
-                    unanswered: bool = False) -> bool:
+                    back_off: dt.timedelta | None = None, pages_sent: int | None = None,
+                    pages_digest: str | None = None, unanswered: bool = False) -> bool:
         """Put a delivery ``instance`` holds back to pending (a transient error).
 
         Args:
@@ -1259,18 +1266,24 @@ class Store:
                 claimed since is left to that instance (:func:`_held_by`).
             attempted: Telegram was asked and failed: counts an attempt toward the give-up
                 limit. False for a give-back before any request (the database failed).
-            not_before: the end of its back-off, kept in the row so that every instance (and
-                this one after a restart) waits for it; None leaves the row's as it is.
+            back_off: how long to wait before the next try. Its end is kept in the row
+                (``not_before``) on the database's clock (:meth:`database_now`), like leases,
+                so that every instance (and this one after a restart), whatever its own clock,
+                waits for it; :meth:`claim_messages` refuses the row until then. None leaves
+                the row's as it is.
             pages_sent: how many pages of its message Telegram accepted (a later try sends
                 from the next one); None leaves the row's as it is.
+            pages_digest: the hash of the text those pages belong to (a later try resumes
+                only while its text has it); kept with ``pages_sent``.
             unanswered: Telegram did not answer the send in time (it may have delivered it):
                 counted in ``unanswered``.
         """
         counted: dict[str, Any] = {"attempts": col(Reminder.attempts) + 1} if attempted else {}
-        if not_before is not None:
-            counted["not_before"] = _utc(not_before, "not_before")
+        if back_off is not None:
+            counted["not_before"] = self.database_now() + back_off
         if pages_sent is not None:
             counted["pages_sent"] = pages_sent
+            counted["pages_digest"] = pages_digest
         if unanswered:
             counted["unanswered"] = col(Reminder.unanswered) + 1
         return self._transition(reminder_id, now, "reminder.retried",
@@ -1727,11 +1740,45 @@ def is_transient_database_error(exc: BaseException) -> bool:
     return isinstance(exc, (OperationalError, InterfaceError))
 
 
+def _option_settings(options: str) -> list[tuple[str, str]]:
+    """The ``-c name=value`` (``-cname=value``, ``--name=value``) settings of a libpq
+    ``options`` string, as (name, the words that set it); names as PostgreSQL reads them."""
+    words = options.split()
+    found: list[tuple[str, str]] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        setting = ""
+        if word == "-c" and index + 1 < len(words):
+            index += 1
+            setting = words[index]
+            word = f"-c {setting}"
+        elif word.startswith("-c") or word.startswith("--"):
+            setting = word[2:]
+        if "=" in setting:
+            found.append((setting.split("=", 1)[0].strip().lower().replace("-", "_"), word))
+        index += 1
+    return found
+
+
+def merge_postgres_options(defaults: str, url_options: str | Sequence[str]) -> str:
+    """The libpq ``options`` of a connection: the URL's own, plus every default setting
+    (:data:`POSTGRES_CONNECT_ARGS`) the URL does not set — so ``?options=-csearch_path%3Dx``
+    keeps the statement and idle-transaction limits; a URL setting of the same name wins."""
+    given = " ".join([url_options] if isinstance(url_options, str) else url_options)
+    named = {name for name, _ in _option_settings(given)}
+    kept = [words for name, words in _option_settings(defaults) if name not in named]
+    return " ".join([*kept, given]).strip()
+
+
 def _create_engine(url: str, *, echo: bool) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
-        # Settings in the URL's query win over these defaults.
+        # Settings in the URL's query win over these defaults; ``options`` are merged.
         connect_args = {k: v for k, v in POSTGRES_CONNECT_ARGS.items() if k not in parsed.query}
+        if "options" in parsed.query:
+            connect_args["options"] = merge_postgres_options(
+                POSTGRES_CONNECT_ARGS["options"], parsed.query["options"])
         return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, echo=echo, pool_pre_ping=True)

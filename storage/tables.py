@@ -298,7 +298,8 @@ class Reminder(SQLModel, table=True):
     ``sending``; ``claimed_by`` is that dispatcher instance and ``lease_until`` the end of its
     lease, by the database's clock (renewed while it sends; an expired lease returns the row to
     ``pending``). After a transient error ``not_before`` is the end of its back-off,
-    ``pages_sent`` how many pages of its message Telegram accepted and ``unanswered`` how many
+    ``pages_sent`` how many pages of its message Telegram accepted (of the text whose hash is
+    ``pages_digest``) and ``unanswered`` how many
     sends Telegram did not answer in time (docs/reminders.md).
     """
 
@@ -332,6 +333,7 @@ class Reminder(SQLModel, table=True):
     lease_until: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     not_before: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     pages_sent: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    pages_digest: str | None = Field(default=None, max_length=64)
     unanswered: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     acknowledged_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import re
 from html import escape
 from pathlib import Path
 
@@ -158,6 +159,18 @@ async def open_invites(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await reply(message, "\n".join(lines), t)
 
 
+_LINK_CODE = re.compile(r"[?&]start=([A-Za-z0-9_-]+)")
+
+
+def invite_id(words: str) -> str:
+    """The id or code /cancel is given: the id /invites shows, the code, or the whole link
+    /invite printed, pasted as it comes (``https://t.me/<bot>?start=<code>``, ``t.me/…``
+    without https, ``@t.me/…``, broken by spaces); "" for none."""
+    joined = "".join(words.split()).lstrip("@")
+    link = _LINK_CODE.search(joined)
+    return link.group(1) if link else joined
+
+
 async def cancel_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/cancel <id>: an open enrolment link can no longer be used."""
     caller = await admin_caller(update, context)
@@ -167,11 +180,14 @@ async def cancel_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     services = services_of(context)
     t = caller.t
     args = list(context.args or [])
-    if len(args) != 1:
+    wanted = invite_id(" ".join(args))
+    if not wanted:
         await reply(message, escape(t.gettext(
-            "Usage: /cancel <id>, with the id /invites shows, e.g. /cancel Ab3dE6gH.")), t)
+            "Usage: /cancel <id>, with the id /invites shows or the link /invite printed, "
+            "e.g. /cancel Ab3dE6gH.")), t)
         return
-    found = await services.db(services.store.cancel_invite, args[0], services.now(),
+    args = [wanted]
+    found = await services.db(services.store.cancel_invite, wanted, services.now(),
                               caller.telegram_user_id)
     if len(found) == 1:
         await reply(message, t.gettext(

@@ -37,6 +37,7 @@ from bot.services import Services, request_replan, services_of
 from schedules.commands import FIRST_CYCLE, LAST_CYCLE, YEAR_RULE, looks_like_a_year
 from schedules.planning import cycle_cutoff
 from schedules.text import visible_text
+from schedules.years import glue_year_suffix
 from storage import Enrolment, InviteError, is_transient_database_error
 
 log = logging.getLogger(__name__)
@@ -195,7 +196,7 @@ def year_usage(t: Translator, usage: str, args: list[str] | None) -> str:
     """The answer to a command whose year is wrong: its ``usage`` (a msgid) and the rule for
     years (:data:`schedules.commands.YEAR_RULE`); a number out of that range is named first,
     e.g. “1999”: the year must be from 2019 to 2100."""
-    words = args or []
+    words = glue_year_suffix(args)
     if len(words) == 1 and looks_like_a_year(words[0]):
         return year_refusal(t, words[0]) + "\n" + t.gettext(usage)
     return t.gettext("{usage} {rule}").format(
@@ -296,8 +297,8 @@ def capabilities(t: Translator, caller: Caller, example: int = 7) -> str:
                   t.gettext("/bind — in a group: make it a leadership group")]
     if caller.is_admin:
         lines += [t.gettext("/invite <unit> [contact|leader|admin] — an enrolment link"),
-                  t.gettext("/invites — the enrolment links still open; /cancel <id> cancels "
-                            "one"),
+                  t.gettext("/invites — the enrolment links still open; /cancel <id or link> "
+                            "cancels one"),
                   t.gettext("/people [unit] — who is enrolled, and the bound groups"),
                   t.gettext("/revoke <telegram id> [unit] — remove a person, or one unit"),
                   t.gettext("/unbind <chat id> — stop a group being a leadership group"),

@@ -93,6 +93,7 @@ from schedules.commands import (
     parse_cycle_year,
     parse_extend_args,
     parse_report_text,
+    year_in_words,
 )
 from schedules.feeds import feed_events
 from schedules.model import UnitKind
@@ -121,6 +122,7 @@ from schedules.workflow import (
     report_refusal,
     unit_state,
 )
+from schedules.years import glue_year_suffix
 from storage import StatusReport, is_transient_database_error
 
 log = logging.getLogger(__name__)
@@ -234,7 +236,7 @@ async def calendar_feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
             "The calendar holds your units' due days, and you serve no unit at the moment; "
             "an admin can enrol you for one with /invite."), t)
         return
-    words = context.args or []
+    words = glue_year_suffix(context.args)
     cycle = (services.cycle() if not words else parse_cycle_year(words[0])
              if len(words) == 1 else None)
     if cycle is None:
@@ -1020,12 +1022,16 @@ REPORT_PROBLEMS = {
                                "{year}."),
     ReportProblem.BAD_PERCENT: N_("{word} is not a percentage: give a whole number from 0 to "
                                   "100, e.g. 60%."),
+    ReportProblem.TWO_YEARS: N_("{word}: these are different years; write the one year you "
+                                "report for."),
     ReportProblem.NO_STATUS: N_("I could not tell one status from {word}."),
     ReportProblem.CONTRADICTION: N_("The status and {word} disagree: done means 100%, not "
                                     "applicable has no percentage, and in progress is below "
                                     "100%."),
 }
 _COMMAND = re.compile(r"^/\S*")
+REPORT_CAPTION = re.compile(r"/report(?:@\w+)?(?![^\s@])", re.IGNORECASE)
+"""A caption that is a /report command (``/report 16 已完成``, ``/report@duban_bot 16 done``)."""
 
 
 async def report_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -1034,11 +1040,19 @@ async def report_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     message = update.effective_message
     if caller is None or message is None or message.text is None:
         return
+    await report_in_one_line(update, context, caller, message, message.text, None)
+
+
+async def report_in_one_line(update: Update, context: ContextTypes.DEFAULT_TYPE,
+                             caller: Caller, message: Message, text: str,
+                             file: dict[str, Any] | None) -> None:
+    """Read ``/report …`` (a command, or a file's caption) and settle it; ``file`` goes with
+    the report it makes."""
     services = services_of(context)
     t = caller.t
     usage = escape(t.gettext(REPORT_USAGE))
     at = sent_at(services, message)
-    parsed = parse_report_text(_COMMAND.sub("", message.text, count=1),
+    parsed = parse_report_text(_COMMAND.sub("", text, count=1),
                                len(services.timetable.tasks), at.year)
     if isinstance(parsed, ReportError):
         text = usage
@@ -1054,7 +1068,8 @@ async def report_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return
     await settle(update, context, caller, message, Draft(
         parsed.task_id, None, parsed.cycle, parsed.status.value, parsed.percent, parsed.note,
-        "command", message.message_id, cycle_given=parsed.cycle is not None, at=at))
+        "command", message.message_id, cycle_given=parsed.cycle is not None, at=at,
+        files=(file,) if file is not None else ()))
 
 
 # -- replies in words, and files ---------------------------------------------------------------
@@ -1191,18 +1206,27 @@ async def read_words(update: Update, context: ContextTypes.DEFAULT_TYPE, caller:
         unfinished = awaiting["status"] not in ("done", "not_applicable")
         draft = Draft(awaiting["task"], awaiting["unit"], awaiting["cycle"], awaiting["status"],
                       parsed.percent if unfinished and parsed.percent is not None
-                      else awaiting["progress"], parsed.note, "reply", message.message_id,
+                      else awaiting["progress"], parsed.own_note, "reply", message.message_id,
                       cycle_given=True, noted=awaiting["message_id"])
     elif targets:
-        draft = Draft(None, None, None, status, parsed.percent, parsed.note, "reply",
+        draft = Draft(None, None, None, status, parsed.percent, parsed.own_note, "reply",
                       message.message_id, tasks=targets, statuses=_offered(parsed.candidates))
     elif named is not None:
         problem = task_problem(services, caller, named, None, services.cycle())
         if problem:
             await reply(message, t.gettext(problem).format(number=named), t)
             return
-        draft = Draft(named, None, None, status, parsed.percent, parsed.note, "reply",
-                      message.message_id, statuses=_offered(parsed.candidates))
+        at = sent_at(services, message)
+        year = year_in_words(written, at.year)  # 第15项去年已完成: the year, never the note
+        if isinstance(year, ReportError):
+            await reply(message, t.gettext(REPORT_PROBLEMS[year.problem]).format(
+                word="“" + echo(year.word) + "”", year=at.year, first=FIRST_CYCLE), t)
+            return
+        cycle, said = year
+        note = parse_status_text(said).own_note if cycle is not None else parsed.own_note
+        draft = Draft(named, None, cycle, status, parsed.percent, note, "reply",
+                      message.message_id, statuses=_offered(parsed.candidates),
+                      cycle_given=cycle is not None)
     elif not caller.units:  # a leader or admin: there is nothing to report for
         await reply(message, t.gettext("I read commands from you: /help lists yours."), t)
         return
@@ -1242,6 +1266,9 @@ async def evidence(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     file: dict[str, Any] = {"file_id": file_id, "file_unique_id": unique, "kind": kind,
                             "file_name": name}
     caption = visible_text(message.caption or "")
+    if REPORT_CAPTION.match(caption):  # /report 16 已完成 见附件: the command, with its file
+        await report_in_one_line(update, context, caller, message, caption, file)
+        return
     if caption and not is_small_talk(caption) and not is_question(caption):
         # The caption says something: it is read as a report in words (第16项已完成 is about
         # task 16, whatever the file replies to), and the file is kept with that report.

@@ -109,6 +109,7 @@ from schedules.workflow import (
     unit_state,
     urge_refusal,
 )
+from schedules.years import glue_year_suffix
 
 LATE_LAST_CYCLE_UNTIL = 3
 """/overdue without a year also lists last cycle's late units until the end of this month
@@ -161,6 +162,7 @@ async def leader_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Lead
 def cycle_argument(args: list[str] | None, services: Services) -> int | None:
     """The cycle year given as the only argument (``2026``, ``2026年``), the current one
     without argument, None if bad."""
+    args = glue_year_suffix(args)
     if not args:
         return services.cycle()
     return year_of(args[0]) if len(args) == 1 else None
@@ -173,7 +175,7 @@ def year_of(word: str) -> int | None:
 
 def split_year(args: list[str] | None, services: Services) -> tuple[list[str], int]:
     """The arguments without a trailing year, and that year (the current one without)."""
-    words = list(args or [])
+    words = glue_year_suffix(args)
     if len(words) > 1:
         year = year_of(words[-1])
         if year is not None:

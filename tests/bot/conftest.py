@@ -8,7 +8,7 @@ Every request goes through python-telegram-bot's real HTTP stack to ``BotApiStan
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -101,3 +101,13 @@ async def harness(api: BotApiStandIn, store: Store, clock: FrozenClock,
         yield Harness(app, api, store, clock)
     finally:
         await app.shutdown()
+
+
+@pytest.fixture
+def database_follows_clock(store: Store, clock: FrozenClock) -> Iterator[None]:
+    """The database's clock (leases, back-offs) reads the test's clock, as if the server's
+    clock moved with it: for tests that wait out a back-off on the virtual clock. (Its own
+    patch: a test's ``monkeypatch.undo()`` leaves it.)"""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(store, "_database_now", lambda session: clock.now().astimezone(dt.UTC))
+        yield

@@ -369,9 +369,11 @@ def test_db_backup_refuses_the_live_database_by_any_path(tmp_path: Path) -> None
     link.symlink_to(database)
     twin = tmp_path / "twin.sqlite3"
     twin.hardlink_to(database)
+    to_lock = tmp_path / "lock-link"  # the running bot's lock file, by another name
+    to_lock.symlink_to(f"{database}.lock")
     env = clean_env(LANG="en")
     for target in (database, Path("var/duban.sqlite3"), Path("var/../var/duban.sqlite3"), link,
-                   twin, Path(f"{database}-wal")):
+                   twin, Path(f"{database}-wal"), Path(f"{database}.lock"), to_lock):
         result = duban("db", "backup", str(target), cwd=tmp_path, env=env)
         assert result.returncode == 1, (target, result.stdout)
         assert "is the database itself" in result.stderr
@@ -399,6 +401,32 @@ def test_one_lock_per_database_file_whatever_the_path(tmp_path: Path) -> None:
                             env=clean_env(DATABASE_URL=url))
             assert refused.returncode == 1, (url, refused.stdout)
             no_traceback(refused)
+
+
+def test_a_database_file_with_hard_links_is_refused(tmp_path: Path) -> None:
+    """A lock by name cannot cover another name of the same file: a restore through a hard
+    link while the bot runs would write its own WAL beside the link and split the database.
+    A file with several names is refused, by every name, the bot's lock left alone."""
+    from bot.instance import SeveralNames, sqlite_instance_lock
+
+    assert duban("db", "upgrade", cwd=tmp_path).returncode == 0
+    database = tmp_path / "var" / "duban.sqlite3"
+    backup = tmp_path / "b.sqlite3"
+    assert duban("db", "backup", str(backup), cwd=tmp_path).returncode == 0
+    twin = tmp_path / "twin.sqlite3"
+    twin.hardlink_to(database)
+    for name in (database, twin):
+        with pytest.raises(SeveralNames), sqlite_instance_lock(name, "run"):
+            pass
+        refused = duban("db", "restore", "--replace", str(backup), cwd=tmp_path,
+                        env=clean_env(DATABASE_URL=f"sqlite:///{name}", LANG="en"))
+        assert refused.returncode == 1, (name, refused.stdout)
+        assert "hard links" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+        no_traceback(refused)
+    assert not Path(f"{twin}-wal").exists()
+    twin.unlink()  # one name again: the lock is taken
+    with sqlite_instance_lock(database, "run"):
+        pass
 
 
 def test_nothing_makes_a_database_before_the_configuration_is_good(tmp_path: Path) -> None:

@@ -358,3 +358,26 @@ def test_a_named_pipe_gets_the_data_directly(tmp_path: Path) -> None:
     finally:
         os.close(reader)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["feed.ics"]
+
+
+@pytest.mark.parametrize("name", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", "//dev//stdout",
+                                  "/dev/./stdout"])
+@pytest.mark.parametrize("kind", [LEDGER, CHART, CALENDAR])
+def test_standard_output_by_any_name_is_standard_output(name: str, kind: OutputKind) -> None:
+    """Whatever /dev/stdout resolves to (a file the shell redirected into, a pipe)."""
+    target = output_target(name, kind, ZH, stdout_is_terminal=False)
+    assert target.path is None and not target.stream
+    if not kind.text:
+        with pytest.raises(CliError) as refused:
+            output_target(name, kind, EN, stdout_is_terminal=True)
+        assert refused.value.status == USAGE
+
+
+@pytest.mark.parametrize("name", ["/dev/duban", "/dev/shm/../duban.png", "/proc/duban"])
+def test_a_name_under_dev_or_proc_is_refused_never_made(name: str) -> None:
+    before = set(os.listdir("/dev"))
+    for t, said in ((ZH, "存放的是设备"), (EN, "holds devices, not files")):
+        with pytest.raises(CliError) as refused:
+            output_target(name, CHART, t)
+        assert refused.value.status == USAGE and said in str(refused.value), str(refused.value)
+    assert set(os.listdir("/dev")) - before == set()

@@ -17,14 +17,15 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy.exc import OperationalError
-from telegram.error import TimedOut
+from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.ext import Application, ExtBot
 
 import bot.reminders as reminders
 from bot.app import build_application
-from bot.reminders import MAX_ATTEMPTS, DispatchReport, dispatch_due
+from bot.reminders import MAX_ATTEMPTS, DispatchReport, dispatch_due, unanswered
 from bot_api_standin import BotApiStandIn
 from schedules.calendar import WorkingDayCalendar
 from schedules.clock import FrozenClock
@@ -507,6 +508,7 @@ async def test_an_acknowledgement_during_the_run_stops_its_reminder(
 
 
 @pytest.mark.parametrize("error_code", [500, 502])
+@pytest.mark.usefixtures("database_follows_clock")
 async def test_server_errors_retry_with_back_off(harness: Harness, error_code: int) -> None:
     await enrol_agri(harness)
     harness.app.bot_data["quick_retry_scale"] = 0.01
@@ -526,6 +528,30 @@ async def test_server_errors_retry_with_back_off(harness: Harness, error_code: i
     stored = [harness.store.get_reminder(r.id) for r in rows]
     assert {(r.state, r.message_id) for r in stored if r is not None} == {
         ("sent", reminders_in(harness, AGRI)[0]["message_id"])}
+
+
+@pytest.mark.parametrize("skew_minutes", [11, -11])
+async def test_the_back_off_is_judged_by_the_database_clock(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch, skew_minutes: int) -> None:
+    """Two instances whose clocks differ by 11 minutes (no NTP): the one that did not send
+    waits for the back-off the first one wrote, by the database's clock, neither sending at
+    once (its clock ahead) nor waiting 11 minutes too long (its clock behind)."""
+    await enrol_agri(harness)
+    harness.app.bot_data["quick_retry_scale"] = 0.01
+    database = {"ahead": dt.timedelta(0)}  # the database's clock minus the instance's
+    monkeypatch.setattr(harness.store, "_database_now", lambda session: (
+        harness.clock.now() + database["ahead"]).astimezone(dt.UTC))
+    harness.api.fail_next("sendMessage", 500, times=3)  # beyond the quick retries
+    first = at(11, 17) + dt.timedelta(minutes=12)  # due since 09:00 by either clock
+    report = await run_at(harness, first)
+    assert len(report.retried) == 3
+    skew = dt.timedelta(minutes=skew_minutes)
+    database["ahead"] = -skew  # from here on, an instance whose clock is off by ``skew``
+    within = await run_at(harness, first + dt.timedelta(seconds=30) + skew)  # backing off
+    assert within.sent == [] and sorted(within.waiting) == sorted(report.retried)
+    after = await run_at(harness, first + dt.timedelta(seconds=65) + skew)  # 5 s after it ended
+    assert sorted(after.sent) == sorted(report.retried)
+    assert [tasks_of(m) for m in reminders_in(harness, AGRI)] == [[7, 11, 23]]
 
 
 @pytest.mark.parametrize("error_code", [500, 502])
@@ -587,6 +613,7 @@ async def test_a_page_that_failed_is_sent_again_not_the_pages_before_it(
     assert tasks_of(last) == [7, 11, 23]  # the keyboard on the last page
 
 
+@pytest.mark.usefixtures("database_follows_clock")
 async def test_a_later_run_sends_the_pages_telegram_did_not_accept(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     await enrol_agri(harness)
@@ -602,11 +629,51 @@ async def test_a_later_run_sends_the_pages_telegram_did_not_accept(
     assert len(firsts) == 3 and firsts.count("第0行") == 1
 
 
-async def test_a_send_telegram_did_not_answer_is_tried_again_once(
+@pytest.mark.usefixtures("database_follows_clock")
+async def test_a_text_changed_since_is_sent_from_its_first_page(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Telegram delivered the message but its answer did not come back in time (a read
-    timeout): it may have arrived, so it is sent again once, at a later run; when that is not
-    answered either the rows fail and the admins are told."""
+    """The pages counted belong to the text of that try: when the text changed before the
+    next one (a task edited, a report in), the new text goes from its first page."""
+    await enrol_agri(harness)
+    harness.app.bot_data["quick_retry_scale"] = 0.01
+    fail_from_page(harness, monkeypatch, 2, times=3)  # beyond the quick retries
+    report = await run_at(harness, at(11, 17))
+    assert len(report.retried) == 3
+    assert [m["text"].split()[0] for m in harness.api.bot_messages(AGRI)
+            if m["text"].startswith("第")] == ["第0行"]
+    changed = LONG_REMINDER.replace("很长的提醒内容", "改过的提醒内容")
+    monkeypatch.setattr(reminders, "render_reminder", lambda *a, **k: changed)
+    later = await run_at(harness, at(11, 17, 9, 1))
+    assert sorted(later.sent) == sorted(report.retried)
+    pages = [m["text"] for m in harness.api.bot_messages(AGRI) if m["text"].startswith("第")]
+    assert len(pages) == 4 and pages[1].startswith("第0行 改过的提醒内容")  # from its start
+    assert all("改过的" in page and "很长的" not in page for page in pages[1:])
+    assert "第119行 改过的" in pages[-1]
+
+
+def lost_answer(kind: str) -> TelegramError:
+    """What python-telegram-bot raises when the request went out and no answer came back:
+    a read timeout, a connection reset while reading, the server closing the connection."""
+    causes: dict[str, Exception] = {
+        "read timeout": httpx.ReadTimeout("timed out"),
+        "reset": httpx.ReadError("[Errno 104] Connection reset by peer"),
+        "disconnected": httpx.RemoteProtocolError(
+            "Server disconnected without sending a response.")}
+    cause = causes[kind]
+    error: TelegramError = (TimedOut() if isinstance(cause, httpx.TimeoutException)
+                            else NetworkError(f"httpx.{type(cause).__name__}: {cause}"))
+    error.__cause__ = cause
+    return error
+
+
+@pytest.mark.parametrize("kind", ["read timeout", "reset", "disconnected"])
+@pytest.mark.usefixtures("database_follows_clock")
+async def test_a_send_telegram_did_not_answer_is_tried_again_once(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """Telegram delivered the message but its answer never came back (a read timeout, a
+    connection reset or closed after the request was written): it may have arrived, so it is
+    sent again once, at a later run, never within the run; when that is not answered either
+    the rows fail and the admins are told."""
     await enrol_agri(harness)
     harness.app.bot_data["quick_retry_scale"] = 0.01
     original = ExtBot.send_message
@@ -615,7 +682,7 @@ async def test_a_send_telegram_did_not_answer_is_tried_again_once(
                           **kwargs: Any) -> Any:
         result = await original(self, chat_id, text, *args, **kwargs)
         if chat_id == AGRI:
-            raise TimedOut("Timed out")
+            raise lost_answer(kind)
         return result
 
     monkeypatch.setattr(ExtBot, "send_message", answer_lost)
@@ -635,6 +702,24 @@ async def test_a_send_telegram_did_not_answer_is_tried_again_once(
     assert len(reminders_in(harness, AGRI)) == 2
 
 
+def test_only_errors_after_the_request_went_out_are_unanswered() -> None:
+    """A connect error or a pool timeout sent nothing: an ordinary dropped connection."""
+    for kind in ("read timeout", "reset", "disconnected"):
+        assert unanswered(lost_answer(kind)), kind
+    write_timeout = TimedOut()
+    write_timeout.__cause__ = httpx.WriteTimeout("timed out")
+    assert unanswered(write_timeout)
+    for cause in (httpx.ConnectTimeout("timed out"), httpx.PoolTimeout("timed out"),
+                  httpx.ConnectError("[Errno 111] Connection refused"),
+                  httpx.WriteError("[Errno 32] Broken pipe")):
+        error: TelegramError = (TimedOut() if isinstance(cause, httpx.TimeoutException)
+                                else NetworkError(f"httpx.{type(cause).__name__}: {cause}"))
+        error.__cause__ = cause
+        assert not unanswered(error), cause
+    assert not unanswered(NetworkError("Bad Gateway"))  # Telegram answered: a 502
+
+
+@pytest.mark.usefixtures("database_follows_clock")
 async def test_the_back_off_holds_after_a_restart(harness: Harness,
                                                   restart: Restart) -> None:
     """The back-off is kept in the rows: a restarted bot (or another instance) waits too."""
@@ -652,6 +737,7 @@ async def test_the_back_off_holds_after_a_restart(harness: Harness,
     assert sorted(later.sent) == sorted(report.retried)
 
 
+@pytest.mark.usefixtures("database_follows_clock")
 async def test_a_row_that_keeps_failing_is_given_up_and_admins_are_told(
         harness: Harness) -> None:
     await enrol_agri(harness)
@@ -676,6 +762,7 @@ async def test_a_row_that_keeps_failing_is_given_up_and_admins_are_told(
     assert reminders_in(harness, AGRI) == []
 
 
+@pytest.mark.usefixtures("database_follows_clock")
 async def test_lease_expiries_and_give_backs_leave_every_telegram_try(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     """Only a request Telegram failed counts toward the give-up limit: a row that went

@@ -3,6 +3,7 @@ never make a database, and say where they looked for one."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -120,11 +121,41 @@ def test_an_empty_name_is_refused_and_dev_stdout_is_standard_output(
                                timeout=60)
     assert to_stdout.returncode == 0, to_stdout.stderr
     assert to_stdout.stdout[:4] in (b"PK\x03\x04", b"\x89PNG", b"BEGI")
-    assert b"Wrote /dev/stdout" in to_stdout.stderr
+    assert b"Wrote standard output" in to_stdout.stderr
     assert not Path(f"/dev/stdout{suffix}").exists()
     assert duban(*args, "-o", "/dev/null", cwd=tmp_path).returncode == 0
     assert not Path(f"/dev/null{suffix}").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["var"]  # no default file either
+
+
+@pytest.mark.parametrize("command", sorted(REPORTS))
+@pytest.mark.parametrize("name", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", "//dev//stdout"])
+def test_standard_output_by_any_name_redirected_into_a_file_is_that_file(
+        tmp_path: Path, command: str, name: str) -> None:
+    """``-o /dev/stdout > o.xlsx`` made /dev/stdout.xlsx and left o.xlsx with one line."""
+    args, suffix, _ = REPORTS[command]
+    env = clean_env(LANG="zh_CN.UTF-8")
+    assert duban("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    before = set(os.listdir("/dev"))
+    redirected = tmp_path / f"o{suffix}"
+    with redirected.open("wb") as out:
+        result = subprocess.run([str(DUBAN), *args, "-o", name], cwd=tmp_path, env=env,
+                                stdout=out, stderr=subprocess.PIPE, check=False, timeout=60)
+    assert result.returncode == 0, result.stderr.decode()
+    assert redirected.read_bytes()[:4] in (b"PK\x03\x04", b"\x89PNG", b"BEGI")
+    assert "已写入".encode() in result.stderr  # the line goes to standard error
+    assert set(os.listdir("/dev")) - before == set()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["var", redirected.name])
+
+
+@pytest.mark.parametrize("name", ["/dev/duban", "/dev/duban.xlsx", "/proc/duban.xlsx"])
+def test_no_file_is_ever_made_under_dev_or_proc(tmp_path: Path, name: str) -> None:
+    env = clean_env(LANG="en")
+    assert duban("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    before = set(os.listdir("/dev"))
+    result = duban("export", "--year", "2026", "-o", name, cwd=tmp_path, env=env)
+    assert result.returncode == 2 and "holds devices, not files" in result.stderr, result.stderr
+    assert set(os.listdir("/dev")) - before == set()
 
 
 # -- years: one rule, said where a year is taken ------------------------------------------------

@@ -229,7 +229,9 @@ async def test_duban_run_takes_updates_by_webhook_and_refuses_a_wrong_secret(
 
 MALFORMED_UPDATES = [b"{not json", b"", b"[]", b"null", b'"x"', b'{"message": {}}',
                      b'{"update_id": "abc"}', b'{"update_id": 5, "message": {"text": "/start"}}',
-                     b'{"update_id": "' + b"6" * 100_000 + b'"}']
+                     b'{"update_id": "' + b"6" * 100_000 + b'"}',
+                     b"[" * 100_000,  # nested deeper than the JSON reader recurses
+                     b'{"update_id": 5, "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"]
 """Bodies posted with the right secret that are not updates Telegram would send."""
 
 

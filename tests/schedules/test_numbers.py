@@ -11,6 +11,7 @@ from schedules.commands import (
     ReportProblem,
     named_task,
     parse_report_text,
+    year_in_words,
 )
 from schedules.numbers import (
     foreign_digits,
@@ -76,6 +77,35 @@ def test_years_in_digits_numerals_and_words(word: str, year: int | None) -> None
     ("15 进展0.5%", ReportError(ReportProblem.BAD_PERCENT, "0.5%")),
     ("15 完成150%", ReportError(ReportProblem.BAD_PERCENT, "150%")),
     ("15 超额完成120%", ReportArgs(15, None, Status.DONE, None, "超额完成120%")),
+    # a year anywhere in the words is the cycle, never the note
+    ("15 去年已经完成", ReportArgs(15, 2026, Status.DONE, None, "")),
+    ("15 去年完成了", ReportArgs(15, 2026, Status.DONE, None, "")),
+    ("15 去年的已完成", ReportArgs(15, 2026, Status.DONE, None, "")),
+    ("15 已完成 去年", ReportArgs(15, 2026, Status.DONE, None, "")),
+    ("15 已完成（去年）", ReportArgs(15, 2026, Status.DONE, None, "")),
+    ("15 已完成 2026年的", ReportArgs(15, 2026, Status.DONE, None, "")),
+    ("15 已完成 ２０２６ 年度", ReportArgs(15, 2026, Status.DONE, None, "")),
+    ("15 2026 年 已完成 材料已报送", ReportArgs(15, 2026, Status.DONE, None, "材料已报送")),
+    ("15 last year done", ReportArgs(15, 2026, Status.DONE, None, "")),
+    ("15 done (last year)", ReportArgs(15, 2026, Status.DONE, None, "")),
+    ("15 done this year", ReportArgs(15, 2027, Status.DONE, None, "")),
+    ("15 the year before last done", ReportArgs(15, 2025, Status.DONE, None, "")),
+    ("15 2026 已完成 去年", ReportArgs(15, 2026, Status.DONE, None, "")),
+    ("15 去年 已完成 今年", ReportError(ReportProblem.TWO_YEARS, "去年 今年")),
+    ("15 2025 已完成 去年", ReportError(ReportProblem.TWO_YEARS, "2025 去年")),
+    ("15 已完成 2028年", ReportError(ReportProblem.BAD_YEAR, "2028年")),
+    ("15 去年", ReportError(ReportProblem.USAGE, "去年")),
+    # ...unless it is a time within the words
+    ("15 已完成 去年遗留问题已整改", ReportArgs(15, None, Status.DONE, None,
+                                          "去年遗留问题已整改")),
+    ("15 进行中 预计2027年6月完成", ReportArgs(15, None, Status.IN_PROGRESS, None,
+                                         "预计2027年6月完成")),
+    # a percentage is a whole word
+    ("15 1/2%", ReportError(ReportProblem.BAD_PERCENT, "1/2%")),
+    ("15 完成a60%", ReportError(ReportProblem.BAD_PERCENT, "a60%")),
+    ("15 进度60%-70%", ReportError(ReportProblem.BAD_PERCENT, "60%-70%")),
+    ("15 进行中 1e2%", ReportError(ReportProblem.BAD_PERCENT, "1e2%")),
+    ("15 进度约60%左右", ReportArgs(15, None, Status.IN_PROGRESS, 60, "进度约60%左右")),
 ])
 def test_report_words_with_years_and_percentages(text: str,
                                                  expected: ReportArgs | ReportError) -> None:
@@ -96,7 +126,10 @@ def test_the_separator_before_a_note_is_not_part_of_it(text: str, note: str) -> 
 
 def test_status_text_flags_a_percentage_that_is_not_whole_0_to_100() -> None:
     for text, bad in (("完成0.5%", "0.5%"), ("进度-5%，正在核查", "-5%"), ("完成150%", "150%"),
-                      ("完成率85.5%", "85.5%"), ("完成80%", ""), ("超额完成120%", "")):
+                      ("完成率85.5%", "85.5%"), ("完成80%", ""), ("超额完成120%", ""),
+                      ("1/2%", "1/2%"), ("1e2%", "1e2%"), ("a60%", "a60%"), ("x_60%", "x_60%"),
+                      ("60%-70%", "60%-70%"), ("６０％", ""), ("约60%左右", ""),
+                      ("进度 60 %。", "")):
         assert parse_status_text(text).bad_percent == bad, text
     assert parse_status_text("完成٦٠%").percent is None  # never read as 60
 
@@ -135,3 +168,28 @@ def test_words_with_content_are_not_small_talk(text: str) -> None:
 ])
 def test_questions(text: str, question: bool) -> None:
     assert is_question(text) is question
+
+
+@pytest.mark.parametrize(("text", "restates"), [
+    ("已完成", True), ("已完成。", True), ("完成了", True), ("已经全部完成了！", True),
+    ("第15项已完成", True), ("15 已完成", True), ("任务15已完成", True), ("done", True),
+    ("Done.", True), ("task 15 done", True), ("进行中 60%", True), ("已完成，谢谢", True),
+    ("已完成，材料已报送", False), ("2项已完成", False), ("15号已完成", False),
+    ("超额完成120%", False), ("预计11月底完成", False), ("资金不足受阻", False),
+    ("done, report sent", False), ("今年完成不了", False),
+])
+def test_words_that_only_restate_the_status_are_no_note(text: str, restates: bool) -> None:
+    parsed = parse_status_text(text)
+    assert parsed.restates is restates
+    assert parsed.own_note == ("" if restates else text)
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    ("第15项去年已完成", (2026, "第15项 已完成")), ("第15项已完成", (None, "第15项已完成")),
+    ("task 18 done last year", (2026, "task 18 done  ")),
+    ("第15项去年遗留问题已整改", (None, "第15项去年遗留问题已整改")),
+    ("去年的已完成，今年的进行中", ReportError(ReportProblem.TWO_YEARS, "去年 今年")),
+    ("２０２８年 已完成", ReportError(ReportProblem.BAD_YEAR, "2028年")),
+])
+def test_the_year_in_words(text: str, found: object) -> None:
+    assert year_in_words(text, 2027) == found

@@ -548,20 +548,31 @@ def test_retry_later_and_expired_leases(store: Store) -> None:
     assert "reminder.lease_expired" in _actions(store)
 
 
-def test_a_retry_keeps_its_back_off_pages_and_unanswered_sends_in_the_row(store: Store) -> None:
+def test_a_retry_keeps_its_back_off_pages_and_unanswered_sends_in_the_row(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     store.plan_deliveries([_spec()], NOW)
     (row,) = store.due_deliveries(NOW)
     assert row.id is not None and (row.not_before, row.pages_sent, row.unanswered) == (None, 0, 0)
-    until = NOW + dt.timedelta(minutes=1)
     store.claim_leased([row.id], "host:1:a", 30, NOW)
-    assert store.retry_later(row.id, "TimedOut", NOW, instance="host:1:a", not_before=until,
+    # the caller's clock runs 11 minutes ahead: the back-off is judged by the database's
+    before = store.database_now()
+    assert store.retry_later(row.id, "TimedOut", NOW + dt.timedelta(minutes=11),
+                             instance="host:1:a", back_off=dt.timedelta(minutes=1),
                              pages_sent=2, unanswered=True)
     again = store.get_reminder(row.id)
-    assert again is not None
-    assert (again.not_before, again.pages_sent, again.unanswered, again.attempts) == (
-        until, 2, 1, 1)
-    store.claim_leased([row.id], "host:1:a", 30, NOW)
-    assert store.retry_later(row.id, "database error", NOW, instance="host:1:a",
+    assert again is not None and again.not_before is not None
+    assert (again.pages_sent, again.unanswered, again.attempts) == (2, 1, 1)
+    assert 59 <= (again.not_before - before).total_seconds() <= 61
+    until = again.not_before
+    # another instance, whatever its clock and its due list, cannot take it before its time
+    assert store.claim_leased([row.id], "host:2:b", 30, NOW + dt.timedelta(hours=1)) == []
+    assert store.claim_messages([[row.id]], "host:2:b", 30, NOW) == [[]]
+    assert store.get_reminder(row.id).state == "pending"  # type: ignore[union-attr]
+    real = store._database_now
+    monkeypatch.setattr(store, "_database_now",
+                        lambda session: real(session) + dt.timedelta(seconds=62))
+    assert [r.id for r in store.claim_leased([row.id], "host:2:b", 30, NOW)] == [row.id]
+    assert store.retry_later(row.id, "database error", NOW, instance="host:2:b",
                              attempted=False)  # a give-back leaves them as they were
     again = store.get_reminder(row.id)
     assert again is not None
@@ -1094,6 +1105,27 @@ def test_a_silent_postgresql_server_fails_a_call_within_seconds() -> None:
             store.close()
     assert is_transient_database_error(raised.value)
     assert time.monotonic() - started < 6
+
+
+@pytest.mark.parametrize(("options", "expected"), [
+    ("-csearch_path%3Dpublic", {"search_path": "public", "statement_timeout": "30s",
+                                "idle_in_transaction_session_timeout": "1min"}),
+    ("-c%20statement_timeout%3D5000%20-c%20search_path%3Dpublic",
+     {"search_path": "public", "statement_timeout": "5s",
+      "idle_in_transaction_session_timeout": "1min"}),
+])
+def test_options_in_the_url_keep_the_time_limits_they_do_not_set(
+        db_url: str, backend: str, options: str, expected: dict[str, str]) -> None:
+    if backend != "postgres":
+        pytest.skip("libpq options")
+    store = Store(f"{db_url}?options={options}")
+    try:
+        with store.engine.connect() as connection:
+            shown = {name: connection.exec_driver_sql(f"SHOW {name}").scalar_one()
+                     for name in expected}
+    finally:
+        store.close()
+    assert shown == expected
 
 
 def test_postgresql_connections_carry_their_time_limits(store: Store, backend: str) -> None:
