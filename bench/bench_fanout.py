@@ -7,6 +7,7 @@ so that this process's CPU time and memory are the bot's. Run from the repositor
 
     python -m bench.bench_fanout            # 2,000 chats; growth 200 -> 2,000 -> 20,000
     python -m bench.bench_fanout --quick    # 30 chats, one run each: that it runs (CI)
+    python -m bench.bench_fanout --size 1000 --growth ""   # 1,000 chats, no growth runs
 
 Each run is a fresh instant of the shipped timetable's reminders (the instants of 2024 at which
 every unit is reminded), on a SQLite database holding N contacts dealt over the 34 units: each
@@ -327,7 +328,7 @@ async def run(options: argparse.Namespace, record: Record) -> list[Figure]:
     """Every size: the main one with limits and bare PTB, the others at the ceiling."""
     timetable = load_timetable(TASKS_PATH)
     runs = 1 if options.quick else max(options.runs, 3)  # quick: that it runs (CI)
-    main_size = 30 if options.quick else 2000
+    main_size = options.size or (30 if options.quick else 2000)
     figures = await measure_size(main_size, runs, runs, timetable, record)
     growth = [] if options.quick else [int(n) for n in options.growth.split(",") if n]
     for size in growth:
@@ -343,6 +344,9 @@ def main() -> None:
     parser.add_argument("--growth", default="200,20000",
                         help="other numbers of contacts, at the ceiling only (default 200,20000; "
                              "none with --quick); above 2,000 one run each")
+    parser.add_argument("--size", type=int, default=0,
+                        help="contacts of the main run, at the limits and the ceiling "
+                             "(default 2,000; 30 with --quick)")
     add_common_options(parser)
     options = parser.parse_args()
     print_environment()

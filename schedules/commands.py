@@ -160,6 +160,23 @@ def _years_named(text: str, current_cycle: int) -> tuple[list[tuple[str, int | N
     return found, rest
 
 
+def year_in_words(text: str, current_cycle: int) -> tuple[int | None, str] | ReportError:
+    """The one year a report in words names anywhere, by the rule ``/report`` follows (第15项
+    去年已完成 is a 2026 report on 4 January 2027), and the words without it.
+
+    Returns:
+        (the year, or None for none; the rest), or the problem: two different years, or a year
+        that cannot be reported for.
+    """
+    named, rest = _years_named(ascii_digits(text), current_cycle)
+    for written, year in named:
+        if year is None or not FIRST_CYCLE <= year <= current_cycle:
+            return ReportError(ReportProblem.BAD_YEAR, written)
+    if len({year for _, year in named}) > 1:
+        return ReportError(ReportProblem.TWO_YEARS, " ".join(w for w, _ in named))
+    return (named[0][1] if named else None), (rest if named else text)
+
+
 def parse_report_text(text: str, task_count: int, current_cycle: int
                       ) -> ReportArgs | ReportError:
     """Read ``/report <task> [year] <status> [percent] [note]`` from the text after the command.
@@ -259,12 +276,13 @@ def _note(rest: str) -> str:
 _NAMED_TASK = NAMED_TASK
 
 
-# A bare number before a status word names a task, as in /report (16 已完成, 16、已完成); with a
-# measure word it is a count (2项已完成: two items are done) or a date (15号已完成: done on the
-# 15th), never a task.
+# A bare number before a status word (maybe after a year: 16 去年已完成) names a task, as in
+# /report (16 已完成, 16、已完成); with a measure word it is a count (2项已完成: two items
+# are done) or a date (15号已完成: done on the 15th), never a task.
 _LEADING_TASK = re.compile(
-    r"\s*([0-9]{1,3})(?![0-9])\s*[.、，,:：]?\s*(?=" + "|".join(
-        re.escape(word) for word in sorted(STATUS_WORDS, key=len, reverse=True)) + ")",
+    r"\s*([0-9]{1,3})(?![0-9])\s*[.、，,:：]?\s*"
+    r"(?=(?:(?:" + "|".join(_PAST_YEAR_WORDS) + r"|[0-9]{4}\s*年度?)的?\s*)?(?:" + "|".join(
+        re.escape(word) for word in sorted(STATUS_WORDS, key=len, reverse=True)) + "))",
     re.IGNORECASE)
 
 

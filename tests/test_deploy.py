@@ -28,10 +28,15 @@ from tests.dbs import pg_base_url, require_postgres
 ROOT = Path(__file__).resolve().parents[1]
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser")
-    or not SYSTEM_PYTHON.exists(),
-    reason="needs root, useradd, runuser and /usr/bin/python3 (as CI has)")
+pytestmark = [
+    pytest.mark.skipif(
+        os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser")
+        or not SYSTEM_PYTHON.exists(),
+        reason="needs root, useradd, runuser and /usr/bin/python3 (as CI has)"),
+    # One deployment for the module: with pytest-xdist (.ci/run) its tests share one worker
+    # instead of each worker running deploy.sh again (two minutes each).
+    pytest.mark.xdist_group("deploy"),
+]
 
 
 @dataclass

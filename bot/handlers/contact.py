@@ -93,6 +93,7 @@ from schedules.commands import (
     parse_cycle_year,
     parse_extend_args,
     parse_report_text,
+    year_in_words,
 )
 from schedules.feeds import feed_events
 from schedules.model import UnitKind
@@ -1215,8 +1216,17 @@ async def read_words(update: Update, context: ContextTypes.DEFAULT_TYPE, caller:
         if problem:
             await reply(message, t.gettext(problem).format(number=named), t)
             return
-        draft = Draft(named, None, None, status, parsed.percent, parsed.own_note, "reply",
-                      message.message_id, statuses=_offered(parsed.candidates))
+        at = sent_at(services, message)
+        year = year_in_words(written, at.year)  # 第15项去年已完成: the year, never the note
+        if isinstance(year, ReportError):
+            await reply(message, t.gettext(REPORT_PROBLEMS[year.problem]).format(
+                word="“" + echo(year.word) + "”", year=at.year, first=FIRST_CYCLE), t)
+            return
+        cycle, said = year
+        note = parse_status_text(said).own_note if cycle is not None else parsed.own_note
+        draft = Draft(named, None, cycle, status, parsed.percent, note, "reply",
+                      message.message_id, statuses=_offered(parsed.candidates),
+                      cycle_given=cycle is not None)
     elif not caller.units:  # a leader or admin: there is nothing to report for
         await reply(message, t.gettext("I read commands from you: /help lists yours."), t)
         return

@@ -36,7 +36,8 @@ from schedules.clock import FrozenClock
 from schedules.loader import load_timetable
 from storage import Store
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+# One bot for the module's cells: with pytest-xdist they share one worker.
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.xdist_group("access")]
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "123456:TEST-access-token"

@@ -250,3 +250,28 @@ async def test_cancel_in_english_takes_the_link_and_refuses_another(harness: Har
     assert "is cancelled" in texts(done)
     usage = await harness.command(ENGLISH_ADMIN, "cancel", "@")
     assert "Usage: /cancel" in texts(usage)
+
+
+# -- 1 (in words). a year in a report in words that names its task ---------------------------
+@pytest.mark.parametrize("words", ["第15项去年已完成", "第15项 已完成（去年）",
+                                   "任务15 2026年的已完成", "15 去年已完成"])
+async def test_a_year_in_words_naming_the_task_is_the_cycle(harness: Harness, words: str) -> None:
+    await in_january_with_2026_followed(harness)
+    answer = await harness.say(ECOLOGY, words)
+    assert harness.store.latest_reports(2027, 15) == {}, texts(answer)
+    assert hist(harness, 15, cycle=2026) == [("done", None, "")], texts(answer)
+    assert "哪一年度" not in texts(answer)
+
+
+async def test_two_years_in_words_are_asked_again(harness: Harness) -> None:
+    await in_january_with_2026_followed(harness)
+    answer = await harness.say(ECOLOGY, "第15项去年已完成，今年的也已完成")
+    assert "不同的年度" in texts(answer)
+    assert all(harness.store.latest_reports(y, 15) == {} for y in (2026, 2027))
+
+
+async def test_a_year_in_english_words_naming_the_task_is_the_cycle(harness: Harness) -> None:
+    await harness.enrol(REFORM, "发展改革局")
+    harness.clock.set(dt.datetime(2027, 1, 4, 10, 0, tzinfo=SHANGHAI))
+    await harness.say(REFORM, "task 18 done last year")
+    assert hist(harness, 18, "development-reform", 2026) == [("done", None, "")]

@@ -11,6 +11,7 @@ from schedules.commands import (
     ReportProblem,
     named_task,
     parse_report_text,
+    year_in_words,
 )
 from schedules.numbers import (
     foreign_digits,
@@ -181,3 +182,14 @@ def test_words_that_only_restate_the_status_are_no_note(text: str, restates: boo
     parsed = parse_status_text(text)
     assert parsed.restates is restates
     assert parsed.own_note == ("" if restates else text)
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    ("第15项去年已完成", (2026, "第15项 已完成")), ("第15项已完成", (None, "第15项已完成")),
+    ("task 18 done last year", (2026, "task 18 done  ")),
+    ("第15项去年遗留问题已整改", (None, "第15项去年遗留问题已整改")),
+    ("去年的已完成，今年的进行中", ReportError(ReportProblem.TWO_YEARS, "去年 今年")),
+    ("２０２８年 已完成", ReportError(ReportProblem.BAD_YEAR, "2028年")),
+])
+def test_the_year_in_words(text: str, found: object) -> None:
+    assert year_in_words(text, 2027) == found
