@@ -462,7 +462,8 @@ async def _send_claimed(run: _Run, claimed: list[Any], priority: int) -> bool:
         await _unsent(run, claimed, _fail(run, claimed, f"bad request: {exc.message}"))
         return True
     except (RetryAfter, NetworkError) as exc:
-        await _unsent(run, claimed, _retry(run, claimed, exc, progress[0], digest))
+        await _unsent(run, claimed, _retry(run, claimed, exc, progress[0], digest),
+                      unsure=unanswered(exc))
         return True
     except TelegramError as exc:
         await _unsent(run, claimed, _fail(run, claimed, f"{type(exc).__name__}: {exc}"))
@@ -479,10 +480,13 @@ async def _send_claimed(run: _Run, claimed: list[Any], priority: int) -> bool:
     return True
 
 
-async def _unsent(run: _Run, rows: Sequence[Any], noting: Awaitable[None]) -> None:
+async def _unsent(run: _Run, rows: Sequence[Any], noting: Awaitable[None], *,
+                  unsure: bool = False) -> None:
     """Note what Telegram said of a message that did not go out; when the database fails
-    meanwhile, leave the rows to their lease (they come back to pending and are tried again:
-    nothing went out, so nothing can be duplicated) instead of ending the run."""
+    meanwhile, leave the rows to the next run (they come back to pending and are tried again)
+    instead of ending the run. ``unsure``: Telegram did not answer the send, so it may have
+    arrived; the next run gives the rows back as such (one more try at most, after the
+    back-off), never as untried."""
     try:
         await noting
     except Exception as exc:
@@ -492,7 +496,7 @@ async def _unsent(run: _Run, rows: Sequence[Any], noting: Awaitable[None]) -> No
         log.warning("reminders %s were not sent and the database failed while noting why "
                     "(%s); the next run gives them back", [row.id for row in rows],
                     first_line(exc))
-        strand(run, rows)
+        strand(run, rows, unsure=unsure)
         report_rows(run.report.waiting, rows)
 
 
@@ -579,11 +583,18 @@ STRANDED = "stranded"
 sends them (the database failed while they were given back). The renewal would keep their
 lease alive while runs go on; the next run gives them back first (:func:`give_back_stranded`)."""
 
+STRANDED_UNSURE = "stranded_unsure"
+"""``bot_data`` key: those of the stranded rows whose send Telegram did not answer (it may
+have arrived): given back as unanswered, with a back-off."""
 
-def strand(run: _Run, rows: Sequence[Any]) -> None:
+
+def strand(run: _Run, rows: Sequence[Any], *, unsure: bool = False) -> None:
     """Remember rows left ``sending`` that nothing sends, for the next run."""
     stranded: set[int] = run.application.bot_data.setdefault(STRANDED, set())
     stranded.update(row.id for row in rows)
+    if unsure:
+        run.application.bot_data.setdefault(STRANDED_UNSURE, set()).update(
+            row.id for row in rows)
 
 
 async def give_back_stranded(application: Application, services: Services,
@@ -591,12 +602,23 @@ async def give_back_stranded(application: Application, services: Services,
     """Put back to pending the rows a run of this instance left ``sending`` when the database
     failed (no sender of this instance holds them: runs never overlap) and that it still holds;
     no attempt counted, Telegram was not asked (or its refusal was not noted and is met
-    again)."""
+    again). A row whose send Telegram did not answer goes back as :func:`_retry` would have
+    left it (an attempt and an unanswered send counted, the first back-off): it is tried once
+    more at most."""
     stranded: set[int] = application.bot_data.get(STRANDED, set())
+    unsure: set[int] = application.bot_data.get(STRANDED_UNSURE, set())
+    instance = instance_of(application)
+    for reminder_id in sorted(stranded & unsure):
+        await services.bulk_db(services.store.retry_later, reminder_id,
+                               "database error after a send Telegram did not answer", now,
+                               instance=instance, back_off=retry_delay(1), unanswered=True)
+        stranded.discard(reminder_id)
+        unsure.discard(reminder_id)
     if stranded:
         await services.bulk_db(services.store.give_back, sorted(stranded),
-                               instance_of(application), "database error", now)
+                               instance, "database error", now)
         stranded.clear()
+    unsure.clear()
 
 
 class DatabaseUnavailable(Exception):

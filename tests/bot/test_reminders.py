@@ -702,6 +702,43 @@ async def test_a_send_telegram_did_not_answer_is_tried_again_once(
     assert len(reminders_in(harness, AGRI)) == 2
 
 
+@pytest.mark.usefixtures("database_follows_clock")
+async def test_an_unanswered_send_stays_unanswered_when_the_database_fails_noting_it(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Telegram did not answer the send and the database failed while that was noted: the
+    next run gives the rows back as unanswered, after the back-off, so the message is sent
+    once more at most (not twice at once, as untried rows would be)."""
+    await enrol_agri(harness)
+    store = harness.store
+    harness.app.bot_data["quick_retry_scale"] = 0.01
+    original = ExtBot.send_message
+
+    async def answer_lost(self: ExtBot, chat_id: int, text: str, *args: Any,
+                          **kwargs: Any) -> Any:
+        result = await original(self, chat_id, text, *args, **kwargs)
+        if chat_id == AGRI:
+            raise lost_answer("reset")
+        return result
+
+    def unreachable(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("UPDATE", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(ExtBot, "send_message", answer_lost)
+    monkeypatch.setattr(store, "retry_later", unreachable)
+    first = await run_at(harness, at(11, 17))
+    monkeypatch.undo()
+    monkeypatch.setattr(ExtBot, "send_message", answer_lost)
+    held = [r for r in rows_of(store, AGRI) if r.due_at == at(11, 17)]
+    assert first.sent == [] and {r.state for r in held} == {"sending"}
+    assert len(reminders_in(harness, AGRI)) == 1
+    soon = await run_at(harness, at(11, 17) + dt.timedelta(seconds=20))  # back, not yet due
+    assert soon.sent == [] and len(reminders_in(harness, AGRI)) == 1
+    back = [r for r in rows_of(store, AGRI) if r.id in {h.id for h in held}]
+    assert {(r.state, r.unanswered) for r in back} == {("pending", 1)}
+    later = await run_at(harness, at(11, 17, 9, 5))  # one more try, unanswered again: failed
+    assert len(reminders_in(harness, AGRI)) == 2 and len(later.failed) == 3
+
+
 def test_only_errors_after_the_request_went_out_are_unanswered() -> None:
     """A connect error or a pool timeout sent nothing: an ordinary dropped connection."""
     for kind in ("read timeout", "reset", "disconnected"):
