@@ -23,7 +23,7 @@ import re
 import secrets
 import socket
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -33,12 +33,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, event, func, update
+from sqlalchemy import Connection, Engine, bindparam, event, func, update
 from sqlalchemy import insert as insert_rows
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, create_engine, select
@@ -66,6 +66,7 @@ from storage.tables import (
     StatusReport,
     Unit,
     Urge,
+    metadata,
 )
 
 __all__ = [
@@ -74,6 +75,8 @@ __all__ = [
     "Enrolment",
     "InviteError",
     "InviteErrorReason",
+    "PairFacts",
+    "PersonRow",
     "ReminderSpec",
     "ReportRow",
     "Store",
@@ -200,6 +203,146 @@ class ReportRow(NamedTuple):
     source_message_id: int | None
 
 
+class ReviewRow(NamedTuple):
+    """A leader's review as a plain row: the columns of :class:`~storage.tables.Review` the
+    workflow reads (:class:`schedules.workflow.ReviewFact`)."""
+
+    id: int
+    report_id: int
+    task_id: int
+    unit_id: str
+    cycle: int
+    decision: str
+    comment: str
+    reviewer_telegram_id: int | None
+    reviewed_at: dt.datetime
+
+
+class ExtensionRow(NamedTuple):
+    """An extension request as a plain row: the columns of :class:`~storage.tables.Extension`
+    (:class:`schedules.workflow.ExtensionFact`)."""
+
+    id: int
+    task_id: int
+    unit_id: str
+    cycle: int
+    due_date: dt.date
+    reason: str
+    requested_by: int | None
+    requested_at: dt.datetime
+    state: str
+    decided_by: int | None
+    decided_at: dt.datetime | None
+    decision_comment: str
+
+
+class PairFacts(NamedTuple):
+    """One unit's facts on one task in one cycle (:meth:`Store.pair_facts`).
+
+    Attributes:
+        facts: the pair's latest report, its review, the pair's extension requests, its first
+            acknowledgement and its latest report with a note (the other pairs are absent).
+        reminded: whether a reminder or overdue notice about the task reached the unit in the
+            cycle (:meth:`Store.was_reminded`).
+    """
+
+    facts: CycleFacts
+    reminded: bool
+
+
+class PersonRow(NamedTuple):
+    """Who sent an update, as :meth:`Store.caller` reads them: the person's columns a handler
+    needs."""
+
+    telegram_user_id: int
+    display_name: str
+    language: str | None
+    role: str
+    active: bool
+
+
+# -- the report path's statements, built once (Core, not ORM: a report costs a few of each) ----
+# Every person's /report reads its pair's facts and appends in one short transaction; the
+# statements are plain Core on the tables with bound parameters, so that each execution is a
+# lookup in SQLAlchemy's compiled cache, not a new ORM statement (docs/performance.md, 2).
+_R = metadata.tables["status_report"].c
+_PAIR = (_R.cycle == bindparam("cycle"), _R.task_id == bindparam("task_id"),
+         _R.unit_id == bindparam("unit_id"))
+_PAIR_LATEST = (sa_select(*(_R[name] for name in ReportRow._fields)).where(*_PAIR)
+                .order_by(_R.reported_at.desc(), _R.id.desc()).limit(1))
+_PAIR_NOTE = _PAIR_LATEST.where(_R.note != "")
+_REVIEW_OF = sa_select(*(metadata.tables["review"].c[name] for name in ReviewRow._fields)).where(
+    metadata.tables["review"].c.report_id == bindparam("report_id"))
+_X = metadata.tables["extension"].c
+_PAIR_EXTENSIONS = (sa_select(*(_X[name] for name in ExtensionRow._fields))
+                    .where(_X.cycle == bindparam("cycle"), _X.task_id == bindparam("task_id"),
+                           _X.unit_id == bindparam("unit_id"))
+                    .order_by(_X.requested_at, _X.id))
+_M = metadata.tables["reminder"].c
+_PAIR_REMINDERS = (_M.task_id == bindparam("task_id"), _M.unit_id == bindparam("unit_id"),
+                   _M.cycle == bindparam("cycle"))
+_PAIR_ACKNOWLEDGED = (sa_select(_M.acknowledged_by_telegram_id, _M.acknowledged_at)
+                      .where(*_PAIR_REMINDERS, _M.acknowledged_at.is_not(None),
+                             _M.acknowledged_by_telegram_id.is_not(None),
+                             _M.acknowledged_by_telegram_id != 0)
+                      .order_by(_M.acknowledged_at, _M.id).limit(1))
+_PAIR_REMINDED = (sa_select(_M.id).where(*_PAIR_REMINDERS, _M.state == ReminderState.SENT.value)
+                  .limit(1))
+_INSERT_REPORT = insert_rows(metadata.tables["status_report"]).returning(_R.id)
+_INSERT_AUDIT = insert_rows(metadata.tables["audit_entry"])
+_UNIT_KNOWN = sa_select(metadata.tables["unit"].c.id).where(
+    metadata.tables["unit"].c.id == bindparam("unit_id"))
+_P = metadata.tables["person"].c
+_S = metadata.tables["membership"].c
+_CALLER = (sa_select(_P.telegram_user_id, _P.display_name, _P.language, _P.role, _P.active,
+                     _S.unit_id)
+           .select_from(metadata.tables["person"].outerjoin(
+               metadata.tables["membership"],
+               (_S.telegram_user_id == _P.telegram_user_id) & _S.active.is_(True)))
+           .where(_P.telegram_user_id == bindparam("telegram_user_id"))
+           .order_by(_S.id))
+
+
+def _revision_raiser(dialect: str) -> Any:
+    """The facts revision's upsert for ``dialect`` (:func:`_facts_changed`), returning the new
+    revision."""
+    table = metadata.tables["facts_revision"]
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (insert(table).values(id=1, revision=1)
+            .on_conflict_do_update(index_elements=["id"],
+                                   set_={"revision": table.c.revision + 1})
+            .returning(table.c.revision))
+
+
+def _read_pair_facts(connection: Connection, cycle: int, task_id: int,
+                     unit_id: str) -> tuple[CycleFacts, ReportRow | None]:
+    """:meth:`Store.pair_facts`'s facts on ``connection`` (five indexed lookups at most), and
+    the pair's latest report."""
+    pair = {"cycle": cycle, "task_id": task_id, "unit_id": unit_id}
+    key = (task_id, unit_id)
+    latest = connection.execute(_PAIR_LATEST, pair).first()
+    report = ReportRow._make(latest) if latest is not None else None
+    reviews: dict[int, ReviewRow] = {}
+    notes: dict[tuple[int, str], ReportRow] = {}
+    if report is not None:
+        review = connection.execute(_REVIEW_OF, {"report_id": report.id}).first()
+        if review is not None:
+            reviews[report.id] = ReviewRow._make(review)
+        if report.note:
+            notes[key] = report
+        else:
+            noted = connection.execute(_PAIR_NOTE, pair).first()
+            if noted is not None:
+                notes[key] = ReportRow._make(noted)
+    extensions = [ExtensionRow._make(row) for row in connection.execute(_PAIR_EXTENSIONS, pair)]
+    acknowledged = connection.execute(_PAIR_ACKNOWLEDGED, pair).first()
+    return CycleFacts(
+        cycle, {key: report} if report is not None else {}, reviews,
+        {key: extensions} if extensions else {},
+        {key: Acknowledgement(acknowledged[0], acknowledged[1])} if acknowledged else {},
+        notes), report
+
+
 class Store:
     """duban's database: people, invites, leadership chats, reports, reminders and the audit log.
 
@@ -228,6 +371,7 @@ class Store:
         # cycle -> (facts revision when read, the whole cycle's facts): see cycle_facts
         self._facts: dict[int, tuple[int, CycleFacts]] = {}
         self._facts_lock = threading.Lock()
+        self._raise_revision = _revision_raiser(self.engine.dialect.name)
 
     # -- lifecycle -------------------------------------------------------------------------
     def upgrade(self, revision: str = "head") -> None:
@@ -317,6 +461,14 @@ class Store:
 
     def _session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[tuple[Session, Connection]]:
+        """A session and its connection, for Core statements (the report path's): opened
+        through :meth:`_session` like every other call, so that the one seam sees them all.
+        Nothing is committed unless the caller commits the session."""
+        with self._session() as session:
+            yield session, session.connection()
 
     # -- units -----------------------------------------------------------------------------
     def sync_units(self, units: Iterable[tuple[str, str, str]],
@@ -462,18 +614,16 @@ class Store:
                    unit_id=unit_id, reason=reason)
             return True
 
-    def caller(self, telegram_user_id: int) -> tuple[Person | None, list[str]]:
-        """:meth:`get_person` and :meth:`units_of` in one session: who sent an update (every
-        update asks)."""
-        statement = (select(Membership.unit_id)
-                     .where(Membership.telegram_user_id == telegram_user_id,
-                            col(Membership.active).is_(True))
-                     .order_by(col(Membership.id)))
-        with self._session() as session:
-            person = _person(session, telegram_user_id)
-            if person is None or not person.active:
-                return person, []
-            return person, list(session.exec(statement))
+    def caller(self, telegram_user_id: int) -> tuple[PersonRow | None, list[str]]:
+        """Who sent an update (every update asks): the person, active or not (None: not
+        enrolled), and the units an active person serves, in the order they joined them; one
+        Core statement."""
+        with self._connection() as (_, connection):
+            rows = connection.execute(_CALLER, {"telegram_user_id": telegram_user_id}).all()
+        if not rows:
+            return None, []
+        person = PersonRow._make(rows[0][:5])
+        return person, [row[5] for row in rows if row[5] is not None] if person.active else []
 
     def units_of(self, telegram_user_id: int) -> list[str]:
         """The unit ids an active person serves now, in the order they joined them."""
@@ -776,7 +926,9 @@ class Store:
     def add_report_once(self, task_id: int, unit_id: str, cycle: int, status: str,
                         progress: int | None, note: str, reporter_telegram_id: int | None,
                         now: dt.datetime, source: str, source_message_id: int | None = None,
-                        repeat_window: dt.timedelta | None = None) -> tuple[StatusReport, bool]:
+                        repeat_window: dt.timedelta | None = None, *,
+                        check: Callable[[CycleFacts], int | None] | None = None
+                        ) -> tuple[StatusReport, bool]:
         """Append a report unless it only repeats the same person's report of a moment ago.
 
         A double press, or the same /report or reply sent twice, is one report: when
@@ -785,41 +937,71 @@ class Store:
         adds no other note and no other percentage, nothing is stored. Arguments and errors as
         :meth:`add_report`.
 
+        One short transaction of Core statements (a person's every report comes here): the
+        facts' revision is raised first, which takes its row's lock (SQLite: the database's
+        write lock) until the commit, so that what is read next — the pair's facts
+        (:meth:`pair_facts`) — cannot change before the report is appended; then the report,
+        its audit entry, commit. A repeat or a refusal rolls back (the revision unchanged).
+
+        Args:
+            check: the workflow's check, called in the transaction with the pair's facts: it
+                returns the progress to store (instead of ``progress``: e.g. carried from the
+                unit's previous report), or raises to store nothing (the exception is raised
+                here, after the rollback).
+
         Returns:
             ``(report, True)`` for a new report, ``(the earlier report, False)`` for a repeat.
         """
         now = _utc(now, "now")
         if status not in REPORT_STATUSES:
             raise ValueError(f"unknown status {status!r} (one of {REPORT_STATUSES})")
-        if progress is not None and (isinstance(progress, bool) or not 0 <= progress <= 100):
-            raise ValueError(f"progress must be 0-100 or None, not {progress!r}")
         _check_vocabulary("source", source, ReportSource)
-        with self._session() as session, session.begin():
-            _require_unit(session, unit_id)
-            if repeat_window is not None:
-                newest = session.exec(
-                    select(StatusReport)
-                    .where(StatusReport.task_id == task_id, StatusReport.unit_id == unit_id,
-                           StatusReport.cycle == cycle)
-                    .order_by(col(StatusReport.reported_at).desc(),
-                              col(StatusReport.id).desc())
-                    .limit(1)).first()
-                if (newest is not None and newest.reporter_telegram_id == reporter_telegram_id
-                        and newest.status == status and note in ("", newest.note)
-                        and progress in (None, newest.progress)
-                        and now - newest.reported_at < repeat_window):
-                    return newest, False
-            report = StatusReport(task_id=task_id, unit_id=unit_id, cycle=cycle, status=status,
-                                  progress=progress, note=note,
-                                  reporter_telegram_id=reporter_telegram_id, reported_at=now,
-                                  source=source, source_message_id=source_message_id)
-            session.add(report)
-            session.flush()
-            _audit(session, now, "report.added", f"report:{report.id}",
-                   actor=reporter_telegram_id, task_id=task_id, unit_id=unit_id, cycle=cycle,
-                   status=status, progress=progress, source=source)
-            _facts_changed(session)
-        return report, True
+        if check is None:
+            _check_progress(progress)
+        try:
+            with self._connection() as (session, connection):
+                connection.execute(self._raise_revision).scalar_one()  # the lock, first
+                if check is not None or repeat_window is not None:
+                    facts, newest = _read_pair_facts(connection, cycle, task_id, unit_id)
+                    if check is not None:
+                        progress = check(facts)
+                        _check_progress(progress)
+                    if (repeat_window is not None and newest is not None
+                            and newest.reporter_telegram_id == reporter_telegram_id
+                            and newest.status == status and note in ("", newest.note)
+                            and progress in (None, newest.progress)
+                            and now - newest.reported_at < repeat_window):
+                        session.rollback()
+                        return _report_of(newest), False
+                values: dict[str, Any] = {"task_id": task_id, "unit_id": unit_id, "cycle": cycle,
+                          "status": status, "progress": progress, "note": note,
+                          "reporter_telegram_id": reporter_telegram_id, "reported_at": now,
+                          "source": source, "source_message_id": source_message_id}
+                report_id = connection.execute(_INSERT_REPORT, values).scalar_one()
+                connection.execute(_INSERT_AUDIT, {
+                    "at": now, "actor_telegram_id": reporter_telegram_id,
+                    "action": "report.added", "subject": f"report:{report_id}",
+                    "details": _details(task_id=task_id, unit_id=unit_id, cycle=cycle,
+                                        status=status, progress=progress, source=source)})
+                session.commit()
+        except IntegrityError:
+            with self._connection() as (_, connection):
+                if connection.execute(_UNIT_KNOWN, {"unit_id": unit_id}).first() is None:
+                    raise ValueError(f"unknown unit {unit_id!r} (sync the timetable's units "
+                                     "first)") from None
+            raise
+        return StatusReport(id=report_id, **values), True
+
+    def pair_facts(self, cycle: int, task_id: int, unit_id: str) -> PairFacts:
+        """One unit's facts on one task in one cycle, and whether it was reminded of it: what
+        a report's checks read (the year it is for, the workflow's refusal), in one connection
+        of a few indexed lookups — not the task's or the cycle's facts
+        (:meth:`cycle_facts`)."""
+        with self._connection() as (_, connection):
+            facts, _ = _read_pair_facts(connection, cycle, task_id, unit_id)
+            reminded = connection.execute(_PAIR_REMINDED, {
+                "cycle": cycle, "task_id": task_id, "unit_id": unit_id}).first() is not None
+        return PairFacts(facts, reminded)
 
     def add_evidence(self, report_id: int, file_id: str, file_unique_id: str, kind: str,
                      file_name: str | None, added_by: int | None,
@@ -1384,12 +1566,9 @@ class Store:
 
     def was_reminded(self, task_id: int, unit_id: str, cycle: int) -> bool:
         """Whether any reminder or overdue notice about a task reached the unit in a cycle."""
-        statement = (select(Reminder.id)
-                     .where(Reminder.task_id == task_id, Reminder.unit_id == unit_id,
-                            Reminder.cycle == cycle, Reminder.state == ReminderState.SENT)
-                     .limit(1))
-        with self._session() as session:
-            return session.exec(statement).first() is not None
+        with self._connection() as (_, connection):
+            return connection.execute(_PAIR_REMINDED, {
+                "cycle": cycle, "task_id": task_id, "unit_id": unit_id}).first() is not None
 
     def reminders_by_message(self, chat_id: int, message_id: int) -> list[Reminder]:
         """The deliveries that became this Telegram message (to understand a reply to it).
@@ -2060,6 +2239,21 @@ def _audit_many(session: Session, now: dt.datetime, action: str,
              "details": json.dumps(details, ensure_ascii=False, sort_keys=True,
                                    default=_json_default)}
             for subject, details in batch])
+
+
+def _details(**details: Any) -> str:
+    """An audit entry's details as :func:`_audit` writes them."""
+    return json.dumps(details, ensure_ascii=False, sort_keys=True, default=_json_default)
+
+
+def _check_progress(progress: int | None) -> None:
+    if progress is not None and (isinstance(progress, bool) or not 0 <= progress <= 100):
+        raise ValueError(f"progress must be 0-100 or None, not {progress!r}")
+
+
+def _report_of(row: Any) -> StatusReport:
+    """A report read as a row (:class:`ReportRow`), as the detached table object callers get."""
+    return StatusReport(**{name: getattr(row, name) for name in ReportRow._fields})
 
 
 def _json_default(value: object) -> str:
