@@ -20,7 +20,11 @@ fan-out, instead of 400 and 1,000)::
 
     python -m bench.bench_dispatch [--quick] [--backend postgres|sqlite]
 
-Prints the table last and writes the figures as JSON to ``bench/results/bench_dispatch.json``.
+Prints the table last and writes a JSON record like every benchmark's
+(``bench.common.Record``: ``--results DIR``, else ``$DUBAN_BENCH_RESULTS``, else
+``bench/results``; the commit, the machine, the load average). Each scenario is one run of a
+whole fan-out, so ``--runs`` is accepted for ``bench/run_all`` and ignored: its figures are
+worst cases and counts, not medians.
 """
 
 from __future__ import annotations
@@ -28,9 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
-import os
-import platform
 import statistics
 import tempfile
 import threading
@@ -44,7 +45,15 @@ from pydantic import SecretStr
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from bench.common import ROOT, Figure, figure, info, print_environment, print_table
+from bench.common import (
+    Figure,
+    Record,
+    add_common_options,
+    figure,
+    finish,
+    info,
+    print_environment,
+)
 from bot.app import build_application
 from bot.reminders import MAX_SEND_RATE, dispatch_due
 from bot.settings import Settings
@@ -56,7 +65,6 @@ from tests.bot.fleet import DUE, FIRST_CONTACT, Fleet, contacts_due, enrol, flee
 from tests.bot.standin_thread import running_standin
 from tests.dbs import database_url, postgres_database
 
-RESULTS = ROOT / "bench" / "results"
 REPLY_FROM = 3001
 REPLY_TARGET_S = 2.0
 
@@ -215,33 +223,25 @@ async def reply_scenario(backend: str, count: int) -> tuple[list[Figure], dict[s
 
 
 def main() -> None:
-    """Parse the options, measure, print the table last, write the JSON record."""
+    """Parse the options, measure, write the JSON record, print the table last."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="120 contacts for the processes and 300 for the fan-out")
+    add_common_options(parser, runs=1)
     parser.add_argument("--backend", choices=("postgres", "sqlite"), default="postgres",
                         help="the database of scenarios 1 and 3 (2 needs PostgreSQL)")
     options = parser.parse_args()
     print_environment()
+    record = Record("bench_dispatch", options)
     processes, fan_out = (120, 300) if options.quick else (400, 1000)
     figures: list[Figure] = []
-    record: dict[str, Any] = {
-        "benchmark": "bench_dispatch", "backend": options.backend, "quick": options.quick,
-        "machine": {"node": platform.node(), "cpus": os.cpu_count(),
-                    "python": platform.python_version(), "platform": platform.platform()},
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    found, record["kill_9"] = kill_scenario(options.backend, processes)
+    found, record.extra["kill_9"] = kill_scenario(options.backend, processes)
     figures += found
-    found, record["two_instances"] = two_instances_scenario(processes)
+    found, record.extra["two_instances"] = two_instances_scenario(processes)
     figures += found
-    found, record["reply_during_fan_out"] = asyncio.run(reply_scenario(options.backend,
-                                                                       fan_out))
+    found, record.extra["reply_during_fan_out"] = asyncio.run(reply_scenario(options.backend,
+                                                                             fan_out))
     figures += found
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    target = RESULTS / "bench_dispatch.json"
-    target.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {target.relative_to(ROOT)}\n")
-    print_table("bench_dispatch", figures)
+    record.extra["backend"] = options.backend
+    finish(record, "bench_dispatch", figures)
 
 
 if __name__ == "__main__":

@@ -124,9 +124,10 @@ def measure_deliveries(store: Store, specs: list[ReminderSpec], runs: int) -> li
     return figures
 
 
-def run(backend: str, quick: bool) -> list[Figure]:
-    """Build the fixture on a fresh database of ``backend`` and measure."""
-    runs = 5 if quick else 20
+def run(backend: str, quick: bool, runs: int) -> list[Figure]:
+    """Build the fixture on a fresh database of ``backend`` and measure, each timing the
+    median of ``runs`` calls (at least 3)."""
+    runs = max(runs, 3)
     inserts = 500 if quick else 3000
     timetable = load_timetable(TASKS_PATH)
     units = concrete_units(timetable)
@@ -157,12 +158,14 @@ def main() -> None:
                         help="the database to measure (default: both)")
     add_common_options(parser, runs=20)
     options = parser.parse_args()
+    if options.quick and options.runs == 20:
+        options.runs = 5
     print_environment()
     record = Record("bench_storage", options)
     figures = []
     for backend in BACKENDS if options.backend == "both" else (options.backend,):
         figures += [Figure(f"{backend}: {f.name}", f.value, f.target, f.ok, f.number, f.unit,
-                           f.runs) for f in run(backend, options.quick)]
+                           f.runs) for f in run(backend, options.quick, options.runs)]
     finish(record, "bench_storage", figures)
 
 

@@ -223,9 +223,11 @@ class Record:
         stamp = self.started.strftime("%Y%m%dT%H%M%SZ")
         path = folder / f"{self.name}-{stamp}.json"
         for number in itertools.count(2):
-            if not path.exists():
-                break
-            path = folder / f"{self.name}-{stamp}-{number}.json"
+            try:  # created exclusively: two runs started in the same second keep both records
+                with path.open("x", encoding="utf-8"):
+                    break
+            except FileExistsError:
+                path = folder / f"{self.name}-{stamp}-{number}.json"
         record = {
             "benchmark": self.name,
             "started": self.started.isoformat(timespec="seconds"),

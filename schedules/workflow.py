@@ -455,11 +455,35 @@ def task_view(timetable: Timetable, task: Task, facts: CycleFacts, today: dt.dat
     units = tuple(_unit_state(task, a.unit_id, a.role, a.unit_id in delivering, facts, today,
                               planned, closed)
                   for a in timetable.responsible_units(task))
+    return _consolidated(task, facts.cycle, units, planned, today)
+
+
+def _consolidated(task: Task, cycle: int, units: tuple[UnitState, ...], planned: dt.date | None,
+                  today: dt.date) -> TaskView:
+    """The task's view from its units' states (``planned``: the task's cutoff in the cycle)."""
     parts = [u for u in units if u.delivers] or list(units)
-    cutoff = task_cutoff(parts) or cycle_cutoff(timetable, task, facts.cycle)
-    return TaskView(task.id, facts.cycle, consolidated_phase(parts),
+    cutoff = task_cutoff(parts) or planned
+    return TaskView(task.id, cycle, consolidated_phase(parts),
                     consolidated_light([u.light for u in parts]), cutoff,
                     days_left(cutoff, today) if cutoff is not None else None, units)
+
+
+def updated_view(timetable: Timetable, view: TaskView, facts: CycleFacts, today: dt.date,
+                 units: Collection[str]) -> TaskView:
+    """``view`` (of the same task, cycle and day, computed from older facts) with the states of
+    ``units`` computed again from ``facts``, and the task's consolidated state: equal to
+    :func:`task_view` of ``facts`` when only those units' facts changed. A unit without a duty
+    on the task is ignored.
+
+    Costs the changed units' states, not the task's 1,000 (a cycle's kept views after one new
+    report: storage's ``Store.cycle_facts``).
+    """
+    task = timetable.task(view.task_id)
+    planned, closed = cycle_cutoff(timetable, task, facts.cycle), is_closed(task, facts.cycle)
+    wanted = set(units)
+    states = tuple(_unit_state(task, s.unit_id, s.role, s.delivers, facts, today, planned, closed)
+                   if s.unit_id in wanted else s for s in view.units)
+    return _consolidated(task, facts.cycle, states, planned, today)
 
 
 def task_cutoff(parts: Sequence[UnitState]) -> dt.date | None:
@@ -490,6 +514,24 @@ def cycle_views(timetable: Timetable, facts: CycleFacts, today: dt.date) -> list
 
 _KEPT_VIEWS = 3
 """Days of views kept on one facts object (a day's views are all a process needs)."""
+
+
+def carry_views(older: CycleFacts, newer: CycleFacts, changed: Collection[Pair]) -> None:
+    """Keep on ``newer`` the views :func:`cycle_views` kept on ``older`` (each day's, of the
+    timetable they were computed with), with the states of the ``changed`` pairs computed again
+    (:func:`updated_view`).
+
+    ``newer`` must differ from ``older`` only in the facts of ``changed`` pairs (storage reads
+    what changed since its kept copy and says which pairs): the views are then equal to those
+    computed afresh, at the cost of the changed pairs' states, not the cycle's 26,000.
+    """
+    by_task: dict[int, set[str]] = {}
+    for task_id, unit_id in changed:
+        by_task.setdefault(task_id, set()).add(unit_id)
+    for today, (timetable, views) in list(older.views.items()):
+        newer.views[today] = (timetable, tuple(
+            updated_view(timetable, view, newer, today, by_task[view.task_id])
+            if view.task_id in by_task else view for view in views))
 
 
 def finished_pairs(timetable: Timetable, facts: CycleFacts) -> set[Pair]:

@@ -24,7 +24,7 @@ import secrets
 import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -44,7 +44,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, create_engine, select
 
 from schedules.delivery import DeliveryKey, ReminderSpec
-from schedules.workflow import Acknowledgement, CycleFacts
+from schedules.workflow import Acknowledgement, CycleFacts, Pair, carry_views
 from storage.tables import (
     REPORT_STATUSES,
     REVIEW_DECISIONS,
@@ -368,9 +368,13 @@ class Store:
             for closing in ("close", "close_detached"):
                 event.listen(self.engine, closing,
                              lambda connection, *rest: self._connections.discard(connection))
-        # cycle -> (facts revision when read, the whole cycle's facts): see cycle_facts
-        self._facts: dict[int, tuple[int, CycleFacts]] = {}
-        self._facts_lock = threading.Lock()
+        # cycle -> the whole cycle's facts kept, as of a revision: see cycle_facts
+        self._facts: dict[int, _KeptFacts] = {}
+        self._facts_lock = threading.Lock()  # guards self._facts (held for a moment)
+        # held while a kept copy is read or brought up to date (one reader does it, the others
+        # then use its copy), and while its notes are read
+        self._catching_up = threading.Lock()
+        self._names: tuple[int, dict[int, str]] | None = None  # people_names, as of a revision
         self._raise_revision = _revision_raiser(self.engine.dialect.name)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -662,11 +666,28 @@ class Store:
             return list(session.exec(statement.order_by(col(Person.id))))
 
     def people_names(self) -> dict[int, str]:
-        """Everyone ever enrolled (active or not): Telegram id -> display name, in one query of
-        two columns (views name who acknowledged, reviewed or urged: 2,000 people at scale)."""
-        statement = sa_select(col(Person.telegram_user_id), col(Person.display_name))
-        with self.engine.connect() as connection:
-            return {row[0]: row[1] for row in connection.execute(statement)}
+        """Everyone ever enrolled (active or not): Telegram id -> display name (views name who
+        acknowledged, reviewed or urged: 2,000 people at scale); a new dict.
+
+        Kept in memory and brought up to date like :meth:`cycle_facts`: a new person or a new
+        name raises the facts' revision and stamps the person's row, so only the rows stamped
+        above the kept map's revision are read (none while it has not moved).
+        """
+        revision = self.facts_revision()  # first: see cycle_facts
+        with self._facts_lock:
+            kept = self._names
+        if kept is None or kept[0] != revision:
+            since = -1 if kept is None or kept[0] > revision else kept[0]
+            names = {} if since < 0 or kept is None else dict(kept[1])
+            statement = (sa_select(col(Person.telegram_user_id), col(Person.display_name))
+                         .where(col(Person.facts_revision) > since))
+            with self.engine.connect() as connection:
+                names.update((row[0], row[1]) for row in connection.execute(statement))
+            kept = (revision, names)
+            with self._facts_lock:
+                if self._names is None or self._names[0] <= revision:
+                    self._names = kept
+        return dict(kept[1])
 
     def contacts_for_unit(self, unit_id: str) -> list[Person]:
         """The active people serving a unit (contacts, and leaders who serve one too)."""
@@ -960,7 +981,7 @@ class Store:
             _check_progress(progress)
         try:
             with self._connection() as (session, connection):
-                connection.execute(self._raise_revision).scalar_one()  # the lock, first
+                revision = connection.execute(self._raise_revision).scalar_one()  # the lock
                 if check is not None or repeat_window is not None:
                     facts, newest = _read_pair_facts(connection, cycle, task_id, unit_id)
                     if check is not None:
@@ -976,7 +997,8 @@ class Store:
                 values: dict[str, Any] = {"task_id": task_id, "unit_id": unit_id, "cycle": cycle,
                           "status": status, "progress": progress, "note": note,
                           "reporter_telegram_id": reporter_telegram_id, "reported_at": now,
-                          "source": source, "source_message_id": source_message_id}
+                          "source": source, "source_message_id": source_message_id,
+                          "facts_revision": revision}
                 report_id = connection.execute(_INSERT_REPORT, values).scalar_one()
                 connection.execute(_INSERT_AUDIT, {
                     "at": now, "actor_telegram_id": reporter_telegram_id,
@@ -1248,15 +1270,16 @@ class Store:
             # claimable before its time, whatever the caller's clock or due list says
             ready = col(Reminder.not_before).is_(None) | (
                 col(Reminder.not_before) <= database_now)
-            candidates = select(Reminder.id).where(col(Reminder.id).in_(ids),
-                                                   Reminder.state == ReminderState.PENDING,
-                                                   ready)
+            pending = _row_state() == ReminderState.PENDING
             if self.engine.dialect.name == "postgresql":
-                candidates = candidates.with_for_update(skip_locked=True)
+                chosen = col(Reminder.id).in_(
+                    select(Reminder.id).where(col(Reminder.id).in_(ids), pending, ready)
+                    .with_for_update(skip_locked=True).scalar_subquery())
+            else:  # one writer at a time: the ids themselves
+                chosen = col(Reminder.id).in_(ids)
             claimed = {row.id: row for row in session.execute(
                 update(Reminder)
-                .where(col(Reminder.id).in_(candidates.scalar_subquery()),
-                       col(Reminder.state) == ReminderState.PENDING, ready)
+                .where(chosen, pending, ready)
                 .values(state=ReminderState.SENDING, claimed_at=now, claimed_by=instance,
                         lease_until=until)
                 .returning(Reminder)
@@ -1394,7 +1417,7 @@ class Store:
             for ids, message_id in wanted:
                 marked = sorted(session.execute(
                     update(Reminder)
-                    .where(col(Reminder.id).in_(ids), col(Reminder.state).in_(_UNFINISHED))
+                    .where(col(Reminder.id).in_(ids), _row_state().in_(_UNFINISHED))
                     .values(state=ReminderState.SENT, message_id=message_id, sent_at=now,
                             reason="", lease_until=None)
                     .returning(col(Reminder.id))
@@ -1531,17 +1554,18 @@ class Store:
         """Record that a recipient acknowledged a sent reminder; False if not sent or already."""
         now = _utc(now, "now")
         with self._session() as session, session.begin():
+            revision = _facts_changed(session)
             result = session.exec(
                 update(Reminder)
                 .where(col(Reminder.id) == reminder_id, col(Reminder.state) == ReminderState.SENT,
                        col(Reminder.acknowledged_at).is_(None))
-                .values(acknowledged_at=now, acknowledged_by_telegram_id=telegram_user_id)
+                .values(acknowledged_at=now, acknowledged_by_telegram_id=telegram_user_id,
+                        facts_revision=revision)
                 .execution_options(synchronize_session=False))
             if result.rowcount != 1:
                 return False
             _audit(session, now, "reminder.acknowledged", f"reminder:{reminder_id}",
                    actor=telegram_user_id)
-            _facts_changed(session)
             return True
 
     def get_reminder(self, reminder_id: int) -> Reminder | None:
@@ -1639,6 +1663,9 @@ class Store:
         """
         now = _utc(now, "now")
         with self._session() as session, session.begin():
+            # the lock first: two presses at once cannot both find the rows unacknowledged (an
+            # acknowledgement is written once, which Store.cycle_facts relies on)
+            revision = _facts_changed(session)
             rows = list(session.exec(
                 select(Reminder)
                 .where(Reminder.chat_id == chat_id, Reminder.message_id == message_id,
@@ -1647,27 +1674,22 @@ class Store:
                 .order_by(col(Reminder.id))))
             for row in rows:
                 row.acknowledged_at, row.acknowledged_by_telegram_id = now, telegram_user_id
+                row.facts_revision = revision
                 _audit(session, now, "reminder.acknowledged", f"reminder:{row.id}",
                        actor=telegram_user_id, task_id=row.task_id, unit_id=row.unit_id,
                        cycle=row.cycle)
-            if rows:
-                _facts_changed(session)
             return rows
 
     def acknowledgements(self, cycle: int, task_id: int | None = None
                          ) -> dict[tuple[int, str], Acknowledgement]:
-        """The first acknowledgement of each (task, unit) in a cycle: who and when."""
-        statement = (select(Reminder)
-                     .where(Reminder.cycle == cycle, col(Reminder.acknowledged_at).is_not(None))
-                     .order_by(col(Reminder.acknowledged_at), col(Reminder.id)))
+        """The first acknowledgement of each (task, unit) in a cycle: who and when (the
+        earliest, then the lowest reminder id)."""
+        statement = _acknowledgement_rows(cycle)
         if task_id is not None:
-            statement = statement.where(Reminder.task_id == task_id)
+            statement = statement.where(col(Reminder.task_id) == task_id)
         found: dict[tuple[int, str], Acknowledgement] = {}
         with self._session() as session:
-            for row in session.exec(statement):
-                if row.acknowledged_at is not None and row.acknowledged_by_telegram_id:
-                    found.setdefault((row.task_id, row.unit_id), Acknowledgement(
-                        row.acknowledged_by_telegram_id, row.acknowledged_at))
+            _merge_acknowledgements(session.execute(statement), {}, found)
         return found
 
     def acknowledged_among(self, pairs: Iterable[tuple[int, str, int]]
@@ -1722,6 +1744,8 @@ class Store:
         _check_vocabulary("decision", decision, REVIEW_DECISIONS)
         insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
         with self._session() as session, session.begin():
+            # the lock first: no report can come in between the check below and the review
+            revision = _facts_changed(session)
             report = session.get(StatusReport, report_id)
             if report is None:
                 raise ValueError(f"no report {report_id}")
@@ -1737,7 +1761,7 @@ class Store:
             values = {"report_id": report_id, "task_id": report.task_id,
                       "unit_id": report.unit_id, "cycle": report.cycle, "decision": decision,
                       "comment": comment, "reviewer_telegram_id": reviewer_telegram_id,
-                      "reviewed_at": now}
+                      "reviewed_at": now, "facts_revision": revision}
             added = session.exec(insert(Review).values(**values)
                                  .on_conflict_do_nothing(index_elements=["report_id"])
                                  .returning(col(Review.id))).first()
@@ -1746,7 +1770,6 @@ class Store:
             _audit(session, now, f"review.{decision}", f"report:{report_id}",
                    actor=reviewer_telegram_id, task_id=report.task_id, unit_id=report.unit_id,
                    cycle=report.cycle, comment=comment)
-            _facts_changed(session)
             return session.get(Review, added[0])
 
     def reviews(self, cycle: int, task_id: int | None = None) -> dict[int, Review]:
@@ -1768,6 +1791,7 @@ class Store:
         now = _utc(now, "now")
         with self._session() as session, session.begin():
             _require_unit(session, unit_id)
+            revision = _facts_changed(session)  # first: two requests at once are one at a time
             waiting = session.exec(select(Extension.id).where(
                 Extension.task_id == task_id, Extension.unit_id == unit_id,
                 Extension.cycle == cycle, Extension.state == "pending")).first()
@@ -1775,13 +1799,12 @@ class Store:
                 return None
             extension = Extension(task_id=task_id, unit_id=unit_id, cycle=cycle,
                                   due_date=due_date, reason=reason, requested_by=requested_by,
-                                  requested_at=now, state="pending")
+                                  requested_at=now, state="pending", facts_revision=revision)
             session.add(extension)
             session.flush()
             _audit(session, now, "extension.requested", f"extension:{extension.id}",
                    actor=requested_by, task_id=task_id, unit_id=unit_id, cycle=cycle,
                    due_date=due_date, reason=reason)
-            _facts_changed(session)
             return extension
 
     def decide_extension(self, extension_id: int, approve: bool, decided_by: int | None,
@@ -1790,11 +1813,12 @@ class Store:
         now = _utc(now, "now")
         state = "approved" if approve else "rejected"
         with self._session() as session, session.begin():
+            revision = _facts_changed(session)
             result = session.exec(
                 update(Extension)
                 .where(col(Extension.id) == extension_id, col(Extension.state) == "pending")
                 .values(state=state, decided_by=decided_by, decided_at=now,
-                        decision_comment=comment)
+                        decision_comment=comment, facts_revision=revision)
                 .execution_options(synchronize_session=False))
             if result.rowcount != 1:
                 return None
@@ -1804,7 +1828,6 @@ class Store:
             _audit(session, now, f"extension.{state}", f"extension:{extension_id}",
                    actor=decided_by, task_id=extension.task_id, unit_id=extension.unit_id,
                    cycle=extension.cycle, due_date=extension.due_date, comment=comment)
-            _facts_changed(session)
             return extension
 
     def get_extension(self, extension_id: int) -> Extension | None:
@@ -1866,38 +1889,185 @@ class Store:
         """What the workflow's states are read from: latest reports, reviews, extensions and
         acknowledgements of a cycle (of one task, of one unit's reports).
 
-        The whole cycle's facts (no ``task_id``, no ``unit_id``) are kept in memory and read
-        again only when :meth:`facts_revision` has moved since, whoever wrote: a summary at
-        1,000 units would otherwise read 130,000 reports each time. The same object is then
-        returned, and must not be changed (the domain caches its views on it).
+        The whole cycle's facts (no ``task_id``, no ``unit_id``) are kept in memory, for the
+        :data:`_CACHED_CYCLES` cycles asked for last: a summary at 1,000 units would otherwise
+        read 130,000 reports each time. They are known to be current with one lookup (the
+        revision, :meth:`facts_revision`, has not moved: the same object is returned, with the
+        views the domain kept on it); when it moved, only the rows changed since are read
+        (those stamped with a higher revision, whoever wrote them: another instance, the
+        command line) and a new object is made from the kept one, with the kept views carried
+        over and only the changed (task, unit) pairs' states computed again
+        (:func:`schedules.workflow.carry_views`). The objects returned must not be changed.
+
+        Why that is exact, with writers in other processes: every transaction that changes a
+        fact takes the counter row's lock before it writes, raises the counter and stamps the
+        rows it writes (or changes) with the new number, and holds the lock until it commits
+        (:func:`_facts_changed`). So the numbers are given in commit order: once revision R is
+        seen committed, every transaction numbered R or lower has committed, and a later one
+        gets a higher number. Reading R *first*, then the rows stamped above the kept copy's
+        revision K, finds every change up to R (and maybe a few later ones, which the next read
+        reads again: applying a row twice changes nothing). A row changed again later gets a
+        higher stamp and is read again, whole. What the copy keeps is a function of the rows
+        read, merged row by row: the latest report of a pair is the newest by (time, id) —
+        reports are never changed; a review by its report; an extension request by its id (its
+        decision, written once, replaces it); the first acknowledgement by (time, reminder id)
+        — written once per reminder, under the lock. So the copy at R equals a fresh read at
+        R (tested against one, with writes through a second store between reads, on SQLite and
+        PostgreSQL). A counter lower than the copy's (a database restored from a backup) makes
+        the copy be read again whole.
+
+        With ``task_id`` and/or ``unit_id``, the facts come from the kept copy when there is
+        one for the cycle (brought up to date as above): its mappings, which hold the other
+        pairs too (exact for the pairs asked about), and the latest notes of that task or that
+        unit, read once per task or unit and kept up to date with the copy. Without a kept
+        copy they are read from the database (a few queries on that task's or unit's rows),
+        and no copy is made for them.
         """
-        if task_id is not None or unit_id is not None:
+        narrow = task_id is not None or unit_id is not None
+        kept = self._current_facts(cycle, start=not narrow)
+        if kept is None:
             return self._read_facts(cycle, task_id, unit_id)
-        revision = self.facts_revision()  # read before the facts: a write between the two
-        with self._facts_lock:            # only makes the next call read them again
-            kept = self._facts.get(cycle)
-        if kept is not None and kept[0] == revision:
-            return kept[1]
-        facts = self._read_facts(cycle, None, None)
-        with self._facts_lock:
-            self._facts.pop(cycle, None)
-            self._facts[cycle] = (revision, facts)
-            while len(self._facts) > _CACHED_CYCLES:  # the cycles asked for last are kept
-                del self._facts[next(iter(self._facts))]
-        return facts
+        if not narrow:
+            return kept.facts
+        facts = kept.facts
+        return CycleFacts(cycle, facts.reports, facts.reviews, facts.extensions,
+                          facts.acknowledgements, self._kept_notes(kept, task_id, unit_id))
 
     def facts_revision(self) -> int:
         """How many changes the facts of every cycle have had (reports, reviews, extensions,
-        acknowledgements): equal numbers mean equal facts."""
+        acknowledgements, people's names): equal numbers mean equal facts. A transaction that
+        took the lock and then changed nothing (a review of a report reviewed already) counts
+        too."""
         with self._session() as session:
             found = session.exec(select(FactsRevision.revision)
                                  .where(FactsRevision.id == 1)).first()
         return found or 0
 
+    def _current_facts(self, cycle: int, *, start: bool) -> _KeptFacts | None:
+        """The kept copy of ``cycle``'s facts, brought up to date; None when there is none and
+        ``start`` is False (else one is read whole)."""
+        revision = self.facts_revision()  # first: see cycle_facts
+        with self._facts_lock:
+            kept = self._facts.get(cycle)
+        if kept is not None and kept.revision == revision:
+            self._keep(cycle, kept)
+            return kept
+        with self._catching_up:
+            with self._facts_lock:
+                kept = self._facts.get(cycle)
+            if kept is not None and kept.revision > revision:
+                # another thread read a newer number since, or the database went back (a
+                # backup restored): read it again to tell
+                revision = self.facts_revision()
+            if kept is not None and kept.revision == revision:
+                pass
+            elif kept is not None and kept.revision < revision:
+                kept = self._caught_up(kept, revision)
+            elif start:
+                kept = self._read_kept(cycle, revision)
+            else:
+                with self._facts_lock:
+                    self._facts.pop(cycle, None)
+                return None
+            self._keep(cycle, kept)
+            return kept
+
+    def _keep(self, cycle: int, kept: _KeptFacts) -> None:
+        """Keep ``kept`` as the cycle's copy, the cycle as the one asked for last."""
+        with self._facts_lock:
+            self._facts.pop(cycle, None)
+            self._facts[cycle] = kept
+            while len(self._facts) > _CACHED_CYCLES:  # the cycles asked for last are kept
+                del self._facts[next(iter(self._facts))]
+
+    def _read_kept(self, cycle: int, revision: int) -> _KeptFacts:
+        """The whole cycle's facts read afresh, as of ``revision`` (read before)."""
+        first: dict[Pair, tuple[dt.datetime, int]] = {}
+        acknowledgements: dict[Pair, Acknowledgement] = {}
+        with self._session() as session:
+            _merge_acknowledgements(session.execute(_acknowledgement_rows(cycle)),
+                                    first, acknowledgements)
+        facts = CycleFacts(cycle, self.latest_reports(cycle), self.reviews(cycle),
+                           self.extensions(cycle), acknowledgements)
+        return _KeptFacts(revision, facts, first)
+
+    def _caught_up(self, kept: _KeptFacts, revision: int) -> _KeptFacts:
+        """``kept`` with the rows stamped above its revision read and merged (see
+        :meth:`cycle_facts`); the same facts object when none was about this cycle."""
+        cycle, since, old = kept.facts.cycle, kept.revision, kept.facts
+        columns = [getattr(StatusReport, name) for name in ReportRow._fields]
+        with self._session() as session:
+            reports = [ReportRow._make(row) for row in session.execute(
+                sa_select(*columns).where(col(StatusReport.cycle) == cycle,
+                                          col(StatusReport.facts_revision) > since))]
+            reviews = list(session.exec(select(Review).where(
+                Review.cycle == cycle, col(Review.facts_revision) > since)))
+            extensions = list(session.exec(select(Extension).where(
+                Extension.cycle == cycle, col(Extension.facts_revision) > since)))
+            acknowledged = list(session.execute(_acknowledgement_rows(cycle, since)))
+        if not (reports or reviews or extensions or acknowledged):
+            return _KeptFacts(revision, old, kept.first_acknowledgements, kept.notes,
+                              kept.noted_tasks, kept.noted_units)
+        changed: set[Pair] = set()
+        latest: dict[Pair, Any] = dict(old.reports) if reports else {}
+        for report in reports:
+            pair = (report.task_id, report.unit_id)
+            changed.add(pair)
+            _keep_newest(latest, pair, report)
+            if report.note:
+                _keep_newest(kept.notes.setdefault(report.task_id, {}), pair, report)
+        by_report: dict[int, Any] = dict(old.reviews) if reviews else {}
+        for review in reviews:
+            changed.add((review.task_id, review.unit_id))
+            by_report[review.report_id] = review
+        requests: dict[Pair, Any] = dict(old.extensions) if extensions else {}
+        for extension in extensions:
+            pair = (extension.task_id, extension.unit_id)
+            changed.add(pair)
+            others = [e for e in requests.get(pair, ()) if e.id != extension.id]
+            requests[pair] = sorted([*others, extension],
+                                    key=lambda e: (e.requested_at, e.id or 0))
+        acknowledgements = dict(old.acknowledgements) if acknowledged else {}
+        changed |= _merge_acknowledgements(acknowledged, kept.first_acknowledgements,
+                                           acknowledgements)
+        facts = CycleFacts(cycle, latest if reports else old.reports,
+                           by_report if reviews else old.reviews,
+                           requests if extensions else old.extensions,
+                           acknowledgements if acknowledged else old.acknowledgements)
+        carry_views(old, facts, changed)
+        return _KeptFacts(revision, facts, kept.first_acknowledgements, kept.notes,
+                          kept.noted_tasks, kept.noted_units)
+
+    def _kept_notes(self, kept: _KeptFacts, task_id: int | None,
+                    unit_id: str | None) -> dict[Pair, ReportRow]:
+        """The latest notes of one task's or one unit's pairs (of one pair: its unit's are read),
+        read once into ``kept`` (then kept up to date by :meth:`_caught_up`): a copy."""
+        with self._catching_up:
+            if not (task_id in kept.noted_tasks or unit_id in kept.noted_units):
+                # the copy's revision was read before: a note stored since is in both this
+                # read and the next catching up (the newest is kept either way)
+                whole_task = unit_id is None
+                for pair, report in self.latest_notes(
+                        kept.facts.cycle, task_id if whole_task else None, unit_id).items():
+                    _keep_newest(kept.notes.setdefault(pair[0], {}), pair, report)
+                if whole_task:
+                    kept.noted_tasks.add(task_id)  # type: ignore[arg-type]
+                else:
+                    kept.noted_units.add(unit_id)  # type: ignore[arg-type]
+            if task_id is not None:
+                return {pair: report for pair, report in kept.notes.get(task_id, {}).items()
+                        if unit_id is None or pair[1] == unit_id}
+            found: dict[Pair, ReportRow] = {}
+            for task, notes in kept.notes.items():
+                note = notes.get((task, str(unit_id)))
+                if note is not None:
+                    found[(task, str(unit_id))] = note
+            return found
+
     def _read_facts(self, cycle: int, task_id: int | None, unit_id: str | None) -> CycleFacts:
         # The latest notes only for one task's or one unit's facts (the views that show notes):
         # the whole cycle's summaries show none, and at 1,000 units a second pass over the
-        # cycle's reports would double the cost of reading its facts after every change.
+        # cycle's reports would double the cost of reading its facts.
         narrow = task_id is not None or unit_id is not None
         return CycleFacts(cycle, self.latest_reports(cycle, task_id, unit_id),
                           self.reviews(cycle, task_id), self.extensions(cycle, task_id),
@@ -2108,7 +2278,8 @@ def _enrol(session: Session, telegram_user_id: int, display_name: str, role: str
     subject = f"person:{telegram_user_id}"
     if person is None:
         person = Person(telegram_user_id=telegram_user_id, display_name=display_name,
-                        language=language, role=role, active=True, created_at=now)
+                        language=language, role=role, active=True, created_at=now,
+                        facts_revision=_facts_changed(session))  # a new name (people_names)
         session.add(person)
         _audit(session, now, "person.enrolled", subject, actor=actor, role=role,
                unit_id=unit_id, invite=invite_code)
@@ -2118,6 +2289,8 @@ def _enrol(session: Session, telegram_user_id: int, display_name: str, role: str
             new_role = person.role
         _audit(session, now, "person.reenrolled", subject, actor=actor, invite=invite_code,
                old_role=person.role, was_active=person.active, role=new_role, unit_id=unit_id)
+        if person.display_name != display_name:  # a new name (people_names)
+            person.facts_revision = _facts_changed(session)
         person.display_name, person.role = display_name, new_role
         if language is not None:
             person.language = language
@@ -2196,9 +2369,21 @@ def _held_by(instance: str, *, or_pending: bool = False) -> ColumnElement[bool]:
     decided before any claim). Recording a row sent is not bound by it: that a message went out
     is a fact whoever sent it (:meth:`Store.mark_sent_messages`).
     """
-    held = ((col(Reminder.state) == ReminderState.SENDING)
-            & (col(Reminder.claimed_by) == instance))
-    return (held | (col(Reminder.state) == ReminderState.PENDING)) if or_pending else held
+    held = (_row_state() == ReminderState.SENDING) & (col(Reminder.claimed_by) == instance)
+    return (held | (_row_state() == ReminderState.PENDING)) if or_pending else held
+
+
+def _row_state() -> ColumnElement[str]:
+    """A reminder's state, for a statement that finds its rows by id.
+
+    ``state || ''`` is the same value, but no index answers it: SQLite's planner, which has no
+    statistics, otherwise took the state index for ``id IN (...) AND state = ...`` and walked
+    every row in that state (every pending delivery of the year) for each claim and record of a
+    fan-out, which made the fan-out quadratic in its size (20,000 contacts: 18 ms of CPU a send,
+    docs/performance.md section 1; tests/storage/test_query_plans.py). PostgreSQL's planner,
+    with statistics, takes the primary key either way.
+    """
+    return col(Reminder.state) + ""
 
 
 def _without_cutoff(key: DeliveryKey) -> tuple[object, ...]:
@@ -2213,13 +2398,83 @@ def _reminder_values(spec: ReminderSpec, now: dt.datetime) -> dict[str, Any]:
             "reason": "", "attempts": 0, "created_at": now}
 
 
-def _facts_changed(session: Session) -> None:
-    """Raise the facts' revision in this transaction (the row is made if it is missing)."""
+@dataclass
+class _KeptFacts:
+    """A cycle's facts kept in memory (:meth:`Store.cycle_facts`), current as of ``revision``.
+
+    ``first_acknowledgements``: (task, unit) -> (time, reminder id) of the first
+    acknowledgement (ties broken as a fresh read breaks them). ``notes``: task -> (task, unit)
+    -> the latest report with a note, complete for the tasks of ``noted_tasks`` and the units of
+    ``noted_units`` (read when first asked about), the newer notes of any pair otherwise. The
+    last three are shared by the copies that follow from one another, and changed only while
+    ``Store._catching_up`` is held.
+    """
+
+    revision: int
+    facts: CycleFacts
+    first_acknowledgements: dict[Pair, tuple[dt.datetime, int]]
+    notes: dict[int, dict[Pair, ReportRow]] = field(default_factory=dict)
+    noted_tasks: set[int] = field(default_factory=set)
+    noted_units: set[str] = field(default_factory=set)
+
+
+def _keep_newest(found: dict[Pair, Any], pair: Pair, report: ReportRow) -> None:
+    """Put ``report`` in ``found`` unless a newer report (time, then id) of the pair is."""
+    known = found.get(pair)
+    if known is None or (report.reported_at, report.id) > (known.reported_at, known.id):
+        found[pair] = report
+
+
+def _acknowledgement_rows(cycle: int, since: int | None = None) -> Any:
+    """The acknowledged deliveries of a cycle (stamped above ``since``): task, unit, time, who,
+    reminder id; earliest first."""
+    statement = (sa_select(col(Reminder.task_id), col(Reminder.unit_id),
+                           col(Reminder.acknowledged_at),
+                           col(Reminder.acknowledged_by_telegram_id), col(Reminder.id))
+                 .where(col(Reminder.cycle) == cycle, col(Reminder.acknowledged_at).is_not(None))
+                 .order_by(col(Reminder.acknowledged_at), col(Reminder.id)))
+    if since is not None:
+        statement = statement.where(col(Reminder.facts_revision) > since)
+    return statement
+
+
+def _merge_acknowledgements(rows: Iterable[Any], first: dict[Pair, tuple[dt.datetime, int]],
+                            found: dict[Pair, Acknowledgement]) -> set[Pair]:
+    """Merge acknowledged deliveries (:func:`_acknowledgement_rows`) into the first
+    acknowledgement of each pair: the earliest, then the lowest reminder id. Returns the pairs
+    whose rows were merged."""
+    merged: set[Pair] = set()
+    for task_id, unit_id, at, by, reminder_id in rows:
+        if at is None or not by:
+            continue
+        pair = (task_id, unit_id)
+        merged.add(pair)
+        known = first.get(pair)
+        if known is None or (at, reminder_id) < known:
+            first[pair] = (at, reminder_id)
+            found[pair] = Acknowledgement(by, at)
+    return merged
+
+
+def _facts_changed(session: Session) -> int:
+    """Raise the facts' revision in this transaction (the row is made if it is missing), and
+    return the new number: the stamp (``facts_revision``) of every row this transaction writes
+    or changes in ``status_report``, ``review``, ``extension``, ``reminder`` (an
+    acknowledgement) and ``person`` (a name).
+
+    The upsert takes the counter row's lock (PostgreSQL: the row's lock; SQLite: the database's
+    write lock) and holds it until the transaction ends: call it before writing a row that you
+    stamp (and before the checks the write depends on, where two writers could race). Writers of
+    facts are then one at a time, each number is given to one transaction, and a transaction
+    with a lower number has committed before one with a higher number can get it: numbers are
+    in commit order, which the ids of a sequence are not. ``Store.cycle_facts`` relies on it.
+    """
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(FactsRevision).values(id=1, revision=1)
-    session.exec(statement.on_conflict_do_update(
-        index_elements=["id"], set_={"revision": col(FactsRevision.revision) + 1}))
+    return int(session.execute(statement.on_conflict_do_update(
+        index_elements=["id"], set_={"revision": col(FactsRevision.revision) + 1})
+        .returning(col(FactsRevision.revision))).scalar_one())
 
 
 def _audit(session: Session, now: dt.datetime, action: str, subject: str, *,

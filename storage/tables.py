@@ -161,6 +161,8 @@ class Person(SQLModel, table=True):
     A contact reports for the units of their active :class:`Membership` rows (a clerk may serve
     two bureaus); a leader or admin may hold memberships too. ``digests`` is a leader's wish to
     get the leadership digests in their private chat as well as in the bound groups.
+    ``facts_revision``: the facts' revision raised when the person was enrolled or renamed (the
+    names the views show; :class:`FactsRevision`).
     """
 
     __tablename__ = "person"
@@ -178,6 +180,8 @@ class Person(SQLModel, table=True):
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
     deactivated_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     deactivation_reason: str | None = Field(default=None, sa_type=Text)
+    facts_revision: int = Field(default=0, sa_type=BigInteger, index=True,
+                                sa_column_kwargs={"server_default": "0"})
 
 
 class Membership(SQLModel, table=True):
@@ -244,7 +248,10 @@ class LeadershipChat(SQLModel, table=True):
 
 
 class StatusReport(SQLModel, table=True):
-    """One status report of a unit on a task for a cycle (year). Never updated."""
+    """One status report of a unit on a task for a cycle (year). Never updated.
+
+    ``facts_revision``: the facts' revision its transaction raised (:class:`FactsRevision`).
+    """
 
     __tablename__ = "status_report"
     __table_args__ = (
@@ -265,6 +272,8 @@ class StatusReport(SQLModel, table=True):
     reported_at: dt.datetime = Field(sa_type=UTCDateTime)
     source: str = Field(max_length=16)
     source_message_id: int | None = Field(default=None, sa_type=BigInteger)
+    facts_revision: int = Field(default=0, sa_type=BigInteger, index=True,
+                                sa_column_kwargs={"server_default": "0"})
 
 
 # The summary ranks each (task, unit)'s reports of a cycle newest first: read in index order.
@@ -300,7 +309,9 @@ class Reminder(SQLModel, table=True):
     ``pending``). After a transient error ``not_before`` is the end of its back-off,
     ``pages_sent`` how many pages of its message Telegram accepted (of the text whose hash is
     ``pages_digest``) and ``unanswered`` how many
-    sends Telegram did not answer in time (docs/reminders.md).
+    sends Telegram did not answer in time (docs/reminders.md). ``facts_revision``: the facts'
+    revision raised by the transaction that recorded its acknowledgement, written once (0 while
+    unacknowledged; :class:`FactsRevision`).
     """
 
     __tablename__ = "reminder"
@@ -339,6 +350,8 @@ class Reminder(SQLModel, table=True):
     acknowledged_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     acknowledged_by_telegram_id: int | None = Field(default=None, sa_type=BigInteger)
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    facts_revision: int = Field(default=0, sa_type=BigInteger, index=True,
+                                sa_column_kwargs={"server_default": "0"})
 
     @property
     def key(self) -> DeliveryKey:
@@ -357,7 +370,8 @@ class Review(SQLModel, table=True):
     """A leader's review of one report of done (审结 / 退回). Never updated.
 
     One per report: a unit's new report is reviewed afresh. ``returned`` carries the comment
-    that goes back to the unit.
+    that goes back to the unit. ``facts_revision``: the facts' revision its transaction raised
+    (:class:`FactsRevision`).
     """
 
     __tablename__ = "review"
@@ -376,13 +390,17 @@ class Review(SQLModel, table=True):
     comment: str = Field(default="", sa_type=Text)
     reviewer_telegram_id: int | None = Field(default=None, sa_type=BigInteger)
     reviewed_at: dt.datetime = Field(sa_type=UTCDateTime)
+    facts_revision: int = Field(default=0, sa_type=BigInteger, index=True,
+                                sa_column_kwargs={"server_default": "0"})
 
 
 class Extension(SQLModel, table=True):
     """A unit's request to move its due date on a task in a cycle (延期), and its decision.
 
     The request is never changed; the decision (``approved`` or ``rejected``, who, when, the
-    comment) is written once, from ``pending``.
+    comment) is written once, from ``pending``. ``facts_revision``: the facts' revision raised by
+    the transaction that made the request, then by the one that decided it
+    (:class:`FactsRevision`).
     """
 
     __tablename__ = "extension"
@@ -403,6 +421,8 @@ class Extension(SQLModel, table=True):
     decided_by: int | None = Field(default=None, sa_type=BigInteger)
     decided_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     decision_comment: str = Field(default="", sa_type=Text)
+    facts_revision: int = Field(default=0, sa_type=BigInteger, index=True,
+                                sa_column_kwargs={"server_default": "0"})
 
 
 class Urge(SQLModel, table=True):
@@ -450,9 +470,12 @@ class FactsRevision(SQLModel, table=True):
     made by the first change (none yet: revision 0).
 
     Every transaction that appends a report, a review or an extension request, decides an
-    extension or acknowledges a delivery raises it by one before it commits, so that a cached
-    copy of a cycle's facts (``Store.cycle_facts``) is known to be current with one lookup,
-    from any process. It is a marker, not history: the history is in the tables it counts.
+    extension, acknowledges a delivery or enrols (or renames) a person raises it by one, first
+    (taking the row's lock until it commits), and stamps the rows it writes with the new number
+    (their ``facts_revision``, migration 0011). A kept copy of a cycle's facts
+    (``Store.cycle_facts``) is then known to be current with one lookup, from any process, and
+    brought up to date by reading only the rows stamped above its revision: the numbers are
+    given in commit order. It is a marker, not history: the history is in the tables it counts.
     """
 
     __tablename__ = "facts_revision"

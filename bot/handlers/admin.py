@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import re
+from collections.abc import Callable, Coroutine
 from html import escape
 from pathlib import Path
+from typing import Any, NamedTuple
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.ext import ContextTypes
 from telegram.helpers import create_deep_linked_url
 
@@ -69,14 +72,36 @@ async def admin_caller(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Ca
     return caller
 
 
-async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+class AdminCall(NamedTuple):
+    """What an admin command works with: the admin, their message, the services, their
+    language's translator."""
+
+    caller: Caller
+    message: Message
+    services: Services
+    t: Translator
+
+
+def admin_command(body: Callable[[AdminCall, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+                  ) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:
+    """A PTB callback ``(update, context)`` that runs ``body`` for an admin in a private chat
+    (:func:`admin_caller`); anyone else gets :func:`admin_caller`'s answer."""
+
+    @functools.wraps(body)
+    async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        caller = await admin_caller(update, context)
+        message = update.effective_message
+        if caller is None or message is None:
+            return
+        await body(AdminCall(caller, message, services_of(context), caller.t), context)
+
+    return callback
+
+
+@admin_command
+async def invite(call: AdminCall, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/invite <unit> [contact|leader|admin]: a one-time deep link."""
-    caller = await admin_caller(update, context)
-    message = update.effective_message
-    if caller is None or message is None:
-        return
-    services = services_of(context)
-    t = caller.t
+    caller, message, services, t = call
     args = list(context.args or [])
     role = "contact"
     if args and args[-1].casefold() in ROLE_WORDS:
@@ -131,14 +156,10 @@ def invite_label(t: Translator, services: Services, role: str, unit_id: str | No
     return t.gettext("a contact of {unit}").format(unit=escape(name))
 
 
-async def open_invites(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@admin_command
+async def open_invites(call: AdminCall, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/invites: the enrolment links that can still be used, and who made them."""
-    caller = await admin_caller(update, context)
-    message = update.effective_message
-    if caller is None or message is None:
-        return
-    services = services_of(context)
-    t = caller.t
+    _, message, services, t = call
     found = await services.db(services.store.open_invites, services.now())
     if not found:
         await reply(message, t.gettext("No enrolment link is open: every one was used, expired "
@@ -171,14 +192,10 @@ def invite_id(words: str) -> str:
     return link.group(1) if link else joined
 
 
-async def cancel_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@admin_command
+async def cancel_invite(call: AdminCall, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/cancel <id>: an open enrolment link can no longer be used."""
-    caller = await admin_caller(update, context)
-    message = update.effective_message
-    if caller is None or message is None:
-        return
-    services = services_of(context)
-    t = caller.t
+    caller, message, services, t = call
     args = list(context.args or [])
     wanted = invite_id(" ".join(args))
     if not wanted:
@@ -215,14 +232,10 @@ def invite_ttl(services: Services) -> dt.timedelta:
     return dt.timedelta(days=services.settings.invite_ttl_days)
 
 
-async def people(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@admin_command
+async def people(call: AdminCall, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/people [unit]: the enrolled people with their units, and the bound groups."""
-    caller = await admin_caller(update, context)
-    message = update.effective_message
-    if caller is None or message is None:
-        return
-    services = services_of(context)
-    t = caller.t
+    _, message, services, t = call
     unit = None
     if context.args:
         reference = " ".join(context.args)
@@ -254,14 +267,10 @@ async def people(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(message, render_people(t, services.timetable, found, units, chats, names), t)
 
 
-async def revoke(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@admin_command
+async def revoke(call: AdminCall, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/revoke <telegram id> [unit]: remove a person (reports stay), or one unit of theirs."""
-    caller = await admin_caller(update, context)
-    message = update.effective_message
-    if caller is None or message is None:
-        return
-    services = services_of(context)
-    t = caller.t
+    caller, message, services, t = call
     args = list(context.args or [])
     target = parse_number(args[0], 1, TELEGRAM_ID_MAX) if args else None
     if target is None:
@@ -315,14 +324,10 @@ async def _refresh_menu(context: ContextTypes.DEFAULT_TYPE, services: Services,
                               bool(units))
 
 
-async def unbind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@admin_command
+async def unbind(call: AdminCall, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/unbind <chat id>: a group is no longer a leadership group."""
-    caller = await admin_caller(update, context)
-    message = update.effective_message
-    if caller is None or message is None:
-        return
-    services = services_of(context)
-    t = caller.t
+    caller, message, services, t = call
     args = list(context.args or [])
     chat_id = None
     if len(args) == 1 and args[0].startswith("-"):
@@ -343,14 +348,10 @@ async def unbind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         id=chat_id), t)
 
 
-async def reload_timetable(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@admin_command
+async def reload_timetable(call: AdminCall, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/reload: read the timetable file again; a bad file changes nothing."""
-    caller = await admin_caller(update, context)
-    message = update.effective_message
-    if caller is None or message is None:
-        return
-    services = services_of(context)
-    t = caller.t
+    _, message, services, t = call
     path = Path(services.settings.tasks_path)
     try:
         timetable = await asyncio.to_thread(load_timetable, path)
@@ -383,14 +384,10 @@ AUDIT_LINES = 30
 """Entries /audit shows."""
 
 
-async def audit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@admin_command
+async def audit(call: AdminCall, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/audit [task]: the newest workflow actions (reports, 收到, reviews, extensions, urges)."""
-    caller = await admin_caller(update, context)
-    message = update.effective_message
-    if caller is None or message is None:
-        return
-    services = services_of(context)
-    t = caller.t
+    _, message, services, t = call
     args = context.args or []
     task_id = parse_number(args[0], 1, 10**6) if len(args) == 1 else None
     if len(args) > 1 or (args and task_id is None):

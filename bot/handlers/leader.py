@@ -80,7 +80,6 @@ from bot.render import (
 )
 from bot.reports.bulletin import render_bulletin
 from bot.reports.charts import chart_filename, tasks_chart, units_chart
-from bot.reports.ledger import build_workbook, ledger_filename
 from bot.reports.packages import missing_package_text, missing_packages
 from bot.reports.record import (
     CycleRecord,
@@ -461,6 +460,10 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     cycle, data = found
     today = services.today()
+    # imported here: openpyxl (and numpy, which it loads) is ~25 MiB a bot that never
+    # exports would keep resident (docs/performance.md, section 4)
+    from bot.reports.ledger import build_workbook, ledger_filename
+
     content = await asyncio.to_thread(build_workbook, t, services.timetable, data, today)
     await reply_file(message, content, ledger_filename(cycle, today),
                      t.gettext("Ledger (台账) of cycle {year}, as of {date}.").format(

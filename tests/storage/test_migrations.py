@@ -26,7 +26,7 @@ def test_upgrade_creates_every_table(store: Store) -> None:
 
 
 def test_current_revision_is_head(store: Store) -> None:
-    assert store.current_revision() == head_revision() == "0010"
+    assert store.current_revision() == head_revision() == "0011"
 
 
 def test_upgrade_twice_is_harmless(store: Store) -> None:
