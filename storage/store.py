@@ -552,9 +552,8 @@ class Store:
             with self.engine.connect() as connection:
                 names.update((row[0], row[1]) for row in connection.execute(statement))
             kept = (revision, names)
-            with self._facts_lock:
-                if self._names is None or self._names[0] <= revision:
-                    self._names = kept
+            with self._facts_lock:  # whichever thread is last: a map holds every change up
+                self._names = kept  # to its number (read before its rows), maybe more
         return dict(kept[1])
 
     def contacts_for_unit(self, unit_id: str) -> list[Person]:
