@@ -1104,15 +1104,16 @@ class Store:
             # claimable before its time, whatever the caller's clock or due list says
             ready = col(Reminder.not_before).is_(None) | (
                 col(Reminder.not_before) <= database_now)
-            candidates = select(Reminder.id).where(col(Reminder.id).in_(ids),
-                                                   Reminder.state == ReminderState.PENDING,
-                                                   ready)
+            pending = _row_state() == ReminderState.PENDING
             if self.engine.dialect.name == "postgresql":
-                candidates = candidates.with_for_update(skip_locked=True)
+                chosen = col(Reminder.id).in_(
+                    select(Reminder.id).where(col(Reminder.id).in_(ids), pending, ready)
+                    .with_for_update(skip_locked=True).scalar_subquery())
+            else:  # one writer at a time: the ids themselves
+                chosen = col(Reminder.id).in_(ids)
             claimed = {row.id: row for row in session.execute(
                 update(Reminder)
-                .where(col(Reminder.id).in_(candidates.scalar_subquery()),
-                       col(Reminder.state) == ReminderState.PENDING, ready)
+                .where(chosen, pending, ready)
                 .values(state=ReminderState.SENDING, claimed_at=now, claimed_by=instance,
                         lease_until=until)
                 .returning(Reminder)
@@ -1250,7 +1251,7 @@ class Store:
             for ids, message_id in wanted:
                 marked = sorted(session.execute(
                     update(Reminder)
-                    .where(col(Reminder.id).in_(ids), col(Reminder.state).in_(_UNFINISHED))
+                    .where(col(Reminder.id).in_(ids), _row_state().in_(_UNFINISHED))
                     .values(state=ReminderState.SENT, message_id=message_id, sent_at=now,
                             reason="", lease_until=None)
                     .returning(col(Reminder.id))
@@ -2226,9 +2227,21 @@ def _held_by(instance: str, *, or_pending: bool = False) -> ColumnElement[bool]:
     decided before any claim). Recording a row sent is not bound by it: that a message went out
     is a fact whoever sent it (:meth:`Store.mark_sent_messages`).
     """
-    held = ((col(Reminder.state) == ReminderState.SENDING)
-            & (col(Reminder.claimed_by) == instance))
-    return (held | (col(Reminder.state) == ReminderState.PENDING)) if or_pending else held
+    held = (_row_state() == ReminderState.SENDING) & (col(Reminder.claimed_by) == instance)
+    return (held | (_row_state() == ReminderState.PENDING)) if or_pending else held
+
+
+def _row_state() -> ColumnElement[str]:
+    """A reminder's state, for a statement that finds its rows by id.
+
+    ``state || ''`` is the same value, but no index answers it: SQLite's planner, which has no
+    statistics, otherwise took the state index for ``id IN (...) AND state = ...`` and walked
+    every row in that state (every pending delivery of the year) for each claim and record of a
+    fan-out, which made the fan-out quadratic in its size (20,000 contacts: 18 ms of CPU a send,
+    docs/performance.md section 1; tests/storage/test_query_plans.py). PostgreSQL's planner,
+    with statistics, takes the primary key either way.
+    """
+    return col(Reminder.state) + ""
 
 
 def _without_cutoff(key: DeliveryKey) -> tuple[object, ...]:
