@@ -69,7 +69,8 @@ def test_recording_sends_finds_its_rows_by_primary_key(
 def test_giving_back_and_skipping_find_their_rows_by_primary_key(
         sqlite_store: Store, ids: list[int]) -> None:
     for call in (lambda: sqlite_store.give_back(ids, "host:1:x", "stopped", NOW),
-                 lambda: sqlite_store.mark_skipped_many([(i, "done") for i in ids], NOW, "host:1:x")):
+                 lambda: sqlite_store.mark_skipped_many([(i, "done") for i in ids], NOW,
+                                                        "host:1:x")):
         lines = plans_of(sqlite_store, call, "UPDATE")
         assert any("PRIMARY KEY" in line for line in lines), lines
         assert not any("USING INDEX ix_reminder_state" in line for line in lines), lines
