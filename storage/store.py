@@ -1992,7 +1992,9 @@ class Store:
     def _keep(self, cycle: int, kept: _KeptFacts) -> None:
         """Keep ``kept`` as the cycle's copy, the cycle as the one asked for last."""
         with self._facts_lock:
-            self._facts.pop(cycle, None)
+            current = self._facts.pop(cycle, None)
+            if current is not None and current.revision > kept.revision:
+                kept = current  # a newer copy was kept meanwhile (another thread)
             self._facts[cycle] = kept
             while len(self._facts) > _CACHED_CYCLES:  # the cycles asked for last are kept
                 del self._facts[next(iter(self._facts))]
@@ -2056,14 +2058,14 @@ class Store:
             requests[pair] = sorted([*others, extension],
                                     key=lambda e: (e.requested_at, e.id or 0))
         acknowledgements = dict(old.acknowledgements) if acknowledged else {}
-        changed |= _merge_acknowledgements(acknowledged, kept.first_acknowledgements,
-                                           acknowledgements)
+        first = dict(kept.first_acknowledgements) if acknowledged else kept.first_acknowledgements
+        changed |= _merge_acknowledgements(acknowledged, first, acknowledgements)
         facts = CycleFacts(cycle, latest if reports else old.reports,
                            by_report if reviews else old.reviews,
                            requests if extensions else old.extensions,
                            acknowledgements if acknowledged else old.acknowledgements)
         carry_views(old, facts, changed)
-        return _KeptFacts(revision, facts, kept.first_acknowledgements, kept.notes,
+        return _KeptFacts(revision, facts, first, kept.notes,
                           kept.noted_tasks, kept.noted_units)
 
     def _kept_notes(self, kept: _KeptFacts, task_id: int | None,
