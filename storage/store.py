@@ -484,13 +484,12 @@ class Store:
     def _session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
 
-    @contextlib.contextmanager
-    def _connection(self) -> Iterator[tuple[Session, Connection]]:
-        """A session and its connection, for Core statements (the report path's): opened
-        through :meth:`_session` like every other call, so that the one seam sees them all.
-        Nothing is committed unless the caller commits the session."""
-        with self._session() as session:
-            yield session, session.connection()
+    def _connection(self) -> Connection:
+        """A pooled connection for Core statements (the report path's: no ORM session, whose
+        making and closing cost more than the statements); nothing is committed unless the
+        caller commits. The other seam, beside :meth:`_session`, through which the store reaches
+        the database."""
+        return self.engine.connect()
 
     # -- units -----------------------------------------------------------------------------
     def sync_units(self, units: Iterable[tuple[str, str, str]],
@@ -640,7 +639,7 @@ class Store:
         """Who sent an update (every update asks): the person, active or not (None: not
         enrolled), and the units an active person serves, in the order they joined them; one
         Core statement."""
-        with self._connection() as (_, connection):
+        with self._connection() as connection:
             rows = connection.execute(_CALLER, {"telegram_user_id": telegram_user_id}).all()
         if not rows:
             return None, []
@@ -997,7 +996,7 @@ class Store:
         if check is None:
             _check_progress(progress)
         try:
-            with self._connection() as (session, connection):
+            with self._connection() as connection:
                 revision = connection.execute(self._raise_revision).scalar_one()  # the lock
                 if check is not None or repeat_window is not None:
                     facts, newest = _read_pair_facts(connection, cycle, task_id, unit_id)
@@ -1009,7 +1008,7 @@ class Store:
                             and newest.status == status and note in ("", newest.note)
                             and progress in (None, newest.progress)
                             and now - newest.reported_at < repeat_window):
-                        session.rollback()
+                        connection.rollback()
                         return _report_of(newest), False
                 values: dict[str, Any] = {"task_id": task_id, "unit_id": unit_id, "cycle": cycle,
                           "status": status, "progress": progress, "note": note,
@@ -1022,9 +1021,9 @@ class Store:
                     "action": "report.added", "subject": f"report:{report_id}",
                     "details": _details(task_id=task_id, unit_id=unit_id, cycle=cycle,
                                         status=status, progress=progress, source=source)})
-                session.commit()
+                connection.commit()
         except IntegrityError:
-            with self._connection() as (_, connection):
+            with self._connection() as connection:
                 if connection.execute(_UNIT_KNOWN, {"unit_id": unit_id}).first() is None:
                     raise ValueError(f"unknown unit {unit_id!r} (sync the timetable's units "
                                      "first)") from None
@@ -1036,7 +1035,7 @@ class Store:
         a report's checks read (the year it is for, the workflow's refusal), in one connection
         of a few indexed lookups — not the task's or the cycle's facts
         (:meth:`cycle_facts`)."""
-        with self._connection() as (_, connection):
+        with self._connection() as connection:
             facts, _ = _read_pair_facts(connection, cycle, task_id, unit_id)
             reminded = connection.execute(_PAIR_REMINDED, {
                 "cycle": cycle, "task_id": task_id, "unit_id": unit_id}).first() is not None
@@ -1607,7 +1606,7 @@ class Store:
 
     def was_reminded(self, task_id: int, unit_id: str, cycle: int) -> bool:
         """Whether any reminder or overdue notice about a task reached the unit in a cycle."""
-        with self._connection() as (_, connection):
+        with self._connection() as connection:
             return connection.execute(_PAIR_REMINDED, {
                 "cycle": cycle, "task_id": task_id, "unit_id": unit_id}).first() is not None
 

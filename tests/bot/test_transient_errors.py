@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy.exc import OperationalError
@@ -101,14 +102,16 @@ async def test_a_report_while_the_database_is_gone_is_not_acknowledged(
 
 class Outage:
     """Every store call fails as with the server unreachable, for the next ``calls`` of them
-    (the session cannot be opened: nothing is read or written)."""
+    (no session or connection can be opened: nothing is read or written)."""
 
     def __init__(self, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
         self.left = 0
         self.failed = 0
-        real = store._session
+        for seam in ("_session", "_connection"):  # the store's two ways to the database
+            monkeypatch.setattr(store, seam, self._cut(getattr(store, seam)))
 
-        def session() -> object:
+    def _cut(self, real: Callable[[], object]) -> Callable[[], object]:
+        def opened() -> object:
             if self.left:
                 self.left -= 1
                 self.failed += 1
@@ -116,7 +119,7 @@ class Outage:
                     "connection to server at 127.0.0.1 failed: Connection refused"))
             return real()
 
-        monkeypatch.setattr(store, "_session", session)
+        return opened
 
     def cut(self, calls: int) -> None:
         self.left, self.failed = calls, 0
