@@ -327,7 +327,7 @@ async def latency_during_fanout(backend: str, fanout: int, people: int, rate: fl
 async def run(options: argparse.Namespace, record: Record) -> list[Figure]:
     """Both pairings on each backend, then latency during a fan-out."""
     timetable = load_timetable(TASKS_PATH)
-    runs = 1 if options.quick else max(options.runs, 3)  # quick: that it runs (CI)
+    runs = 1 if options.quick else max(options.runs, 1)  # quick: that it runs (CI)
     backends = ("sqlite",) if options.quick else (
         BACKENDS if options.backend == "both" else (options.backend,))
     people = 5 if options.quick else options.reports // PER_PERSON
@@ -336,9 +336,10 @@ async def run(options: argparse.Namespace, record: Record) -> list[Figure]:
     for backend in backends:
         figures += await pairing(backend, False, people, runs, timetable, record)
         figures += await pairing(backend, True, limited_people, runs, timetable, record)
-    figures += await latency_during_fanout("sqlite", 30 if options.quick else 2000,
-                                           6 if options.quick else 200, 2.0, timetable,
-                                           record)
+    fanout = 30 if options.quick else options.fanout
+    if fanout:
+        figures += await latency_during_fanout("sqlite", fanout, 6 if options.quick else 200,
+                                               2.0, timetable, record)
     return figures
 
 
@@ -350,6 +351,9 @@ def main() -> None:
                         help="reports without limiters (10 per person; default 5,000)")
     parser.add_argument("--limited-reports", type=int, default=1500,
                         help="reports with the limiters on (default 1,500)")
+    parser.add_argument("--fanout", type=int, default=2000,
+                        help="reminders of the fan-out during which the latency is measured "
+                             "(default 2,000; 0: no latency run)")
     add_common_options(parser)
     options = parser.parse_args()
     print_environment()

@@ -22,8 +22,10 @@ calls, the same renderer, ``paginate`` (a summary of 1,000 units goes out in pag
 keyboard where the handler builds one. One warm-up, then the median of ``--runs`` (default 5;
 the export and the chart, which take seconds: the median of 3 without a warm-up), wall-clock
 and CPU time. The store keeps the cycle's facts until they change, so the warm figures are
-those of unchanged facts; ``/summary`` and ``/overdue`` are also timed right after a new
-report, when the facts are read again.
+those of unchanged facts; every command is also timed right after a new report (on the task
+``/task`` shows, by the unit ``/unit`` shows), when the store reads what changed since its copy.
+The fixture has one ``report.added`` audit entry per report, as the bot writes them (the
+ledger's audit sheet reads the log).
 The SQL each command ran is captured, and its plan (``EXPLAIN QUERY PLAN`` on SQLite,
 ``EXPLAIN (ANALYZE, BUFFERS)`` on PostgreSQL) goes into the JSON record and is printed.
 """
@@ -34,6 +36,7 @@ import argparse
 import datetime as dt
 import hashlib
 import importlib
+import json
 import random
 import shutil
 import sqlite3
@@ -86,6 +89,7 @@ TASK_SHOWN = 15
 """The task of ``/task N`` (an annual task with a cutoff)."""
 COLUMNS = ("task_id", "unit_id", "cycle", "status", "progress", "note",
            "reporter_telegram_id", "reported_at", "source", "source_message_id")
+AUDIT_COLUMNS = ("at", "actor_telegram_id", "action", "subject", "details")
 
 
 # -- the fixture -------------------------------------------------------------------------------
@@ -130,6 +134,17 @@ def report_rows(timetable: Timetable, cycles: tuple[int, ...], per_pair: int,
                            100_000 + rng.randrange(2000), at.astimezone(dt.UTC), "button", None)
 
 
+def audit_rows(reports: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    """The ``report.added`` audit entry of each report, as ``Store.add_report`` writes it (the
+    reports get ids 1, 2, ... in load order), as a tuple of :data:`AUDIT_COLUMNS` values."""
+    for report_id, row in enumerate(reports, start=1):
+        values = dict(zip(COLUMNS, row, strict=True))
+        details = {name: values[name]
+                   for name in ("task_id", "unit_id", "cycle", "status", "progress", "source")}
+        yield (values["reported_at"], values["reporter_telegram_id"], "report.added",
+               f"report:{report_id}", json.dumps(details, ensure_ascii=False, sort_keys=True))
+
+
 def prepare(store: Store, timetable: Timetable) -> None:
     """Schema, units and 2,000 contacts (named in /task), as a live database would have."""
     store.upgrade()
@@ -158,6 +173,12 @@ def load_sqlite(path: Path, timetable: Timetable, cycles: tuple[int, ...],
             connection.executemany(
                 f"INSERT INTO status_report ({', '.join(COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(COLUMNS))})", rows)
+        entries = ((row[0].replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f"), *row[1:])
+                   for row in audit_rows(report_rows(timetable, cycles, per_pair)))
+        with connection:
+            connection.executemany(
+                f"INSERT INTO audit_entry ({', '.join(AUDIT_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(AUDIT_COLUMNS))})", entries)
         connection.execute("ANALYZE")
         connection.commit()
     finally:
@@ -179,6 +200,9 @@ def load_postgres(url: str, timetable: Timetable, cycles: tuple[int, ...],
             cursor.execute("SET statement_timeout = 0")
             with cursor.copy(f"COPY status_report ({', '.join(COLUMNS)}) FROM STDIN") as copy:
                 for row in report_rows(timetable, cycles, per_pair):
+                    copy.write_row(row)
+            with cursor.copy(f"COPY audit_entry ({', '.join(AUDIT_COLUMNS)}) FROM STDIN") as copy:
+                for row in audit_rows(report_rows(timetable, cycles, per_pair)):
                     copy.write_row(row)
             raw.commit()
         finally:
@@ -386,10 +410,11 @@ def measure(backend: str, timetable: Timetable, cycles: tuple[int, ...], per_pai
                     seconds.append(time.perf_counter() - start)
                     cpu.append(time.process_time() - used)
             for _ in range(3 - 1 if heavy else runs):
-                start, used = time.perf_counter(), time.process_time()
-                command()
-                seconds.append(time.perf_counter() - start)
-                cpu.append(time.process_time() - used)
+                with watcher.capture() as warm:  # what a timed (warm) call runs
+                    start, used = time.perf_counter(), time.process_time()
+                    command()
+                    seconds.append(time.perf_counter() - start)
+                    cpu.append(time.process_time() - used)
             plans[name] = watcher.plans(statements)
             if name == "export":
                 figures.append(median_figure(f"{backend}: the year's export (.xlsx, "
@@ -406,8 +431,9 @@ def measure(backend: str, timetable: Timetable, cycles: tuple[int, ...], per_pai
             else:
                 pages = len(result)
                 figures.append(median_figure(
-                    f"{backend}: {name} ({pages} page{'s' if pages > 1 else ''}, "
-                    f"{len(statements)} queries)", [s * 1000 for s in seconds], "ms",
+                    f"{backend}: {name} ({pages} page{'s' if pages > 1 else ''}; "
+                    f"queries: {len(statements)} first, {len(warm)} warm)",
+                    [s * 1000 for s in seconds], "ms",
                     below=COMMAND_TARGET_MS))
                 figures.append(median_figure(f"{backend}: {name}, CPU time",
                                              [c * 1000 for c in cpu], "ms"))
@@ -421,21 +447,26 @@ def measure(backend: str, timetable: Timetable, cycles: tuple[int, ...], per_pai
 
 def after_a_report(backend: str, store: Store, timetable: Timetable,
                    found: dict[str, Callable[[], Any]], runs: int) -> list[Figure]:
-    """/summary and /overdue right after a new report: the store reads the cycle's facts again
-    (its copy is current only until something changes), the views are computed again."""
+    """Each command right after a new report on the task ``/task`` shows (by the unit
+    ``/unit`` shows, for ``/unit``; by one unit after another otherwise): the store's copy of
+    the cycle's facts is no longer current, and what changed is read (before the copy was
+    brought up to date row by row, the whole cycle's facts were read again, and the views
+    computed again)."""
     figures = []
     units = [u.id for u in timetable.units]
-    for name in ("/summary", "/overdue"):
+    shown = timetable.units[len(timetable.units) // 2].id
+    for name in [n for n in found if n.startswith("/")]:
         seconds, cpu = [], []
         for index in range(runs):
-            store.add_report(TASK_SHOWN, units[index % len(units)], CYCLE, "in_progress", 50,
-                             "", None, dt.datetime(CYCLE, 12, 10, 10, tzinfo=SHANGHAI), "cli")
+            unit = shown if name.startswith("/unit") else units[index % len(units)]
+            store.add_report(TASK_SHOWN, unit, CYCLE, "in_progress", 50 + index, "", None,
+                             dt.datetime(CYCLE, 12, 10, 10, tzinfo=SHANGHAI), "cli")
             start, used = time.perf_counter(), time.process_time()
             found[name]()
             seconds.append(time.perf_counter() - start)
             cpu.append(time.process_time() - used)
-        figures.append(median_figure(f"{backend}: {name} right after a new report (facts read "
-                                     "again)", [s * 1000 for s in seconds], "ms"))
+        figures.append(median_figure(f"{backend}: {name} right after a new report",
+                                     [s * 1000 for s in seconds], "ms", below=COMMAND_TARGET_MS))
         figures.append(median_figure(f"{backend}: {name} right after a new report, CPU time",
                                      [c * 1000 for c in cpu], "ms"))
     return figures

@@ -23,7 +23,7 @@ import re
 import secrets
 import socket
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -33,12 +33,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, Table, case, cast, event, func, update
+from sqlalchemy import Connection, Engine, Table, bindparam, case, cast, event, func, update
 from sqlalchemy import insert as insert_rows
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, create_engine, select
@@ -66,6 +66,7 @@ from storage.tables import (
     StatusReport,
     Unit,
     Urge,
+    metadata,
 )
 
 __all__ = [
@@ -75,6 +76,9 @@ __all__ = [
     "Enrolment",
     "InviteError",
     "InviteErrorReason",
+    "LogRow",
+    "PairFacts",
+    "PersonRow",
     "ReminderSpec",
     "ReportRow",
     "Store",
@@ -104,9 +108,8 @@ WORKFLOW_ACTIONS = ("report.added", "evidence.added", "reminder.acknowledged",
                     "extension.approved", "extension.rejected", "task.urged")
 """The audit actions of the supervision workflow (``Store.workflow_log``)."""
 _REMINDER_KEY = ("task_id", "unit_id", "cycle", "kind", "offset_days", "cutoff", "chat_id")
-_REMINDERS: Table = Reminder.__table__  # type: ignore[attr-defined]
+_REMINDERS: Table = metadata.tables["reminder"]
 """The reminder table, for statements on plain rows (no ORM objects)."""
-_INSERT_AUDIT = insert_rows(AuditEntry.__table__)  # type: ignore[attr-defined]
 _INSERT_BATCH = 500  # rows per INSERT; keeps far below both backends' bound-parameter limits
 SQLITE_BUSY_TIMEOUT_SECONDS = 15.0
 """How long an SQLite writer waits for another writer before "database is locked"."""
@@ -204,6 +207,163 @@ class ReportRow(NamedTuple):
     source_message_id: int | None
 
 
+class LogRow(NamedTuple):
+    """An audit entry as a plain row (:meth:`Store.cycle_log`): the columns of
+    :class:`~storage.tables.AuditEntry`, ``at`` aware in UTC."""
+
+    id: int
+    at: dt.datetime
+    actor_telegram_id: int | None
+    action: str
+    subject: str
+    details: str
+
+    def details_dict(self) -> dict[str, Any]:
+        """The details decoded from JSON."""
+        decoded: dict[str, Any] = json.loads(self.details)
+        return decoded
+
+
+class ReviewRow(NamedTuple):
+    """A leader's review as a plain row: the columns of :class:`~storage.tables.Review` the
+    workflow reads (:class:`schedules.workflow.ReviewFact`)."""
+
+    id: int
+    report_id: int
+    task_id: int
+    unit_id: str
+    cycle: int
+    decision: str
+    comment: str
+    reviewer_telegram_id: int | None
+    reviewed_at: dt.datetime
+
+
+class ExtensionRow(NamedTuple):
+    """An extension request as a plain row: the columns of :class:`~storage.tables.Extension`
+    (:class:`schedules.workflow.ExtensionFact`)."""
+
+    id: int
+    task_id: int
+    unit_id: str
+    cycle: int
+    due_date: dt.date
+    reason: str
+    requested_by: int | None
+    requested_at: dt.datetime
+    state: str
+    decided_by: int | None
+    decided_at: dt.datetime | None
+    decision_comment: str
+
+
+class PairFacts(NamedTuple):
+    """One unit's facts on one task in one cycle (:meth:`Store.pair_facts`).
+
+    Attributes:
+        facts: the pair's latest report, its review, the pair's extension requests, its first
+            acknowledgement and its latest report with a note (the other pairs are absent).
+        reminded: whether a reminder or overdue notice about the task reached the unit in the
+            cycle (:meth:`Store.was_reminded`).
+    """
+
+    facts: CycleFacts
+    reminded: bool
+
+
+class PersonRow(NamedTuple):
+    """Who sent an update, as :meth:`Store.caller` reads them: the person's columns a handler
+    needs."""
+
+    telegram_user_id: int
+    display_name: str
+    language: str | None
+    role: str
+    active: bool
+
+
+# -- the report path's statements, built once (Core, not ORM: a report costs a few of each) ----
+# Every person's /report reads its pair's facts and appends in one short transaction; the
+# statements are plain Core on the tables with bound parameters, so that each execution is a
+# lookup in SQLAlchemy's compiled cache, not a new ORM statement (docs/performance.md, 2).
+_R = metadata.tables["status_report"].c
+_PAIR = (_R.cycle == bindparam("cycle"), _R.task_id == bindparam("task_id"),
+         _R.unit_id == bindparam("unit_id"))
+_PAIR_LATEST = (sa_select(*(_R[name] for name in ReportRow._fields)).where(*_PAIR)
+                .order_by(_R.reported_at.desc(), _R.id.desc()).limit(1))
+_PAIR_NOTE = _PAIR_LATEST.where(_R.note != "")
+_REVIEW_OF = sa_select(*(metadata.tables["review"].c[name] for name in ReviewRow._fields)).where(
+    metadata.tables["review"].c.report_id == bindparam("report_id"))
+_X = metadata.tables["extension"].c
+_PAIR_EXTENSIONS = (sa_select(*(_X[name] for name in ExtensionRow._fields))
+                    .where(_X.cycle == bindparam("cycle"), _X.task_id == bindparam("task_id"),
+                           _X.unit_id == bindparam("unit_id"))
+                    .order_by(_X.requested_at, _X.id))
+_M = metadata.tables["reminder"].c
+_PAIR_REMINDERS = (_M.task_id == bindparam("task_id"), _M.unit_id == bindparam("unit_id"),
+                   _M.cycle == bindparam("cycle"))
+_PAIR_ACKNOWLEDGED = (sa_select(_M.acknowledged_by_telegram_id, _M.acknowledged_at)
+                      .where(*_PAIR_REMINDERS, _M.acknowledged_at.is_not(None),
+                             _M.acknowledged_by_telegram_id.is_not(None),
+                             _M.acknowledged_by_telegram_id != 0)
+                      .order_by(_M.acknowledged_at, _M.id).limit(1))
+_PAIR_REMINDED = (sa_select(_M.id).where(*_PAIR_REMINDERS, _M.state == ReminderState.SENT.value)
+                  .limit(1))
+_INSERT_REPORT = insert_rows(metadata.tables["status_report"]).returning(_R.id)
+_INSERT_AUDIT = insert_rows(metadata.tables["audit_entry"])
+_UNIT_KNOWN = sa_select(metadata.tables["unit"].c.id).where(
+    metadata.tables["unit"].c.id == bindparam("unit_id"))
+_P = metadata.tables["person"].c
+_S = metadata.tables["membership"].c
+_CALLER = (sa_select(_P.telegram_user_id, _P.display_name, _P.language, _P.role, _P.active,
+                     _S.unit_id)
+           .select_from(metadata.tables["person"].outerjoin(
+               metadata.tables["membership"],
+               (_S.telegram_user_id == _P.telegram_user_id) & _S.active.is_(True)))
+           .where(_P.telegram_user_id == bindparam("telegram_user_id"))
+           .order_by(_S.id))
+
+
+def _revision_raiser(dialect: str) -> Any:
+    """The facts revision's upsert for ``dialect`` (:func:`_facts_changed`), returning the new
+    revision."""
+    table = metadata.tables["facts_revision"]
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (insert(table).values(id=1, revision=1)
+            .on_conflict_do_update(index_elements=["id"],
+                                   set_={"revision": table.c.revision + 1})
+            .returning(table.c.revision))
+
+
+def _read_pair_facts(connection: Connection, cycle: int, task_id: int,
+                     unit_id: str) -> tuple[CycleFacts, ReportRow | None]:
+    """:meth:`Store.pair_facts`'s facts on ``connection`` (five indexed lookups at most), and
+    the pair's latest report."""
+    pair = {"cycle": cycle, "task_id": task_id, "unit_id": unit_id}
+    key = (task_id, unit_id)
+    latest = connection.execute(_PAIR_LATEST, pair).first()
+    report = ReportRow._make(latest) if latest is not None else None
+    reviews: dict[int, ReviewRow] = {}
+    notes: dict[tuple[int, str], ReportRow] = {}
+    if report is not None:
+        review = connection.execute(_REVIEW_OF, {"report_id": report.id}).first()
+        if review is not None:
+            reviews[report.id] = ReviewRow._make(review)
+        if report.note:
+            notes[key] = report
+        else:
+            noted = connection.execute(_PAIR_NOTE, pair).first()
+            if noted is not None:
+                notes[key] = ReportRow._make(noted)
+    extensions = [ExtensionRow._make(row) for row in connection.execute(_PAIR_EXTENSIONS, pair)]
+    acknowledged = connection.execute(_PAIR_ACKNOWLEDGED, pair).first()
+    return CycleFacts(
+        cycle, {key: report} if report is not None else {}, reviews,
+        {key: extensions} if extensions else {},
+        {key: Acknowledgement(acknowledged[0], acknowledged[1])} if acknowledged else {},
+        notes), report
+
+
 class DueRow(NamedTuple):
     """A pending delivery as the dispatcher decides on it (:meth:`Store.due_rows`)."""
 
@@ -253,6 +413,7 @@ class Store:
         # then use its copy), and while its notes are read
         self._catching_up = threading.Lock()
         self._names: tuple[int, dict[int, str]] | None = None  # people_names, as of a revision
+        self._raise_revision = _revision_raiser(self.engine.dialect.name)
 
     # -- lifecycle -------------------------------------------------------------------------
     def upgrade(self, revision: str = "head") -> None:
@@ -342,6 +503,14 @@ class Store:
 
     def _session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[tuple[Session, Connection]]:
+        """A session and its connection, for Core statements (the report path's): opened
+        through :meth:`_session` like every other call, so that the one seam sees them all.
+        Nothing is committed unless the caller commits the session."""
+        with self._session() as session:
+            yield session, session.connection()
 
     # -- units -----------------------------------------------------------------------------
     def sync_units(self, units: Iterable[tuple[str, str, str]],
@@ -487,18 +656,16 @@ class Store:
                    unit_id=unit_id, reason=reason)
             return True
 
-    def caller(self, telegram_user_id: int) -> tuple[Person | None, list[str]]:
-        """:meth:`get_person` and :meth:`units_of` in one session: who sent an update (every
-        update asks)."""
-        statement = (select(Membership.unit_id)
-                     .where(Membership.telegram_user_id == telegram_user_id,
-                            col(Membership.active).is_(True))
-                     .order_by(col(Membership.id)))
-        with self._session() as session:
-            person = _person(session, telegram_user_id)
-            if person is None or not person.active:
-                return person, []
-            return person, list(session.exec(statement))
+    def caller(self, telegram_user_id: int) -> tuple[PersonRow | None, list[str]]:
+        """Who sent an update (every update asks): the person, active or not (None: not
+        enrolled), and the units an active person serves, in the order they joined them; one
+        Core statement."""
+        with self._connection() as (_, connection):
+            rows = connection.execute(_CALLER, {"telegram_user_id": telegram_user_id}).all()
+        if not rows:
+            return None, []
+        person = PersonRow._make(rows[0][:5])
+        return person, [row[5] for row in rows if row[5] is not None] if person.active else []
 
     def units_of(self, telegram_user_id: int) -> list[str]:
         """The unit ids an active person serves now, in the order they joined them."""
@@ -555,9 +722,8 @@ class Store:
             with self.engine.connect() as connection:
                 names.update((row[0], row[1]) for row in connection.execute(statement))
             kept = (revision, names)
-            with self._facts_lock:
-                if self._names is None or self._names[0] <= revision:
-                    self._names = kept
+            with self._facts_lock:  # whichever thread is last: a map holds every change up
+                self._names = kept  # to its number (read before its rows), maybe more
         return dict(kept[1])
 
     def contacts_for_unit(self, unit_id: str) -> list[Person]:
@@ -818,7 +984,9 @@ class Store:
     def add_report_once(self, task_id: int, unit_id: str, cycle: int, status: str,
                         progress: int | None, note: str, reporter_telegram_id: int | None,
                         now: dt.datetime, source: str, source_message_id: int | None = None,
-                        repeat_window: dt.timedelta | None = None) -> tuple[StatusReport, bool]:
+                        repeat_window: dt.timedelta | None = None, *,
+                        check: Callable[[CycleFacts], int | None] | None = None
+                        ) -> tuple[StatusReport, bool]:
         """Append a report unless it only repeats the same person's report of a moment ago.
 
         A double press, or the same /report or reply sent twice, is one report: when
@@ -827,41 +995,72 @@ class Store:
         adds no other note and no other percentage, nothing is stored. Arguments and errors as
         :meth:`add_report`.
 
+        One short transaction of Core statements (a person's every report comes here): the
+        facts' revision is raised first, which takes its row's lock (SQLite: the database's
+        write lock) until the commit, so that what is read next — the pair's facts
+        (:meth:`pair_facts`) — cannot change before the report is appended; then the report,
+        its audit entry, commit. A repeat or a refusal rolls back (the revision unchanged).
+
+        Args:
+            check: the workflow's check, called in the transaction with the pair's facts: it
+                returns the progress to store (instead of ``progress``: e.g. carried from the
+                unit's previous report), or raises to store nothing (the exception is raised
+                here, after the rollback).
+
         Returns:
             ``(report, True)`` for a new report, ``(the earlier report, False)`` for a repeat.
         """
         now = _utc(now, "now")
         if status not in REPORT_STATUSES:
             raise ValueError(f"unknown status {status!r} (one of {REPORT_STATUSES})")
-        if progress is not None and (isinstance(progress, bool) or not 0 <= progress <= 100):
-            raise ValueError(f"progress must be 0-100 or None, not {progress!r}")
         _check_vocabulary("source", source, ReportSource)
-        with self._session() as session, session.begin():
-            _require_unit(session, unit_id)
-            if repeat_window is not None:
-                newest = session.exec(
-                    select(StatusReport)
-                    .where(StatusReport.task_id == task_id, StatusReport.unit_id == unit_id,
-                           StatusReport.cycle == cycle)
-                    .order_by(col(StatusReport.reported_at).desc(),
-                              col(StatusReport.id).desc())
-                    .limit(1)).first()
-                if (newest is not None and newest.reporter_telegram_id == reporter_telegram_id
-                        and newest.status == status and note in ("", newest.note)
-                        and progress in (None, newest.progress)
-                        and now - newest.reported_at < repeat_window):
-                    return newest, False
-            report = StatusReport(task_id=task_id, unit_id=unit_id, cycle=cycle, status=status,
-                                  progress=progress, note=note,
-                                  reporter_telegram_id=reporter_telegram_id, reported_at=now,
-                                  source=source, source_message_id=source_message_id,
-                                  facts_revision=_facts_changed(session))
-            session.add(report)
-            session.flush()
-            _audit(session, now, "report.added", f"report:{report.id}",
-                   actor=reporter_telegram_id, task_id=task_id, unit_id=unit_id, cycle=cycle,
-                   status=status, progress=progress, source=source)
-        return report, True
+        if check is None:
+            _check_progress(progress)
+        try:
+            with self._connection() as (session, connection):
+                revision = connection.execute(self._raise_revision).scalar_one()  # the lock
+                if check is not None or repeat_window is not None:
+                    facts, newest = _read_pair_facts(connection, cycle, task_id, unit_id)
+                    if check is not None:
+                        progress = check(facts)
+                        _check_progress(progress)
+                    if (repeat_window is not None and newest is not None
+                            and newest.reporter_telegram_id == reporter_telegram_id
+                            and newest.status == status and note in ("", newest.note)
+                            and progress in (None, newest.progress)
+                            and now - newest.reported_at < repeat_window):
+                        session.rollback()
+                        return _report_of(newest), False
+                values: dict[str, Any] = {"task_id": task_id, "unit_id": unit_id, "cycle": cycle,
+                          "status": status, "progress": progress, "note": note,
+                          "reporter_telegram_id": reporter_telegram_id, "reported_at": now,
+                          "source": source, "source_message_id": source_message_id,
+                          "facts_revision": revision}
+                report_id = connection.execute(_INSERT_REPORT, values).scalar_one()
+                connection.execute(_INSERT_AUDIT, {
+                    "at": now, "actor_telegram_id": reporter_telegram_id,
+                    "action": "report.added", "subject": f"report:{report_id}",
+                    "details": _details(task_id=task_id, unit_id=unit_id, cycle=cycle,
+                                        status=status, progress=progress, source=source)})
+                session.commit()
+        except IntegrityError:
+            with self._connection() as (_, connection):
+                if connection.execute(_UNIT_KNOWN, {"unit_id": unit_id}).first() is None:
+                    raise ValueError(f"unknown unit {unit_id!r} (sync the timetable's units "
+                                     "first)") from None
+            raise
+        return StatusReport(id=report_id, **values), True
+
+    def pair_facts(self, cycle: int, task_id: int, unit_id: str) -> PairFacts:
+        """One unit's facts on one task in one cycle, and whether it was reminded of it: what
+        a report's checks read (the year it is for, the workflow's refusal), in one connection
+        of a few indexed lookups — not the task's or the cycle's facts
+        (:meth:`cycle_facts`)."""
+        with self._connection() as (_, connection):
+            facts, _ = _read_pair_facts(connection, cycle, task_id, unit_id)
+            reminded = connection.execute(_PAIR_REMINDED, {
+                "cycle": cycle, "task_id": task_id, "unit_id": unit_id}).first() is not None
+        return PairFacts(facts, reminded)
 
     def add_evidence(self, report_id: int, file_id: str, file_unique_id: str, kind: str,
                      file_name: str | None, added_by: int | None,
@@ -1138,15 +1337,16 @@ class Store:
             # claimable before its time, whatever the caller's clock or due list says
             ready = col(Reminder.not_before).is_(None) | (
                 col(Reminder.not_before) <= database_now)
-            candidates = select(Reminder.id).where(col(Reminder.id).in_(ids),
-                                                   Reminder.state == ReminderState.PENDING,
-                                                   ready)
+            pending = _row_state() == ReminderState.PENDING
             if self.engine.dialect.name == "postgresql":
-                candidates = candidates.with_for_update(skip_locked=True)
+                chosen = col(Reminder.id).in_(
+                    select(Reminder.id).where(col(Reminder.id).in_(ids), pending, ready)
+                    .with_for_update(skip_locked=True).scalar_subquery())
+            else:  # one writer at a time: the ids themselves
+                chosen = col(Reminder.id).in_(ids)
             claimed = {row.id: row for row in session.execute(
                 update(Reminder)
-                .where(col(Reminder.id).in_(candidates.scalar_subquery()),
-                       col(Reminder.state) == ReminderState.PENDING, ready)
+                .where(chosen, pending, ready)
                 .values(state=ReminderState.SENDING, claimed_at=now, claimed_by=instance,
                         lease_until=until)
                 .returning(Reminder)
@@ -1289,7 +1489,7 @@ class Store:
             # one statement for every message (each row gets its message's id), not one each
             marked = set(session.execute(
                 update(table)
-                .where(table.c.id.in_(sorted(message_of)), table.c.state.in_(_UNFINISHED))
+                .where(table.c.id.in_(sorted(message_of)), (table.c.state + "").in_(_UNFINISHED))
                 .values(state=ReminderState.SENT.value, sent_at=now, reason="",
                         lease_until=None,
                         message_id=cast(case(message_of, value=table.c.id, else_=None),
@@ -1464,12 +1664,9 @@ class Store:
 
     def was_reminded(self, task_id: int, unit_id: str, cycle: int) -> bool:
         """Whether any reminder or overdue notice about a task reached the unit in a cycle."""
-        statement = (select(Reminder.id)
-                     .where(Reminder.task_id == task_id, Reminder.unit_id == unit_id,
-                            Reminder.cycle == cycle, Reminder.state == ReminderState.SENT)
-                     .limit(1))
-        with self._session() as session:
-            return session.exec(statement).first() is not None
+        with self._connection() as (_, connection):
+            return connection.execute(_PAIR_REMINDED, {
+                "cycle": cycle, "task_id": task_id, "unit_id": unit_id}).first() is not None
 
     def reminders_by_message(self, chat_id: int, message_id: int) -> list[Reminder]:
         """The deliveries that became this Telegram message (to understand a reply to it).
@@ -1852,7 +2049,9 @@ class Store:
     def _keep(self, cycle: int, kept: _KeptFacts) -> None:
         """Keep ``kept`` as the cycle's copy, the cycle as the one asked for last."""
         with self._facts_lock:
-            self._facts.pop(cycle, None)
+            current = self._facts.pop(cycle, None)
+            if current is not None and current.revision > kept.revision:
+                kept = current  # a newer copy was kept meanwhile (another thread)
             self._facts[cycle] = kept
             while len(self._facts) > _CACHED_CYCLES:  # the cycles asked for last are kept
                 del self._facts[next(iter(self._facts))]
@@ -1873,15 +2072,26 @@ class Store:
         :meth:`cycle_facts`); the same facts object when none was about this cycle."""
         cycle, since, old = kept.facts.cycle, kept.revision, kept.facts
         columns = [getattr(StatusReport, name) for name in ReportRow._fields]
+        # Only the stamp in SQL (the rows changed since, of every cycle: a few), the cycle in
+        # Python: with the cycle in the query SQLite's planner takes the cycle's index (all the
+        # rows stamped 0 before migration 0011 look alike to ANALYZE) and reads 130,000 entries.
         with self._session() as session:
-            reports = [ReportRow._make(row) for row in session.execute(
-                sa_select(*columns).where(col(StatusReport.cycle) == cycle,
-                                          col(StatusReport.facts_revision) > since))]
-            reviews = list(session.exec(select(Review).where(
-                Review.cycle == cycle, col(Review.facts_revision) > since)))
-            extensions = list(session.exec(select(Extension).where(
-                Extension.cycle == cycle, col(Extension.facts_revision) > since)))
-            acknowledged = list(session.execute(_acknowledgement_rows(cycle, since)))
+            reports = [report for report in map(ReportRow._make, session.execute(
+                sa_select(*columns).where(col(StatusReport.facts_revision) > since)))
+                if report.cycle == cycle]
+            reviews = [review for review in session.exec(
+                select(Review).where(col(Review.facts_revision) > since))
+                if review.cycle == cycle]
+            extensions = [extension for extension in session.exec(
+                select(Extension).where(col(Extension.facts_revision) > since))
+                if extension.cycle == cycle]
+            acknowledged = [row[:5] for row in session.execute(
+                sa_select(col(Reminder.task_id), col(Reminder.unit_id),
+                          col(Reminder.acknowledged_at),
+                          col(Reminder.acknowledged_by_telegram_id), col(Reminder.id),
+                          col(Reminder.cycle))
+                .where(col(Reminder.facts_revision) > since,
+                       col(Reminder.acknowledged_at).is_not(None))) if row[5] == cycle]
         if not (reports or reviews or extensions or acknowledged):
             return _KeptFacts(revision, old, kept.first_acknowledgements, kept.notes,
                               kept.noted_tasks, kept.noted_units)
@@ -1905,14 +2115,14 @@ class Store:
             requests[pair] = sorted([*others, extension],
                                     key=lambda e: (e.requested_at, e.id or 0))
         acknowledgements = dict(old.acknowledgements) if acknowledged else {}
-        changed |= _merge_acknowledgements(acknowledged, kept.first_acknowledgements,
-                                           acknowledgements)
+        first = dict(kept.first_acknowledgements) if acknowledged else kept.first_acknowledgements
+        changed |= _merge_acknowledgements(acknowledged, first, acknowledgements)
         facts = CycleFacts(cycle, latest if reports else old.reports,
                            by_report if reviews else old.reviews,
                            requests if extensions else old.extensions,
                            acknowledgements if acknowledged else old.acknowledgements)
         carry_views(old, facts, changed)
-        return _KeptFacts(revision, facts, kept.first_acknowledgements, kept.notes,
+        return _KeptFacts(revision, facts, first, kept.notes,
                           kept.noted_tasks, kept.noted_units)
 
     def _kept_notes(self, kept: _KeptFacts, task_id: int | None,
@@ -1978,19 +2188,29 @@ class Store:
                         break
         return found
 
-    def cycle_log(self, cycle: int) -> list[AuditEntry]:
-        """The supervision workflow's audit entries about one cycle, oldest first (the ledger's
-        history sheet): reports, evidence, acknowledgements, reviews, extensions, urges."""
+    def cycle_log(self, cycle: int, actions: Sequence[str] = WORKFLOW_ACTIONS) -> list[LogRow]:
+        """The supervision workflow's audit entries about one cycle, oldest first: reports,
+        evidence, acknowledgements, reviews, extensions, urges (of ``actions`` only).
+
+        Plain rows, not ORM objects: a cycle at 1,000 units has 130,000 ``report.added``
+        entries, and as many acknowledgements may come.
+        """
         # The details are JSON text: entries that do not even contain the year's digits are
         # left in the database (other cycles' reports: nine in ten at ten years), the rest is
-        # decoded and checked.
-        statement = (select(AuditEntry)
-                     .where(col(AuditEntry.action).in_(WORKFLOW_ACTIONS),
-                            col(AuditEntry.details).contains(str(cycle)))
-                     .order_by(col(AuditEntry.at), col(AuditEntry.id)))
-        with self._session() as session:
-            return [entry for entry in session.exec(statement)
-                    if entry.details_dict().get("cycle") == cycle]
+        # decoded and checked. One action at a time, sorted here: with ``IN`` and ``ORDER BY``
+        # SQLite's planner walked the whole log in time order (1.3 million entries at 1,000
+        # units, where ANALYZE sees mostly report.added) instead of the action's index.
+        columns = [getattr(AuditEntry, name) for name in LogRow._fields]
+        found: list[LogRow] = []
+        with self.engine.connect() as connection:
+            for action in dict.fromkeys(actions):
+                statement = sa_select(*columns).where(
+                    col(AuditEntry.action) == action,
+                    col(AuditEntry.details).contains(str(cycle)))
+                found += [entry for entry in map(LogRow._make, connection.execute(statement))
+                          if entry.details_dict().get("cycle") == cycle]
+        found.sort(key=lambda entry: (entry.at, entry.id))
+        return found
 
     def reports_for_cycle(self, cycle: int) -> list[ReportRow]:
         """Every report of a cycle, every task and unit, oldest first, in one query.
@@ -2246,9 +2466,21 @@ def _held_by(instance: str, *, or_pending: bool = False) -> ColumnElement[bool]:
     decided before any claim). Recording a row sent is not bound by it: that a message went out
     is a fact whoever sent it (:meth:`Store.mark_sent_messages`).
     """
-    held = ((col(Reminder.state) == ReminderState.SENDING)
-            & (col(Reminder.claimed_by) == instance))
-    return (held | (col(Reminder.state) == ReminderState.PENDING)) if or_pending else held
+    held = (_row_state() == ReminderState.SENDING) & (col(Reminder.claimed_by) == instance)
+    return (held | (_row_state() == ReminderState.PENDING)) if or_pending else held
+
+
+def _row_state() -> ColumnElement[str]:
+    """A reminder's state, for a statement that finds its rows by id.
+
+    ``state || ''`` is the same value, but no index answers it: SQLite's planner, which has no
+    statistics, otherwise took the state index for ``id IN (...) AND state = ...`` and walked
+    every row in that state (every pending delivery of the year) for each claim and record of a
+    fan-out, which made the fan-out quadratic in its size (20,000 contacts: 18 ms of CPU a send,
+    docs/performance.md section 1; tests/storage/test_query_plans.py). PostgreSQL's planner,
+    with statistics, takes the primary key either way.
+    """
+    return col(Reminder.state) + ""
 
 
 def _without_cutoff(key: DeliveryKey) -> tuple[object, ...]:
@@ -2290,17 +2522,14 @@ def _keep_newest(found: dict[Pair, Any], pair: Pair, report: ReportRow) -> None:
         found[pair] = report
 
 
-def _acknowledgement_rows(cycle: int, since: int | None = None) -> Any:
-    """The acknowledged deliveries of a cycle (stamped above ``since``): task, unit, time, who,
-    reminder id; earliest first."""
-    statement = (sa_select(col(Reminder.task_id), col(Reminder.unit_id),
-                           col(Reminder.acknowledged_at),
-                           col(Reminder.acknowledged_by_telegram_id), col(Reminder.id))
-                 .where(col(Reminder.cycle) == cycle, col(Reminder.acknowledged_at).is_not(None))
-                 .order_by(col(Reminder.acknowledged_at), col(Reminder.id)))
-    if since is not None:
-        statement = statement.where(col(Reminder.facts_revision) > since)
-    return statement
+def _acknowledgement_rows(cycle: int) -> Any:
+    """The acknowledged deliveries of a cycle: task, unit, time, who, reminder id; earliest
+    first."""
+    return (sa_select(col(Reminder.task_id), col(Reminder.unit_id),
+                      col(Reminder.acknowledged_at),
+                      col(Reminder.acknowledged_by_telegram_id), col(Reminder.id))
+            .where(col(Reminder.cycle) == cycle, col(Reminder.acknowledged_at).is_not(None))
+            .order_by(col(Reminder.acknowledged_at), col(Reminder.id)))
 
 
 def _merge_acknowledgements(rows: Iterable[Any], first: dict[Pair, tuple[dt.datetime, int]],
@@ -2360,6 +2589,21 @@ def _audit_many(session: Session, now: dt.datetime, action: str,
              "details": json.dumps(details, ensure_ascii=False, sort_keys=True,
                                    default=_json_default)}
             for subject, details in batch])
+
+
+def _details(**details: Any) -> str:
+    """An audit entry's details as :func:`_audit` writes them."""
+    return json.dumps(details, ensure_ascii=False, sort_keys=True, default=_json_default)
+
+
+def _check_progress(progress: int | None) -> None:
+    if progress is not None and (isinstance(progress, bool) or not 0 <= progress <= 100):
+        raise ValueError(f"progress must be 0-100 or None, not {progress!r}")
+
+
+def _report_of(row: Any) -> StatusReport:
+    """A report read as a row (:class:`ReportRow`), as the detached table object callers get."""
+    return StatusReport(**{name: getattr(row, name) for name in ReportRow._fields})
 
 
 def _json_default(value: object) -> str:

@@ -114,9 +114,7 @@ from schedules.workflow import (
     PAST_DATE,
     CycleFacts,
     Phase,
-    ReportFact,
     ReviewDecision,
-    ReviewFact,
     UnitState,
     extension_refusal,
     report_refusal,
@@ -426,18 +424,10 @@ async def previous_cycle_open(services: Services, task_id: int, unit_id: str,
     task = services.timetable.task(task_id)
     if previous < FIRST_CYCLE or cycle_cutoff(services.timetable, task, previous) is None:
         return False  # (cycle_is_open's first rule, without reading the database)
-    store = services.store
-
-    def last_year() -> tuple[ReportFact | None, ReviewFact | None, bool]:
-        """The unit's latest report then, its review, and whether it was reminded: one
-        worker-thread call (every /report without a year asks)."""
-        facts = store.cycle_facts(previous, task_id, unit_id)
-        before = facts.reports.get((task_id, unit_id))
-        review = facts.review_of(before) if before is not None else None
-        return before, review, before is None and store.was_reminded(task_id, unit_id,
-                                                                     previous)
-
-    before, review, reminded = await services.db(last_year)
+    found = await services.db(services.store.pair_facts, previous, task_id, unit_id)
+    before = found.facts.reports.get((task_id, unit_id))
+    review = found.facts.review_of(before) if before is not None else None
+    reminded = before is None and found.reminded
     return cycle_is_open(services.timetable, task, previous,
                          before.status if before else None, reminded,
                          returned=review is not None
@@ -536,6 +526,15 @@ def _answer(draft: Draft, field: str, value: str, caller: Caller) -> Draft | Non
 
 
 # -- storing ------------------------------------------------------------------------------
+class Refused(Exception):
+    """The workflow refuses a report (:func:`schedules.workflow.report_refusal`): nothing is
+    stored; ``reason`` is the message id to tell the person."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Recorded:
     """A report stored (or a repeat recognised), with the unit's state before and after."""
@@ -560,23 +559,26 @@ async def record_report(services: Services, caller: Caller, task_id: int, unit_i
     timetable, store = services.timetable, services.store
     task = timetable.task(task_id)
 
-    def check_and_store() -> tuple[CycleFacts, UnitState, str, tuple[StatusReport, bool] | None]:
-        """The workflow's check on the cycle's facts, then the report appended if it is
-        allowed: one worker-thread call (the check is pure)."""
-        facts = store.cycle_facts(cycle, task_id, unit_id)
+    checked: list[tuple[CycleFacts, UnitState]] = []
+
+    def check(facts: CycleFacts) -> int | None:
+        """The workflow's check on the pair's facts, in the transaction that appends: the
+        progress to store (carried from the unit's previous report), or :class:`Refused`."""
         before = unit_state(timetable, task, unit_id, facts, at.date())
+        checked.append((facts, before))
         refusal = report_refusal(before)
         if refusal:
-            return facts, before, refusal, None
-        carried = carried_progress(status, percent, facts.reports.get((task_id, unit_id)))
-        return facts, before, "", store.add_report_once(
-            task_id, unit_id, cycle, status, carried, note, caller.telegram_user_id, at,
-            source, message_id, REPEAT_WINDOW)
+            raise Refused(refusal)
+        return carried_progress(status, percent, facts.reports.get((task_id, unit_id)))
 
-    facts, before, refusal, stored = await services.db(check_and_store)
-    if stored is None:
-        return t.gettext(refusal).format(number=task_id, year=cycle,
-                                         unit=unit_name(t, timetable.unit(unit_id)))
+    try:
+        stored = await services.db(
+            store.add_report_once, task_id, unit_id, cycle, status, percent, note,
+            caller.telegram_user_id, at, source, message_id, REPEAT_WINDOW, check=check)
+    except Refused as refused:
+        return t.gettext(refused.reason).format(number=task_id, year=cycle,
+                                                unit=unit_name(t, timetable.unit(unit_id)))
+    facts, before = checked[-1]
     report, new = stored
     reports = {**facts.reports, (task_id, unit_id): report}
     after = unit_state(timetable, task, unit_id, dataclasses.replace(facts, reports=reports),

@@ -24,7 +24,8 @@ Sheets, in the reader's language:
 5. 延期 / Extensions — every request and its decision;
 6. 审结 / Reviews — every confirmation or return of a report of done;
 7. 催办 / Urges;
-8. 操作记录 / Audit — the workflow's audit trail of the cycle;
+8. 操作记录 / Audit — the workflow's audit trail of the cycle, but the reports, which sheet 3
+   lists (``bot.reports.record.LOGGED_ACTIONS`` says why; its header says where they are);
 9. 考评 / Scorecard — per unit, by the rules of docs/scorecard.md.
 
 Text the users typed is always written as text, never as a formula.
@@ -189,6 +190,8 @@ def build_workbook(t: Translator, timetable: Timetable, data: CycleRecord,
         sheet.oddFooter.right.text = page
         if columns.light is not None:
             sheet.cell(row=1, column=columns.light).comment = Comment(legend, "duban")
+        for column, note in columns.notes.items():
+            sheet.cell(row=1, column=column).comment = Comment(note, "duban")
     buffer = BytesIO()
     workbook.save(buffer)
     return _package(buffer.getvalue(), bodies)
@@ -239,6 +242,7 @@ class _Columns:
         self.most: dict[int, int] = {}
         self.light: int | None = None
         self.wide = False  # printed on A3 (the ledger), else A4
+        self.notes: dict[int, str] = {}  # column -> a comment on its header
 
     def add(self, header: str, number_format: str | None = None, wrap: bool = False,
             narrow: bool = False, light: bool = False, at_most: int | None = None) -> None:
@@ -536,6 +540,9 @@ def _audit(c: _Context) -> Sheet:
     columns.add(c.time_header(N_("Time")), DATETIME_FORMAT)
     columns.add(t.gettext("Who"))
     columns.add(t.gettext("Action"))
+    columns.notes[len(columns.headers)] = t.gettext(
+        "The reports are on the sheet {sheet}, one row each with its note; this sheet lists "
+        "the workflow's other acts.").format(sheet="“" + t.gettext(SHEET_REPORTS) + "”")
     columns.add(t.gettext("No."), narrow=True)
     columns.add(t.gettext("Unit"))
     columns.add(t.gettext("Details"), wrap=True)

@@ -16,10 +16,24 @@ from schedules.model import Timetable
 from schedules.scorecard import UnitScore, score_units
 from schedules.workflow import CycleFacts
 from storage import Store
-from storage.tables import AuditEntry, Reminder, Urge
+from storage.store import WORKFLOW_ACTIONS, LogRow
+from storage.tables import Reminder, Urge
 
 UNIT_REMINDER_KINDS = frozenset({"before", "overdue", "ack"})
 """Deliveries about one unit's task (a leadership digest is about none)."""
+
+LOGGED_ACTIONS = tuple(action for action in WORKFLOW_ACTIONS if action != "report.added")
+"""The workflow's audit entries the reports show (the ledger's audit sheet): all but
+``report.added``.
+
+Every report is on the ledger's reports sheet (报送记录) already, one row each, with what its
+audit entry says (time, reporter, status, progress, source) and its note, which the entry lacks.
+An auditor of the city office checks the reports there and, on the audit sheet, the acts of the
+other people of the workflow: who acknowledged, confirmed or returned, asked for or decided an
+extension, attached evidence, urged. Repeating every report on the audit sheet would add no
+fact and bury those acts: at 1,000 units a cycle has 130,000 reports, ten times the rest of the
+trail (and reading them from a log of 1.3 million entries took seconds of the export). The log
+itself keeps every entry (an admin's ``/audit``)."""
 
 
 class LoggedReport(Protocol):
@@ -56,7 +70,8 @@ class CycleRecord:
         reminders: every delivery of the cycle, in due order (the reports keep those sent,
             failed or skipped about a unit's task).
         urges: every urge of the cycle, oldest first.
-        log: the workflow's audit entries about the cycle, oldest first.
+        log: the workflow's audit entries about the cycle but the reports' (which are in
+            ``history``: :data:`LOGGED_ACTIONS`), oldest first.
         names: Telegram user id -> name, and chat id -> title for groups.
     """
 
@@ -64,7 +79,7 @@ class CycleRecord:
     history: Sequence[LoggedReport] = ()
     reminders: Sequence[Reminder] = ()
     urges: Sequence[Urge] = ()
-    log: Sequence[AuditEntry] = ()
+    log: Sequence[LogRow] = ()
     names: Mapping[int, str] = field(default_factory=dict)
 
     @property
@@ -105,7 +120,7 @@ def collect(store: Store, cycle: int) -> CycleRecord:
     names.update({c.chat_id: c.title for c in store.leadership_chats(active_only=False)})
     return CycleRecord(store.cycle_facts(cycle), store.reports_for_cycle(cycle),
                        store.reminders_for_cycle(cycle), store.urges(cycle),
-                       store.cycle_log(cycle), names)
+                       store.cycle_log(cycle, LOGGED_ACTIONS), names)
 
 
 def unit_scores(timetable: Timetable, record: CycleRecord, today: dt.date,

@@ -1038,6 +1038,102 @@ def test_a_unit_is_urged_at_most_once_a_day_per_task(units: Store) -> None:
     assert _actions(units).count("task.urged") == 3
 
 
+# -- the report path: one pair's facts, the checked append, the caller ---------------------------
+def test_a_pairs_facts_are_the_cycles_facts_of_that_pair(units: Store) -> None:
+    """What the report path reads (``pair_facts``) is what the cycle's facts say of the pair:
+    its latest report, that report's review, its extension requests, its first
+    acknowledgement, its latest note, and whether it was reminded."""
+    pair = (7, "fgw")
+    empty = units.pair_facts(2025, 7, "fgw")
+    assert empty.facts.reports == {} and not empty.reminded
+    units.add_report(7, "fgw", 2025, "in_progress", 40, "正在核查", 1001, NOW, "command")
+    units.add_report(7, "jxj", 2025, "done", None, "other unit", 1001, NOW, "command")
+    done = units.add_report(7, "fgw", 2025, "done", None, "", 1001,
+                            NOW + dt.timedelta(hours=1), "button")
+    assert done.id is not None
+    later = NOW + dt.timedelta(hours=2)
+    assert units.add_review(done.id, "returned", "请补充", 2000, later) is not None
+    asked = units.request_extension(7, "fgw", 2025, dt.date(2025, 12, 20), "设备", 1001, later)
+    assert asked is not None and asked.id is not None
+    assert units.decide_extension(asked.id, True, 2000, "", later) is not None
+    assert units.request_extension(7, "fgw", 2025, dt.date(2025, 12, 28), "", 1001,
+                                   later) is not None
+    units.plan_deliveries([_spec(7, "fgw"), _spec(7, "fgw", chat_id=1002)], NOW)
+    first, second = (r.id or 0 for r in units.reminders_for_cycle(2025))
+    units.mark_sent(first, 555, NOW)
+    units.mark_sent(second, 556, NOW)
+    assert units.acknowledge(second, 1002, later)
+    assert units.acknowledge(first, 1001, later + dt.timedelta(minutes=1))
+    found = units.pair_facts(2025, 7, "fgw")
+    whole, narrow = units.cycle_facts(2025), units.cycle_facts(2025, 7, "fgw")
+    assert found.reminded
+    assert found.facts.reports[pair].id == done.id
+    assert found.facts.reports[pair] == whole.reports[pair]
+    review = found.facts.review_of(found.facts.reports[pair])
+    assert review is not None and (review.decision, review.comment) == ("returned", "请补充")
+    assert [(e.id, e.state, e.due_date) for e in found.facts.extensions[pair]] == [
+        (e.id, e.state, e.due_date) for e in whole.extensions[pair]]
+    assert found.facts.acknowledgements[pair] == whole.acknowledgements[pair] == \
+        Acknowledgement(1002, later.astimezone(dt.UTC))
+    assert found.facts.notes[pair] == narrow.notes[pair]
+    assert found.facts.notes[pair].note == "正在核查"
+    assert set(found.facts.reports) == {pair}  # the other unit's report is not read
+    assert not units.pair_facts(2024, 7, "fgw").reminded
+
+
+def test_a_checked_report_is_appended_only_when_its_check_allows(units: Store) -> None:
+    """The check sees the pair's facts inside the transaction; the progress it returns is
+    stored; when it raises, nothing is (and the facts' revision does not move)."""
+    units.add_report(7, "fgw", 2025, "in_progress", 40, "", 1001, NOW, "command")
+    revision = units.facts_revision()
+    seen: list[int | None] = []
+
+    class No(Exception):
+        pass
+
+    def refuse(facts: Any) -> int | None:
+        seen.append(facts.reports[(7, "fgw")].progress)
+        raise No
+
+    with pytest.raises(No):
+        units.add_report_once(7, "fgw", 2025, "in_progress", None, "", 1001,
+                              NOW + dt.timedelta(hours=1), "command", check=refuse)
+    assert seen == [40] and units.facts_revision() == revision
+    assert len(units.report_history(7, "fgw", 2025)) == 1
+    report, new = units.add_report_once(7, "fgw", 2025, "in_progress", None, "", 1001,
+                                        NOW + dt.timedelta(hours=1), "command",
+                                        check=lambda facts: facts.reports[(7, "fgw")].progress)
+    assert new and report.progress == 40 and units.facts_revision() == revision + 1
+    stored = units.report_history(7, "fgw", 2025)[-1]
+    assert (stored.id, stored.progress) == (report.id, 40)
+    assert _actions(units)[-1] == "report.added"
+    with pytest.raises(ValueError):
+        units.add_report_once(7, "fgw", 2025, "in_progress", None, "", 1001, NOW, "command",
+                              check=lambda facts: 101)
+    with pytest.raises(ValueError, match="unknown unit"):
+        units.add_report_once(7, "nope", 2025, "done", None, "", 1001, NOW, "command",
+                              check=lambda facts: None)
+    assert len(units.report_history(7, "fgw", 2025)) == 2
+
+
+def test_the_caller_is_the_person_and_their_active_units(units: Store) -> None:
+    assert units.caller(1001) == (None, [])
+    _contact(units, 1001, "jxj")
+    _contact(units, 1001, "fgw")
+    person, served = units.caller(1001)
+    assert person is not None and served == ["jxj", "fgw"]
+    assert (person.display_name, person.role, person.language, person.active) == (
+        "user 1001", "contact", "zh_Hans", True)
+    assert units.end_membership(1001, "jxj", "moved", NOW)
+    assert units.caller(1001)[1] == ["fgw"]
+    units.add_person(1002, "leader", "leader", None, None, NOW)
+    leader, none = units.caller(1002)
+    assert leader is not None and leader.role == "leader" and none == []
+    assert units.deactivate_person(1001, "left", NOW)
+    gone, served = units.caller(1001)
+    assert gone is not None and not gone.active and served == []
+
+
 # -- the cycle's facts, kept in memory ---------------------------------------------------------
 def test_the_cycles_facts_are_read_again_only_after_a_change(units: Store, db_url: str) -> None:
     assert units.facts_revision() == 0
