@@ -8,6 +8,7 @@ so that this process's CPU time and memory are the bot's. Run from the repositor
     python -m bench.bench_fanout            # 2,000 chats; growth 200 -> 2,000 -> 20,000
     python -m bench.bench_fanout --quick    # 30 chats, one run each: that it runs (CI)
     python -m bench.bench_fanout --size 1000 --growth ""   # 1,000 chats, no growth runs
+    python -m bench.bench_fanout --growth "" --ceiling-only  # the dispatcher's ceiling only
 
 Each run is a fresh instant of the shipped timetable's reminders (the instants of 2024 at which
 every unit is reminded), on a SQLite database holding N contacts dealt over the 34 units: each
@@ -329,7 +330,8 @@ async def run(options: argparse.Namespace, record: Record) -> list[Figure]:
     timetable = load_timetable(TASKS_PATH)
     runs = 1 if options.quick else max(options.runs, 3)  # quick: that it runs (CI)
     main_size = options.size or (30 if options.quick else 2000)
-    figures = await measure_size(main_size, runs, runs, timetable, record)
+    figures = await measure_size(main_size, 0 if options.ceiling_only else runs, runs,
+                                 timetable, record)
     growth = [] if options.quick else [int(n) for n in options.growth.split(",") if n]
     for size in growth:
         if size != main_size:
@@ -347,6 +349,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=0,
                         help="contacts of the main run, at the limits and the ceiling "
                              "(default 2,000; 30 with --quick)")
+    parser.add_argument("--ceiling-only", action="store_true",
+                        help="the main size's ceiling runs only (limits off): no runs at the "
+                             "limits, no bare PTB sender")
     add_common_options(parser)
     options = parser.parse_args()
     print_environment()

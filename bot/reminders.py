@@ -84,8 +84,10 @@ from schedules.delivery import (
     NOT_ENROLLED,
     REPORTED_DONE,
     Decision,
+    PlannedDeliveries,
     ReminderSpec,
     decide,
+    delivery_batches,
     delivery_specs,
     recipients,
     retry_delay,
@@ -118,6 +120,8 @@ run, holding its lease; after these it goes back to pending with :func:`retry_de
 back-off (1, 2, 4, 8 minutes). A 5 % connection drop then costs a fan-out seconds, not
 minutes."""
 REPLAN_EVERY = dt.timedelta(hours=1)
+DUE_PAGE = 200
+"""Chats whose due rows a dispatch run reads and decides on at once."""
 MAX_SEND_RATE = 28
 """The dispatcher's messages in flight at once (between claim and record: what a crash can leave
 unrecorded), and its sends in any second when no pacer keeps the bulk budget (with
@@ -166,9 +170,25 @@ async def current_specs(services: Services, cycle: int) -> list[ReminderSpec]:
 
 
 async def sync_plan(services: Services, cycle: int, now: dt.datetime) -> int:
-    """Write the cycle's delivery rows (idempotent); returns how many were new."""
-    specs = await current_specs(services, cycle)
-    return await services.bulk_db(services.store.plan_deliveries, specs, now)
+    """Write the cycle's delivery rows (idempotent), a batch at a time (one transaction each:
+    :func:`schedules.delivery.delivery_batches`); returns how many were new."""
+    people = await services.bulk_db(services.store.list_people, None, None, False)
+    memberships = [(m.telegram_user_id, m.unit_id)
+                   for m in await services.bulk_db(services.store.memberships)]
+    chats = [c.chat_id for c in await services.bulk_db(services.store.leadership_chats)]
+    contacts, leadership = recipients(people, memberships, chats)
+    added = 0
+    for batch in delivery_batches(await cycle_plan(services, cycle), contacts, leadership):
+        added += await services.bulk_db(services.store.plan_deliveries, batch, now)
+    return added
+
+
+def plan_fingerprint(plan: Sequence[PlannedReminder], contacts: Mapping[str, Sequence[int]],
+                     leadership: Sequence[int]) -> int:
+    """A hash of what a cycle's deliveries are made of (:func:`delivery_specs` of the same
+    arguments): when it is unchanged, so are the deliveries, and re-planning can wait."""
+    return hash((tuple(plan), tuple((unit, tuple(chats)) for unit, chats
+                                    in sorted(contacts.items())), tuple(leadership)))
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -218,10 +238,44 @@ class _Run:
     """The newest report id the run's facts have seen (see :func:`_claim_batch`)."""
     claims: _Batches[list[int], list[Any]] | None = None
     records: _Batches[tuple[list[int], int], list[int]] | None = None
+    facts_version: int = 0
+    """Raised whenever ``facts`` changes (a report or an acknowledgement during the run)."""
+    _settled: tuple[int, tuple[set[tuple[int, str, int]], set[tuple[int, str, int]]]] | None = (
+        None)
+    _texts: dict[tuple[object, ...], tuple[str, list[DueItem]]] = field(default_factory=dict)
 
     @property
     def today(self) -> dt.date:
         return self.now.date()
+
+    def settle(self, cycle: int, facts: CycleFacts) -> None:
+        """Replace a cycle's facts (read again during the run)."""
+        self.facts[cycle] = facts
+        self.facts_version += 1
+        self._texts.clear()
+
+    def settled(self) -> tuple[set[tuple[int, str, int]], set[tuple[int, str, int]]]:
+        """:func:`settled` of the run's facts, computed once per change of them."""
+        if self._settled is None or self._settled[0] != self.facts_version:
+            self._settled = (self.facts_version, settled(self.services, self.facts))
+        return self._settled[1]
+
+    def rendered(self, t: Translator, rows: Sequence[Any], several: bool
+                 ) -> tuple[str, list[DueItem]]:
+        """The reminder text of ``rows`` in ``t``'s language and its items, rendered once per
+        run for every message that lists the same tasks the same way (the contacts of a unit
+        get the same text; only their keyboards name their own rows)."""
+        kinds: dict[tuple[int, str, int], set[str]] = defaultdict(set)
+        for row in rows:
+            kinds[(row.task_id, row.unit_id, row.cycle)].add(row.kind)
+        shape = (t.language, several, tuple((key, frozenset(found))
+                                            for key, found in kinds.items()))
+        found = self._texts.get(shape)
+        if found is None:
+            items = due_items(self.services, rows, self.facts, self.today)
+            text = render_reminder(t, self.services.timetable, items, several)
+            found = self._texts[shape] = (text, items)
+        return found
 
 
 async def _send_text(run: _Run, chat_id: int, text: str, t: Translator,
@@ -344,11 +398,11 @@ async def _claim_batch(run: _Run, messages: list[list[int]]) -> list[list[Any]]:
         return [[] for _ in messages]
     for cycle, reports in fresh.items():
         known = run.facts[cycle]
-        run.facts[cycle] = dataclasses.replace(known, reports={**known.reports, **reports})
+        run.settle(cycle, dataclasses.replace(known, reports={**known.reports, **reports}))
     for (task_id, unit_id, cycle), acknowledgement in acknowledged.items():
         known = run.facts[cycle]
-        run.facts[cycle] = dataclasses.replace(known, acknowledgements={
-            **known.acknowledgements, (task_id, unit_id): acknowledgement})
+        run.settle(cycle, dataclasses.replace(known, acknowledgements={
+            **known.acknowledgements, (task_id, unit_id): acknowledgement}))
     return claimed
 
 
@@ -361,15 +415,12 @@ async def _record_batch(run: _Run, sent: list[tuple[list[int], int]]) -> list[li
 async def _compose(run: _Run, rows: list[Any], t: Translator) -> tuple[str, Any, list[Any]]:
     """The text and keyboard of one person's message; the rows it carries (others skipped)."""
     services, store, now = run.services, run.services.store, run.now
-    facts = run.facts  # the latest reports read again with the claim (_claim_batch)
-    finished = {(task, unit, cycle) for cycle, known in facts.items()
-                for task, unit in finished_pairs(services.timetable, known)}
+    finished, acknowledged = run.settled()  # of the facts read again with the claim
     carried: list[Any] = []
     for row in rows:
         key = (row.task_id, row.unit_id, row.cycle)
         reason = REPORTED_DONE if key in finished else ""
-        if row.kind == ReminderKind.ACKNOWLEDGE.value and (
-                row.task_id, row.unit_id) in acknowledged_pairs(facts[row.cycle]):
+        if row.kind == ReminderKind.ACKNOWLEDGE.value and key in acknowledged:
             reason = ACKNOWLEDGED
         if reason:  # it changed during this run
             await services.bulk_db(store.mark_skipped, row.id, reason, now, run.instance)
@@ -378,9 +429,8 @@ async def _compose(run: _Run, rows: list[Any], t: Translator) -> tuple[str, Any,
             carried.append(row)
     if not carried:
         return "", None, []
-    items = due_items(services, carried, facts, run.today)
     several = len({row.unit_id for row in carried}) > 1
-    text = render_reminder(t, services.timetable, items, several)
+    text, items = run.rendered(t, carried, several)
     if len(items) == 1:
         state = items[0].state
         keyboard = report_keyboard(t, state.task_id, state.cycle, state.unit_id, carried[0].id)
@@ -828,48 +878,64 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
     contacts, leadership = recipients(everyone, memberships, bound)
 
     cycle = now.year
-    specs = {cycle: await planned_specs(services, cycle, contacts, leadership)}
-    # a hash, not the set: the set of a cycle for 2,000 people held tens of MB for good
-    fingerprint = hash(frozenset((s.key, s.due_at, s.cutoff) for s in specs[cycle]))
+    plans = {cycle: await cycle_plan(services, cycle)}
+    # a hash of what the deliveries are made of, not of the deliveries (tens of thousands)
+    fingerprint = plan_fingerprint(plans[cycle], contacts, leadership)
     last = application.bot_data.get("replanned_at")
     if (last is None or now - last >= REPLAN_EVERY or now < last
             or application.bot_data.get("planned") != fingerprint):
-        added = await services.bulk_db(store.plan_deliveries, specs[cycle], now)
+        added = 0
+        for batch in delivery_batches(plans[cycle], contacts, leadership):
+            added += await services.bulk_db(store.plan_deliveries, batch, now)
         application.bot_data["replanned_at"] = now
         application.bot_data["planned"] = fingerprint
         if added:
             log.info("planned %s new deliveries for %s", added, cycle)
-    due = await services.bulk_db(store.due_deliveries, now)
-    if not due:
+    due_chats = await services.bulk_db(store.due_chats, now)
+    if not due_chats:
         return report
     facts: dict[int, CycleFacts] = {}
     # before the facts: a report that comes in from here on is read again with the claims
     report_mark = await services.bulk_db(store.newest_report_id)
-    for row_cycle in {row.cycle for row in due}:
-        if row_cycle not in specs:
-            specs[row_cycle] = await planned_specs(services, row_cycle, contacts, leadership)
+    for row_cycle in sorted({row_cycle for _, row_cycle in due_chats}):
+        if row_cycle not in plans:
+            plans[row_cycle] = await cycle_plan(services, row_cycle)
         facts[row_cycle] = await services.bulk_db(store.cycle_facts, row_cycle)
     finished, acknowledged = settled(services, facts)
-    wanted = {s.key for cycle_specs in specs.values() for s in cycle_specs}
+    wanted = PlannedDeliveries(itertools.chain.from_iterable(plans.values()), contacts,
+                               leadership)
     inactive = {p.telegram_user_id for p in everyone if not p.active}
+    sending: list[Any] = []
+    # a page of chats at a time: a first start's catch-up decides on tens of thousands of rows
+    # (a chat's rows are decided together: catch-up groups never span chats)
+    chats = sorted({chat_id for chat_id, _ in due_chats})
+    for first in range(0, len(chats), DUE_PAGE):
+        due = [row for row in await services.bulk_db(store.due_rows, now,
+                                                     chats[first:first + DUE_PAGE])
+               if row.cycle in facts]  # (a row of another cycle due since: the next run's)
+        skips: list[tuple[int, str]] = []
+        retry_at = await backing_off_until(services, due, now)
+        for decision in decide(due, now, finished, wanted, inactive, retry_at, acknowledged):
+            row = decision.row
+            if decision.send:
+                sending.append(row)
+            elif decision.wait:
+                report.waiting.append(row.id)
+            else:
+                skips.append((row.id, decision.reason))
+                if decision.reason == NO_CONTACT:
+                    report.units_without_contact.add((row.task_id, row.unit_id))
+                elif decision.reason == NO_LEADERSHIP:
+                    report.digest_without_leadership = True
+        if skips:  # one transaction a page, whatever their number
+            await services.bulk_db(store.mark_skipped_many, skips, now,
+                                   instance_of(application))
+            report.skipped.extend(skips)
+        del due, skips
     by_chat: dict[int, list[Any]] = defaultdict(list)
-    skips: list[tuple[int, str]] = []
-    retry_at = await backing_off_until(services, due, now)
-    for decision in decide(due, now, finished, wanted, inactive, retry_at, acknowledged):
-        row = decision.row
-        if decision.send:
-            by_chat[row.chat_id].append(row)
-        elif decision.wait:
-            report.waiting.append(row.id)
-        else:
-            skips.append((row.id, decision.reason))
-            if decision.reason == NO_CONTACT:
-                report.units_without_contact.add((row.task_id, row.unit_id))
-            elif decision.reason == NO_LEADERSHIP:
-                report.digest_without_leadership = True
-    if skips:  # one transaction, whatever their number (thousands after a first start)
-        await services.bulk_db(store.mark_skipped_many, skips, now, instance_of(application))
-        report.skipped.extend(skips)
+    for row in sorted(sending, key=lambda row: (row.due_at, row.id)):
+        by_chat[row.chat_id].append(row)
+    del sending
     languages: dict[int, str | None] = {p.telegram_user_id: p.language for p in everyone}
     languages |= {c.chat_id: c.language for c in await services.bulk_db(store.leadership_chats)}
     rate = int(application.bot_data.get("max_send_rate", MAX_SEND_RATE))

@@ -33,7 +33,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, bindparam, event, func, update
+from sqlalchemy import Connection, Engine, Table, bindparam, case, cast, event, func, update
 from sqlalchemy import insert as insert_rows
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -72,6 +72,7 @@ from storage.tables import (
 __all__ = [
     "INVITE_CODE_PATTERN",
     "MIGRATIONS_DIR",
+    "DueRow",
     "Enrolment",
     "InviteError",
     "InviteErrorReason",
@@ -107,6 +108,8 @@ WORKFLOW_ACTIONS = ("report.added", "evidence.added", "reminder.acknowledged",
                     "extension.approved", "extension.rejected", "task.urged")
 """The audit actions of the supervision workflow (``Store.workflow_log``)."""
 _REMINDER_KEY = ("task_id", "unit_id", "cycle", "kind", "offset_days", "cutoff", "chat_id")
+_REMINDERS: Table = metadata.tables["reminder"]
+"""The reminder table, for statements on plain rows (no ORM objects)."""
 _INSERT_BATCH = 500  # rows per INSERT; keeps far below both backends' bound-parameter limits
 SQLITE_BUSY_TIMEOUT_SECONDS = 15.0
 """How long an SQLite writer waits for another writer before "database is locked"."""
@@ -359,6 +362,23 @@ def _read_pair_facts(connection: Connection, cycle: int, task_id: int,
         {key: extensions} if extensions else {},
         {key: Acknowledgement(acknowledged[0], acknowledged[1])} if acknowledged else {},
         notes), report
+
+
+class DueRow(NamedTuple):
+    """A pending delivery as the dispatcher decides on it (:meth:`Store.due_rows`)."""
+
+    id: int
+    task_id: int
+    unit_id: str
+    cycle: int
+    kind: str
+    offset_days: int
+    chat_id: int
+    due_at: dt.datetime
+    cutoff: dt.date
+    attempts: int
+    created_at: dt.datetime | None
+    not_before: dt.datetime | None
 
 
 class Store:
@@ -1148,18 +1168,22 @@ class Store:
         if not wanted:
             return 0
         cycles = sorted({spec.cycle for spec in wanted.values()})
+        tasks = sorted({spec.task_id for spec in wanted.values()})
+        units = sorted({spec.unit_id for spec in wanted.values()})
         insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
         added = 0
         moved: list[int] = []
         with self._session() as session, session.begin():
-            # plain rows, not ORM objects: a cycle of 2,000 contacts has tens of thousands
-            known = {(r.task_id, r.unit_id, r.cycle, r.kind, r.offset_days, r.cutoff,
-                      r.chat_id): r for r in session.execute(
-                sa_select(col(Reminder.id), col(Reminder.task_id), col(Reminder.unit_id),
-                          col(Reminder.cycle), col(Reminder.kind), col(Reminder.offset_days),
-                          col(Reminder.cutoff), col(Reminder.chat_id), col(Reminder.state),
-                          col(Reminder.due_at))
-                .where(col(Reminder.cycle).in_(cycles)))}
+            # plain rows, not ORM objects, and only the rows of the tasks and units asked
+            # about (the unique key's first columns: an index search), so that the dispatcher
+            # can plan a large cycle in small pieces
+            table = _REMINDERS
+            known = {tuple(r[:7]): r for r in session.execute(
+                sa_select(table.c.task_id, table.c.unit_id, table.c.cycle, table.c.kind,
+                          table.c.offset_days, table.c.cutoff, table.c.chat_id, table.c.id,
+                          table.c.state, table.c.due_at)
+                .where(table.c.task_id.in_(tasks), table.c.unit_id.in_(units),
+                       table.c.cycle.in_(cycles)))}
             # pending rows by their key without the cutoff: the ones a moved cutoff takes along
             movable = {_without_cutoff(key): row for key, row in known.items()
                        if row.state == ReminderState.PENDING and key not in wanted}
@@ -1180,11 +1204,13 @@ class Store:
                     .execution_options(synchronize_session=False))
                 if result.rowcount == 1 and row.id is not None:
                     moved.append(row.id)
+            # one statement executed for many rows (compiled once, then cached), not a
+            # statement of 500 rows' values compiled anew for every batch
+            statement = (insert(_REMINDERS)
+                         .on_conflict_do_nothing(index_elements=list(_REMINDER_KEY))
+                         .returning(_REMINDERS.c.id))
             for batch in _batches(new, _INSERT_BATCH):
-                statement = (insert(Reminder).values(list(batch))
-                             .on_conflict_do_nothing(index_elements=list(_REMINDER_KEY))
-                             .returning(col(Reminder.id)))
-                added += len(session.exec(statement).all())
+                added += len(session.execute(statement, list(batch)).all())
             if added or moved:
                 _audit(session, now, "reminders.planned", "reminders", cycles=cycles, added=added,
                        moved=moved)
@@ -1208,6 +1234,30 @@ class Store:
         with self._session() as session:
             return list(session.exec(statement.order_by(col(Reminder.due_at),
                                                         col(Reminder.id))))
+
+    def due_chats(self, now: dt.datetime) -> list[tuple[int, int]]:
+        """(chat, cycle) of every pending delivery due by ``now``, each pair once, in order:
+        what the dispatcher then reads page by page (:meth:`due_rows`)."""
+        now = _utc(now, "now")
+        statement = (sa_select(col(Reminder.chat_id), col(Reminder.cycle))
+                     .where(col(Reminder.state) == ReminderState.PENDING,
+                            col(Reminder.due_at) <= now)
+                     .distinct().order_by(col(Reminder.chat_id), col(Reminder.cycle)))
+        with self._session() as session:
+            return [(chat_id, cycle) for chat_id, cycle in session.execute(statement)]
+
+    def due_rows(self, now: dt.datetime, chats: Iterable[int]) -> list[DueRow]:
+        """The pending deliveries to ``chats`` due by ``now``, oldest first, as plain rows
+        (:class:`DueRow`, what the dispatcher decides on; not ORM objects, of which a first
+        start's catch-up reads tens of thousands)."""
+        now = _utc(now, "now")
+        table = _REMINDERS
+        statement = (sa_select(*(table.c[name] for name in DueRow._fields))
+                     .where(table.c.state == ReminderState.PENDING.value,
+                            table.c.due_at <= now, table.c.chat_id.in_(sorted(set(chats))))
+                     .order_by(table.c.due_at, table.c.id))
+        with self._session() as session:
+            return [DueRow(*row) for row in session.execute(statement)]
 
     def newest_report_id(self) -> int:
         """The highest report id so far (0 if none): where :meth:`reports_after` starts."""
@@ -1425,24 +1475,31 @@ class Store:
             Per message, the ids this call marked (those still pending or sending), in id order.
         """
         wanted = [(sorted(set(ids)), message_id) for ids, message_id in sent]
-        if not any(ids for ids, _ in wanted):
+        owner: dict[int, int] = {}  # row -> its message (a row is one message's: the first)
+        for index, (ids, _) in enumerate(wanted):
+            for i in ids:
+                owner.setdefault(i, index)
+        message_of = {i: wanted[index][1] for i, index in owner.items()}
+        if not message_of:
             return [[] for _ in wanted]
         now = _utc(now, "now")
-        marked_all: list[list[int]] = []
+        table = _REMINDERS
         with self._session() as session, session.begin():
-            for ids, message_id in wanted:
-                marked = sorted(session.execute(
-                    update(Reminder)
-                    .where(col(Reminder.id).in_(ids), _row_state().in_(_UNFINISHED))
-                    .values(state=ReminderState.SENT, message_id=message_id, sent_at=now,
-                            reason="", lease_until=None)
-                    .returning(col(Reminder.id))
-                    .execution_options(synchronize_session=False)).scalars()) if ids else []
-                marked_all.append(marked)
+            # one statement for every message (each row gets its message's id), not one each
+            marked = set(session.execute(
+                update(table)
+                .where(table.c.id.in_(sorted(message_of)), (table.c.state + "").in_(_UNFINISHED))
+                .values(state=ReminderState.SENT.value, sent_at=now, reason="",
+                        lease_until=None,
+                        message_id=cast(case(message_of, value=table.c.id, else_=None),
+                                        table.c.message_id.type))
+                .returning(table.c.id)).scalars())
+            marked_all = [[i for i in ids if i in marked and owner[i] == index]
+                          for index, (ids, _) in enumerate(wanted)]
             _audit_many(session, now, "reminder.sent",
                         [(f"reminder:{i}", {"message_id": message_id})
-                         for marked, (_, message_id) in zip(marked_all, wanted, strict=True)
-                         for i in marked])
+                         for done, (_, message_id) in zip(marked_all, wanted, strict=True)
+                         for i in done])
         return marked_all
 
     def mark_failed(self, reminder_id: int, reason: str, now: dt.datetime,
@@ -1493,9 +1550,9 @@ class Store:
                         .values(state=ReminderState.SKIPPED, reason=reason, lease_until=None)
                         .returning(col(Reminder.id))
                         .execution_options(synchronize_session=False)).scalars())
-                    for reminder_id in marked:
-                        _audit(session, now, "reminder.skipped", f"reminder:{reminder_id}",
-                               reason=reason)
+                    _audit_many(session, now, "reminder.skipped",
+                                [(f"reminder:{reminder_id}", {"reason": reason})
+                                 for reminder_id in marked])
                     done += len(marked)
         return done
 
@@ -2525,7 +2582,8 @@ def _audit_many(session: Session, now: dt.datetime, action: str,
     """:func:`_audit` for many subjects of one action, in one ``INSERT`` (a fan-out's claims
     and records would otherwise cost an ORM object and a flush each)."""
     for batch in _batches(entries, _INSERT_BATCH):
-        session.execute(insert_rows(AuditEntry), [
+        # the table, not the ORM class: no ORM bulk-insert machinery for plain rows
+        session.execute(_INSERT_AUDIT, [
             {"at": now, "actor_telegram_id": None, "action": action, "subject": subject,
              "details": json.dumps(details, ensure_ascii=False, sort_keys=True,
                                    default=_json_default)}

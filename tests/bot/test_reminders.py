@@ -381,7 +381,11 @@ async def test_restart_in_the_middle_of_a_run(harness: Harness, restart: Restart
             "sent"}
 
 
-async def test_downtime_sends_only_the_newest_before_the_cutoff(harness: Harness) -> None:
+@pytest.mark.parametrize("page", [reminders.DUE_PAGE, 1], ids=["one page", "a chat a page"])
+async def test_downtime_sends_only_the_newest_before_the_cutoff(
+        harness: Harness, page: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the run reads and decides on the due rows a page of chats at a time: the same outcome
+    monkeypatch.setattr(reminders, "DUE_PAGE", page)
     await enrol_agri(harness)
     await bind_group(harness)
     await run_at(harness, at(10, 30))

@@ -25,7 +25,9 @@ from schedules.delivery import (
     STALE,
     SUPERSEDED,
     Decision,
+    PlannedDeliveries,
     decide,
+    delivery_batches,
     delivery_key,
     delivery_specs,
     recipients,
@@ -114,6 +116,42 @@ def test_specs_of_the_shipped_plan_have_unique_keys(timetable: Timetable) -> Non
                     if r.kind is not ReminderKind.DIGEST}
     digests = sum(1 for r in plan if r.kind is ReminderKind.DIGEST)
     assert len(specs) == sum(per_reminder.values()) + digests
+
+
+def test_batches_hold_the_same_deliveries_and_an_instants_rows_in_the_same_order(
+        timetable: Timetable) -> None:
+    plan = plan_reminders(timetable, 2026, WorkingDayCalendar())
+    contacts = {AGRI: [501, 502], STATS: [601]} | {
+        unit.id: [1000 + index] for index, unit in enumerate(timetable.units)
+        if unit.id not in (AGRI, STATS)}
+    whole = delivery_specs(plan, contacts, [-100, 2000])
+    batches = list(delivery_batches(plan, contacts, [-100, 2000], limit=50))
+    pieces = [spec for batch in batches for spec in batch]
+    assert sorted(pieces, key=lambda s: s.key) == sorted(whole, key=lambda s: s.key)
+    assert len(batches) > 10
+    # a (task, unit) pair is never split; a batch is over the limit only by one pair
+    pairs = [{(s.task_id, s.unit_id) for s in batch} for batch in batches]
+    assert all(not a & b for i, a in enumerate(pairs) for b in pairs[i + 1:])
+    assert all(len(batch) <= 50 or len(pairs[i]) == 1 for i, batch in enumerate(batches))
+    # rows stored batch by batch get ids in the order delivery_specs gives an instant's rows
+    for instant in {s.due_at for s in whole}:
+        assert [s.key for s in pieces if s.due_at == instant] == [
+            s.key for s in whole if s.due_at == instant]
+
+
+def test_planned_deliveries_are_the_keys_of_delivery_specs(timetable: Timetable) -> None:
+    plan = plan_reminders(timetable, 2026, WorkingDayCalendar())
+    for contacts, leadership in (({AGRI: [501, 502], STATS: [601]}, [-100]), ({}, [])):
+        keys = {spec.key for spec in delivery_specs(plan, contacts, leadership)}
+        wanted = PlannedDeliveries(plan, contacts, leadership)
+        assert set(wanted.plan_keys) == {key[:6] for key in keys}
+        assert all(key in wanted for key in keys)
+        for key in list(keys)[:200]:
+            assert (*key[:6], 999) not in wanted
+            assert (*key[:5], key[5] + dt.timedelta(days=1), key[6]) not in wanted
+        rows = [Row(1), Row(2, chat_id=502), Row(3, chat_id=NO_CONTACT_CHAT, unit_id=STATS),
+                Row(4, offset_days=21, due_at=at(11, 10)), Row(5, chat_id=503)]
+        assert decide(rows, at(11, 17), set(), wanted) == decide(rows, at(11, 17), set(), keys)
 
 
 def person(uid: int, role: str, active: bool = True, digests: bool = False) -> SimpleNamespace:

@@ -8,9 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import event
 
 from schedules.model import Timetable
 from schedules.workflow import cycle_views
@@ -84,3 +86,41 @@ def test_stale_keep_race_loses_an_acknowledgement(world: tuple[Store, Store], db
         "the acknowledgement vanished from the kept copy")
     other.add_report(15, "ecology-environment", CYCLE, "in_progress", 10, "", None, NOW, "cli")
     assert_same_as_fresh(reader, db_url, timetable)
+
+
+def test_a_double_press_answered_by_two_instances_is_stored_once(
+        world: tuple[Store, Store], timetable: Timetable) -> None:
+    """Two instances (or two worker threads) answer the same press: the second takes the
+    facts' lock after the first committed, and only then reads the pair's newest report, so it
+    finds the repeat (the check was once made before the lock, and both stored it)."""
+    one, two = world
+    lead = timetable.responsible_units(timetable.task(16))[0].unit_id
+    checked, go = threading.Event(), threading.Event()
+
+    def pause(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if (threading.current_thread().name == "A" and "facts_revision" in statement
+                and statement.lstrip().upper().startswith("INSERT")):
+            checked.set()
+            go.wait(10)
+
+    event.listen(two.engine, "before_cursor_execute", pause)
+    outcome: list[Any] = []
+
+    def press() -> None:
+        try:
+            outcome.append(two.add_report_once(16, lead, CYCLE, "done", None, "", 7001, NOW,
+                                               "button", None, dt.timedelta(minutes=1)))
+        except Exception as exc:  # SQLite: the stale read snapshot cannot write
+            outcome.append(exc)
+
+    a = threading.Thread(target=press, name="A")
+    a.start()
+    assert checked.wait(10)  # A found no repeat and is about to take the lock
+    _, new = one.add_report_once(16, lead, CYCLE, "done", None, "", 7001,
+                                 NOW + dt.timedelta(seconds=1), "button", None,
+                                 dt.timedelta(minutes=1))
+    assert new
+    go.set()
+    a.join(10)
+    assert len(one.report_history(16, lead, CYCLE)) == 1, (
+        f"a repeat was stored twice ({outcome})")

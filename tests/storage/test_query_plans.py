@@ -1,5 +1,6 @@
-"""SQLite's plans for the dispatcher's hot statements: by primary key, never a walk over every
-pending row (which made a fan-out's claims quadratic in its size: docs/performance.md, 1)."""
+"""SQLite's plans for the dispatcher's hot statements: by primary key (or the delivery key, or
+the due index), never a walk over every pending row (which made a fan-out's claims quadratic
+in its size: docs/performance.md, 1)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from schedules.delivery import ReminderSpec
 from storage import Store
 
 NOW = dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC)
@@ -74,3 +76,20 @@ def test_giving_back_and_skipping_find_their_rows_by_primary_key(
         lines = plans_of(sqlite_store, call, "UPDATE")
         assert any("PRIMARY KEY" in line for line in lines), lines
         assert not any("USING INDEX ix_reminder_state" in line for line in lines), lines
+
+
+def test_planning_reads_the_rows_of_its_tasks_and_units_by_the_delivery_key(
+        sqlite_store: Store) -> None:
+    specs = [ReminderSpec(task, unit, 2026, "before", 14, chat, NOW, dt.date(2026, 12, 1))
+             for task in (7, 8) for unit in ("fgw", "jxj") for chat in (1, 2)]
+    lines = plans_of(sqlite_store, lambda: sqlite_store.plan_deliveries(specs, NOW), "SELECT")
+    # the unique key's index (SQLite names it sqlite_autoindex_reminder_1), not the cycle's
+    assert any("(task_id=? AND unit_id=? AND cycle=?)" in line for line in lines), lines
+    assert not any("ix_reminder_cycle" in line for line in lines), lines
+
+
+def test_the_due_rows_of_a_page_of_chats_come_from_the_due_index(sqlite_store: Store) -> None:
+    lines = plans_of(sqlite_store, lambda: sqlite_store.due_rows(NOW, [1, 2, 3]), "SELECT")
+    assert any("ix_reminder_state_due_at" in line for line in lines), lines
+    lines = plans_of(sqlite_store, lambda: sqlite_store.due_chats(NOW), "SELECT")
+    assert any("ix_reminder_state_due_at" in line for line in lines), lines

@@ -464,6 +464,30 @@ def test_due_deliveries_by_time(store: Store) -> None:
     assert [r.offset_days for r in store.due_deliveries(NOW)] == [14, 3]
 
 
+def test_due_rows_by_page_of_chats(store: Store) -> None:
+    day = dt.timedelta(days=1)
+    store.plan_deliveries([_spec(offset_days=30, due_at=NOW + 2 * day),
+                           _spec(offset_days=14, due_at=NOW),
+                           _spec(offset_days=7, due_at=NOW - 10 * day),
+                           _spec(offset_days=3, due_at=NOW, chat_id=2002),
+                           _spec(offset_days=3, due_at=NOW, chat_id=2003, cycle=2024)], NOW)
+
+    assert store.due_chats(NOW - 11 * day) == []
+    assert store.due_chats(NOW) == [(1001, 2025), (2002, 2025), (2003, 2024)]
+    rows = store.due_rows(NOW, [1001, 2002])
+    # the same rows as due_deliveries, in its order, as plain rows
+    assert rows == [(r.id, r.task_id, r.unit_id, r.cycle, r.kind, r.offset_days, r.chat_id,
+                     r.due_at, r.cutoff, r.attempts, r.created_at, r.not_before)
+                    for r in store.due_deliveries(NOW) if r.chat_id != 2003]
+    assert [(r.offset_days, r.chat_id) for r in rows] == [(7, 1001), (14, 1001), (3, 2002)]
+    assert rows[0].due_at == NOW - 10 * day and rows[0].created_at == NOW
+    assert [r.chat_id for r in store.due_rows(NOW, [2002, 9999])] == [2002]
+    assert store.due_rows(NOW, []) == []
+
+    assert rows[0].id is not None and store.claim(rows[0].id, NOW)
+    assert [r.offset_days for r in store.due_rows(NOW, [1001])] == [14]
+
+
 def test_claim_race_has_one_winner(store: Store) -> None:
     store.plan_deliveries([_spec()], NOW)
     [row] = store.due_deliveries(NOW)
