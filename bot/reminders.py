@@ -235,7 +235,8 @@ class _Run:
     incidents: list[str] = field(default_factory=list)
     quick_retry_scale: float = 1.0
     report_mark: int = 0
-    """The newest report id the run's facts have seen (see :func:`_claim_batch`)."""
+    """The facts' revision read before the run's facts: reports stamped above it are read again
+    with the claims (see :func:`_claim_batch`, :meth:`storage.Store.reports_after`)."""
     claims: _Batches[list[int], list[Any]] | None = None
     records: _Batches[tuple[list[int], int], list[int]] | None = None
     facts_version: int = 0
@@ -896,7 +897,7 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
         return report
     facts: dict[int, CycleFacts] = {}
     # before the facts: a report that comes in from here on is read again with the claims
-    report_mark = await services.bulk_db(store.newest_report_id)
+    report_mark = await services.bulk_db(store.facts_revision)
     for row_cycle in sorted({row_cycle for _, row_cycle in due_chats}):
         if row_cycle not in plans:
             plans[row_cycle] = await cycle_plan(services, row_cycle)

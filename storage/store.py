@@ -1259,22 +1259,23 @@ class Store:
         with self._session() as session:
             return [DueRow(*row) for row in session.execute(statement)]
 
-    def newest_report_id(self) -> int:
-        """The highest report id so far (0 if none): where :meth:`reports_after` starts."""
-        with self._session() as session:
-            return int(session.exec(select(func.max(StatusReport.id))).one() or 0)
+    def reports_after(self, revision: int) -> tuple[int, set[tuple[int, str, int]]]:
+        """The newest stamp, and the (task, unit, cycle) of every report stamped above
+        ``revision`` (a :meth:`facts_revision` read earlier): what the dispatcher reads again
+        while it sends (one indexed query, usually answering that nothing came in).
 
-    def reports_after(self, report_id: int) -> tuple[int, set[tuple[int, str, int]]]:
-        """The newest report id, and the (task, unit, cycle) of every report newer than
-        ``report_id``: what the dispatcher reads again while it sends (one indexed query,
-        usually answering that nothing came in).
+        By the facts' stamps, not by id: ids are handed out before the commit, so on
+        PostgreSQL a report with a lower id can commit after one with a higher id, and a mark
+        by id missed it (a unit reminded just after it reported). Stamps are given under the
+        revision row's lock in commit order: every report committed after ``revision`` was
+        read has a higher stamp (docs/design.md, "Facts kept in memory").
         """
-        statement = (select(StatusReport.id, StatusReport.task_id, StatusReport.unit_id,
-                            StatusReport.cycle)
-                     .where(col(StatusReport.id) > report_id))
+        statement = (select(StatusReport.facts_revision, StatusReport.task_id,
+                            StatusReport.unit_id, StatusReport.cycle)
+                     .where(col(StatusReport.facts_revision) > revision))
         with self._session() as session:
             rows = list(session.exec(statement))
-        newest = max((row[0] or 0 for row in rows), default=report_id)
+        newest = max((row[0] or 0 for row in rows), default=revision)
         return newest, {(task_id, unit_id, cycle) for _, task_id, unit_id, cycle in rows}
 
     def claim(self, reminder_id: int, now: dt.datetime, instance: str = "",
