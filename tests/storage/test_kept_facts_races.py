@@ -7,34 +7,21 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import event
 
 from schedules.model import Timetable
 from schedules.workflow import cycle_views
 from storage import Store
-from tests.storage.test_kept_facts import TODAY, fresh, plain, sent_reminders
+from tests.storage.test_kept_facts import TODAY, fresh, plain, sent_reminders, world
+
+__all__ = ["world"]  # the two stores of test_kept_facts, a fixture used here too
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CYCLE = 2026
 NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=SHANGHAI)
-
-
-@pytest.fixture
-def world(db_url: str, timetable: Timetable) -> Iterator[tuple[Store, Store]]:
-    reader = Store(db_url)
-    reader.upgrade()
-    reader.sync_units([(u.id, u.name, u.kind.value) for u in timetable.units], NOW)
-    other = Store(db_url)
-    try:
-        yield reader, other
-    finally:
-        other.close()
-        reader.close()
 
 
 def assert_same_as_fresh(reader: Store, db_url: str, timetable: Timetable) -> None:
