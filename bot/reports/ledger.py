@@ -55,6 +55,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.i18n import N_, Translator
 from bot.render import ACTION_LABELS, ROLE_LABELS, STATUS_LABELS, deadline_line, phase_label
+from bot.reports.gc_pause import cyclic_gc_paused
 from bot.reports.record import CycleRecord, LoggedReport, unit_scores
 from bot.reports.scorecard import score_table
 from bot.reports.wallclock import WallClock
@@ -153,6 +154,11 @@ def build_workbook(t: Translator, timetable: Timetable, data: CycleRecord,
     Raises:
         ValueError: a time is naive.
     """
+    with cyclic_gc_paused():  # hundreds of thousands of rows, no cycle among them
+        return _build(t, timetable, data, today)
+
+
+def _build(t: Translator, timetable: Timetable, data: CycleRecord, today: dt.date) -> bytes:
     context = _Context(t, timetable, data, today, t.zone, WallClock(t.zone))
     workbook = Workbook()
     title = t.gettext("{plan}: ledger of cycle {year}").format(plan=timetable.plan.title,
