@@ -37,9 +37,10 @@ import datetime as dt
 import re
 import unicodedata
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from io import BytesIO
+from itertools import repeat
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
@@ -55,8 +56,10 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.i18n import N_, Translator
 from bot.render import ACTION_LABELS, ROLE_LABELS, STATUS_LABELS, deadline_line, phase_label
+from bot.reports.gc_pause import cyclic_gc_paused
 from bot.reports.record import CycleRecord, LoggedReport, unit_scores
 from bot.reports.scorecard import score_table
+from bot.reports.wallclock import WallClock
 from schedules.model import DeadlineKind, Role, Task, Timetable, Unit
 from schedules.workflow import FINISHED_PHASES, LEGEND, Light, Phase, UnitState, cycle_views
 
@@ -139,7 +142,8 @@ def build_workbook(t: Translator, timetable: Timetable, data: CycleRecord,
 
     Excel has no time zones: times are converted to the office's time zone (``t.zone``,
     ``DUBAN_TZ``, Asia/Shanghai by default) and written as naive local times; the column
-    headers name the zone.
+    headers name the zone. The sheets' rows hold the instants (aware datetimes) in their
+    time columns; they are converted as the rows are written (:class:`WallClock`).
 
     Args:
         t: the reader's translator (sheet names, headers, words, unit names; its zone is the
@@ -151,7 +155,12 @@ def build_workbook(t: Translator, timetable: Timetable, data: CycleRecord,
     Raises:
         ValueError: a time is naive.
     """
-    context = _Context(t, timetable, data, today, t.zone)
+    with cyclic_gc_paused():  # hundreds of thousands of rows, no cycle among them
+        return _build(t, timetable, data, today)
+
+
+def _build(t: Translator, timetable: Timetable, data: CycleRecord, today: dt.date) -> bytes:
+    context = _Context(t, timetable, data, today, t.zone, WallClock(t.zone))
     workbook = Workbook()
     title = t.gettext("{plan}: ledger of cycle {year}").format(plan=timetable.plan.title,
                                                                year=data.cycle)
@@ -180,7 +189,7 @@ def build_workbook(t: Translator, timetable: Timetable, data: CycleRecord,
         assert sheet is not None
         sheet.title = t.gettext(name)
         merged = name == SHEET_LEDGER
-        body = _frame(sheet, columns, rows, freeze, fills,
+        body = _frame(sheet, columns, rows, freeze, fills, context.clock,
                       merge=_MERGED_COLUMNS if merged else (), filtered=not merged)
         body.path = f"xl/worksheets/sheet{index + 1}.xml"  # openpyxl's names, in sheet order
         bodies.append(body)
@@ -205,6 +214,7 @@ class _Context:
     data: CycleRecord
     today: dt.date
     zone: dt.tzinfo
+    clock: WallClock
 
     def unit(self, unit_id: str) -> str:
         return _unit_name(self.t, self.timetable, unit_id)
@@ -222,9 +232,6 @@ class _Context:
         if telegram_user_id is None and source == "cli":
             return self.t.gettext(SOURCE_LABELS["cli"])
         return self.who(telegram_user_id)
-
-    def local(self, value: dt.datetime | None) -> dt.datetime | None:
-        return None if value is None else _local(value, self.zone)
 
     def time_header(self, header: str) -> str:
         return self.t.gettext("{header} ({zone})").format(header=self.t.gettext(header),
@@ -304,7 +311,7 @@ def _ledger(c: _Context) -> Sheet:
             progress = reported_on = reporter = None
             if report is not None:
                 progress = _fraction(report.progress)
-                reported_on = _local(report.reported_at, c.zone).date()
+                reported_on = c.clock.date(report.reported_at)
                 # a stored report names its reporter (ReportFact need not)
                 reporter = c.reporter(getattr(report, "reporter_telegram_id", None),
                                       getattr(report, "source", None))
@@ -371,7 +378,6 @@ def _reports(c: _Context) -> Sheet:
     statuses: dict[str, str] = {}
     sources: dict[str, str] = {}
     reporters: dict[tuple[int | None, str], str | None] = {}
-    zone = c.zone
     for report in c.data.history:
         task_id, unit_id, status, source = (report.task_id, report.unit_id, report.status,
                                             report.source)
@@ -388,7 +394,7 @@ def _reports(c: _Context) -> Sheet:
         if who not in reporters:
             reporters[who] = c.reporter(*who)
         progress = report.progress
-        rows.append([_local(report.reported_at, zone), task_id, titles[task_id], units[unit_id],
+        rows.append([report.reported_at, task_id, titles[task_id], units[unit_id],
                      statuses[status], None if progress is None else progress / 100,
                      report.note or None, reporters[who], sources[source]])
     return columns, rows
@@ -412,7 +418,7 @@ def _reminders(c: _Context) -> Sheet:
     for reminder in c.data.reminders:
         if reminder.state not in DELIVERY_STATES or reminder.kind not in REMINDER_KINDS:
             continue  # not sent yet, or a leadership digest (about no task)
-        rows.append([c.local(reminder.sent_at or reminder.due_at), reminder.task_id,
+        rows.append([reminder.sent_at or reminder.due_at, reminder.task_id,
                      _task_title(c.timetable, reminder.task_id), c.unit(reminder.unit_id),
                      t.gettext(REMINDER_KINDS[reminder.kind]),
                      reminder.cutoff - dt.timedelta(days=1), c.who(reminder.chat_id),
@@ -421,7 +427,7 @@ def _reminders(c: _Context) -> Sheet:
                      # is Telegram's words, said in the reader's (delivery_reason)
                      delivery_reason(t, reminder.state, reminder.reason),
                      c.who(reminder.acknowledged_by_telegram_id),
-                     c.local(reminder.acknowledged_at)])
+                     reminder.acknowledged_at])
     return columns, rows
 
 
@@ -484,11 +490,11 @@ def _extensions(c: _Context) -> Sheet:
     rows: list[list[Value]] = []
     for (task_id, unit_id), e in requests:
         state = EXTENSION_STATES.get(e.state)
-        rows.append([c.local(e.requested_at), task_id, _task_title(c.timetable, task_id),
+        rows.append([e.requested_at, task_id, _task_title(c.timetable, task_id),
                      c.unit(unit_id), e.due_date, getattr(e, "reason", "") or None,
                      c.who(getattr(e, "requested_by", None)),
                      t.gettext(state) if state else e.state,
-                     c.who(getattr(e, "decided_by", None)), c.local(e.decided_at),
+                     c.who(getattr(e, "decided_by", None)), e.decided_at,
                      getattr(e, "decision_comment", "") or None])
     return columns, rows
 
@@ -512,11 +518,11 @@ def _reviews(c: _Context) -> Sheet:
         if report is None:  # a review of a report of another cycle: not this ledger's
             continue
         decision = REVIEW_DECISIONS.get(review.decision)
-        rows.append([c.local(review.reviewed_at), report.task_id,
+        rows.append([review.reviewed_at, report.task_id,
                      _task_title(c.timetable, report.task_id), c.unit(report.unit_id),
                      t.gettext(decision) if decision else review.decision,
                      review.comment or None, c.who(review.reviewer_telegram_id),
-                     c.local(report.reported_at)])
+                     report.reported_at])
     return columns, rows
 
 
@@ -529,7 +535,7 @@ def _urges(c: _Context) -> Sheet:
     columns.add(t.gettext("Unit"))
     columns.add(t.gettext("Urged by"))
     rows: list[list[Value]] = [
-        [c.local(u.urged_at), u.task_id, _task_title(c.timetable, u.task_id), c.unit(u.unit_id),
+        [u.urged_at, u.task_id, _task_title(c.timetable, u.task_id), c.unit(u.unit_id),
          c.who(u.urged_by)] for u in c.data.urges]
     return columns, rows
 
@@ -559,7 +565,7 @@ def _audit(c: _Context) -> Sheet:
             if details.get(key):
                 extra.append(str(details[key]))
         source = details.get("source")  # a report made on the command line has no person
-        rows.append([c.local(entry.at),
+        rows.append([entry.at,
                      c.reporter(entry.actor_telegram_id,
                                 source if isinstance(source, str) else None),
                      t.gettext(label) if label else entry.action,
@@ -686,7 +692,7 @@ def _note(c: _Context, report: object | None, latest: LoggedReport | None) -> st
             reported_at is None or latest.reported_at >= reported_at:
         return latest.note
     return c.t.gettext("{note} (reported on {date})").format(
-        note=latest.note, date=c.t.date(_local(latest.reported_at, c.zone).date()))
+        note=latest.note, date=c.t.date(c.clock.date(latest.reported_at)))
 
 
 def _extension(t: Translator, state: UnitState) -> str:
@@ -705,10 +711,6 @@ def zone_name(zone: dt.tzinfo) -> str:
     return str(getattr(zone, "key", None) or zone.tzname(None) or zone)
 
 
-def _when(value: dt.datetime, zone: dt.tzinfo) -> str:
-    return _local(value, zone).strftime("%Y-%m-%d %H:%M")
-
-
 def _review(c: _Context, state: UnitState) -> str | None:
     review = state.review
     if review is None:
@@ -716,9 +718,9 @@ def _review(c: _Context, state: UnitState) -> str | None:
     who = c.who(review.reviewer_telegram_id) or "—"
     if state.phase is Phase.CONFIRMED:
         return c.t.gettext("confirmed by {who} on {when}").format(
-            who=who, when=_when(review.reviewed_at, c.zone))
+            who=who, when=c.clock.minute_text(review.reviewed_at))
     return c.t.gettext("returned by {who} on {when}: {comment}").format(
-        who=who, when=_when(review.reviewed_at, c.zone), comment=review.comment or "—")
+        who=who, when=c.clock.minute_text(review.reviewed_at), comment=review.comment or "—")
 
 
 def _acknowledged(c: _Context, state: UnitState) -> str | None:
@@ -727,10 +729,10 @@ def _acknowledged(c: _Context, state: UnitState) -> str | None:
             return None
         # the scorecard counts a report as receipt (schedules.scorecard): say so here too
         return c.t.gettext("the report counts as acknowledgement ({date})").format(
-            date=_when(state.report.reported_at, c.zone))
+            date=c.clock.minute_text(state.report.reported_at))
     return c.t.gettext("acknowledged by {who} on {when}").format(
         who=c.who(state.acknowledged.telegram_user_id) or "—",
-        when=_when(state.acknowledged.at, c.zone))
+        when=c.clock.minute_text(state.acknowledged.at))
 
 
 def _status(t: Translator, status: str) -> str:
@@ -741,13 +743,6 @@ def _status(t: Translator, status: str) -> str:
 def _fraction(progress: int | None) -> float | None:
     """Progress 0-100 as the fraction Excel's percent format expects (60 -> 0.6)."""
     return None if progress is None else progress / 100
-
-
-def _local(value: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
-    """An aware datetime as naive wall-clock time in ``zone``, to the second."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive time {value!r}: give a time-zone-aware datetime")
-    return value.astimezone(zone).replace(tzinfo=None, microsecond=0)
 
 
 def _header_text(text: str) -> str:
@@ -774,11 +769,12 @@ class _Body:
     styles: list[int]  # each column's style id
     quoted: list[int]  # each column's style id for text that looks like a formula
     fills: dict[str, int]  # a light's word -> the style id of its coloured cell
-    merged: set[tuple[int, int]]  # (row, column) hidden under a merge above
+    merged: dict[int, list[int]]  # column -> its rows hidden under a merge above
+    clock: WallClock  # the office's: the time columns' instants are shown in its zone
 
 
 def _frame(sheet: Worksheet, columns: _Columns, rows: list[list[Value]], freeze: str,
-           fills: Mapping[str, PatternFill], merge: Sequence[int] = (),
+           fills: Mapping[str, PatternFill], clock: WallClock, merge: Sequence[int] = (),
            filtered: bool = True) -> _Body:
     """Write a bold, frozen header row, with an AutoFilter when ``filtered``; fit the column
     widths; set up printing (landscape, one page wide, the header row on every page); merge
@@ -813,21 +809,24 @@ def _frame(sheet: Worksheet, columns: _Columns, rows: list[list[Value]], freeze:
     last = get_column_letter(len(columns.headers))
     if filtered:
         sheet.auto_filter.ref = f"A1:{last}{len(rows) + 1}"
+    values = list(zip(*rows, strict=True)) if rows else [() for _ in columns.headers]
     for index, header in enumerate(columns.headers, start=1):
-        # each different value once: most repeat (units, titles, states)
-        widest = max([_width(header), *map(_width, {row[index - 1] for row in rows})])
+        # each different value once: most repeat (units, titles, states); a date or a time
+        # is as wide as its format, which the column's least width allows for already
+        dated = columns.formats.get(index) in (DATE_FORMAT, DATETIME_FORMAT)
+        widest = max([_width(header), *map(_width, () if dated else set(values[index - 1]))])
         limit = columns.most.get(
             index, _MAX_TEXT_WIDTH if index in columns.wrapped else _MAX_WIDTH)
         width = min(max(widest + 2, columns.least[index]), limit)
         sheet.column_dimensions[get_column_letter(index)].width = width
-    return _Body("", columns, rows, styles, quoted, light_styles, merged)
+    return _Body("", columns, rows, styles, quoted, light_styles, merged, clock)
 
 
 def _merge(sheet: Worksheet, rows: list[list[Value]], columns: Sequence[int]
-           ) -> set[tuple[int, int]]:
+           ) -> dict[int, list[int]]:
     """Merge each of ``columns`` (1-based) vertically over every run of two or more rows whose
-    first value is the same (one task's rows); the cells hidden under a merge."""
-    hidden: set[tuple[int, int]] = set()
+    first value is the same (one task's rows); the rows of each column hidden under a merge."""
+    hidden: dict[int, list[int]] = {}
     if not columns:
         return hidden
     start = 0
@@ -838,7 +837,7 @@ def _merge(sheet: Worksheet, rows: list[list[Value]], columns: Sequence[int]
             for column in columns:
                 letter = get_column_letter(column)
                 sheet.merged_cells.add(f"{letter}{start + 2}:{letter}{end + 1}")
-                hidden.update((row, column) for row in range(start + 3, end + 2))
+                hidden.setdefault(column, []).extend(range(start + 3, end + 2))
         start = end
     return hidden
 
@@ -877,7 +876,8 @@ def _package(saved: bytes, bodies: Sequence[_Body]) -> bytes:
                 last = get_column_letter(len(body.columns.headers))
                 head = _DIMENSION.sub(f'<dimension ref="A1:{last}{len(body.rows) + 1}"/>',
                                       xml[:cut], count=1)
-                data = "".join((head, *_row_xml(body), xml[cut:])).encode("utf-8")
+                data = b"".join((head.encode("utf-8"), _rows_xml(body),
+                                 xml[cut:].encode("utf-8")))
             target.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED,
                             compresslevel=_LEVEL)
     return output.getvalue()
@@ -887,36 +887,87 @@ _LEVEL = 1
 """zlib's fastest level: the XML is very repetitive, the file hardly grows."""
 
 
-def _row_xml(body: _Body) -> Iterator[str]:
-    """Each row as worksheet XML, cell by cell as openpyxl would write it."""
-    count = len(body.columns.headers)
-    starts = [f'<c r="{get_column_letter(i)}' for i in range(1, count + 1)]
-    empty = [f'" s="{style}"/>' for style in body.styles]
-    numbers = [f'" s="{style}" t="n"><v>' for style in body.styles]
-    texts: list[dict[str, str]] = [{} for _ in range(count)]  # a text -> its cell's XML
-    light = (body.columns.light or 0) - 1
-    hidden = body.merged
-    for number, row in enumerate(body.rows, start=2):
-        at = str(number)
-        cells = [f'<row r="{at}">']
-        for index, value in enumerate(row):
-            if hidden and (number, index + 1) in hidden:
-                continue
-            if value is None:
-                cells.append(starts[index] + at + empty[index])
-            elif isinstance(value, str):
-                text = texts[index].get(value)
-                if text is None:
-                    style = body.fills.get(value, body.styles[index]) if index == light else \
-                        body.styles[index]
-                    text = texts[index][value] = _text_xml(value, style, body.quoted[index])
-                cells.append(starts[index] + at + text)
-            elif isinstance(value, dt.date):  # a datetime too: Excel's serial day number
-                cells.append(f"{starts[index]}{at}{numbers[index]}{to_excel(value)}</v></c>")
-            else:
-                cells.append(f"{starts[index]}{at}{numbers[index]}{value}</v></c>")
-        cells.append("</row>")
-        yield "".join(cells)
+def _rows_xml(body: _Body) -> bytes:
+    """The rows as worksheet XML (UTF-8), cell by cell as openpyxl would write them.
+
+    Built a column at a time: a column's cells share their reference letter and style, and
+    most of its values repeat (units, titles, states), so each different value's XML is made
+    once; a time column's instants are converted with the sheet's :class:`WallClock`. Each
+    cell's piece of XML ends with the start of the next cell's reference, so that a row is
+    its pieces joined by its number. Rows hiding cells under a merge (the ledger's) are
+    written apart, with their own pieces.
+    """
+    if not body.rows:
+        return b""
+    values = list(zip(*body.rows, strict=True))
+    hidden: dict[int, set[int]] = {}  # row number -> its columns hidden under a merge
+    for column, numbers in body.merged.items():
+        for number in numbers:
+            hidden.setdefault(number, set()).add(column)
+    kinds: dict[frozenset[int], list[int]] = {}  # hidden columns -> the rows hiding them
+    for number in range(2, len(body.rows) + 2):
+        kinds.setdefault(frozenset(hidden.get(number, ())), []).append(number)
+    written: list[bytes] = [b""] * len(body.rows)
+    for hides, numbers in kinds.items():
+        shown = [c for c in range(1, len(body.columns.headers) + 1) if c not in hides]
+        pieces = []
+        for column, after in zip(shown, [*shown[1:], 0], strict=True):
+            column_values = values[column - 1]
+            if len(numbers) < len(body.rows):
+                column_values = tuple(column_values[number - 2] for number in numbers)
+            pieces.append(_cell_pieces(body, column, column_values, after))
+        opening = (repeat(b'<row r="'), repeat(b'"><c r="' + _letter(shown[0])))
+        for number, row in zip(numbers, zip(*opening, *pieces, strict=False), strict=True):
+            written[number - 2] = (b"%d" % number).join(row)
+    return b"".join(written)
+
+
+def _letter(column: int) -> bytes:
+    return get_column_letter(column).encode("ascii")
+
+
+def _cell_pieces(body: _Body, column: int, values: Sequence[Value], after: int) -> list[bytes]:
+    """Each value's cell XML after its row number, then the start of the reference of the
+    cell in column ``after`` (0: the end of the row)."""
+    then = b'<c r="' + _letter(after) if after else b"</row>"
+    style = body.styles[column - 1]
+    if body.columns.formats.get(column) == DATETIME_FORMAT:  # instants: nearly all differ
+        empty = b'" s="%d"/>%s' % (style, then)
+        number = b'" s="%d" t="n"><v>' % style
+        ending = b"</v></c>" + then
+        serial = body.clock.serial
+        return [empty if value is None else
+                b"%s%r%s" % (number, serial(value), ending)  # type: ignore[arg-type]
+                for value in values]
+    fills = body.fills if column == body.columns.light else {}
+    known = _CellPieces(style, body.quoted[column - 1], fills, body.clock, then)
+    return [known[value] for value in values]
+
+
+class _CellPieces(dict[Value, bytes]):
+    """A column's values -> their cells' XML after the row number, then ``then`` (each made
+    once)."""
+
+    def __init__(self, style: int, quoted: int, fills: Mapping[str, int], clock: WallClock,
+                 then: bytes) -> None:
+        super().__init__()
+        self.style, self.quoted, self.fills, self.clock = style, quoted, fills, clock
+        self.then = then
+
+    def __missing__(self, value: Value) -> bytes:
+        style = self.style
+        if value is None:
+            end = f'" s="{style}"/>'
+        elif isinstance(value, str):
+            end = _text_xml(value, self.fills.get(value, style), self.quoted)
+        elif isinstance(value, dt.datetime) and value.tzinfo is not None:
+            end = f'" s="{style}" t="n"><v>{self.clock.serial(value)}</v></c>'
+        elif isinstance(value, dt.date):  # a datetime too: Excel's serial day number
+            end = f'" s="{style}" t="n"><v>{to_excel(value)}</v></c>'
+        else:
+            end = f'" s="{style}" t="n"><v>{value}</v></c>'
+        piece = self[value] = end.encode("utf-8") + self.then
+        return piece
 
 
 def _text_xml(value: str, style: int, quoted: int) -> str:

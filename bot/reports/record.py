@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.i18n import Translator
+from bot.reports.gc_pause import cyclic_gc_paused
 from schedules.model import Timetable
 from schedules.scorecard import UnitScore, score_units
 from schedules.workflow import CycleFacts
@@ -116,11 +117,12 @@ def unfollowed_cycle_text(t: Translator, cycle: int, current: int) -> str:
 
 def collect(store: Store, cycle: int) -> CycleRecord:
     """Read what the reports of ``cycle`` show from the database (a few short queries)."""
-    names = store.people_names()
-    names.update({c.chat_id: c.title for c in store.leadership_chats(active_only=False)})
-    return CycleRecord(store.cycle_facts(cycle), store.reports_for_cycle(cycle),
-                       store.reminders_for_cycle(cycle), store.urges(cycle),
-                       store.cycle_log(cycle, LOGGED_ACTIONS), names)
+    with cyclic_gc_paused():  # a row per report of the year, no cycle among them
+        names = store.people_names()
+        names.update({c.chat_id: c.title for c in store.leadership_chats(active_only=False)})
+        return CycleRecord(store.cycle_facts(cycle), store.reports_for_cycle(cycle),
+                           store.reminders_for_cycle(cycle), store.urges(cycle),
+                           store.cycle_log(cycle, LOGGED_ACTIONS), names)
 
 
 def unit_scores(timetable: Timetable, record: CycleRecord, today: dt.date,

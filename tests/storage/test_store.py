@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.exc import OperationalError
 
 from schedules.workflow import Acknowledgement
@@ -23,6 +24,7 @@ from storage import (
     Person,
     ReminderSpec,
     Store,
+    UTCDateTime,
     is_transient_database_error,
 )
 from tests.dbs import silent_server
@@ -797,6 +799,19 @@ def test_aware_datetimes_round_trip(units: Store) -> None:
         assert value.utcoffset() == dt.timedelta(0)
     assert reminder.cutoff == CUTOFF
     assert reminder.due_at.astimezone(SHANGHAI).hour == 9
+
+
+@pytest.mark.parametrize("stored", [dt.datetime(2026, 1, 5, 1, 2, 3, 456789),
+                                    dt.datetime(1901, 12, 31, 23, 59, 59, 999999),
+                                    dt.datetime(2026, 1, 5, 9, 2, 3, 456789, tzinfo=SHANGHAI)])
+def test_a_stored_time_is_read_back_aware_in_utc(stored: dt.datetime) -> None:
+    """What either backend gives back (SQLite: naive UTC; PostgreSQL: aware) is the same
+    instant, aware in UTC."""
+    read = UTCDateTime().process_result_value(stored, sqlite_dialect())
+    assert read is not None and read.tzinfo is dt.UTC
+    expected = stored.replace(tzinfo=dt.UTC) if stored.tzinfo is None else stored
+    assert read == expected
+    assert read.replace(tzinfo=None) == expected.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def test_naive_datetimes_are_rejected(units: Store) -> None:
