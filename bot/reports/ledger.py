@@ -946,7 +946,8 @@ def _cell_pieces(body: _Body, column: int, values: Sequence[Value], after: int) 
 
 class _CellPieces(dict[Value, bytes]):
     """A column's values -> their cells' XML after the row number, then ``then`` (each made
-    once)."""
+    once). Values are keys: a column's numbers are all of one kind (1 and 1.0, equal keys,
+    would share the XML of whichever came first; Excel reads the same number)."""
 
     def __init__(self, style: int, quoted: int, fills: Mapping[str, int], clock: WallClock,
                  then: bytes) -> None:
