@@ -45,8 +45,8 @@ from schedules.workflow import (
     ReportFact,
     ReviewDecision,
     acknowledged_pairs,
+    cycle_views,
     finished_run,
-    task_view,
 )
 
 
@@ -205,8 +205,8 @@ def score_units(timetable: Timetable, facts: CycleFacts,
     urges = Counter(unit for _, unit in urged)
     duties: dict[str, list[Duty]] = {}
     pairs: dict[str, set[int]] = {}
-    for task in timetable.tasks:
-        view = task_view(timetable, task, facts, today)
+    # the views kept on the facts (cycle_views): the ledger's and summary's, not made again
+    for task, view in zip(timetable.tasks, cycle_views(timetable, facts, today), strict=True):
         for state in view.units:
             pairs.setdefault(state.unit_id, set()).add(task.id)
             if not state.delivers or state.cutoff is None or state.phase is Phase.CLOSED:

@@ -33,7 +33,19 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, Row, Table, bindparam, case, cast, event, func, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Table,
+    bindparam,
+    case,
+    cast,
+    event,
+    exists,
+    func,
+    update,
+)
 from sqlalchemy import insert as insert_rows
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -44,7 +56,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, create_engine, select
 
 from schedules.delivery import DeliveryKey, ReminderSpec
-from schedules.workflow import Acknowledgement, CycleFacts, Pair, carry_views
+from schedules.workflow import Acknowledgement, CycleFacts, Pair, ReviewDecision, carry_views
 from storage.tables import (
     REPORT_STATUSES,
     REVIEW_DECISIONS,
@@ -78,6 +90,7 @@ __all__ = [
     "InviteErrorReason",
     "LogRow",
     "PairFacts",
+    "PairStanding",
     "PersonRow",
     "ReminderSpec",
     "ReportRow",
@@ -271,6 +284,22 @@ class PairFacts(NamedTuple):
     reminded: bool
 
 
+class PairStanding(NamedTuple):
+    """What :meth:`Store.pair_standing` reads of one unit's task in one cycle: what decides
+    whether the unit still owes it (``schedules.progress.cycle_is_open``).
+
+    Attributes:
+        status: the pair's latest report's status (newest by time, then id); None: no report.
+        returned: whether a leader returned (退回) that latest report.
+        reminded: whether a reminder or overdue notice about the task reached the unit in the
+            cycle (:meth:`Store.was_reminded`).
+    """
+
+    status: str | None
+    returned: bool
+    reminded: bool
+
+
 class PersonRow(NamedTuple):
     """Who sent an update, as :meth:`Store.caller` reads them: the person's columns a handler
     needs."""
@@ -292,8 +321,14 @@ _PAIR = (_R.cycle == bindparam("cycle"), _R.task_id == bindparam("task_id"),
 _PAIR_LATEST = (sa_select(*(_R[name] for name in ReportRow._fields)).where(*_PAIR)
                 .order_by(_R.reported_at.desc(), _R.id.desc()).limit(1))
 _PAIR_NOTE = _PAIR_LATEST.where(_R.note != "")
-_REVIEW_OF = sa_select(*(metadata.tables["review"].c[name] for name in ReviewRow._fields)).where(
-    metadata.tables["review"].c.report_id == bindparam("report_id"))
+_V = metadata.tables["review"].c
+# the latest report and its review (one per report) in one lookup: the review's columns are
+# NULL when it has none
+_PAIR_LATEST_REVIEWED = (
+    sa_select(*(_R[name] for name in ReportRow._fields), *(_V[name] for name in ReviewRow._fields))
+    .select_from(metadata.tables["status_report"].outerjoin(
+        metadata.tables["review"], _V.report_id == _R.id))
+    .where(*_PAIR).order_by(_R.reported_at.desc(), _R.id.desc()).limit(1))
 _X = metadata.tables["extension"].c
 _PAIR_EXTENSIONS = (sa_select(*(_X[name] for name in ExtensionRow._fields))
                     .where(_X.cycle == bindparam("cycle"), _X.task_id == bindparam("task_id"),
@@ -309,6 +344,12 @@ _PAIR_ACKNOWLEDGED = (sa_select(_M.acknowledged_by_telegram_id, _M.acknowledged_
                       .order_by(_M.acknowledged_at, _M.id).limit(1))
 _PAIR_REMINDED = (sa_select(_M.id).where(*_PAIR_REMINDERS, _M.state == ReminderState.SENT.value)
                   .limit(1))
+_LATEST_ID = (sa_select(_R.id).where(*_PAIR).order_by(_R.reported_at.desc(), _R.id.desc())
+              .limit(1).scalar_subquery())
+_PAIR_STANDING = sa_select(
+    sa_select(_R.status).where(_R.id == _LATEST_ID).scalar_subquery(),
+    sa_select(_V.decision).where(_V.report_id == _LATEST_ID).scalar_subquery(),
+    exists(_PAIR_REMINDED))
 _INSERT_REPORT = insert_rows(metadata.tables["status_report"]).returning(_R.id)
 _INSERT_AUDIT = insert_rows(metadata.tables["audit_entry"])
 
@@ -381,20 +422,24 @@ def _revision_raiser(dialect: str) -> Any:
             .returning(table.c.revision))
 
 
+_REPORT_WIDTH = len(ReportRow._fields)
+
+
 def _read_pair_facts(connection: Connection, cycle: int, task_id: int,
                      unit_id: str) -> tuple[CycleFacts, ReportRow | None]:
-    """:meth:`Store.pair_facts`'s facts on ``connection`` (five indexed lookups at most), and
-    the pair's latest report."""
+    """:meth:`Store.pair_facts`'s facts on ``connection`` (four indexed lookups at most: the
+    latest report with its review, the latest with a note if that one has none, the extension
+    requests, the first acknowledgement), and the pair's latest report."""
     pair = {"cycle": cycle, "task_id": task_id, "unit_id": unit_id}
     key = (task_id, unit_id)
-    latest = connection.execute(_PAIR_LATEST, pair).first()
-    report = ReportRow._make(latest) if latest is not None else None
+    latest = connection.execute(_PAIR_LATEST_REVIEWED, pair).first()
+    report = ReportRow._make(latest[:_REPORT_WIDTH]) if latest is not None else None
     reviews: dict[int, ReviewRow] = {}
     notes: dict[tuple[int, str], ReportRow] = {}
     if report is not None:
-        review = connection.execute(_REVIEW_OF, {"report_id": report.id}).first()
-        if review is not None:
-            reviews[report.id] = ReviewRow._make(review)
+        assert latest is not None
+        if latest[_REPORT_WIDTH] is not None:  # the review's id: it has one
+            reviews[report.id] = ReviewRow._make(latest[_REPORT_WIDTH:])
         if report.note:
             notes[key] = report
         else:
@@ -1106,6 +1151,16 @@ class Store:
             reminded = connection.execute(_PAIR_REMINDED, {
                 "cycle": cycle, "task_id": task_id, "unit_id": unit_id}).first() is not None
         return PairFacts(facts, reminded)
+
+    def pair_standing(self, cycle: int, task_id: int, unit_id: str) -> PairStanding:
+        """Whether a unit still owes a cycle of a task, as far as the database tells: the
+        latest report's status, whether a leader returned it, whether the unit was reminded
+        (what a report without a year asks of the year before: one statement, not the
+        pair's facts of :meth:`pair_facts`)."""
+        with self._connection() as connection:
+            status, decision, reminded = connection.execute(_PAIR_STANDING, {
+                "cycle": cycle, "task_id": task_id, "unit_id": unit_id}).one()
+        return PairStanding(status, decision == ReviewDecision.RETURNED.value, bool(reminded))
 
     def add_evidence(self, report_id: int, file_id: str, file_unique_id: str, kind: str,
                      file_name: str | None, added_by: int | None,

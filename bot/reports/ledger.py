@@ -40,6 +40,7 @@ import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from io import BytesIO
+from itertools import repeat
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
@@ -891,38 +892,67 @@ def _rows_xml(body: _Body) -> bytes:
 
     Built a column at a time: a column's cells share their reference letter and style, and
     most of its values repeat (units, titles, states), so each different value's XML is made
-    once; a time column's instants are converted with the sheet's :class:`WallClock`.
+    once; a time column's instants are converted with the sheet's :class:`WallClock`. Each
+    cell's piece of XML ends with the start of the next cell's reference, so that a row is
+    its pieces joined by its number. Rows hiding cells under a merge (the ledger's) are
+    written apart, with their own pieces.
     """
     if not body.rows:
         return b""
-    numbers = [b"%d" % number for number in range(2, len(body.rows) + 2)]
-    light = (body.columns.light or 0) - 1
-    columns: list[list[bytes]] = []
-    for index, values in enumerate(zip(*body.rows, strict=True)):
-        start = b'<c r="' + get_column_letter(index + 1).encode("ascii")
-        style = body.styles[index]
-        if body.columns.formats.get(index + 1) == DATETIME_FORMAT:
-            ends = _time_ends(values, style, body.clock)
-            cells = [start + number + end for number, end in zip(numbers, ends, strict=True)]
-        else:
-            fills = body.fills if index == light else {}
-            known = _CellEnds(style, body.quoted[index], fills, body.clock)
-            cells = [start + number + known[value]
-                     for number, value in zip(numbers, values, strict=True)]
-        for row in body.merged.get(index + 1, ()):
-            cells[row - 2] = b""  # under a merge: no cell
-        columns.append(cells)
-    return b"".join(b'<row r="%s">%s</row>' % (number, b"".join(cells))
-                    for number, *cells in zip(numbers, *columns, strict=True))
+    values = list(zip(*body.rows, strict=True))
+    hidden: dict[int, set[int]] = {}  # row number -> its columns hidden under a merge
+    for column, numbers in body.merged.items():
+        for number in numbers:
+            hidden.setdefault(number, set()).add(column)
+    kinds: dict[frozenset[int], list[int]] = {}  # hidden columns -> the rows hiding them
+    for number in range(2, len(body.rows) + 2):
+        kinds.setdefault(frozenset(hidden.get(number, ())), []).append(number)
+    written: list[bytes] = [b""] * len(body.rows)
+    for hides, numbers in kinds.items():
+        shown = [c for c in range(1, len(body.columns.headers) + 1) if c not in hides]
+        pieces = []
+        for column, after in zip(shown, [*shown[1:], 0], strict=True):
+            column_values = values[column - 1]
+            if len(numbers) < len(body.rows):
+                column_values = tuple(column_values[number - 2] for number in numbers)
+            pieces.append(_cell_pieces(body, column, column_values, after))
+        opening = (repeat(b'<row r="'), repeat(b'"><c r="' + _letter(shown[0])))
+        for number, row in zip(numbers, zip(*opening, *pieces, strict=False), strict=True):
+            written[number - 2] = (b"%d" % number).join(row)
+    return b"".join(written)
 
 
-class _CellEnds(dict[Value, bytes]):
-    """A column's values -> the XML of their cells after the row number (made once each)."""
+def _letter(column: int) -> bytes:
+    return get_column_letter(column).encode("ascii")
 
-    def __init__(self, style: int, quoted: int, fills: Mapping[str, int],
-                 clock: WallClock) -> None:
+
+def _cell_pieces(body: _Body, column: int, values: Sequence[Value], after: int) -> list[bytes]:
+    """Each value's cell XML after its row number, then the start of the reference of the
+    cell in column ``after`` (0: the end of the row)."""
+    then = b'<c r="' + _letter(after) if after else b"</row>"
+    style = body.styles[column - 1]
+    if body.columns.formats.get(column) == DATETIME_FORMAT:  # instants: nearly all differ
+        empty = b'" s="%d"/>%s' % (style, then)
+        number = b'" s="%d" t="n"><v>' % style
+        ending = b"</v></c>" + then
+        serial = body.clock.serial
+        return [empty if value is None else
+                b"%s%r%s" % (number, serial(value), ending)  # type: ignore[arg-type]
+                for value in values]
+    fills = body.fills if column == body.columns.light else {}
+    known = _CellPieces(style, body.quoted[column - 1], fills, body.clock, then)
+    return [known[value] for value in values]
+
+
+class _CellPieces(dict[Value, bytes]):
+    """A column's values -> their cells' XML after the row number, then ``then`` (each made
+    once)."""
+
+    def __init__(self, style: int, quoted: int, fills: Mapping[str, int], clock: WallClock,
+                 then: bytes) -> None:
         super().__init__()
         self.style, self.quoted, self.fills, self.clock = style, quoted, fills, clock
+        self.then = then
 
     def __missing__(self, value: Value) -> bytes:
         style = self.style
@@ -936,19 +966,8 @@ class _CellEnds(dict[Value, bytes]):
             end = f'" s="{style}" t="n"><v>{to_excel(value)}</v></c>'
         else:
             end = f'" s="{style}" t="n"><v>{value}</v></c>'
-        encoded = self[value] = end.encode("utf-8")
-        return encoded
-
-
-def _time_ends(values: Iterable[Value], style: int, clock: WallClock) -> list[bytes]:
-    """The XML after the row number of a time column's cells: instants (aware datetimes), shown
-    in the clock's zone, or nothing."""
-    empty = b'" s="%d"/>' % style
-    number = b'" s="%d" t="n"><v>' % style
-    serial = clock.serial
-    return [empty if value is None else
-            b"%s%r</v></c>" % (number, serial(value))  # type: ignore[arg-type]
-            for value in values]
+        piece = self[value] = end.encode("utf-8") + self.then
+        return piece
 
 
 def _text_xml(value: str, style: int, quoted: int) -> str:

@@ -13,15 +13,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.exc import OperationalError
 
 from schedules.workflow import Acknowledgement
 from storage import (
     INVITE_CODE_PATTERN,
     InviteError,
+    PairStanding,
     Person,
     ReminderSpec,
     Store,
+    UTCDateTime,
     is_transient_database_error,
 )
 from tests.dbs import silent_server
@@ -798,6 +801,19 @@ def test_aware_datetimes_round_trip(units: Store) -> None:
     assert reminder.due_at.astimezone(SHANGHAI).hour == 9
 
 
+@pytest.mark.parametrize("stored", [dt.datetime(2026, 1, 5, 1, 2, 3, 456789),
+                                    dt.datetime(1901, 12, 31, 23, 59, 59, 999999),
+                                    dt.datetime(2026, 1, 5, 9, 2, 3, 456789, tzinfo=SHANGHAI)])
+def test_a_stored_time_is_read_back_aware_in_utc(stored: dt.datetime) -> None:
+    """What either backend gives back (SQLite: naive UTC; PostgreSQL: aware) is the same
+    instant, aware in UTC."""
+    read = UTCDateTime().process_result_value(stored, sqlite_dialect())
+    assert read is not None and read.tzinfo is dt.UTC
+    expected = stored.replace(tzinfo=dt.UTC) if stored.tzinfo is None else stored
+    assert read == expected
+    assert read.replace(tzinfo=None) == expected.astimezone(dt.UTC).replace(tzinfo=None)
+
+
 def test_naive_datetimes_are_rejected(units: Store) -> None:
     naive = NOW.replace(tzinfo=None)
     with pytest.raises(ValueError, match="naive"):
@@ -1079,6 +1095,48 @@ def test_a_pairs_facts_are_the_cycles_facts_of_that_pair(units: Store) -> None:
     assert found.facts.notes[pair].note == "正在核查"
     assert set(found.facts.reports) == {pair}  # the other unit's report is not read
     assert not units.pair_facts(2024, 7, "fgw").reminded
+
+
+def test_a_pairs_standing_is_its_latest_report_its_return_and_its_reminders(
+        units: Store, statements: list[str]) -> None:
+    """``pair_standing`` (what a report without a year asks of the year before) says what
+    ``pair_facts`` says of the pair, in one statement: the latest report's status (by time,
+    then id; not another unit's), whether that report was returned, whether it was reminded."""
+    def standing() -> PairStanding:
+        statements.clear()
+        found = units.pair_standing(2025, 7, "fgw")
+        assert len(statements) == 1, statements
+        facts = units.pair_facts(2025, 7, "fgw")
+        latest = facts.facts.reports.get((7, "fgw"))
+        review = facts.facts.review_of(latest) if latest is not None else None
+        assert found == PairStanding(
+            latest.status if latest is not None else None,
+            review is not None and review.decision == "returned", facts.reminded)
+        return found
+
+    assert standing() == PairStanding(None, False, False)
+    units.add_report(7, "jxj", 2025, "done", None, "", 1001, NOW, "command")
+    units.plan_deliveries([_spec(7, "jxj")], NOW)
+    units.mark_sent(units.reminders_for_cycle(2025)[0].id or 0, 555, NOW)
+    assert standing() == PairStanding(None, False, False)  # another unit's
+    units.plan_deliveries([_spec(7, "fgw")], NOW)
+    pending = [r.id or 0 for r in units.reminders_for_cycle(2025) if r.unit_id == "fgw"]
+    assert standing() == PairStanding(None, False, False)  # planned, not sent
+    units.mark_sent(pending[0], 556, NOW)
+    assert standing() == PairStanding(None, False, True)
+    done = units.add_report(7, "fgw", 2025, "done", None, "", 1001, NOW, "button")
+    older = units.add_report(7, "fgw", 2025, "in_progress", 40, "", 1001,
+                             NOW - dt.timedelta(hours=1), "command")  # sent earlier, came later
+    assert older.id is not None and done.id is not None and older.id > done.id
+    assert standing() == PairStanding("done", False, True)
+    assert units.add_review(done.id, "confirmed", "", 2000, NOW) is not None
+    assert standing() == PairStanding("done", False, True)
+    again = units.add_report(7, "fgw", 2025, "done", None, "", 1001,
+                             NOW + dt.timedelta(hours=1), "button")
+    assert again.id is not None
+    assert units.add_review(again.id, "returned", "请补充", 2000, NOW) is not None
+    assert standing() == PairStanding("done", True, True)
+    assert units.pair_standing(2024, 7, "fgw") == PairStanding(None, False, False)
 
 
 def test_a_checked_report_is_appended_only_when_its_check_allows(units: Store) -> None:
