@@ -357,7 +357,8 @@ async def run(options: argparse.Namespace, record: Record) -> list[Figure]:
     figures: list[Figure] = []
     for backend in backends:
         figures += await pairing(backend, False, people, runs, timetable, record)
-        figures += await pairing(backend, True, limited_people, runs, timetable, record)
+        if limited_people:
+            figures += await pairing(backend, True, limited_people, runs, timetable, record)
     fanout = 30 if options.quick else options.fanout
     if fanout:
         figures += await latency_during_fanout("sqlite", fanout, 6 if options.quick else 200,
@@ -372,7 +373,8 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=5000,
                         help="reports without limiters (10 per person; default 5,000)")
     parser.add_argument("--limited-reports", type=int, default=1500,
-                        help="reports with the limiters on (default 1,500)")
+                        help="reports with the limiters on (default 1,500; 0: only the pairing "
+                             "without limiters)")
     parser.add_argument("--fanout", type=int, default=2000,
                         help="reminders of the fan-out during which the latency is measured "
                              "(default 2,000; 0: no latency run)")

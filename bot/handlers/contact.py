@@ -114,7 +114,6 @@ from schedules.workflow import (
     PAST_DATE,
     CycleFacts,
     Phase,
-    ReviewDecision,
     UnitState,
     extension_refusal,
     report_refusal,
@@ -424,14 +423,9 @@ async def previous_cycle_open(services: Services, task_id: int, unit_id: str,
     task = services.timetable.task(task_id)
     if previous < FIRST_CYCLE or cycle_cutoff(services.timetable, task, previous) is None:
         return False  # (cycle_is_open's first rule, without reading the database)
-    found = await services.db(services.store.pair_facts, previous, task_id, unit_id)
-    before = found.facts.reports.get((task_id, unit_id))
-    review = found.facts.review_of(before) if before is not None else None
-    reminded = before is None and found.reminded
-    return cycle_is_open(services.timetable, task, previous,
-                         before.status if before else None, reminded,
-                         returned=review is not None
-                         and review.decision == ReviewDecision.RETURNED.value)
+    found = await services.db(services.store.pair_standing, previous, task_id, unit_id)
+    return cycle_is_open(services.timetable, task, previous, found.status,
+                         found.status is None and found.reminded, returned=found.returned)
 
 
 Question = tuple[str, str, list[tuple[str, str]]]

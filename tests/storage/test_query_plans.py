@@ -93,3 +93,19 @@ def test_the_due_rows_of_a_page_of_chats_come_from_the_due_index(sqlite_store: S
     assert any("ix_reminder_state_due_at" in line for line in lines), lines
     lines = plans_of(sqlite_store, lambda: sqlite_store.due_chats(NOW), "SELECT")
     assert any("ix_reminder_state_due_at" in line for line in lines), lines
+
+
+def test_the_report_paths_reads_go_by_index(sqlite_store: Store) -> None:
+    """A report's reads of its pair (the year before's standing, the latest report with its
+    review in the append) use the pair's indexes, never a walk over every report."""
+    sqlite_store.sync_units([("fgw", "市发展改革委", "bureau")], NOW)
+    for day in range(3):
+        sqlite_store.add_report(7, "fgw", 2025, "in_progress", 10 * day, "",
+                                1001, NOW + dt.timedelta(days=day), "command")
+    for call in (lambda: sqlite_store.pair_standing(2025, 7, "fgw"),
+                 lambda: sqlite_store.add_report_once(
+                     7, "fgw", 2025, "done", None, "", 1001, NOW + dt.timedelta(days=5),
+                     "command", None, dt.timedelta(minutes=1), check=lambda facts: None)):
+        lines = plans_of(sqlite_store, call, "SELECT")
+        assert not any(line.startswith("SCAN") and table in line for line in lines
+                       for table in ("status_report", "review", "reminder")), lines

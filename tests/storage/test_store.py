@@ -20,6 +20,7 @@ from schedules.workflow import Acknowledgement
 from storage import (
     INVITE_CODE_PATTERN,
     InviteError,
+    PairStanding,
     Person,
     ReminderSpec,
     Store,
@@ -1094,6 +1095,48 @@ def test_a_pairs_facts_are_the_cycles_facts_of_that_pair(units: Store) -> None:
     assert found.facts.notes[pair].note == "正在核查"
     assert set(found.facts.reports) == {pair}  # the other unit's report is not read
     assert not units.pair_facts(2024, 7, "fgw").reminded
+
+
+def test_a_pairs_standing_is_its_latest_report_its_return_and_its_reminders(
+        units: Store, statements: list[str]) -> None:
+    """``pair_standing`` (what a report without a year asks of the year before) says what
+    ``pair_facts`` says of the pair, in one statement: the latest report's status (by time,
+    then id; not another unit's), whether that report was returned, whether it was reminded."""
+    def standing() -> PairStanding:
+        statements.clear()
+        found = units.pair_standing(2025, 7, "fgw")
+        assert len(statements) == 1, statements
+        facts = units.pair_facts(2025, 7, "fgw")
+        latest = facts.facts.reports.get((7, "fgw"))
+        review = facts.facts.review_of(latest) if latest is not None else None
+        assert found == PairStanding(
+            latest.status if latest is not None else None,
+            review is not None and review.decision == "returned", facts.reminded)
+        return found
+
+    assert standing() == PairStanding(None, False, False)
+    units.add_report(7, "jxj", 2025, "done", None, "", 1001, NOW, "command")
+    units.plan_deliveries([_spec(7, "jxj")], NOW)
+    units.mark_sent(units.reminders_for_cycle(2025)[0].id or 0, 555, NOW)
+    assert standing() == PairStanding(None, False, False)  # another unit's
+    units.plan_deliveries([_spec(7, "fgw")], NOW)
+    pending = [r.id or 0 for r in units.reminders_for_cycle(2025) if r.unit_id == "fgw"]
+    assert standing() == PairStanding(None, False, False)  # planned, not sent
+    units.mark_sent(pending[0], 556, NOW)
+    assert standing() == PairStanding(None, False, True)
+    done = units.add_report(7, "fgw", 2025, "done", None, "", 1001, NOW, "button")
+    older = units.add_report(7, "fgw", 2025, "in_progress", 40, "", 1001,
+                             NOW - dt.timedelta(hours=1), "command")  # sent earlier, came later
+    assert older.id is not None and done.id is not None and older.id > done.id
+    assert standing() == PairStanding("done", False, True)
+    assert units.add_review(done.id, "confirmed", "", 2000, NOW) is not None
+    assert standing() == PairStanding("done", False, True)
+    again = units.add_report(7, "fgw", 2025, "done", None, "", 1001,
+                             NOW + dt.timedelta(hours=1), "button")
+    assert again.id is not None
+    assert units.add_review(again.id, "returned", "请补充", 2000, NOW) is not None
+    assert standing() == PairStanding("done", True, True)
+    assert units.pair_standing(2024, 7, "fgw") == PairStanding(None, False, False)
 
 
 def test_a_checked_report_is_appended_only_when_its_check_allows(units: Store) -> None:
