@@ -25,7 +25,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -36,6 +36,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Connection,
     Engine,
+    Row,
     Table,
     bindparam,
     case,
@@ -352,6 +353,52 @@ _PAIR_STANDING = sa_select(
     exists(_PAIR_REMINDED))
 _INSERT_REPORT = insert_rows(metadata.tables["status_report"]).returning(_R.id)
 _INSERT_AUDIT = insert_rows(metadata.tables["audit_entry"])
+
+
+def _claim_statement(postgres: bool) -> Any:
+    """The claim of :meth:`Store.claim_messages`, built once: pending rows among ``ids`` whose
+    back-off ended by ``database_now`` become ``sending``, leased to ``instance`` until
+    ``until``; returns them with every column. On PostgreSQL the candidates are locked with
+    ``FOR UPDATE SKIP LOCKED`` first, so racing instances never wait for one another."""
+    table = _REMINDERS
+    ids: Any = bindparam("ids", expanding=True)
+    ready = table.c.not_before.is_(None) | (
+        table.c.not_before <= bindparam("database_now", type_=table.c.not_before.type))
+    pending = (table.c.state + "") == ReminderState.PENDING.value  # by id: _row_state()
+    chosen = table.c.id.in_(ids)
+    if postgres:
+        chosen = table.c.id.in_(sa_select(table.c.id).where(chosen, pending, ready)
+                                .with_for_update(skip_locked=True).scalar_subquery())
+    return (update(table).where(chosen, pending, ready)
+            .values(state=ReminderState.SENDING.value,
+                    claimed_at=bindparam("now", type_=table.c.claimed_at.type),
+                    claimed_by=bindparam("instance", type_=table.c.claimed_by.type),
+                    lease_until=bindparam("until", type_=table.c.lease_until.type))
+            .returning(*table.c))
+
+
+_CLAIM = (_claim_statement(False), _claim_statement(True))
+"""The claim on SQLite ([0]) and PostgreSQL ([1])."""
+_REPORTS_AFTER = (sa_select(_R.facts_revision, _R.task_id, _R.unit_id, _R.cycle)
+                  .where(_R.facts_revision > bindparam("revision")))
+
+
+@lru_cache(maxsize=256)
+def _mark_sent_statement(rows: int) -> Any:
+    """The record of :meth:`Store.mark_sent_messages` for ``rows`` deliveries, built once per
+    count: ``i<k>`` sent as message ``m<k>``, each still pending or sending, at ``now``;
+    returns the ids it marked."""
+    table = _REMINDERS
+    ids = [bindparam(f"i{k}", type_=table.c.id.type) for k in range(rows)]
+    message_id = case(*((table.c.id == ids[k],
+                         bindparam(f"m{k}", type_=table.c.message_id.type))
+                        for k in range(rows)), else_=None)
+    return (update(table)
+            .where(table.c.id.in_(ids), (table.c.state + "").in_(_UNFINISHED))  # _row_state()
+            .values(state=ReminderState.SENT.value,
+                    sent_at=bindparam("now", type_=table.c.sent_at.type), reason="",
+                    lease_until=None, message_id=cast(message_id, table.c.message_id.type))
+            .returning(table.c.id))
 _UNIT_KNOWN = sa_select(metadata.tables["unit"].c.id).where(
     metadata.tables["unit"].c.id == bindparam("unit_id"))
 _P = metadata.tables["person"].c
@@ -1352,11 +1399,8 @@ class Store:
         revision row's lock in commit order: every report committed after ``revision`` was
         read has a higher stamp (docs/design.md, "Facts kept in memory").
         """
-        statement = (select(StatusReport.facts_revision, StatusReport.task_id,
-                            StatusReport.unit_id, StatusReport.cycle)
-                     .where(col(StatusReport.facts_revision) > revision))
-        with self._session() as session:
-            rows = list(session.exec(statement))
+        with self._connection() as connection:
+            rows = connection.execute(_REPORTS_AFTER, {"revision": revision}).all()
         newest = max((row[0] or 0 for row in rows), default=revision)
         return newest, {(task_id, unit_id, cycle) for _, task_id, unit_id, cycle in rows}
 
@@ -1369,7 +1413,7 @@ class Store:
         return len(self.claim_leased([reminder_id], instance, lease_seconds, now)) == 1
 
     def claim_leased(self, reminder_ids: Iterable[int], instance: str, lease_seconds: float,
-                     now: dt.datetime) -> list[Reminder]:
+                     now: dt.datetime) -> list[Row[Any]]:
         """Lease those of ``reminder_ids`` that are pending (pending -> sending), at once.
 
         One transaction: the rows of one message are taken together or, those another
@@ -1387,7 +1431,7 @@ class Store:
         return self.claim_messages([list(reminder_ids)], instance, lease_seconds, now)[0]
 
     def claim_messages(self, messages: Sequence[Iterable[int]], instance: str,
-                       lease_seconds: float, now: dt.datetime) -> list[list[Reminder]]:
+                       lease_seconds: float, now: dt.datetime) -> list[list[Row[Any]]]:
         """Lease the pending rows of several messages with one statement in one transaction.
 
         The dispatcher claims the messages its senders are about to send together (a few, at
@@ -1405,35 +1449,26 @@ class Store:
             now: the caller's clock, for ``claimed_at`` and the audit entries.
 
         Returns:
-            For each message, the rows this call claimed, as they are now, in id order.
+            For each message, the rows this call claimed, as they are now, in id order (plain
+            rows with every column of :class:`Reminder`, not ORM objects).
         """
         wanted = [sorted(set(ids)) for ids in messages]
         ids = sorted({i for message in wanted for i in message})
         if not ids:
             return [[] for _ in wanted]
         now = _utc(now, "now")
-        with self._session() as session, session.begin():
-            until = self._database_now(session) + dt.timedelta(seconds=lease_seconds)
-            database_now = until - dt.timedelta(seconds=lease_seconds)
+        # prebuilt Core statements on a bare connection: a fan-out claims a few messages at a
+        # time, and building the statement and the ORM objects cost more than running it
+        with self._connection() as connection, connection.begin():
+            database_now = self._database_now(connection)
+            until = database_now + dt.timedelta(seconds=lease_seconds)
             # a row backing off (``not_before``, written on the database's clock) is not
             # claimable before its time, whatever the caller's clock or due list says
-            ready = col(Reminder.not_before).is_(None) | (
-                col(Reminder.not_before) <= database_now)
-            pending = _row_state() == ReminderState.PENDING
-            if self.engine.dialect.name == "postgresql":
-                chosen = col(Reminder.id).in_(
-                    select(Reminder.id).where(col(Reminder.id).in_(ids), pending, ready)
-                    .with_for_update(skip_locked=True).scalar_subquery())
-            else:  # one writer at a time: the ids themselves
-                chosen = col(Reminder.id).in_(ids)
-            claimed = {row.id: row for row in session.execute(
-                update(Reminder)
-                .where(chosen, pending, ready)
-                .values(state=ReminderState.SENDING, claimed_at=now, claimed_by=instance,
-                        lease_until=until)
-                .returning(Reminder)
-                .execution_options(synchronize_session=False)).scalars()}
-            _audit_many(session, now, "reminder.claimed",
+            claimed = {row.id: row for row in connection.execute(
+                _CLAIM[self.engine.dialect.name == "postgresql"],
+                {"ids": ids, "database_now": database_now, "now": now, "instance": instance,
+                 "until": until})}
+            _audit_many(connection, now, "reminder.claimed",
                         [(f"reminder:{i}", {"instance": instance}) for i in sorted(claimed)])
             return [[claimed[i] for i in message if i in claimed] for message in wanted]
 
@@ -1512,7 +1547,7 @@ class Store:
         with self._session() as session:
             return self._database_now(session)
 
-    def _database_now(self, session: Session) -> dt.datetime:
+    def _database_now(self, session: Session | Connection) -> dt.datetime:
         if self.engine.dialect.name == "postgresql":
             value = session.execute(select(func.now())).scalar_one()
             return _utc(value, "now()")
@@ -1566,20 +1601,17 @@ class Store:
         if not message_of:
             return [[] for _ in wanted]
         now = _utc(now, "now")
-        table = _REMINDERS
-        with self._session() as session, session.begin():
+        rows = sorted(message_of)
+        parameters: dict[str, Any] = {"now": now}
+        for k, i in enumerate(rows):
+            parameters[f"i{k}"], parameters[f"m{k}"] = i, message_of[i]
+        with self._connection() as connection, connection.begin():
             # one statement for every message (each row gets its message's id), not one each
-            marked = set(session.execute(
-                update(table)
-                .where(table.c.id.in_(sorted(message_of)), (table.c.state + "").in_(_UNFINISHED))
-                .values(state=ReminderState.SENT.value, sent_at=now, reason="",
-                        lease_until=None,
-                        message_id=cast(case(message_of, value=table.c.id, else_=None),
-                                        table.c.message_id.type))
-                .returning(table.c.id)).scalars())
+            marked = set(connection.execute(_mark_sent_statement(len(rows)),
+                                            parameters).scalars())
             marked_all = [[i for i in ids if i in marked and owner[i] == index]
                           for index, (ids, _) in enumerate(wanted)]
-            _audit_many(session, now, "reminder.sent",
+            _audit_many(connection, now, "reminder.sent",
                         [(f"reminder:{i}", {"message_id": message_id})
                          for done, (_, message_id) in zip(marked_all, wanted, strict=True)
                          for i in done])
@@ -2660,7 +2692,7 @@ def _audit(session: Session, now: dt.datetime, action: str, subject: str, *,
                                               default=_json_default)))
 
 
-def _audit_many(session: Session, now: dt.datetime, action: str,
+def _audit_many(session: Session | Connection, now: dt.datetime, action: str,
                 entries: Sequence[tuple[str, dict[str, Any]]]) -> None:
     """:func:`_audit` for many subjects of one action, in one ``INSERT`` (a fan-out's claims
     and records would otherwise cost an ORM object and a flush each)."""

@@ -38,7 +38,7 @@ import re
 import unicodedata
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import BytesIO
 from itertools import repeat
 from pathlib import Path
@@ -215,6 +215,15 @@ class _Context:
     today: dt.date
     zone: dt.tzinfo
     clock: WallClock
+    words: dict[str, str] = field(default_factory=dict)
+
+    def text(self, message: str) -> str:
+        """``t.gettext(message)``, translated once per workbook (the ledger says the same
+        few words for each of 26,000 units and tasks at 1,000 units)."""
+        found = self.words.get(message)
+        if found is None:
+            found = self.words[message] = self.t.gettext(message)
+        return found
 
     def unit(self, unit_id: str) -> str:
         return _unit_name(self.t, self.timetable, unit_id)
@@ -300,6 +309,9 @@ def _ledger(c: _Context) -> Sheet:
     columns.add(t.gettext("Light"), narrow=True, light=True)
     notes = _latest_notes(c.data.history)
     rows: list[list[Value]] = []
+    # each different role and state said once
+    roles: dict[tuple[Role, bool], str] = {}
+    states: dict[tuple[Phase, bool], str] = {}
     for view in cycle_views(c.timetable, c.data.facts, c.today):
         task = c.timetable.task(view.task_id)
         head: list[Value] = [task.id, task.title, "\n".join(task.items),
@@ -308,6 +320,12 @@ def _ledger(c: _Context) -> Sheet:
         for state in view.units:
             report = state.report
             latest = notes.get((task.id, state.unit_id))
+            role = (state.role, bool(task.lead_units))
+            if role not in roles:
+                roles[role] = _role(t, task, state.role)
+            phase = (state.phase, state.overdue)
+            if phase not in states:
+                states[phase] = _state(t, state)
             progress = reported_on = reporter = None
             if report is not None:
                 progress = _fraction(report.progress)
@@ -315,11 +333,11 @@ def _ledger(c: _Context) -> Sheet:
                 # a stored report names its reporter (ReportFact need not)
                 reporter = c.reporter(getattr(report, "reporter_telegram_id", None),
                                       getattr(report, "source", None))
-            rows.append([*head, c.unit(state.unit_id), _role(t, task, state.role),
-                         _state(t, state), progress, _note(c, report, latest), reported_on,
+            rows.append([*head, c.unit(state.unit_id), roles[role], states[phase], progress,
+                         _note(c, report, latest), reported_on,
                          reporter, state.cutoff - dt.timedelta(days=1) if state.cutoff else None,
                          _extension(t, state) or None, _review(c, state),
-                         _acknowledged(c, state), t.gettext(LIGHT_WORDS[state.light])])
+                         _acknowledged(c, state), c.text(LIGHT_WORDS[state.light])])
     return columns, rows
 
 
@@ -691,7 +709,7 @@ def _note(c: _Context, report: object | None, latest: LoggedReport | None) -> st
     if report is None or getattr(report, "id", None) in (None, latest.id) or \
             reported_at is None or latest.reported_at >= reported_at:
         return latest.note
-    return c.t.gettext("{note} (reported on {date})").format(
+    return c.text("{note} (reported on {date})").format(
         note=latest.note, date=c.t.date(c.clock.date(latest.reported_at)))
 
 
@@ -717,9 +735,9 @@ def _review(c: _Context, state: UnitState) -> str | None:
         return None
     who = c.who(review.reviewer_telegram_id) or "—"
     if state.phase is Phase.CONFIRMED:
-        return c.t.gettext("confirmed by {who} on {when}").format(
+        return c.text("confirmed by {who} on {when}").format(
             who=who, when=c.clock.minute_text(review.reviewed_at))
-    return c.t.gettext("returned by {who} on {when}: {comment}").format(
+    return c.text("returned by {who} on {when}: {comment}").format(
         who=who, when=c.clock.minute_text(review.reviewed_at), comment=review.comment or "—")
 
 
@@ -728,9 +746,9 @@ def _acknowledged(c: _Context, state: UnitState) -> str | None:
         if state.report is None:
             return None
         # the scorecard counts a report as receipt (schedules.scorecard): say so here too
-        return c.t.gettext("the report counts as acknowledgement ({date})").format(
+        return c.text("the report counts as acknowledgement ({date})").format(
             date=c.clock.minute_text(state.report.reported_at))
-    return c.t.gettext("acknowledged by {who} on {when}").format(
+    return c.text("acknowledged by {who} on {when}").format(
         who=c.who(state.acknowledged.telegram_user_id) or "—",
         when=c.clock.minute_text(state.acknowledged.at))
 
@@ -946,7 +964,8 @@ def _cell_pieces(body: _Body, column: int, values: Sequence[Value], after: int) 
 
 class _CellPieces(dict[Value, bytes]):
     """A column's values -> their cells' XML after the row number, then ``then`` (each made
-    once)."""
+    once). Values are keys: a column's numbers are all of one kind (1 and 1.0, equal keys,
+    would share the XML of whichever came first; Excel reads the same number)."""
 
     def __init__(self, style: int, quoted: int, fills: Mapping[str, int], clock: WallClock,
                  then: bytes) -> None:
