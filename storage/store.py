@@ -323,13 +323,6 @@ _PAIR_LATEST = (sa_select(*(_R[name] for name in ReportRow._fields)).where(*_PAI
                 .order_by(_R.reported_at.desc(), _R.id.desc()).limit(1))
 _PAIR_NOTE = _PAIR_LATEST.where(_R.note != "")
 _V = metadata.tables["review"].c
-# the latest report and its review (one per report) in one lookup: the review's columns are
-# NULL when it has none
-_PAIR_LATEST_REVIEWED = (
-    sa_select(*(_R[name] for name in ReportRow._fields), *(_V[name] for name in ReviewRow._fields))
-    .select_from(metadata.tables["status_report"].outerjoin(
-        metadata.tables["review"], _V.report_id == _R.id))
-    .where(*_PAIR).order_by(_R.reported_at.desc(), _R.id.desc()).limit(1))
 _X = metadata.tables["extension"].c
 _PAIR_EXTENSIONS = (sa_select(*(_X[name] for name in ExtensionRow._fields))
                     .where(_X.cycle == bindparam("cycle"), _X.task_id == bindparam("task_id"),
@@ -343,6 +336,16 @@ _PAIR_ACKNOWLEDGED = (sa_select(_M.acknowledged_by_telegram_id, _M.acknowledged_
                              _M.acknowledged_by_telegram_id.is_not(None),
                              _M.acknowledged_by_telegram_id != 0)
                       .order_by(_M.acknowledged_at, _M.id).limit(1))
+# the latest report, its review (one per report; NULL columns when it has none) and the pair's
+# first acknowledgement (NULL when none) in one statement
+_PAIR_LATEST_REVIEWED = (
+    sa_select(*(_R[name] for name in ReportRow._fields), *(_V[name] for name in ReviewRow._fields),
+              _PAIR_ACKNOWLEDGED.with_only_columns(_M.acknowledged_by_telegram_id)
+              .scalar_subquery(),
+              _PAIR_ACKNOWLEDGED.with_only_columns(_M.acknowledged_at).scalar_subquery())
+    .select_from(metadata.tables["status_report"].outerjoin(
+        metadata.tables["review"], _V.report_id == _R.id))
+    .where(*_PAIR).order_by(_R.reported_at.desc(), _R.id.desc()).limit(1))
 _PAIR_REMINDED = (sa_select(_M.id).where(*_PAIR_REMINDERS, _M.state == ReminderState.SENT.value)
                   .limit(1))
 _LATEST_ID = (sa_select(_R.id).where(*_PAIR).order_by(_R.reported_at.desc(), _R.id.desc())
@@ -424,23 +427,28 @@ def _revision_raiser(dialect: str) -> Any:
 
 
 _REPORT_WIDTH = len(ReportRow._fields)
+_REVIEW_END = _REPORT_WIDTH + len(ReviewRow._fields)
 
 
 def _read_pair_facts(connection: Connection, cycle: int, task_id: int,
                      unit_id: str) -> tuple[CycleFacts, ReportRow | None]:
-    """:meth:`Store.pair_facts`'s facts on ``connection`` (four indexed lookups at most: the
-    latest report with its review, the latest with a note if that one has none, the extension
-    requests, the first acknowledgement), and the pair's latest report."""
+    """:meth:`Store.pair_facts`'s facts on ``connection`` (three statements at most: the
+    latest report with its review and the pair's first acknowledgement, the latest with a note
+    if that one has none, the extension requests; the acknowledgement alone when there is no
+    report), and the pair's latest report."""
     pair = {"cycle": cycle, "task_id": task_id, "unit_id": unit_id}
     key = (task_id, unit_id)
     latest = connection.execute(_PAIR_LATEST_REVIEWED, pair).first()
     report = ReportRow._make(latest[:_REPORT_WIDTH]) if latest is not None else None
     reviews: dict[int, ReviewRow] = {}
     notes: dict[tuple[int, str], ReportRow] = {}
+    acknowledged: Any = None
     if report is not None:
         assert latest is not None
         if latest[_REPORT_WIDTH] is not None:  # the review's id: it has one
-            reviews[report.id] = ReviewRow._make(latest[_REPORT_WIDTH:])
+            reviews[report.id] = ReviewRow._make(latest[_REPORT_WIDTH:_REVIEW_END])
+        if latest[_REVIEW_END] is not None:
+            acknowledged = latest[_REVIEW_END:]
         if report.note:
             notes[key] = report
         else:
@@ -448,7 +456,8 @@ def _read_pair_facts(connection: Connection, cycle: int, task_id: int,
             if noted is not None:
                 notes[key] = ReportRow._make(noted)
     extensions = [ExtensionRow._make(row) for row in connection.execute(_PAIR_EXTENSIONS, pair)]
-    acknowledged = connection.execute(_PAIR_ACKNOWLEDGED, pair).first()
+    if report is None:
+        acknowledged = connection.execute(_PAIR_ACKNOWLEDGED, pair).first()
     return CycleFacts(
         cycle, {key: report} if report is not None else {}, reviews,
         {key: extensions} if extensions else {},

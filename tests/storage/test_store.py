@@ -1171,6 +1171,23 @@ def test_a_report_owed_for_the_year_before_is_not_appended(units: Store) -> None
     assert [r.id for r in units.latest_reports(2026).values()] == [report.id]
 
 
+def test_a_checked_report_is_five_statements(units: Store, statements: list[str]) -> None:
+    """The append of a report the pair's facts are checked for: the revision's upsert (the
+    lock), the latest report with its review and the first acknowledgement, the extension
+    requests, the report, its audit entry; with the year before's standing, one more."""
+    units.add_report(7, "fgw", 2026, "in_progress", 40, "正在核查", 1001, NOW, "command")
+    statements.clear()
+    units.add_report_once(7, "fgw", 2026, "in_progress", 50, "过半", 1001,
+                          NOW + dt.timedelta(hours=1), "command", 9, dt.timedelta(minutes=1),
+                          check=lambda facts: 50)
+    assert len(statements) == 5, statements
+    statements.clear()
+    units.add_report_once(7, "fgw", 2026, "in_progress", 60, "六成", 1001,
+                          NOW + dt.timedelta(hours=2), "command", 10, dt.timedelta(minutes=1),
+                          check=lambda facts: 60, standing_of=2025, owed=lambda found: False)
+    assert len(statements) == 6, statements
+
+
 def test_a_checked_report_is_appended_only_when_its_check_allows(units: Store) -> None:
     """The check sees the pair's facts inside the transaction; the progress it returns is
     stored; when it raises, nothing is (and the facts' revision does not move)."""
