@@ -94,6 +94,7 @@ __all__ = [
     "PersonRow",
     "ReminderSpec",
     "ReportRow",
+    "StillOwed",
     "Store",
     "alembic_config",
     "head_revision",
@@ -453,6 +454,23 @@ def _read_pair_facts(connection: Connection, cycle: int, task_id: int,
         {key: extensions} if extensions else {},
         {key: Acknowledgement(acknowledged[0], acknowledged[1])} if acknowledged else {},
         notes), report
+
+
+def _read_pair_standing(connection: Connection, cycle: int, task_id: int,
+                        unit_id: str) -> PairStanding:
+    """:meth:`Store.pair_standing` on ``connection``: one statement."""
+    status, decision, reminded = connection.execute(_PAIR_STANDING, {
+        "cycle": cycle, "task_id": task_id, "unit_id": unit_id}).one()
+    return PairStanding(status, decision == ReviewDecision.RETURNED.value, bool(reminded))
+
+
+class StillOwed(Exception):
+    """A report sent without a year was not stored: the unit still owes the year before
+    (:meth:`Store.add_report_once`'s ``owed``), so the person is asked which year it is for."""
+
+    def __init__(self, cycle: int) -> None:
+        super().__init__(f"the unit still owes cycle {cycle}")
+        self.cycle = cycle
 
 
 class DueRow(NamedTuple):
@@ -1075,7 +1093,9 @@ class Store:
                         progress: int | None, note: str, reporter_telegram_id: int | None,
                         now: dt.datetime, source: str, source_message_id: int | None = None,
                         repeat_window: dt.timedelta | None = None, *,
-                        check: Callable[[CycleFacts], int | None] | None = None
+                        check: Callable[[CycleFacts], int | None] | None = None,
+                        standing_of: int | None = None,
+                        owed: Callable[[PairStanding], bool] | None = None
                         ) -> tuple[StatusReport, bool]:
         """Append a report unless it only repeats the same person's report of a moment ago.
 
@@ -1096,6 +1116,11 @@ class Store:
                 returns the progress to store (instead of ``progress``: e.g. carried from the
                 unit's previous report), or raises to store nothing (the exception is raised
                 here, after the rollback).
+            standing_of, owed: another cycle of the pair (the year before, for a report sent
+                without a year) whose standing (:meth:`pair_standing`) is read first in the
+                transaction; when ``owed`` says the unit still owes it, nothing is stored and
+                :class:`StillOwed` is raised (the caller asks which year is meant). One
+                transaction instead of a call of its own before this one.
 
         Returns:
             ``(report, True)`` for a new report, ``(the earlier report, False)`` for a repeat.
@@ -1109,6 +1134,11 @@ class Store:
         try:
             with self._connection() as connection:
                 revision = connection.execute(self._raise_revision).scalar_one()  # the lock
+                if standing_of is not None and owed is not None:
+                    standing = _read_pair_standing(connection, standing_of, task_id, unit_id)
+                    if owed(standing):
+                        connection.rollback()
+                        raise StillOwed(standing_of)
                 if check is not None or repeat_window is not None:
                     facts, newest = _read_pair_facts(connection, cycle, task_id, unit_id)
                     if check is not None:
@@ -1158,9 +1188,7 @@ class Store:
         (what a report without a year asks of the year before: one statement, not the
         pair's facts of :meth:`pair_facts`)."""
         with self._connection() as connection:
-            status, decision, reminded = connection.execute(_PAIR_STANDING, {
-                "cycle": cycle, "task_id": task_id, "unit_id": unit_id}).one()
-        return PairStanding(status, decision == ReviewDecision.RETURNED.value, bool(reminded))
+            return _read_pair_standing(connection, cycle, task_id, unit_id)
 
     def add_evidence(self, report_id: int, file_id: str, file_unique_id: str, kind: str,
                      file_name: str | None, added_by: int | None,

@@ -114,11 +114,11 @@ async def caller_of(update: Update, services: Services) -> Caller | None:
     if person is not None and person.active:
         language = person.language or services.translator(user.language_code).language
         role = "admin" if services.is_env_admin(user.id) else person.role
-        known = {u.id for u in services.timetable.units}
+        known = services.timetable.units_by_id  # kept with the timetable, not built anew
         units = tuple(u for u in served if u in known)
         if len(units) < len(served):
             log.warning("person %s serves units the timetable no longer has: %s", user.id,
-                        sorted(set(served) - known))
+                        sorted(set(served) - known.keys()))
         return Caller(user.id, role, units, language, person.display_name,
                       services.translator(language))
     t = services.translator(user.language_code)

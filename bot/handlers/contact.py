@@ -36,6 +36,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
+from functools import partial
 from html import escape
 from typing import Any
 
@@ -120,7 +121,7 @@ from schedules.workflow import (
     unit_state,
 )
 from schedules.years import glue_year_suffix
-from storage import StatusReport, is_transient_database_error
+from storage import PairStanding, StatusReport, StillOwed, is_transient_database_error
 
 log = logging.getLogger(__name__)
 
@@ -347,6 +348,10 @@ class Draft:
     at: dt.datetime | None = None  # when the message was sent (None: a button, now)
     files: tuple[dict[str, Any], ...] = ()  # sent with the words: kept with this report
     noted: int | None = None  # the acknowledgement whose report these words annotate
+    unless_owed: bool = False
+    """``cycle`` is the year it was sent in unless the unit still owes the year before: that
+    is checked in the transaction that stores it (:func:`store_report`), and the person asked
+    which year it is for if so."""
 
 
 ABOUT_KEPT = 50
@@ -383,14 +388,20 @@ async def settle(update: Update, context: ContextTypes.DEFAULT_TYPE, caller: Cal
     draft = await _fill_in(services, caller, draft)
     question = _question(services, caller, draft)
     if question is not None:
-        text, field, choices = question
-        token = remember(context, draft)
-        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(
-            label, callback_data=f"c|{token}|{field}|{value}")] for value, label in choices])
-        await reply(message, text + "\n" + t.gettext("Nothing is stored until you choose."),
-                    t, keyboard)
+        await ask(context, message, t, draft, question)
         return
     await store_report(update, context, caller, message, draft)
+
+
+async def ask(context: ContextTypes.DEFAULT_TYPE, message: Message, t: Translator,
+              draft: Draft, question: Question) -> None:
+    """Ask a question about a draft, kept under a new token until it is answered."""
+    text, field, choices = question
+    token = remember(context, draft)
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(
+        label, callback_data=f"c|{token}|{field}|{value}")] for value, label in choices])
+    await reply(message, text + "\n" + t.gettext("Nothing is stored until you choose."),
+                t, keyboard)
 
 
 async def _fill_in(services: Services, caller: Caller, draft: Draft) -> Draft:
@@ -406,10 +417,17 @@ async def _fill_in(services: Services, caller: Caller, draft: Draft) -> Draft:
         units = duty_units(services, caller, task_id)
         if len(units) == 1:
             draft = dataclasses.replace(draft, unit_id=units[0])
-    if draft.unit_id is not None and draft.cycle is None:
+    unit_id = draft.unit_id
+    if unit_id is not None and draft.cycle is None:
         current = (draft.at or services.now()).year  # the year it was sent in
         previous = current - 1
-        if not await previous_cycle_open(services, task_id, draft.unit_id, previous):
+        if (draft.status is not None and may_be_owed(services, task_id, previous)
+                and not task_problem(services, caller, task_id, unit_id, current)):
+            # the year is the last question left, and the report can be stored for this
+            # year: the year before is looked at in the transaction that stores it (one
+            # database call, not two; the same question when the unit still owes that year)
+            draft = dataclasses.replace(draft, cycle=current, unless_owed=True)
+        elif not await previous_cycle_open(services, task_id, unit_id, previous):
             draft = dataclasses.replace(draft, cycle=current)
         else:
             draft = dataclasses.replace(draft, years=(previous, current))
@@ -420,12 +438,25 @@ async def previous_cycle_open(services: Services, task_id: int, unit_id: str,
                               previous: int) -> bool:
     """Whether the unit still owes ``previous``'s cycle of the task (``cycle_is_open``): a
     report that is not done, or done and returned (退回) by a leader, or none after a reminder."""
-    task = services.timetable.task(task_id)
-    if previous < FIRST_CYCLE or cycle_cutoff(services.timetable, task, previous) is None:
-        return False  # (cycle_is_open's first rule, without reading the database)
+    if not may_be_owed(services, task_id, previous):
+        return False
     found = await services.db(services.store.pair_standing, previous, task_id, unit_id)
-    return cycle_is_open(services.timetable, task, previous, found.status,
-                         found.status is None and found.reminded, returned=found.returned)
+    return owes(services, task_id, previous, found)
+
+
+def may_be_owed(services: Services, task_id: int, previous: int) -> bool:
+    """Whether ``previous``'s cycle of the task can be owed at all (``cycle_is_open``'s first
+    rule, without reading the database): a cycle duban knows, in which the task had a due
+    date."""
+    task = services.timetable.task(task_id)
+    return previous >= FIRST_CYCLE and cycle_cutoff(services.timetable, task, previous) is not None
+
+
+def owes(services: Services, task_id: int, previous: int, found: PairStanding) -> bool:
+    """Whether a unit whose ``previous`` cycle of the task stands as ``found`` still owes it."""
+    return cycle_is_open(services.timetable, services.timetable.task(task_id), previous,
+                         found.status, found.status is None and found.reminded,
+                         returned=found.returned)
 
 
 Question = tuple[str, str, list[tuple[str, str]]]
@@ -541,12 +572,14 @@ class Recorded:
 
 async def record_report(services: Services, caller: Caller, task_id: int, unit_id: str,
                         cycle: int, status: str, percent: int | None, note: str, source: str,
-                        message_id: int | None, at: dt.datetime | None = None
-                        ) -> Recorded | str:
+                        message_id: int | None, at: dt.datetime | None = None,
+                        unless_owed: int | None = None) -> Recorded | str:
     """Store a report the workflow allows; otherwise the refusal, in the caller's language.
 
     ``at``: when it was sent (its message's date; None: now, for a button), which is the time
-    stored and the day its state is judged on (on time or late).
+    stored and the day its state is judged on (on time or late). ``unless_owed``: a cycle
+    (the year before) that the unit must not still owe, else nothing is stored and
+    :class:`storage.StillOwed` raised.
     """
     t = caller.t
     at = at or services.now()
@@ -568,7 +601,9 @@ async def record_report(services: Services, caller: Caller, task_id: int, unit_i
     try:
         stored = await services.db(
             store.add_report_once, task_id, unit_id, cycle, status, percent, note,
-            caller.telegram_user_id, at, source, message_id, REPEAT_WINDOW, check=check)
+            caller.telegram_user_id, at, source, message_id, REPEAT_WINDOW, check=check,
+            standing_of=unless_owed,
+            owed=None if unless_owed is None else partial(owes, services, task_id, unless_owed))
     except Refused as refused:
         return t.gettext(refused.reason).format(number=task_id, year=cycle,
                                                 unit=unit_name(t, timetable.unit(unit_id)))
@@ -635,9 +670,18 @@ async def store_report(update: Update, context: ContextTypes.DEFAULT_TYPE, calle
     if problem:
         await reply(message, t.gettext(problem).format(number=draft.task_id), t)
         return
-    recorded = await record_report(services, caller, draft.task_id, draft.unit_id, draft.cycle,
-                                   draft.status, draft.percent, draft.note, draft.source,
-                                   draft.message_id, draft.at)
+    try:
+        recorded = await record_report(
+            services, caller, draft.task_id, draft.unit_id, draft.cycle, draft.status,
+            draft.percent, draft.note, draft.source, draft.message_id, draft.at,
+            unless_owed=draft.cycle - 1 if draft.unless_owed else None)
+    except StillOwed as owed:  # nothing stored: which year is it for?
+        asked = dataclasses.replace(draft, cycle=None, unless_owed=False,
+                                    years=(owed.cycle, draft.cycle))
+        question = _question(services, caller, asked)
+        assert question is not None
+        await ask(context, message, t, asked, question)
+        return
     if isinstance(recorded, str):
         await reply(message, recorded, t)
         return

@@ -160,6 +160,7 @@ async def test_report_takes_a_year_and_asks_while_last_year_is_open(harness: Har
     question = await harness.command(ECOLOGY, "report", "15 已完成")
     assert "哪一年度" in question[0]["text"]
     assert harness.store.latest_reports(2026, 15) == {}  # nothing stored before the answer
+    assert harness.store.latest_reports(2027, 15) == {}  # nor for this year, checked as stored
     years = [d for d in button_data(question[0])]
     assert [d.split("|")[-1] for d in years] == ["2026", "2027"]
     await harness.press(ECOLOGY, question[0]["message_id"], years[0])

@@ -23,6 +23,7 @@ from storage import (
     PairStanding,
     Person,
     ReminderSpec,
+    StillOwed,
     Store,
     UTCDateTime,
     is_transient_database_error,
@@ -1137,6 +1138,37 @@ def test_a_pairs_standing_is_its_latest_report_its_return_and_its_reminders(
     assert units.add_review(again.id, "returned", "请补充", 2000, NOW) is not None
     assert standing() == PairStanding("done", True, True)
     assert units.pair_standing(2024, 7, "fgw") == PairStanding(None, False, False)
+
+
+def test_a_report_owed_for_the_year_before_is_not_appended(units: Store) -> None:
+    """``add_report_once(standing_of=, owed=)`` reads the other cycle's standing in its
+    transaction: when ``owed`` says it is still owed, nothing is stored, the revision does not
+    move and :class:`StillOwed` names that cycle; otherwise the report is appended."""
+    units.add_report(7, "fgw", 2025, "in_progress", 40, "", 1001, NOW, "command")
+    revision = units.facts_revision()
+    seen: list[PairStanding] = []
+
+    def still_open(standing: PairStanding) -> bool:
+        seen.append(standing)
+        return standing.status != "done"
+
+    later = NOW + dt.timedelta(days=60)
+    with pytest.raises(StillOwed) as raised:
+        units.add_report_once(7, "fgw", 2026, "done", None, "", 1001, later, "command", 5,
+                              dt.timedelta(minutes=1), check=lambda facts: None,
+                              standing_of=2025, owed=still_open)
+    assert raised.value.cycle == 2025
+    assert seen == [PairStanding("in_progress", False, False)]
+    assert units.facts_revision() == revision
+    assert units.latest_reports(2026) == {}
+    units.add_report(7, "fgw", 2025, "done", None, "", 1001, NOW + dt.timedelta(days=1),
+                     "command")
+    report, new = units.add_report_once(7, "fgw", 2026, "done", None, "", 1001, later,
+                                        "command", 5, dt.timedelta(minutes=1),
+                                        check=lambda facts: None, standing_of=2025,
+                                        owed=still_open)
+    assert new and seen[-1] == PairStanding("done", False, False)
+    assert [r.id for r in units.latest_reports(2026).values()] == [report.id]
 
 
 def test_a_checked_report_is_appended_only_when_its_check_allows(units: Store) -> None:
