@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import logging
 import statistics
 import time
@@ -44,8 +45,10 @@ from typing import Any
 from pydantic import SecretStr
 from sqlalchemy import update
 from sqlmodel import col
+from telegram import InlineKeyboardMarkup
+from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
 
 from bench.common import (
     SHANGHAI,
@@ -66,12 +69,13 @@ from bench.common import (
     reset_peak_rss,
 )
 from bench.standin_process import RemoteStandIn
-from bot.app import build_application
-from bot.reminders import dispatch_due
+from bot.app import CONNECTIONS, POOL_WAIT_SECONDS, build_application
+from bot.reminders import MAX_SEND_RATE, dispatch_due
 from bot.settings import Settings
 from bot_api_standin import RateLimits
 from schedules.calendar import WorkingDayCalendar
 from schedules.clock import FrozenClock
+from schedules.delivery import NO_CONTACT_CHAT
 from schedules.loader import load_timetable
 from schedules.model import Timetable
 from schedules.planning import plan_reminders
@@ -167,7 +171,8 @@ async def duban_run(app: Application, remote: RemoteStandIn, at: dt.datetime
     how many chats were due."""
     store: Store = app.bot_data["services"].store
     skip_older(store, at)
-    chats = {row.chat_id for row in store.due_deliveries(at)}
+    # a unit without a contact is planned to chat 0 (NO_CONTACT_CHAT) and skipped, never sent
+    chats = {row.chat_id for row in store.due_deliveries(at)} - {NO_CONTACT_CHAT}
     mark = await remote.acall("mark")
     reset_peak_rss()
     cpu = time.process_time()
@@ -205,6 +210,44 @@ async def bare_run(remote: RemoteStandIn, chats: Sequence[int]) -> tuple[Sends, 
     return sends, cpu * 1000 / max(sends.sent, 1)
 
 
+async def bare_replay(remote: RemoteStandIn, messages: Sequence[tuple[int, str, Any]]
+                      ) -> tuple[Sends, float]:
+    """Bare PTB sending duban's very messages of a ceiling run (each chat's text and keyboard,
+    as logged) to the same chats, limits off, the way duban sends: ``CONNECTIONS`` kept-alive
+    connections, at most ``MAX_SEND_RATE`` sends at once, HTML by ``Defaults``; no database,
+    no claims, no records. What PTB's own request path allows for these messages: the sends
+    and CPU ms per send (the keyboards are parsed before the clock starts)."""
+    bare = (ApplicationBuilder().token(BARE_TOKEN).base_url(remote.base_url)
+            .connection_pool_size(CONNECTIONS).pool_timeout(POOL_WAIT_SECONDS)
+            .defaults(Defaults(parse_mode=ParseMode.HTML)).build())
+    await bare.initialize()
+    keyboards = [InlineKeyboardMarkup.de_json(json.loads(markup), bare.bot) if markup else None
+                 for _, _, markup in messages]
+    in_flight = asyncio.Semaphore(MAX_SEND_RATE)
+    failures: Counter[str] = Counter()
+
+    async def send(chat: int, text: str, keyboard: InlineKeyboardMarkup | None) -> None:
+        async with in_flight:
+            try:
+                await bare.bot.send_message(chat, text, reply_markup=keyboard)
+            except TelegramError as exc:
+                failures[type(exc).__name__] += 1
+
+    mark = await remote.acall("mark")
+    cpu = time.process_time()
+    try:
+        await asyncio.gather(*(send(chat, text, keyboard)
+                               for (chat, text, _), keyboard in zip(messages, keyboards,
+                                                                    strict=True)))
+    finally:
+        cpu = time.process_time() - cpu
+        await bare.shutdown()
+    sends = tally(await remote.acall("sends_since", mark, BARE_TOKEN),
+                  {chat for chat, _, _ in messages})
+    sends.errors.update({f"raised {k}": v for k, v in failures.items()})
+    return sends, cpu * 1000 / max(sends.sent, 1)
+
+
 async def measure_size(count: int, limited_runs: int, ceiling_runs: int, timetable: Timetable,
                        record: Record) -> list[Figure]:
     """Enrol ``count`` contacts on a fresh database; limited runs (with bare PTB), ceiling runs."""
@@ -226,7 +269,7 @@ async def measure_size(count: int, limited_runs: int, ceiling_runs: int, timetab
         setup.sync_units([(u.id, u.name, u.kind.value) for u in timetable.units], PLAN_AT)
         enrol_contacts(setup, contacts, PLAN_AT)
         setup.close()
-        runs: dict[str, list[Any]] = {"limited": [], "bare": [], "ceiling": []}
+        runs: dict[str, list[Any]] = {"limited": [], "bare": [], "ceiling": [], "replay": []}
         if limited_runs:
             remote.call("set_limits", True)
             app = build(remote, url, timetable, limited=True)
@@ -253,7 +296,10 @@ async def measure_size(count: int, limited_runs: int, ceiling_runs: int, timetab
                 if not limited_runs:
                     await dispatch_due(app, PLAN_AT)
                 for at in pool[limited_runs:limited_runs + ceiling_runs]:
+                    mark = await remote.acall("mark")
                     runs["ceiling"].append(await duban_run(app, remote, at))
+                    sent = await remote.acall("messages_since", mark, TOKEN)
+                    runs["replay"].append(await bare_replay(remote, sent))
                     remote.call("forget")
             finally:
                 await stop(app)
@@ -303,6 +349,10 @@ async def measure_size(count: int, limited_runs: int, ceiling_runs: int, timetab
             figures.append(info(f"{label}: other answers", dict(errors)))
     if runs["ceiling"]:
         ceiling = [r[0] for r in runs["ceiling"]]
+        replay = [r[0] for r in runs["replay"]]
+        replay_ratios = [d.rate / b.rate for d, b in zip(ceiling, replay, strict=True)]
+        record.ratio(f"{label}, limits off: duban ceiling / bare PTB sending the same messages "
+                     "(median of runs)", statistics.median(replay_ratios))
         figures += [
             median_figure(f"{label}, limits off: duban ceiling, first to last send",
                           [s.rate for s in ceiling], "msgs/s", at_least=CEILING_TARGET),
@@ -315,6 +365,12 @@ async def measure_size(count: int, limited_runs: int, ceiling_runs: int, timetab
                           [r[3] for r in runs["ceiling"]], "s", digits=2),
             median_figure(f"{label}, limits off: peak RSS during the fan-out",
                           [r[2] for r in runs["ceiling"]], "MiB"),
+            median_figure(f"{label}, limits off: bare PTB sending duban's very messages, "
+                          "first to last send", [s.rate for s in replay], "msgs/s"),
+            median_figure(f"{label}, limits off: bare PTB sending them, CPU per send",
+                          [r[1] for r in runs["replay"]], "ms", digits=2),
+            info(f"{label}, limits off: duban ceiling / bare PTB sending the same messages "
+                 "(median of the runs' ratios)", f"{statistics.median(replay_ratios):.2f}"),
         ]
     record.extra.setdefault("runs", {})[count] = {
         kind: [{"rate": r[0].rate, "sent": r[0].sent, "lost": r[0].lost,

@@ -72,6 +72,15 @@ def _sends_since(api: BotApiStandIn, mark: int, token: str) -> dict[str, Any]:
             "first": times[0] if times else None, "last": times[-1] if times else None}
 
 
+def _messages_since(api: BotApiStandIn, mark: int, token: str) -> list[tuple[int, str, Any]]:
+    """The messages bot ``token`` sent successfully after ``mark``: (chat, text, the
+    ``reply_markup`` as sent: a JSON string or None), in the order they were logged."""
+    return [(int(call.params["chat_id"]), str(call.params.get("text", "")),
+             call.params.get("reply_markup"))
+            for call in api.calls()[mark:]
+            if call.token == token and call.method == "sendMessage" and call.status == 200]
+
+
 def _inject(api: BotApiStandIn, messages: Sequence[tuple[int, str]], token: str | None = None
             ) -> list[tuple[int, int, float]]:
     """Each ``(user, text)`` sent by that user now; ``(chat, message id, time)`` of each."""
@@ -137,8 +146,9 @@ def _forget(api: BotApiStandIn) -> int:
 
 HELPERS: dict[str, Callable[..., Any]] = {
     "add_users": _add_users, "set_limits": _set_limits, "mark": _mark,
-    "sends_since": _sends_since, "inject": _inject, "inject_paced": _inject_paced,
-    "answers": _answers, "answered_count": _answered_count, "forget": _forget}
+    "sends_since": _sends_since, "messages_since": _messages_since, "inject": _inject,
+    "inject_paced": _inject_paced, "answers": _answers, "answered_count": _answered_count,
+    "forget": _forget}
 
 
 # -- the child ---------------------------------------------------------------------------------
