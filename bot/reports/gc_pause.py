@@ -6,6 +6,11 @@ made the collector walk the whole heap again: about a second of a four-second ex
 finding no garbage (the rows hold strings, numbers and dates, never a cycle). Reference
 counting frees everything as before; only the search for cycles waits until the report is
 built, and the collector runs again as usual afterwards.
+
+The switch is the whole process's (``gc.disable``): while a report is built, the bot's other
+work (the event loop, a fan-out, other threads) runs without the cycle search too; its cyclic
+garbage waits for the end of the pause (a few seconds at most). Code that turns the collector
+off or on by itself meanwhile is not tracked: the pause restores what it found at its start.
 """
 
 from __future__ import annotations

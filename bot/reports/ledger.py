@@ -959,7 +959,8 @@ def _cell_pieces(body: _Body, column: int, values: Sequence[Value], after: int) 
                 for value in values]
     fills = body.fills if column == body.columns.light else {}
     known = _CellPieces(style, body.quoted[column - 1], fills, body.clock, then)
-    return [known[value] for value in values]
+    # -0.0 == 0.0 as keys: written as 0.0 whichever comes first (a rounded -0.04 is no sign)
+    return [known[value + 0.0] if type(value) is float else known[value] for value in values]
 
 
 class _CellPieces(dict[Value, bytes]):

@@ -54,7 +54,7 @@ def score_table(t: Translator, timetable: Timetable, scores: Sequence[UnitScore]
         average = score.average_days_early
         rows.append((_name(t, timetable, score.unit_id), len(score.duties), score.on_time,
                      score.late, score.missing, score.blocked, score.open, score.extended,
-                     None if average is None else round(average, 1), score.reminded,
+                     None if average is None else round(average, 1) + 0.0, score.reminded,
                      score.acknowledged, score.acknowledgement_rate, score.urges))
     return headers, rows
 

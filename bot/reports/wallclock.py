@@ -3,9 +3,11 @@
 A year's ledger at 1,000 units shows some 160,000 instants; ``value.astimezone(zone)`` then
 ``replace(...)`` for each took most of a second. A zone's offset from UTC changes rarely (at a
 daylight-saving or a legal change), so :class:`WallClock` looks it up once per UTC hour and adds
-it, which is exact for any zone: an hour during which the offset changes (its first and last
-second disagree) is converted value by value with ``astimezone``. tzdata has no two changes
-less than an hour apart, so an hour whose ends agree has one offset throughout.
+it: an hour during which the offset changes (its first and last second disagree) is
+converted value by value with ``astimezone``. That is exact for tzdata's zones
+(``zoneinfo``), which have no two changes less than an hour apart, so an hour whose ends agree
+has one offset throughout, and for fixed offsets; a hand-written ``tzinfo`` that changes twice
+within one hour would not be.
 
     clock = WallClock(ZoneInfo("Asia/Shanghai"))
     clock.local(report.reported_at)    # naive wall-clock time, to the second
@@ -89,8 +91,12 @@ class WallClock:
     def _offset_of(self, hour: int) -> int | None:
         """The zone's offset in seconds throughout UTC hour ``hour``; None if it changes then
         (or is not a whole number of seconds)."""
-        first = self._offset_at(hour * _HOUR)
-        if first != self._offset_at(hour * _HOUR + _HOUR - 1) or first % _SECOND:
+        try:
+            first = self._offset_at(hour * _HOUR)
+            last = self._offset_at(hour * _HOUR + _HOUR - 1)
+        except OverflowError:  # an hour at the ends of datetime's range: value by value
+            return None
+        if first != last or first % _SECOND:
             return None
         return first // _SECOND
 

@@ -499,3 +499,21 @@ def test_every_time_follows_the_office_zone(seeded: Store, timetable: Timetable)
     first = _rows(book.worksheets[REPORTS])[0]
     stored = seeded.reports_for_cycle(CYCLE)[0]
     assert first[0] == stored.reported_at.astimezone(york).replace(tzinfo=None)
+
+
+@pytest.mark.parametrize("values", [(0.0, -0.0, 1.5), (-0.0, 0.0, 1.5), (-0.0, -0.0, 1.5)])
+def test_a_rounded_negative_zero_is_written_as_zero_whatever_comes_first(
+        values: tuple[float, ...]) -> None:
+    """A unit averaging -0.04 days early rounds to -0.0, equal to 0.0 as a key of the cells'
+    XML made once (review L1): both are written as 0.0, in any order."""
+    from bot.reports.ledger import _Body, _cell_pieces, _Columns
+    from bot.reports.wallclock import WallClock
+
+    columns = _Columns()
+    columns.headers = ["average"]
+    body = _Body(path="xl/worksheets/sheet1.xml", columns=columns,
+                 rows=[[value] for value in values], styles=[3], quoted=[4], fills={},
+                 merged={}, clock=WallClock(dt.UTC))
+    pieces = _cell_pieces(body, 1, values, 0)
+    zero = b'" s="3" t="n"><v>0.0</v></c></row>'
+    assert pieces == [zero, zero, b'" s="3" t="n"><v>1.5</v></c></row>']

@@ -68,3 +68,16 @@ def test_an_offset_in_seconds_and_a_fixed_zone() -> None:
 def test_a_naive_time_is_refused() -> None:
     with pytest.raises(ValueError, match="naive"):
         WallClock(YORK).local(dt.datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize(("offset", "value"), [
+    (dt.timedelta(hours=8, minutes=30), dt.datetime(9999, 12, 31, 15, 20, tzinfo=dt.UTC)),
+    (dt.timedelta(hours=-5, minutes=-30), dt.datetime(1, 1, 1, 5, 40, tzinfo=dt.UTC)),
+    (dt.timedelta(hours=14), dt.datetime(9999, 12, 31, 9, 59, 59, tzinfo=dt.UTC)),
+])
+def test_an_hour_at_the_ends_of_datetimes_range(offset: dt.timedelta,
+                                               value: dt.datetime) -> None:
+    """The hour's other end lies beyond datetime's range in the zone (review L2): the clock
+    converts the value itself, as ``astimezone`` does, instead of raising OverflowError."""
+    zone = dt.timezone(offset)
+    assert WallClock(zone).local(value) == _plain(value, zone)
