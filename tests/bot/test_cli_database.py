@@ -102,6 +102,10 @@ import os, signal, sys
 from alembic.operations import Operations
 from bot.cli import main
 
+# an operator's terminal, where Ctrl-C interrupts: a suite started in the background (nohup,
+# `&`) hands its processes SIGINT ignored, and Python then keeps it ignored
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 original = Operations.create_index
 made = []
 
