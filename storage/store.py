@@ -124,6 +124,21 @@ WORKFLOW_ACTIONS = ("report.added", "evidence.added", "reminder.acknowledged",
 _REMINDER_KEY = ("task_id", "unit_id", "cycle", "kind", "offset_days", "cutoff", "chat_id")
 _REMINDERS: Table = metadata.tables["reminder"]
 """The reminder table, for statements on plain rows (no ORM objects)."""
+
+
+def _row_state() -> ColumnElement[str]:
+    """A reminder's state, for a statement that finds its rows by id.
+
+    ``state || ''`` is the same value, but no index answers it: SQLite's planner, which has no
+    statistics, otherwise took the state index for ``id IN (...) AND state = ...`` and walked
+    every row in that state (every pending delivery of the year) for each claim and record of a
+    fan-out, which made the fan-out quadratic in its size (20,000 contacts: 18 ms of CPU a send,
+    docs/performance.md section 1; tests/storage/test_query_plans.py). PostgreSQL's planner,
+    with statistics, takes the primary key either way.
+    """
+    return _REMINDERS.c.state + ""
+
+
 _INSERT_BATCH = 500  # rows per INSERT; keeps far below both backends' bound-parameter limits
 SQLITE_BUSY_TIMEOUT_SECONDS = 15.0
 """How long an SQLite writer waits for another writer before "database is locked"."""
@@ -367,7 +382,7 @@ def _claim_statement(postgres: bool) -> Any:
     ids: Any = bindparam("ids", expanding=True)
     ready = table.c.not_before.is_(None) | (
         table.c.not_before <= bindparam("database_now", type_=table.c.not_before.type))
-    pending = (table.c.state + "") == ReminderState.PENDING.value  # by id: _row_state()
+    pending = _row_state() == ReminderState.PENDING.value
     chosen = table.c.id.in_(ids)
     if postgres:
         chosen = table.c.id.in_(sa_select(table.c.id).where(chosen, pending, ready)
@@ -397,7 +412,7 @@ def _mark_sent_statement(rows: int) -> Any:
                          bindparam(f"m{k}", type_=table.c.message_id.type))
                         for k in range(rows)), else_=None)
     return (update(table)
-            .where(table.c.id.in_(ids), (table.c.state + "").in_(_UNFINISHED))  # _row_state()
+            .where(table.c.id.in_(ids), _row_state().in_(_UNFINISHED))
             .values(state=ReminderState.SENT.value,
                     sent_at=bindparam("now", type_=table.c.sent_at.type), reason="",
                     lease_until=None, message_id=cast(message_id, table.c.message_id.type))
@@ -2591,19 +2606,6 @@ def _held_by(instance: str, *, or_pending: bool = False) -> ColumnElement[bool]:
     """
     held = (_row_state() == ReminderState.SENDING) & (col(Reminder.claimed_by) == instance)
     return (held | (_row_state() == ReminderState.PENDING)) if or_pending else held
-
-
-def _row_state() -> ColumnElement[str]:
-    """A reminder's state, for a statement that finds its rows by id.
-
-    ``state || ''`` is the same value, but no index answers it: SQLite's planner, which has no
-    statistics, otherwise took the state index for ``id IN (...) AND state = ...`` and walked
-    every row in that state (every pending delivery of the year) for each claim and record of a
-    fan-out, which made the fan-out quadratic in its size (20,000 contacts: 18 ms of CPU a send,
-    docs/performance.md section 1; tests/storage/test_query_plans.py). PostgreSQL's planner,
-    with statistics, takes the primary key either way.
-    """
-    return col(Reminder.state) + ""
 
 
 def _without_cutoff(key: DeliveryKey) -> tuple[object, ...]:
