@@ -126,8 +126,9 @@ _REMINDERS: Table = metadata.tables["reminder"]
 """The reminder table, for statements on plain rows (no ORM objects)."""
 
 
-def _row_state() -> ColumnElement[str]:
-    """A reminder's state, for a statement that finds its rows by id.
+def _row_state(table: Any = _REMINDERS) -> ColumnElement[str]:
+    """A reminder's state (of ``table``: the reminder table or an alias of it), for a statement
+    that finds its rows by id.
 
     ``state || ''`` is the same value, but no index answers it: SQLite's planner, which has no
     statistics, otherwise took the state index for ``id IN (...) AND state = ...`` and walked
@@ -136,7 +137,7 @@ def _row_state() -> ColumnElement[str]:
     docs/performance.md section 1; tests/storage/test_query_plans.py). PostgreSQL's planner,
     with statistics, takes the primary key either way.
     """
-    return _REMINDERS.c.state + ""
+    return table.c.state + ""
 
 
 _INSERT_BATCH = 500  # rows per INSERT; keeps far below both backends' bound-parameter limits
@@ -373,30 +374,49 @@ _INSERT_REPORT = insert_rows(metadata.tables["status_report"]).returning(_R.id)
 _INSERT_AUDIT = insert_rows(metadata.tables["audit_entry"])
 
 
-def _claim_statement(postgres: bool) -> Any:
-    """The claim of :meth:`Store.claim_messages`, built once: pending rows among ``ids`` whose
-    back-off ended by ``database_now`` become ``sending``, leased to ``instance`` until
-    ``until``; returns them with every column. On PostgreSQL the candidates are locked with
-    ``FOR UPDATE SKIP LOCKED`` first, so racing instances never wait for one another."""
-    table = _REMINDERS
+def _claimable(table: Any) -> tuple[Any, ...]:
+    """The conditions on ``table`` (the reminder table or an alias of it) of a row the claim
+    of :meth:`Store.claim_messages` may take: its id among ``ids``, pending, and its back-off
+    (``not_before``) ended by ``database_now``."""
     ids: Any = bindparam("ids", expanding=True)
     ready = table.c.not_before.is_(None) | (
         table.c.not_before <= bindparam("database_now", type_=table.c.not_before.type))
-    pending = _row_state() == ReminderState.PENDING.value
-    chosen = table.c.id.in_(ids)
-    if postgres:
-        chosen = table.c.id.in_(sa_select(table.c.id).where(chosen, pending, ready)
-                                .with_for_update(skip_locked=True).scalar_subquery())
-    return (update(table).where(chosen, pending, ready)
-            .values(state=ReminderState.SENDING.value,
-                    claimed_at=bindparam("now", type_=table.c.claimed_at.type),
-                    claimed_by=bindparam("instance", type_=table.c.claimed_by.type),
-                    lease_until=bindparam("until", type_=table.c.lease_until.type))
-            .returning(*table.c))
+    return table.c.id.in_(ids), _row_state(table) == ReminderState.PENDING.value, ready
 
 
-_CLAIM = (_claim_statement(False), _claim_statement(True))
-"""The claim on SQLite ([0]) and PostgreSQL ([1])."""
+_CLAIM = (update(_REMINDERS).where(*_claimable(_REMINDERS))
+          .values(state=ReminderState.SENDING.value,
+                  claimed_at=bindparam("now", type_=_REMINDERS.c.claimed_at.type),
+                  claimed_by=bindparam("instance", type_=_REMINDERS.c.claimed_by.type),
+                  lease_until=bindparam("until", type_=_REMINDERS.c.lease_until.type))
+          .returning(*_REMINDERS.c))
+"""The claim of :meth:`Store.claim_messages`, built once: claimable rows (:func:`_claimable`)
+become ``sending``, leased to ``instance`` since ``now`` until ``until``; returns them with
+every column."""
+_HELD = _REMINDERS.alias("held")
+_HOLD = sa_select(
+    _REMINDERS.c.id,
+    _REMINDERS.c.id.in_(sa_select(_HELD.c.id).where(*_claimable(_HELD))
+                        .with_for_update(skip_locked=True).scalar_subquery()).label("mine"),
+).where(*_claimable(_REMINDERS))
+"""PostgreSQL's first step of a claim: the claimable rows among ``ids``, each with ``mine``,
+true when this transaction now holds its row lock (``FOR UPDATE SKIP LOCKED``: never waits),
+false when another transaction holds it (another instance claiming it at this very moment)."""
+def _uncontested(messages: Sequence[Sequence[int]], held: Sequence[Row[Any]]) -> list[int]:
+    """The rows a PostgreSQL claim may take: those it holds (``mine`` in :data:`_HOLD`'s
+    ``held`` rows) of the messages none of whose claimable rows another transaction holds.
+
+    A message is claimed whole or not at all: two instances claiming one chat's rows at the
+    same instant would otherwise each take the rows the other had not locked yet, and the chat
+    would get its reminders in two messages. When each holds part, both let go and the next
+    run (one dispatch interval later) claims the message whole.
+    """
+    mine = {row.id for row in held if row.mine}
+    others = {row.id for row in held if not row.mine}
+    return sorted(i for message in messages if others.isdisjoint(message)
+                  for i in message if i in mine)
+
+
 _REPORTS_AFTER = (sa_select(_R.facts_revision, _R.task_id, _R.unit_id, _R.cycle)
                   .where(_R.facts_revision > bindparam("revision")))
 
@@ -1461,7 +1481,9 @@ class Store:
         The dispatcher claims the messages its senders are about to send together (a few, at
         most its in-flight limit), instead of one transaction per message. On PostgreSQL the
         candidates are locked with ``SELECT ... FOR UPDATE SKIP LOCKED``, so racing instances
-        never wait for one another; on SQLite the ``UPDATE`` takes the single writer's lock.
+        never wait for one another, and a message is claimed whole or not at all (none of its
+        rows when another transaction holds any of its claimable rows: :func:`_uncontested`);
+        on SQLite the ``UPDATE`` takes the single writer's lock.
         The lease ends ``lease_seconds`` after the database's clock (:meth:`database_now`),
         never the caller's, so that instances whose clocks differ agree on it; a row whose
         back-off (``not_before``, :meth:`retry_later`) has not ended by that clock is not taken.
@@ -1488,10 +1510,12 @@ class Store:
             until = database_now + dt.timedelta(seconds=lease_seconds)
             # a row backing off (``not_before``, written on the database's clock) is not
             # claimable before its time, whatever the caller's clock or due list says
+            if self.engine.dialect.name == "postgresql":
+                ids = _uncontested(wanted, connection.execute(
+                    _HOLD, {"ids": ids, "database_now": database_now}).all())
             claimed = {row.id: row for row in connection.execute(
-                _CLAIM[self.engine.dialect.name == "postgresql"],
-                {"ids": ids, "database_now": database_now, "now": now, "instance": instance,
-                 "until": until})}
+                _CLAIM, {"ids": ids, "database_now": database_now, "now": now,
+                         "instance": instance, "until": until})} if ids else {}
             _audit_many(connection, now, "reminder.claimed",
                         [(f"reminder:{i}", {"instance": instance}) for i in sorted(claimed)])
             return [[claimed[i] for i in message if i in claimed] for message in wanted]

@@ -517,6 +517,87 @@ def test_racing_dispatcher_threads_claim_each_delivery_once(store: Store) -> Non
     assert sorted(claimed) == sorted(ids)
 
 
+def _chat_messages(store: Store, chats: int, rows: int, cycle: int = 2025) -> list[list[int]]:
+    """``chats`` chats with ``rows`` due reminders each: each chat's ids, as one message."""
+    store.plan_deliveries([_spec(task_id, cycle=cycle, chat_id=chat)
+                           for chat in range(2001, 2001 + chats)
+                           for task_id in range(1, rows + 1)], NOW)
+    by_chat: dict[int, list[int]] = {}
+    for row in store.due_deliveries(NOW):
+        if row.cycle == cycle:
+            by_chat.setdefault(row.chat_id, []).append(row.id or 0)
+    return [sorted(ids) for _, ids in sorted(by_chat.items())]
+
+
+@pytest.mark.parametrize("held", [0, 1, 2])
+def test_a_message_another_instance_partly_holds_is_not_claimed_in_part(
+        store: Store, backend: str, held: int) -> None:
+    """Another instance in the middle of its claim holds one row of a chat's message (its
+    first, middle or last): the claim takes none of that message's rows (the chat must not get
+    its reminders in two messages) and the other messages whole; once the other lets go, the
+    message is claimed whole."""
+    if backend != "postgres":
+        pytest.skip("SQLite has one writer: a claim cannot see another one half done")
+    contested, free = _chat_messages(store, 2, 3)
+    other = Store(store.url)
+    try:
+        with other.engine.connect() as connection, connection.begin():
+            connection.exec_driver_sql(
+                "SELECT id FROM reminder WHERE id = %s FOR UPDATE", (contested[held],))
+            claimed = store.claim_messages([contested, free], "host:1:a", 30, NOW)
+            assert [[r.id for r in message] for message in claimed] == [[], free]
+            rows = {r.id: r for r in store.reminders_for_cycle(2025)}
+            assert {rows[i].state for i in contested} == {"pending"}
+            assert {rows[i].claimed_by for i in free} == {"host:1:a"}
+        again = store.claim_messages([contested], "host:1:a", 30, NOW)
+    finally:
+        other.close()
+    assert [[r.id for r in message] for message in again] == [contested]
+    assert _actions(store).count("reminder.claimed") == 6
+
+
+def test_a_rows_back_off_does_not_hold_back_the_rest_of_its_message(store: Store) -> None:
+    """Whole or nothing counts claimable rows only: a row still backing off (or already sent)
+    stays out, and the message's other rows are claimed."""
+    (message,) = _chat_messages(store, 1, 3)
+    backing, sent, ready = message
+    store.claim_leased([backing, sent], "host:1:a", 30, NOW)
+    assert store.retry_later(backing, "429", NOW, instance="host:1:a",
+                             back_off=dt.timedelta(hours=1))
+    assert store.mark_sent_many([sent], 5, NOW) == [sent]
+    claimed = store.claim_messages([message], "host:2:b", 30, NOW)
+    assert [[r.id for r in m] for m in claimed] == [[ready]]
+
+
+@pytest.mark.parametrize("rounds", [12])
+def test_racing_claims_take_each_chats_message_whole(store: Store, rounds: int) -> None:
+    """Two instances (two engines) claim the same chats' messages at the same instant, over
+    and over: each row goes to one of them, and each message's rows all to the same one (what
+    neither could take whole stays pending for the next run, then goes whole)."""
+    other = Store(store.url)
+    barrier = threading.Barrier(2)
+    try:
+        for cycle in range(2030, 2030 + rounds):
+            messages = _chat_messages(store, 12, 4, cycle)
+
+            def claim(by: Store, name: str, messages: list[list[int]] = messages
+                      ) -> list[list[Any]]:
+                barrier.wait()
+                return by.claim_messages(messages, name, 30, NOW)
+
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                results = [pool.submit(claim, by, name).result
+                           for by, name in ((store, "host:1:a"), (other, "host:2:b"))]
+                first, second = (result() for result in results)
+            later = store.claim_messages(messages, "host:1:a", 30, NOW)
+            for message, *takes in zip(messages, first, second, later, strict=True):
+                holders = [[r.id for r in take] for take in takes]
+                assert sorted(holders, key=len)[:-1] == [[]] * 2, (cycle, message, holders)
+                assert max(holders, key=len) == message
+    finally:
+        other.close()
+
+
 def test_mark_sent_failed_and_skipped(store: Store) -> None:
     store.plan_deliveries([_spec(offset_days=o) for o in (30, 14, 7, 3)], NOW)
     sent, failed, skipped, unclaimed = (r.id for r in store.due_deliveries(NOW))
