@@ -38,6 +38,7 @@ from sqlalchemy import (
     Engine,
     Row,
     Table,
+    and_,
     bindparam,
     case,
     cast,
@@ -394,27 +395,53 @@ _CLAIM = (update(_REMINDERS).where(*_claimable(_REMINDERS))
 become ``sending``, leased to ``instance`` since ``now`` until ``until``; returns them with
 every column."""
 _HELD = _REMINDERS.alias("held")
+_UNFINISHED_OF = (_REMINDERS.c.id.in_(bindparam("ids", expanding=True)),
+                  _row_state().in_(_UNFINISHED))
+_READY = and_(*_claimable(_REMINDERS)[1:])
+_LOOK = sa_select(_REMINDERS.c.id, _READY.label("ready"), _READY.label("mine")
+                  ).where(*_UNFINISHED_OF)
+"""SQLite's first step of a claim: the unfinished rows among ``ids``, each with ``ready``
+(claimable now: pending, its back-off ended by ``database_now``); ``mine`` is ``ready`` (the
+claim's ``UPDATE`` takes the single writer's lock)."""
 _HOLD = sa_select(
-    _REMINDERS.c.id,
+    _REMINDERS.c.id, _READY.label("ready"),
     _REMINDERS.c.id.in_(sa_select(_HELD.c.id).where(*_claimable(_HELD))
                         .with_for_update(skip_locked=True).scalar_subquery()).label("mine"),
-).where(*_claimable(_REMINDERS))
-"""PostgreSQL's first step of a claim: the claimable rows among ``ids``, each with ``mine``,
-true when this transaction now holds its row lock (``FOR UPDATE SKIP LOCKED``: never waits),
-false when another transaction holds it (another instance claiming it at this very moment)."""
-def _uncontested(messages: Sequence[Sequence[int]], held: Sequence[Row[Any]]) -> list[int]:
-    """The rows a PostgreSQL claim may take: those it holds (``mine`` in :data:`_HOLD`'s
-    ``held`` rows) of the messages none of whose claimable rows another transaction holds.
+).where(*_UNFINISHED_OF)
+"""PostgreSQL's first step of a claim: the unfinished rows among ``ids``, each with ``ready``
+(claimable now) and ``mine``, true when this transaction now holds the row lock of a ready row
+(``FOR UPDATE SKIP LOCKED``: never waits), false when another transaction holds it (another
+instance claiming it at this very moment) or the row is not ready."""
 
-    A message is claimed whole or not at all: two instances claiming one chat's rows at the
-    same instant would otherwise each take the rows the other had not locked yet, and the chat
-    would get its reminders in two messages. When each holds part, both let go and the next
-    run (one dispatch interval later) claims the message whole.
+
+class _ClaimRaced(Exception):
+    """A claim on SQLite found rows of ``messages`` (indexes) changed since it looked."""
+
+    def __init__(self, messages: set[int]) -> None:
+        super().__init__(sorted(messages))
+        self.messages = messages
+
+
+def _whole(messages: Sequence[Sequence[int]], rows: Sequence[Row[Any]]) -> dict[int, list[int]]:
+    """The rows a claim may take, by message (its index in ``messages``): every unfinished row
+    of a message whose unfinished rows are all ``mine`` (:data:`_LOOK`, :data:`_HOLD`); none of
+    the others.
+
+    A message is claimed whole or not at all. A row of it that is not claimable now holds the
+    rest back: another instance claiming the same chat at this instant, a row still ``sending``
+    under a live lease (given back row by row, or stranded by a failed database), a back-off
+    that ends later than its siblings' (written row by row, a few milliseconds apart). Taking
+    the rest would send the chat its reminders in two messages; the wait is at most a lease, a
+    back-off or a dispatch interval, after which the message is claimed whole. Rows already
+    finished (sent, failed, skipped) do not count.
     """
-    mine = {row.id for row in held if row.mine}
-    others = {row.id for row in held if not row.mine}
-    return sorted(i for message in messages if others.isdisjoint(message)
-                  for i in message if i in mine)
+    unfinished = {row.id: bool(row.mine) for row in rows}
+    taken: dict[int, list[int]] = {}
+    for index, message in enumerate(messages):
+        mine = [i for i in message if i in unfinished]
+        if mine and all(unfinished[i] for i in mine):
+            taken[index] = mine
+    return taken
 
 
 _REPORTS_AFTER = (sa_select(_R.facts_revision, _R.task_id, _R.unit_id, _R.cycle)
@@ -1476,14 +1503,15 @@ class Store:
 
     def claim_messages(self, messages: Sequence[Iterable[int]], instance: str,
                        lease_seconds: float, now: dt.datetime) -> list[list[Row[Any]]]:
-        """Lease the pending rows of several messages with one statement in one transaction.
+        """Lease the pending rows of several messages in one transaction (a look, then a write).
 
         The dispatcher claims the messages its senders are about to send together (a few, at
         most its in-flight limit), instead of one transaction per message. On PostgreSQL the
         candidates are locked with ``SELECT ... FOR UPDATE SKIP LOCKED``, so racing instances
-        never wait for one another, and a message is claimed whole or not at all (none of its
-        rows when another transaction holds any of its claimable rows: :func:`_uncontested`);
-        on SQLite the ``UPDATE`` takes the single writer's lock.
+        never wait for one another; on SQLite the ``UPDATE`` takes the single writer's lock. A
+        message is claimed whole or not at all: none of its rows while any of its unfinished
+        rows cannot be taken now (:func:`_whole`: another instance claiming it, a live lease,
+        a back-off not yet ended).
         The lease ends ``lease_seconds`` after the database's clock (:meth:`database_now`),
         never the caller's, so that instances whose clocks differ agree on it; a row whose
         back-off (``not_before``, :meth:`retry_later`) has not ended by that clock is not taken.
@@ -1503,6 +1531,26 @@ class Store:
         if not ids:
             return [[] for _ in wanted]
         now = _utc(now, "now")
+        skip: set[int] = set()
+        while True:
+            try:
+                return self._claim_whole(wanted, ids, skip, instance, lease_seconds, now)
+            except _ClaimRaced as raced:  # SQLite: leave the raced messages to the next run
+                skip |= raced.messages
+
+    def _claim_whole(self, wanted: list[list[int]], ids: list[int], skip: set[int],
+                     instance: str, lease_seconds: float, now: dt.datetime
+                     ) -> list[list[Row[Any]]]:
+        """One try of :meth:`claim_messages`: look at the rows (PostgreSQL: lock the ready
+        ones), claim the messages that can be taken whole (:func:`_whole`) and are not in
+        ``skip`` (indexes in ``wanted``).
+
+        Raises:
+            _ClaimRaced: SQLite only: another writer changed rows between the look and the
+                claim (the look reads without the writer's lock), so these messages would be
+                taken in part; nothing is written (the transaction is rolled back).
+        """
+        postgres = self.engine.dialect.name == "postgresql"
         # prebuilt Core statements on a bare connection: a fan-out claims a few messages at a
         # time, and building the statement and the ORM objects cost more than running it
         with self._connection() as connection, connection.begin():
@@ -1510,12 +1558,17 @@ class Store:
             until = database_now + dt.timedelta(seconds=lease_seconds)
             # a row backing off (``not_before``, written on the database's clock) is not
             # claimable before its time, whatever the caller's clock or due list says
-            if self.engine.dialect.name == "postgresql":
-                ids = _uncontested(wanted, connection.execute(
-                    _HOLD, {"ids": ids, "database_now": database_now}).all())
+            taken = {index: message for index, message in _whole(wanted, connection.execute(
+                _HOLD if postgres else _LOOK, {"ids": ids, "database_now": database_now}
+            ).all()).items() if index not in skip}
+            chosen = sorted(i for message in taken.values() for i in message)
             claimed = {row.id: row for row in connection.execute(
-                _CLAIM, {"ids": ids, "database_now": database_now, "now": now,
-                         "instance": instance, "until": until})} if ids else {}
+                _CLAIM, {"ids": chosen, "database_now": database_now, "now": now,
+                         "instance": instance, "until": until})} if chosen else {}
+            raced = {index for index, message in taken.items()
+                     if any(i not in claimed for i in message)}
+            if raced:  # SQLite only: on PostgreSQL the rows are locked since the look
+                raise _ClaimRaced(raced)
             _audit_many(connection, now, "reminder.claimed",
                         [(f"reminder:{i}", {"instance": instance}) for i in sorted(claimed)])
             return [[claimed[i] for i in message if i in claimed] for message in wanted]

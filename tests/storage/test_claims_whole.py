@@ -1,7 +1,9 @@
 """Hostile tests of ``Store.claim_messages``: a message's rows are claimed whole or not at all.
 
-Review of 8a02979 ("a PostgreSQL claim takes a message whole or not at all"). The tests marked
-``FAULT`` in their docstring fail on that commit: they show a chat's message claimed in part.
+Written as a hostile review of 8a02979 ("a PostgreSQL claim takes a message whole or not at
+all"). The two tests under "faults" failed on that commit, on both backends: a message given
+back or retried row by row was claimed in part. A claim now counts every unfinished row of a
+message (``storage.store._whole``).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def _postgres_only(backend: str) -> None:
 
 # -- faults -------------------------------------------------------------------------------------
 def test_a_message_given_back_row_by_row_is_not_claimed_in_part(store: Store) -> None:
-    """FAULT. Instance A holds a chat's message (3 rows) and gives it back the way the
+    """Was a fault (before the claim counted every unfinished row). Instance A holds a chat's message (3 rows) and gives it back the way the
     dispatcher does (``bot/reminders.py: _give_back``: ``retry_later(attempted=False)`` one row
     per transaction). Between two of those transactions instance B claims the same message:
     it takes the one row already back (the other two are A's, ``sending``, lease alive, and do
@@ -78,7 +80,7 @@ def test_a_message_given_back_row_by_row_is_not_claimed_in_part(store: Store) ->
 
 def test_a_message_retried_row_by_row_is_not_claimed_in_part_when_its_back_off_ends(
         store: Store) -> None:
-    """FAULT. A 429 / network error puts a message's rows back with a back-off, one
+    """Was a fault (as above). A 429 / network error puts a message's rows back with a back-off, one
     ``retry_later`` per row (``bot/reminders.py: _retry``); each computes its ``not_before``
     from the database's clock at its own call, so the rows' back-offs end apart (by the time
     between the calls: here 0.6 s, a few ms to more on a busy executor). A claim whose
@@ -262,10 +264,44 @@ def test_a_message_of_one_or_thousands_of_rows_is_claimed_whole_or_not_at_all(
         other.close()
 
 
-def test_sqlite_claims_the_claimable_rest_as_before(store: Store, backend: str) -> None:
-    """SQLite: unchanged, one writer; a row already sending stays out, the rest is taken."""
-    if backend != "sqlite":
-        pytest.skip("SQLite only")
+def test_a_row_another_instance_still_sends_holds_back_the_rest_until_it_is_sent(
+        store: Store) -> None:
+    """A row of the message still ``sending`` under another instance's live lease keeps the
+    rest back (both backends); once it is sent (finished) the rest is claimed."""
     (message,) = _chat_messages(store, 1, 3)
     store.claim_messages([message[:1]], "host:1:a", 30, NOW)
+    assert _ids(store.claim_messages([message], "host:2:b", 30, NOW)) == [[]]
+    assert store.mark_sent_many(message[:1], 7, NOW) == message[:1]
     assert _ids(store.claim_messages([message], "host:2:b", 30, NOW)) == [message[1:]]
+
+
+def test_a_sqlite_claim_raced_between_its_look_and_its_write_leaves_that_message_whole(
+        store: Store, backend: str) -> None:
+    """SQLite looks at the rows without the writer's lock: another writer (a second process on
+    the same file) claiming a row of a message in between would leave the claim the rest of it.
+    The claim notices, writes nothing of that message, and still claims the other messages."""
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL locks the rows when it looks")
+    first, second = _chat_messages(store, 2, 3)
+    other = Store(store.url)
+    raced: list[int] = []
+
+    def after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not raced and statement.lstrip().upper().startswith("SELECT") and "ready" in statement:
+            raced.append(first[1])
+            assert _ids(other.claim_messages([[first[1]]], "host:9:other", 30, NOW)) == [
+                [first[1]]]
+
+    event.listen(store.engine, "after_cursor_execute", after)
+    try:
+        claimed = store.claim_messages([first, second], "host:1:a", 30, NOW)
+    finally:
+        event.remove(store.engine, "after_cursor_execute", after)
+        other.close()
+    assert raced == [first[1]]
+    assert _ids(claimed) == [[], second]
+    states = _states(store, first + second)
+    assert [states[i] for i in first] == [("pending", None), ("sending", "host:9:other"),
+                                         ("pending", None)]
+    assert {states[i] for i in second} == {("sending", "host:1:a")}
+    assert _actions(store).count("reminder.claimed") == 1 + len(second)

@@ -52,10 +52,17 @@ def plans_of(store: Store, call: Any, keyword: str) -> list[str]:
 
 @pytest.mark.parametrize("ids", [[1], [5, 6, 7], list(range(1, 29))])
 def test_a_claim_finds_its_rows_by_primary_key(sqlite_store: Store, ids: list[int]) -> None:
-    lines = plans_of(sqlite_store, lambda: sqlite_store.claim_messages(
-        [ids], "host:1:x", 60.0, NOW), "UPDATE")
-    assert any("PRIMARY KEY" in line for line in lines), lines
-    assert not any("USING INDEX ix_reminder_state" in line for line in lines), lines
+    """The claim's look at the rows (``SELECT``) and its write (``UPDATE``)."""
+    sqlite_store.plan_deliveries(
+        [ReminderSpec(task, "fgw", 2026, "before", 14, chat, NOW, dt.date(2026, 12, 1))
+         for task in range(1, 8) for chat in (1, 2, 3, 4)], NOW)
+    for keyword in ("SELECT", "UPDATE"):
+        with sqlite_store.engine.begin() as connection:  # pending again, for the next look
+            connection.exec_driver_sql("UPDATE reminder SET state = 'pending'")
+        lines = plans_of(sqlite_store, lambda: sqlite_store.claim_messages(
+            [ids], "host:1:x", 60.0, NOW), keyword)
+        assert any("PRIMARY KEY" in line for line in lines), lines
+        assert not any("USING INDEX ix_reminder_state" in line for line in lines), lines
 
 
 @pytest.mark.parametrize("messages", [[([1, 2], 10), ([3], 11)], [(list(range(1, 29)), 12)]])

@@ -556,17 +556,22 @@ def test_a_message_another_instance_partly_holds_is_not_claimed_in_part(
     assert _actions(store).count("reminder.claimed") == 6
 
 
-def test_a_rows_back_off_does_not_hold_back_the_rest_of_its_message(store: Store) -> None:
-    """Whole or nothing counts claimable rows only: a row still backing off (or already sent)
-    stays out, and the message's other rows are claimed."""
+def test_a_rows_back_off_holds_back_the_rest_of_its_message_until_it_ends(
+        store: Store) -> None:
+    """Whole or nothing counts every unfinished row: a row still backing off keeps its
+    message's other rows back until the back-off ends (then all go as one message); a row
+    already sent does not count."""
     (message,) = _chat_messages(store, 1, 3)
     backing, sent, ready = message
     store.claim_leased([backing, sent], "host:1:a", 30, NOW)
     assert store.retry_later(backing, "429", NOW, instance="host:1:a",
-                             back_off=dt.timedelta(hours=1))
+                             back_off=dt.timedelta(seconds=0.5))
     assert store.mark_sent_many([sent], 5, NOW) == [sent]
+    assert [[r.id for r in m] for m in store.claim_messages([message], "host:2:b", 30, NOW)
+            ] == [[]]
+    time.sleep(0.6)
     claimed = store.claim_messages([message], "host:2:b", 30, NOW)
-    assert [[r.id for r in m] for m in claimed] == [[ready]]
+    assert [[r.id for r in m] for m in claimed] == [[backing, ready]]
 
 
 @pytest.mark.parametrize("rounds", [12])
@@ -793,7 +798,8 @@ def test_leases_are_judged_by_the_database_clock_not_the_callers(store: Store) -
     assert [r.id for r in held] == ids[:2]
     ahead = NOW + dt.timedelta(minutes=11)
     assert store.release_expired_leases(ahead) == []
-    assert [r.id for r in store.claim_leased(ids, "second", 30, ahead)] == ids[2:]
+    assert [[r.id for r in m] for m in store.claim_messages([[i] for i in ids], "second", 30,
+                                                            ahead)] == [[], [], ids[2:]]
     assert {r.claimed_by for r in store.reminders_for_cycle(2025)} == {"first", "second"}
 
 
