@@ -60,13 +60,12 @@ def _postgres_only(backend: str) -> None:
 
 # -- faults -------------------------------------------------------------------------------------
 def test_a_message_given_back_row_by_row_is_not_claimed_in_part(store: Store) -> None:
-    """Was a fault (before the claim counted every unfinished row). Instance A holds a chat's message (3 rows) and gives it back the way the
-    dispatcher does (``bot/reminders.py: _give_back``: ``retry_later(attempted=False)`` one row
-    per transaction). Between two of those transactions instance B claims the same message:
-    it takes the one row already back (the other two are A's, ``sending``, lease alive, and do
-    not count), so the chat gets that reminder alone and the other two in a second message.
-    Same on SQLite and PostgreSQL: a ``sending`` row under a live lease is not "claimable", so
-    whole-or-nothing ignores it."""
+    """Was a fault (before a claim counted every unfinished row). Instance A holds a chat's
+    message (3 rows) and gives it back the way the dispatcher does (``bot/reminders.py:
+    _give_back``: ``retry_later(attempted=False)`` one row per transaction). Between two of
+    those transactions instance B claims the same message: it took the one row already back
+    (the other two A's, ``sending``, lease alive, did not count), so the chat got that
+    reminder alone and the other two in a second message, on SQLite and PostgreSQL."""
     (message,) = _chat_messages(store, 1, 3)
     assert _ids(store.claim_messages([message], "host:1:a", 30, NOW)) == [message]
     first = message[0]
@@ -80,12 +79,12 @@ def test_a_message_given_back_row_by_row_is_not_claimed_in_part(store: Store) ->
 
 def test_a_message_retried_row_by_row_is_not_claimed_in_part_when_its_back_off_ends(
         store: Store) -> None:
-    """Was a fault (as above). A 429 / network error puts a message's rows back with a back-off, one
-    ``retry_later`` per row (``bot/reminders.py: _retry``); each computes its ``not_before``
-    from the database's clock at its own call, so the rows' back-offs end apart (by the time
-    between the calls: here 0.6 s, a few ms to more on a busy executor). A claim whose
-    database clock falls between them takes the rows whose back-off ended and leaves the rest
-    ("a row still backing off does not hold back the rest"): the chat's message is split."""
+    """Was a fault (as above). A 429 / network error puts a message's rows back with a
+    back-off, one ``retry_later`` per row (``bot/reminders.py: _retry``); each computes its
+    ``not_before`` from the database's clock at its own call, so the rows' back-offs end apart
+    (by the time between the calls: here 0.6 s, a few ms to more on a busy executor). A claim
+    whose database clock fell between them took the rows whose back-off had ended and left
+    the rest: the chat's message was split. Now it takes none until all have ended."""
     (message,) = _chat_messages(store, 1, 3)
     store.claim_messages([message], "host:1:a", 30, NOW)
     back_off = dt.timedelta(seconds=1)
