@@ -623,12 +623,12 @@ async def _retry(run: _Run, rows: Sequence[Any], exc: TelegramError, pages_sent:
     if isinstance(exc, RetryAfter):  # the rate limiter already waited and retried
         # ``exc.retry_after`` warns until PTB_TIMEDELTA is set; the value is this one
         delay = max(delay, exc._retry_after)
-    for row in rows:
-        await services.bulk_db(store.retry_later, row.id, f"{type(exc).__name__}: {exc}", now,
-                               instance=run.instance, back_off=delay,
-                               pages_sent=pages_sent, pages_digest=digest,
-                               unanswered=unsure)
-        run.report.retried.append(row.id)
+    # one transaction, one back-off end: the message's rows come back as one message
+    await services.bulk_db(store.retry_message_later, [row.id for row in rows],
+                           f"{type(exc).__name__}: {exc}", now, instance=run.instance,
+                           back_off=delay, pages_sent=pages_sent, pages_digest=digest,
+                           unanswered=unsure)
+    run.report.retried.extend(row.id for row in rows)
     run.incidents.append(first_line(exc))
 
 
@@ -637,11 +637,11 @@ async def _give_back(run: _Run, rows: Sequence[Any], exc: Exception) -> None:
     if even that fails), the run stops claiming, the next run tries again. No attempt is
     counted: Telegram was not asked."""
     run.database_down = True
-    try:
-        for row in rows:
-            await run.services.bulk_db(run.services.store.retry_later, row.id,
-                                       f"database error: {type(exc).__name__}", run.now,
-                                       instance=run.instance, attempted=False)
+    try:  # all in one transaction: a message is never given back in part
+        await run.services.bulk_db(run.services.store.retry_message_later,
+                                   [row.id for row in rows],
+                                   f"database error: {type(exc).__name__}", run.now,
+                                   instance=run.instance, attempted=False)
     except Exception as again:  # still down: the next run gives them back
         if not is_transient_database_error(again):
             raise
@@ -679,12 +679,12 @@ async def give_back_stranded(application: Application, services: Services,
     stranded: set[int] = application.bot_data.get(STRANDED, set())
     unsure: set[int] = application.bot_data.get(STRANDED_UNSURE, set())
     instance = instance_of(application)
-    for reminder_id in sorted(stranded & unsure):
-        await services.bulk_db(services.store.retry_later, reminder_id,
+    if stranded & unsure:
+        await services.bulk_db(services.store.retry_message_later, sorted(stranded & unsure),
                                "database error after a send Telegram did not answer", now,
                                instance=instance, back_off=retry_delay(1), unanswered=True)
-        stranded.discard(reminder_id)
-        unsure.discard(reminder_id)
+        stranded -= unsure
+        unsure.clear()
     if stranded:
         await services.bulk_db(services.store.give_back, sorted(stranded),
                                instance, "database error", now)

@@ -1804,10 +1804,25 @@ class Store:
                     instance: str = "", attempted: bool = True,
                     back_off: dt.timedelta | None = None, pages_sent: int | None = None,
                     pages_digest: str | None = None, unanswered: bool = False) -> bool:
-        """Put a delivery ``instance`` holds back to pending (a transient error).
+        """Put a delivery ``instance`` holds back to pending (a transient error):
+        :meth:`retry_message_later` of one row; True if it was moved.
+        """
+        return self.retry_message_later(
+            [reminder_id], reason, now, instance=instance, attempted=attempted,
+            back_off=back_off, pages_sent=pages_sent, pages_digest=pages_digest,
+            unanswered=unanswered) == [reminder_id]
+
+    def retry_message_later(self, reminder_ids: Iterable[int], reason: str, now: dt.datetime,
+                            *, instance: str = "", attempted: bool = True,
+                            back_off: dt.timedelta | None = None,
+                            pages_sent: int | None = None, pages_digest: str | None = None,
+                            unanswered: bool = False) -> list[int]:
+        """Put the deliveries of one message that ``instance`` holds back to pending (a
+        transient error), in one transaction with one back-off end: the message's rows become
+        claimable at the same instant, and :meth:`claim_messages` takes them whole.
 
         Args:
-            reminder_id: the delivery.
+            reminder_ids: the message's deliveries.
             reason: why, kept in ``reason`` and the audit entry.
             now: when.
             instance: who claimed it: a row whose lease ran out and that another instance
@@ -1825,19 +1840,34 @@ class Store:
                 only while its text has it); kept with ``pages_sent``.
             unanswered: Telegram did not answer the send in time (it may have delivered it):
                 counted in ``unanswered``.
+
+        Returns:
+            The ids moved back to pending, in id order.
         """
+        ids = sorted(set(reminder_ids))
+        if not ids:
+            return []
+        now = _utc(now, "now")
         counted: dict[str, Any] = {"attempts": col(Reminder.attempts) + 1} if attempted else {}
-        if back_off is not None:
-            counted["not_before"] = self.database_now() + back_off
         if pages_sent is not None:
             counted["pages_sent"] = pages_sent
             counted["pages_digest"] = pages_digest
         if unanswered:
             counted["unanswered"] = col(Reminder.unanswered) + 1
-        return self._transition(reminder_id, now, "reminder.retried",
-                                _held_by(instance), state=ReminderState.PENDING,
-                                reason=reason, claimed_at=None, claimed_by=None,
-                                lease_until=None, details={"reason": reason}, **counted)
+        with self._session() as session, session.begin():
+            if back_off is not None:
+                counted["not_before"] = self._database_now(session) + back_off
+            moved = sorted(session.execute(
+                update(Reminder)
+                .where(col(Reminder.id).in_(ids), _held_by(instance))
+                .values(state=ReminderState.PENDING, reason=reason, claimed_at=None,
+                        claimed_by=None, lease_until=None, **counted)
+                .returning(col(Reminder.id))
+                .execution_options(synchronize_session=False)).scalars())
+            for reminder_id in moved:
+                _audit(session, now, "reminder.retried", f"reminder:{reminder_id}",
+                       reason=reason)
+            return moved
 
     def acknowledge(self, reminder_id: int, telegram_user_id: int, now: dt.datetime) -> bool:
         """Record that a recipient acknowledged a sent reminder; False if not sent or already."""

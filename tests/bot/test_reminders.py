@@ -728,7 +728,7 @@ async def test_an_unanswered_send_stays_unanswered_when_the_database_fails_notin
         raise OperationalError("UPDATE", {}, Exception("server closed the connection"))
 
     monkeypatch.setattr(ExtBot, "send_message", answer_lost)
-    monkeypatch.setattr(store, "retry_later", unreachable)
+    monkeypatch.setattr(store, "retry_message_later", unreachable)
     first = await run_at(harness, at(11, 17))
     monkeypatch.undo()
     monkeypatch.setattr(ExtBot, "send_message", answer_lost)
@@ -872,11 +872,11 @@ async def test_rows_the_database_kept_from_giving_back_go_at_the_next_run(
     def unreachable(*args: Any, **kwargs: Any) -> Any:
         raise OperationalError("SELECT", {}, Exception("server closed the connection"))
 
-    read, retry = store.reports_after, store.retry_later
+    read, retry = store.reports_after, store.retry_message_later
     monkeypatch.setattr(store, "claim_messages", claim_messages)
     monkeypatch.setattr(store, "reports_after",
                         lambda *a: unreachable() if down["on"] else read(*a))
-    monkeypatch.setattr(store, "retry_later",
+    monkeypatch.setattr(store, "retry_message_later",
                         lambda *a, **k: unreachable() if down["on"] else retry(*a, **k))
     first = await run_at(harness, at(11, 17))
     monkeypatch.undo()

@@ -304,3 +304,33 @@ def test_a_sqlite_claim_raced_between_its_look_and_its_write_leaves_that_message
                                          ("pending", None)]
     assert {states[i] for i in second} == {("sending", "host:1:a")}
     assert _actions(store).count("reminder.claimed") == 1 + len(second)
+
+
+def test_a_message_retried_in_one_call_comes_back_whole_at_one_instant(store: Store) -> None:
+    """``retry_message_later`` (what the dispatcher's retry and give-back call): one
+    transaction, one back-off end for the message's rows, only the rows the caller holds."""
+    (message,) = _chat_messages(store, 1, 4)
+    assert _ids(store.claim_messages([message[:3]], "host:1:a", 30, NOW)) == [message[:3]]
+    assert _ids(store.claim_messages([message[3:]], "host:2:b", 30, NOW)) == [message[3:]]
+    moved = store.retry_message_later(message, "RetryAfter: 1", NOW, instance="host:1:a",
+                                      back_off=dt.timedelta(seconds=0.4))
+    assert moved == message[:3]  # the fourth is host:2:b's
+    rows = {r.id: r for r in store.reminders_for_cycle(2025)}
+    assert len({rows[i].not_before for i in moved}) == 1
+    assert {rows[i].attempts for i in moved} == {1} and rows[message[3]].attempts == 0
+    assert _actions(store).count("reminder.retried") == 3
+    assert _ids(store.claim_messages([message[:3]], "host:2:b", 30, NOW)) == [[]]
+    time.sleep(0.5)
+    assert _ids(store.claim_messages([message[:3]], "host:2:b", 30, NOW)) == [message[:3]]
+    assert store.retry_message_later([], "nothing", NOW, instance="host:2:b") == []
+
+
+def test_giving_a_message_back_without_an_attempt_counts_none(store: Store) -> None:
+    (message,) = _chat_messages(store, 1, 2)
+    store.claim_messages([message], "host:1:a", 30, NOW)
+    assert store.retry_message_later(message, "database error: OperationalError", NOW,
+                                     instance="host:1:a", attempted=False) == message
+    rows = {r.id: r for r in store.reminders_for_cycle(2025)}
+    assert {(rows[i].state, rows[i].attempts, rows[i].not_before) for i in message} == {
+        ("pending", 0, None)}
+    assert _ids(store.claim_messages([message], "host:2:b", 30, NOW)) == [message]
