@@ -78,3 +78,63 @@ async def test_a_message_given_back_row_by_row_by_another_instance_is_not_split(
     got = [tasks_of(m) for m in reminders_in(harness, AGRI)]
     assert got == [[7, 11, 23]], (
         f"the chat got {got}; sent during X's give-back: {during.sent}, after: {after.sent}")
+
+
+async def test_a_give_back_that_fails_half_way_goes_whole_at_the_next_run(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This instance claims the message, the database fails before the send, and fails again
+    after the first row was given back (one pending, two stranded ``sending``). The next run
+    gives the stranded back first: one message, all three, no attempt counted."""
+    from sqlalchemy.exc import OperationalError
+    await enrol_agri(harness)
+    store = harness.store
+    await run_at(harness, at(11, 16, 10))
+    claim, read, retry = store.claim_messages, store.reports_after, store.retry_later
+    down = {"on": False, "given": 0}
+
+    def claim_messages(*args: Any) -> Any:
+        claimed = claim(*args)
+        down["on"] = True
+        return claimed
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+
+    def retry_once(*args: Any, **kwargs: Any) -> Any:
+        if down["on"] and down["given"] >= 1:
+            fail()
+        down["given"] += 1
+        return retry(*args, **kwargs)
+
+    monkeypatch.setattr(store, "claim_messages", claim_messages)
+    monkeypatch.setattr(store, "reports_after", lambda *a: fail() if down["on"] else read(*a))
+    monkeypatch.setattr(store, "retry_later", retry_once)
+    first = await run_at(harness, at(11, 17))
+    monkeypatch.undo()
+    states = sorted(r.state for r in rows_of(store, AGRI) if r.due_at == at(11, 17))
+    assert first.sent == [] and states == ["pending", "sending", "sending"]
+    again = await run_at(harness, at(11, 17, 9, 1))
+    assert len(again.sent) == 3
+    assert [tasks_of(m) for m in reminders_in(harness, AGRI)] == [[7, 11, 23]]
+
+
+@pytest.mark.usefixtures("database_follows_clock")
+async def test_one_reminder_backing_off_and_its_siblings_due_each_go_once_soon(
+        harness: Harness) -> None:
+    """Task 7's row backs off (a 429 before 09:00, 60 s); 11 and 23 become due at 09:00.
+    Everything arrives once, within the back-off plus one run (in two messages: the one
+    backing off is not in the 09:00 run's message, by ``decide``)."""
+    await enrol_agri(harness)
+    store = harness.store
+    await run_at(harness, at(11, 16, 10))
+    rows = {r.task_id: r for r in rows_of(store, AGRI) if r.due_at == at(11, 17)}
+    harness.clock.set(at(11, 17))
+    assert len(store.claim_leased([rows[7].id], "host:x:other", 30, at(11, 17))) == 1
+    assert store.retry_later(rows[7].id, "RetryAfter: 60", at(11, 17), instance="host:x:other",
+                             back_off=dt.timedelta(seconds=60))
+    first = await run_at(harness, at(11, 17))
+    later = await run_at(harness, at(11, 17, 9, 1))
+    got = [tasks_of(m) for m in reminders_in(harness, AGRI)]
+    assert sorted(t for m in got for t in m) == [7, 11, 23], got
+    assert got == [[11, 23], [7]], got
+    assert len(first.sent) == 2 and len(later.sent) == 1
