@@ -138,3 +138,25 @@ async def test_one_reminder_backing_off_and_its_siblings_due_each_go_once_soon(
     assert sorted(t for m in got for t in m) == [7, 11, 23], got
     assert got == [[11, 23], [7]], got
     assert len(first.sent) == 2 and len(later.sent) == 1
+
+
+async def test_a_fresh_reminder_is_not_given_up_for_a_siblings_attempts(
+        harness: Harness) -> None:
+    """Task 7's row has had 4 failed tries (its back-off over); 11 and 23 are due for the
+    first time at the same run and go in its message. That message meets a 5xx: the rows of
+    11 and 23, tried once, should back off and be tried again, not fail for good."""
+    from sqlalchemy import text
+    await enrol_agri(harness)
+    harness.app.bot_data["quick_retry_scale"] = 0.01
+    store = harness.store
+    await run_at(harness, at(11, 16, 10))
+    rows = {r.task_id: r for r in rows_of(store, AGRI) if r.due_at == at(11, 17)}
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE reminder SET attempts = 4 WHERE id = :id"),
+                           {"id": rows[7].id})
+    harness.api.fail_next("sendMessage", 500, times=3)
+    report = await run_at(harness, at(11, 17))
+    states = {t: (store.get_reminder(r.id).state, store.get_reminder(r.id).attempts)
+              for t, r in rows.items()}
+    assert states[11][0] == "pending" and states[23][0] == "pending", (
+        f"{states}; failed: {report.failed}")
