@@ -611,14 +611,21 @@ async def _retry(run: _Run, rows: Sequence[Any], exc: TelegramError, pages_sent:
     accept (``pages_sent``). A send Telegram did not answer may have arrived: it is tried again
     once, not more (the rows fail when that try is not answered either)."""
     services, store, now = run.services, run.services.store, run.now
-    attempts = max(row.attempts for row in rows) + 1
     unsure = unanswered(exc)
-    if attempts >= MAX_ATTEMPTS:
-        await _fail(run, rows, f"gave up after {attempts} attempts: {exc}")
+    # each row's own tries decide whether it is given up: a fresh reminder that shares the
+    # message of one tried four times is not failed for that one's attempts
+    spent = [row for row in rows if row.attempts + 1 >= MAX_ATTEMPTS]
+    if spent:
+        await _fail(run, spent, f"gave up after {MAX_ATTEMPTS} attempts: {exc}")
+    twice = [row for row in rows
+             if unsure and row.unanswered >= 1 and row.attempts + 1 < MAX_ATTEMPTS]
+    if twice:
+        await _fail(run, twice, f"Telegram did not answer twice; it may have arrived: {exc}")
+    done = {row.id for row in (*spent, *twice)}
+    rows = [row for row in rows if row.id not in done]
+    if not rows:
         return
-    if unsure and max(row.unanswered for row in rows) >= 1:
-        await _fail(run, rows, f"Telegram did not answer twice; it may have arrived: {exc}")
-        return
+    attempts = max(row.attempts for row in rows) + 1
     delay = retry_delay(attempts)
     if isinstance(exc, RetryAfter):  # the rate limiter already waited and retried
         # ``exc.retry_after`` warns until PTB_TIMEDELTA is set; the value is this one

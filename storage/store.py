@@ -1525,9 +1525,16 @@ class Store:
         Returns:
             For each message, the rows this call claimed, as they are now, in id order (plain
             rows with every column of :class:`Reminder`, not ORM objects).
+
+        Raises:
+            ValueError: a row is in more than one of ``messages`` (nothing is claimed).
         """
         wanted = [sorted(set(ids)) for ids in messages]
         ids = sorted({i for message in wanted for i in message})
+        if len(ids) != sum(len(message) for message in wanted):
+            twice = sorted({i for i in ids if sum(i in message for message in wanted) > 1})
+            raise ValueError(f"reminders {twice} are in more than one message of one claim; "
+                             "a row belongs to one message")
         if not ids:
             return [[] for _ in wanted]
         now = _utc(now, "now")

@@ -1,8 +1,14 @@
-"""Hostile review of 35ce02a/dc6f659 (whole-or-nothing claims count every unfinished row),
-end to end through ``dispatch_due``.
+"""A message's rows go together end to end through ``dispatch_due`` (written as a hostile
+review of 35ce02a/dc6f659).
 
 The claim's hold-back only sees the ids the dispatcher passes it, and the dispatcher passes
-only rows that ``Store.due_rows`` returned *pending* and ``decide`` found not backing off.
+only rows that ``Store.due_rows`` returned *pending* and ``decide`` found not backing off; so
+what keeps a message whole end to end is that its rows change state together: retried and
+given back in one transaction with one back-off end (``Store.retry_message_later``), leased
+and released together. The review's failing cases (rows retried or given back one by one,
+split into ``[[7], [11, 23]]``) are rewritten here against that; a fresh row failed for its
+sibling's attempts was a fault of its own (``_retry`` judged the message by its most tried
+row).
 """
 
 from __future__ import annotations
@@ -25,72 +31,72 @@ from tests.bot.test_reminders import (
 
 
 @pytest.mark.usefixtures("database_follows_clock")
-async def test_a_message_retried_row_by_row_is_not_split_by_the_dispatcher(
+async def test_a_retried_message_comes_back_whole_at_one_instant(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    """AGRI's one message (tasks 7, 11, 23) meets a 5xx beyond the quick retries; ``_retry``
-    writes each row's back-off in its own ``retry_later`` call, each on the database clock at
-    that call: here 1 ms apart (a few ms in production). The next run lands between the first
-    row's back-off end and the others'. Expected: one message with all three (or nothing yet).
-    """
+    """AGRI's one message (tasks 7, 11, 23) meets a 5xx beyond the quick retries. Its rows'
+    back-off end is written once for all of them (``Store.retry_message_later``), even when the
+    database clock moves between writes (here 1 ms after each store call): the rows one
+    ``retry_later`` each, as before, ended theirs apart, and a run between the ends sent
+    ``[[7], [11, 23]]``. The next run at that end sends one message with all three."""
     await enrol_agri(harness)
     harness.app.bot_data["quick_retry_scale"] = 0.01
     store = harness.store
-    retry = store.retry_later
+    calls = {name: getattr(store, name) for name in ("retry_later", "retry_message_later")}
 
-    def retry_a_ms_later(*args: Any, **kwargs: Any) -> Any:
-        result = retry(*args, **kwargs)
-        harness.clock.set(harness.clock.now() + dt.timedelta(milliseconds=1))
-        return result
+    def a_ms_later(name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = calls[name](*args, **kwargs)
+            harness.clock.set(harness.clock.now() + dt.timedelta(milliseconds=1))
+            return result
+        return call
 
-    monkeypatch.setattr(store, "retry_later", retry_a_ms_later)
+    for name in calls:
+        monkeypatch.setattr(store, name, a_ms_later(name))
     harness.api.fail_next("sendMessage", 500, times=3)
     first = await run_at(harness, at(11, 17))
-    monkeypatch.setattr(store, "retry_later", retry)
+    monkeypatch.undo()
     assert len(first.retried) == 3
     ends = sorted(r.not_before for r in rows_of(store, AGRI) if r.id in first.retried)
-    assert ends[0] < ends[-1]
-    await run_at(harness, ends[0].astimezone(at(1, 1).tzinfo))  # between the back-off ends
+    assert ends[0] == ends[-1], f"back-offs end apart: {ends}"
+    await run_at(harness, ends[0].astimezone(at(1, 1).tzinfo))
     await run_at(harness, at(11, 17, 9, 5))
     got = [tasks_of(m) for m in reminders_in(harness, AGRI)]
     assert got == [[7, 11, 23]], f"the chat got {got}"
 
 
-async def test_a_message_given_back_row_by_row_by_another_instance_is_not_split(
+async def test_a_message_another_instance_holds_goes_whole_once_it_is_given_back(
         harness: Harness) -> None:
-    """Instance X claimed AGRI's message and is giving it back row by row (``_give_back``:
-    one ``retry_later(attempted=False)`` per row; or its database failed after the first and
-    the rest are stranded ``sending`` under X's renewed lease). This instance runs in between.
-    Expected (docs/reminders.md "a row still sending under a live lease ... holds back"):
-    nothing sent until X gives the rest back, then one message with all three."""
+    """Instance X claimed AGRI's message and gives it back (the database failed before its
+    send): this instance's run meanwhile sends nothing of it; once X gives it back (one
+    transaction, ``retry_message_later``) the next run sends it as one message."""
     await enrol_agri(harness)
     store = harness.store
     await run_at(harness, at(11, 16, 10))  # plans; nothing due yet
     ids = sorted(r.id for r in rows_of(store, AGRI) if r.due_at == at(11, 17))
     assert len(ids) == 3
     assert len(store.claim_leased(ids, "host:x:other", 300, at(11, 17))) == 3
-    assert store.retry_later(ids[0], "database error: OperationalError", at(11, 17),
-                             instance="host:x:other", attempted=False)
-    during = await run_at(harness, at(11, 17, 9, 0, ))
-    for i in ids[1:]:  # X gives back the rest
-        assert store.retry_later(i, "database error: OperationalError", at(11, 17),
-                                 instance="host:x:other", attempted=False)
+    during = await run_at(harness, at(11, 17, 9, 0))
+    assert during.sent == []
+    assert store.retry_message_later(ids, "database error: OperationalError", at(11, 17),
+                                     instance="host:x:other", attempted=False) == ids
     after = await run_at(harness, at(11, 17, 9, 1))
+    assert sorted(after.sent) == ids
     got = [tasks_of(m) for m in reminders_in(harness, AGRI)]
-    assert got == [[7, 11, 23]], (
-        f"the chat got {got}; sent during X's give-back: {during.sent}, after: {after.sent}")
+    assert got == [[7, 11, 23]], f"the chat got {got}"
 
 
-async def test_a_give_back_that_fails_half_way_goes_whole_at_the_next_run(
+async def test_a_give_back_the_database_refuses_leaves_the_message_whole(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    """This instance claims the message, the database fails before the send, and fails again
-    after the first row was given back (one pending, two stranded ``sending``). The next run
+    """This instance claims the message, the database fails before the send and again while
+    the message is given back: the give-back is one transaction, so no row of it went back
+    (before, one row per transaction: one pending, two stranded ``sending``). The next run
     gives the stranded back first: one message, all three, no attempt counted."""
     from sqlalchemy.exc import OperationalError
     await enrol_agri(harness)
     store = harness.store
     await run_at(harness, at(11, 16, 10))
-    claim, read, retry = store.claim_messages, store.reports_after, store.retry_later
-    down = {"on": False, "given": 0}
+    claim, read = store.claim_messages, store.reports_after
+    down = {"on": False}
 
     def claim_messages(*args: Any) -> Any:
         claimed = claim(*args)
@@ -100,22 +106,17 @@ async def test_a_give_back_that_fails_half_way_goes_whole_at_the_next_run(
     def fail(*args: Any, **kwargs: Any) -> Any:
         raise OperationalError("SELECT", {}, Exception("server closed the connection"))
 
-    def retry_once(*args: Any, **kwargs: Any) -> Any:
-        if down["on"] and down["given"] >= 1:
-            fail()
-        down["given"] += 1
-        return retry(*args, **kwargs)
-
     monkeypatch.setattr(store, "claim_messages", claim_messages)
     monkeypatch.setattr(store, "reports_after", lambda *a: fail() if down["on"] else read(*a))
-    monkeypatch.setattr(store, "retry_later", retry_once)
+    monkeypatch.setattr(store, "retry_message_later", fail)
     first = await run_at(harness, at(11, 17))
     monkeypatch.undo()
     states = sorted(r.state for r in rows_of(store, AGRI) if r.due_at == at(11, 17))
-    assert first.sent == [] and states == ["pending", "sending", "sending"]
+    assert first.sent == [] and states == ["sending", "sending", "sending"]
     again = await run_at(harness, at(11, 17, 9, 1))
     assert len(again.sent) == 3
     assert [tasks_of(m) for m in reminders_in(harness, AGRI)] == [[7, 11, 23]]
+    assert {r.attempts for r in rows_of(store, AGRI) if r.id in again.sent} == {0}
 
 
 @pytest.mark.usefixtures("database_follows_clock")
@@ -160,3 +161,6 @@ async def test_a_fresh_reminder_is_not_given_up_for_a_siblings_attempts(
               for t, r in rows.items()}
     assert states[11][0] == "pending" and states[23][0] == "pending", (
         f"{states}; failed: {report.failed}")
+    assert states == {7: ("failed", 5), 11: ("pending", 1), 23: ("pending", 1)}
+    assert [row_id for row_id, _ in report.failed] == [rows[7].id]
+    assert report.failed[0][1].startswith("gave up after 5 attempts")

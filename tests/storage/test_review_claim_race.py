@@ -116,14 +116,14 @@ def test_a_lease_that_ran_out_holds_back_only_until_released(store: Store) -> No
     assert _ids(store.claim_messages([message], "host:1:a", 30, NOW)) == [message]
 
 
-@pytest.mark.xfail(strict=True, reason="pre-existing; unreachable from the dispatcher")
-def test_one_row_in_two_messages_of_one_claim_is_claimed_once(store: Store) -> None:
-    """API misuse probe: an id passed in two messages of one claim is returned in both
-    (the dispatcher never does this: a run's messages have disjoint rows)."""
+def test_one_row_in_two_messages_of_one_claim_is_refused(store: Store) -> None:
+    """API misuse: an id passed in two messages of one claim was returned in both (the
+    dispatcher never does this: a run's messages have disjoint rows). Now refused, nothing
+    claimed."""
     a, b = _chat_messages(store, 2, 2)
-    claimed = _ids(store.claim_messages([a, [a[1], *b]], "host:1:a", 30, NOW))
-    flat = [i for message in claimed for i in message]
-    assert len(flat) == len(set(flat)), f"claimed {claimed}"
+    with pytest.raises(ValueError, match=rf"\[{a[1]}\] are in more than one message"):
+        store.claim_messages([a, [a[1], *b]], "host:1:a", 30, NOW)
+    assert _ids(store.claim_messages([a, b], "host:1:a", 30, NOW)) == [a, b]
 
 
 def test_back_off_holds_only_until_the_last_sibling_ends(store: Store) -> None:
