@@ -604,6 +604,25 @@ def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+def judge_failed_send(rows: Sequence[Any], unanswered: bool
+                      ) -> tuple[list[Any], list[Any], list[Any]]:
+    """A message's rows after a failed send, judged each by its own counts: those that have
+    had their :data:`MAX_ATTEMPTS` tries (given up), those whose send Telegram did not answer
+    for the second time (``unanswered``: it may have arrived; a duplicate at most, never a
+    third), and the rest, to try again together. A fresh reminder that shares a message with
+    one tried four times is not given up with it.
+
+    Returns:
+        ``(spent, twice, again)``, each in the order of ``rows``, spent sorted by tries.
+    """
+    spent = sorted((row for row in rows if row.attempts + 1 >= MAX_ATTEMPTS),
+                   key=lambda row: row.attempts)
+    gone = {row.id for row in spent}
+    twice = [row for row in rows if unanswered and row.unanswered >= 1 and row.id not in gone]
+    gone |= {row.id for row in twice}
+    return spent, twice, [row for row in rows if row.id not in gone]
+
+
 async def _retry(run: _Run, rows: Sequence[Any], exc: TelegramError, pages_sent: int,
                  digest: str | None = None) -> None:
     """A transient Telegram error: back to pending, retried after a back-off kept in the rows
@@ -612,17 +631,11 @@ async def _retry(run: _Run, rows: Sequence[Any], exc: TelegramError, pages_sent:
     once, not more (the rows fail when that try is not answered either)."""
     services, store, now = run.services, run.services.store, run.now
     unsure = unanswered(exc)
-    # each row's own tries decide whether it is given up: a fresh reminder that shares the
-    # message of one tried four times is not failed for that one's attempts
-    spent = [row for row in rows if row.attempts + 1 >= MAX_ATTEMPTS]
-    if spent:
-        await _fail(run, spent, f"gave up after {MAX_ATTEMPTS} attempts: {exc}")
-    twice = [row for row in rows
-             if unsure and row.unanswered >= 1 and row.attempts + 1 < MAX_ATTEMPTS]
+    spent, twice, rows = judge_failed_send(rows, unsure)
+    for tries, given_up in itertools.groupby(spent, key=lambda row: row.attempts + 1):
+        await _fail(run, list(given_up), f"gave up after {tries} attempts: {exc}")
     if twice:
         await _fail(run, twice, f"Telegram did not answer twice; it may have arrived: {exc}")
-    done = {row.id for row in (*spent, *twice)}
-    rows = [row for row in rows if row.id not in done]
     if not rows:
         return
     attempts = max(row.attempts for row in rows) + 1
@@ -631,11 +644,11 @@ async def _retry(run: _Run, rows: Sequence[Any], exc: TelegramError, pages_sent:
         # ``exc.retry_after`` warns until PTB_TIMEDELTA is set; the value is this one
         delay = max(delay, exc._retry_after)
     # one transaction, one back-off end: the message's rows come back as one message
-    await services.bulk_db(store.retry_message_later, [row.id for row in rows],
-                           f"{type(exc).__name__}: {exc}", now, instance=run.instance,
-                           back_off=delay, pages_sent=pages_sent, pages_digest=digest,
-                           unanswered=unsure)
-    run.report.retried.extend(row.id for row in rows)
+    moved = await services.bulk_db(
+        store.retry_message_later, [row.id for row in rows], f"{type(exc).__name__}: {exc}",
+        now, instance=run.instance, back_off=delay, pages_sent=pages_sent,
+        pages_digest=digest, unanswered=unsure)
+    run.report.retried.extend(moved)
     run.incidents.append(first_line(exc))
 
 
@@ -687,9 +700,26 @@ async def give_back_stranded(application: Application, services: Services,
     unsure: set[int] = application.bot_data.get(STRANDED_UNSURE, set())
     instance = instance_of(application)
     if stranded & unsure:
-        await services.bulk_db(services.store.retry_message_later, sorted(stranded & unsure),
-                               "database error after a send Telegram did not answer", now,
-                               instance=instance, back_off=retry_delay(1), unanswered=True)
+        # judged as _retry would have: a row at its last try, or unanswered before, is failed
+        # (never a sixth try, never a third send of a message that may have arrived)
+        store = services.store
+        rows = [row for reminder_id in sorted(stranded & unsure)
+                if (row := await services.bulk_db(store.get_reminder, reminder_id)) is not None
+                and row.state == "sending" and row.claimed_by == instance]
+        spent, twice, again = judge_failed_send(rows, True)
+        reason = "database error after a send Telegram did not answer"
+        for row in spent:
+            await services.bulk_db(store.mark_failed, row.id,
+                                   f"gave up after {row.attempts + 1} attempts: {reason}",
+                                   now, instance)
+        for row in twice:
+            await services.bulk_db(store.mark_failed, row.id,
+                                   f"Telegram did not answer twice; it may have arrived: "
+                                   f"{reason}", now, instance)
+        if again:
+            await services.bulk_db(store.retry_message_later, [row.id for row in again],
+                                   reason, now, instance=instance, back_off=retry_delay(1),
+                                   unanswered=True)
         stranded -= unsure
         unsure.clear()
     if stranded:

@@ -239,3 +239,20 @@ async def test_a_spent_row_is_not_tried_a_sixth_time_when_failing_it_fails(
     assert got.state == "failed", (
         f"row 7: {got.state}, attempts {got.attempts}, unanswered {got.unanswered}; "
         f"sends to the chat: {_reminder_sends(harness)}")
+
+
+@pytest.mark.parametrize(("counts", "unsure", "expected"), [
+    # (attempts, unanswered) per row -> ids spent, twice, again
+    ([(0, 0), (0, 0)], False, ([], [], [0, 1])),
+    ([(4, 0), (0, 0), (3, 0)], False, ([0], [], [1, 2])),
+    ([(5, 0), (4, 0), (0, 1)], False, ([1, 0], [], [2])),  # spent by tries, fewest first
+    ([(4, 1), (1, 1), (0, 0)], True, ([0], [1], [2])),  # spent wins over twice
+    ([(1, 1), (0, 0)], False, ([], [], [0, 1])),  # answered this time: no second silence
+])
+def test_a_failed_sends_rows_are_judged_each_by_its_own_counts(
+        counts: list[tuple[int, int]], unsure: bool,
+        expected: tuple[list[int], list[int], list[int]]) -> None:
+    from types import SimpleNamespace
+    rows = [SimpleNamespace(id=i, attempts=a, unanswered=u) for i, (a, u) in enumerate(counts)]
+    judged = reminders.judge_failed_send(rows, unsure)
+    assert tuple([row.id for row in part] for part in judged) == expected
