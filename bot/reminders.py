@@ -689,13 +689,18 @@ def strand(run: _Run, rows: Sequence[Any], *, unsure: bool = False) -> None:
 
 
 async def give_back_stranded(application: Application, services: Services,
-                             now: dt.datetime) -> None:
+                             now: dt.datetime) -> list[tuple[Any, str]]:
     """Put back to pending the rows a run of this instance left ``sending`` when the database
     failed (no sender of this instance holds them: runs never overlap) and that it still holds;
     no attempt counted, Telegram was not asked (or its refusal was not noted and is met
     again). A row whose send Telegram did not answer goes back as :func:`_retry` would have
     left it (an attempt and an unanswered send counted, the first back-off): it is tried once
-    more at most."""
+    more at most; one at its last try, or unanswered before, is failed (:func:`judge_failed_send`).
+
+    Returns:
+        The rows failed here, each with its reason (for the run's report and the admins).
+    """
+    failed: list[tuple[Any, str]] = []
     stranded: set[int] = application.bot_data.get(STRANDED, set())
     unsure: set[int] = application.bot_data.get(STRANDED_UNSURE, set())
     instance = instance_of(application)
@@ -707,15 +712,15 @@ async def give_back_stranded(application: Application, services: Services,
                 if (row := await services.bulk_db(store.get_reminder, reminder_id)) is not None
                 and row.state == "sending" and row.claimed_by == instance]
         spent, twice, again = judge_failed_send(rows, True)
-        reason = "database error after a send Telegram did not answer"
-        for row in spent:
-            await services.bulk_db(store.mark_failed, row.id,
-                                   f"gave up after {row.attempts + 1} attempts: {reason}",
-                                   now, instance)
-        for row in twice:
-            await services.bulk_db(store.mark_failed, row.id,
-                                   f"Telegram did not answer twice; it may have arrived: "
-                                   f"{reason}", now, instance)
+        # worded so that the ledger's reading of a reason (bot/reports/ledger.py: FAILURES,
+        # by the first phrase it finds) says what ended the row
+        reason = "no answer from Telegram, then a database error"
+        verdicts = [(row, f"gave up after {row.attempts + 1} attempts: {reason}")
+                    for row in spent]
+        verdicts += [(row, "Telegram did not answer twice; it may have arrived") for row in twice]
+        for row, verdict in verdicts:
+            if await services.bulk_db(store.mark_failed, row.id, verdict, now, instance):
+                failed.append((row, verdict))
         if again:
             await services.bulk_db(store.retry_message_later, [row.id for row in again],
                                    reason, now, instance=instance, back_off=retry_delay(1),
@@ -727,6 +732,7 @@ async def give_back_stranded(application: Application, services: Services,
                                instance, "database error", now)
         stranded.clear()
     unsure.clear()
+    return failed
 
 
 class DatabaseUnavailable(Exception):
@@ -920,7 +926,8 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
                     ) -> DispatchReport:
     store = services.store
     report = DispatchReport()
-    await give_back_stranded(application, services, now)
+    failed_early = await give_back_stranded(application, services, now)
+    report.failed.extend((row.id, reason) for row, reason in failed_early)
     released = await services.bulk_db(store.release_expired_leases, now)
     if released:
         log.warning("%s reminders were left sending by a stopped dispatcher (%s); their lease "
@@ -950,7 +957,7 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
         if added:
             log.info("planned %s new deliveries for %s", added, cycle)
     due_chats = await services.bulk_db(store.due_chats, now)
-    if not due_chats:
+    if not due_chats and not failed_early:  # else the admins hear of those failures below
         return report
     facts: dict[int, CycleFacts] = {}
     # before the facts: a report that comes in from here on is read again with the claims
@@ -1008,6 +1015,7 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
                instance=instance_of(application), lease_seconds=services.settings.lease_seconds,
                quick_retry_scale=float(application.bot_data.get("quick_retry_scale", 1.0)),
                report_mark=report_mark)
+    run.failures.extend(failed_early)
     run.claims = _Batches(lambda messages: _claim_batch(run, messages), MAX_SEND_RATE)
     run.records = _Batches(lambda sent: _record_batch(run, sent), MAX_SEND_RATE,
                            RECORD_LINGER, RECORD_ENOUGH)

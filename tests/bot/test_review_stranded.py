@@ -10,7 +10,7 @@ import pytest
 import bot.reminders as reminders
 from bot.reports.ledger import delivery_reason
 from tests.bot.conftest import Harness
-from tests.bot.test_reminders import at, run_at
+from tests.bot.test_reminders import ADMIN, AGRI, at, last_id, run_at
 from tests.bot.test_review_retry import (
     _agri_rows,
     _down,
@@ -66,10 +66,14 @@ async def test_a_stranded_spent_row_is_in_the_runs_failed_list(
     """_retry's path puts a given-up row in report.failed and the admins' notice; the
     stranded path should too (test_a_message_whose_every_row_is_spent_fails_whole_and_tells)."""
     rows = await _strand_unanswered(harness, monkeypatch, t7=(4, 0), t11=(1, 1))
+    mark = last_id(harness, ADMIN)
     report = await run_at(harness, at(11, 17, 9, 1))
     assert _states(harness, rows)[7][0] == _states(harness, rows)[11][0] == "failed"
     assert sorted(i for i, _ in report.failed) == sorted([rows[7].id, rows[11].id]), (
         report.failed)
+    notice = [m["text"] for m in harness.api.bot_messages(ADMIN) if m["message_id"] > mark]
+    assert any("第7项任务" in text and "第11项任务" in text and str(AGRI) in text
+               for text in notice), notice
 
 
 @pytest.mark.usefixtures("database_follows_clock")
