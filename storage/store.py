@@ -1790,22 +1790,8 @@ class Store:
         Returns:
             The ids given back, in id order.
         """
-        ids = sorted(set(reminder_ids))
-        if not ids:
-            return []
-        now = _utc(now, "now")
-        with self._session() as session, session.begin():
-            given = sorted(session.execute(
-                update(Reminder)
-                .where(col(Reminder.id).in_(ids), _held_by(instance))
-                .values(state=ReminderState.PENDING, reason=reason, claimed_at=None,
-                        claimed_by=None, lease_until=None)
-                .returning(col(Reminder.id))
-                .execution_options(synchronize_session=False)).scalars())
-            for reminder_id in given:
-                _audit(session, now, "reminder.retried", f"reminder:{reminder_id}",
-                       reason=reason)
-            return given
+        return self.retry_message_later(reminder_ids, reason, now, instance=instance,
+                                        attempted=False)
 
     def retry_later(self, reminder_id: int, reason: str, now: dt.datetime, *,
                     instance: str = "", attempted: bool = True,
