@@ -19,12 +19,20 @@ from typing import ParamSpec, TypeVar
 
 from telegram.ext import Application, ContextTypes
 
+from bot.grouping import Gathered
 from bot.i18n import Translator, translator
 from bot.settings import Settings
 from schedules.calendar import WorkingDayCalendar
 from schedules.clock import Clock
 from schedules.model import Timetable
-from storage import DatabaseStalled, Store, is_transient_database_error
+from storage import (
+    DatabaseStalled,
+    PersonRow,
+    ReportRequest,
+    StatusReport,
+    Store,
+    is_transient_database_error,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -46,6 +54,10 @@ REPLY_DB_PATIENCE = 5.0
 try wait for its connect timeout (storage.store.POSTGRES_CONNECT_ARGS) must not keep a person
 waiting for all of :data:`REPLY_DB_RETRIES` on top."""
 
+
+GATHER_MOST = 32
+"""Requests gathered into one storage call at most (:class:`bot.grouping.Gathered`): a report
+transaction of 32 holds the facts' lock for a few tens of milliseconds."""
 
 BULK_DB_PATIENCE = 60.0
 """Seconds a dispatcher's storage call may take on a database that can stall (PostgreSQL)
@@ -104,6 +116,10 @@ class Services:
     calendar: WorkingDayCalendar = field(default_factory=WorkingDayCalendar)
 
     _db_slots: DatabaseSlots | None = field(default=None, init=False, repr=False)
+    _callers: Gathered[int, tuple[PersonRow | None, list[str]]] | None = field(
+        default=None, init=False, repr=False)
+    _reports: Gathered[ReportRequest, tuple[StatusReport, bool]] | None = field(
+        default=None, init=False, repr=False)
     closed_chats_told: dict[int, dt.date] = field(default_factory=dict, init=False, repr=False)
     """Bound groups that took no notice, and the office day the admins were last told."""
 
@@ -134,6 +150,23 @@ class Services:
                     raise
                 await asyncio.sleep(wait)
         raise AssertionError("unreachable")
+
+    async def caller(self, telegram_user_id: int) -> tuple[PersonRow | None, list[str]]:
+        """``Store.caller`` through :meth:`db`, read in one statement with the other updates'
+        callers waiting beside it (:class:`bot.grouping.Gathered`)."""
+        if self._callers is None:
+            self._callers = Gathered(lambda ids: self.db(self.store.callers, ids), GATHER_MOST)
+        return await self._callers(telegram_user_id)
+
+    async def add_report(self, request: ReportRequest) -> tuple[StatusReport, bool]:
+        """``Store.add_report_once`` through :meth:`db`, in one transaction with the reports
+        waiting beside it (a group commit: ``Store.add_reports_once``). Raises what the request
+        alone raised (its check's refusal, ``storage.StillOwed``, ``ValueError``) or the
+        database's error after :meth:`db`'s retries."""
+        if self._reports is None:
+            self._reports = Gathered(
+                lambda requests: self.db(self.store.add_reports_once, requests), GATHER_MOST)
+        return await self._reports(request)
 
     async def bulk_db(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """:meth:`db` for the reminder dispatcher: behind every call made for a person, so that

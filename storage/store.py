@@ -16,6 +16,7 @@ aware in UTC: convert them to the user's zone for display. Rows come back detach
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -51,7 +52,13 @@ from sqlalchemy import insert as insert_rows
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, create_engine, select
@@ -94,6 +101,7 @@ __all__ = [
     "PairStanding",
     "PersonRow",
     "ReminderSpec",
+    "ReportRequest",
     "ReportRow",
     "StillOwed",
     "Store",
@@ -468,13 +476,13 @@ _UNIT_KNOWN = sa_select(metadata.tables["unit"].c.id).where(
     metadata.tables["unit"].c.id == bindparam("unit_id"))
 _P = metadata.tables["person"].c
 _S = metadata.tables["membership"].c
-_CALLER = (sa_select(_P.telegram_user_id, _P.display_name, _P.language, _P.role, _P.active,
-                     _S.unit_id)
-           .select_from(metadata.tables["person"].outerjoin(
-               metadata.tables["membership"],
-               (_S.telegram_user_id == _P.telegram_user_id) & _S.active.is_(True)))
-           .where(_P.telegram_user_id == bindparam("telegram_user_id"))
-           .order_by(_S.id))
+_CALLERS = (sa_select(_P.telegram_user_id, _P.display_name, _P.language, _P.role, _P.active,
+                      _S.unit_id)
+            .select_from(metadata.tables["person"].outerjoin(
+                metadata.tables["membership"],
+                (_S.telegram_user_id == _P.telegram_user_id) & _S.active.is_(True)))
+            .where(_P.telegram_user_id.in_(bindparam("ids", expanding=True)))
+            .order_by(_P.telegram_user_id, _S.id))
 
 
 def _revision_raiser(dialect: str) -> Any:
@@ -527,6 +535,53 @@ def _read_pair_facts(connection: Connection, cycle: int, task_id: int,
         notes), report
 
 
+def _valid_request(request: ReportRequest) -> ReportRequest:
+    """``request`` with its time in UTC; ``ValueError`` for a bad status, source, progress (when
+    no check gives it) or a naive time."""
+    now = _utc(request.now, "now")
+    if request.status not in REPORT_STATUSES:
+        raise ValueError(f"unknown status {request.status!r} (one of {REPORT_STATUSES})")
+    _check_vocabulary("source", request.source, ReportSource)
+    if request.check is None:
+        _check_progress(request.progress)
+    return dataclasses.replace(request, now=now)
+
+
+def _append_report(connection: Connection, request: ReportRequest,
+                   revision: int) -> tuple[StatusReport, bool]:
+    """One report of :meth:`Store.add_reports_once` on ``connection``, whose transaction holds
+    the facts' lock at ``revision``: its checks, then (unless a repeat) the report and its audit
+    entry. Raises what its checks raise before anything of it is written."""
+    r = request
+    progress = r.progress
+    if r.standing_of is not None and r.owed is not None and r.owed(
+            _read_pair_standing(connection, r.standing_of, r.task_id, r.unit_id)):
+        raise StillOwed(r.standing_of)
+    if r.check is not None or r.repeat_window is not None:
+        facts, newest = _read_pair_facts(connection, r.cycle, r.task_id, r.unit_id)
+        if r.check is not None:
+            progress = r.check(facts)
+            _check_progress(progress)
+        if (r.repeat_window is not None and newest is not None
+                and newest.reporter_telegram_id == r.reporter_telegram_id
+                and newest.status == r.status and r.note in ("", newest.note)
+                and progress in (None, newest.progress)
+                and r.now - newest.reported_at < r.repeat_window):
+            return _report_of(newest), False
+    values: dict[str, Any] = {
+        "task_id": r.task_id, "unit_id": r.unit_id, "cycle": r.cycle, "status": r.status,
+        "progress": progress, "note": r.note, "reporter_telegram_id": r.reporter_telegram_id,
+        "reported_at": r.now, "source": r.source, "source_message_id": r.source_message_id,
+        "facts_revision": revision}
+    report_id = connection.execute(_INSERT_REPORT, values).scalar_one()
+    connection.execute(_INSERT_AUDIT, {
+        "at": r.now, "actor_telegram_id": r.reporter_telegram_id, "action": "report.added",
+        "subject": f"report:{report_id}",
+        "details": _details(task_id=r.task_id, unit_id=r.unit_id, cycle=r.cycle,
+                            status=r.status, progress=progress, source=r.source)})
+    return StatusReport(id=report_id, **values), True
+
+
 def _read_pair_standing(connection: Connection, cycle: int, task_id: int,
                         unit_id: str) -> PairStanding:
     """:meth:`Store.pair_standing` on ``connection``: one statement."""
@@ -542,6 +597,38 @@ class StillOwed(Exception):
     def __init__(self, cycle: int) -> None:
         super().__init__(f"the unit still owes cycle {cycle}")
         self.cycle = cycle
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """One report to append (:meth:`Store.add_reports_once`): the arguments of
+    :meth:`Store.add_report_once`.
+
+    ``now`` is when it was sent (time-zone aware; stored in UTC). ``repeat_window``: a repeat
+    of the same person's newest report on the pair within this long is not stored again.
+    ``check``: the workflow's check, called in the transaction with the pair's facts; it
+    returns the progress to store (instead of ``progress``: e.g. carried from the unit's
+    previous report), or raises to store nothing (that exception is the request's outcome).
+    ``standing_of``, ``owed``: another cycle of the pair (the year before, for a report sent
+    without a year) whose standing (:meth:`Store.pair_standing`) is read first in the
+    transaction; when ``owed`` says the unit still owes it, nothing is stored and the outcome
+    is :class:`StillOwed` (the bot asks which year is meant).
+    """
+
+    task_id: int
+    unit_id: str
+    cycle: int
+    status: str
+    progress: int | None
+    note: str
+    reporter_telegram_id: int | None
+    now: dt.datetime
+    source: str
+    source_message_id: int | None = None
+    repeat_window: dt.timedelta | None = None
+    check: Callable[[CycleFacts], int | None] | None = None
+    standing_of: int | None = None
+    owed: Callable[[PairStanding], bool] | None = None
 
 
 class DueRow(NamedTuple):
@@ -838,13 +925,23 @@ class Store:
     def caller(self, telegram_user_id: int) -> tuple[PersonRow | None, list[str]]:
         """Who sent an update (every update asks): the person, active or not (None: not
         enrolled), and the units an active person serves, in the order they joined them; one
-        Core statement."""
+        Core statement. :meth:`callers` for one person."""
+        return self.callers([telegram_user_id])[0]
+
+    def callers(self, telegram_user_ids: Sequence[int]
+                ) -> list[tuple[PersonRow | None, list[str]]]:
+        """:meth:`caller` for each of ``telegram_user_ids``, in order, in one Core statement
+        (the bot gathers the updates arriving together: ``bot.grouping``)."""
+        if not telegram_user_ids:
+            return []
         with self._connection() as connection:
-            rows = connection.execute(_CALLER, {"telegram_user_id": telegram_user_id}).all()
-        if not rows:
-            return None, []
-        person = PersonRow._make(rows[0][:5])
-        return person, [row[5] for row in rows if row[5] is not None] if person.active else []
+            rows = connection.execute(_CALLERS, {"ids": sorted(set(telegram_user_ids))}).all()
+        found: dict[int, tuple[PersonRow, list[str]]] = {}
+        for row in rows:
+            person, units = found.setdefault(row[0], (PersonRow._make(row[:5]), []))
+            if person.active and row[5] is not None:
+                units.append(row[5])
+        return [found.get(telegram_user_id, (None, [])) for telegram_user_id in telegram_user_ids]
 
     def units_of(self, telegram_user_id: int) -> list[str]:
         """The unit ids an active person serves now, in the order they joined them."""
@@ -1174,73 +1271,88 @@ class Store:
         ``repeat_window`` is given and the unit's newest report on the task in the cycle came
         from the same reporter less than that long ago with the same status, and the new one
         adds no other note and no other percentage, nothing is stored. Arguments and errors as
-        :meth:`add_report`.
-
-        One short transaction of Core statements (a person's every report comes here): the
-        facts' revision is raised first, which takes its row's lock (SQLite: the database's
-        write lock) until the commit, so that what is read next — the pair's facts
-        (:meth:`pair_facts`) — cannot change before the report is appended; then the report,
-        its audit entry, commit. A repeat or a refusal rolls back (the revision unchanged).
-
-        Args:
-            check: the workflow's check, called in the transaction with the pair's facts: it
-                returns the progress to store (instead of ``progress``: e.g. carried from the
-                unit's previous report), or raises to store nothing (the exception is raised
-                here, after the rollback).
-            standing_of, owed: another cycle of the pair (the year before, for a report sent
-                without a year) whose standing (:meth:`pair_standing`) is read first in the
-                transaction; when ``owed`` says the unit still owes it, nothing is stored and
-                :class:`StillOwed` is raised (the caller asks which year is meant). One
-                transaction instead of a call of its own before this one.
+        :meth:`add_report`; the fields of :class:`ReportRequest`. :meth:`add_reports_once` with
+        this one report.
 
         Returns:
             ``(report, True)`` for a new report, ``(the earlier report, False)`` for a repeat.
         """
-        now = _utc(now, "now")
-        if status not in REPORT_STATUSES:
-            raise ValueError(f"unknown status {status!r} (one of {REPORT_STATUSES})")
-        _check_vocabulary("source", source, ReportSource)
-        if check is None:
-            _check_progress(progress)
+        outcome = self.add_reports_once([ReportRequest(
+            task_id, unit_id, cycle, status, progress, note, reporter_telegram_id, now, source,
+            source_message_id, repeat_window, check, standing_of, owed)])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def add_reports_once(self, requests: Sequence[ReportRequest]
+                         ) -> list[tuple[StatusReport, bool] | Exception]:
+        """Append reports in one transaction (a group commit), each as
+        :meth:`add_report_once` would alone: the outcome of each, in order.
+
+        One short transaction of Core statements (a person's every report comes here): the
+        facts' revision is raised first, which takes its row's lock (SQLite: the database's
+        write lock) until the commit, so that what is read next — each pair's facts
+        (:meth:`pair_facts`) — cannot change before its report is appended; then, request by
+        request, the pair's facts, the workflow's ``check``, the report and its audit entry;
+        then one commit. A request reads the reports appended before it in the same
+        transaction (a repeat sent twice in one group is stored once). Every report appended
+        carries the transaction's one revision. When nothing is appended (repeats, refusals)
+        the transaction rolls back and the revision is unchanged.
+
+        Each outcome is ``(report, new)`` or the exception that request alone raised, with
+        nothing stored for it: its ``check`` or ``owed`` refusing (:class:`StillOwed`), a
+        ``ValueError`` for a bad status, source, progress, naive time or unknown unit. A
+        database error is raised for the whole group (nothing of it is stored), except an
+        integrity error, after which each request is tried again alone so that only its own
+        fails. Gathering concurrent reports into one call: ``bot.grouping``.
+        """
+        outcomes: list[tuple[StatusReport, bool] | Exception | None] = [None] * len(requests)
+        valid: list[tuple[int, ReportRequest]] = []
+        for index, request in enumerate(requests):
+            try:
+                valid.append((index, _valid_request(request)))
+            except ValueError as exc:
+                outcomes[index] = exc
         try:
-            with self._connection() as connection:
-                revision = connection.execute(self._raise_revision).scalar_one()  # the lock
-                if standing_of is not None and owed is not None:
-                    standing = _read_pair_standing(connection, standing_of, task_id, unit_id)
-                    if owed(standing):
-                        connection.rollback()
-                        raise StillOwed(standing_of)
-                if check is not None or repeat_window is not None:
-                    facts, newest = _read_pair_facts(connection, cycle, task_id, unit_id)
-                    if check is not None:
-                        progress = check(facts)
-                        _check_progress(progress)
-                    if (repeat_window is not None and newest is not None
-                            and newest.reporter_telegram_id == reporter_telegram_id
-                            and newest.status == status and note in ("", newest.note)
-                            and progress in (None, newest.progress)
-                            and now - newest.reported_at < repeat_window):
-                        connection.rollback()
-                        return _report_of(newest), False
-                values: dict[str, Any] = {"task_id": task_id, "unit_id": unit_id, "cycle": cycle,
-                          "status": status, "progress": progress, "note": note,
-                          "reporter_telegram_id": reporter_telegram_id, "reported_at": now,
-                          "source": source, "source_message_id": source_message_id,
-                          "facts_revision": revision}
-                report_id = connection.execute(_INSERT_REPORT, values).scalar_one()
-                connection.execute(_INSERT_AUDIT, {
-                    "at": now, "actor_telegram_id": reporter_telegram_id,
-                    "action": "report.added", "subject": f"report:{report_id}",
-                    "details": _details(task_id=task_id, unit_id=unit_id, cycle=cycle,
-                                        status=status, progress=progress, source=source)})
+            if valid:
+                for (index, _), outcome in zip(valid, self._append_reports(
+                        [request for _, request in valid]), strict=True):
+                    outcomes[index] = outcome
+        except IntegrityError as exc:
+            if len(valid) > 1:  # whose? each alone: only that one fails
+                for index, request in valid:
+                    outcomes[index] = self.add_reports_once([request])[0]
+            else:
+                index, request = valid[0]
+                outcomes[index] = self._integrity_failure(request.unit_id, exc)
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _append_reports(self, requests: Sequence[ReportRequest]
+                        ) -> list[tuple[StatusReport, bool] | Exception]:
+        """:meth:`add_reports_once`'s transaction for validated requests."""
+        outcomes: list[tuple[StatusReport, bool] | Exception] = []
+        with self._connection() as connection:
+            revision = connection.execute(self._raise_revision).scalar_one()  # the lock
+            for request in requests:
+                try:
+                    outcomes.append(_append_report(connection, request, revision))
+                except SQLAlchemyError:
+                    raise  # the transaction is the group's: all of it fails
+                except Exception as exc:  # this request's refusal: nothing of it written
+                    outcomes.append(exc)
+            if any(isinstance(o, tuple) and o[1] for o in outcomes):
                 connection.commit()
-        except IntegrityError:
-            with self._connection() as connection:
-                if connection.execute(_UNIT_KNOWN, {"unit_id": unit_id}).first() is None:
-                    raise ValueError(f"unknown unit {unit_id!r} (sync the timetable's units "
-                                     "first)") from None
-            raise
-        return StatusReport(id=report_id, **values), True
+            else:
+                connection.rollback()
+        return outcomes
+
+    def _integrity_failure(self, unit_id: str, error: IntegrityError) -> Exception:
+        """What a report refused by the database's constraints raises: a ``ValueError`` for an
+        unknown unit, else the integrity error itself."""
+        with self._connection() as connection:
+            if connection.execute(_UNIT_KNOWN, {"unit_id": unit_id}).first() is None:
+                return ValueError(f"unknown unit {unit_id!r} (sync the timetable's units first)")
+        return error
 
     def pair_facts(self, cycle: int, task_id: int, unit_id: str) -> PairFacts:
         """One unit's facts on one task in one cycle, and whether it was reminded of it: what

@@ -110,7 +110,7 @@ async def caller_of(update: Update, services: Services) -> Caller | None:
     user = update.effective_user
     if user is None:
         return None
-    person, served = await services.db(services.store.caller, user.id)
+    person, served = await services.caller(user.id)
     if person is not None and person.active:
         language = person.language or services.translator(user.language_code).language
         role = "admin" if services.is_env_admin(user.id) else person.role

@@ -121,7 +121,13 @@ from schedules.workflow import (
     unit_state,
 )
 from schedules.years import glue_year_suffix
-from storage import PairStanding, StatusReport, StillOwed, is_transient_database_error
+from storage import (
+    PairStanding,
+    ReportRequest,
+    StatusReport,
+    StillOwed,
+    is_transient_database_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -583,7 +589,7 @@ async def record_report(services: Services, caller: Caller, task_id: int, unit_i
     """
     t = caller.t
     at = at or services.now()
-    timetable, store = services.timetable, services.store
+    timetable = services.timetable
     task = timetable.task(task_id)
 
     checked: list[tuple[CycleFacts, UnitState]] = []
@@ -599,11 +605,10 @@ async def record_report(services: Services, caller: Caller, task_id: int, unit_i
         return carried_progress(status, percent, facts.reports.get((task_id, unit_id)))
 
     try:
-        stored = await services.db(
-            store.add_report_once, task_id, unit_id, cycle, status, percent, note,
-            caller.telegram_user_id, at, source, message_id, REPEAT_WINDOW, check=check,
-            standing_of=unless_owed,
-            owed=None if unless_owed is None else partial(owes, services, task_id, unless_owed))
+        stored = await services.add_report(ReportRequest(
+            task_id, unit_id, cycle, status, percent, note, caller.telegram_user_id, at, source,
+            message_id, REPEAT_WINDOW, check=check, standing_of=unless_owed,
+            owed=None if unless_owed is None else partial(owes, services, task_id, unless_owed)))
     except Refused as refused:
         return t.gettext(refused.reason).format(number=task_id, year=cycle,
                                                 unit=unit_name(t, timetable.unit(unit_id)))

@@ -235,7 +235,7 @@ async def test_errors_are_told_truthfully_and_paged_once_an_hour(harness: Harnes
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(harness.store, "add_report_once", broken)
+    monkeypatch.setattr(harness.store, "add_reports_once", broken)
     first = await harness.command(ECOLOGY, "report", "15 已完成")
     assert "无法确定" in first[0]["text"] and "未丢失" not in first[0]["text"]
     await harness.command(ECOLOGY, "report", "16 已完成")

@@ -85,7 +85,7 @@ async def test_a_report_while_the_database_is_gone_is_not_acknowledged(
         raise OperationalError("INSERT ...", {}, Exception(
             "connection to server at 127.0.0.1 failed: Connection refused"))
 
-    monkeypatch.setattr(store, "add_report_once", gone)
+    monkeypatch.setattr(store, "add_reports_once", gone)
     monkeypatch.setattr("bot.services.REPLY_DB_RETRIES", (0.01, 0.01))
     answer = await harness.command(ECOLOGY, "report", "15 已完成")
     assert len(answer) == 1
