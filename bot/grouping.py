@@ -1,99 +1,112 @@
-"""Concurrent requests of one kind gathered into one storage call (a group commit).
+"""Group commit: concurrent requests of one kind gathered into one storage call.
 
-Many people answer a reminder within the same minutes. Each report is its own short
-transaction; made one at a time, every one pays for a worker thread's hand-over, a pooled
-connection, the facts' lock (which serialises them: ``storage.Store.add_reports_once``) and a
-commit. :class:`Gathered` lets every handler await its own request while the requests that
-arrive while a call is running wait for the next call and go together: the first request goes
-at once (no lingering, so one person alone waits no longer than before), the rest share a
-call. The same for reading who sent an update (``storage.Store.callers``).
+Many people answer a reminder within the same minutes, and a fan-out claims and records
+dozens of messages a second. Made one at a time, every storage call pays for a worker
+thread's hand-over, a pooled connection, a lock that serialises the calls anyway (the facts'
+revision, SQLite's write lock) and a commit. :class:`Batches` lets every caller await its own
+request while the requests that arrive while a call is running go together in the next one:
+reports (``storage.Store.add_reports_once``), the callers of updates (``Store.callers``), the
+dispatcher's claims and records (``bot.reminders``).
 
 ``aiodataloader`` (DataLoader) gathers reads the same way, by key within one turn of the loop,
-with a cache; it does not fit appending reports, where each request has its own outcome and
-order matters, and one small mechanism serves both here.
+with a cache; it does not fit appends, where each request has its own outcome and order
+matters, nor the dispatcher's linger, and one small mechanism serves all of them here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
 from typing import Generic, TypeVar
 
-log = logging.getLogger(__name__)
-Q = TypeVar("Q")
+Item = TypeVar("Item")
 R = TypeVar("R")
 
 
-class Gathered(Generic[Q, R]):
-    """Requests of one kind, gathered into calls of ``run`` of at most ``most`` requests.
+class Batches(Generic[Item, R]):
+    """What callers submit while one batch is being written goes in the next.
 
-    ``run(requests)`` returns one outcome per request, in order: a result, or the exception
-    that request alone raised (raised to its caller). An exception from ``run`` itself
-    (the database failed) is raised to every caller of that call. A caller cancelled before
-    its call started is left out of it (nothing is done for it); one cancelled later is done
-    and its outcome dropped, as a cancelled ``asyncio.to_thread`` is.
+    ``write(items)`` returns one outcome per item, in order: a result, or the exception that
+    item alone raised (raised to its caller only). An exception from ``write`` itself (the
+    database failed) is raised to every caller of that batch; so is a ``RuntimeError`` when it
+    returns a wrong number of outcomes. At most ``limit`` items a batch, and one batch at a
+    time, so batches never overlap (each may take a lock that would serialise them anyway).
 
-    One calling task runs at a time, so calls never overlap: ``run`` may take a lock that
-    would serialise them anyway (the facts' revision) without two of its calls waiting on
-    each other.
+    The first batch takes the callers ready at the instant it starts (no waiting), so one
+    caller alone waits no longer than a call of its own. With a ``linger``, a batch smaller
+    than ``enough`` waits up to that many seconds for more (as PostgreSQL's ``commit_delay``
+    does): a fast fan-out then writes its records a dozen at a time rather than two or three,
+    and a lone item waits at most the linger.
+
+    A caller cancelled before its batch is written is left out of it (nothing is done for it);
+    one cancelled later is written and its outcome dropped, as a cancelled
+    ``asyncio.to_thread`` is. When the task writing the batches is cancelled (the loop shutting
+    down), every caller still waiting is cancelled too.
     """
 
-    def __init__(self, run: Callable[[list[Q]], Awaitable[Sequence[R | Exception]]],
-                 most: int) -> None:
-        if most < 1:
-            raise ValueError(f"most must be at least 1, not {most}")
-        self._run = run
-        self._most = most
-        self._waiting: list[tuple[Q, asyncio.Future[R]]] = []
-        self._calling: asyncio.Task[None] | None = None
+    def __init__(self, write: Callable[[list[Item]], Awaitable[Sequence[R | Exception]]],
+                 limit: int, linger: float = 0.0, enough: int = 1) -> None:
+        self._write = write
+        self._limit = max(1, limit)
+        self._linger = linger
+        self._enough = max(1, min(enough, self._limit))
+        self._queue: list[tuple[Item, asyncio.Future[R]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._full = asyncio.Event()
 
-    async def __call__(self, request: Q) -> R:
-        """``request``'s outcome, from a call it shares with the requests waiting with it."""
+    async def submit(self, item: Item) -> R:
+        """Queue ``item`` and wait for its batch: its own outcome, or the batch's exception."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._waiting.append((request, future))
-        if self._calling is None or self._calling.done():
-            self._calling = asyncio.create_task(self._call_all(), name="duban-gathered")
+        self._queue.append((item, future))
+        if len(self._queue) >= self._enough:
+            self._full.set()
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain(), name="duban-batches")
         return await future
 
     @property
     def waiting(self) -> int:
-        """Requests not yet in a call."""
-        return len(self._waiting)
+        """Items queued, not yet in a batch."""
+        return len(self._queue)
 
-    async def _call_all(self) -> None:
-        """Call ``run`` for the waiting requests, ``most`` at a time, until none wait."""
-        while self._waiting:
-            group = [(q, f) for q, f in self._waiting[:self._most] if not f.done()]
-            del self._waiting[:self._most]
-            if not group:
-                continue
-            try:
-                outcomes = await self._run([q for q, _ in group])
-            except asyncio.CancelledError:  # the loop is shutting down: nobody is left out
-                self._fail([*group, *self._waiting], asyncio.CancelledError())
-                self._waiting.clear()
-                raise
-            except Exception as exc:
-                self._fail(group, exc)
-                continue
-            if len(outcomes) != len(group):
-                self._fail(group, RuntimeError(
-                    f"{len(outcomes)} outcomes for {len(group)} requests"))
-                continue
-            for (_, future), outcome in zip(group, outcomes, strict=True):
-                if future.done():
-                    continue
-                if isinstance(outcome, Exception):
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(outcome)
+    async def _drain(self) -> None:
+        try:
+            await asyncio.sleep(0)  # the callers ready at this instant join the first batch
+            while self._queue:
+                if self._linger and len(self._queue) < self._enough:
+                    self._full.clear()
+                    with suppress(TimeoutError):  # the linger ran out: what came, goes
+                        await asyncio.wait_for(self._full.wait(), self._linger)
+                batch = [(item, future) for item, future in self._queue[:self._limit]
+                         if not future.done()]  # cancelled while queued: left out
+                del self._queue[:self._limit]
+                if batch:
+                    await self._write_batch(batch)
+        except asyncio.CancelledError:
+            for _, future in self._queue:
+                future.cancel()
+            self._queue.clear()
+            raise
 
-    @staticmethod
-    def _fail(group: Sequence[tuple[Q, asyncio.Future[R]]], error: BaseException) -> None:
-        for _, future in group:
-            if not future.done():
-                if isinstance(error, asyncio.CancelledError):
-                    future.cancel()
-                else:
-                    future.set_exception(error)
+    async def _write_batch(self, batch: list[tuple[Item, asyncio.Future[R]]]) -> None:
+        try:
+            outcomes = await self._write([item for item, _ in batch])
+            if len(outcomes) != len(batch):
+                raise RuntimeError(f"{len(outcomes)} outcomes for a batch of {len(batch)}")
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if future.done():
+                continue
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)

@@ -45,10 +45,10 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import nullcontext, suppress
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from telegram.error import (
@@ -62,6 +62,7 @@ from telegram.error import (
 )
 from telegram.ext import Application, ContextTypes
 
+from bot.grouping import Batches
 from bot.i18n import Translator
 from bot.messages import daily_keyboard, report_keyboard
 from bot.pacing import BULK, ChatPacer, SendWindow
@@ -104,8 +105,6 @@ from storage import is_transient_database_error
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Item = TypeVar("Item")
-R = TypeVar("R")
 
 JOB_NAME = "dispatch-reminders"
 RECORD_PATIENCE = 600.0
@@ -245,8 +244,8 @@ class _Run:
     report_mark: int = 0
     """The facts' revision read before the run's facts: reports stamped above it are read again
     with the claims (see :func:`_claim_batch`, :meth:`storage.Store.reports_after`)."""
-    claims: _Batches[list[int], list[Any]] | None = None
-    records: _Batches[tuple[list[int], int], list[int]] | None = None
+    claims: Batches[list[int], list[Any]] | None = None
+    records: Batches[tuple[list[int], int], list[int]] | None = None
     facts_version: int = 0
     """Raised whenever ``facts`` changes (a report or an acknowledgement during the run)."""
     _settled: tuple[int, tuple[set[tuple[int, str, int]], set[tuple[int, str, int]]]] | None = (
@@ -332,56 +331,6 @@ def messages_for(rows: Sequence[Any]) -> list[list[Any]]:
     reminders = [r for r in rows if r.kind != ReminderKind.DIGEST.value]
     digests = [[r] for r in rows if r.kind == ReminderKind.DIGEST.value]
     return ([reminders] if reminders else []) + digests
-
-
-class _Batches(Generic[Item, R]):
-    """Group commit: what senders submit while one batch is being written goes in the next.
-
-    One transaction for the claims (or the records) of the messages that reach that point at
-    about the same time, instead of one per message. At most ``limit`` items a batch. With a
-    ``linger``, a batch smaller than ``enough`` waits up to that many seconds for more (as
-    PostgreSQL's ``commit_delay`` does): a fast fan-out then writes its records a dozen at a
-    time rather than two or three, and a lone message waits at most the linger.
-    """
-
-    def __init__(self, write: Callable[[list[Item]], Awaitable[list[R]]], limit: int,
-                 linger: float = 0.0, enough: int = 1) -> None:
-        self._write = write
-        self._limit = max(1, limit)
-        self._linger = linger
-        self._enough = max(1, min(enough, self._limit))
-        self._queue: list[tuple[Item, asyncio.Future[R]]] = []
-        self._writer: asyncio.Task[None] | None = None
-        self._full = asyncio.Event()
-
-    async def submit(self, item: Item) -> R:
-        """Queue ``item`` and wait for its batch: its own result, or the batch's exception."""
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._queue.append((item, future))
-        if len(self._queue) >= self._enough:
-            self._full.set()
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._drain())
-        return await future
-
-    async def _drain(self) -> None:
-        await asyncio.sleep(0)  # the senders ready at this instant join the first batch
-        while self._queue:
-            if self._linger and len(self._queue) < self._enough:
-                self._full.clear()
-                with suppress(TimeoutError):  # the linger ran out: what came, goes
-                    await asyncio.wait_for(self._full.wait(), self._linger)
-            batch, self._queue = self._queue[:self._limit], self._queue[self._limit:]
-            try:
-                results = await self._write([item for item, _ in batch])
-            except Exception as exc:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-            else:
-                for (_, future), result in zip(batch, results, strict=True):
-                    if not future.done():
-                        future.set_result(result)
 
 
 async def _claim_batch(run: _Run, messages: list[list[int]]) -> list[list[Any]]:
@@ -1016,8 +965,8 @@ async def _dispatch(application: Application, services: Services, now: dt.dateti
                quick_retry_scale=float(application.bot_data.get("quick_retry_scale", 1.0)),
                report_mark=report_mark)
     run.failures.extend(failed_early)
-    run.claims = _Batches(lambda messages: _claim_batch(run, messages), MAX_SEND_RATE)
-    run.records = _Batches(lambda sent: _record_batch(run, sent), MAX_SEND_RATE,
+    run.claims = Batches(lambda messages: _claim_batch(run, messages), MAX_SEND_RATE)
+    run.records = Batches(lambda sent: _record_batch(run, sent), MAX_SEND_RATE,
                            RECORD_LINGER, RECORD_ENOUGH)
 
     async def drain(rows: list[Any]) -> None:

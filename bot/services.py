@@ -19,7 +19,7 @@ from typing import ParamSpec, TypeVar
 
 from telegram.ext import Application, ContextTypes
 
-from bot.grouping import Gathered
+from bot.grouping import Batches
 from bot.i18n import Translator, translator
 from bot.settings import Settings
 from schedules.calendar import WorkingDayCalendar
@@ -56,7 +56,7 @@ waiting for all of :data:`REPLY_DB_RETRIES` on top."""
 
 
 GATHER_MOST = 32
-"""Requests gathered into one storage call at most (:class:`bot.grouping.Gathered`): a report
+"""Requests gathered into one storage call at most (:class:`bot.grouping.Batches`): a report
 transaction of 32 holds the facts' lock for a few tens of milliseconds."""
 
 BULK_DB_PATIENCE = 60.0
@@ -116,9 +116,9 @@ class Services:
     calendar: WorkingDayCalendar = field(default_factory=WorkingDayCalendar)
 
     _db_slots: DatabaseSlots | None = field(default=None, init=False, repr=False)
-    _callers: Gathered[int, tuple[PersonRow | None, list[str]]] | None = field(
+    _callers: Batches[int, tuple[PersonRow | None, list[str]]] | None = field(
         default=None, init=False, repr=False)
-    _reports: Gathered[ReportRequest, tuple[StatusReport, bool]] | None = field(
+    _reports: Batches[ReportRequest, tuple[StatusReport, bool]] | None = field(
         default=None, init=False, repr=False)
     closed_chats_told: dict[int, dt.date] = field(default_factory=dict, init=False, repr=False)
     """Bound groups that took no notice, and the office day the admins were last told."""
@@ -153,10 +153,10 @@ class Services:
 
     async def caller(self, telegram_user_id: int) -> tuple[PersonRow | None, list[str]]:
         """``Store.caller`` through :meth:`db`, read in one statement with the other updates'
-        callers waiting beside it (:class:`bot.grouping.Gathered`)."""
+        callers waiting beside it (:class:`bot.grouping.Batches`)."""
         if self._callers is None:
-            self._callers = Gathered(lambda ids: self.db(self.store.callers, ids), GATHER_MOST)
-        return await self._callers(telegram_user_id)
+            self._callers = Batches(lambda ids: self.db(self.store.callers, ids), GATHER_MOST)
+        return await self._callers.submit(telegram_user_id)
 
     async def add_report(self, request: ReportRequest) -> tuple[StatusReport, bool]:
         """``Store.add_report_once`` through :meth:`db`, in one transaction with the reports
@@ -164,9 +164,9 @@ class Services:
         alone raised (its check's refusal, ``storage.StillOwed``, ``ValueError``) or the
         database's error after :meth:`db`'s retries."""
         if self._reports is None:
-            self._reports = Gathered(
+            self._reports = Batches(
                 lambda requests: self.db(self.store.add_reports_once, requests), GATHER_MOST)
-        return await self._reports(request)
+        return await self._reports.submit(request)
 
     async def bulk_db(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """:meth:`db` for the reminder dispatcher: behind every call made for a person, so that

@@ -1,4 +1,4 @@
-"""The dispatcher's group commit (``bot.reminders._Batches``): what is submitted while a batch
+"""The dispatcher's group commit (``bot.grouping.Batches``): what is submitted while a batch
 is written goes in the next; with a linger, a small batch waits a little for more, a full one
 does not wait, and a lone item is written after the linger."""
 
@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from bot.reminders import _Batches
+from bot.grouping import Batches
 
 
 class Writer:
@@ -23,7 +23,7 @@ class Writer:
         return [item * 2 for item in items]
 
 
-async def _submit_spaced(batches: _Batches[int, int], items: list[int],
+async def _submit_spaced(batches: Batches[int, int], items: list[int],
                          gap: float) -> list[int]:
     async def one(index: int, item: int) -> int:
         await asyncio.sleep(index * gap)
@@ -35,7 +35,7 @@ def test_without_a_linger_items_arriving_apart_are_written_apart() -> None:
     writer = Writer()
 
     async def scenario() -> list[int]:
-        return await _submit_spaced(_Batches(writer.write, 28), [1, 2, 3], 0.02)
+        return await _submit_spaced(Batches(writer.write, 28), [1, 2, 3], 0.02)
 
     assert asyncio.run(scenario()) == [2, 4, 6]
     assert writer.batches == [[1], [2], [3]]
@@ -45,7 +45,7 @@ def test_a_linger_gathers_items_arriving_within_it() -> None:
     writer = Writer()
 
     async def scenario() -> list[int]:
-        return await _submit_spaced(_Batches(writer.write, 28, linger=0.5, enough=10),
+        return await _submit_spaced(Batches(writer.write, 28, linger=0.5, enough=10),
                                     [1, 2, 3], 0.02)
 
     assert asyncio.run(scenario()) == [2, 4, 6]
@@ -58,7 +58,7 @@ def test_enough_items_are_written_at_once_without_waiting_the_linger() -> None:
     async def scenario() -> tuple[list[int], float]:
         loop = asyncio.get_running_loop()
         start = loop.time()
-        batches = _Batches(writer.write, 28, linger=30.0, enough=3)
+        batches = Batches(writer.write, 28, linger=30.0, enough=3)
         answers = await asyncio.wait_for(_submit_spaced(batches, [1, 2, 3], 0.01), 5.0)
         return answers, loop.time() - start
 
@@ -73,7 +73,7 @@ def test_a_lone_item_is_written_after_the_linger() -> None:
 
     async def scenario() -> int:
         return await asyncio.wait_for(
-            _Batches(writer.write, 28, linger=0.05, enough=14).submit(7), 5.0)
+            Batches(writer.write, 28, linger=0.05, enough=14).submit(7), 5.0)
 
     assert asyncio.run(scenario()) == 14
     assert writer.batches == [[7]]
@@ -84,7 +84,7 @@ def test_no_batch_exceeds_the_limit(limit: int) -> None:
     writer = Writer()
 
     async def scenario() -> list[int]:
-        batches = _Batches(writer.write, limit, linger=0.05, enough=limit)
+        batches = Batches(writer.write, limit, linger=0.05, enough=limit)
         return list(await asyncio.gather(*(batches.submit(i) for i in range(12))))
 
     assert asyncio.run(scenario()) == [i * 2 for i in range(12)]
@@ -102,7 +102,7 @@ def test_a_failed_write_fails_its_batch_only() -> None:
         return items
 
     async def scenario() -> list[object]:
-        batches = _Batches(write, 28, linger=0.2, enough=2)
+        batches = Batches(write, 28, linger=0.2, enough=2)
         first = await asyncio.gather(batches.submit(1), batches.submit(2),
                                      return_exceptions=True)
         second = await batches.submit(3)
