@@ -16,6 +16,7 @@ matters, nor the dispatcher's linger, and one small mechanism serves all of them
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from typing import Generic, TypeVar
@@ -47,8 +48,10 @@ class Batches(Generic[Item, R]):
 
     def __init__(self, write: Callable[[list[Item]], Awaitable[Sequence[R | Exception]]],
                  limit: int, linger: float = 0.0, enough: int = 1) -> None:
+        if limit < 1:
+            raise ValueError(f"a batch's limit must be at least 1, not {limit}")
         self._write = write
-        self._limit = max(1, limit)
+        self._limit = limit
         self._linger = linger
         self._enough = max(1, min(enough, self._limit))
         self._queue: list[tuple[Item, asyncio.Future[R]]] = []
@@ -98,10 +101,12 @@ class Batches(Generic[Item, R]):
             for _, future in batch:
                 future.cancel()
             raise
-        except Exception as exc:
+        except BaseException as exc:  # each caller raises its own copy: see _own
             for _, future in batch:
                 if not future.done():
-                    future.set_exception(exc)
+                    future.set_exception(_own(exc))
+            if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit: not ours
+                raise
             return
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if future.done():
@@ -110,3 +115,19 @@ class Batches(Generic[Item, R]):
                 future.set_exception(outcome)
             else:
                 future.set_result(outcome)
+
+
+def _own(error: BaseException) -> BaseException:
+    """A copy of a batch's ``error`` for one of its callers, with the same traceback: each
+    caller's handling (its ``raise``, the ``__context__`` its ``except`` block sets) then
+    touches its own exception, not the one another caller is logging. The error itself when it
+    cannot be copied."""
+    try:
+        mine = copy.copy(error)
+    except Exception:
+        return error
+    if type(mine) is not type(error):
+        return error
+    mine.__cause__, mine.__context__ = error.__cause__, error.__context__
+    mine.__suppress_context__ = error.__suppress_context__
+    return mine.with_traceback(error.__traceback__)

@@ -379,7 +379,8 @@ _PAIR_STANDING = sa_select(
     sa_select(_R.status).where(_R.id == _LATEST_ID).scalar_subquery(),
     sa_select(_V.decision).where(_V.report_id == _LATEST_ID).scalar_subquery(),
     exists(_PAIR_REMINDED))
-_INSERT_REPORT = insert_rows(metadata.tables["status_report"]).returning(_R.id)
+_INSERT_REPORTS = insert_rows(metadata.tables["status_report"]).returning(
+    _R.id, sort_by_parameter_order=True)
 _INSERT_AUDIT = insert_rows(metadata.tables["audit_entry"])
 
 
@@ -547,11 +548,12 @@ def _valid_request(request: ReportRequest) -> ReportRequest:
     return dataclasses.replace(request, now=now)
 
 
-def _append_report(connection: Connection, request: ReportRequest,
-                   revision: int) -> tuple[StatusReport, bool]:
-    """One report of :meth:`Store.add_reports_once` on ``connection``, whose transaction holds
-    the facts' lock at ``revision``: its checks, then (unless a repeat) the report and its audit
-    entry. Raises what its checks raise before anything of it is written."""
+def _check_report(connection: Connection, request: ReportRequest,
+                  revision: int) -> StatusReport | dict[str, Any]:
+    """One request of :meth:`Store.add_reports_once` on ``connection``, whose transaction holds
+    the facts' lock at ``revision``: its checks. The pair's newest report when the request only
+    repeats it, else the new report's values (to insert: :func:`_insert_reports`). Raises what
+    its checks raise; nothing is written here."""
     r = request
     progress = r.progress
     if r.standing_of is not None and r.owed is not None and r.owed(
@@ -567,19 +569,29 @@ def _append_report(connection: Connection, request: ReportRequest,
                 and newest.status == r.status and r.note in ("", newest.note)
                 and progress in (None, newest.progress)
                 and r.now - newest.reported_at < r.repeat_window):
-            return _report_of(newest), False
-    values: dict[str, Any] = {
-        "task_id": r.task_id, "unit_id": r.unit_id, "cycle": r.cycle, "status": r.status,
-        "progress": progress, "note": r.note, "reporter_telegram_id": r.reporter_telegram_id,
-        "reported_at": r.now, "source": r.source, "source_message_id": r.source_message_id,
-        "facts_revision": revision}
-    report_id = connection.execute(_INSERT_REPORT, values).scalar_one()
-    connection.execute(_INSERT_AUDIT, {
-        "at": r.now, "actor_telegram_id": r.reporter_telegram_id, "action": "report.added",
-        "subject": f"report:{report_id}",
-        "details": _details(task_id=r.task_id, unit_id=r.unit_id, cycle=r.cycle,
-                            status=r.status, progress=progress, source=r.source)})
-    return StatusReport(id=report_id, **values), True
+            return _report_of(newest)
+    return {"task_id": r.task_id, "unit_id": r.unit_id, "cycle": r.cycle, "status": r.status,
+            "progress": progress, "note": r.note, "reporter_telegram_id": r.reporter_telegram_id,
+            "reported_at": r.now, "source": r.source, "source_message_id": r.source_message_id,
+            "facts_revision": revision}
+
+
+def _insert_reports(connection: Connection, checked: Sequence[tuple[int, dict[str, Any]]],
+                    outcomes: list[Any]) -> None:
+    """Insert the checked reports (``(index, values)``) and their audit entries, one statement
+    each; ``outcomes[index]`` becomes ``(report, True)``."""
+    if not checked:
+        return
+    ids = connection.execute(_INSERT_REPORTS, [values for _, values in checked]).scalars().all()
+    connection.execute(_INSERT_AUDIT, [{
+        "at": values["reported_at"], "actor_telegram_id": values["reporter_telegram_id"],
+        "action": "report.added", "subject": f"report:{report_id}",
+        "details": _details(task_id=values["task_id"], unit_id=values["unit_id"],
+                            cycle=values["cycle"], status=values["status"],
+                            progress=values["progress"], source=values["source"])}
+        for (_, values), report_id in zip(checked, ids, strict=True)])
+    for (index, values), report_id in zip(checked, ids, strict=True):
+        outcomes[index] = (StatusReport(id=report_id, **values), True)
 
 
 def _read_pair_standing(connection: Connection, cycle: int, task_id: int,
@@ -1313,45 +1325,75 @@ class Store:
                 valid.append((index, _valid_request(request)))
             except ValueError as exc:
                 outcomes[index] = exc
-        try:
-            if valid:
-                for (index, _), outcome in zip(valid, self._append_reports(
-                        [request for _, request in valid]), strict=True):
-                    outcomes[index] = outcome
-        except IntegrityError as exc:
-            if len(valid) > 1:  # whose? each alone: only that one fails
-                for index, request in valid:
-                    outcomes[index] = self.add_reports_once([request])[0]
-            else:
-                index, request = valid[0]
-                outcomes[index] = self._integrity_failure(request.unit_id, exc)
-        return [outcome for outcome in outcomes if outcome is not None]
+        if valid:
+            try:
+                done = self._append_reports([request for _, request in valid])
+            except IntegrityError:  # whose? each in a savepoint of its own: only it fails
+                done = self._append_reports([request for _, request in valid], alone=True)
+            for (index, _), outcome in zip(valid, done, strict=True):
+                outcomes[index] = outcome
+        finished = [outcome for outcome in outcomes if outcome is not None]
+        assert len(finished) == len(outcomes), "every request has its outcome"
+        return finished
 
-    def _append_reports(self, requests: Sequence[ReportRequest]
+    def _append_reports(self, requests: Sequence[ReportRequest], *, alone: bool = False
                         ) -> list[tuple[StatusReport, bool] | Exception]:
-        """:meth:`add_reports_once`'s transaction for validated requests."""
-        outcomes: list[tuple[StatusReport, bool] | Exception] = []
+        """:meth:`add_reports_once`'s transaction for validated requests: each request's
+        checks in order; the new reports and their audit entries inserted together (one
+        statement each, so that a group costs a few round trips to PostgreSQL, not a few per
+        report), early when a later request reads a pair that one of them is for.
+
+        ``alone``: each report inserted at once in a savepoint of its own, whose integrity
+        error (an unknown unit) is that request's outcome and rolls back only its own rows;
+        after a group's integrity error, to find whose it was. Any other database error is the
+        group's: nothing of it is stored."""
+        outcomes: list[tuple[StatusReport, bool] | Exception | None] = [None] * len(requests)
+        checked: list[tuple[int, dict[str, Any]]] = []  # new reports, not yet inserted
+        pairs: set[tuple[int, int, str]] = set()  # their (cycle, task, unit)
         with self._connection() as connection:
             revision = connection.execute(self._raise_revision).scalar_one()  # the lock
-            for request in requests:
+            for index, request in enumerate(requests):
+                reads = {(request.cycle, request.task_id, request.unit_id)}
+                if request.standing_of is not None:
+                    reads.add((request.standing_of, request.task_id, request.unit_id))
+                if reads & pairs:  # it must see those reports: in they go first
+                    _insert_reports(connection, checked, outcomes)
+                    checked, pairs = [], set()
                 try:
-                    outcomes.append(_append_report(connection, request, revision))
+                    found = _check_report(connection, request, revision)
                 except SQLAlchemyError:
                     raise  # the transaction is the group's: all of it fails
                 except Exception as exc:  # this request's refusal: nothing of it written
-                    outcomes.append(exc)
+                    outcomes[index] = exc
+                    continue
+                if isinstance(found, StatusReport):  # a repeat of the pair's newest
+                    outcomes[index] = (found, False)
+                elif alone:
+                    try:
+                        with connection.begin_nested():
+                            _insert_reports(connection, [(index, found)], outcomes)
+                    except IntegrityError as exc:
+                        outcomes[index] = self._integrity_failure(
+                            connection, request.unit_id, exc)
+                else:
+                    checked.append((index, found))
+                    pairs.add((request.cycle, request.task_id, request.unit_id))
+            _insert_reports(connection, checked, outcomes)
             if any(isinstance(o, tuple) and o[1] for o in outcomes):
                 connection.commit()
             else:
                 connection.rollback()
-        return outcomes
+        done = [outcome for outcome in outcomes if outcome is not None]
+        assert len(done) == len(outcomes), "every request has its outcome"
+        return done
 
-    def _integrity_failure(self, unit_id: str, error: IntegrityError) -> Exception:
+    @staticmethod
+    def _integrity_failure(connection: Connection, unit_id: str,
+                           error: IntegrityError) -> Exception:
         """What a report refused by the database's constraints raises: a ``ValueError`` for an
         unknown unit, else the integrity error itself."""
-        with self._connection() as connection:
-            if connection.execute(_UNIT_KNOWN, {"unit_id": unit_id}).first() is None:
-                return ValueError(f"unknown unit {unit_id!r} (sync the timetable's units first)")
+        if connection.execute(_UNIT_KNOWN, {"unit_id": unit_id}).first() is None:
+            return ValueError(f"unknown unit {unit_id!r} (sync the timetable's units first)")
         return error
 
     def pair_facts(self, cycle: int, task_id: int, unit_id: str) -> PairFacts:
@@ -2934,8 +2976,8 @@ def _details(**details: Any) -> str:
 
 
 def _check_progress(progress: int | None) -> None:
-    if progress is not None and (isinstance(progress, bool) or not 0 <= progress <= 100):
-        raise ValueError(f"progress must be 0-100 or None, not {progress!r}")
+    if progress is not None and (type(progress) is not int or not 0 <= progress <= 100):
+        raise ValueError(f"progress must be a whole number 0-100 or None, not {progress!r}")
 
 
 def _report_of(row: Any) -> StatusReport:

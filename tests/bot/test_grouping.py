@@ -1,4 +1,4 @@
-"""Requests gathered into calls (``bot.grouping.Gathered``): the first goes at once, those
+"""Requests gathered into calls (``bot.grouping.Batches``): the first goes at once, those
 arriving meanwhile share the next call (at most ``most``), calls never overlap, each caller gets
 its own outcome, a call's failure goes to its callers, a cancelled caller is left out."""
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.grouping import Gathered
+from bot.grouping import Batches
 
 
 class Runner:
@@ -56,24 +56,24 @@ def test_most_must_be_at_least_one() -> None:
         return requests
 
     with pytest.raises(ValueError, match="at least 1"):
-        Gathered(run, 0)
-    Gathered(run, 1)
+        Batches(run, 0)
+    Batches(run, 1)
 
 
 async def test_a_lone_request_goes_at_once() -> None:
     runner = Runner()
-    gathered = Gathered(runner.run, 32)
-    assert await gathered(4) == 40
-    assert await gathered(5) == 50
+    gathered = Batches(runner.run, 32)
+    assert await gathered.submit(4) == 40
+    assert await gathered.submit(5) == 50
     assert runner.calls == [[4], [5]] and gathered.waiting == 0
 
 
 async def test_requests_arriving_during_a_call_go_together_in_the_next() -> None:
     runner = Runner(hold_first=True)
-    gathered = Gathered(runner.run, 32)
-    first = asyncio.create_task(gathered(1))
+    gathered = Batches(runner.run, 32)
+    first = asyncio.create_task(gathered.submit(1))
     await runner.started.wait()
-    rest = [asyncio.create_task(gathered(n)) for n in range(2, 7)]
+    rest = [asyncio.create_task(gathered.submit(n)) for n in range(2, 7)]
     await _spin()
     assert runner.calls == [[1]] and gathered.waiting == 5
     runner.gate.set()
@@ -84,10 +84,10 @@ async def test_requests_arriving_during_a_call_go_together_in_the_next() -> None
 @pytest.mark.parametrize("most", [1, 3, 32])
 async def test_calls_take_at_most_most_in_the_order_they_came(most: int) -> None:
     runner = Runner(hold_first=True)
-    gathered = Gathered(runner.run, most)
-    first = asyncio.create_task(gathered(0))
+    gathered = Batches(runner.run, most)
+    first = asyncio.create_task(gathered.submit(0))
     await runner.started.wait()
-    rest = [asyncio.create_task(gathered(n)) for n in range(1, 71)]
+    rest = [asyncio.create_task(gathered.submit(n)) for n in range(1, 71)]
     await _spin()
     runner.gate.set()
     assert await asyncio.gather(first, *rest) == [n * 10 for n in range(71)]
@@ -100,21 +100,21 @@ async def test_calls_take_at_most_most_in_the_order_they_came(most: int) -> None
 
 async def test_requests_of_one_turn_share_the_first_call() -> None:
     runner = Runner()
-    gathered = Gathered(runner.run, 4)
-    assert await asyncio.gather(*(gathered(n) for n in range(10))) == [
+    gathered = Batches(runner.run, 4)
+    assert await asyncio.gather(*(gathered.submit(n) for n in range(10))) == [
         n * 10 for n in range(10)]
     assert [len(call) for call in runner.calls] == [4, 4, 2]
 
 
 async def test_many_tasks_arriving_at_random_never_overlap_and_each_gets_its_own() -> None:
     runner = Runner(pause=0.002)
-    gathered = Gathered(runner.run, 32)
+    gathered = Batches(runner.run, 32)
     chance = random.Random(7)
 
     async def one(n: int) -> int | str:
         await asyncio.sleep(chance.random() * 0.05)
         try:
-            return await gathered(n)
+            return await gathered.submit(n)
         except ValueError as exc:
             return f"refused {exc.args[0]}"
 
@@ -130,8 +130,8 @@ async def test_many_tasks_arriving_at_random_never_overlap_and_each_gets_its_own
 
 async def test_a_requests_own_exception_goes_to_its_caller_only() -> None:
     runner = Runner()
-    gathered = Gathered(runner.run, 32)
-    outcomes = await asyncio.gather(*(gathered(n) for n in (1, -2, 3, -4)),
+    gathered = Batches(runner.run, 32)
+    outcomes = await asyncio.gather(*(gathered.submit(n) for n in (1, -2, 3, -4)),
                                     return_exceptions=True)
     assert outcomes[0] == 10 and outcomes[2] == 30
     assert isinstance(outcomes[1], ValueError) and outcomes[1].args == (-2,)
@@ -152,17 +152,17 @@ async def test_an_exception_of_run_goes_to_every_caller_of_that_call_only() -> N
             raise OSError("the database is down")
         return requests
 
-    gathered = Gathered(run, 32)
-    first = asyncio.create_task(gathered(1))
+    gathered = Batches(run, 32)
+    first = asyncio.create_task(gathered.submit(1))
     await _spin()
-    failing = [asyncio.create_task(gathered(n)) for n in (2, 3, 4)]
+    failing = [asyncio.create_task(gathered.submit(n)) for n in (2, 3, 4)]
     await _spin()
     gate.set()
     assert await first == 1
     for task in failing:
         with pytest.raises(OSError, match="down"):
             await task
-    assert await gathered(5) == 5
+    assert await gathered.submit(5) == 5
     assert calls == [[1], [2, 3, 4], [5]]
 
 
@@ -174,20 +174,20 @@ async def test_a_wrong_number_of_outcomes_fails_that_calls_callers(answer: list[
         calls.append(requests)
         return answer if len(calls) == 1 else requests
 
-    gathered = Gathered(run, 32)
-    outcomes = await asyncio.gather(gathered(1), gathered(2), gathered(3),
+    gathered = Batches(run, 32)
+    outcomes = await asyncio.gather(gathered.submit(1), gathered.submit(2), gathered.submit(3),
                                     return_exceptions=True)
-    assert all(isinstance(o, RuntimeError) and "outcomes for 3 requests" in str(o)
+    assert all(isinstance(o, RuntimeError) and "outcomes for a batch of 3" in str(o)
                for o in outcomes), outcomes
-    assert await gathered(4) == 4  # the next call is not affected
+    assert await gathered.submit(4) == 4  # the next call is not affected
 
 
 async def test_a_caller_cancelled_before_its_call_is_left_out_of_it() -> None:
     runner = Runner(hold_first=True)
-    gathered = Gathered(runner.run, 32)
-    first = asyncio.create_task(gathered(1))
+    gathered = Batches(runner.run, 32)
+    first = asyncio.create_task(gathered.submit(1))
     await runner.started.wait()
-    waiting = {n: asyncio.create_task(gathered(n)) for n in (2, 3, 4, 5)}
+    waiting = {n: asyncio.create_task(gathered.submit(n)) for n in (2, 3, 4, 5)}
     await _spin()
     waiting[3].cancel()
     waiting[5].cancel()
@@ -203,10 +203,10 @@ async def test_a_caller_cancelled_before_its_call_is_left_out_of_it() -> None:
 
 async def test_a_call_of_cancelled_callers_only_is_not_made() -> None:
     runner = Runner(hold_first=True)
-    gathered = Gathered(runner.run, 2)
-    first = asyncio.create_task(gathered(1))
+    gathered = Batches(runner.run, 2)
+    first = asyncio.create_task(gathered.submit(1))
     await runner.started.wait()
-    gone = [asyncio.create_task(gathered(n)) for n in (2, 3)]
+    gone = [asyncio.create_task(gathered.submit(n)) for n in (2, 3)]
     await _spin()
     for task in gone:
         task.cancel()
@@ -214,14 +214,14 @@ async def test_a_call_of_cancelled_callers_only_is_not_made() -> None:
     runner.gate.set()
     assert await first == 10
     await asyncio.gather(*gone, return_exceptions=True)
-    assert await gathered(4) == 40
+    assert await gathered.submit(4) == 40
     assert runner.calls == [[1], [4]] and gathered.waiting == 0
 
 
 async def test_a_caller_cancelled_during_its_call_is_done_and_the_others_get_theirs() -> None:
     runner = Runner(hold_first=True)
-    gathered = Gathered(runner.run, 32)
-    tasks = [asyncio.create_task(gathered(n)) for n in (1, 2, -3)]
+    gathered = Batches(runner.run, 32)
+    tasks = [asyncio.create_task(gathered.submit(n)) for n in (1, 2, -3)]
     await runner.started.wait()
     tasks[0].cancel()
     tasks[2].cancel()  # its ValueError must not be left unretrieved either
@@ -232,19 +232,19 @@ async def test_a_caller_cancelled_during_its_call_is_done_and_the_others_get_the
         with pytest.raises(asyncio.CancelledError):
             await task
     assert runner.calls == [[1, 2, -3]]
-    assert await gathered(7) == 70
+    assert await gathered.submit(7) == 70
 
 
 async def test_cancelling_the_calling_task_cancels_its_callers_and_those_waiting() -> None:
     """What the loop's shutdown does: nobody is left waiting for ever; afterwards a new request
     starts a new call."""
     runner = Runner(hold_first=True)
-    gathered = Gathered(runner.run, 32)
-    first = asyncio.create_task(gathered(1))
+    gathered = Batches(runner.run, 32)
+    first = asyncio.create_task(gathered.submit(1))
     await runner.started.wait()
-    waiting = [asyncio.create_task(gathered(n)) for n in (2, 3)]
+    waiting = [asyncio.create_task(gathered.submit(n)) for n in (2, 3)]
     await _spin()
-    calling = gathered._calling
+    calling = gathered._writer
     assert calling is not None
     calling.cancel()
     for task in (first, *waiting):
@@ -252,7 +252,7 @@ async def test_cancelling_the_calling_task_cancels_its_callers_and_those_waiting
             await asyncio.wait_for(task, 2)
     assert gathered.waiting == 0 and runner.running == 0
     runner.gate.set()
-    assert await asyncio.wait_for(gathered(4), 2) == 40
+    assert await asyncio.wait_for(gathered.submit(4), 2) == 40
 
 
 def test_the_loops_shutdown_during_a_call_leaves_nothing_pending() -> None:
@@ -265,16 +265,16 @@ def test_the_loops_shutdown_during_a_call_leaves_nothing_pending() -> None:
             finished.append("run")
         return requests
 
-    async def main() -> Gathered[int, int]:
-        gathered: Gathered[int, int] = Gathered(run, 32)
+    async def main() -> Batches[int, int]:
+        gathered: Batches[int, int] = Batches(run, 32)
         for n in range(5):
-            asyncio.get_running_loop().create_task(gathered(n))
+            asyncio.get_running_loop().create_task(gathered.submit(n))
         await _spin()
         return gathered  # asyncio.run cancels what is left
 
     gathered = asyncio.run(main())
     assert finished == ["run"] and gathered.waiting == 0
-    assert gathered._calling is not None and gathered._calling.done()
+    assert gathered._writer is not None and gathered._writer.done()
 
 
 def test_a_keyboard_interrupt_in_run_stops_the_loop() -> None:
@@ -284,7 +284,7 @@ def test_a_keyboard_interrupt_in_run_stops_the_loop() -> None:
     (CPython 3.11: "AST constructor recursion depth mismatch")."""
     script = textwrap.dedent("""
         import asyncio
-        from bot.grouping import Gathered
+        from bot.grouping import Batches
 
         async def run(requests):
             raise KeyboardInterrupt
@@ -292,8 +292,8 @@ def test_a_keyboard_interrupt_in_run_stops_the_loop() -> None:
         callers = []
 
         async def main():
-            gathered = Gathered(run, 32)
-            callers.extend(asyncio.create_task(gathered(n)) for n in (1, 2))
+            gathered = Batches(run, 32)
+            callers.extend(asyncio.create_task(gathered.submit(n)) for n in (1, 2))
             await asyncio.gather(*callers)
 
         try:
@@ -307,9 +307,9 @@ def test_a_keyboard_interrupt_in_run_stops_the_loop() -> None:
     assert done.stdout.strip() == "interrupted [True, True]", (done.stdout, done.stderr)
 
 
-def _retrieve(gathered: Gathered[int, int]) -> None:
+def _retrieve(gathered: Batches[int, int]) -> None:
     """Take the calling task's exception (no "Task exception was never retrieved")."""
-    calling = gathered._calling
+    calling = gathered._writer
     if calling is not None and calling.done() and not calling.cancelled():
         calling.exception()
 
@@ -318,54 +318,46 @@ class Odd(BaseException):
     """Neither an ``Exception`` nor a cancellation (as ``GeneratorExit`` is)."""
 
 
-@pytest.mark.xfail(strict=True, reason="_call_all catches only Exception and CancelledError: "
-                   "another BaseException from run ends the calling task and leaves that call's "
-                   "callers waiting for ever")
 async def test_a_base_exception_of_run_reaches_its_callers() -> None:
     async def run(requests: list[int]) -> list[int]:
         raise Odd
 
-    gathered = Gathered(run, 32)
+    gathered = Batches(run, 32)
     try:
         outcomes = await asyncio.wait_for(
-            asyncio.gather(gathered(1), gathered(2), return_exceptions=True), 1)
+            asyncio.gather(gathered.submit(1), gathered.submit(2), return_exceptions=True), 1)
     finally:
         _retrieve(gathered)
     assert all(isinstance(o, Odd) for o in outcomes)
 
 
-@pytest.mark.xfail(strict=True, reason="len() of what run returned is taken outside the try: "
-                   "a run that returns None (no sequence) ends the calling task with TypeError "
-                   "and leaves its callers waiting for ever")
 async def test_a_run_returning_no_sequence_fails_its_callers() -> None:
     async def run(requests: list[int]) -> list[int]:
         return None  # type: ignore[return-value]
 
-    gathered = Gathered(run, 32)
+    gathered = Batches(run, 32)
     try:
         outcomes = await asyncio.wait_for(
-            asyncio.gather(gathered(1), gathered(2), return_exceptions=True), 1)
+            asyncio.gather(gathered.submit(1), gathered.submit(2), return_exceptions=True), 1)
     finally:
         _retrieve(gathered)
     assert all(isinstance(o, Exception) for o in outcomes)
 
 
-async def test_a_failed_call_gives_every_caller_the_same_exception_object() -> None:
-    """Documented: one object raised in several tasks (its traceback is reset to the call's for
-    each ``await``; its ``__context__`` is not, see the next test)."""
+async def test_a_failed_call_gives_every_caller_its_own_copy_of_the_exception() -> None:
+    """Each caller raises a copy of the batch's error (same type, message and traceback), so
+    that one caller's handling does not change what another logs (see the next test)."""
     error = OSError("down")
 
     async def run(requests: list[int]) -> list[int]:
         raise error
 
-    gathered = Gathered(run, 32)
-    outcomes = await asyncio.gather(gathered(1), gathered(2), return_exceptions=True)
-    assert outcomes[0] is outcomes[1] is error
+    gathered = Batches(run, 32)
+    outcomes = await asyncio.gather(gathered.submit(1), gathered.submit(2), return_exceptions=True)
+    assert outcomes[0] is not outcomes[1] and error not in outcomes
+    assert all(type(o) is OSError and o.args == ("down",) for o in outcomes)
 
 
-@pytest.mark.xfail(strict=True, reason="every caller of a failed call is raised the same "
-                   "exception object: one caller's handling (raising it inside an except block) "
-                   "rewrites __context__ (and __traceback__) that another caller then logs")
 async def test_one_callers_handling_does_not_change_anothers_exception() -> None:
     gate = asyncio.Event()
 
@@ -373,12 +365,12 @@ async def test_one_callers_handling_does_not_change_anothers_exception() -> None
         await gate.wait()
         raise OSError("down")
 
-    gathered = Gathered(run, 32)
+    gathered = Batches(run, 32)
     seen: list[tuple[BaseException | None, BaseException | None]] = []
 
     async def plain() -> None:
         try:
-            await gathered(1)
+            await gathered.submit(1)
         except OSError as exc:
             before = exc.__context__
             await asyncio.sleep(0.05)  # the other caller handles its error meanwhile
@@ -389,7 +381,7 @@ async def test_one_callers_handling_does_not_change_anothers_exception() -> None
             raise KeyError("unrelated")
         except KeyError:
             with contextlib.suppress(OSError):
-                await gathered(2)
+                await gathered.submit(2)
 
     tasks = [asyncio.create_task(plain()), asyncio.create_task(inside_a_handler())]
     await _spin()
@@ -424,7 +416,7 @@ async def test_services_gather_concurrent_reports_and_callers_into_one_call(
             groups.append(len(requests))
             return real(requests)  # type: ignore[return-value]
 
-        store.add_reports_once = add_reports_once  # type: ignore[method-assign]
+        store.add_reports_once = add_reports_once  # type: ignore[method-assign,assignment]
         services = Services(settings=None, timetable=None, store=store,  # type: ignore[arg-type]
                             clock=None)  # type: ignore[arg-type]
 

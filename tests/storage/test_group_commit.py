@@ -64,21 +64,29 @@ def _added(store: Store) -> int:
     return len(store.audit_log(limit=1000, action="report.added"))
 
 
-@pytest.fixture
-def inserts(units: Store) -> Iterator[list[int]]:
-    """``fail[0] = n``: the n-th report INSERT from now on raises ``OperationalError``."""
-    fail = [0]
-    seen = [0]
+Failing = list[Any]
+"""``failing[0] = predicate(statement, parameters)``: the next statement it is true of raises
+``OperationalError`` (the server went away); None: nothing fails."""
 
-    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO STATUS_REPORT"):
-            seen[0] += 1
-            if seen[0] == fail[0]:
-                raise OperationalError(statement, {}, Exception("the server went away"))
+
+@pytest.fixture
+def failing(units: Store) -> Iterator[Failing]:
+    """Make one chosen statement of the store fail (see :data:`Failing`)."""
+    fail: Failing = [None]
+
+    def before(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if fail[0] is not None and fail[0](statement.lstrip().upper(), str(parameters)):
+            fail[0] = None
+            raise OperationalError(statement, {}, Exception("the server went away"))
 
     event.listen(units.engine, "before_cursor_execute", before)
     yield fail
     event.remove(units.engine, "before_cursor_execute", before)
+
+
+def _inserting(table: str, containing: str = "") -> Any:
+    return lambda statement, parameters: (statement.startswith(f"INSERT INTO {table.upper()}")
+                                          and containing in parameters)
 
 
 # -- the outcomes -------------------------------------------------------------------------------
@@ -273,41 +281,56 @@ def test_an_unknown_unit_alone_is_a_value_error(units: Store) -> None:
     assert units.facts_revision() == revision and _reports(units) == []
 
 
-def test_a_database_error_mid_group_stores_nothing(units: Store, inserts: list[int]) -> None:
+@pytest.mark.parametrize("where", ["the audit entries", "a second insert of reports"])
+def test_a_database_error_mid_group_stores_nothing(units: Store, failing: Failing,
+                                                   where: str) -> None:
+    """The reports inserted before the failing statement are rolled back with the group: after
+    them, their audit entries fail; or a second pair's insert after the first was flushed (a
+    later request reads the pair of an earlier one: in it goes first)."""
     units.add_report(9, "fgw", 2025, "done", None, "", 555, NOW, "command")
     revision, added = units.facts_revision(), _added(units)
-    inserts[0] = 3
+    if where == "the audit entries":
+        failing[0] = _inserting("audit_entry")
+        group = [_req(1), _req(2, check=_refuse), _req(2), _req(3), _req(4)]
+    else:
+        failing[0] = _inserting("status_report", "'jxj'")
+        group = [_req(1), _req(1, status="in_progress", progress=50), _req(2, "jxj")]
     with pytest.raises(OperationalError, match="went away"):
-        units.add_reports_once([_req(1), _req(2, check=_refuse), _req(2), _req(3), _req(4)])
+        units.add_reports_once(group)
     assert units.facts_revision() == revision and _added(units) == added
     assert _reports(units) == [(9, "fgw", "done", None)]
-    inserts[0] = 0
     assert all(isinstance(o, tuple) for o in units.add_reports_once([_req(1), _req(2)]))
     assert units.facts_revision() == revision + 1
 
 
-@pytest.mark.xfail(strict=True, reason="after an IntegrityError each request is retried in a "
-                   "transaction of its own; a database error in a later retry is raised for "
-                   "the group although the earlier retries were committed already")
 def test_a_database_error_after_an_integrity_error_stores_nothing(
-        units: Store, inserts: list[int]) -> None:
+        units: Store, failing: Failing) -> None:
+    """An unknown unit splits the group into savepoints of one transaction: a database error
+    in a later one leaves nothing stored of the group (it is retried whole)."""
     revision = units.facts_revision()
-    # INSERTs: 1 fgw (group), 2 nope (group: IntegrityError), 3 fgw alone, 4 nope alone,
-    # 5 jxj alone: the server goes away.
-    inserts[0] = 5
+    seen: list[str] = []
+
+    def after_the_unknown_unit(statement: str, parameters: str) -> bool:
+        if "'nope'" in parameters and statement.startswith("INSERT INTO STATUS_REPORT"):
+            seen.append(parameters)
+        return bool(seen) and statement.startswith("INSERT INTO STATUS_REPORT") \
+            and "'jxj'" in parameters and "'nope'" not in parameters
+
+    failing[0] = after_the_unknown_unit
     with pytest.raises(OperationalError):
         units.add_reports_once([_req(1, "fgw"), _req(2, "nope"), _req(3, "jxj")])
-    assert _reports(units) == [] and units.facts_revision() == revision
+    assert seen and _reports(units) == [] and units.facts_revision() == revision
+    assert _added(units) == 0
 
 
-def test_reports_retried_after_an_integrity_error_each_take_their_own_revision(
-        units: Store) -> None:
-    """Not a group commit any more once an IntegrityError split it: documented here (the
-    one-revision promise holds for a group that commits as one)."""
+def test_after_an_integrity_error_the_rest_still_share_one_revision(units: Store) -> None:
+    """The unknown unit fails alone; the others commit together, with the group's revision."""
     revision = units.facts_revision()
     outcomes = units.add_reports_once([_req(1, "fgw"), _req(2, "nope"), _req(3, "jxj")])
+    assert isinstance(outcomes[1], ValueError) and "nope" in str(outcomes[1])
     stored = [o[0] for o in outcomes if isinstance(o, tuple)]
-    assert [r.facts_revision for r in stored] == [revision + 1, revision + 2]
+    assert [r.facts_revision for r in stored] == [revision + 1, revision + 1]
+    assert units.facts_revision() == revision + 1 and _added(units) == 2
 
 
 def test_a_keyboard_interrupt_in_a_check_is_raised_and_stores_nothing(units: Store) -> None:
@@ -322,23 +345,19 @@ def test_a_keyboard_interrupt_in_a_check_is_raised_and_stores_nothing(units: Sto
     assert units.facts_revision() == revision and _reports(units) == [] and _added(units) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="_valid_request catches only ValueError: a progress of "
-                   "the wrong type raises TypeError out of add_reports_once and fails every "
-                   "request of the group")
 def test_an_ill_typed_progress_fails_only_its_own_request(units: Store) -> None:
     outcomes = units.add_reports_once([_req(1), _req(2, progress="50"),  # type: ignore[arg-type]
                                        _req(3)])
-    assert isinstance(outcomes[1], TypeError | ValueError)
+    assert isinstance(outcomes[1], ValueError) and "'50'" in str(outcomes[1])
     assert len(_reports(units)) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="a check's odd progress (a Decimal) fails after the "
-                   "report's INSERT: on PostgreSQL the TypeError of its audit details is taken "
-                   "as that request's refusal but its report row is committed with the group "
-                   "(unaudited); on SQLite the driver's ProgrammingError fails the whole group")
-def test_a_request_failing_after_its_insert_leaves_nothing(units: Store) -> None:
-    outcomes = units.add_reports_once([_req(1), _req(2, check=lambda facts: Decimal(50))])
-    assert isinstance(outcomes[0], tuple) and isinstance(outcomes[1], Exception)
+@pytest.mark.parametrize("odd", [Decimal(50), 50.0, True, "50"])
+def test_a_checks_odd_progress_fails_only_its_own_request(units: Store, odd: Any) -> None:
+    """A progress that is not a whole number (as a check might carry one) is refused before
+    anything of its request is written; the rest of the group is stored and audited."""
+    outcomes = units.add_reports_once([_req(1), _req(2, check=lambda facts: odd)])
+    assert isinstance(outcomes[0], tuple) and isinstance(outcomes[1], ValueError)
     assert _reports(units) == [(1, "fgw", "done", None)] and _added(units) == 1
 
 
