@@ -81,9 +81,9 @@ class Batches(Generic[Item, R]):
                     self._full.clear()
                     with suppress(TimeoutError):  # the linger ran out: what came, goes
                         await asyncio.wait_for(self._full.wait(), self._linger)
-                batch = [(item, future) for item, future in self._queue[:self._limit]
-                         if not future.done()]  # cancelled while queued: left out
-                del self._queue[:self._limit]
+                self._queue = [(item, future) for item, future in self._queue
+                               if not future.done()]  # cancelled while queued: left out
+                batch, self._queue = self._queue[:self._limit], self._queue[self._limit:]
                 if batch:
                     await self._write_batch(batch)
         except asyncio.CancelledError:

@@ -953,7 +953,8 @@ class Store:
             person, units = found.setdefault(row[0], (PersonRow._make(row[:5]), []))
             if person.active and row[5] is not None:
                 units.append(row[5])
-        return [found.get(telegram_user_id, (None, [])) for telegram_user_id in telegram_user_ids]
+        return [(found[i][0], list(found[i][1])) if i in found else (None, [])
+                for i in telegram_user_ids]
 
     def units_of(self, telegram_user_id: int) -> list[str]:
         """The unit ids an active person serves now, in the order they joined them."""

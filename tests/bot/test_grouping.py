@@ -201,6 +201,22 @@ async def test_a_caller_cancelled_before_its_call_is_left_out_of_it() -> None:
     assert runner.calls == [[1], [2, 4]]
 
 
+async def test_cancelled_callers_take_no_places_in_a_batch() -> None:
+    """A batch of at most 2 after two of the waiting were cancelled: the next two that wait."""
+    runner = Runner(hold_first=True)
+    gathered = Batches(runner.run, 2)
+    first = asyncio.create_task(gathered.submit(1))
+    await runner.started.wait()
+    waiting = {n: asyncio.create_task(gathered.submit(n)) for n in (2, 3, 4, 5)}
+    await _spin()
+    waiting[2].cancel()
+    waiting[3].cancel()
+    await _spin()
+    runner.gate.set()
+    assert await first == 10 and await waiting[4] == 40 and await waiting[5] == 50
+    assert runner.calls == [[1], [4, 5]]
+
+
 async def test_a_call_of_cancelled_callers_only_is_not_made() -> None:
     runner = Runner(hold_first=True)
     gathered = Batches(runner.run, 2)
