@@ -467,3 +467,36 @@ async def test_a_group_whose_commit_answer_was_lost_is_not_stored_twice(
     assert "已记录第15项任务" in after(harness, ECOLOGY, marks[ECOLOGY])[0]["text"]
     assert "已记录第15项任务" in after(harness, 3101, marks[3101])[0]["text"]
     assert after(harness, REFORM, marks[REFORM])[0]["text"].startswith("Stored for task 1,")
+
+
+async def test_colleagues_on_one_pair_in_one_group_see_each_others_reports(
+        harness: Harness) -> None:
+    """Ten contacts of one unit report one task at once (one group, the same pair): each is
+    stored once; one without a percentage carries the percentage of the colleague's report
+    stored just before it, as it would one after the other; a repeat within the group by one
+    of them is recognised."""
+    users = [3200 + k for k in range(10)]
+    for user in users:
+        harness.api.add_user(user, f"同事{user}", "zh-hans")
+        await harness.enrol(user, "生态环境局")
+    harness.api.add_group(GROUP, "工作群")
+    marks = {u: harness.last_message_id(u) for u in users}
+    await burst(harness, [
+        (lambda u=user, k=k: harness.api.send_command(u, "report", f"15 进行中 {10 + k}%"))
+        for k, user in enumerate(users[:9])] + [
+        lambda: harness.api.send_command(users[9], "report", "15 进行中"),
+        lambda: harness.api.send_command(users[0], "report", "15 进行中 10%",
+                                         chat_id=GROUP)])
+    history = harness.store.report_history(15, ECO, 2026)
+    assert len(history) in (10, 11), [(r.reporter_telegram_id, r.progress) for r in history]
+    by = Counter(r.reporter_telegram_id for r in history)
+    assert all(by[u] == 1 for u in users[1:]), by
+    ordered = sorted(history, key=lambda r: r.id)
+    last = next(i for i, r in enumerate(ordered) if r.reporter_telegram_id == users[9])
+    assert last == 0 and ordered[0].progress is None or \
+        ordered[last].progress == ordered[last - 1].progress, [
+            (r.reporter_telegram_id, r.progress) for r in ordered]
+    for k, user in enumerate(users[:9]):
+        assert f"{10 + k}%" in after(harness, user, marks[user])[0]["text"]
+    assert len(report_audits(harness)) == len(history)
+    assert error_notices(harness) == []
