@@ -493,7 +493,7 @@ async def test_colleagues_on_one_pair_in_one_group_see_each_others_reports(
     assert all(by[u] == 1 for u in users[1:]), by
     ordered = sorted(history, key=lambda r: r.id)
     last = next(i for i, r in enumerate(ordered) if r.reporter_telegram_id == users[9])
-    assert last == 0 and ordered[0].progress is None or \
+    assert (last == 0 and ordered[0].progress is None) or \
         ordered[last].progress == ordered[last - 1].progress, [
             (r.reporter_telegram_id, r.progress) for r in ordered]
     for k, user in enumerate(users[:9]):
