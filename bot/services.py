@@ -164,9 +164,24 @@ class Services:
         alone raised (its check's refusal, ``storage.StillOwed``, ``ValueError``) or the
         database's error after :meth:`db`'s retries."""
         if self._reports is None:
-            self._reports = Batches(
-                lambda requests: self.db(self.store.add_reports_once, requests), GATHER_MOST)
+            self._reports = Batches(self._add_reports, GATHER_MOST)
         return await self._reports.submit(request)
+
+    async def _add_reports(self, requests: list[ReportRequest]
+                           ) -> list[tuple[StatusReport, bool] | Exception]:
+        """One group's ``Store.add_reports_once`` through :meth:`db`. A try after the first
+        says so (``again``): the first may have committed before its answer was lost, and its
+        reports must not be stored twice."""
+        tried = False
+
+        def add() -> list[tuple[StatusReport, bool] | Exception]:
+            nonlocal tried
+            if not tried:
+                tried = True
+                return self.store.add_reports_once(requests)
+            return self.store.add_reports_once(requests, again=True)
+
+        return await self.db(add)
 
     async def bulk_db(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """:meth:`db` for the reminder dispatcher: behind every call made for a person, so that

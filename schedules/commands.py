@@ -389,7 +389,7 @@ def parse_extend_args(words: list[str], task_count: int, today: dt.date
     due_date = parse_date(words[1], today.year, near=today)
     if due_date is None:
         return ExtendError(ExtendProblem.BAD_DATE, words[1])
-    reason = " ".join(words[2:]).strip()
+    reason = visible_text(" ".join(words[2:]))
     if not reason:
         return ExtendError(ExtendProblem.NO_REASON)
     return ExtendArgs(task_id, due_date, reason)

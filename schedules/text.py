@@ -12,10 +12,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-# Characters that show nothing or turn the text around: zero-width spaces and joiners' kin, the
-# byte-order mark, soft hyphen, and the bidirectional controls (U+202A-E, U+2066-9) that let a
-# name reverse the rest of a line. The zero-width joiner (U+200D) stays: emoji need it.
-_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064"
+# Characters that show nothing or turn the text around: the control characters but tab and line
+# breaks (C0, DEL, C1: NUL, which PostgreSQL's text cannot hold, among them), zero-width spaces
+# and joiners' kin, the byte-order mark, soft hyphen, and the bidirectional controls (U+202A-E,
+# U+2066-9) that let a name reverse the rest of a line. The zero-width joiner (U+200D) stays:
+# emoji need it.
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+                        "\u00ad\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064"
                         "\u2066-\u2069\ufeff]")
 
 

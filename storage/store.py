@@ -53,6 +53,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
+    DataError,
     DBAPIError,
     IntegrityError,
     InterfaceError,
@@ -477,6 +478,23 @@ _UNIT_KNOWN = sa_select(metadata.tables["unit"].c.id).where(
     metadata.tables["unit"].c.id == bindparam("unit_id"))
 _P = metadata.tables["person"].c
 _S = metadata.tables["membership"].c
+_SERVES = (sa_select(_S.id)
+           .select_from(metadata.tables["membership"].join(
+               metadata.tables["person"], _P.telegram_user_id == _S.telegram_user_id))
+           .where(_S.telegram_user_id == bindparam("person"), _S.unit_id == bindparam("unit_id"),
+                  _S.active.is_(True), _P.active.is_(True))
+           .with_for_update(read=True, of=metadata.tables["membership"]))
+"""Whether a person serves a unit now, the membership row share-locked (PostgreSQL: ``FOR SHARE
+OF membership``, so that a revocation, which ends the membership, waits for the report's commit
+or the report sees it; SQLite: its transaction already holds the database's write lock)."""
+_SAME_REPORT = (sa_select(*(_R[name] for name in ReportRow._fields))
+                .where(_R.cycle == bindparam("cycle"), _R.task_id == bindparam("task_id"),
+                       _R.unit_id == bindparam("unit_id"), _R.status == bindparam("status"),
+                       _R.note == bindparam("note"), _R.source == bindparam("source"),
+                       _R.reported_at == bindparam("reported_at", type_=_R.reported_at.type))
+                .order_by(_R.id))
+"""The reports of a pair identical to a request (the reporter and message compared in Python,
+as either may be NULL): a retry's own report, stored by the try whose answer was lost."""
 _CALLERS = (sa_select(_P.telegram_user_id, _P.display_name, _P.language, _P.role, _P.active,
                       _S.unit_id)
             .select_from(metadata.tables["person"].outerjoin(
@@ -538,24 +556,41 @@ def _read_pair_facts(connection: Connection, cycle: int, task_id: int,
 
 def _valid_request(request: ReportRequest) -> ReportRequest:
     """``request`` with its time in UTC; ``ValueError`` for a bad status, source, progress (when
-    no check gives it) or a naive time."""
+    no check gives it), a note with a NUL character, an id beyond 64 bits or a naive time."""
     now = _utc(request.now, "now")
     if request.status not in REPORT_STATUSES:
         raise ValueError(f"unknown status {request.status!r} (one of {REPORT_STATUSES})")
     _check_vocabulary("source", request.source, ReportSource)
+    if "\x00" in request.note:  # PostgreSQL's text cannot hold it; the bot drops it first
+        raise ValueError("a note cannot hold the NUL character (U+0000)")
+    for name in ("reporter_telegram_id", "source_message_id"):
+        number = getattr(request, name)
+        if number is not None and not -2**63 <= number < 2**63:  # a BIGINT column
+            raise ValueError(f"{name} {number} does not fit in 64 bits")
     if request.check is None:
         _check_progress(request.progress)
     return dataclasses.replace(request, now=now)
 
 
-def _check_report(connection: Connection, request: ReportRequest,
-                  revision: int) -> StatusReport | dict[str, Any]:
+def _check_report(connection: Connection, request: ReportRequest, revision: int,
+                  again: bool = False) -> StatusReport | tuple[StatusReport] | dict[str, Any]:
     """One request of :meth:`Store.add_reports_once` on ``connection``, whose transaction holds
     the facts' lock at ``revision``: its checks. The pair's newest report when the request only
-    repeats it, else the new report's values (to insert: :func:`_insert_reports`). Raises what
-    its checks raise; nothing is written here."""
+    repeats it; ``(report,)`` when ``again`` and an earlier try of this very request stored it;
+    else the new report's values (to insert: :func:`_insert_reports`). Raises what its checks
+    raise (:class:`NotServing` first); nothing is written here."""
     r = request
     progress = r.progress
+    if again:
+        for row in connection.execute(_SAME_REPORT, {
+                "cycle": r.cycle, "task_id": r.task_id, "unit_id": r.unit_id, "status": r.status,
+                "note": r.note, "source": r.source, "reported_at": r.now}):
+            if (row.reporter_telegram_id, row.source_message_id) == (
+                    r.reporter_telegram_id, r.source_message_id):
+                return (_report_of(row),)
+    if r.serving and connection.execute(_SERVES, {
+            "person": r.reporter_telegram_id, "unit_id": r.unit_id}).first() is None:
+        raise NotServing(r.unit_id)
     if r.standing_of is not None and r.owed is not None and r.owed(
             _read_pair_standing(connection, r.standing_of, r.task_id, r.unit_id)):
         raise StillOwed(r.standing_of)
@@ -602,6 +637,15 @@ def _read_pair_standing(connection: Connection, cycle: int, task_id: int,
     return PairStanding(status, decision == ReviewDecision.RETURNED.value, bool(reminded))
 
 
+class NotServing(Exception):
+    """A report was not stored: its reporter no longer serves the unit (revoked, or their
+    service for it ended, before its transaction; :attr:`ReportRequest.serving`)."""
+
+    def __init__(self, unit_id: str) -> None:
+        super().__init__(f"the reporter no longer serves {unit_id}")
+        self.unit_id = unit_id
+
+
 class StillOwed(Exception):
     """A report sent without a year was not stored: the unit still owes the year before
     (:meth:`Store.add_report_once`'s ``owed``), so the person is asked which year it is for."""
@@ -624,7 +668,10 @@ class ReportRequest:
     ``standing_of``, ``owed``: another cycle of the pair (the year before, for a report sent
     without a year) whose standing (:meth:`Store.pair_standing`) is read first in the
     transaction; when ``owed`` says the unit still owes it, nothing is stored and the outcome
-    is :class:`StillOwed` (the bot asks which year is meant).
+    is :class:`StillOwed` (the bot asks which year is meant). ``serving``: the reporter must
+    be an active person serving the unit when the transaction appends (read there, the row
+    share-locked against a revocation), else nothing is stored and the outcome is
+    :class:`NotServing`.
     """
 
     task_id: int
@@ -641,6 +688,7 @@ class ReportRequest:
     check: Callable[[CycleFacts], int | None] | None = None
     standing_of: int | None = None
     owed: Callable[[PairStanding], bool] | None = None
+    serving: bool = False
 
 
 class DueRow(NamedTuple):
@@ -1297,7 +1345,7 @@ class Store:
             raise outcome
         return outcome
 
-    def add_reports_once(self, requests: Sequence[ReportRequest]
+    def add_reports_once(self, requests: Sequence[ReportRequest], *, again: bool = False
                          ) -> list[tuple[StatusReport, bool] | Exception]:
         """Append reports in one transaction (a group commit), each as
         :meth:`add_report_once` would alone: the outcome of each, in order.
@@ -1314,10 +1362,17 @@ class Store:
 
         Each outcome is ``(report, new)`` or the exception that request alone raised, with
         nothing stored for it: its ``check`` or ``owed`` refusing (:class:`StillOwed`), a
-        ``ValueError`` for a bad status, source, progress, naive time or unknown unit. A
-        database error is raised for the whole group (nothing of it is stored), except an
-        integrity error, after which each request is tried again alone so that only its own
-        fails. Gathering concurrent reports into one call: ``bot.grouping``.
+        ``ValueError`` for a bad status, source, progress, naive time or unknown unit,
+        :class:`NotServing` for a reporter who no longer serves the unit (when the request
+        asks). A database error is raised for the whole group (nothing of it is stored), except
+        an integrity or data error (a value the database cannot hold), after which each request
+        is tried again alone so that only its own fails (as a ``ValueError``).
+
+        ``again``: these requests were sent before and that call's answer was lost (a
+        connection dropped during its commit), so it may have stored them: a request whose
+        report is already there, identical in pair, cycle, reporter, time, source, message,
+        status and note, has that report as its outcome, ``(report, True)``, and is not stored
+        twice. Gathering concurrent reports into one call: ``bot.grouping``.
         """
         outcomes: list[tuple[StatusReport, bool] | Exception | None] = [None] * len(requests)
         valid: list[tuple[int, ReportRequest]] = []
@@ -1328,29 +1383,32 @@ class Store:
                 outcomes[index] = exc
         if valid:
             try:
-                done = self._append_reports([request for _, request in valid])
-            except IntegrityError:  # whose? each in a savepoint of its own: only it fails
-                done = self._append_reports([request for _, request in valid], alone=True)
+                done = self._append_reports([request for _, request in valid], again=again)
+            except (IntegrityError, DataError):  # whose? each in a savepoint: only it fails
+                done = self._append_reports([request for _, request in valid], alone=True,
+                                            again=again)
             for (index, _), outcome in zip(valid, done, strict=True):
                 outcomes[index] = outcome
         finished = [outcome for outcome in outcomes if outcome is not None]
         assert len(finished) == len(outcomes), "every request has its outcome"
         return finished
 
-    def _append_reports(self, requests: Sequence[ReportRequest], *, alone: bool = False
-                        ) -> list[tuple[StatusReport, bool] | Exception]:
+    def _append_reports(self, requests: Sequence[ReportRequest], *, alone: bool = False,
+                        again: bool = False) -> list[tuple[StatusReport, bool] | Exception]:
         """:meth:`add_reports_once`'s transaction for validated requests: each request's
         checks in order; the new reports and their audit entries inserted together (one
         statement each, so that a group costs a few round trips to PostgreSQL, not a few per
         report), early when a later request reads a pair that one of them is for.
 
         ``alone``: each report inserted at once in a savepoint of its own, whose integrity
-        error (an unknown unit) is that request's outcome and rolls back only its own rows;
-        after a group's integrity error, to find whose it was. Any other database error is the
-        group's: nothing of it is stored."""
+        error (an unknown unit) or data error is that request's outcome and rolls back only its
+        own rows; after a group's integrity or data error, to find whose it was. Any other
+        database error is the group's: nothing of it is stored. ``again``: as in
+        :meth:`add_reports_once`."""
         outcomes: list[tuple[StatusReport, bool] | Exception | None] = [None] * len(requests)
         checked: list[tuple[int, dict[str, Any]]] = []  # new reports, not yet inserted
         pairs: set[tuple[int, int, str]] = set()  # their (cycle, task, unit)
+        stored_before: set[int] = set()  # found stored by a lost try (``again``)
         with self._connection() as connection:
             revision = connection.execute(self._raise_revision).scalar_one()  # the lock
             for index, request in enumerate(requests):
@@ -1361,7 +1419,7 @@ class Store:
                     _insert_reports(connection, checked, outcomes)
                     checked, pairs = [], set()
                 try:
-                    found = _check_report(connection, request, revision)
+                    found = _check_report(connection, request, revision, again)
                 except SQLAlchemyError:
                     raise  # the transaction is the group's: all of it fails
                 except Exception as exc:  # this request's refusal: nothing of it written
@@ -1369,18 +1427,22 @@ class Store:
                     continue
                 if isinstance(found, StatusReport):  # a repeat of the pair's newest
                     outcomes[index] = (found, False)
+                elif isinstance(found, tuple):  # stored by the try whose answer was lost
+                    outcomes[index] = (found[0], True)
+                    stored_before.add(index)
                 elif alone:
                     try:
                         with connection.begin_nested():
                             _insert_reports(connection, [(index, found)], outcomes)
-                    except IntegrityError as exc:
-                        outcomes[index] = self._integrity_failure(
+                    except (IntegrityError, DataError) as exc:
+                        outcomes[index] = self._database_refusal(
                             connection, request.unit_id, exc)
                 else:
                     checked.append((index, found))
                     pairs.add((request.cycle, request.task_id, request.unit_id))
             _insert_reports(connection, checked, outcomes)
-            if any(isinstance(o, tuple) and o[1] for o in outcomes):
+            if any(isinstance(o, tuple) and o[1] and i not in stored_before
+                   for i, o in enumerate(outcomes)):
                 connection.commit()
             else:
                 connection.rollback()
@@ -1389,10 +1451,12 @@ class Store:
         return done
 
     @staticmethod
-    def _integrity_failure(connection: Connection, unit_id: str,
-                           error: IntegrityError) -> Exception:
-        """What a report refused by the database's constraints raises: a ``ValueError`` for an
-        unknown unit, else the integrity error itself."""
+    def _database_refusal(connection: Connection, unit_id: str,
+                          error: IntegrityError | DataError) -> Exception:
+        """What a report refused by the database raises: a ``ValueError`` for an unknown unit
+        or a value the database cannot hold (a data error), else the integrity error itself."""
+        if isinstance(error, DataError):
+            return ValueError(f"the database cannot hold this report: {error.orig}")
         if connection.execute(_UNIT_KNOWN, {"unit_id": unit_id}).first() is None:
             return ValueError(f"unknown unit {unit_id!r} (sync the timetable's units first)")
         return error
@@ -2249,16 +2313,24 @@ class Store:
 
     def request_extension(self, task_id: int, unit_id: str, cycle: int, due_date: dt.date,
                           reason: str, requested_by: int | None,
-                          now: dt.datetime) -> Extension | None:
+                          now: dt.datetime, *,
+                          check: Callable[[CycleFacts], None] | None = None
+                          ) -> Extension | None:
         """A unit asks to move its due date; None when one of its requests is still pending.
 
+        ``check``: the workflow's check, called in the transaction, after the facts' lock, with
+        the pair's facts (:meth:`pair_facts`); it raises to record nothing (that exception
+        propagates), so that no report of done can come between the check and the request.
+
         Raises:
-            ValueError: unknown unit, naive ``now``.
+            ValueError: unknown unit, naive ``now``; what ``check`` raises.
         """
         now = _utc(now, "now")
         with self._session() as session, session.begin():
             _require_unit(session, unit_id)
             revision = _facts_changed(session)  # first: two requests at once are one at a time
+            if check is not None:
+                check(_read_pair_facts(session.connection(), cycle, task_id, unit_id)[0])
             waiting = session.exec(select(Extension.id).where(
                 Extension.task_id == task_id, Extension.unit_id == unit_id,
                 Extension.cycle == cycle, Extension.state == "pending")).first()

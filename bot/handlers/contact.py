@@ -122,6 +122,7 @@ from schedules.workflow import (
 )
 from schedules.years import glue_year_suffix
 from storage import (
+    NotServing,
     PairStanding,
     ReportRequest,
     StatusReport,
@@ -557,6 +558,11 @@ def _answer(draft: Draft, field: str, value: str, caller: Caller) -> Draft | Non
 
 
 # -- storing ------------------------------------------------------------------------------
+NOT_SERVING = N_("Nothing was stored for task {number}: you no longer serve {unit} (an admin "
+                 "ended it just now). /mytasks shows the units you serve; an admin can enrol "
+                 "you again.")
+
+
 class Refused(Exception):
     """The workflow refuses a report (:func:`schedules.workflow.report_refusal`): nothing is
     stored; ``reason`` is the message id to tell the person."""
@@ -608,10 +614,14 @@ async def record_report(services: Services, caller: Caller, task_id: int, unit_i
         stored = await services.add_report(ReportRequest(
             task_id, unit_id, cycle, status, percent, note, caller.telegram_user_id, at, source,
             message_id, REPEAT_WINDOW, check=check, standing_of=unless_owed,
-            owed=None if unless_owed is None else partial(owes, services, task_id, unless_owed)))
+            owed=None if unless_owed is None else partial(owes, services, task_id, unless_owed),
+            serving=True))
     except Refused as refused:
         return t.gettext(refused.reason).format(number=task_id, year=cycle,
                                                 unit=unit_name(t, timetable.unit(unit_id)))
+    except NotServing:  # revoked while the report waited: it is not theirs to make any more
+        return t.gettext(NOT_SERVING).format(number=task_id,
+                                             unit=unit_name(t, timetable.unit(unit_id)))
     facts, before = checked[-1]
     report, new = stored
     reports = {**facts.reports, (task_id, unit_id): report}
@@ -1000,13 +1010,25 @@ async def request_extension(context: ContextTypes.DEFAULT_TYPE, caller: Caller,
     task = timetable.task(task_id)
     unit = timetable.unit(unit_id)
     cycle = await extension_cycle(services, task_id, unit_id, due_date)
-    facts = await services.db(services.store.cycle_facts, cycle, task_id, unit_id)
-    state = unit_state(timetable, task, unit_id, facts, services.today())
-    refusal = extension_refusal(state, due_date, services.today())
-    extension = None
-    if refusal is None:
+    today = services.today()
+    seen: list[UnitState] = []
+
+    def check(facts: CycleFacts) -> None:
+        """The workflow's check, in the transaction that records the request: a colleague's
+        report of done cannot come between."""
+        seen.append(unit_state(timetable, task, unit_id, facts, today))
+        refused = extension_refusal(seen[-1], due_date, today)
+        if refused:
+            raise Refused(refused)
+
+    refusal = None
+    try:
         extension = await services.db(services.store.request_extension, task_id, unit_id, cycle,
-                                      due_date, reason, caller.telegram_user_id, services.now())
+                                      due_date, reason, caller.telegram_user_id, services.now(),
+                                      check=check)
+    except Refused as refused:
+        extension, refusal = None, refused.reason
+    state = seen[-1]
     if extension is None:  # refused, or a request of a colleague came first
         current = t.date(state.cutoff - dt.timedelta(days=1)) if state.cutoff else ""
         await reply(message, t.gettext(refusal or EXTENSION_PENDING).format(

@@ -95,6 +95,7 @@ from schedules.commands import FIRST_CYCLE, looks_like_a_year, parse_cycle_year
 from schedules.model import Timetable, UnitKind
 from schedules.numbers import parse_number
 from schedules.planning import next_reminder
+from schedules.text import visible_text
 from schedules.workflow import (
     STALE_REVIEW,
     ExtensionState,
@@ -844,7 +845,7 @@ async def comment_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
             in_group(update) and not await in_leadership_chat(update, services)):
         return
     about = prompts.pop(key)
-    comment = message.text.strip()
+    comment = visible_text(message.text)
     if about["kind"] == "return":
         await _return(context, caller, message, about, comment)
     else:

@@ -376,10 +376,6 @@ async def test_a_report_whose_batch_is_written_after_a_confirmation_is_refused(
     assert error_notices(harness) == []
 
 
-@pytest.mark.xfail(strict=True, reason="the report's unit is checked against the caller's units "
-                   "read before its batch; a revocation committed while the report waits for "
-                   "its batch leaves a report stored for a unit the person no longer serves, "
-                   "and the person told it was stored")
 async def test_a_report_whose_batch_is_written_after_the_revocation_is_not_stored(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     """As above, made deterministic: the report's batch is written only after the revocation
@@ -403,18 +399,43 @@ async def test_a_report_whose_batch_is_written_after_the_revocation_is_not_store
     said = texts(after(harness, ECOLOGY, mark))
     assert harness.store.report_history(15, ECO, 2026) == [], said
     assert "已记录第15项任务" not in said
+    assert "第15项任务未记录：您已不再担任" in said, said
+    assert report_audits(harness) == [] and error_notices(harness) == []
+
+
+async def test_a_clerk_losing_one_of_two_units_mid_batch_keeps_reporting_for_the_other(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clerk serving two units reports for both while an admin ends their service for one;
+    the batch is written after the revocation: the report for the unit kept is stored, the
+    other refused with the reason, in the clerk's language."""
+    await harness.enrol(REFORM, "发展改革局")
+    await harness.enrol(REFORM, "生态环境局")
+    assert set(harness.store.units_of(REFORM)) == {"development-reform", ECO}
+    mark = harness.last_message_id(REFORM)
+    store = harness.store
+    real = store.add_reports_once
+
+    def late(requests: Any, **again: bool) -> Any:
+        deadline = time.monotonic() + 5
+        while ECO in store.units_of(REFORM) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return real(requests, **again)
+
+    monkeypatch.setattr(store, "add_reports_once", late)
+    await burst(harness, [
+        lambda: harness.api.send_command(REFORM, "report", "25 ongoing 40%"),
+        lambda: harness.api.send_command(ADMIN, "revoke", f"{REFORM} 生态环境局"),
+        lambda: harness.api.send_command(REFORM, "report", "3 ongoing 20%")])
+    said = texts(after(harness, REFORM, mark))
+    assert [r.progress for r in store.report_history(3, "development-reform", 2026)] == [20], said
+    assert store.report_history(25, ECO, 2026) == [], said
+    assert "Nothing was stored for task 25: you no longer serve" in said, said
 
 
 async def test_a_note_the_database_cannot_hold_fails_only_its_own_report(
         harness: Harness, request: pytest.FixtureRequest) -> None:
     """A note with a NUL character (PostgreSQL's text cannot hold it) in a burst: the other
     people's reports in the same group are stored and acknowledged."""
-    if harness.store.url.startswith("postgresql"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "a DataError of one request (NUL in a note) is taken as the group's database "
-            "error: Store.add_reports_once retries alone only after an IntegrityError, so "
-            "every report gathered with it fails and each person is told 'something went "
-            "wrong'")))
     await harness.enrol(ECOLOGY, "生态环境局")
     await harness.enrol(REFORM, "发展改革局")
     harness.api.add_user(3101, "李明", "zh-hans")
@@ -429,13 +450,41 @@ async def test_a_note_the_database_cannot_hold_fails_only_its_own_report(
     assert sorted(r.progress for r in harness.store.report_history(1, "development-reform",
                                                                    2026)) == [20]
     assert [r.progress for r in harness.store.report_history(1, "statistics", 2026)] == [30]
+    # the NUL, which shows nothing, is dropped: the words around it are kept
+    assert [(r.progress, r.note) for r in harness.store.report_history(15, ECO, 2026)] == [
+        (40, "已核查完毕")]
+    assert "已记录第15项任务" in after(harness, ECOLOGY, marks[ECOLOGY])[0]["text"]
+    assert error_notices(harness) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the group's commit went through but its answer was lost (a connection dropped during the "
-    "commit): Services.db retries the whole group; the repeat rule compares a request with the "
-    "pair's newest report, which is now a colleague's from the same group, so both reports of "
-    "the pair are stored again, and a lone report is acknowledged as a repeat"))
+@pytest.mark.parametrize(("odd", "kept", "spaced"), [
+    ("\x00", "", ""), ("\x07", "", ""), ("\x1b[31m", "[31m", "[31m"), ("\x7f", "", ""),
+    ("\x85", "", " "), ("\t", "\t", " ")])
+async def test_control_characters_in_notes_reasons_and_comments_are_dropped(
+        harness: Harness, odd: str, kept: str, spaced: str) -> None:
+    """A note, an extension request's reason and a leader's return comment with a control
+    character (NUL, bell, an escape sequence's ESC, DEL, a C1 control; a tab stays): each is
+    stored without it, on both backends, and nobody is told something went wrong. (The
+    reason's words are read apart, so a tab or a next-line control between them is a space.)"""
+    await harness.enrol(LEADER, None, "leader")
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.enrol(REFORM, "发展改革局")
+    told = await harness.command(ECOLOGY, "extend", f"15 12-20 设备{odd}未到")
+    [extension] = harness.store.extensions(2026, 15).get((15, ECO), [None])
+    assert extension is not None, texts(told)
+    assert extension.reason == f"设备{spaced}未到"
+    await harness.command(ECOLOGY, "report", f"15 已完成 报告{odd}已报送")
+    [done] = harness.store.report_history(15, ECO, 2026)
+    assert done.note == f"报告{kept}已报送"
+    request = [m for m in harness.api.bot_messages(LEADER) if "done" in m.get("text", "")][-1]
+    await harness.press(LEADER, request["message_id"], button(request, f"v|15|{ECO}|2026|r"))
+    asked = harness.bot_messages_after(LEADER, request["message_id"])
+    await harness.say(LEADER, f"请补充{odd}材料", reply_to=asked[-1]["message_id"])
+    [review] = harness.store.reviews(2026, 15).values()
+    assert review.comment == f"请补充{kept}材料"
+    assert error_notices(harness) == []
+
+
 async def test_a_group_whose_commit_answer_was_lost_is_not_stored_twice(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     await harness.enrol(ECOLOGY, "生态环境局")
@@ -446,8 +495,8 @@ async def test_a_group_whose_commit_answer_was_lost_is_not_stored_twice(
     real = store.add_reports_once
     lost = [1]
 
-    def committed_then_lost(requests: Any) -> Any:
-        outcomes = real(requests)
+    def committed_then_lost(requests: Any, **again: bool) -> Any:
+        outcomes = real(requests, **again)
         if lost and len(requests) == 3:
             lost.pop()
             raise OperationalError("COMMIT", {}, Exception("server closed the connection "
@@ -502,11 +551,6 @@ async def test_colleagues_on_one_pair_in_one_group_see_each_others_reports(
     assert error_notices(harness) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the extension request's workflow check (bot/handlers/contact.py request_extension: "
-    "cycle_facts, then Store.request_extension in a second call) is not made in the "
-    "transaction that records it: the colleague's report of done commits in between (the "
-    "grouped report needs one storage call) and the extension is recorded after it"))
 @pytest.mark.parametrize("report_first", [True, False])
 async def test_a_report_of_done_racing_a_colleagues_extension_request(
         harness: Harness, report_first: bool) -> None:

@@ -8,6 +8,7 @@ digits) joined at random, so that the rules meet each other as they do in real r
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -127,3 +128,17 @@ def test_report_arguments_never_raise_and_round_trip(text: str, tasks: int) -> N
     else:
         assert parsed.percent != 100, parsed
     assert parse_report_text(canonical(parsed), tasks, CURRENT_CYCLE) == parsed
+
+
+@given(st.text())
+@example("已核查\x00完毕")
+@example("\x1b[31m红字\x1b[0m")
+@example("设备\t未到\n下周到")
+def test_visible_text_has_no_control_characters_but_tabs_and_line_breaks(text: str) -> None:
+    """What notes, reasons and comments are stored through holds no control character that
+    shows nothing (NUL, which PostgreSQL's text refuses, among them), keeps tabs and line
+    breaks inside, and cleaning twice changes nothing."""
+    shown = visible_text(text)
+    assert all(unicodedata.category(ch) != "Cc" or ch in "\t\n\r" for ch in shown), repr(shown)
+    assert visible_text(shown) == shown
+    assert visible_text("设备\t未到\n下周到") == "设备\t未到\n下周到"

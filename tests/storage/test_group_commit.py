@@ -13,9 +13,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
-from storage import PairStanding, ReportRequest, StatusReport, StillOwed, Store
+from storage import (
+    NotServing,
+    PairStanding,
+    ReportRequest,
+    StatusReport,
+    StillOwed,
+    Store,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime(2025, 11, 3, 9, 30, 15, 123456, tzinfo=SHANGHAI)
@@ -359,6 +366,90 @@ def test_a_checks_odd_progress_fails_only_its_own_request(units: Store, odd: Any
     outcomes = units.add_reports_once([_req(1), _req(2, check=lambda facts: odd)])
     assert isinstance(outcomes[0], tuple) and isinstance(outcomes[1], ValueError)
     assert _reports(units) == [(1, "fgw", "done", None)] and _added(units) == 1
+
+
+# -- what values the database cannot hold ----------------------------------------------------
+@pytest.mark.parametrize("odd", [{"note": "已核查\x00完毕"}, {"who": 2**63},
+                                 {"source_message_id": -2**63 - 1}])
+def test_a_value_the_database_cannot_hold_fails_only_its_own_request(units: Store,
+                                                                      odd: Any) -> None:
+    """A NUL in a note (PostgreSQL's text cannot hold it) or an id beyond a BIGINT is refused
+    before anything is written: a ValueError for that request, the rest of the group stored."""
+    outcomes = units.add_reports_once([_req(1), _req(2, **odd), _req(3)])
+    assert isinstance(outcomes[1], ValueError), outcomes[1]
+    assert [r[0] for r in _reports(units)] == [1, 3] and _added(units) == 2
+
+
+def test_a_data_error_of_one_request_fails_only_it(units: Store) -> None:
+    """Whatever data error the database raises for one report's row (here made to) is that
+    request's ValueError; the others are stored, in one revision, each with its audit entry."""
+    revision = units.facts_revision()
+
+    def before(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO STATUS_REPORT") and \
+                "poison" in str(parameters):
+            raise DataError(statement, {}, Exception("invalid byte sequence"))
+
+    event.listen(units.engine, "before_cursor_execute", before)
+    try:
+        outcomes = units.add_reports_once([_req(1), _req(2, note="poison"), _req(3, "jxj")])
+    finally:
+        event.remove(units.engine, "before_cursor_execute", before)
+    assert isinstance(outcomes[1], ValueError) and "cannot hold" in str(outcomes[1])
+    assert sorted(r[:2] for r in _reports(units)) == [(1, "fgw"), (3, "jxj")]
+    assert _added(units) == 2 and units.facts_revision() == revision + 1
+
+
+# -- the reporter must still serve the unit -------------------------------------------------------
+def test_a_reporter_who_serves_the_unit_is_stored_and_one_who_does_not_is_refused(
+        units: Store) -> None:
+    units.add_person(1001, "clerk", "contact", "fgw", "zh_Hans", NOW)
+    units.add_person(1001, "clerk", "contact", "jxj", "zh_Hans", NOW)
+    units.add_person(1002, "other", "contact", "zjz", "zh_Hans", NOW)
+    units.end_membership(1001, "jxj", "moved", NOW)
+    outcomes = units.add_reports_once([
+        _req(1, "fgw", who=1001, serving=True), _req(2, "jxj", who=1001, serving=True),
+        _req(3, "fgw", who=1002, serving=True), _req(4, "fgw", who=None, serving=True),
+        _req(5, "jxj", who=1001)])  # not asked: stored (an import, an admin's correction)
+    assert isinstance(outcomes[0], tuple)
+    assert [type(o) for o in outcomes[1:4]] == [NotServing] * 3
+    assert isinstance(outcomes[1], NotServing) and outcomes[1].unit_id == "jxj"
+    assert isinstance(outcomes[4], tuple)
+    assert sorted(r[:2] for r in _reports(units)) == [(1, "fgw"), (5, "jxj")]
+
+
+def test_a_revoked_reporter_is_refused(units: Store) -> None:
+    units.add_person(1001, "clerk", "contact", "fgw", "zh_Hans", NOW)
+    assert isinstance(units.add_reports_once([_req(1, who=1001, serving=True)])[0], tuple)
+    units.revoke_person(1001, "left", NOW)
+    [outcome] = units.add_reports_once([_req(2, who=1001, serving=True)])
+    assert isinstance(outcome, NotServing)
+    assert [r[0] for r in _reports(units)] == [1]
+
+
+# -- a retry after a lost answer ----------------------------------------------------------------
+def test_a_retry_finds_the_reports_its_lost_try_stored(units: Store) -> None:
+    """``again``: each request whose identical report is there already is answered with that
+    report as new, stored once; a colleague's report on the same pair, a same person's other
+    message, and a request not stored before are told apart and stored."""
+    group = [_req(1, who=1001, source_message_id=7, progress=40, status="in_progress"),
+             _req(1, who=1002, source_message_id=7, progress=45, status="in_progress",
+                  repeat_window=WINDOW),
+             _req(2, who=1001, source_message_id=8, note="已报送")]
+    first = units.add_reports_once(group)
+    revision = units.facts_revision()
+    again = units.add_reports_once(group, again=True)
+    assert [(o[0].id, o[1]) for o in again] == [(o[0].id, True) for o in first]  # type: ignore
+    assert units.facts_revision() == revision and len(_reports(units)) == 3
+    later = units.add_reports_once([*group, _req(1, who=1001, source_message_id=9, progress=50,
+                                                 status="in_progress"),
+                                    _req(3, who=1001, source_message_id=8, note="已报送")],
+                                   again=True)
+    assert all(isinstance(o, tuple) and o[1] for o in later)
+    assert len(_reports(units)) == 5 and units.facts_revision() == revision + 1
+    # without ``again`` the same requests are new reports (or repeats), as before
+    plain = units.add_reports_once([group[2]])
+    assert isinstance(plain[0], tuple) and plain[0][0].id != first[2][0].id  # type: ignore
 
 
 # -- callers ------------------------------------------------------------------------------------

@@ -1131,6 +1131,35 @@ def test_an_extension_is_requested_once_at_a_time_and_decided_once(units: Store)
     assert "extension.approved" in _actions(units) and "extension.rejected" in _actions(units)
 
 
+def test_an_extensions_check_sees_the_pairs_facts_in_its_transaction(units: Store) -> None:
+    """``check`` is called with the pair's facts, after the lock: it sees a report of done
+    committed just before; what it raises propagates and nothing is recorded."""
+    class Done(Exception):
+        pass
+
+    seen: list[Any] = []
+
+    def check(facts: Any) -> None:
+        seen.append(facts)
+        report = facts.reports.get((7, "fgw"))
+        if report is not None and report.status == "done":
+            raise Done
+
+    asked = units.request_extension(7, "fgw", 2025, dt.date(2025, 12, 20), "设备未到货", 1001,
+                                    NOW, check=check)
+    assert asked is not None and seen[-1].reports == {}
+    assert units.decide_extension(asked.id or 0, False, 2000, "", NOW) is not None
+    units.add_report(7, "fgw", 2025, "done", None, "", 1002, NOW, "command")
+    revision, requested = units.facts_revision(), _actions(units).count("extension.requested")
+    with pytest.raises(Done):
+        units.request_extension(7, "fgw", 2025, dt.date(2025, 12, 22), "再延", 1001, NOW,
+                                check=check)
+    assert seen[-1].reports[(7, "fgw")].status == "done"
+    assert len(units.extensions(2025)[(7, "fgw")]) == 1
+    assert units.facts_revision() == revision
+    assert _actions(units).count("extension.requested") == requested
+
+
 def test_a_unit_is_urged_at_most_once_a_day_per_task(units: Store) -> None:
     day = NOW.date()
     assert units.urge(7, "fgw", 2025, day, 2000, NOW) is not None
