@@ -478,15 +478,16 @@ _UNIT_KNOWN = sa_select(metadata.tables["unit"].c.id).where(
     metadata.tables["unit"].c.id == bindparam("unit_id"))
 _P = metadata.tables["person"].c
 _S = metadata.tables["membership"].c
-_SERVES = (sa_select(_S.id)
-           .select_from(metadata.tables["membership"].join(
-               metadata.tables["person"], _P.telegram_user_id == _S.telegram_user_id))
-           .where(_S.telegram_user_id == bindparam("person"), _S.unit_id == bindparam("unit_id"),
-                  _S.active.is_(True), _P.active.is_(True))
-           .with_for_update(read=True, of=metadata.tables["membership"]))
-"""Whether a person serves a unit now, the membership row share-locked (PostgreSQL: ``FOR SHARE
-OF membership``, so that a revocation, which ends the membership, waits for the report's commit
-or the report sees it; SQLite: its transaction already holds the database's write lock)."""
+_SERVING = (sa_select(_S.telegram_user_id, _S.unit_id)
+            .select_from(metadata.tables["membership"].join(
+                metadata.tables["person"], _P.telegram_user_id == _S.telegram_user_id))
+            .where(_S.telegram_user_id.in_(bindparam("people", expanding=True)),
+                   _S.active.is_(True), _P.active.is_(True))
+            .with_for_update(read=True, of=metadata.tables["membership"]))
+"""The units these people serve now, as (person, unit), their membership rows share-locked
+(PostgreSQL: ``FOR SHARE OF membership``, so that a revocation, which ends the membership,
+waits for the reports' commit or the reports see it; SQLite: the transaction already holds the
+database's write lock)."""
 _SAME_REPORT = (sa_select(*(_R[name] for name in ReportRow._fields))
                 .where(_R.cycle == bindparam("cycle"), _R.task_id == bindparam("task_id"),
                        _R.unit_id == bindparam("unit_id"), _R.status == bindparam("status"),
@@ -573,12 +574,15 @@ def _valid_request(request: ReportRequest) -> ReportRequest:
 
 
 def _check_report(connection: Connection, request: ReportRequest, revision: int,
-                  again: bool = False) -> StatusReport | tuple[StatusReport] | dict[str, Any]:
+                  serving: set[tuple[int, str]], again: bool = False
+                  ) -> StatusReport | tuple[StatusReport] | dict[str, Any]:
     """One request of :meth:`Store.add_reports_once` on ``connection``, whose transaction holds
     the facts' lock at ``revision``: its checks. The pair's newest report when the request only
     repeats it; ``(report,)`` when ``again`` and an earlier try of this very request stored it;
     else the new report's values (to insert: :func:`_insert_reports`). Raises what its checks
-    raise (:class:`NotServing` first); nothing is written here."""
+    raise (:class:`NotServing` first, when the reporter and unit are not among ``serving``, the
+    (person, unit) pairs served, read in the transaction: :func:`_read_serving`); nothing is
+    written here."""
     r = request
     progress = r.progress
     if again:
@@ -588,8 +592,7 @@ def _check_report(connection: Connection, request: ReportRequest, revision: int,
             if (row.reporter_telegram_id, row.source_message_id) == (
                     r.reporter_telegram_id, r.source_message_id):
                 return (_report_of(row),)
-    if r.serving and connection.execute(_SERVES, {
-            "person": r.reporter_telegram_id, "unit_id": r.unit_id}).first() is None:
+    if r.serving and (r.reporter_telegram_id, r.unit_id) not in serving:
         raise NotServing(r.unit_id)
     if r.standing_of is not None and r.owed is not None and r.owed(
             _read_pair_standing(connection, r.standing_of, r.task_id, r.unit_id)):
@@ -609,6 +612,17 @@ def _check_report(connection: Connection, request: ReportRequest, revision: int,
             "progress": progress, "note": r.note, "reporter_telegram_id": r.reporter_telegram_id,
             "reported_at": r.now, "source": r.source, "source_message_id": r.source_message_id,
             "facts_revision": revision}
+
+
+def _read_serving(connection: Connection, requests: Sequence[ReportRequest]
+                  ) -> set[tuple[int, str]]:
+    """The (person, unit) pairs served now by the reporters of the requests that ask
+    (``serving``): one statement, their membership rows share-locked (:data:`_SERVING`)."""
+    people = sorted({r.reporter_telegram_id for r in requests
+                     if r.serving and r.reporter_telegram_id is not None})
+    if not people:
+        return set()
+    return {(person, unit) for person, unit in connection.execute(_SERVING, {"people": people})}
 
 
 def _insert_reports(connection: Connection, checked: Sequence[tuple[int, dict[str, Any]]],
@@ -1411,6 +1425,7 @@ class Store:
         stored_before: set[int] = set()  # found stored by a lost try (``again``)
         with self._connection() as connection:
             revision = connection.execute(self._raise_revision).scalar_one()  # the lock
+            serving = _read_serving(connection, requests)
             for index, request in enumerate(requests):
                 reads = {(request.cycle, request.task_id, request.unit_id)}
                 if request.standing_of is not None:
@@ -1419,7 +1434,7 @@ class Store:
                     _insert_reports(connection, checked, outcomes)
                     checked, pairs = [], set()
                 try:
-                    found = _check_report(connection, request, revision, again)
+                    found = _check_report(connection, request, revision, serving, again)
                 except SQLAlchemyError:
                     raise  # the transaction is the group's: all of it fails
                 except Exception as exc:  # this request's refusal: nothing of it written
