@@ -46,6 +46,17 @@ TOWN = 3003  # contact of 岑城镇
 STRANGER = 9999
 
 
+def texts(messages: list[dict]) -> str:
+    """The texts of the bot's messages, one per line (a message without text: an empty line)."""
+    return "\n".join(m.get("text", "") for m in messages)
+
+
+def error_notices(harness: Harness) -> list[str]:
+    """The error notices the admins were sent (``bot.handlers.common.error_handler``)."""
+    return [m["text"] for m in harness.api.bot_messages(ADMIN)
+            if m.get("text", "").startswith("⚠️ duban")]
+
+
 class Harness(ScriptedChat):
     """The demo's scripted chat driver, plus the test's store and clock."""
 

@@ -13,19 +13,19 @@ import datetime as dt
 import pytest
 
 from bot.reminders import dispatch_due
-from tests.bot.conftest import ADMIN, ECOLOGY, LEADER, SHANGHAI, Harness, button_data
+from tests.bot.conftest import (
+    ADMIN,
+    ECOLOGY,
+    LEADER,
+    SHANGHAI,
+    Harness,
+    button_data,
+    error_notices,
+    texts,
+)
 
 ECO = "ecology-environment"
 GROUP = -100777
-
-
-def texts(messages: list[dict]) -> str:
-    return "\n".join(m.get("text", "") for m in messages)
-
-
-def error_notices(harness: Harness) -> list[str]:
-    return [m["text"] for m in harness.api.bot_messages(ADMIN)
-            if m.get("text", "").startswith("⚠️ duban")]
 
 
 def closed_notices(harness: Harness) -> list[str]:

@@ -23,6 +23,8 @@ from tests.bot.conftest import (
     STRANGER,
     Harness,
     button_data,
+    error_notices,
+    texts,
 )
 
 ECO = "ecology-environment"
@@ -30,17 +32,8 @@ FORESTRY_CONTACT = 3005
 GROUP = -100777
 
 
-def texts(messages: list[dict]) -> str:
-    return "\n".join(m.get("text", "") for m in messages)
-
-
 def history(harness: Harness, task: int, unit: str = ECO, cycle: int = 2026) -> list:
     return harness.store.report_history(task, unit, cycle)
-
-
-def error_notices(harness: Harness) -> list[str]:
-    return [m["text"] for m in harness.api.bot_messages(ADMIN)
-            if m.get("text", "").startswith("⚠️ duban")]
 
 
 # -- 1. edits ---------------------------------------------------------------------------------

@@ -14,13 +14,9 @@ import datetime as dt
 import pytest
 
 from bot.reminders import dispatch_due
-from tests.bot.conftest import ECOLOGY, LEADER, SHANGHAI, Harness, button_data
+from tests.bot.conftest import ECOLOGY, LEADER, SHANGHAI, Harness, button_data, texts
 
 ECO = "ecology-environment"
-
-
-def texts(messages: list[dict]) -> str:
-    return "\n".join(m.get("text", "") for m in messages)
 
 
 def hist(h: Harness, task: int, unit: str = ECO, cycle: int = 2026) -> list[tuple]:

@@ -19,19 +19,21 @@ from sqlalchemy.exc import OperationalError
 
 import storage.store as store_module
 from bot.reminders import dispatch_due
-from tests.bot.conftest import ADMIN, ECOLOGY, LEADER, REFORM, SHANGHAI, STRANGER, Harness, button
+from tests.bot.conftest import (
+    ADMIN,
+    ECOLOGY,
+    LEADER,
+    REFORM,
+    SHANGHAI,
+    STRANGER,
+    Harness,
+    button,
+    error_notices,
+    texts,
+)
 
 ECO = "ecology-environment"
 GROUP = -100555
-
-
-def texts(messages: list[dict]) -> str:
-    return "\n".join(m.get("text", "") for m in messages)
-
-
-def error_notices(harness: Harness) -> list[str]:
-    return [m["text"] for m in harness.api.bot_messages(ADMIN)
-            if m.get("text", "").startswith("⚠️ duban")]
 
 
 async def burst(harness: Harness, sends: list[Callable[[], Any]]) -> None:
