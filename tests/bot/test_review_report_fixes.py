@@ -102,3 +102,83 @@ async def test_all_done_under_a_reminder_racing_the_revocation_says_why(
     assert "已报完成、已审结或已关闭" not in said, said
     assert "您已不再担任" in said, said
     assert error_notices(harness) == []
+
+
+# -- 4. /extend's check in the transaction that records the request ---------------------------
+async def test_an_extension_request_written_after_a_colleagues_report_of_done_is_refused(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Made deterministic: the request's transaction starts only once the colleague's report
+    of done has committed (the handler read the facts before it): refused, nothing recorded,
+    the person told the unit reported done."""
+    await harness.enrol(LEADER, None, "leader")
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.enrol(REFORM, "生态环境局")
+    store = harness.store
+    real = store.request_extension
+
+    def late(*args: Any, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + 5
+        while not store.report_history(15, ECO, 2026) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "request_extension", late)
+    mark = harness.last_message_id(REFORM)
+    await burst(harness, [
+        lambda: harness.api.send_command(REFORM, "extend", "15 12-20 equipment late"),
+        lambda: harness.api.send_command(ECOLOGY, "report", "15 已完成 已报送")])
+    assert store.latest_reports(2026, 15)[(15, ECO)].status == "done"
+    assert store.extensions(2026, 15).get((15, ECO), []) == []
+    said = texts(after(harness, REFORM, mark))
+    assert "done" in said and "Extension" not in said.split("\n")[0], said
+    assert error_notices(harness) == []
+
+
+async def test_a_report_of_done_after_a_recorded_extension_request_is_stored(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other order: the report's group waits for the request: both stand."""
+    await harness.enrol(LEADER, None, "leader")
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.enrol(REFORM, "生态环境局")
+    store = harness.store
+    real = store.add_reports_once
+
+    def late(requests: Any, **again: bool) -> Any:
+        deadline = time.monotonic() + 5
+        while not store.extensions(2026, 15) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return real(requests, **again)
+
+    monkeypatch.setattr(store, "add_reports_once", late)
+    await burst(harness, [
+        lambda: harness.api.send_command(ECOLOGY, "report", "15 已完成 已报送"),
+        lambda: harness.api.send_command(REFORM, "extend", "15 12-20 equipment late")])
+    assert store.latest_reports(2026, 15)[(15, ECO)].status == "done"
+    assert len(store.extensions(2026, 15)[(15, ECO)]) == 1
+    assert error_notices(harness) == []
+
+
+@pytest.mark.parametrize("odd", ["\x00", "\x07", "\x1b", "\x7f", "\x9b"])
+async def test_control_characters_in_an_extensions_rejection_reason_are_dropped(
+        harness: Harness, odd: str) -> None:
+    await harness.enrol(LEADER, None, "leader")
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.command(ECOLOGY, "extend", "15 12-20 设备未到")
+    asked = [m for m in harness.api.bot_messages(LEADER)
+             if any(d.startswith("x|") for d in button_data(m))][-1]
+    await harness.press(LEADER, asked["message_id"],
+                        next(d for d in button_data(asked) if d.endswith("|r")))
+    prompt = harness.bot_messages_after(LEADER, asked["message_id"])[-1]
+    await harness.say(LEADER, f"理由{odd}不足", reply_to=prompt["message_id"])
+    [extension] = harness.store.extensions(2026, 15)[(15, ECO)]
+    assert (extension.state, extension.decision_comment) == ("rejected", "理由不足")
+    assert error_notices(harness) == []
+
+
+@pytest.mark.parametrize("reason", ["\x00", "\x07\x1b", "\u200b\x7f"])
+async def test_an_extension_reason_of_control_characters_only_is_no_reason(
+        harness: Harness, reason: str) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    said = texts(await harness.command(ECOLOGY, "extend", f"15 12-20 {reason}"))
+    assert harness.store.extensions(2026, 15) == {}, said
+    assert error_notices(harness) == []
