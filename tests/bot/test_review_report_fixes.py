@@ -182,3 +182,52 @@ async def test_an_extension_reason_of_control_characters_only_is_no_reason(
     said = texts(await harness.command(ECOLOGY, "extend", f"15 12-20 {reason}"))
     assert harness.store.extensions(2026, 15) == {}, said
     assert error_notices(harness) == []
+
+
+# -- 1 again: old buttons and replies, races with the revocation ------------------------------
+async def test_old_reminders_buttons_and_replies_after_a_revocation_store_nothing(
+        harness: Harness) -> None:
+    """A contact revoked for one of their two units presses the old reminder's buttons and
+    replies to it: nothing is stored for the unit they left; their other unit still works."""
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.enrol(ECOLOGY, "林业局")
+    await run_at(harness, at(11, 17))
+    daily = reminders_in(harness, ECOLOGY)
+    views = [(await harness.press(ECOLOGY, m["message_id"], d))[-1]
+             for m in daily for d in button_data(m) if d.startswith(f"t|15|{ECO}")]
+    assert views
+    await harness.command(ADMIN, "revoke", f"{ECOLOGY} 生态环境局")
+    assert harness.store.units_of(ECOLOGY) == ["forestry"]
+    for message in daily + views:
+        for data in button_data(message):
+            if data.startswith(("b|", "r|")):
+                await harness.press(ECOLOGY, message["message_id"], data)
+        await harness.say(ECOLOGY, "已完成", reply_to=message["message_id"])
+    assert harness.store.latest_reports(2026, None, ECO) == {}
+    assert error_notices(harness) == []
+
+
+@pytest.mark.parametrize("how", ["reply", "button"])
+async def test_a_reminders_reply_or_status_button_racing_the_revocation_says_why(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await run_at(harness, at(11, 17))
+    [daily] = reminders_in(harness, ECOLOGY)
+    view = (await harness.press(ECOLOGY, daily["message_id"], f"t|15|{ECO}"))[-1]
+    status = [d for d in button_data(view) if d.startswith("r|15|d|")]
+    mark = harness.last_message_id(ECOLOGY)
+    writes_after_revocation(harness, monkeypatch, ECOLOGY, ECO)
+    if how == "reply":
+        act = lambda: harness.api.send_text(  # noqa: E731
+            ECOLOGY, "第15项已完成", reply_to_message_id=daily["message_id"])
+    else:
+        assert status, button_data(view)
+        act = lambda: harness.api.press_button(  # noqa: E731
+            ECOLOGY, view["message_id"], status[0])
+    await burst(harness, [
+        act, lambda: harness.api.send_command(ADMIN, "revoke", f"{ECOLOGY} 生态环境局")])
+    said = texts(after(harness, ECOLOGY, mark))
+    assert harness.store.latest_reports(2026, None, ECO) == {}, said
+    assert "已记录" not in said, said
+    assert "第15项任务未记录：您已不再担任" in said, said
+    assert error_notices(harness) == []
