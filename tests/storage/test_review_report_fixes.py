@@ -1,0 +1,84 @@
+"""A fresh reviewer's storage-level attempts on the report fixes of 7df2da3/8432dab: a request
+the database cannot hold fails alone, the retry after a lost answer tells its own report from
+look-alikes, the reporter's membership is read in the transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from storage import NotServing, Store
+from tests.storage.test_group_commit import NOW, WINDOW, _reports, _req, units
+
+__all__ = ["units"]
+
+
+def _stored(outcome: Any) -> bool:
+    return isinstance(outcome, tuple) and outcome[1] is True
+
+
+@pytest.mark.parametrize("field", ["unit_id", "status", "source"])
+def test_a_nul_in_another_text_field_fails_only_its_own_request(units: Store,
+                                                                field: str) -> None:
+    """A NUL where PostgreSQL's text cannot hold it, in a field other than the note: the other
+    requests of the group are stored, that one is a ValueError."""
+    odd = dataclasses.replace(_req(2), **{field: getattr(_req(2), field) + "\x00"})
+    outcomes = units.add_reports_once([_req(1), odd, _req(3, "jxj")])
+    assert _stored(outcomes[0]) and _stored(outcomes[2]), outcomes
+    assert isinstance(outcomes[1], ValueError), outcomes
+    assert sorted(r[:2] for r in _reports(units)) == [(1, "fgw"), (3, "jxj")]
+
+
+@pytest.mark.parametrize("field", ["task_id", "cycle"])
+def test_a_number_beyond_the_column_fails_only_its_own_request(units: Store, field: str) -> None:
+    odd = dataclasses.replace(_req(2), **{field: 2**40})
+    outcomes = units.add_reports_once([_req(1), odd, _req(3, "jxj")])
+    assert _stored(outcomes[0]) and _stored(outcomes[2]), outcomes
+    # SQLite's INTEGER holds it; PostgreSQL's cannot: refused alone
+    assert isinstance(outcomes[1], Exception) or _stored(outcomes[1]), outcomes
+    assert {(1, "fgw"), (3, "jxj")} <= {r[:2] for r in _reports(units)}
+
+
+def test_a_retry_beside_a_colleagues_identical_looking_report_stores_its_own(
+        units: Store) -> None:
+    """A colleague's report in the same instant with the same words and even the same message
+    number (message ids are per chat); and the same person's from another message: the retry
+    stores its own, not taking either for it."""
+    units.add_person(1001, "a", "contact", "fgw", "zh_Hans", NOW)
+    units.add_person(1002, "b", "contact", "fgw", "zh_Hans", NOW)
+    colleague = _req(1, who=1002, source_message_id=7, note="已报送", serving=True)
+    other_message = _req(1, who=1001, source_message_id=6, note="已报送", serving=True)
+    assert all(_stored(o) for o in units.add_reports_once([colleague, other_message]))
+    mine = _req(1, who=1001, source_message_id=7, note="已报送", serving=True)
+    [outcome] = units.add_reports_once([mine], again=True)
+    assert _stored(outcome), outcome
+    assert outcome[0].reporter_telegram_id == 1001  # type: ignore[index]
+    assert outcome[0].source_message_id == 7  # type: ignore[index]
+    assert len(_reports(units)) == 3
+
+
+def test_a_retry_of_a_revoked_reporters_stored_report_is_answered_stored(units: Store) -> None:
+    """The lost try stored the report, then the reporter was revoked before the retry: the
+    report was made while they served, so the retry answers it stored (not NotServing)."""
+    units.add_person(1001, "a", "contact", "fgw", "zh_Hans", NOW)
+    mine = _req(1, who=1001, source_message_id=7, serving=True)
+    [first] = units.add_reports_once([mine])
+    units.end_membership(1001, "fgw", "moved", NOW)
+    [again] = units.add_reports_once([mine], again=True)
+    assert _stored(again) and again[0].id == first[0].id  # type: ignore[index]
+    [late] = units.add_reports_once([_req(2, who=1001, serving=True)], again=True)
+    assert isinstance(late, NotServing)
+    assert len(_reports(units)) == 1
+
+
+def test_re_enrolment_after_revocation_serves_again(units: Store) -> None:
+    units.add_person(1001, "a", "contact", "fgw", "zh_Hans", NOW)
+    units.end_membership(1001, "fgw", "moved", NOW)
+    [refused] = units.add_reports_once([_req(1, who=1001, serving=True)])
+    assert isinstance(refused, NotServing)
+    units.add_person(1001, "a", "contact", "fgw", "zh_Hans", NOW)
+    [stored] = units.add_reports_once([_req(1, who=1001, serving=True,
+                                            repeat_window=WINDOW)])
+    assert _stored(stored)
