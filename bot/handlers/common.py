@@ -361,7 +361,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     try:
         enrolment = await services.db(services.store.enrol_with_invite, context.args[0],
-                                      user.id, user.full_name,
+                                      user.id, visible_text(user.full_name) or str(user.id),
                                       services.translator(user.language_code).language, now)
     except InviteError as exc:
         await services.db(services.store.record_failed_enrolment, user.id, exc.reason, now)

@@ -97,7 +97,7 @@ from schedules.commands import (
     year_in_words,
 )
 from schedules.feeds import feed_events
-from schedules.model import UnitKind
+from schedules.model import Timetable, UnitKind
 from schedules.numbers import foreign_digits, is_bare_number, parse_number, parse_percent
 from schedules.planning import cycle_cutoff
 from schedules.progress import carried_progress, cycle_is_open, deliverers, is_closed
@@ -563,6 +563,12 @@ NOT_SERVING = N_("Nothing was stored for task {number}: you no longer serve {uni
                  "you again.")
 
 
+def not_serving(t: Translator, timetable: Timetable, task_id: int, unit_id: str) -> str:
+    """What a person is told when a report of theirs met :class:`storage.NotServing`."""
+    return t.gettext(NOT_SERVING).format(number=task_id,
+                                         unit=unit_name(t, timetable.unit(unit_id)))
+
+
 class Refused(Exception):
     """The workflow refuses a report (:func:`schedules.workflow.report_refusal`): nothing is
     stored; ``reason`` is the message id to tell the person."""
@@ -591,7 +597,9 @@ async def record_report(services: Services, caller: Caller, task_id: int, unit_i
     ``at``: when it was sent (its message's date; None: now, for a button), which is the time
     stored and the day its state is judged on (on time or late). ``unless_owed``: a cycle
     (the year before) that the unit must not still owe, else nothing is stored and
-    :class:`storage.StillOwed` raised.
+    :class:`storage.StillOwed` raised. :class:`storage.NotServing` is raised when the caller no
+    longer serves the unit as the report is written (revoked meanwhile): :func:`not_serving`
+    says so.
     """
     t = caller.t
     at = at or services.now()
@@ -619,11 +627,14 @@ async def record_report(services: Services, caller: Caller, task_id: int, unit_i
     except Refused as refused:
         return t.gettext(refused.reason).format(number=task_id, year=cycle,
                                                 unit=unit_name(t, timetable.unit(unit_id)))
-    except NotServing:  # revoked while the report waited: it is not theirs to make any more
-        return t.gettext(NOT_SERVING).format(number=task_id,
-                                             unit=unit_name(t, timetable.unit(unit_id)))
-    facts, before = checked[-1]
+
     report, new = stored
+    if not checked:  # found stored by an earlier handling of this very message (a retry's
+        # ``again``) before this one's check ran: nothing of this handling was stored
+        pair = await services.db(services.store.pair_facts, cycle, task_id, unit_id)
+        state = unit_state(timetable, task, unit_id, pair.facts, at.date())
+        return Recorded(report, False, state, state)
+    facts, before = checked[-1]
     reports = {**facts.reports, (task_id, unit_id): report}
     after = unit_state(timetable, task, unit_id, dataclasses.replace(facts, reports=reports),
                        at.date())
@@ -690,6 +701,9 @@ async def store_report(update: Update, context: ContextTypes.DEFAULT_TYPE, calle
             services, caller, draft.task_id, draft.unit_id, draft.cycle, draft.status,
             draft.percent, draft.note, draft.source, draft.message_id, draft.at,
             unless_owed=draft.cycle - 1 if draft.unless_owed else None)
+    except NotServing:  # revoked while the report waited: it is not theirs to make any more
+        await reply(message, not_serving(t, services.timetable, draft.task_id, draft.unit_id), t)
+        return
     except StillOwed as owed:  # nothing stored: which year is it for?
         asked = dataclasses.replace(draft, cycle=None, unless_owed=False,
                                     years=(owed.cycle, draft.cycle))
@@ -899,8 +913,12 @@ async def report_all_button(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         if state.finished:  # "all in progress" never reopens a task reported done
             kept.append(label)
             continue
-        recorded = await record_report(services, caller, task_id, unit_id, cycle, status, None,
-                                       "", "button", press.message.message_id)
+        try:
+            recorded = await record_report(services, caller, task_id, unit_id, cycle, status,
+                                           None, "", "button", press.message.message_id)
+        except NotServing:  # revoked meanwhile: said apart, not as "not changed"
+            told.append(not_serving(t, services.timetable, task_id, unit_id))
+            continue
         if isinstance(recorded, str):
             kept.append(label)
             continue
@@ -1326,7 +1344,7 @@ async def evidence(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message.document is not None:
         file_id, unique, kind = (message.document.file_id, message.document.file_unique_id,
                                  "document")
-        name = message.document.file_name or ""
+        name = visible_text(message.document.file_name or "")
     else:
         photo = message.photo[-1]
         file_id, unique, kind, name = photo.file_id, photo.file_unique_id, "photo", ""

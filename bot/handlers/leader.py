@@ -199,7 +199,7 @@ async def bind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not caller.is_leader:
         await reply(message, t.gettext("Only an enrolled leader can bind a group."), t)
         return
-    await services.db(services.store.bind_chat, chat.id, chat.title or "",
+    await services.db(services.store.bind_chat, chat.id, visible_text(chat.title or ""),
                       caller.telegram_user_id, services.now())
     request_replan(context.application)
     await reply(message, t.gettext(

@@ -20,23 +20,15 @@ ECO = "ecology-environment"
 GROUP = -100777
 
 
-def fails_on_postgres(request: pytest.FixtureRequest, backend: str, reason: str) -> None:
-    """A strict xfail for the PostgreSQL run only (SQLite's text holds a NUL)."""
-    if backend == "postgres":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-
 # -- control characters in the free text the bot stores -------------------------------------
 async def test_a_display_name_with_a_nul_enrols(harness: Harness, backend: str,
                                                 request: pytest.FixtureRequest) -> None:
     """A person whose Telegram name holds a NUL (PostgreSQL's text cannot) opens an
     invitation: enrolled, the name kept without it."""
-    fails_on_postgres(request, backend, "bot/handlers/common.py enrolment passes "
-                      "user.full_name unfiltered to Store.enrol_with_invite: PostgreSQL "
-                      "DataError (NUL), the person is told 'system error', not enrolled")
     harness.api.add_user(3300, "王\x00芳", "zh-hans")
     said = texts(await harness.enrol(3300, "生态环境局"))
     assert harness.store.units_of(3300) == [ECO], said
+    assert harness.store.get_person(3300).display_name == "王芳"
     assert error_notices(harness) == []
 
 
@@ -44,26 +36,23 @@ async def test_a_file_name_with_a_nul_is_kept_as_evidence(
         harness: Harness, backend: str, request: pytest.FixtureRequest) -> None:
     """A document whose file name holds a NUL, sent with /report in its caption: the report
     and the file are kept; nobody is told something went wrong."""
-    fails_on_postgres(request, backend, "bot/handlers/contact.py file handler keeps "
-                      "document.file_name unfiltered; attach_pending_evidence -> "
-                      "Store.add_evidence raises DataError (NUL) on PostgreSQL: evidence lost")
     await harness.enrol(ECOLOGY, "生态环境局")
     harness.api.send_document(ECOLOGY, "报告\x00.pdf", b"%PDF-1.4", caption="/report 15 已完成")
     await harness.pump()
     [done] = harness.store.report_history(15, ECO, 2026)
     assert done.status == "done"
-    assert len(harness.store.evidence_for(done.id)) == 1
+    [kept] = harness.store.evidence_for(done.id)
+    assert kept.file_name == "报告.pdf"
     assert error_notices(harness) == []
 
 
 async def test_a_leadership_group_whose_title_holds_a_nul_is_bound(
         harness: Harness, backend: str, request: pytest.FixtureRequest) -> None:
-    fails_on_postgres(request, backend, "bot/handlers/leader.py /bind passes chat.title "
-                      "unfiltered to Store.bind_chat: DataError (NUL) on PostgreSQL, not bound")
     await harness.enrol(LEADER, None, "leader")
     harness.api.add_group(GROUP, "领导\x00小组")
     said = texts(await harness.bind(LEADER, GROUP))
-    assert GROUP in [c.chat_id for c in harness.store.leadership_chats()], said
+    assert [c.title for c in harness.store.leadership_chats() if c.chat_id == GROUP] == [
+        "领导小组"], said
     assert error_notices(harness) == []
 
 
@@ -84,10 +73,6 @@ def writes_after_revocation(harness: Harness, monkeypatch: pytest.MonkeyPatch, p
     monkeypatch.setattr(store, "add_reports_once", late)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bot/handlers/contact.py report_all_button files every str outcome of record_report "
-    "(NotServing's NOT_SERVING among them) under 'Not changed (already reported done, "
-    "confirmed or closed)': the revoked contact is told a wrong reason"))
 async def test_all_done_under_a_reminder_racing_the_revocation_says_why(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     await harness.enrol(ECOLOGY, "生态环境局")
@@ -236,13 +221,6 @@ async def test_a_reminders_reply_or_status_button_racing_the_revocation_says_why
 
 
 # -- 2. the retry after a lost answer ----------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason=(
-    "Store._append_reports(again=True) answers a request with an identical stored report "
-    "without calling its check; bot/handlers/contact.py record_report then reads checked[-1] "
-    "of an empty list (IndexError): a second press of one status button at the clock's same "
-    "instant (FrozenClock; or one update handled twice from a backlog, at=message.date) "
-    "whose first try failed before its commit ends in 'system error', and is answered "
-    "'Stored' rather than 'Already stored'"))
 async def test_a_repeated_press_whose_first_try_failed_is_told_already_stored(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     await harness.enrol(ECOLOGY, "生态环境局")
@@ -271,11 +249,6 @@ async def test_a_repeated_press_whose_first_try_failed_is_told_already_stored(
     assert "不再重复" in second or "已记录" in second, second
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "as above, in production: a backlog's /report (stored at its message.date) handled a "
-    "second time (Telegram redelivers updates not confirmed before a crash) whose first try "
-    "fails before commit: Store._append_reports(again=True) takes the first handling's "
-    "report for its own, skips the check, record_report's checked[-1] raises IndexError"))
 async def test_a_redelivered_backlog_report_whose_first_try_failed_is_answered(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     await harness.enrol(ECOLOGY, "生态环境局")
