@@ -1,0 +1,88 @@
+"""Second fresh review of the report fixes (7df2da3, 8432dab, 3bbe854) end to end through the
+real PTB stack and the Bot API stand-in, on SQLite and PostgreSQL: the wording and language of
+the new messages, races of /extend with a leader's decision, a clerk of two units, a
+revocation between a lost commit and its retry, control-only text, rows stored before today
+with control characters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from tests.bot.conftest import ADMIN, ECOLOGY, LEADER, REFORM, Harness
+from tests.bot.test_review_group_commit import after, burst, error_notices, texts
+from tests.bot.test_review_report_fixes import writes_after_revocation
+from tests.bot.test_workflow import at, button_data, reminders_in, run_at
+
+ECO = "ecology-environment"
+GROUP = -100778
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u202e]")
+
+
+# -- the new message in English ----------------------------------------------------------------
+async def test_an_english_contacts_report_racing_the_revocation_is_told_in_english(
+        harness: Harness, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    await harness.enrol(REFORM, "生态环境局")
+    mark = harness.last_message_id(REFORM)
+    writes_after_revocation(harness, monkeypatch, REFORM, ECO)
+    await burst(harness, [
+        lambda: harness.api.send_command(REFORM, "report", "15 done sent"),
+        lambda: harness.api.send_command(ADMIN, "revoke", f"{REFORM} 生态环境局")])
+    said = texts(after(harness, REFORM, mark))
+    assert harness.store.latest_reports(2026, None, ECO) == {}, said
+    assert "Nothing was stored for task 15: you no longer serve" in said, said
+    assert not re.search("[\u4e00-\u9fff]{3}", said.replace("生态环境局", "")), said
+    assert error_notices(harness) == []
+
+
+# -- a clerk of two units: one unit's report refused in the middle of "all done" ---------------
+async def test_all_done_for_two_units_one_revoked_meanwhile_keeps_the_other(
+        harness: Harness, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.enrol(ECOLOGY, "林业局")
+    await run_at(harness, at(11, 17))
+    daily = reminders_in(harness, ECOLOGY)
+    bulk = [(m["message_id"], d) for m in daily for d in button_data(m)
+            if d.startswith("b|") and d.endswith("|d")]
+    assert len(bulk) == 1, [button_data(m) for m in daily]
+    forestry_before = harness.store.latest_reports(2026, None, "forestry")
+    assert forestry_before == {}
+    mark = harness.last_message_id(ECOLOGY)
+    writes_after_revocation(harness, monkeypatch, ECOLOGY, ECO)
+    await burst(harness, [
+        lambda: harness.api.press_button(ECOLOGY, bulk[0][0], bulk[0][1]),
+        lambda: harness.api.send_command(ADMIN, "revoke", f"{ECOLOGY} 生态环境局")])
+    said = texts(after(harness, ECOLOGY, mark))
+    assert harness.store.latest_reports(2026, None, ECO) == {}, said
+    forestry = harness.store.latest_reports(2026, None, "forestry")
+    assert forestry and all(r.status == "done" for r in forestry.values()), said
+    assert "您已不再担任" in said, said
+    assert "已记录" in said or "完成" in said, said
+    assert error_notices(harness) == []
+
+
+@pytest.mark.xfail(strict=True, reason="report_all_button (bot/handlers/contact.py) appends "
+                   "not_serving() once per task: an all-done press after the revocation of "
+                   "one of two units repeats the whole long 'Nothing was stored ... an admin "
+                   "can enrol you again' sentence for each of the unit's tasks (11 lines) "
+                   "instead of one line naming the tasks")
+async def test_all_done_for_a_revoked_unit_says_not_serving_once(
+        harness: Harness, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.enrol(ECOLOGY, "林业局")
+    await run_at(harness, at(11, 17))
+    daily = reminders_in(harness, ECOLOGY)
+    [(message_id, data)] = [(m["message_id"], d) for m in daily for d in button_data(m)
+                            if d.startswith("b|") and d.endswith("|d")]
+    mark = harness.last_message_id(ECOLOGY)
+    writes_after_revocation(harness, monkeypatch, ECOLOGY, ECO)
+    await burst(harness, [
+        lambda: harness.api.press_button(ECOLOGY, message_id, data),
+        lambda: harness.api.send_command(ADMIN, "revoke", f"{ECOLOGY} 生态环境局")])
+    said = texts(after(harness, ECOLOGY, mark))
+    assert said.count("您已不再担任") == 1, said
