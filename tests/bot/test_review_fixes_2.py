@@ -86,3 +86,42 @@ async def test_all_done_for_a_revoked_unit_says_not_serving_once(
         lambda: harness.api.send_command(ADMIN, "revoke", f"{ECOLOGY} 生态环境局")])
     said = texts(after(harness, ECOLOGY, mark))
     assert said.count("您已不再担任") == 1, said
+
+
+# -- control-only text ---------------------------------------------------------------------------
+@pytest.mark.xfail(strict=True, reason="bot/handlers/leader.py bind: the admins' notice formats "
+                   "the raw chat.title (escape(chat.title or '—')), not the visible_text "
+                   "stored: a title of only control characters reaches the admins as BEL, ESC "
+                   "and a right-to-left override instead of '—'")
+async def test_a_group_titled_only_with_control_characters_is_bound_and_told_plainly(
+        harness: Harness, backend: str) -> None:
+    await harness.enrol(LEADER, None, "leader")
+    harness.api.add_group(GROUP, "\x07\x1b\u200b\u202e")
+    admin_mark = harness.last_message_id(ADMIN)
+    said = texts(await harness.bind(LEADER, GROUP))
+    assert [c.title for c in harness.store.leadership_chats() if c.chat_id == GROUP] == [""], said
+    told = texts(after(harness, ADMIN, admin_mark))
+    assert str(GROUP) in told, told
+    assert not CONTROL.search(told), repr(told)
+    assert error_notices(harness) == []
+
+
+async def test_a_display_name_of_control_characters_only_enrols_under_the_id(
+        harness: Harness, backend: str) -> None:
+    harness.api.add_user(3400, "\x07\u200b\x1b", "en")
+    said = texts(await harness.enrol(3400, "生态环境局"))
+    assert harness.store.units_of(3400) == [ECO], said
+    assert harness.store.get_person(3400).display_name == "3400"
+    assert not CONTROL.search(said), repr(said)
+    assert error_notices(harness) == []
+
+
+@pytest.mark.parametrize("note", ["\u200b", "\x07\x1b", "\u200b\x7f\x9b"])
+async def test_a_report_whose_note_is_control_characters_only_has_no_note(
+        harness: Harness, backend: str, note: str) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    said = texts(await harness.command(ECOLOGY, "report", f"15 已完成 {note}"))
+    [done] = harness.store.report_history(15, ECO, 2026)
+    assert (done.status, done.note) == ("done", ""), said
+    assert not CONTROL.search(said), repr(said)
+    assert error_notices(harness) == []
