@@ -125,3 +125,61 @@ async def test_a_report_whose_note_is_control_characters_only_has_no_note(
     assert (done.status, done.note) == ("done", ""), said
     assert not CONTROL.search(said), repr(said)
     assert error_notices(harness) == []
+
+
+# -- rows stored before today with control characters ---------------------------------------------
+OLD_NAME = "王\x07芳\u202e\x1b[31m"
+OLD_NOTE = "核查\x1b[2J中\x07\x0b"
+
+
+async def old_rows(harness: Harness) -> None:
+    """A contact's name and a report's note as an older version stored them (no NUL: the
+    PostgreSQL text column never held one)."""
+    from sqlalchemy import text
+
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.enrol(LEADER, None, "leader")
+    await harness.command(ECOLOGY, "report", "15 进行中 60% 核查中")
+    with harness.store.engine.begin() as connection:
+        connection.execute(text("UPDATE person SET display_name = :n WHERE telegram_user_id = :i"),
+                           {"n": OLD_NAME, "i": ECOLOGY})
+        connection.execute(text("UPDATE status_report SET note = :n"), {"n": OLD_NOTE})
+
+
+async def test_an_export_with_old_control_characters_is_a_workbook(
+        harness: Harness, backend: str) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    await old_rows(harness)
+    sent = await harness.command(LEADER, "export")
+    document = sent[0]["document"]
+    workbook = load_workbook(io.BytesIO(harness.api.file(document["file_id"]).content))
+    cells = [str(v) for sheet in workbook for row in sheet.iter_rows(values_only=True)
+             for v in row if v is not None]
+    assert any("核查" in v for v in cells), cells
+    assert not any(CONTROL.search(v) for v in cells), cells
+    assert error_notices(harness) == []
+
+
+async def test_a_leaders_summary_with_old_control_characters_shows_none(
+        harness: Harness, backend: str) -> None:
+    await old_rows(harness)
+    said = texts(await harness.command(LEADER, "summary"))
+    assert said and not CONTROL.search(said), repr(said)
+    assert error_notices(harness) == []
+
+
+@pytest.mark.xfail(strict=True, reason="bot/render.py report_line / the /task and /unit views "
+                   "escape a stored note but do not visible_text it: a note stored before "
+                   "today with ESC, BEL, VT reaches the leader raw ('核查\\x1b[2J中\\x07\\x0b')")
+@pytest.mark.parametrize("command", ["task 15", "unit 生态环境局"])
+async def test_a_leaders_views_of_old_control_characters_show_none(
+        harness: Harness, backend: str, command: str) -> None:
+    await old_rows(harness)
+    name, _, args = command.partition(" ")
+    said = texts(await harness.command(LEADER, name, args))
+    assert said, command
+    assert not CONTROL.search(said), repr(said)
+    assert error_notices(harness) == []
