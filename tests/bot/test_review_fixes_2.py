@@ -183,3 +183,44 @@ async def test_a_leaders_views_of_old_control_characters_show_none(
     assert said, command
     assert not CONTROL.search(said), repr(said)
     assert error_notices(harness) == []
+
+
+# -- /extend racing a leader's decision on an earlier request ----------------------------------
+@pytest.mark.parametrize("due", ["12-25", "12-18"])
+async def test_an_extension_request_written_after_the_earlier_ones_approval(
+        harness: Harness, backend: str, monkeypatch: pytest.MonkeyPatch, due: str) -> None:
+    """A colleague (English) asks again while the leader approves the first request (to
+    12-20); the request is written after the approval: a later date is a new pending request,
+    an earlier one is refused; the colleague is told which, in English."""
+    await harness.enrol(LEADER, None, "leader")
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.enrol(REFORM, "生态环境局")
+    await harness.command(ECOLOGY, "extend", "15 12-20 设备未到")
+    asked = [m for m in harness.api.bot_messages(LEADER)
+             if any(d.startswith("x|") for d in button_data(m))][-1]
+    approve = next(d for d in button_data(asked) if d.endswith("|a"))
+    store = harness.store
+    real = store.request_extension
+
+    def late(*args: Any, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + 5
+        while (store.extensions(2026, 15)[(15, ECO)][0].state == "pending"
+               and time.monotonic() < deadline):
+            time.sleep(0.02)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "request_extension", late)
+    mark = harness.last_message_id(REFORM)
+    await burst(harness, [
+        lambda: harness.api.send_command(REFORM, "extend", f"15 {due} more time"),
+        lambda: harness.api.press_button(LEADER, asked["message_id"], approve)])
+    states = [e.state for e in store.extensions(2026, 15)[(15, ECO)]]
+    said = texts(after(harness, REFORM, mark))
+    assert states[0] == "approved", said
+    if due == "12-25":
+        assert states == ["approved", "pending"], said
+    else:
+        assert states == ["approved"], said
+        assert "December 20" in said or "12/20" in said, said
+    assert not re.search("[\u4e00-\u9fff]{4}", said.replace("生态环境局", "")), said
+    assert error_notices(harness) == []
