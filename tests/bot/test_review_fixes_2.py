@@ -224,3 +224,47 @@ async def test_an_extension_request_written_after_the_earlier_ones_approval(
         assert "December 20" in said or "12/20" in said, said
     assert not re.search("[\u4e00-\u9fff]{4}", said.replace("生态环境局", "")), said
     assert error_notices(harness) == []
+
+
+# -- a revocation (and a re-enrolment) between a lost commit answer and its retry ---------------
+@pytest.mark.parametrize("between", ["revoked", "revoked and enrolled again"])
+@pytest.mark.parametrize("first", ["committed", "failed"])
+async def test_a_revocation_between_a_lost_answer_and_its_retry(
+        harness: Harness, backend: str, monkeypatch: pytest.MonkeyPatch, between: str,
+        first: str) -> None:
+    """The first try of a status button's report committed (its answer lost) or failed before
+    writing; the admin revokes the contact (and enrols them again) before the retry. Stored at
+    most once; the contact is told the truth: stored when it is, else not serving."""
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await run_at(harness, at(11, 17))
+    [daily] = reminders_in(harness, ECOLOGY)
+    view = (await harness.press(ECOLOGY, daily["message_id"], f"t|15|{ECO}"))[-1]
+    done = next(d for d in button_data(view) if d.startswith("r|15|d|"))
+    store = harness.store
+    real = store.add_reports_once
+    lost = [1]
+
+    def revoke_between(requests: Any, **again: bool) -> Any:
+        if not lost:
+            return real(requests, **again)
+        lost.pop()
+        if first == "committed":
+            real(requests, **again)
+        now = harness.clock.now()
+        store.revoke_person(ECOLOGY, "left", now, ADMIN)
+        if between != "revoked":
+            store.add_person(ECOLOGY, "王芳", "contact", ECO, "zh_Hans", now, ADMIN)
+        raise OperationalError("COMMIT", {}, Exception("server closed the connection "
+                                                      "unexpectedly"))
+
+    monkeypatch.setattr(store, "add_reports_once", revoke_between)
+    said = texts(await harness.press(ECOLOGY, view["message_id"], done))
+    assert not lost
+    history = store.report_history(15, ECO, 2026)
+    if first == "committed" or between != "revoked":
+        assert len(history) == 1, said
+        assert "已记录第15项任务" in said, said
+    else:
+        assert history == [], said
+        assert "第15项任务未记录：您已不再担任" in said, said
+    assert error_notices(harness) == []
