@@ -6,7 +6,6 @@ with control characters."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import time
 from typing import Any
@@ -267,4 +266,22 @@ async def test_a_revocation_between_a_lost_answer_and_its_retry(
     else:
         assert history == [], said
         assert "第15项任务未记录：您已不再担任" in said, said
+    assert error_notices(harness) == []
+
+
+async def test_an_english_extension_reason_of_control_characters_is_asked_for_in_english(
+        harness: Harness, backend: str) -> None:
+    await harness.enrol(REFORM, "生态环境局")
+    said = texts(await harness.command(REFORM, "extend", "15 12-20 \u200b\x07\x1b"))
+    assert harness.store.extensions(2026, 15) == {}, said
+    assert "reason" in said.lower(), said
+    assert not CONTROL.search(said), repr(said)
+    assert error_notices(harness) == []
+
+
+async def test_a_nul_in_a_reports_note_is_dropped(harness: Harness, backend: str) -> None:
+    await harness.enrol(ECOLOGY, "生态环境局")
+    said = texts(await harness.command(ECOLOGY, "report", "15 已完成 已\x00报送\x1b"))
+    [done] = harness.store.report_history(15, ECO, 2026)
+    assert done.note == "已报送", said
     assert error_notices(harness) == []
