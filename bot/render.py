@@ -172,8 +172,10 @@ def report_line(t: Translator, report: ReportLike | None,
 
 
 def _note_of(report: ReportLike) -> str:
+    """A report's note as shown: without invisible or control characters (notes stored by an
+    older version may hold them)."""
     note: str = getattr(report, "note", "") or ""
-    return note
+    return visible_text(note) if note else note
 
 
 def _clip(text: str, limit: int | None) -> str:

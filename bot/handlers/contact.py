@@ -35,6 +35,7 @@ import datetime as dt
 import logging
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from html import escape
@@ -558,15 +559,17 @@ def _answer(draft: Draft, field: str, value: str, caller: Caller) -> Draft | Non
 
 
 # -- storing ------------------------------------------------------------------------------
-NOT_SERVING = N_("Nothing was stored for task {number}: you no longer serve {unit} (an admin "
-                 "ended it just now). /mytasks shows the units you serve; an admin can enrol "
-                 "you again.")
-
-
-def not_serving(t: Translator, timetable: Timetable, task_id: int, unit_id: str) -> str:
-    """What a person is told when a report of theirs met :class:`storage.NotServing`."""
-    return t.gettext(NOT_SERVING).format(number=task_id,
-                                         unit=unit_name(t, timetable.unit(unit_id)))
+def not_serving(t: Translator, timetable: Timetable, task_ids: Sequence[int],
+                unit_id: str) -> str:
+    """What a person is told when their reports on ``task_ids`` for a unit met
+    :class:`storage.NotServing` (an admin ended their service meanwhile): one line."""
+    return t.ngettext(
+        "Nothing was stored for task {numbers}: you no longer serve {unit} (an admin ended it "
+        "just now). /mytasks shows the units you serve; an admin can enrol you again.",
+        "Nothing was stored for tasks {numbers}: you no longer serve {unit} (an admin ended "
+        "it just now). /mytasks shows the units you serve; an admin can enrol you again.",
+        len(task_ids)).format(numbers=", ".join(map(str, task_ids)),
+                              unit=unit_name(t, timetable.unit(unit_id)))
 
 
 class Refused(Exception):
@@ -702,7 +705,8 @@ async def store_report(update: Update, context: ContextTypes.DEFAULT_TYPE, calle
             draft.percent, draft.note, draft.source, draft.message_id, draft.at,
             unless_owed=draft.cycle - 1 if draft.unless_owed else None)
     except NotServing:  # revoked while the report waited: it is not theirs to make any more
-        await reply(message, not_serving(t, services.timetable, draft.task_id, draft.unit_id), t)
+        await reply(message, not_serving(t, services.timetable, [draft.task_id], draft.unit_id),
+                    t)
         return
     except StillOwed as owed:  # nothing stored: which year is it for?
         asked = dataclasses.replace(draft, cycle=None, unless_owed=False,
@@ -900,6 +904,7 @@ async def report_all_button(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     stored: list[str] = []
     kept: list[str] = []
     told: list[str] = []
+    lost: dict[str, list[int]] = {}  # unit -> its tasks, when the caller no longer serves it
     for task_id, unit_id, cycle in targets:
         # the task's number, and its unit's name when the message lists several units
         label = (f"{task_id} ({plain_unit_name(t, services.timetable.unit(unit_id))})"
@@ -917,7 +922,7 @@ async def report_all_button(update: Update, context: ContextTypes.DEFAULT_TYPE) 
             recorded = await record_report(services, caller, task_id, unit_id, cycle, status,
                                            None, "", "button", press.message.message_id)
         except NotServing:  # revoked meanwhile: said apart, not as "not changed"
-            told.append(not_serving(t, services.timetable, task_id, unit_id))
+            lost.setdefault(unit_id, []).append(task_id)
             continue
         if isinstance(recorded, str):
             kept.append(label)
@@ -929,6 +934,7 @@ async def report_all_button(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     if kept:
         lines.append(t.gettext("Not changed (already reported done, confirmed or closed): "
                                "tasks {numbers}.").format(numbers=", ".join(kept)))
+    lines += [not_serving(t, services.timetable, tasks, unit) for unit, tasks in lost.items()]
     lines += dict.fromkeys(line for line in told if line)
     await reply(press.message, "\n".join(lines), t)
 

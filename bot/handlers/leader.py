@@ -209,7 +209,8 @@ async def bind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await notify_admins(context.bot, services, lambda r: "🔗 " + r.gettext(
         "{who} ({id}) bound the group {title} ({chat}) as a leadership group: everyone in it "
         "reads the digests and what leaders ask there. To undo it: /unbind {chat}").format(
-        who=who, id=caller.telegram_user_id, title=escape(chat.title or "—"), chat=chat.id),
+        who=who, id=caller.telegram_user_id, title=escape(visible_text(chat.title or "") or "—"),
+        chat=chat.id),
         skip=caller.telegram_user_id)
 
 

@@ -65,11 +65,6 @@ async def test_all_done_for_two_units_one_revoked_meanwhile_keeps_the_other(
     assert error_notices(harness) == []
 
 
-@pytest.mark.xfail(strict=True, reason="report_all_button (bot/handlers/contact.py) appends "
-                   "not_serving() once per task: an all-done press after the revocation of "
-                   "one of two units repeats the whole long 'Nothing was stored ... an admin "
-                   "can enrol you again' sentence for each of the unit's tasks (11 lines) "
-                   "instead of one line naming the tasks")
 async def test_all_done_for_a_revoked_unit_says_not_serving_once(
         harness: Harness, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     await harness.enrol(ECOLOGY, "生态环境局")
@@ -88,10 +83,6 @@ async def test_all_done_for_a_revoked_unit_says_not_serving_once(
 
 
 # -- control-only text ---------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="bot/handlers/leader.py bind: the admins' notice formats "
-                   "the raw chat.title (escape(chat.title or '—')), not the visible_text "
-                   "stored: a title of only control characters reaches the admins as BEL, ESC "
-                   "and a right-to-left override instead of '—'")
 async def test_a_group_titled_only_with_control_characters_is_bound_and_told_plainly(
         harness: Harness, backend: str) -> None:
     await harness.enrol(LEADER, None, "leader")
@@ -170,9 +161,6 @@ async def test_a_leaders_summary_with_old_control_characters_shows_none(
     assert error_notices(harness) == []
 
 
-@pytest.mark.xfail(strict=True, reason="bot/render.py report_line / the /task and /unit views "
-                   "escape a stored note but do not visible_text it: a note stored before "
-                   "today with ESC, BEL, VT reaches the leader raw ('核查\\x1b[2J中\\x07\\x0b')")
 @pytest.mark.parametrize("command", ["task 15", "unit 生态环境局"])
 async def test_a_leaders_views_of_old_control_characters_show_none(
         harness: Harness, backend: str, command: str) -> None:
