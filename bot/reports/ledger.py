@@ -709,7 +709,7 @@ def _note(c: _Context, report: object | None, latest: LoggedReport | None) -> st
     if report is None or getattr(report, "id", None) in (None, latest.id) or \
             reported_at is None or latest.reported_at >= reported_at:
         return latest.note
-    return c.text("{note} (reported on {date})").format(
+    return c.text(N_("{note} (reported on {date})")).format(
         note=latest.note, date=c.t.date(c.clock.date(latest.reported_at)))
 
 
@@ -735,9 +735,9 @@ def _review(c: _Context, state: UnitState) -> str | None:
         return None
     who = c.who(review.reviewer_telegram_id) or "—"
     if state.phase is Phase.CONFIRMED:
-        return c.text("confirmed by {who} on {when}").format(
+        return c.text(N_("confirmed by {who} on {when}")).format(
             who=who, when=c.clock.minute_text(review.reviewed_at))
-    return c.text("returned by {who} on {when}: {comment}").format(
+    return c.text(N_("returned by {who} on {when}: {comment}")).format(
         who=who, when=c.clock.minute_text(review.reviewed_at), comment=review.comment or "—")
 
 
@@ -746,9 +746,9 @@ def _acknowledged(c: _Context, state: UnitState) -> str | None:
         if state.report is None:
             return None
         # the scorecard counts a report as receipt (schedules.scorecard): say so here too
-        return c.text("the report counts as acknowledgement ({date})").format(
+        return c.text(N_("the report counts as acknowledgement ({date})")).format(
             date=c.clock.minute_text(state.report.reported_at))
-    return c.text("acknowledged by {who} on {when}").format(
+    return c.text(N_("acknowledged by {who} on {when}")).format(
         who=c.who(state.acknowledged.telegram_user_id) or "—",
         when=c.clock.minute_text(state.acknowledged.at))
 
