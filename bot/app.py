@@ -33,6 +33,7 @@ from bot.pacing import ChatPacer, PerChatUpdates
 from bot.reminders import schedule_dispatch
 from bot.services import ConfigError, Services
 from bot.settings import Settings
+from bot.transport import AiohttpRequest
 from schedules.clock import Clock, OffsetClock, SystemClock
 from schedules.loader import load_timetable
 from schedules.model import Timetable
@@ -149,10 +150,9 @@ def build_application(settings: Settings, *, timetable: Timetable | None = None,
     if request is not None:
         builder = builder.request(request)
     else:
-        # A few kept-alive connections carry Telegram's 30 sends a second; httpcore checks
-        # every pooled connection at each request, so PTB's 256 made a busy reply path spend
-        # more on the pool than on the request. A request waits its turn for a connection.
-        builder = builder.connection_pool_size(CONNECTIONS).pool_timeout(POOL_WAIT_SECONDS)
+        # A few kept-alive connections carry Telegram's 30 sends a second; a request waits its
+        # turn for a connection. On aiohttp, not PTB's httpx: bot/transport.py says why.
+        builder = builder.request(AiohttpRequest(CONNECTIONS, pool_timeout=POOL_WAIT_SECONDS))
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
     application = builder.build()

@@ -1,0 +1,124 @@
+"""The bot's sends to the Bot API on aiohttp's client, behind PTB's request interface.
+
+PTB talks to Telegram through a :class:`telegram.request.BaseRequest`; its own,
+:class:`telegram.request.HTTPXRequest`, is httpx on httpcore. Serving 64 updates at once
+through a pool of 8 connections, httpcore's pool spent more of the event loop than the rest
+of duban's reply path: it assigns requests to connections anew at each request and answer,
+and at each assignment asks every idle connection whether the server closed it (a
+``getpeername`` and a ``poll``). The same sends through aiohttp's connector took half the
+CPU and doubled the replies answered a second (docs/performance.md, "Since: the reports'
+trust fixes"). PTB documents this seam (``ApplicationBuilder.request``); what is written here
+is only the glue: the arguments PTB passes, as aiohttp takes them, and aiohttp's errors as
+PTB's (``TimedOut``, ``NetworkError``), as ``HTTPXRequest`` maps httpx's.
+
+getUpdates keeps PTB's own request (one long poll at a time: nothing to gain).
+"""
+
+from __future__ import annotations
+
+import aiohttp
+from telegram._utils.defaultvalue import DefaultValue
+from telegram._utils.types import ODVInput
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
+
+
+class AiohttpRequest(BaseRequest):
+    """:class:`telegram.request.BaseRequest` on an :class:`aiohttp.ClientSession`.
+
+    Args:
+        connection_pool_size: connections kept to the Bot API (aiohttp's connector limit); a
+            request waits for a free one at most ``pool_timeout`` seconds.
+        read_timeout: seconds to wait for each read of the answer (None: no limit).
+        write_timeout: kept for PTB's interface; aiohttp has no write timeout of its own, so a
+            request's whole time is bounded by ``write_timeout + read_timeout`` beside the
+            connect and pool limits.
+        connect_timeout: seconds to open a connection.
+        pool_timeout: seconds to wait for a free connection before ``TimedOut``; aiohttp
+            counts opening a new one in the same wait, so the bound is ``pool_timeout +
+            connect_timeout``.
+        media_write_timeout: ``write_timeout`` for a request that uploads files.
+
+    The proxy, as for PTB's own request, comes from the environment (``HTTPS_PROXY``,
+    ``HTTP_PROXY``, ``NO_PROXY``: aiohttp's ``trust_env``).
+    """
+
+    def __init__(self, connection_pool_size: int = 8, read_timeout: float | None = 5.0,
+                 write_timeout: float | None = 5.0, connect_timeout: float | None = 5.0,
+                 pool_timeout: float | None = 1.0,
+                 media_write_timeout: float | None = 20.0) -> None:
+        if connection_pool_size < 1:
+            raise ValueError("connection_pool_size must be at least 1")
+        self._size = connection_pool_size
+        self._read = read_timeout
+        self._write = write_timeout
+        self._connect = connect_timeout
+        self._pool = pool_timeout
+        self._media_write = media_write_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def read_timeout(self) -> float | None:
+        """The default read timeout (PTB adds it to getUpdates' own)."""
+        return self._read
+
+    async def initialize(self) -> None:
+        """Open the session (idempotent)."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._size), trust_env=True)
+
+    async def shutdown(self) -> None:
+        """Close the session and its connections (idempotent)."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+                         write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+                         connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+                         pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+                         ) -> tuple[int, bytes]:
+        """One request: the status code and the body. See
+        :meth:`telegram.request.BaseRequest.do_request`.
+
+        Raises:
+            RuntimeError: not initialized.
+            telegram.error.TimedOut: no free connection within the pool timeout, or a
+                connect, read or overall timeout.
+            telegram.error.NetworkError: any other failure of the connection.
+        """
+        if self._session is None or self._session.closed:
+            raise RuntimeError("This AiohttpRequest is not initialized!")
+        files = request_data.multipart_data if request_data else None
+        fields = request_data.json_parameters if request_data else None
+        read = _given(read_timeout, self._read)
+        write = _given(write_timeout, self._media_write if files else self._write)
+        connect = _given(connect_timeout, self._connect)
+        pool = _given(pool_timeout, self._pool)
+        data: aiohttp.FormData | dict[str, str] | None = fields
+        if files:
+            form = aiohttp.FormData(quote_fields=False)  # a file's name as UTF-8, as httpx
+            for name, value in (fields or {}).items():
+                form.add_field(name, value)
+            for name, (filename, content, mimetype) in files.items():
+                form.add_field(name, content, filename=filename, content_type=mimetype)
+            data = form
+        timeout = aiohttp.ClientTimeout(
+            total=None if read is None or write is None else
+            read + write + (connect or 0.0) + (pool or 0.0),
+            connect=None if pool is None and connect is None else (pool or 0.0) + (connect or 0.0),
+            sock_connect=connect, sock_read=read)
+        try:
+            async with self._session.request(method, url, data=data, timeout=timeout,
+                                             headers={"User-Agent": self.USER_AGENT}) as res:
+                return res.status, await res.read()
+        except TimeoutError as err:  # aiohttp's timeouts (ServerTimeoutError too) are these
+            raise TimedOut from err
+        except aiohttp.ClientError as err:
+            raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
+
+
+def _given(value: ODVInput[float], default: float | None) -> float | None:
+    """A timeout PTB passed, or ours when it passed none (its ``DEFAULT_NONE``)."""
+    return default if isinstance(value, DefaultValue) else value
