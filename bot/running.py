@@ -268,13 +268,15 @@ def run_bot(settings: Settings, t: Translator, *, drop_webhook: bool = False) ->
                     unix=listener, url_path=webhook_path(settings.webhook_url),
                     webhook_url=settings.webhook_url, secret_token=secret,
                     allowed_updates=Update.ALL_TYPES,
-                    bootstrap_retries=settings.startup_retries)
+                    bootstrap_retries=settings.startup_retries, close_loop=False)
             else:
                 application.run_polling(allowed_updates=Update.ALL_TYPES,
                                         bootstrap_retries=settings.startup_retries,
-                                        drop_pending_updates=False)
+                                        drop_pending_updates=False, close_loop=False)
         except TelegramError as exc:
             raise telegram_error(exc, settings, t, token) from None
+        finally:
+            close_sends(application)
         conflict = application.bot_data.get(CONFLICT_KEY)
         if conflict:
             raise CliError(t.gettext(
@@ -282,6 +284,28 @@ def run_bot(settings: Settings, t: Translator, *, drop_webhook: bool = False) ->
                 "Run one duban per bot token: stop the other one (another machine or a "
                 "forgotten terminal), then start this one again.").format(error=conflict))
     return 0
+
+
+def close_sends(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Close the sends' request (``bot.transport.AiohttpRequest``'s session) and the event loop
+    that ``run_polling`` or ``run_webhook`` ran on (they are told to leave it open).
+
+    When the start fails (a refused token, no network) PTB never shuts the bot down, and an
+    aiohttp session left open is reported on stderr when it is collected; after a normal stop
+    it is closed already and this only closes the loop.
+    """
+    import asyncio
+    import warnings
+
+    with warnings.catch_warnings():  # PTB's own way to find the loop it ran on
+        warnings.simplefilter("ignore", DeprecationWarning)
+        loop = asyncio.get_event_loop()
+    if loop.is_closed():
+        return
+    try:
+        loop.run_until_complete(application.bot.request.shutdown())
+    finally:
+        loop.close()
 
 
 CONFLICT_KEY = "stopped_by_conflict"

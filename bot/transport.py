@@ -16,7 +16,10 @@ getUpdates keeps PTB's own request (one long poll at a time: nothing to gain).
 
 from __future__ import annotations
 
+import ssl
+
 import aiohttp
+import certifi
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
@@ -65,8 +68,11 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         """Open the session (idempotent)."""
         if self._session is None or self._session.closed:
+            # certifi's CA bundle, as PTB's httpx uses: a container without the system's
+            # certificates still reaches api.telegram.org
+            context = ssl.create_default_context(cafile=certifi.where())
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._size), trust_env=True)
+                connector=aiohttp.TCPConnector(limit=self._size, ssl=context), trust_env=True)
 
     async def shutdown(self) -> None:
         """Close the session and its connections (idempotent)."""
