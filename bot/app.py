@@ -33,7 +33,7 @@ from bot.pacing import ChatPacer, PerChatUpdates
 from bot.reminders import schedule_dispatch
 from bot.services import ConfigError, Services
 from bot.settings import Settings
-from bot.transport import AiohttpRequest
+from bot.transport import sends_request
 from schedules.clock import Clock, OffsetClock, SystemClock
 from schedules.loader import load_timetable
 from schedules.model import Timetable
@@ -151,8 +151,10 @@ def build_application(settings: Settings, *, timetable: Timetable | None = None,
         builder = builder.request(request)
     else:
         # A few kept-alive connections carry Telegram's 30 sends a second; a request waits its
-        # turn for a connection. On aiohttp, not PTB's httpx: bot/transport.py says why.
-        builder = builder.request(AiohttpRequest(CONNECTIONS, pool_timeout=POOL_WAIT_SECONDS))
+        # turn for a connection. On aiohttp, not PTB's httpx, unless the environment's proxy is
+        # one aiohttp does not take (SOCKS): bot/transport.py says why.
+        builder = builder.request(sends_request(settings.telegram_api_base_url, CONNECTIONS,
+                                                POOL_WAIT_SECONDS))
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
     application = builder.build()

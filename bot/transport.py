@@ -11,19 +11,23 @@ trust fixes"). PTB documents this seam (``ApplicationBuilder.request``); what is
 is only the glue: the arguments PTB passes, as aiohttp takes them, and aiohttp's errors as
 PTB's (``TimedOut``, ``NetworkError``), as ``HTTPXRequest`` maps httpx's.
 
-getUpdates keeps PTB's own request (one long poll at a time: nothing to gain).
+getUpdates keeps PTB's own request (one long poll at a time: nothing to gain). When the
+environment names a proxy that aiohttp would not take (SOCKS, an ``https://`` proxy, or
+``ALL_PROXY``), the sends stay on PTB's request too (:func:`sends_request`).
 """
 
 from __future__ import annotations
 
 import ssl
+import urllib.parse
+import urllib.request
 
 import aiohttp
 import certifi
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
-from telegram.request import BaseRequest, RequestData
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 
 class AiohttpRequest(BaseRequest):
@@ -128,3 +132,45 @@ class AiohttpRequest(BaseRequest):
 def _given(value: ODVInput[float], default: float | None) -> float | None:
     """A timeout PTB passed, or ours when it passed none (its ``DEFAULT_NONE``)."""
     return default if isinstance(value, DefaultValue) else value
+
+
+def environment_proxy(url: str) -> tuple[str, str] | None:
+    """The proxy the environment gives for ``url``, as ``(variable, proxy URL)``, or None.
+
+    ``variable`` is the scheme whose variable named it (``"https"`` for ``HTTPS_PROXY`` or
+    ``https_proxy``, ``"all"`` for ``ALL_PROXY``); ``NO_PROXY`` is applied. The standard
+    library's reading of the variables (``urllib.request.getproxies``, ``proxy_bypass``),
+    which aiohttp's ``trust_env`` uses too.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
+        return None
+    proxies = urllib.request.getproxies()
+    for variable in (parts.scheme, "all"):
+        if proxies.get(variable):
+            return variable, proxies[variable]
+    return None
+
+
+def sends_request(base_url: str, connection_pool_size: int,
+                  pool_timeout: float) -> BaseRequest:
+    """The request the bot's sends go through: :class:`AiohttpRequest`, unless the environment
+    names a proxy for ``base_url`` that aiohttp would not take.
+
+    aiohttp takes an ``http://`` proxy named by the variable of the URL's own scheme
+    (``HTTPS_PROXY`` for ``https://api.telegram.org``); a SOCKS or ``https://`` proxy, or
+    one named only by ``ALL_PROXY``, it ignores or refuses, where PTB's httpx takes them
+    (SOCKS with ``httpx[socks]`` installed). With such a proxy the sends keep PTB's
+    :class:`telegram.request.HTTPXRequest`, with the same pool size and wait, so that they
+    go the way getUpdates goes (docs/deploy.md, "Network: reaching Telegram").
+
+    Args:
+        base_url: the Bot API's base URL (``TELEGRAM_API_BASE_URL``).
+        connection_pool_size: connections kept to the Bot API.
+        pool_timeout: seconds a request waits for a free connection.
+    """
+    proxy = environment_proxy(base_url)
+    if proxy is None or (proxy[0] != "all"
+                         and urllib.parse.urlsplit(proxy[1]).scheme.lower() == "http"):
+        return AiohttpRequest(connection_pool_size, pool_timeout=pool_timeout)
+    return HTTPXRequest(connection_pool_size=connection_pool_size, pool_timeout=pool_timeout)

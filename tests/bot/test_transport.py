@@ -184,3 +184,42 @@ async def test_the_application_sends_through_it() -> None:
         assert isinstance(updates, HTTPXRequest)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(("environment", "expected"), [
+    ({}, AiohttpRequest),
+    ({"HTTPS_PROXY": "http://proxy.example:3128"}, AiohttpRequest),
+    ({"https_proxy": "http://proxy.example:3128"}, AiohttpRequest),
+    ({"HTTPS_PROXY": "socks5://127.0.0.1:1080"}, "httpx"),
+    ({"https_proxy": "socks5h://user:pw@127.0.0.1:1080"}, "httpx"),
+    ({"HTTPS_PROXY": "SOCKS5://127.0.0.1:1080"}, "httpx"),
+    ({"HTTPS_PROXY": "https://proxy.example:3129"}, "httpx"),  # aiohttp ignores these
+    ({"ALL_PROXY": "http://proxy.example:3128"}, "httpx"),  # aiohttp reads no ALL_PROXY
+    ({"ALL_PROXY": "socks5://127.0.0.1:1080"}, "httpx"),
+    ({"HTTP_PROXY": "socks5://127.0.0.1:1080"}, AiohttpRequest),  # not for https://
+    ({"HTTPS_PROXY": "socks5://127.0.0.1:1080", "NO_PROXY": "api.telegram.org"},
+     AiohttpRequest),
+    ({"ALL_PROXY": "socks5://127.0.0.1:1080", "no_proxy": ".telegram.org"}, AiohttpRequest),
+])
+async def test_the_sends_stay_on_httpx_behind_a_proxy_aiohttp_does_not_take(
+        monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], expected: Any) -> None:
+    """A SOCKS or https:// proxy, or one named by ALL_PROXY only, would leave aiohttp's sends
+    going around the proxy (or failing) while getUpdates goes through it: the sends keep PTB's
+    httpx then, with the same pool size and wait."""
+    from telegram.request import HTTPXRequest
+
+    from bot.transport import sends_request
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+                 "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    request = sends_request("https://api.telegram.org/bot", 8, 2.5)
+    if expected == "httpx":
+        assert isinstance(request, HTTPXRequest)
+        pool = request._client._transport._pool  # type: ignore[attr-defined]
+        assert pool._max_connections == 8
+        assert request._client.timeout.pool == 2.5
+    else:
+        assert isinstance(request, AiohttpRequest) and request._size == 8
+        assert request._pool == 2.5
