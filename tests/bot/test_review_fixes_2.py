@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from tests.bot.conftest import ADMIN, ECOLOGY, LEADER, REFORM, Harness
 from tests.bot.test_review_group_commit import after, burst, error_notices, texts
-from tests.bot.test_review_report_fixes import writes_after_revocation
+from tests.bot.test_review_report_fixes import todays_status_view, writes_after_revocation
 from tests.bot.test_workflow import at, button_data, reminders_in, run_at
 
 ECO = "ecology-environment"
@@ -39,9 +39,9 @@ async def test_an_english_contacts_report_racing_the_revocation_is_told_in_engli
     assert error_notices(harness) == []
 
 
-# -- a clerk of two units: one unit's report refused in the middle of "all done" ---------------
-async def test_all_done_for_two_units_one_revoked_meanwhile_keeps_the_other(
-        harness: Harness, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+async def all_done_button_for_two_units(harness: Harness) -> tuple[int, str]:
+    """ECOLOGY enrolled for 生态环境局 and 林业局, today's reminders sent (17 November): the one
+    "all done" button under them, as (message id, callback data)."""
     await harness.enrol(ECOLOGY, "生态环境局")
     await harness.enrol(ECOLOGY, "林业局")
     await run_at(harness, at(11, 17))
@@ -49,12 +49,19 @@ async def test_all_done_for_two_units_one_revoked_meanwhile_keeps_the_other(
     bulk = [(m["message_id"], d) for m in daily for d in button_data(m)
             if d.startswith("b|") and d.endswith("|d")]
     assert len(bulk) == 1, [button_data(m) for m in daily]
+    return bulk[0]
+
+
+# -- a clerk of two units: one unit's report refused in the middle of "all done" ---------------
+async def test_all_done_for_two_units_one_revoked_meanwhile_keeps_the_other(
+        harness: Harness, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    message_id, data = await all_done_button_for_two_units(harness)
     forestry_before = harness.store.latest_reports(2026, None, "forestry")
     assert forestry_before == {}
     mark = harness.last_message_id(ECOLOGY)
     writes_after_revocation(harness, monkeypatch, ECOLOGY, ECO)
     await burst(harness, [
-        lambda: harness.api.press_button(ECOLOGY, bulk[0][0], bulk[0][1]),
+        lambda: harness.api.press_button(ECOLOGY, message_id, data),
         lambda: harness.api.send_command(ADMIN, "revoke", f"{ECOLOGY} 生态环境局")])
     said = texts(after(harness, ECOLOGY, mark))
     assert harness.store.latest_reports(2026, None, ECO) == {}, said
@@ -67,12 +74,7 @@ async def test_all_done_for_two_units_one_revoked_meanwhile_keeps_the_other(
 
 async def test_all_done_for_a_revoked_unit_says_not_serving_once(
         harness: Harness, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    await harness.enrol(ECOLOGY, "生态环境局")
-    await harness.enrol(ECOLOGY, "林业局")
-    await run_at(harness, at(11, 17))
-    daily = reminders_in(harness, ECOLOGY)
-    [(message_id, data)] = [(m["message_id"], d) for m in daily for d in button_data(m)
-                            if d.startswith("b|") and d.endswith("|d")]
+    message_id, data = await all_done_button_for_two_units(harness)
     mark = harness.last_message_id(ECOLOGY)
     writes_after_revocation(harness, monkeypatch, ECOLOGY, ECO)
     await burst(harness, [
@@ -223,10 +225,7 @@ async def test_a_revocation_between_a_lost_answer_and_its_retry(
     writing; the admin revokes the contact (and enrols them again) before the retry. Stored at
     most once; the contact is told the truth: stored when it is, else not serving."""
     await harness.enrol(ECOLOGY, "生态环境局")
-    await run_at(harness, at(11, 17))
-    [daily] = reminders_in(harness, ECOLOGY)
-    view = (await harness.press(ECOLOGY, daily["message_id"], f"t|15|{ECO}"))[-1]
-    done = next(d for d in button_data(view) if d.startswith("r|15|d|"))
+    _daily, view, done = await todays_status_view(harness)
     store = harness.store
     real = store.add_reports_once
     lost = [1]

@@ -68,6 +68,22 @@ def unit_tasks(harness: Harness) -> list[tuple[str, str, int]]:
     return found
 
 
+def write_batches_after(store: Any, monkeypatch: pytest.MonkeyPatch,
+                        ready: Callable[[], bool]) -> None:
+    """The store's report batches are written only once ``ready()`` holds (at most 5 s), as
+    when a batch waits behind an earlier one: the other write commits first,
+    deterministically."""
+    real = store.add_reports_once
+
+    def late(requests: Any, **again: bool) -> Any:
+        deadline = time.monotonic() + 5
+        while not ready() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return real(requests, **again)
+
+    monkeypatch.setattr(store, "add_reports_once", late)
+
+
 # -- 1. forty-two people at once ---------------------------------------------------------------
 async def test_forty_two_people_reporting_at_once_are_each_stored_once_and_answered(
         harness: Harness) -> None:
@@ -356,15 +372,7 @@ async def test_a_report_whose_batch_is_written_after_a_confirmation_is_refused(
     request = [m for m in harness.api.bot_messages(LEADER) if "done" in m.get("text", "")][-1]
     data = button(request, f"v|15|{ECO}|2026|c")
     store = harness.store
-    real = store.add_reports_once
-
-    def late(requests: Any) -> Any:
-        deadline = time.monotonic() + 5
-        while not store.reviews(2026, 15) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return real(requests)
-
-    monkeypatch.setattr(store, "add_reports_once", late)
+    write_batches_after(store, monkeypatch, lambda: bool(store.reviews(2026, 15)))
     mark = harness.last_message_id(ECOLOGY)
     await burst(harness, [
         lambda: harness.api.send_command(ECOLOGY, "report", "15 进行中 60% 返工"),
@@ -385,15 +393,7 @@ async def test_a_report_whose_batch_is_written_after_the_revocation_is_not_store
     await harness.enrol(ECOLOGY, "生态环境局")
     mark = harness.last_message_id(ECOLOGY)
     store = harness.store
-    real = store.add_reports_once
-
-    def late(requests: Any) -> Any:
-        deadline = time.monotonic() + 5
-        while store.units_of(ECOLOGY) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return real(requests)
-
-    monkeypatch.setattr(store, "add_reports_once", late)
+    write_batches_after(store, monkeypatch, lambda: not store.units_of(ECOLOGY))
     await burst(harness, [
         lambda: harness.api.send_command(ECOLOGY, "report", "15 进行中 40%"),
         lambda: harness.api.send_command(ADMIN, "revoke", f"{ECOLOGY} 生态环境局")])
@@ -415,15 +415,7 @@ async def test_a_clerk_losing_one_of_two_units_mid_batch_keeps_reporting_for_the
     assert set(harness.store.units_of(REFORM)) == {"development-reform", ECO}
     mark = harness.last_message_id(REFORM)
     store = harness.store
-    real = store.add_reports_once
-
-    def late(requests: Any, **again: bool) -> Any:
-        deadline = time.monotonic() + 5
-        while ECO in store.units_of(REFORM) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return real(requests, **again)
-
-    monkeypatch.setattr(store, "add_reports_once", late)
+    write_batches_after(store, monkeypatch, lambda: ECO not in store.units_of(REFORM))
     await burst(harness, [
         lambda: harness.api.send_command(REFORM, "report", "25 ongoing 40%"),
         lambda: harness.api.send_command(ADMIN, "revoke", f"{REFORM} 生态环境局"),

@@ -13,7 +13,13 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from tests.bot.conftest import ADMIN, ECOLOGY, LEADER, REFORM, Harness
-from tests.bot.test_review_group_commit import after, burst, error_notices, texts
+from tests.bot.test_review_group_commit import (
+    after,
+    burst,
+    error_notices,
+    texts,
+    write_batches_after,
+)
 from tests.bot.test_workflow import at, button_data, reminders_in, run_at
 
 ECO = "ecology-environment"
@@ -62,15 +68,34 @@ def writes_after_revocation(harness: Harness, monkeypatch: pytest.MonkeyPatch, p
     """The reports' group is written only once ``person`` no longer serves ``unit_id`` (as when
     it waits behind an earlier group): the revocation commits first, deterministically."""
     store = harness.store
-    real = store.add_reports_once
+    write_batches_after(store, monkeypatch, lambda: unit_id not in store.units_of(person))
 
-    def late(requests: Any, **again: bool) -> Any:
-        deadline = time.monotonic() + 5
-        while unit_id in store.units_of(person) and time.monotonic() < deadline:
-            time.sleep(0.02)
+
+async def todays_status_view(harness: Harness) -> tuple[dict, dict, str]:
+    """Today's reminder to ECOLOGY (17 November), task 15's status view opened under it, and
+    the view's "done" button's data."""
+    await run_at(harness, at(11, 17))
+    [daily] = reminders_in(harness, ECOLOGY)
+    view = (await harness.press(ECOLOGY, daily["message_id"], f"t|15|{ECO}"))[-1]
+    done = next(d for d in button_data(view) if d.startswith("r|15|d|"))
+    return daily, view, done
+
+
+def drop_first_write(store: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The store's next ``add_reports_once`` fails before writing anything (the connection
+    drops); the returned list is emptied once it has."""
+    real = store.add_reports_once
+    fail = [1]
+
+    def flaky(requests: Any, **again: bool) -> Any:
+        if fail:
+            fail.pop()
+            raise OperationalError("SELECT", {}, Exception("server closed the connection "
+                                                          "unexpectedly"))
         return real(requests, **again)
 
-    monkeypatch.setattr(store, "add_reports_once", late)
+    monkeypatch.setattr(store, "add_reports_once", flaky)
+    return fail
 
 
 async def test_all_done_under_a_reminder_racing_the_revocation_says_why(
@@ -128,15 +153,7 @@ async def test_a_report_of_done_after_a_recorded_extension_request_is_stored(
     await harness.enrol(ECOLOGY, "生态环境局")
     await harness.enrol(REFORM, "生态环境局")
     store = harness.store
-    real = store.add_reports_once
-
-    def late(requests: Any, **again: bool) -> Any:
-        deadline = time.monotonic() + 5
-        while not store.extensions(2026, 15) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return real(requests, **again)
-
-    monkeypatch.setattr(store, "add_reports_once", late)
+    write_batches_after(store, monkeypatch, lambda: bool(store.extensions(2026, 15)))
     await burst(harness, [
         lambda: harness.api.send_command(ECOLOGY, "report", "15 已完成 已报送"),
         lambda: harness.api.send_command(REFORM, "extend", "15 12-20 equipment late")])
@@ -198,19 +215,15 @@ async def test_old_reminders_buttons_and_replies_after_a_revocation_store_nothin
 async def test_a_reminders_reply_or_status_button_racing_the_revocation_says_why(
         harness: Harness, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
     await harness.enrol(ECOLOGY, "生态环境局")
-    await run_at(harness, at(11, 17))
-    [daily] = reminders_in(harness, ECOLOGY)
-    view = (await harness.press(ECOLOGY, daily["message_id"], f"t|15|{ECO}"))[-1]
-    status = [d for d in button_data(view) if d.startswith("r|15|d|")]
+    daily, view, done = await todays_status_view(harness)
     mark = harness.last_message_id(ECOLOGY)
     writes_after_revocation(harness, monkeypatch, ECOLOGY, ECO)
     if how == "reply":
         act = lambda: harness.api.send_text(  # noqa: E731
             ECOLOGY, "第15项已完成", reply_to_message_id=daily["message_id"])
     else:
-        assert status, button_data(view)
         act = lambda: harness.api.press_button(  # noqa: E731
-            ECOLOGY, view["message_id"], status[0])
+            ECOLOGY, view["message_id"], done)
     await burst(harness, [
         act, lambda: harness.api.send_command(ADMIN, "revoke", f"{ECOLOGY} 生态环境局")])
     said = texts(after(harness, ECOLOGY, mark))
@@ -224,24 +237,11 @@ async def test_a_reminders_reply_or_status_button_racing_the_revocation_says_why
 async def test_a_repeated_press_whose_first_try_failed_is_told_already_stored(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     await harness.enrol(ECOLOGY, "生态环境局")
-    await run_at(harness, at(11, 17))
-    [daily] = reminders_in(harness, ECOLOGY)
-    view = (await harness.press(ECOLOGY, daily["message_id"], f"t|15|{ECO}"))[-1]
-    done = next(d for d in button_data(view) if d.startswith("r|15|d|"))
+    _daily, view, done = await todays_status_view(harness)
     first = await harness.press(ECOLOGY, view["message_id"], done)
     assert "已记录第15项任务" in texts(first), texts(first)
     store = harness.store
-    real = store.add_reports_once
-    fail = [1]
-
-    def flaky(requests: Any, **again: bool) -> Any:
-        if fail:  # the connection drops before anything is written
-            fail.pop()
-            raise OperationalError("SELECT", {}, Exception("server closed the connection "
-                                                          "unexpectedly"))
-        return real(requests, **again)
-
-    monkeypatch.setattr(store, "add_reports_once", flaky)
+    fail = drop_first_write(store, monkeypatch)
     second = texts(await harness.press(ECOLOGY, view["message_id"], done))
     assert not fail
     assert len(store.report_history(15, ECO, 2026)) == 1
@@ -259,17 +259,7 @@ async def test_a_redelivered_backlog_report_whose_first_try_failed_is_answered(
     await harness.app.process_update(update)
     [stored] = harness.store.report_history(15, ECO, 2026)
     store = harness.store
-    real = store.add_reports_once
-    fail = [1]
-
-    def flaky(requests: Any, **again: bool) -> Any:
-        if fail:
-            fail.pop()
-            raise OperationalError("SELECT", {}, Exception("server closed the connection "
-                                                          "unexpectedly"))
-        return real(requests, **again)
-
-    monkeypatch.setattr(store, "add_reports_once", flaky)
+    fail = drop_first_write(store, monkeypatch)
     mark = harness.last_message_id(ECOLOGY)
     await harness.app.process_update(update)  # redelivered after a restart
     assert not fail
@@ -284,10 +274,7 @@ async def test_a_status_buttons_lost_commit_answer_is_stored_once_and_acknowledg
     the retry finds its report, stores nothing more, and says stored."""
     await harness.enrol(LEADER, None, "leader")
     await harness.enrol(ECOLOGY, "生态环境局")
-    await run_at(harness, at(11, 17))
-    [daily] = reminders_in(harness, ECOLOGY)
-    view = (await harness.press(ECOLOGY, daily["message_id"], f"t|15|{ECO}"))[-1]
-    done = next(d for d in button_data(view) if d.startswith("r|15|d|"))
+    _daily, view, done = await todays_status_view(harness)
     store = harness.store
     real = store.add_reports_once
     lost = [1]
