@@ -356,7 +356,8 @@ async def run(options: argparse.Namespace, record: Record) -> list[Figure]:
     limited_people = 3 if options.quick else options.limited_reports // PER_PERSON
     figures: list[Figure] = []
     for backend in backends:
-        figures += await pairing(backend, False, people, runs, timetable, record)
+        if people:
+            figures += await pairing(backend, False, people, runs, timetable, record)
         if limited_people:
             figures += await pairing(backend, True, limited_people, runs, timetable, record)
     fanout = 30 if options.quick else options.fanout
@@ -371,7 +372,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--backend", choices=(*BACKENDS, "both"), default="both")
     parser.add_argument("--reports", type=int, default=5000,
-                        help="reports without limiters (10 per person; default 5,000)")
+                        help="reports without limiters (10 per person; default 5,000; 0: only "
+                             "the pairing with limiters)")
     parser.add_argument("--limited-reports", type=int, default=1500,
                         help="reports with the limiters on (default 1,500; 0: only the pairing "
                              "without limiters)")
