@@ -178,6 +178,10 @@ async def _forward_proxy(server: RawServer, reader: asyncio.StreamReader,
     lowered = {k.lower(): v for k, v in headers}
     server.log.append({"method": method, "target": target,
                        "auth": lowered.get("proxy-authorization")})
+    if method == "CONNECT":  # an https:// API: refused (no TLS here), but seen
+        writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        return
     body = await reader.readexactly(int(lowered.get("content-length", "0")))
     assert "chunked" not in lowered.get("transfer-encoding", "")
     url = urllib.parse.urlsplit(target)
@@ -274,6 +278,26 @@ async def test_sends_go_through_an_http_proxy_with_its_credentials(
     assert forwarded["auth"] == "Basic " + base64.b64encode(b"us@er:p:ss").decode()
     assert urllib.parse.parse_qs(api.seen[0]["body"].decode()) == {"chat_id": ["1"],
                                                                   "text": ["hé"]}
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+async def test_an_https_api_is_tunnelled_through_the_https_proxy(
+        monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """HTTPS_PROXY=http://user:pw@proxy for an https:// API (the deployment's case): the
+    request asks the proxy for a CONNECT tunnel with the credentials; the proxy's refusal
+    comes back as PTB's NetworkError."""
+    async with RawServer(_forward_proxy) as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://u:pw@127.0.0.1:{proxy.port}")
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:1")  # not for https://
+        assert isinstance(sends_request("https://api.telegram.org/bot", 2, 1.0),
+                          AiohttpRequest)
+        async with _opened(kind, connect_timeout=1.0) as request:
+            with pytest.raises(NetworkError) as info:
+                await request.do_request("https://127.0.0.1:9/bot1:x/getMe", "POST")
+    assert not isinstance(info.value, TimedOut)
+    [tunnel] = proxy.log
+    assert (tunnel["method"], tunnel["target"]) == ("CONNECT", "127.0.0.1:9")
+    assert tunnel["auth"] == "Basic " + base64.b64encode(b"u:pw").decode()
 
 
 async def _goes_through_proxy(kind: str, api: Api, proxy: RawServer) -> bool:
@@ -422,16 +446,21 @@ async def test_several_files_and_attach_names_arrive_like_httpx(api: Api) -> Non
     assert by_disposition["aiohttp"] == by_disposition["httpx"]
 
 
-@pytest.mark.xfail(strict=True, reason="a CR/LF in a file name is written raw into the part's "
-                   "headers (header injection); httpx percent-encodes it (%0D%0A)")
-async def test_a_newline_in_a_file_name_does_not_inject_a_header(api: Api) -> None:
+@pytest.mark.parametrize("kind", [_fault("aiohttp", "a CR/LF in a file name fails the upload "
+                                         "(aiohttp's ValueError, as PTB's NetworkError 'Unknown "
+                                         "error in HTTP implementation'); httpx sends it as "
+                                         "%0D%0A"), "httpx"])
+async def test_a_newline_in_a_file_name_is_sent_without_injecting_a_header(
+        api: Api, kind: str) -> None:
     data = _data(chat_id=1, document=InputFile(
         b"data", filename="report.csv\r\nContent-Type: text/html\r\nX-Injected: 1"))
-    for kind in ("httpx", "aiohttp"):
-        parts = await _uploaded(kind, api, data)
-        names = {name.lower() for lines, _ in parts for name, *_ in lines}
-        assert b"x-injected" not in names, kind
-        assert all(len(lines) <= 2 for lines, _ in parts), kind
+    async with _opened(kind) as request:
+        assert await request.post(f"{api.base}/bot1:x/sendDocument", data) is True
+    seen = api.seen[-1]
+    parts = _parts(seen["headers"]["Content-Type"], seen["body"])
+    names = {name.lower() for lines, _ in parts for name, *_ in lines}
+    assert b"x-injected" not in names
+    assert [content for _, content in parts] == [b"1", b"data"]
 
 
 @pytest.mark.xfail(strict=True, reason='a double quote in a file name is sent as \\" where '
