@@ -20,8 +20,15 @@ from typing import Any
 import pytest
 from aiohttp import web
 from telegram import InputFile
-from telegram.error import (BadRequest, Conflict, Forbidden, InvalidToken, NetworkError,
-                            RetryAfter, TimedOut)
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
