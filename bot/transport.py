@@ -12,8 +12,9 @@ is only the glue: the arguments PTB passes, as aiohttp takes them, and aiohttp's
 PTB's (``TimedOut``, ``NetworkError``), as ``HTTPXRequest`` maps httpx's.
 
 getUpdates keeps PTB's own request (one long poll at a time: nothing to gain). When the
-environment names a proxy that aiohttp would not take (SOCKS, an ``https://`` proxy, or
-``ALL_PROXY``), the sends stay on PTB's request too (:func:`sends_request`).
+environment names a proxy, the sends keep PTB's request too (:func:`sends_request`): aiohttp
+takes fewer kinds of proxy than httpx and reads ``NO_PROXY`` its own way, and every request
+of the bot should take one way out.
 """
 
 from __future__ import annotations
@@ -46,8 +47,11 @@ class AiohttpRequest(BaseRequest):
             connect_timeout``.
         media_write_timeout: ``write_timeout`` for a request that uploads files.
 
-    The proxy, as for PTB's own request, comes from the environment (``HTTPS_PROXY``,
-    ``HTTP_PROXY``, ``NO_PROXY``: aiohttp's ``trust_env``).
+    It reads nothing from the environment (no proxy, no ``.netrc``): :func:`sends_request`
+    uses it only when the environment names no proxy. A file's name is sent as PTB's httpx
+    sends it (:func:`_form_file_name`); a request without files has no overall deadline (its
+    connect and each read are bounded, as with httpx), an upload has one, the sum of the
+    timeouts, because aiohttp bounds no single write.
     """
 
     def __init__(self, connection_pool_size: int = 8, read_timeout: float | None = 5.0,
@@ -76,7 +80,7 @@ class AiohttpRequest(BaseRequest):
             # certificates still reaches api.telegram.org
             context = ssl.create_default_context(cafile=certifi.where())
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._size, ssl=context), trust_env=True)
+                connector=aiohttp.TCPConnector(limit=self._size, ssl=context), trust_env=False)
 
     async def shutdown(self) -> None:
         """Close the session and its connections (idempotent)."""
@@ -112,12 +116,15 @@ class AiohttpRequest(BaseRequest):
             for name, value in (fields or {}).items():
                 form.add_field(name, value)
             for name, (filename, content, mimetype) in files.items():
-                form.add_field(name, content, filename=filename, content_type=mimetype)
+                form.add_field(name, content, filename=_form_file_name(filename),
+                               content_type=mimetype)
             data = form
+        # aiohttp's connect timeout includes the wait for a free connection (pool), its
+        # sock_connect the socket's own connect; None is no limit, as for httpx
         timeout = aiohttp.ClientTimeout(
-            total=None if read is None or write is None else
+            total=None if not files or read is None or write is None else
             read + write + (connect or 0.0) + (pool or 0.0),
-            connect=None if pool is None and connect is None else (pool or 0.0) + (connect or 0.0),
+            connect=None if pool is None else pool + (connect or 0.0),
             sock_connect=connect, sock_read=read)
         try:
             async with self._session.request(method, url, data=data, timeout=timeout,
@@ -129,48 +136,57 @@ class AiohttpRequest(BaseRequest):
             raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
 
 
+# httpx's encoding of a form's file name (HTML5's): a double quote and the control characters
+# as %XX; aiohttp doubles the backslash itself. Written here because aiohttp escapes a quote as
+# \" and refuses control characters in a header, where Telegram has always been sent httpx's
+# form. httpx sends ESC and DEL raw, which aiohttp refuses: they are %1B and %7F here.
+_FILE_NAME_ENCODING = {0x22: "%22", 0x7F: "%7F", **{c: f"%{c:02X}" for c in range(0x20)}}
+
+
+def _form_file_name(name: str | None) -> str | None:
+    """``name`` as httpx puts it in a part's ``Content-Disposition`` (before aiohttp's own
+    escaping of backslashes), e.g. ``'say "hi".txt'`` -> ``'say %22hi%22.txt'``."""
+    return None if name is None else name.translate(_FILE_NAME_ENCODING)
+
+
 def _given(value: ODVInput[float], default: float | None) -> float | None:
     """A timeout PTB passed, or ours when it passed none (its ``DEFAULT_NONE``)."""
     return default if isinstance(value, DefaultValue) else value
 
 
 def environment_proxy(url: str) -> tuple[str, str] | None:
-    """The proxy the environment gives for ``url``, as ``(variable, proxy URL)``, or None.
+    """The proxy variable the environment sets for ``url``'s scheme, as ``(scheme, proxy
+    URL)``, or None.
 
-    ``variable`` is the scheme whose variable named it (``"https"`` for ``HTTPS_PROXY`` or
-    ``https_proxy``, ``"all"`` for ``ALL_PROXY``); ``NO_PROXY`` is applied. The standard
-    library's reading of the variables (``urllib.request.getproxies``, ``proxy_bypass``),
-    which aiohttp's ``trust_env`` uses too.
+    ``scheme`` is ``"https"`` for ``HTTPS_PROXY`` or ``https_proxy``, ``"all"`` for
+    ``ALL_PROXY`` (the standard library's reading, ``urllib.request.getproxies``).
+    ``NO_PROXY`` is deliberately not applied: whether it exempts ``url`` is the reading of
+    the library that makes the request (httpx's, see :func:`sends_request`).
     """
-    parts = urllib.parse.urlsplit(url)
-    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
-        return None
     proxies = urllib.request.getproxies()
-    for variable in (parts.scheme, "all"):
-        if proxies.get(variable):
-            return variable, proxies[variable]
+    for scheme in (urllib.parse.urlsplit(url).scheme, "all"):
+        if proxies.get(scheme):
+            return scheme, proxies[scheme]
     return None
 
 
 def sends_request(base_url: str, connection_pool_size: int,
                   pool_timeout: float) -> BaseRequest:
     """The request the bot's sends go through: :class:`AiohttpRequest`, unless the environment
-    names a proxy for ``base_url`` that aiohttp would not take.
+    names a proxy for ``base_url``'s scheme (whatever ``NO_PROXY`` says).
 
-    aiohttp takes an ``http://`` proxy named by the variable of the URL's own scheme
-    (``HTTPS_PROXY`` for ``https://api.telegram.org``); a SOCKS or ``https://`` proxy, or
-    one named only by ``ALL_PROXY``, it ignores or refuses, where PTB's httpx takes them
-    (SOCKS with ``httpx[socks]`` installed). With such a proxy the sends keep PTB's
-    :class:`telegram.request.HTTPXRequest`, with the same pool size and wait, so that they
-    go the way getUpdates goes (docs/deploy.md, "Network: reaching Telegram").
+    Behind a proxy the sends keep PTB's :class:`telegram.request.HTTPXRequest`, with the same
+    pool size and wait, so that they go the way getUpdates goes: httpx takes SOCKS (with
+    ``httpx[socks]``, installed with duban), ``https://`` proxies and ``ALL_PROXY``, which
+    aiohttp ignores or refuses, and reads ``NO_PROXY`` its own way (``host:port``, ``*`` in a
+    list), where aiohttp reads it as the standard library does. docs/deploy.md, "Network:
+    reaching Telegram".
 
     Args:
         base_url: the Bot API's base URL (``TELEGRAM_API_BASE_URL``).
         connection_pool_size: connections kept to the Bot API.
         pool_timeout: seconds a request waits for a free connection.
     """
-    proxy = environment_proxy(base_url)
-    if proxy is None or (proxy[0] != "all"
-                         and urllib.parse.urlsplit(proxy[1]).scheme.lower() == "http"):
+    if environment_proxy(base_url) is None:
         return AiohttpRequest(connection_pool_size, pool_timeout=pool_timeout)
     return HTTPXRequest(connection_pool_size=connection_pool_size, pool_timeout=pool_timeout)

@@ -188,24 +188,25 @@ async def test_the_application_sends_through_it() -> None:
 
 @pytest.mark.parametrize(("environment", "expected"), [
     ({}, AiohttpRequest),
-    ({"HTTPS_PROXY": "http://proxy.example:3128"}, AiohttpRequest),
-    ({"https_proxy": "http://proxy.example:3128"}, AiohttpRequest),
+    ({"NO_PROXY": "*"}, AiohttpRequest),
+    ({"HTTP_PROXY": "socks5://127.0.0.1:1080"}, AiohttpRequest),  # not for https://
+    ({"http_proxy": "http://proxy.example:3128"}, AiohttpRequest),
+    ({"HTTPS_PROXY": "http://proxy.example:3128"}, "httpx"),
+    ({"https_proxy": "http://proxy.example:3128"}, "httpx"),
     ({"HTTPS_PROXY": "socks5://127.0.0.1:1080"}, "httpx"),
     ({"https_proxy": "socks5h://user:pw@127.0.0.1:1080"}, "httpx"),
-    ({"HTTPS_PROXY": "SOCKS5://127.0.0.1:1080"}, "httpx"),
-    ({"HTTPS_PROXY": "https://proxy.example:3129"}, "httpx"),  # aiohttp ignores these
-    ({"ALL_PROXY": "http://proxy.example:3128"}, "httpx"),  # aiohttp reads no ALL_PROXY
-    ({"ALL_PROXY": "socks5://127.0.0.1:1080"}, "httpx"),
-    ({"HTTP_PROXY": "socks5://127.0.0.1:1080"}, AiohttpRequest),  # not for https://
-    ({"HTTPS_PROXY": "socks5://127.0.0.1:1080", "NO_PROXY": "api.telegram.org"},
-     AiohttpRequest),
-    ({"ALL_PROXY": "socks5://127.0.0.1:1080", "no_proxy": ".telegram.org"}, AiohttpRequest),
+    ({"HTTPS_PROXY": "https://proxy.example:3129"}, "httpx"),
+    ({"ALL_PROXY": "http://proxy.example:3128"}, "httpx"),
+    ({"all_proxy": "socks5://127.0.0.1:1080"}, "httpx"),
+    # NO_PROXY is httpx's to read (aiohttp reads "host:port" and "a,*" otherwise)
+    ({"HTTPS_PROXY": "socks5://127.0.0.1:1080", "NO_PROXY": "api.telegram.org"}, "httpx"),
+    ({"ALL_PROXY": "http://proxy.example:3128", "no_proxy": "localhost,*"}, "httpx"),
 ])
 async def test_the_sends_stay_on_httpx_behind_a_proxy_aiohttp_does_not_take(
         monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], expected: Any) -> None:
-    """A SOCKS or https:// proxy, or one named by ALL_PROXY only, would leave aiohttp's sends
-    going around the proxy (or failing) while getUpdates goes through it: the sends keep PTB's
-    httpx then, with the same pool size and wait."""
+    """Behind a proxy the sends keep PTB's httpx, as getUpdates, with the same pool size and
+    wait: aiohttp would go around a SOCKS, https:// or ALL_PROXY proxy, and reads NO_PROXY
+    otherwise than httpx."""
     from telegram.request import HTTPXRequest
 
     from bot.transport import sends_request
