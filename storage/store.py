@@ -578,14 +578,15 @@ def _check_report(connection: Connection, request: ReportRequest, revision: int,
                   ) -> StatusReport | tuple[StatusReport] | dict[str, Any]:
     """One request of :meth:`Store.add_reports_once` on ``connection``, whose transaction holds
     the facts' lock at ``revision``: its checks. The pair's newest report when the request only
-    repeats it; ``(report,)`` when ``again`` and an earlier try of this very request stored it;
+    repeats it; ``(report,)`` when ``again`` (or the request's ``maybe_again``) and an earlier
+    try or handling of this very request stored it;
     else the new report's values (to insert: :func:`_insert_reports`). Raises what its checks
     raise (:class:`NotServing` first, when the reporter and unit are not among ``serving``, the
     (person, unit) pairs served, read in the transaction: :func:`_read_serving`); nothing is
     written here."""
     r = request
     progress = r.progress
-    if again:
+    if again or (r.maybe_again and r.source_message_id is not None):
         for row in connection.execute(_SAME_REPORT, {
                 "cycle": r.cycle, "task_id": r.task_id, "unit_id": r.unit_id, "status": r.status,
                 "note": r.note, "source": r.source, "reported_at": r.now}):
@@ -685,7 +686,10 @@ class ReportRequest:
     is :class:`StillOwed` (the bot asks which year is meant). ``serving``: the reporter must
     be an active person serving the unit when the transaction appends (read there, the row
     share-locked against a revocation), else nothing is stored and the outcome is
-    :class:`NotServing`.
+    :class:`NotServing`. ``maybe_again``: the message may have been handled before (Telegram
+    delivers an update again when its handling was not confirmed: a crash, a restart): a report
+    identical to it, from the same message, already stored is its outcome (as for a retry's
+    ``again``), even when a colleague's report came in between.
     """
 
     task_id: int
@@ -703,6 +707,7 @@ class ReportRequest:
     standing_of: int | None = None
     owed: Callable[[PairStanding], bool] | None = None
     serving: bool = False
+    maybe_again: bool = False
 
 
 class DueRow(NamedTuple):
@@ -1386,7 +1391,9 @@ class Store:
         connection dropped during its commit), so it may have stored them: a request whose
         report is already there, identical in pair, cycle, reporter, time, source, message,
         status and note, has that report as its outcome, ``(report, True)``, and is not stored
-        twice. Gathering concurrent reports into one call: ``bot.grouping``.
+        twice. A request's own ``maybe_again`` (a message that may have been handled before)
+        does the same for that request alone, with ``(report, False)``: it was announced then.
+        Gathering concurrent reports into one call: ``bot.grouping``.
         """
         outcomes: list[tuple[StatusReport, bool] | Exception | None] = [None] * len(requests)
         valid: list[tuple[int, ReportRequest]] = []
@@ -1443,7 +1450,7 @@ class Store:
                 if isinstance(found, StatusReport):  # a repeat of the pair's newest
                     outcomes[index] = (found, False)
                 elif isinstance(found, tuple):  # stored by the try whose answer was lost
-                    outcomes[index] = (found[0], True)
+                    outcomes[index] = (found[0], again)  # (or by an earlier handling)
                     stored_before.add(index)
                 elif alone:
                     try:

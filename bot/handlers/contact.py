@@ -135,6 +135,12 @@ log = logging.getLogger(__name__)
 
 NOTE_WINDOW = dt.timedelta(minutes=15)
 """A message that is not a reply counts as the note of a button report only this soon after."""
+REDELIVERY_AGE = dt.timedelta(seconds=10)
+"""A message handled this long after it was sent may have been handled before: Telegram
+delivers an update again when the bot did not confirm it (a crash or restart mid-handling;
+Bot API, getUpdates' ``offset``, setWebhook's retries). Its report is looked up by its message
+first (``ReportRequest.maybe_again``), so that a colleague's report in between does not make
+it new."""
 REPEAT_WINDOW = dt.timedelta(minutes=1)
 """The same report (status, percentage, note) from the same person on the same task, unit and
 cycle within this long is one report, whatever the channel: a double press, or the same /report
@@ -626,7 +632,7 @@ async def record_report(services: Services, caller: Caller, task_id: int, unit_i
             task_id, unit_id, cycle, status, percent, note, caller.telegram_user_id, at, source,
             message_id, REPEAT_WINDOW, check=check, standing_of=unless_owed,
             owed=None if unless_owed is None else partial(owes, services, task_id, unless_owed),
-            serving=True))
+            serving=True, maybe_again=services.now() - at > REDELIVERY_AGE))
     except Refused as refused:
         return t.gettext(refused.reason).format(number=task_id, year=cycle,
                                                 unit=unit_name(t, timetable.unit(unit_id)))

@@ -268,6 +268,62 @@ async def test_a_redelivered_backlog_report_whose_first_try_failed_is_answered(
     assert error_notices(harness) == [], said
 
 
+async def _handle_next(harness: Harness) -> Any:
+    """Take the next update from the stand-in and handle it; returns it (to deliver again)."""
+    [update] = await harness.app.bot.get_updates(offset=harness.offset, timeout=0)
+    harness.offset = update.update_id + 1
+    await harness.app.process_update(update)
+    return update
+
+
+@pytest.mark.parametrize("between", ["进行中 80%", "已完成 已报送 (同事)"])
+async def test_a_redelivered_report_with_a_colleagues_report_in_between_is_stored_once(
+        harness: Harness, backend: str, between: str) -> None:
+    """A backlog report handled, then a colleague's report of the same task and unit, then
+    the first update delivered again (the bot crashed before confirming it): the report is
+    not stored a second time (which would also hide the colleague's newer one), the reporter
+    is told it is already stored, and nobody is told again."""
+    await harness.enrol(LEADER, None, "leader")
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.enrol(REFORM, "生态环境局")
+    harness.api.send_command(ECOLOGY, "report", "15 已完成 已报送")
+    harness.clock.set(harness.clock.now() + dt.timedelta(minutes=10))  # handled late
+    update = await _handle_next(harness)
+    harness.clock.set(harness.clock.now() + dt.timedelta(minutes=2))
+    harness.api.send_command(REFORM, "report", f"15 {between}")
+    await _handle_next(harness)
+    history = harness.store.report_history(15, ECO, 2026)
+    assert len(history) == 2, [r.note for r in history]
+    leader_mark = harness.last_message_id(LEADER)
+    mark = harness.last_message_id(ECOLOGY)
+    await harness.app.process_update(update)  # delivered again after a restart
+    assert [r.id for r in harness.store.report_history(15, ECO, 2026)] == [
+        r.id for r in history]
+    said = texts(after(harness, ECOLOGY, mark))
+    assert "已记录第15项任务" not in said and said, said
+    assert after(harness, LEADER, leader_mark) == []
+    assert error_notices(harness) == []
+
+
+async def test_the_same_words_in_a_new_message_after_a_colleague_are_a_new_report(
+        harness: Harness) -> None:
+    """Not a redelivery: the same person sends the same report again in a new message, late,
+    after a colleague's: it is stored (it is newer than the colleague's)."""
+    await harness.enrol(ECOLOGY, "生态环境局")
+    await harness.enrol(REFORM, "生态环境局")
+    harness.api.send_command(ECOLOGY, "report", "15 进行中 50% 施工")
+    harness.clock.set(harness.clock.now() + dt.timedelta(minutes=10))
+    await _handle_next(harness)
+    harness.api.send_command(REFORM, "report", "15 进行中 60%")
+    await _handle_next(harness)
+    harness.clock.set(harness.clock.now() + dt.timedelta(minutes=5))
+    harness.api.send_command(ECOLOGY, "report", "15 进行中 50% 施工")
+    harness.clock.set(harness.clock.now() + dt.timedelta(minutes=10))
+    await _handle_next(harness)
+    history = harness.store.report_history(15, ECO, 2026)
+    assert [r.reporter_telegram_id for r in history] == [ECOLOGY, REFORM, ECOLOGY]
+
+
 async def test_a_status_buttons_lost_commit_answer_is_stored_once_and_acknowledged(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     """A button press (its time the clock's) whose commit succeeded but whose answer was lost:

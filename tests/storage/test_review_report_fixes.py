@@ -82,3 +82,26 @@ def test_re_enrolment_after_revocation_serves_again(units: Store) -> None:
     [stored] = units.add_reports_once([_req(1, who=1001, serving=True,
                                             repeat_window=WINDOW)])
     assert _stored(stored)
+
+
+def test_a_message_that_may_have_been_handled_before_is_its_stored_report(
+        units: Store) -> None:
+    """``maybe_again`` (a message handled late, perhaps delivered a second time): a report
+    from the same message already stored, with a colleague's in between, is its outcome as
+    ``(report, False)``; another message with the same words, a request without a message, or
+    the same message id from another person is stored."""
+    mine = _req(1, who=1001, source_message_id=7, note="已报送", maybe_again=True)
+    [first] = units.add_reports_once([mine])
+    assert _stored(first)
+    assert _stored(units.add_reports_once([_req(1, who=1002, note="同事")])[0])
+    [again] = units.add_reports_once([mine])
+    assert isinstance(again, tuple) and again[1] is False
+    assert again[0].id == first[0].id  # type: ignore[index]
+    assert len(_reports(units)) == 2
+    others = [dataclasses.replace(mine, source_message_id=8),
+              dataclasses.replace(mine, source_message_id=None),
+              dataclasses.replace(mine, reporter_telegram_id=1003)]
+    for other in others:
+        [outcome] = units.add_reports_once([other])
+        assert _stored(outcome), (other, outcome)
+    assert len(_reports(units)) == 5
