@@ -2336,21 +2336,29 @@ class Store:
     def request_extension(self, task_id: int, unit_id: str, cycle: int, due_date: dt.date,
                           reason: str, requested_by: int | None,
                           now: dt.datetime, *,
-                          check: Callable[[CycleFacts], None] | None = None
-                          ) -> Extension | None:
+                          check: Callable[[CycleFacts], None] | None = None,
+                          serving: bool = False) -> Extension | None:
         """A unit asks to move its due date; None when one of its requests is still pending.
 
         ``check``: the workflow's check, called in the transaction, after the facts' lock, with
         the pair's facts (:meth:`pair_facts`); it raises to record nothing (that exception
         propagates), so that no report of done can come between the check and the request.
+        ``serving``: ``requested_by`` must be an active person serving the unit then (read
+        after the lock, the membership row share-locked against a revocation, as for a
+        report's ``ReportRequest.serving``).
 
         Raises:
             ValueError: unknown unit, naive ``now``; what ``check`` raises.
+            NotServing: ``serving`` and the requester no longer serves the unit.
         """
         now = _utc(now, "now")
         with self._session() as session, session.begin():
             _require_unit(session, unit_id)
             revision = _facts_changed(session)  # first: two requests at once are one at a time
+            if serving and requested_by is not None and (requested_by, unit_id) not in {
+                    (person, unit) for person, unit in session.connection().execute(
+                        _SERVING, {"people": [requested_by]})}:
+                raise NotServing(unit_id)
             if check is not None:
                 check(_read_pair_facts(session.connection(), cycle, task_id, unit_id)[0])
             waiting = session.exec(select(Extension.id).where(

@@ -1055,9 +1055,12 @@ async def request_extension(context: ContextTypes.DEFAULT_TYPE, caller: Caller,
     try:
         extension = await services.db(services.store.request_extension, task_id, unit_id, cycle,
                                       due_date, reason, caller.telegram_user_id, services.now(),
-                                      check=check)
+                                      check=check, serving=True)
     except Refused as refused:
         extension, refusal = None, refused.reason
+    except NotServing:  # an admin ended the caller's service meanwhile
+        await reply(message, not_serving(t, timetable, [task_id], unit_id), t)
+        return
     state = seen[-1]
     if extension is None:  # refused, or a request of a colleague came first
         current = t.date(state.cutoff - dt.timedelta(days=1)) if state.cutoff else ""

@@ -146,6 +146,39 @@ async def test_an_extension_request_written_after_a_colleagues_report_of_done_is
     assert error_notices(harness) == []
 
 
+@pytest.mark.parametrize(("person", "language"), [(ECOLOGY, "zh"), (REFORM, "en")])
+async def test_an_extension_request_racing_the_revocation_is_not_recorded(
+        harness: Harness, backend: str, monkeypatch: pytest.MonkeyPatch, person: int,
+        language: str) -> None:
+    """/extend from a contact whose service an admin ends at the same moment, the request
+    written after the revocation: nothing recorded, no leader asked, and the contact told why
+    in their language."""
+    await harness.enrol(LEADER, None, "leader")
+    await harness.enrol(person, "生态环境局")
+    store = harness.store
+    real = store.request_extension
+
+    def late(*args: Any, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + 5
+        while ECO in store.units_of(person) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "request_extension", late)
+    mark, leader_mark = harness.last_message_id(person), harness.last_message_id(LEADER)
+    await burst(harness, [
+        lambda: harness.api.send_command(person, "extend", "15 12-20 equipment late"),
+        lambda: harness.api.send_command(ADMIN, "revoke", f"{person} 生态环境局")])
+    assert store.units_of(person) == []
+    assert store.extensions(2026, 15).get((15, ECO), []) == []
+    said = texts(after(harness, person, mark))
+    expected = ("第15项任务未记录：您已不再担任" if language == "zh"
+                else "Nothing was stored for task 15: you no longer serve")
+    assert expected in said, said
+    assert after(harness, LEADER, leader_mark) == []
+    assert error_notices(harness) == []
+
+
 async def test_a_report_of_done_after_a_recorded_extension_request_is_stored(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     """The other order: the report's group waits for the request: both stand."""

@@ -105,3 +105,22 @@ def test_a_message_that_may_have_been_handled_before_is_its_stored_report(
         [outcome] = units.add_reports_once([other])
         assert _stored(outcome), (other, outcome)
     assert len(_reports(units)) == 5
+
+
+def test_an_extension_request_from_someone_no_longer_serving_is_not_recorded(
+        units: Store) -> None:
+    """``request_extension(serving=True)`` reads the requester's membership after the lock:
+    revoked, or serving another unit only, is NotServing with nothing recorded; serving, it
+    is recorded."""
+    import datetime as dt
+    units.add_person(1001, "a", "contact", "fgw", "zh_Hans", NOW)
+    units.add_person(1002, "b", "contact", "jxj", "zh_Hans", NOW)
+    units.end_membership(1001, "fgw", "moved", NOW)
+    due = dt.date(2025, 12, 20)
+    for person in (1001, 1002):
+        with pytest.raises(NotServing):
+            units.request_extension(1, "fgw", 2025, due, "late", person, NOW, serving=True)
+    assert units.extensions(2025, 1) == {}
+    assert units.request_extension(1, "jxj", 2025, due, "late", 1002, NOW,
+                                   serving=True) is not None
+    assert list(units.extensions(2025, 1)) == [(1, "jxj")]
