@@ -82,21 +82,25 @@ async def test_a_backlog_report_redelivered_after_a_colleagues_is_stored_once_on
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "a message handled within SENT_AT_GRAIN is stored at the clock's time, not its date; its "
+    "a message handled within SENT_AT_GRAIN (or dated ahead of the bot clock) is stored at the "
+    "clock's time, not its date; its "
     "late redelivery looks up message.date, misses, and is stored again after a colleague's"))
+@pytest.mark.parametrize("sent_ms,handled_ms", [(400, 900), (5000, 500)],
+                         ids=["sub-second", "bot-clock-4.5s-behind"])
 async def test_a_report_handled_at_once_then_redelivered_after_a_colleagues_is_stored_once(
-        harness: Harness, backend: str) -> None:
+        harness: Harness, backend: str, sent_ms: int, handled_ms: int) -> None:
     """The usual crash: the bot handles a report at once (well under a second after it was
     sent; real clocks are not on whole seconds), commits, and dies before confirming the
     update. A colleague reports on the same task meanwhile; the restarted bot gets the update
     again 40 s later. The report is stored a second time (dated its message's whole second, a
     fraction before the first), the reporter is told "stored" and the leadership is asked again
-    to review."""
+    to review. The same when the bot's clock is a few seconds behind Telegram's (a message
+    dated "in the future" is stored at the clock's time)."""
     await _unit_of_three(harness)
     start = harness.clock.now()
-    harness.clock.set(start + dt.timedelta(milliseconds=400))  # sent: dated 10:00:00
+    harness.clock.set(start + dt.timedelta(milliseconds=sent_ms))  # Telegram dates it
     harness.api.send_command(ECOLOGY, "report", "15 已完成 已报送")
-    harness.clock.set(start + dt.timedelta(milliseconds=900))  # handled at once
+    harness.clock.set(start + dt.timedelta(milliseconds=handled_ms))  # handled at once
     update = await _handle_next(harness)
     harness.clock.set(start + dt.timedelta(seconds=20))
     harness.api.send_command(REFORM, "report", "15 进行中 80%")
@@ -377,6 +381,27 @@ async def test_a_note_after_a_button_redelivered_is_stored_once(harness: Harness
     _later(harness, minutes=2)
     await harness.app.process_update(update)
     assert _ids(harness) == before
+
+
+@SQLITE_ONLY
+async def test_an_old_report_redelivered_after_the_same_persons_newer_one_is_not_stored(
+        harness: Harness) -> None:
+    """50% handled late, then the same person's "done", then the 50% message again: it must
+    not come back as the newest report."""
+    await _unit_of_three(harness)
+    harness.api.send_command(ECOLOGY, "report", "15 进行中 50% 施工")
+    _later(harness, minutes=2)
+    update = await _handle_next(harness)
+    harness.api.send_command(ECOLOGY, "report", "15 已完成 已报送")
+    _later(harness, seconds=20)
+    await _handle_next(harness)
+    before = _ids(harness)
+    leader_mark = harness.last_message_id(LEADER)
+    _later(harness, minutes=3)
+    await harness.app.process_update(update)
+    assert _ids(harness) == before
+    assert harness.store.latest_reports(2026, 15)[(15, ECO)].status == "done"
+    assert after(harness, LEADER, leader_mark) == []
 
 
 # -- not redeliveries ----------------------------------------------------------------------------
