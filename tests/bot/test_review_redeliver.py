@@ -71,13 +71,14 @@ async def test_a_backlog_report_redelivered_after_a_colleagues_is_stored_once_on
     assert len(before) == 2
     leader_mark = harness.last_message_id(LEADER)
     mark = harness.last_message_id(ECOLOGY)
+    reform_mark = harness.last_message_id(REFORM)
     _later(harness, minutes=1)
     await harness.app.process_update(update)
     assert _ids(harness) == before
     said = texts(after(harness, ECOLOGY, mark))
     assert ALREADY_ZH in said and STORED_ZH not in said, said
     assert after(harness, LEADER, leader_mark) == []
-    assert after(harness, REFORM, harness.last_message_id(REFORM)) == []
+    assert after(harness, REFORM, reform_mark) == []
     assert error_notices(harness) == []
 
 
