@@ -496,6 +496,23 @@ _SAME_REPORT = (sa_select(*(_R[name] for name in ReportRow._fields))
                 .order_by(_R.id))
 """The reports of a pair identical to a request (the reporter and message compared in Python,
 as either may be NULL): a retry's own report, stored by the try whose answer was lost."""
+_SAME_MESSAGE = (sa_select(*(_R[name] for name in ReportRow._fields))
+                 .where(_R.cycle == bindparam("cycle"), _R.task_id == bindparam("task_id"),
+                        _R.unit_id == bindparam("unit_id"),
+                        _R.reported_at.between(
+                            bindparam("since", type_=_R.reported_at.type),
+                            bindparam("until", type_=_R.reported_at.type)),
+                        _R.reporter_telegram_id == bindparam("reporter"),
+                        _R.source_message_id == bindparam("message"),
+                        _R.source == bindparam("source"))
+                 .order_by(_R.id).limit(1))
+"""The pair's report from the same person's same message, stored near the request's time
+(``ix_status_report_latest``'s range): a message delivered again (``ReportRequest.maybe_again``).
+The time is a range, not the request's own: a message handled at once is stored at the bot's
+clock, a late one at its date (``bot.handlers.common.SENT_AT_GRAIN``), the clocks a few
+seconds apart."""
+SAME_MESSAGE_SLACK = dt.timedelta(minutes=10)
+"""How far from a message's date its report stored on an earlier delivery may be dated."""
 _CALLERS = (sa_select(_P.telegram_user_id, _P.display_name, _P.language, _P.role, _P.active,
                       _S.unit_id)
             .select_from(metadata.tables["person"].outerjoin(
@@ -586,13 +603,21 @@ def _check_report(connection: Connection, request: ReportRequest, revision: int,
     written here."""
     r = request
     progress = r.progress
-    if again or (r.maybe_again and r.source_message_id is not None):
+    if again:
         for row in connection.execute(_SAME_REPORT, {
                 "cycle": r.cycle, "task_id": r.task_id, "unit_id": r.unit_id, "status": r.status,
                 "note": r.note, "source": r.source, "reported_at": r.now}):
             if (row.reporter_telegram_id, row.source_message_id) == (
                     r.reporter_telegram_id, r.source_message_id):
                 return (_report_of(row),)
+    if r.maybe_again and r.source_message_id is not None and r.reporter_telegram_id is not None:
+        same = connection.execute(_SAME_MESSAGE, {
+            "cycle": r.cycle, "task_id": r.task_id, "unit_id": r.unit_id,
+            "since": r.now - SAME_MESSAGE_SLACK, "until": r.now + SAME_MESSAGE_SLACK,
+            "reporter": r.reporter_telegram_id, "message": r.source_message_id,
+            "source": r.source}).first()
+        if same is not None:
+            return (_report_of(same),)
     if r.serving and (r.reporter_telegram_id, r.unit_id) not in serving:
         raise NotServing(r.unit_id)
     if r.standing_of is not None and r.owed is not None and r.owed(
@@ -687,8 +712,9 @@ class ReportRequest:
     be an active person serving the unit when the transaction appends (read there, the row
     share-locked against a revocation), else nothing is stored and the outcome is
     :class:`NotServing`. ``maybe_again``: the message may have been handled before (Telegram
-    delivers an update again when its handling was not confirmed: a crash, a restart): a report
-    identical to it, from the same message, already stored is its outcome (as for a retry's
+    delivers an update again when its handling was not confirmed: a crash, a restart): the
+    pair's report from the same person's same message (``source_message_id``) and source,
+    dated within :data:`SAME_MESSAGE_SLACK` of ``now``, is its outcome (as for a retry's
     ``again``), even when a colleague's report came in between.
     """
 
@@ -1505,7 +1531,10 @@ class Store:
     def add_evidence(self, report_id: int, file_id: str, file_unique_id: str, kind: str,
                      file_name: str | None, added_by: int | None,
                      now: dt.datetime) -> Evidence:
-        """Attach a Telegram file (``document`` or ``photo``) to a report.
+        """Attach a Telegram file (``document`` or ``photo``) to a report, once: the same file
+        (Telegram's ``file_unique_id``, the same for every copy of one file) attached to the same
+        report again, as when Telegram delivers the message a second time, is the evidence
+        already there.
 
         Raises:
             ValueError: unknown kind or report, naive ``now``.
@@ -1519,6 +1548,11 @@ class Store:
             report = session.get(StatusReport, report_id)
             if report is None:
                 raise ValueError(f"no report {report_id}")
+            there = session.exec(select(Evidence).where(
+                Evidence.report_id == report_id,
+                Evidence.file_unique_id == file_unique_id)).first()
+            if there is not None:
+                return there
             session.add(evidence)
             session.flush()
             _audit(session, now, "evidence.added", f"evidence:{evidence.id}", actor=added_by,

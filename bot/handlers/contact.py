@@ -45,6 +45,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
 from bot.handlers.common import (
+    SENT_AT_GRAIN,
     Caller,
     answer_query,
     caller_of,
@@ -135,12 +136,12 @@ log = logging.getLogger(__name__)
 
 NOTE_WINDOW = dt.timedelta(minutes=15)
 """A message that is not a reply counts as the note of a button report only this soon after."""
-REDELIVERY_AGE = dt.timedelta(seconds=10)
+REDELIVERY_AGE = 2 * SENT_AT_GRAIN
 """A message handled this long after it was sent may have been handled before: Telegram
-delivers an update again when the bot did not confirm it (a crash or restart mid-handling;
-Bot API, getUpdates' ``offset``, setWebhook's retries). Its report is looked up by its message
-first (``ReportRequest.maybe_again``), so that a colleague's report in between does not make
-it new."""
+delivers an update again when the bot did not confirm it (a crash or restart mid-handling, which
+takes longer than this; Bot API, getUpdates' ``offset``, setWebhook's retries). Its report is
+looked up by its message first (``ReportRequest.maybe_again``), so that a colleague's report in
+between does not make it new. A message handled sooner is one the bot has not seen."""
 REPEAT_WINDOW = dt.timedelta(minutes=1)
 """The same report (status, percentage, note) from the same person on the same task, unit and
 cycle within this long is one report, whatever the channel: a double press, or the same /report

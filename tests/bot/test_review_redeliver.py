@@ -82,10 +82,6 @@ async def test_a_backlog_report_redelivered_after_a_colleagues_is_stored_once_on
     assert error_notices(harness) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a message handled within SENT_AT_GRAIN (or dated ahead of the bot clock) is stored at the "
-    "clock's time, not its date; its "
-    "late redelivery looks up message.date, misses, and is stored again after a colleague's"))
 @pytest.mark.parametrize("sent_ms,handled_ms", [(400, 900), (5000, 500)],
                          ids=["sub-second", "bot-clock-4.5s-behind"])
 async def test_a_report_handled_at_once_then_redelivered_after_a_colleagues_is_stored_once(
@@ -164,9 +160,6 @@ async def test_a_redelivery_just_past_ten_seconds_is_found(harness: Harness,
 
 
 @SQLITE_ONLY
-@pytest.mark.xfail(strict=True, reason=(
-    "a redelivery within REDELIVERY_AGE (a quick restart) after a colleague's report is not "
-    "looked up by its message and is stored again, though the lookup could never misfire"))
 @pytest.mark.parametrize("again_after", [8, 10])
 async def test_a_quick_restarts_redelivery_after_a_colleagues_is_stored_once(
         harness: Harness, again_after: float) -> None:
@@ -198,9 +191,6 @@ async def test_a_reminders_reply_redelivered_after_a_colleagues_is_stored_once(
 
 
 @SQLITE_ONLY
-@pytest.mark.xfail(strict=True, reason=(
-    "a redelivered document with a /report caption: the report is found, but store_report "
-    "keeps the file as evidence of it again (two identical evidence rows)"))
 async def test_a_document_with_a_report_caption_redelivered_is_kept_once(
         harness: Harness) -> None:
     """The file sent with /report in its caption, delivered again: the report is found, and its

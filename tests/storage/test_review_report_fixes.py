@@ -5,6 +5,7 @@ look-alikes, the reporter's membership is read in the transaction."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -124,3 +125,24 @@ def test_an_extension_request_from_someone_no_longer_serving_is_not_recorded(
     assert units.request_extension(1, "jxj", 2025, due, "late", 1002, NOW,
                                    serving=True) is not None
     assert list(units.extensions(2025, 1)) == [(1, "jxj")]
+
+
+@pytest.mark.parametrize(("first_at", "found"), [
+    (dt.timedelta(seconds=0.9), True),  # handled at once: stored at the clock's time
+    (dt.timedelta(seconds=-4.5), True),  # the bot's clock behind Telegram's
+    (dt.timedelta(minutes=9), True),
+    (dt.timedelta(minutes=11), False),  # too far from the message's date: another message
+])
+def test_a_message_delivered_again_finds_its_report_near_its_date(
+        units: Store, first_at: dt.timedelta, found: bool) -> None:
+    """The first delivery's report is dated by the bot's clock (handled at once) and the second
+    by the message's date: found within SAME_MESSAGE_SLACK of it, even after a colleague's."""
+    first = _req(1, who=1001, source_message_id=7, at=NOW + first_at)
+    [stored] = units.add_reports_once([first])
+    assert _stored(stored)
+    units.add_reports_once([_req(1, who=1002, at=NOW + dt.timedelta(minutes=12))])
+    again = dataclasses.replace(first, now=NOW, maybe_again=True)
+    [outcome] = units.add_reports_once([again])
+    assert isinstance(outcome, tuple)
+    assert (outcome[0].id == stored[0].id and outcome[1] is False) is found, outcome  # type: ignore[index]
+    assert len(_reports(units)) == (2 if found else 3)
