@@ -113,7 +113,6 @@ def test_an_extension_request_from_someone_no_longer_serving_is_not_recorded(
     """``request_extension(serving=True)`` reads the requester's membership after the lock:
     revoked, or serving another unit only, is NotServing with nothing recorded; serving, it
     is recorded."""
-    import datetime as dt
     units.add_person(1001, "a", "contact", "fgw", "zh_Hans", NOW)
     units.add_person(1002, "b", "contact", "jxj", "zh_Hans", NOW)
     units.end_membership(1001, "fgw", "moved", NOW)
