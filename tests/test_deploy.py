@@ -77,9 +77,11 @@ def _copy_checkout(target: Path) -> None:
         ".ruff_cache", "var", ".env", "bench"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def deployment() -> Iterator[Deployment]:
-    """scripts/deploy.sh run once into throw-away folders, with a throw-away user."""
+    """scripts/deploy.sh run once into throw-away folders, with a throw-away user. Session-scoped:
+    a module-scoped one was made again each time pytest-xdist ran another module's test between
+    two of these (four deployments of two minutes each in one CI run)."""
     base = Path(tempfile.mkdtemp(prefix="duban-deploy-", dir="/tmp"))
     base.chmod(0o755)
     user = f"dubt{uuid.uuid4().hex[:8]}"
