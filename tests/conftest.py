@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,3 +36,17 @@ def _no_real_telegram(monkeypatch: pytest.MonkeyPatch) -> None:
     """Point the default Bot API endpoint at a closed local port unless a test sets its own."""
     monkeypatch.setenv("TELEGRAM_API_BASE_URL", "http://127.0.0.1:9/bot")
     monkeypatch.setenv("TELEGRAM_FILE_BASE_URL", "http://127.0.0.1:9/file/bot")
+
+
+@pytest.fixture(autouse=True)
+def _loggers_as_they_were() -> Iterator[None]:
+    """Give back the loggers' propagation and handlers after each test: a command run in the
+    test's process quiets a logger for its own output (``bot.cli.quiet_log``), which would
+    leave a later test in the same worker unable to see its records."""
+    loggers = [logger for logger in logging.Logger.manager.loggerDict.values()
+               if isinstance(logger, logging.Logger)]  # not the root: pytest's own
+    saved = [(logger, logger.propagate, list(logger.handlers)) for logger in loggers]
+    yield
+    for logger, propagate, handlers in saved:
+        logger.propagate = propagate
+        logger.handlers[:] = handlers
